@@ -1,0 +1,49 @@
+//! Efficient Channel Attention (Wang et al. 2020), as timm's `EcaModule` / `CecaModule`:
+//! `a = sigmoid(conv1d_k(mean_hw(x)))` along the channel axis, `y = x * a`. Its weights do not
+//! fix the channel count, so it runs on any C.
+
+use super::options::{BlockOptions, EcaPadding};
+use super::{ImageOutput, scale_channels};
+use crate::error::{Error, Result, Shape};
+use crate::kernels::activation::sigmoid_in_place;
+use crate::kernels::conv::conv1d_channels;
+use crate::kernels::pooling::mean_per_channel;
+use crate::tensor::Dims;
+use crate::weights::WeightReader;
+
+#[derive(Debug, Clone)]
+pub struct Eca {
+    kernel: Vec<f32>,
+    padding: EcaPadding,
+}
+
+impl Eca {
+    /// Key `conv.weight (1, 1, k)` with `k` odd.
+    pub fn load(r: &mut WeightReader, options: &BlockOptions) -> Result<Self> {
+        let k = match *r.shape("conv.weight")? {
+            [1, 1, k] if k % 2 == 1 => k,
+            ref found => {
+                return Err(Error::WrongShape {
+                    key: "conv.weight".into(),
+                    expected: "[1, 1, k] with k odd".into(),
+                    found: Shape(found.to_vec()),
+                });
+            }
+        };
+        Ok(Self { kernel: r.require("conv.weight", &[1, 1, k])?, padding: options.padding.unwrap_or_default() })
+    }
+
+    pub fn gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
+        let mut gate = conv1d_channels(&mean_per_channel(img, positions), &self.kernel, self.padding.into());
+        sigmoid_in_place(&mut gate);
+        gate
+    }
+
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
+        let gate = self.gate(img, dims.positions());
+        ImageOutput {
+            y: scale_channels(img, &gate, dims.positions()),
+            maps: vec![("channel", vec![dims.c], gate)],
+        }
+    }
+}

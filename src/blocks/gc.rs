@@ -1,0 +1,87 @@
+//! Global Context block (Cao et al. 2019), as timm's `GlobalContext`.
+//!
+//! `w = softmax_hw(conv_attn(x))`, `ctx = sum_hw(x * w)`, `T(ctx) = fc2(relu(LN(fc1(ctx))))`;
+//! fusion `scale`: `y = x * sigmoid(T(ctx))`, fusion `add`: `y = x + T(ctx)`.
+
+use super::options::{BlockOptions, Fusion};
+use super::params::{Bias, Conv1x1};
+use super::{ImageOutput, scale_channels};
+use crate::error::Result;
+use crate::kernels::activation::{relu_in_place, sigmoid_in_place, softmax_in_place};
+use crate::kernels::norm::layer_norm_in_place;
+use crate::tensor::Dims;
+use crate::weights::WeightReader;
+
+/// timm's `LayerNorm2d` default.
+const LAYER_NORM_EPS: f32 = 1e-6;
+
+#[derive(Debug, Clone)]
+pub struct Gc {
+    conv_attn: Conv1x1,
+    fc1: Conv1x1,
+    norm_weight: Vec<f32>,
+    norm_bias: Vec<f32>,
+    fc2: Conv1x1,
+    fusion: Fusion,
+}
+
+impl Gc {
+    /// Keys `conv_attn.{weight (1, C, 1, 1), bias}` and `mlp_scale.*` or `mlp_add.*` (by fusion):
+    /// `fc1 (rd, C)`, `norm (rd)`, `fc2 (C, rd)`, all with bias.
+    pub fn load(r: &mut WeightReader, options: &BlockOptions) -> Result<Self> {
+        let fusion = options.fusion.unwrap_or_default();
+        let mlp = match fusion {
+            Fusion::Scale => "mlp_scale",
+            Fusion::Add => "mlp_add",
+        };
+        let (rd, c) = r.conv1x1_dims(&format!("{mlp}.fc1.weight"))?;
+        Ok(Self {
+            conv_attn: Conv1x1::load(r, "conv_attn", 1, c, Bias::Required)?,
+            fc1: Conv1x1::load(r, &format!("{mlp}.fc1"), rd, c, Bias::Required)?,
+            norm_weight: r.require(&format!("{mlp}.norm.weight"), &[rd])?,
+            norm_bias: r.require(&format!("{mlp}.norm.bias"), &[rd])?,
+            fc2: Conv1x1::load(r, &format!("{mlp}.fc2"), c, rd, Bias::Required)?,
+            fusion,
+        })
+    }
+
+    pub fn channels(&self) -> usize {
+        self.fc1.inputs
+    }
+
+    /// The context weights `w` of one image, one per position, summing to 1.
+    pub fn context_weights(&self, img: &[f32], positions: usize) -> Vec<f32> {
+        let mut w = self.conv_attn.apply(img, positions);
+        softmax_in_place(&mut w);
+        w
+    }
+
+    /// `T(ctx)` for the pooled context vector.
+    fn transform(&self, context: &[f32]) -> Vec<f32> {
+        let mut hidden = self.fc1.apply(context, 1);
+        layer_norm_in_place(&mut hidden, &self.norm_weight, &self.norm_bias, LAYER_NORM_EPS);
+        relu_in_place(&mut hidden);
+        self.fc2.apply(&hidden, 1)
+    }
+
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
+        let positions = dims.positions();
+        let weights = self.context_weights(img, positions);
+        let context: Vec<f32> = img
+            .chunks_exact(positions)
+            .map(|ch| ch.iter().zip(&weights).map(|(&v, &w)| f64::from(v) * f64::from(w)).sum::<f64>() as f32)
+            .collect();
+        let mut t = self.transform(&context);
+        let context_map = ("context", vec![dims.h, dims.w], weights);
+        match self.fusion {
+            Fusion::Scale => {
+                sigmoid_in_place(&mut t);
+                ImageOutput { y: scale_channels(img, &t, positions), maps: vec![context_map, ("channel", vec![dims.c], t)] }
+            }
+            Fusion::Add => {
+                let y = img.chunks_exact(positions).zip(&t).flat_map(|(ch, &add)| ch.iter().map(move |&v| v + add)).collect();
+                ImageOutput { y, maps: vec![context_map] }
+            }
+        }
+    }
+}

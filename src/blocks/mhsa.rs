@@ -1,0 +1,96 @@
+//! Multi-head self-attention over positions, as timm's `Attention2d` (`head_first=False`):
+//! `qkv = conv1x1(x)` read as `(3, heads, C/heads, N)`, per head `softmax(q k^T / sqrt(C/heads)) v`,
+//! heads concatenated, then `proj`. No residual inside the block.
+
+use super::options::BlockOptions;
+use super::params::{Bias, Conv1x1};
+use super::{ImageOutput, MapRequest};
+use crate::error::{Error, Result};
+use crate::kernels::attention::Affinity;
+use crate::kernels::linear::transpose;
+use crate::tensor::Dims;
+use crate::weights::WeightReader;
+
+#[derive(Debug, Clone)]
+pub struct Mhsa {
+    qkv: Conv1x1,
+    proj: Conv1x1,
+    heads: usize,
+}
+
+impl Mhsa {
+    /// Keys `qkv.{weight (3C, C, 1, 1), bias}`, `proj.{weight (C, C, 1, 1), bias}`; `--heads` is
+    /// required and must divide C.
+    pub fn load(r: &mut WeightReader, options: &BlockOptions) -> Result<Self> {
+        let heads = options
+            .heads
+            .ok_or(Error::BadOption { option: "--heads", reason: "block mhsa needs the number of heads".into() })?;
+        let (_, c) = r.conv1x1_dims("qkv.weight")?;
+        if heads == 0 || c % heads != 0 {
+            return Err(Error::BadOption {
+                option: "--heads",
+                reason: format!("{heads} heads do not divide the {c} channels of the weights"),
+            });
+        }
+        Ok(Self {
+            qkv: Conv1x1::load(r, "qkv", 3 * c, c, Bias::Required)?,
+            proj: Conv1x1::load(r, "proj", c, c, Bias::Required)?,
+            heads,
+        })
+    }
+
+    pub fn channels(&self) -> usize {
+        self.proj.outputs
+    }
+
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    fn head_dim(&self) -> usize {
+        self.channels() / self.heads
+    }
+
+    /// Queries, keys and values of every head, position-major `(N, C/heads)` each.
+    fn project(&self, img: &[f32], n: usize) -> Vec<[Vec<f32>; 3]> {
+        let qkv = self.qkv.apply(img, n);
+        let (c, dh) = (self.channels(), self.head_dim());
+        let part = |which: usize, head: usize| {
+            let start = (which * c + head * dh) * n;
+            transpose(&qkv[start..start + dh * n], dh, n)
+        };
+        (0..self.heads).map(|h| [part(0, h), part(1, h), part(2, h)]).collect()
+    }
+
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
+        let n = dims.positions();
+        let dh = self.head_dim();
+        let heads = self.project(img, n);
+        let mut concat = vec![0.0f32; self.channels() * n];
+        let mut attention = Vec::new();
+        for (h, qkv) in heads.iter().enumerate() {
+            let affinity = head_affinity(qkv, dh);
+            let out = transpose(&affinity.attend(&qkv[2], dh), n, dh);
+            concat[h * dh * n..(h + 1) * dh * n].copy_from_slice(&out);
+            if request.full_attention {
+                attention.extend(affinity.matrix());
+            }
+        }
+        let mut maps = Vec::new();
+        if request.full_attention {
+            maps.push(("attention", vec![self.heads, n, n], attention));
+        }
+        ImageOutput { y: self.proj.apply(&concat, n), maps }
+    }
+
+    /// Where query `query` attends in every head: `(heads, H, W)`.
+    pub(crate) fn attention_row(&self, img: &[f32], dims: Dims, query: usize) -> (Vec<usize>, Vec<f32>) {
+        let rows = self.project(img, dims.positions()).iter().flat_map(|qkv| head_affinity(qkv, self.head_dim()).row(query)).collect();
+        (vec![self.heads, dims.h, dims.w], rows)
+    }
+}
+
+/// `softmax_j(q_i . k_j / sqrt(dh))` for one head's `[q, k, v]`.
+fn head_affinity(qkv: &[Vec<f32>; 3], dh: usize) -> Affinity<'_> {
+    Affinity::Softmax { queries: &qkv[0], keys: &qkv[1], dim: dh, scale: (dh as f32).powf(-0.5) }
+}

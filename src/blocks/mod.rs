@@ -1,0 +1,187 @@
+//! The attention blocks, one module each. A block is loaded from a timm state dict plus its
+//! options, and computes its output together with the maps that show what it attended to.
+//!
+//! Blocks hold no backend code of their own beyond the CPU reference (`forward_image`); a
+//! [`crate::backend::Backend`] decides where a forward pass runs.
+
+pub mod cbam;
+pub mod eca;
+pub mod gc;
+pub mod mhsa;
+pub mod nonlocal;
+pub mod options;
+pub mod params;
+pub mod se;
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result, Shape};
+use crate::tensor::{Dims, Tensor};
+use crate::weights::Weights;
+pub use options::{BlockKind, BlockOptions, EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
+
+/// Which of the expensive maps a caller wants besides the cheap ones every block returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapRequest {
+    /// The whole attention matrix of Non-local / self-attention: `N` squared floats per image.
+    pub full_attention: bool,
+}
+
+/// A block's output `y` and its named maps (`channel`, `spatial`, `context`, `attention`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockOutput {
+    pub y: Tensor,
+    pub maps: BTreeMap<&'static str, Tensor>,
+}
+
+/// One image's share of a [`BlockOutput`]; the batch is assembled by [`Block`].
+pub(crate) struct ImageOutput {
+    pub y: Vec<f32>,
+    /// `(name, shape of one image's map, data)`.
+    pub maps: Vec<(&'static str, Vec<usize>, Vec<f32>)>,
+}
+
+/// A loaded block of any kind.
+#[derive(Debug, Clone)]
+pub enum Block {
+    Se(se::Se),
+    Cbam(cbam::Cbam),
+    NonLocal(nonlocal::NonLocal),
+    Eca(eca::Eca),
+    Gc(gc::Gc),
+    Mhsa(mhsa::Mhsa),
+}
+
+impl Block {
+    /// Builds a block from its state dict. Refuses options the block does not take, missing or
+    /// misshapen keys, and keys the block would not use.
+    pub fn load(kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<Self> {
+        options.check_for(kind)?;
+        let mut r = weights.reader(kind.name());
+        let block = match kind {
+            BlockKind::Se => Block::Se(se::Se::load(&mut r)?),
+            BlockKind::Cbam => Block::Cbam(cbam::Cbam::load(&mut r, options)?),
+            BlockKind::NonLocal => Block::NonLocal(nonlocal::NonLocal::load(&mut r, options)?),
+            BlockKind::Eca => Block::Eca(eca::Eca::load(&mut r, options)?),
+            BlockKind::Gc => Block::Gc(gc::Gc::load(&mut r, options)?),
+            BlockKind::Mhsa => Block::Mhsa(mhsa::Mhsa::load(&mut r, options)?),
+        };
+        r.finish(block.unused_key_hint())?;
+        Ok(block)
+    }
+
+    pub fn kind(&self) -> BlockKind {
+        match self {
+            Block::Se(_) => BlockKind::Se,
+            Block::Cbam(_) => BlockKind::Cbam,
+            Block::NonLocal(_) => BlockKind::NonLocal,
+            Block::Eca(_) => BlockKind::Eca,
+            Block::Gc(_) => BlockKind::Gc,
+            Block::Mhsa(_) => BlockKind::Mhsa,
+        }
+    }
+
+    /// Input channels the weights were made for; `None` for ECA, whose 1-D kernel fits any C.
+    pub fn channels(&self) -> Option<usize> {
+        match self {
+            Block::Se(b) => Some(b.channels()),
+            Block::Cbam(b) => Some(b.channels()),
+            Block::NonLocal(b) => Some(b.channels()),
+            Block::Eca(_) => None,
+            Block::Gc(b) => Some(b.channels()),
+            Block::Mhsa(b) => Some(b.channels()),
+        }
+    }
+
+    /// Why a leftover key may be there: the option that would have used it.
+    fn unused_key_hint(&self) -> &'static str {
+        match self {
+            Block::NonLocal(b) => b.unused_key_hint(),
+            Block::Gc(_) => "mlp_add.* belongs to --fusion add, mlp_scale.* to --fusion scale",
+            _ => "",
+        }
+    }
+
+    /// Checks `x` before any backend sees it: NCHW, the block's channel count, finite values,
+    /// and a size the block can work on.
+    pub fn check_input(&self, x: &Tensor) -> Result<Dims> {
+        let dims = x.dims4()?;
+        if let Some(c) = self.channels().filter(|&c| c != dims.c) {
+            return Err(Error::InputShape {
+                expected: format!("(N, {c}, H, W): the weights are for {c} channels"),
+                found: Shape(x.shape().to_vec()),
+            });
+        }
+        if let Block::NonLocal(b) = self {
+            b.check_size(dims, x.shape())?;
+        }
+        x.check_finite()?;
+        Ok(dims)
+    }
+
+    /// The CPU reference forward pass. `x` must have passed [`Block::check_input`].
+    pub(crate) fn forward_cpu(&self, x: &Tensor, dims: Dims, request: MapRequest) -> BlockOutput {
+        let per_image = |img: &[f32]| match self {
+            Block::Se(b) => b.forward_image(img, dims),
+            Block::Cbam(b) => b.forward_image(img, dims),
+            Block::NonLocal(b) => b.forward_image(img, dims, request),
+            Block::Eca(b) => b.forward_image(img, dims),
+            Block::Gc(b) => b.forward_image(img, dims),
+            Block::Mhsa(b) => b.forward_image(img, dims, request),
+        };
+        let images: Vec<ImageOutput> = x.data().chunks_exact(dims.image_len()).map(per_image).collect();
+        assemble(x.shape(), images)
+    }
+
+    /// The attention weights of query position `query` (row-major over H x W), per image:
+    /// `(N, Hk, Wk)` for Non-local, `(N, heads, H, W)` for self-attention.
+    pub(crate) fn attention_row_cpu(&self, x: &Tensor, dims: Dims, query: usize) -> Result<Tensor> {
+        if query >= dims.positions() {
+            return Err(Error::QueryOutOfRange { query, positions: dims.positions() });
+        }
+        let rows: Vec<(Vec<usize>, Vec<f32>)> = match self {
+            Block::NonLocal(b) => x.data().chunks_exact(dims.image_len()).map(|img| b.attention_row(img, dims, query)).collect(),
+            Block::Mhsa(b) => x.data().chunks_exact(dims.image_len()).map(|img| b.attention_row(img, dims, query)).collect(),
+            _ => return Err(Error::NoAttentionRows { block: self.kind().name() }),
+        };
+        let mut shape = vec![dims.n];
+        shape.extend_from_slice(&rows[0].0);
+        let data = rows.into_iter().flat_map(|(_, d)| d).collect();
+        Ok(Tensor::new(shape, data).expect("rows of equal shape"))
+    }
+}
+
+/// Stacks per-image outputs into batch tensors.
+fn assemble(x_shape: &[usize], images: Vec<ImageOutput>) -> BlockOutput {
+    let n = images.len();
+    let mut maps: BTreeMap<&'static str, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+    let mut y = Vec::with_capacity(x_shape.iter().product());
+    for image in images {
+        y.extend_from_slice(&image.y);
+        for (name, shape, data) in image.maps {
+            let entry = maps.entry(name).or_insert_with(|| {
+                let mut batched = vec![n];
+                batched.extend_from_slice(&shape);
+                (batched, Vec::new())
+            });
+            entry.1.extend_from_slice(&data);
+        }
+    }
+    BlockOutput {
+        y: Tensor::new(x_shape.to_vec(), y).expect("y has the shape of x"),
+        maps: maps
+            .into_iter()
+            .map(|(name, (shape, data))| (name, Tensor::new(shape, data).expect("maps of equal shape")))
+            .collect(),
+    }
+}
+
+/// `x * gate[c]` for every channel of `(C, N)`.
+pub(crate) fn scale_channels(x: &[f32], gate: &[f32], positions: usize) -> Vec<f32> {
+    x.chunks_exact(positions).zip(gate).flat_map(|(ch, &g)| ch.iter().map(move |&v| v * g)).collect()
+}
+
+/// `x * gate[p]` for every position of `(C, N)`.
+pub(crate) fn scale_positions(x: &[f32], gate: &[f32]) -> Vec<f32> {
+    x.chunks_exact(gate.len()).flat_map(|ch| ch.iter().zip(gate).map(|(&v, &g)| v * g)).collect()
+}

@@ -1,0 +1,163 @@
+//! Non-local block (Wang et al. 2018), as timm's `NonLocalAttn`, with the paper's four pairwise
+//! functions, the scale conventions of the three reference codes, and 2x2 subsampling of keys.
+//!
+//! `theta = t(x)`, `phi = p(x)`, `g = g(x)` (1x1 convs to rd channels; with subsampling phi and g
+//! are 2x2 max-pooled after their conv), `y_i = sum_j f(i, j) g_j`, `out = BN(z(y)) + x`.
+//! The output is computed by [`Affinity::attend`], never through the N x N matrix.
+
+use super::options::{BlockOptions, Pairwise, ScaleMode};
+use super::params::{Bias, Conv1x1, load_batchnorm};
+use super::{ImageOutput, MapRequest};
+use crate::error::{Error, Result, Shape};
+use crate::kernels::attention::Affinity;
+use crate::kernels::linear::transpose;
+use crate::kernels::norm::BatchNorm;
+use crate::kernels::pooling::max_pool_2x2;
+use crate::tensor::Dims;
+use crate::weights::WeightReader;
+
+#[derive(Debug, Clone)]
+pub struct NonLocal {
+    /// `t` and `p`; absent for the Gaussian form, which compares raw inputs.
+    theta_phi: Option<(Conv1x1, Conv1x1)>,
+    g: Conv1x1,
+    z: Conv1x1,
+    norm: BatchNorm,
+    /// `concat_project.weight` split into its theta half and phi half.
+    concat: Option<(Vec<f32>, Vec<f32>)>,
+    pairwise: Pairwise,
+    scale: f32,
+    subsample: bool,
+}
+
+/// One image embedded into queries, keys and values, position-major.
+struct Embedded {
+    queries: Vec<f32>,
+    keys: Vec<f32>,
+    /// Width of a query / key vector (rd, or C for the Gaussian form).
+    dim: usize,
+    values: Vec<f32>,
+    /// `(Hk, Wk)`: the key grid, halved by subsampling.
+    key_grid: (usize, usize),
+    /// The concatenation form's per-query and per-key terms.
+    concat_terms: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl NonLocal {
+    /// Keys `g.*`, `z.*`, `norm.*`, and `t.*`, `p.*` except for the Gaussian form,
+    /// `concat_project.weight (1, 2 rd, 1, 1)` for the concatenation form. rd comes from `g.weight`.
+    pub fn load(r: &mut WeightReader, options: &BlockOptions) -> Result<Self> {
+        let pairwise = options.pairwise.unwrap_or_default();
+        let (rd, c) = r.conv1x1_dims("g.weight")?;
+        let theta_phi = match pairwise {
+            Pairwise::Gaussian => None,
+            _ => Some((Conv1x1::load(r, "t", rd, c, Bias::Required)?, Conv1x1::load(r, "p", rd, c, Bias::Required)?)),
+        };
+        let concat = match pairwise {
+            Pairwise::Concatenation => {
+                let w = r.require("concat_project.weight", &[1, 2 * rd, 1, 1])?;
+                Some((w[..rd].to_vec(), w[rd..].to_vec()))
+            }
+            _ => None,
+        };
+        let scale = match options.scale.unwrap_or_default() {
+            ScaleMode::Input => (c as f32).powf(-0.5),
+            ScaleMode::Inner => (rd as f32).powf(-0.5),
+            ScaleMode::None => 1.0,
+        };
+        Ok(Self {
+            theta_phi,
+            g: Conv1x1::load(r, "g", rd, c, Bias::Required)?,
+            z: Conv1x1::load(r, "z", c, rd, Bias::Required)?,
+            norm: load_batchnorm(r, "norm", c)?,
+            concat,
+            pairwise,
+            scale,
+            subsample: options.subsample,
+        })
+    }
+
+    pub fn channels(&self) -> usize {
+        self.g.inputs
+    }
+
+    pub(crate) fn unused_key_hint(&self) -> &'static str {
+        match self.pairwise {
+            Pairwise::Gaussian => "the gaussian form has no t.* or p.*",
+            Pairwise::Concatenation => "",
+            _ => "concat_project.* belongs to --pairwise concatenation",
+        }
+    }
+
+    /// Subsampling needs at least a 2x2 image.
+    pub(crate) fn check_size(&self, dims: Dims, shape: &[usize]) -> Result<()> {
+        if self.subsample && (dims.h < 2 || dims.w < 2) {
+            return Err(Error::InputShape {
+                expected: "H and W of at least 2 for --subsample".into(),
+                found: Shape(shape.to_vec()),
+            });
+        }
+        Ok(())
+    }
+
+    fn pool_keys(&self, cm: Vec<f32>, dims: Dims) -> (Vec<f32>, (usize, usize)) {
+        if self.subsample {
+            let (pooled, h, w) = max_pool_2x2(&cm, dims.h, dims.w);
+            (pooled, (h, w))
+        } else {
+            (cm, (dims.h, dims.w))
+        }
+    }
+
+    fn embed(&self, img: &[f32], dims: Dims) -> Embedded {
+        let n = dims.positions();
+        let (theta_cm, phi_cm) = match &self.theta_phi {
+            Some((t, p)) => (t.apply(img, n), p.apply(img, n)),
+            None => (img.to_vec(), img.to_vec()),
+        };
+        let dim = theta_cm.len() / n;
+        let (phi_cm, key_grid) = self.pool_keys(phi_cm, dims);
+        let (g_cm, _) = self.pool_keys(self.g.apply(img, n), dims);
+        let num_keys = key_grid.0 * key_grid.1;
+        let queries = transpose(&theta_cm, dim, n);
+        let keys = transpose(&phi_cm, dim, num_keys);
+        let concat_terms = self.concat.as_ref().map(|(w_theta, w_phi)| {
+            let project = |rows: &[f32], w: &[f32]| -> Vec<f32> {
+                rows.chunks_exact(dim).map(|r| r.iter().zip(w).map(|(a, b)| a * b).sum()).collect()
+            };
+            (project(&queries, w_theta), project(&keys, w_phi))
+        });
+        Embedded { queries, keys, dim, values: transpose(&g_cm, self.g.outputs, num_keys), key_grid, concat_terms }
+    }
+
+    fn affinity<'a>(&self, e: &'a Embedded) -> Affinity<'a> {
+        let (queries, keys, dim) = (&e.queries[..], &e.keys[..], e.dim);
+        match (self.pairwise, &e.concat_terms) {
+            (Pairwise::EmbeddedGaussian | Pairwise::Gaussian, _) => Affinity::Softmax { queries, keys, dim, scale: self.scale },
+            (Pairwise::DotProduct, _) => Affinity::DotMean { queries, keys, dim },
+            (Pairwise::Concatenation, Some((a, b))) => Affinity::ConcatReluMean { query_terms: a, key_terms: b },
+            (Pairwise::Concatenation, None) => unreachable!("the concatenation form always has its projection"),
+        }
+    }
+
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
+        let n = dims.positions();
+        let e = self.embed(img, dims);
+        let affinity = self.affinity(&e);
+        let y = transpose(&affinity.attend(&e.values, self.g.outputs), n, self.g.outputs);
+        let mut out = self.z.apply(&y, n);
+        self.norm.apply(&mut out, n);
+        out.iter_mut().zip(img).for_each(|(o, &x)| *o += x);
+        let mut maps = Vec::new();
+        if request.full_attention {
+            maps.push(("attention", vec![n, affinity.num_keys()], affinity.matrix()));
+        }
+        ImageOutput { y: out, maps }
+    }
+
+    /// Where query `query` attends, as a `(Hk, Wk)` map over the key grid.
+    pub(crate) fn attention_row(&self, img: &[f32], dims: Dims, query: usize) -> (Vec<usize>, Vec<f32>) {
+        let e = self.embed(img, dims);
+        (vec![e.key_grid.0, e.key_grid.1], self.affinity(&e).row(query))
+    }
+}

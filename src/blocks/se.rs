@@ -1,0 +1,49 @@
+//! Squeeze-and-Excitation (Hu et al. 2018), as timm's `SEModule`:
+//! `a = sigmoid(fc2(relu(fc1(mean_hw(x)))))`, `y = x * a`.
+
+use super::params::{Bias, Conv1x1};
+use super::{ImageOutput, scale_channels};
+use crate::error::Result;
+use crate::kernels::activation::{relu_in_place, sigmoid_in_place};
+use crate::kernels::pooling::mean_per_channel;
+use crate::tensor::Dims;
+use crate::weights::WeightReader;
+
+#[derive(Debug, Clone)]
+pub struct Se {
+    fc1: Conv1x1,
+    fc2: Conv1x1,
+}
+
+impl Se {
+    /// Keys `fc1.weight (rd, C, 1, 1)`, `fc2.weight (C, rd, 1, 1)`, biases optional (the
+    /// moskomule port has none). `C` and `rd` are read off `fc1.weight`.
+    pub fn load(r: &mut WeightReader) -> Result<Self> {
+        let (rd, c) = r.conv1x1_dims("fc1.weight")?;
+        Ok(Self {
+            fc1: Conv1x1::load(r, "fc1", rd, c, Bias::Optional)?,
+            fc2: Conv1x1::load(r, "fc2", c, rd, Bias::Optional)?,
+        })
+    }
+
+    pub fn channels(&self) -> usize {
+        self.fc1.inputs
+    }
+
+    /// The channel gate `a` for one image `(C, N)`.
+    pub fn gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
+        let mut hidden = self.fc1.apply(&mean_per_channel(img, positions), 1);
+        relu_in_place(&mut hidden);
+        let mut gate = self.fc2.apply(&hidden, 1);
+        sigmoid_in_place(&mut gate);
+        gate
+    }
+
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
+        let gate = self.gate(img, dims.positions());
+        ImageOutput {
+            y: scale_channels(img, &gate, dims.positions()),
+            maps: vec![("channel", vec![dims.c], gate)],
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! `attention-playground apply`: one block on one input file, the contract of
+//! `shared/reference/blocks.md`. Everything is checked before the output file is written, and the
+//! file is written to a temporary name and renamed, so a failed run never leaves a partial file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use attention_playground::blocks::{EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
+use attention_playground::weights::{read_safetensors, write_safetensors};
+use attention_playground::{BackendChoice, Block, BlockKind, BlockOptions, MapRequest, Tensor, Weights, select_backend};
+use clap::{Args, Parser, Subcommand};
+
+/// Exit code for every refused input, as for clap's own usage errors.
+const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "attention-playground",
+    version,
+    about = "Run CNN attention blocks (SE, CBAM, Non-local, ECA, GC, MHSA) exactly as timm computes them",
+    long_about = "Run CNN attention blocks (SE, CBAM, Non-local, ECA, GC, multi-head self-attention) \
+exactly as timm computes them, and save what they attend to.\n\n\
+Weights are a safetensors file with the block's timm state-dict names (e.g. fc1.weight for SE); \
+the input is a safetensors file holding one float32 tensor `x` of shape (N, C, H, W).\n\n\
+Example:\n  attention-playground apply --block cbam --weights cbam.safetensors \
+--input x.safetensors --output y.safetensors"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one block on x and write y (same shape as x) plus the block's maps
+    Apply(ApplyArgs),
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    /// The block: se, cbam, nonlocal, eca, gc or mhsa
+    #[arg(long, value_name = "BLOCK")]
+    block: BlockKind,
+    /// Safetensors file with the block's weights, named as in timm's state_dict()
+    #[arg(long, value_name = "W.safetensors")]
+    weights: PathBuf,
+    /// Use only the weights under this prefix (e.g. `layer3.1.se.` of a whole network's state dict)
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    prefix: String,
+    /// Safetensors file holding `x`, float32 (N, C, H, W)
+    #[arg(long, value_name = "X.safetensors")]
+    input: PathBuf,
+    /// Where to write `y` and the maps (channel, spatial, context, attention), float32
+    #[arg(long, value_name = "Y.safetensors")]
+    output: PathBuf,
+    /// auto (GPU if present, else CPU), cpu, or gpu
+    #[arg(long, value_name = "BACKEND", default_value = "auto")]
+    backend: BackendChoice,
+
+    /// cbam: order of the pooled maps fed to the spatial conv: mean-max (timm) or max-mean (official code)
+    #[arg(long, value_name = "ORDER", help_heading = "Block options")]
+    spatial_order: Option<SpatialOrder>,
+    /// nonlocal: embedded-gaussian (default), dot-product, gaussian or concatenation
+    #[arg(long, value_name = "FUNCTION", help_heading = "Block options")]
+    pairwise: Option<Pairwise>,
+    /// nonlocal: logit scale of the softmax forms: input (C^-0.5, timm), inner (rd^-0.5), none
+    #[arg(long, value_name = "MODE", help_heading = "Block options")]
+    scale: Option<ScaleMode>,
+    /// nonlocal: 2x2 max-pool the keys and values (phi, g) after their convolutions
+    #[arg(long, help_heading = "Block options")]
+    subsample: bool,
+    /// eca: zero (EcaModule) or circular (CecaModule) padding along the channels
+    #[arg(long, value_name = "MODE", help_heading = "Block options")]
+    padding: Option<EcaPadding>,
+    /// gc: scale (x * sigmoid(T(ctx)), timm) or add (x + T(ctx), the GCNet paper)
+    #[arg(long, value_name = "MODE", help_heading = "Block options")]
+    fusion: Option<Fusion>,
+    /// mhsa: number of heads (required; must divide C)
+    #[arg(long, value_name = "H", help_heading = "Block options")]
+    heads: Option<usize>,
+
+    /// nonlocal, mhsa: also write the full attention matrix `attention` (N^2 floats per image)
+    #[arg(long, help_heading = "Maps")]
+    save_attention: bool,
+    /// nonlocal, mhsa: also write `attention_row`, where the pixel at column X, row Y attends
+    #[arg(long, value_name = "X,Y", help_heading = "Maps")]
+    query: Option<String>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let Command::Apply(args) = cli.command;
+    match apply(&args) {
+        Ok(report) => {
+            eprintln!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Runs the block; returns the line naming the backend that ran, or the one-line problem.
+fn apply(args: &ApplyArgs) -> Result<String, String> {
+    let options = BlockOptions {
+        spatial_order: args.spatial_order,
+        pairwise: args.pairwise,
+        scale: args.scale,
+        subsample: args.subsample,
+        padding: args.padding,
+        fusion: args.fusion,
+        heads: args.heads,
+    };
+    let has_attention = matches!(args.block, BlockKind::NonLocal | BlockKind::Mhsa);
+    for (option, given) in [("--save-attention", args.save_attention), ("--query", args.query.is_some())] {
+        if given && !has_attention {
+            return Err(format!("option {option} does not apply to block {}", args.block.name()));
+        }
+    }
+    let weights = Weights::from_safetensors_with_prefix(&read_file(&args.weights, "weights")?, &args.prefix).map_err(|e| e.to_string())?;
+    let block = Block::load(args.block, &weights, &options).map_err(|e| e.to_string())?;
+    let x = read_input(&args.input)?;
+    let dims = block.check_input(&x).map_err(|e| e.to_string())?;
+    let query = args.query.as_deref().map(|q| parse_query(q, dims.w, dims.h)).transpose()?;
+
+    let backend = select_backend(args.backend).map_err(|e| e.to_string())?;
+    let request = MapRequest { full_attention: args.save_attention };
+    let out = backend.forward(&block, &x, request).map_err(|e| e.to_string())?;
+    let row = query.map(|q| backend.attention_row(&block, &x, q)).transpose().map_err(|e| e.to_string())?;
+
+    let mut tensors: Vec<(&str, &Tensor)> = vec![("y", &out.y)];
+    tensors.extend(out.maps.iter().map(|(name, t)| (*name, t)));
+    if let Some(row) = &row {
+        tensors.push(("attention_row", row));
+    }
+    write_atomically(&args.output, &write_safetensors(tensors))?;
+    Ok(format!("attention-playground: block {} ran on the {} backend", args.block.name(), backend.kind()))
+}
+
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    fs::read(path).map_err(|e| format!("cannot read {what} file {}: {e}", path.display()))
+}
+
+/// Reads the tensor `x` from the input file.
+fn read_input(path: &Path) -> Result<Tensor, String> {
+    let mut tensors = read_safetensors(&read_file(path, "input")?, "input").map_err(|e| e.to_string())?;
+    tensors.remove("x").ok_or_else(|| {
+        let found: Vec<&str> = tensors.keys().map(String::as_str).collect();
+        format!("input: missing tensor `x` (found: {})", if found.is_empty() { "nothing".into() } else { found.join(", ") })
+    })
+}
+
+/// `"X,Y"` to the row-major position index on a `width x height` grid.
+fn parse_query(text: &str, width: usize, height: usize) -> Result<usize, String> {
+    let bad = || format!("option --query: expected X,Y with 0 <= X < {width} and 0 <= Y < {height}, got `{text}`");
+    let (x, y) = text.split_once(',').ok_or_else(bad)?;
+    let (x, y): (usize, usize) = (x.trim().parse().map_err(|_| bad())?, y.trim().parse().map_err(|_| bad())?);
+    if x >= width || y >= height {
+        return Err(bad());
+    }
+    Ok(y * width + x)
+}
+
+/// Writes to a sibling temporary file and renames it into place, so readers never see a partial
+/// output and a failed write leaves nothing behind.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let file_name = path.file_name().ok_or_else(|| format!("output path {} names no file", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.{}.partial", file_name.to_string_lossy(), std::process::id()));
+    let result = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        format!("cannot write output file {}: {e}", path.display())
+    })
+}

@@ -1,0 +1,56 @@
+//! One error type for the whole library. Every variant renders as a single line that names the
+//! problem (the key, the expected and the found shape, the option that does not fit), because the
+//! CLI and the browser show it to a person as it is.
+
+use std::fmt;
+
+/// A tensor shape, printed as `[2, 64, 7, 7]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape(pub Vec<usize>);
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Error {
+    #[error("{file}: not a valid safetensors file ({reason})")]
+    BadFile { file: String, reason: String },
+
+    #[error("weights: missing key `{key}` (block {block} expects it)")]
+    MissingKey { block: &'static str, key: String },
+
+    #[error("weights: unexpected key `{key}` for block {block}{hint}")]
+    UnexpectedKey { block: &'static str, key: String, hint: String },
+
+    #[error("weights: key `{key}` has shape {found}, expected {expected}")]
+    WrongShape { key: String, expected: String, found: Shape },
+
+    #[error("{file}: key `{key}` has dtype {found}, expected F32")]
+    WrongDtype { file: String, key: String, found: String },
+
+    #[error("input: x has shape {found}, expected {expected}")]
+    InputShape { expected: String, found: Shape },
+
+    #[error("input: x holds a non-finite value ({value}) at index {index}")]
+    NonFinite { index: usize, value: f32 },
+
+    #[error("option {option} does not apply to block {block}")]
+    OptionNotForBlock { option: &'static str, block: &'static str },
+
+    #[error("option {option}: {reason}")]
+    BadOption { option: &'static str, reason: String },
+
+    #[error("query position {query} is outside the {positions} positions of x")]
+    QueryOutOfRange { query: usize, positions: usize },
+
+    #[error("block {block} has no attention rows to show")]
+    NoAttentionRows { block: &'static str },
+
+    #[error("GPU backend unavailable: {0}")]
+    GpuUnavailable(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,67 @@
+//! Spatial (k x k) and channel-axis (1-D) convolutions.
+
+/// Zero-padding "same" convolution of `(cin, H, W)` with a `(cout, cin, k, k)` kernel, stride 1,
+/// padding `k / 2`, no bias (CBAM's spatial gate). Returns `(cout, H, W)`.
+pub fn conv2d_same(x: &[f32], weight: &[f32], cin: usize, height: usize, width: usize, k: usize) -> Vec<f32> {
+    let cout = weight.len() / (cin * k * k);
+    let pad = (k / 2) as isize;
+    let plane = height * width;
+    let mut out = vec![0.0f32; cout * plane];
+    for o in 0..cout {
+        let out_plane = &mut out[o * plane..(o + 1) * plane];
+        for c in 0..cin {
+            let in_plane = &x[c * plane..(c + 1) * plane];
+            for ky in 0..k {
+                for kx in 0..k {
+                    let w = weight[((o * cin + c) * k + ky) * k + kx];
+                    let dy = ky as isize - pad;
+                    let dx = kx as isize - pad;
+                    // Output rows/cols whose source pixel lies inside the image.
+                    let y0 = (-dy).max(0) as usize;
+                    let y1 = (height as isize - dy).min(height as isize).max(0) as usize;
+                    let x0 = (-dx).max(0) as usize;
+                    let x1 = (width as isize - dx).min(width as isize).max(0) as usize;
+                    for y in y0..y1 {
+                        let src_row = (y as isize + dy) as usize * width;
+                        let dst = &mut out_plane[y * width + x0..y * width + x1];
+                        let src = &in_plane[(src_row as isize + x0 as isize + dx) as usize..][..x1 - x0];
+                        dst.iter_mut().zip(src).for_each(|(d, &s)| *d += w * s);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// How a 1-D convolution along the channel axis treats the ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelPadding {
+    /// Zeros beyond the first and last channel (timm `EcaModule`).
+    Zero,
+    /// The channel axis wraps around (timm `CecaModule`).
+    Circular,
+}
+
+/// 1-D convolution of a length-C vector with an odd kernel, padding `(k - 1) / 2`, no bias.
+pub fn conv1d_channels(s: &[f32], kernel: &[f32], padding: ChannelPadding) -> Vec<f32> {
+    let c = s.len() as isize;
+    let half = (kernel.len() as isize - 1) / 2;
+    (0..c)
+        .map(|i| {
+            kernel
+                .iter()
+                .enumerate()
+                .filter_map(|(t, &w)| {
+                    let j = i + t as isize - half;
+                    let j = match padding {
+                        ChannelPadding::Zero if !(0..c).contains(&j) => return None,
+                        ChannelPadding::Zero => j,
+                        ChannelPadding::Circular => j.rem_euclid(c),
+                    };
+                    Some(w * s[j as usize])
+                })
+                .sum()
+        })
+        .collect()
+}

@@ -1,0 +1,174 @@
+//! Reading and writing safetensors files, and the per-block view of a state dict.
+//!
+//! Weights are looked up by the names timm's `state_dict()` uses, so a file saved from a trained
+//! timm module loads as it is. Every lookup checks the shape; keys nobody asked for are an error,
+//! because a misspelled optional key (say `fc1.bais`) would otherwise be dropped without a word.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result, Shape};
+use crate::tensor::Tensor;
+
+/// BatchNorm's step counter: int64, present in every timm state dict, never used in eval mode.
+const IGNORED_SUFFIX: &str = "num_batches_tracked";
+
+/// Parses a safetensors file into float32 tensors. `file` names the file in error messages.
+pub fn read_safetensors(bytes: &[u8], file: &str) -> Result<BTreeMap<String, Tensor>> {
+    let parsed = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::BadFile { file: file.to_string(), reason: e.to_string() })?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in parsed.tensors() {
+        if name.ends_with(IGNORED_SUFFIX) {
+            continue;
+        }
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::WrongDtype {
+                file: file.to_string(),
+                key: name,
+                found: format!("{:?}", view.dtype()),
+            });
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let tensor = Tensor::new(view.shape().to_vec(), data).ok_or_else(|| Error::BadFile {
+            file: file.to_string(),
+            reason: format!("tensor `{name}` holds the wrong number of bytes"),
+        })?;
+        tensors.insert(name, tensor);
+    }
+    Ok(tensors)
+}
+
+/// Serialises named float32 tensors as a safetensors file (little-endian, as every target we
+/// build for is).
+pub fn write_safetensors<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Vec<u8> {
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let view = safetensors::tensor::TensorView::new(
+                Dtype::F32,
+                t.shape().to_vec(),
+                bytemuck::cast_slice(t.data()),
+            )
+            .expect("a Tensor's length always matches its shape");
+            (name.to_string(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).expect("serialising in-memory f32 tensors cannot fail")
+}
+
+/// A state dict for one block.
+#[derive(Debug, Clone, Default)]
+pub struct Weights {
+    tensors: BTreeMap<String, Tensor>,
+}
+
+impl Weights {
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        Self::from_safetensors_with_prefix(bytes, "")
+    }
+
+    /// Takes only the keys under `prefix` (for instance `layer3.1.se.` of a whole-network state
+    /// dict) and strips it.
+    pub fn from_safetensors_with_prefix(bytes: &[u8], prefix: &str) -> Result<Self> {
+        let all = read_safetensors(bytes, "weights")?;
+        Ok(Self::from_tensors(
+            all.into_iter()
+                .filter_map(|(k, t)| k.strip_prefix(prefix).map(|k| (k.to_string(), t))),
+        ))
+    }
+
+    pub fn from_tensors(tensors: impl IntoIterator<Item = (String, Tensor)>) -> Self {
+        Self { tensors: tensors.into_iter().collect() }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Tensor> {
+        self.tensors.get(key)
+    }
+
+    /// Starts reading the weights of `block`; see [`WeightReader`].
+    pub fn reader(&self, block: &'static str) -> WeightReader<'_> {
+        WeightReader { weights: self, block, used: BTreeSet::new() }
+    }
+}
+
+/// Hands out the tensors a block asks for, checking each shape, and remembers which keys were
+/// used so that [`WeightReader::finish`] can reject the rest.
+pub struct WeightReader<'a> {
+    weights: &'a Weights,
+    block: &'static str,
+    used: BTreeSet<&'a str>,
+}
+
+impl<'a> WeightReader<'a> {
+    /// Whether the state dict holds `key` (without consuming it).
+    pub fn has(&self, key: &str) -> bool {
+        self.weights.tensors.contains_key(key)
+    }
+
+    /// The shape of a required key, for blocks that read a size (C, rd, k) off a weight.
+    pub fn shape(&self, key: &str) -> Result<&'a [usize]> {
+        self.weights
+            .tensors
+            .get(key)
+            .map(|t| t.shape())
+            .ok_or_else(|| Error::MissingKey { block: self.block, key: key.to_string() })
+    }
+
+    /// A required tensor of exactly `shape`.
+    pub fn require(&mut self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        match self.optional(key, shape)? {
+            Some(data) => Ok(data),
+            None => Err(Error::MissingKey { block: self.block, key: key.to_string() }),
+        }
+    }
+
+    /// An optional tensor (a bias some ports leave out) of exactly `shape` when present.
+    pub fn optional(&mut self, key: &str, shape: &[usize]) -> Result<Option<Vec<f32>>> {
+        let Some((name, tensor)) = self.weights.tensors.get_key_value(key) else {
+            return Ok(None);
+        };
+        if tensor.shape() != shape {
+            return Err(Error::WrongShape {
+                key: key.to_string(),
+                expected: Shape(shape.to_vec()).to_string(),
+                found: Shape(tensor.shape().to_vec()),
+            });
+        }
+        self.used.insert(name.as_str());
+        Ok(Some(tensor.data().to_vec()))
+    }
+
+    /// The `(out, in)` sizes of a 1x1 convolution weight `(out, in, 1, 1)`.
+    pub fn conv1x1_dims(&self, key: &str) -> Result<(usize, usize)> {
+        match *self.shape(key)? {
+            [out, inp, 1, 1] if out > 0 && inp > 0 => Ok((out, inp)),
+            ref found => Err(Error::WrongShape {
+                key: key.to_string(),
+                expected: "[out, in, 1, 1]".into(),
+                found: Shape(found.to_vec()),
+            }),
+        }
+    }
+
+    /// Fails on the first key no lookup asked for. `hint` says what the block expected.
+    pub fn finish(self, hint: &str) -> Result<()> {
+        match self.weights.keys().find(|k| !self.used.contains(k)) {
+            Some(key) => Err(Error::UnexpectedKey {
+                block: self.block,
+                key: key.to_string(),
+                hint: if hint.is_empty() { String::new() } else { format!(" ({hint})") },
+            }),
+            None => Ok(()),
+        }
+    }
+}
