@@ -21,6 +21,9 @@ pub fn conv2d_same(x: &[f32], weight: &[f32], cin: usize, height: usize, width: 
                     let y1 = (height as isize - dy).min(height as isize).max(0) as usize;
                     let x0 = (-dx).max(0) as usize;
                     let x1 = (width as isize - dx).min(width as isize).max(0) as usize;
+                    if y0 >= y1 || x0 >= x1 {
+                        continue; // this tap falls wholly in the padding (kernel wider than the image)
+                    }
                     for y in y0..y1 {
                         let src_row = (y as isize + dy) as usize * width;
                         let dst = &mut out_plane[y * width + x0..y * width + x1];

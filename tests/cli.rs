@@ -1,0 +1,285 @@
+//! The `attention-playground apply` contract (shared/reference/blocks.md): reference outputs for
+//! every golden case, and for bad input exit code 2, one line naming the problem, no panic, and
+//! no output file left behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use attention_playground::weights::write_safetensors;
+use attention_playground::Tensor;
+use common::{golden_cases, golden_query, mismatch, read, GoldenCase};
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_attention-playground"))
+}
+
+fn apply(case: &GoldenCase, weights: &Path, input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let mut cmd = cli();
+    cmd.args(["apply", "--block", case.block.name()]);
+    cmd.arg("--weights").arg(weights).arg("--input").arg(input).arg("--output").arg(output);
+    cmd.args(&case.args).args(extra);
+    cmd.output().unwrap()
+}
+
+fn case(name: &str) -> GoldenCase {
+    golden_cases().into_iter().find(|c| c.name == name).unwrap()
+}
+
+#[test]
+fn apply_reproduces_every_golden_case_and_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let (qx, qy) = golden_query();
+    let query = format!("{qx},{qy}");
+    let mut failures = Vec::new();
+    for case in golden_cases() {
+        let expected = case.expected();
+        let out_path = dir.path().join(format!("{}.safetensors", case.name));
+        let mut extra = vec!["--backend", "cpu"];
+        if expected.contains_key("attention") {
+            extra.extend(["--save-attention", "--query", &query]);
+        }
+        let out = apply(&case, &case.dir.join("weights.safetensors"), &case.dir.join("input.safetensors"), &out_path, &extra);
+        assert!(out.status.success(), "{}: {}", case.name, String::from_utf8_lossy(&out.stderr));
+        let produced = read(&out_path);
+        assert_eq!(produced.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{}", case.name);
+        for (name, tensor) in &produced {
+            failures.extend(mismatch(&format!("{} {name}", case.name), tensor, &expected[name]));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn auto_backend_without_gpu_runs_on_cpu_and_says_so() {
+    let case = case("cbam_timm");
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("y.safetensors");
+    let out = apply(&case, &case.dir.join("weights.safetensors"), &case.dir.join("input.safetensors"), &out_path, &[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ran on the cpu backend"));
+    assert!(mismatch("y", &read(&out_path)["y"], &case.expected()["y"]).is_none());
+}
+
+#[test]
+fn help_names_every_block_and_option() {
+    let out = cli().args(["apply", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in ["se, cbam, nonlocal, eca, gc or mhsa", "--spatial-order", "--pairwise", "--scale", "--subsample", "--padding", "--fusion", "--heads", "--save-attention", "--query", "--backend"] {
+        assert!(help.contains(word), "help lacks {word}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input.
+
+/// A scratch folder holding the pieces of one bad-input run.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes raw safetensors entries `(name, dtype, shape, bytes)`.
+    fn raw(&self, name: &str, entries: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>) -> PathBuf {
+        let views: Vec<(String, TensorView<'_>)> = entries
+            .iter()
+            .map(|(k, dtype, shape, bytes)| (k.to_string(), TensorView::new(*dtype, shape.clone(), bytes).unwrap()))
+            .collect();
+        let path = self.path(name);
+        std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+        path
+    }
+
+    /// Writes float32 tensors.
+    fn tensors(&self, name: &str, tensors: &[(&str, &Tensor)]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, write_safetensors(tensors.iter().copied())).unwrap();
+        path
+    }
+
+    fn bytes(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+/// Runs `apply` expecting refusal: exit 2, one stderr line containing every `needle`, no panic
+/// or backtrace, and nothing written at the output path (nor a partial file beside it).
+fn assert_refused(case: &GoldenCase, weights: &Path, input: &Path, extra: &[&str], needles: &[&str]) {
+    let scratch_out = tempfile::tempdir().unwrap();
+    let out_path = scratch_out.path().join("y.safetensors");
+    let out = apply(case, weights, input, &out_path, extra);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit code for {needles:?}; stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected, got: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "stderr lacks `{needle}`: {stderr}");
+    }
+    assert_eq!(std::fs::read_dir(scratch_out.path()).unwrap().count(), 0, "output left behind");
+}
+
+/// The SE golden weights with `edit` applied to the name -> tensor map.
+fn se_weights_with(scratch: &Scratch, edit: impl FnOnce(&mut std::collections::BTreeMap<String, Tensor>)) -> PathBuf {
+    let mut w = read(&case("se_timm").dir.join("weights.safetensors"));
+    edit(&mut w);
+    let entries: Vec<(&str, &Tensor)> = w.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    scratch.tensors("weights.safetensors", &entries)
+}
+
+fn se() -> (GoldenCase, PathBuf, PathBuf) {
+    let c = case("se_timm");
+    let (w, x) = (c.dir.join("weights.safetensors"), c.dir.join("input.safetensors"));
+    (c, w, x)
+}
+
+#[test]
+fn missing_key_is_named() {
+    let (c, _, x) = se();
+    let s = Scratch::new();
+    let w = se_weights_with(&s, |w| {
+        w.remove("fc2.weight");
+    });
+    assert_refused(&c, &w, &x, &[], &["missing key `fc2.weight`", "se"]);
+}
+
+#[test]
+fn misspelled_optional_key_is_not_silently_dropped() {
+    let (c, _, x) = se();
+    let s = Scratch::new();
+    let w = se_weights_with(&s, |w| {
+        let bias = w.remove("fc1.bias").unwrap();
+        w.insert("fc1.bais".into(), bias);
+    });
+    assert_refused(&c, &w, &x, &[], &["unexpected key `fc1.bais`"]);
+}
+
+#[test]
+fn wrong_shape_names_key_expected_and_found() {
+    let (c, _, x) = se();
+    let s = Scratch::new();
+    let w = se_weights_with(&s, |w| {
+        w.insert("fc2.weight".into(), Tensor::zeros(vec![24, 4, 1, 1]));
+    });
+    assert_refused(&c, &w, &x, &[], &["`fc2.weight`", "[24, 4, 1, 1]", "expected [24, 8, 1, 1]"]);
+}
+
+#[test]
+fn float64_and_integer_weights_are_refused_by_dtype() {
+    let (c, _, x) = se();
+    let s = Scratch::new();
+    let f64_bytes: Vec<u8> = (0..8 * 24).flat_map(|i| (i as f64).to_le_bytes()).collect();
+    let w = s.raw("f64.safetensors", vec![("fc1.weight", Dtype::F64, vec![8, 24, 1, 1], f64_bytes)]);
+    assert_refused(&c, &w, &x, &[], &["`fc1.weight`", "dtype F64", "expected F32"]);
+    let i32_bytes: Vec<u8> = (0..8 * 24).flat_map(|i| (i as i32).to_le_bytes()).collect();
+    let w = s.raw("i32.safetensors", vec![("fc1.weight", Dtype::I32, vec![8, 24, 1, 1], i32_bytes)]);
+    assert_refused(&c, &w, &x, &[], &["`fc1.weight`", "dtype I32"]);
+    // int64 inputs are refused too.
+    let (_, w, _) = se();
+    let x64 = s.raw("x.safetensors", vec![("x", Dtype::I64, vec![1, 24, 1, 1], vec![0u8; 8 * 24])]);
+    assert_refused(&c, &w, &x64, &[], &["input", "`x`", "dtype I64"]);
+}
+
+#[test]
+fn truncated_and_foreign_files_are_refused() {
+    let (c, w, x) = se();
+    let s = Scratch::new();
+    let bytes = std::fs::read(&w).unwrap();
+    let truncated = s.bytes("truncated.safetensors", &bytes[..bytes.len() - 100]);
+    assert_refused(&c, &truncated, &x, &[], &["weights: not a valid safetensors file"]);
+    let jpeg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/cat.jpg");
+    let not_st = if jpeg.exists() { jpeg } else { s.bytes("x.jpg", b"\xff\xd8\xff\xe0 not safetensors at all") };
+    assert_refused(&c, &not_st, &x, &[], &["weights: not a valid safetensors file"]);
+    let empty = s.bytes("empty.safetensors", b"");
+    assert_refused(&c, &w, &empty, &[], &["input: not a valid safetensors file"]);
+    assert_refused(&c, &s.path("absent.safetensors"), &x, &[], &["cannot read weights file"]);
+}
+
+#[test]
+fn input_that_does_not_fit_the_weights_is_refused() {
+    let (c, w, _) = se();
+    let s = Scratch::new();
+    let x = s.tensors("x16.safetensors", &[("x", &Tensor::zeros(vec![2, 16, 7, 9]))]);
+    assert_refused(&c, &w, &x, &[], &["[2, 16, 7, 9]", "(N, 24, H, W)"]);
+    let x = s.tensors("x3d.safetensors", &[("x", &Tensor::zeros(vec![24, 7, 9]))]);
+    assert_refused(&c, &w, &x, &[], &["[24, 7, 9]", "4-D"]);
+    let x = s.tensors("wrongname.safetensors", &[("input", &Tensor::zeros(vec![1, 24, 7, 9]))]);
+    assert_refused(&c, &w, &x, &[], &["missing tensor `x`", "found: input"]);
+}
+
+#[test]
+fn non_finite_input_is_refused() {
+    let (c, w, _) = se();
+    let s = Scratch::new();
+    for (value, word) in [(f32::NAN, "NaN"), (f32::INFINITY, "inf"), (f32::NEG_INFINITY, "-inf")] {
+        let mut x = Tensor::zeros(vec![1, 24, 3, 3]);
+        x.data_mut()[5] = value;
+        let x = s.tensors("x.safetensors", &[("x", &x)]);
+        assert_refused(&c, &w, &x, &[], &["non-finite", word, "index 5"]);
+    }
+}
+
+#[test]
+fn options_for_another_block_are_refused() {
+    let (c, w, x) = se();
+    assert_refused(&c, &w, &x, &["--heads", "4"], &["--heads", "does not apply to block se"]);
+    assert_refused(&c, &w, &x, &["--subsample"], &["--subsample", "block se"]);
+    assert_refused(&c, &w, &x, &["--save-attention"], &["--save-attention", "block se"]);
+    assert_refused(&c, &w, &x, &["--query", "1,1"], &["--query", "block se"]);
+    let cbam = case("cbam_timm");
+    let (cw, cx) = (cbam.dir.join("weights.safetensors"), cbam.dir.join("input.safetensors"));
+    assert_refused(&cbam, &cw, &cx, &["--pairwise", "gaussian"], &["--pairwise", "block cbam"]);
+    assert_refused(&cbam, &cw, &cx, &["--spatial-order", "sideways"], &["--spatial-order", "mean-max, max-mean"]);
+}
+
+#[test]
+fn block_specific_mistakes_are_named() {
+    let s = Scratch::new();
+    // MHSA without heads, or with heads that do not divide C.
+    let mut mhsa = case("mhsa_heads4");
+    let (w, x) = (mhsa.dir.join("weights.safetensors"), mhsa.dir.join("input.safetensors"));
+    mhsa.args.clear();
+    assert_refused(&mhsa, &w, &x, &[], &["--heads", "needs the number of heads"]);
+    assert_refused(&mhsa, &w, &x, &["--heads", "5"], &["5 heads do not divide the 32 channels"]);
+    // Gaussian weights given with t.*/p.* present: the option does not fit the file.
+    let nl = case("nonlocal_timm");
+    let (w, x) = (nl.dir.join("weights.safetensors"), nl.dir.join("input.safetensors"));
+    assert_refused(&nl, &w, &x, &["--pairwise", "gaussian"], &["unexpected key `p.bias`", "no t.* or p.*"]);
+    assert_refused(&nl, &w, &x, &["--pairwise", "concatenation"], &["missing key `concat_project.weight`"]);
+    assert_refused(&nl, &w, &x, &["--query", "9,0"], &["--query", "0 <= X < 9"]);
+    // GC weights for scale fusion loaded as add fusion.
+    let gc = case("gc_scale");
+    let (w, x) = (gc.dir.join("weights.safetensors"), gc.dir.join("input.safetensors"));
+    assert_refused(&gc, &w, &x, &["--fusion", "add"], &["missing key `mlp_add.fc1.weight`"]);
+    // Subsampling a 1-pixel-high input.
+    let x1 = s.tensors("x.safetensors", &[("x", &Tensor::zeros(vec![1, 16, 1, 9]))]);
+    assert_refused(&nl, &nl.dir.join("weights.safetensors"), &x1, &["--subsample"], &["at least 2 for --subsample"]);
+}
+
+#[test]
+fn gpu_backend_that_is_not_there_is_a_clear_refusal() {
+    let (c, w, x) = se();
+    assert_refused(&c, &w, &x, &["--backend", "gpu"], &["GPU backend unavailable"]);
+}
+
+#[test]
+fn usage_errors_are_one_line_with_exit_code_2() {
+    let out = cli().args(["apply", "--block", "transformer"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("transformer"), "{stderr}");
+}
