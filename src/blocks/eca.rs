@@ -3,7 +3,7 @@
 //! fix the channel count, so it runs on any C.
 
 use super::options::{BlockOptions, EcaPadding};
-use super::{ImageOutput, scale_channels};
+use super::ImageOutput;
 use crate::error::{Error, Result, Shape};
 use crate::kernels::activation::sigmoid_in_place;
 use crate::kernels::conv::conv1d_channels;
@@ -40,10 +40,6 @@ impl Eca {
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
-        let gate = self.gate(img, dims.positions());
-        ImageOutput {
-            y: scale_channels(img, &gate, dims.positions()),
-            maps: vec![("channel", vec![dims.c], gate)],
-        }
+        ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims)
     }
 }

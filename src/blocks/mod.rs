@@ -6,6 +6,7 @@
 
 pub mod cbam;
 pub mod eca;
+pub mod init;
 pub mod gc;
 pub mod mhsa;
 pub mod nonlocal;
@@ -39,6 +40,13 @@ pub(crate) struct ImageOutput {
     pub y: Vec<f32>,
     /// `(name, shape of one image's map, data)`.
     pub maps: Vec<(&'static str, Vec<usize>, Vec<f32>)>,
+}
+
+impl ImageOutput {
+    /// `y = x * gate[c]`, reporting the gate as the `channel` map (SE, ECA).
+    pub(crate) fn channel_gated(img: &[f32], gate: Vec<f32>, dims: Dims) -> Self {
+        Self { y: scale_channels(img, &gate, dims.positions()), maps: vec![("channel", vec![dims.c], gate)] }
+    }
 }
 
 /// A loaded block of any kind.

@@ -2,7 +2,7 @@
 //! `a = sigmoid(fc2(relu(fc1(mean_hw(x)))))`, `y = x * a`.
 
 use super::params::{Bias, Conv1x1};
-use super::{ImageOutput, scale_channels};
+use super::ImageOutput;
 use crate::error::Result;
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place};
 use crate::kernels::pooling::mean_per_channel;
@@ -40,10 +40,6 @@ impl Se {
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
-        let gate = self.gate(img, dims.positions());
-        ImageOutput {
-            y: scale_channels(img, &gate, dims.positions()),
-            maps: vec![("channel", vec![dims.c], gate)],
-        }
+        ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims)
     }
 }
