@@ -77,10 +77,18 @@ impl Weights {
     /// dict) and strips it.
     pub fn from_safetensors_with_prefix(bytes: &[u8], prefix: &str) -> Result<Self> {
         let all = read_safetensors(bytes, "weights")?;
-        Ok(Self::from_tensors(
+        let any_key = all.keys().next().cloned();
+        let weights = Self::from_tensors(
             all.into_iter()
                 .filter_map(|(k, t)| k.strip_prefix(prefix).map(|k| (k.to_string(), t))),
-        ))
+        );
+        match any_key {
+            Some(example) if weights.tensors.is_empty() => Err(Error::BadOption {
+                option: "--prefix",
+                reason: format!("no key of the weights starts with `{prefix}` (they look like `{example}`)"),
+            }),
+            _ => Ok(weights),
+        }
     }
 
     pub fn from_tensors(tensors: impl IntoIterator<Item = (String, Tensor)>) -> Self {

@@ -184,7 +184,7 @@ fn float64_and_integer_weights_are_refused_by_dtype() {
     let f64_bytes: Vec<u8> = (0..8 * 24).flat_map(|i| (i as f64).to_le_bytes()).collect();
     let w = s.raw("f64.safetensors", vec![("fc1.weight", Dtype::F64, vec![8, 24, 1, 1], f64_bytes)]);
     assert_refused(&c, &w, &x, &[], &["`fc1.weight`", "dtype F64", "expected F32"]);
-    let i32_bytes: Vec<u8> = (0..8 * 24).flat_map(|i| (i as i32).to_le_bytes()).collect();
+    let i32_bytes: Vec<u8> = (0..8 * 24i32).flat_map(i32::to_le_bytes).collect();
     let w = s.raw("i32.safetensors", vec![("fc1.weight", Dtype::I32, vec![8, 24, 1, 1], i32_bytes)]);
     assert_refused(&c, &w, &x, &[], &["`fc1.weight`", "dtype I32"]);
     // int64 inputs are refused too.
@@ -267,6 +267,22 @@ fn block_specific_mistakes_are_named() {
     // Subsampling a 1-pixel-high input.
     let x1 = s.tensors("x.safetensors", &[("x", &Tensor::zeros(vec![1, 16, 1, 9]))]);
     assert_refused(&nl, &nl.dir.join("weights.safetensors"), &x1, &["--subsample"], &["at least 2 for --subsample"]);
+}
+
+#[test]
+fn prefix_selects_one_block_of_a_larger_state_dict() {
+    let (c, _, x) = se();
+    let s = Scratch::new();
+    let w = read(&c.dir.join("weights.safetensors"));
+    let mut network: Vec<(String, Tensor)> = w.iter().map(|(k, t)| (format!("layer1.0.se.{k}"), t.clone())).collect();
+    network.push(("stem.conv.weight".into(), Tensor::zeros(vec![24, 3, 3, 3])));
+    let entries: Vec<(&str, &Tensor)> = network.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let whole = s.tensors("network.safetensors", &entries);
+    let out_path = s.path("y.safetensors");
+    let out = apply(&c, &whole, &x, &out_path, &["--prefix", "layer1.0.se."]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(mismatch("y", &read(&out_path)["y"], &c.expected()["y"]).is_none());
+    assert_refused(&c, &whole, &x, &["--prefix", "layer2."], &["--prefix", "no key of the weights starts with `layer2.`"]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! from a freshly built timm module has the same shapes.
 
 use super::options::{BlockKind, BlockOptions, Fusion, Pairwise};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tensor::Tensor;
 use crate::weights::Weights;
 
@@ -95,10 +95,7 @@ pub fn seeded_weights(kind: BlockKind, channels: usize, options: &BlockOptions, 
             keys.push((format!("{mlp}.norm.bias"), vec![rd]));
         }
         BlockKind::Mhsa => {
-            let heads = options.heads.ok_or(Error::BadOption { option: "--heads", reason: "block mhsa needs the number of heads".into() })?;
-            if heads == 0 || c % heads != 0 {
-                return Err(Error::BadOption { option: "--heads", reason: format!("{heads} heads do not divide the {c} channels") });
-            }
+            super::mhsa::checked_heads(options.heads, c)?;
             conv("qkv", 3 * c, c, true);
             conv("proj", c, c, true);
         }

@@ -22,16 +22,8 @@ impl Mhsa {
     /// Keys `qkv.{weight (3C, C, 1, 1), bias}`, `proj.{weight (C, C, 1, 1), bias}`; `--heads` is
     /// required and must divide C.
     pub fn load(r: &mut WeightReader, options: &BlockOptions) -> Result<Self> {
-        let heads = options
-            .heads
-            .ok_or(Error::BadOption { option: "--heads", reason: "block mhsa needs the number of heads".into() })?;
         let (_, c) = r.conv1x1_dims("qkv.weight")?;
-        if heads == 0 || c % heads != 0 {
-            return Err(Error::BadOption {
-                option: "--heads",
-                reason: format!("{heads} heads do not divide the {c} channels of the weights"),
-            });
-        }
+        let heads = checked_heads(options.heads, c)?;
         Ok(Self {
             qkv: Conv1x1::load(r, "qkv", 3 * c, c, Bias::Required)?,
             proj: Conv1x1::load(r, "proj", c, c, Bias::Required)?,
@@ -88,6 +80,15 @@ impl Mhsa {
         let rows = self.project(img, dims.positions()).iter().flat_map(|qkv| head_affinity(qkv, self.head_dim()).row(query)).collect();
         (vec![self.heads, dims.h, dims.w], rows)
     }
+}
+
+/// The `--heads` option: given, and a divisor of the `channels`.
+pub(crate) fn checked_heads(heads: Option<usize>, channels: usize) -> Result<usize> {
+    let heads = heads.ok_or(Error::BadOption { option: "--heads", reason: "block mhsa needs the number of heads".into() })?;
+    if heads == 0 || !channels.is_multiple_of(heads) {
+        return Err(Error::BadOption { option: "--heads", reason: format!("{heads} heads do not divide the {channels} channels") });
+    }
+    Ok(heads)
 }
 
 /// `softmax_j(q_i . k_j / sqrt(dh))` for one head's `[q, k, v]`.
