@@ -72,6 +72,7 @@ impl Backend for CpuBackend {
 
     fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
         let dims = block.check_input(x)?;
+        block.check_request(dims, request)?;
         Ok(block.forward_cpu(x, dims, request))
     }
 

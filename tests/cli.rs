@@ -286,6 +286,28 @@ fn prefix_selects_one_block_of_a_larger_state_dict() {
 }
 
 #[test]
+fn an_attention_map_too_large_to_hold_is_refused_with_a_way_out() {
+    // MHSA at C=1 over 129 x 128 positions: the matrix would be 1.0 GiB, the input 66 KB.
+    let s = Scratch::new();
+    let one = Tensor::new(vec![1], vec![0.5]).unwrap();
+    let w = s.tensors("w.safetensors", &[
+        ("qkv.weight", &Tensor::new(vec![3, 1, 1, 1], vec![0.1, 0.2, 0.3]).unwrap()),
+        ("qkv.bias", &Tensor::zeros(vec![3])),
+        ("proj.weight", &Tensor::new(vec![1, 1, 1, 1], vec![1.0]).unwrap()),
+        ("proj.bias", &one),
+    ]);
+    let x = s.tensors("x.safetensors", &[("x", &Tensor::zeros(vec![1, 1, 129, 128]))]);
+    let mut mhsa = case("mhsa_heads1");
+    mhsa.args = vec!["--heads".into(), "1".into()];
+    assert_refused(&mhsa, &w, &x, &["--save-attention"], &["--save-attention", "1.0 GiB", "--query X,Y"]);
+    // The row of one query is fine at that size.
+    let out_path = s.path("row.safetensors");
+    let out = apply(&mhsa, &w, &x, &out_path, &["--query", "5,7"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read(&out_path)["attention_row"].shape(), &[1, 1, 129, 128]);
+}
+
+#[test]
 fn gpu_backend_that_is_not_there_is_a_clear_refusal() {
     let (c, w, x) = se();
     assert_refused(&c, &w, &x, &["--backend", "gpu"], &["GPU backend unavailable"]);

@@ -21,6 +21,10 @@ use crate::tensor::{Dims, Tensor};
 use crate::weights::Weights;
 pub use options::{BlockKind, BlockOptions, EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
 
+/// The largest full attention map a caller may ask for. Beyond it the request is refused with a
+/// pointer to the one-query row, instead of an allocation that could abort the process.
+pub const MAX_ATTENTION_BYTES: usize = 1 << 30;
+
 /// Which of the expensive maps a caller wants besides the cheap ones every block returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MapRequest {
@@ -125,6 +129,29 @@ impl Block {
         }
         x.check_finite()?;
         Ok(dims)
+    }
+
+    /// Refuses a full attention map larger than [`MAX_ATTENTION_BYTES`].
+    pub fn check_request(&self, dims: Dims, request: MapRequest) -> Result<()> {
+        if !request.full_attention {
+            return Ok(());
+        }
+        let (rows_per_image, keys) = match self {
+            Block::NonLocal(b) => (dims.positions(), b.num_keys(dims)),
+            Block::Mhsa(b) => (b.heads() * dims.positions(), dims.positions()),
+            _ => return Err(Error::NoAttentionRows { block: self.kind().name() }),
+        };
+        let bytes = (dims.n * rows_per_image).saturating_mul(keys).saturating_mul(4);
+        if bytes > MAX_ATTENTION_BYTES {
+            return Err(Error::BadOption {
+                option: "--save-attention",
+                reason: format!(
+                    "the full attention map would take {:.1} GiB (limit 1 GiB); ask for one query's row instead (--query X,Y)",
+                    bytes as f64 / (1u64 << 30) as f64
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The CPU reference forward pass. `x` must have passed [`Block::check_input`].

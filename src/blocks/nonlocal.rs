@@ -81,6 +81,11 @@ impl NonLocal {
         self.g.inputs
     }
 
+    /// Keys per image: all positions, or the 2x2-pooled grid with subsampling.
+    pub fn num_keys(&self, dims: Dims) -> usize {
+        if self.subsample { (dims.h / 2) * (dims.w / 2) } else { dims.positions() }
+    }
+
     pub(crate) fn unused_key_hint(&self) -> &'static str {
         match self.pairwise {
             Pairwise::Gaussian => "the gaussian form has no t.* or p.*",
