@@ -43,6 +43,13 @@ impl Seeded {
     }
 }
 
+/// A tensor of `shape` uniform in `[-bound, bound)` from `seed`: the same numbers on every target.
+pub fn seeded_tensor(shape: Vec<usize>, seed: u64, bound: f32) -> Tensor {
+    let mut rng = Seeded(seed);
+    let data = (0..shape.iter().product()).map(|_| rng.uniform(bound)).collect();
+    Tensor::new(shape, data).expect("length from shape")
+}
+
 /// Builds the state dict of `kind` for `channels` input channels with timm's default widths,
 /// weights uniform in `±1/sqrt(fan_in)`, small biases, and BatchNorm / LayerNorm statistics
 /// away from their identity values.

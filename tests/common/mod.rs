@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: the golden cases of `tests/fixtures` (written by
 //! `tools/make_golden.py` from timm) and a stated float tolerance.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test binary uses a different part
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -114,20 +114,5 @@ pub fn mismatch(what: &str, actual: &Tensor, expected: &Tensor) -> Option<String
     worst.map(|(i, a, e, _)| format!("{what}: element {i} is {a}, expected {e} (|diff| {})", (a - e).abs()))
 }
 
-/// A deterministic pseudo-random tensor in [-scale, scale) (SplitMix64), for property tests
-/// that need inputs of a given shape.
-pub fn random_tensor(shape: Vec<usize>, seed: u64, scale: f32) -> Tensor {
-    let mut state = seed;
-    let len = shape.iter().product();
-    let data = (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect();
-    Tensor::new(shape, data).unwrap()
-}
+/// A deterministic pseudo-random tensor in [-scale, scale), for tests that need inputs of a shape.
+pub use attention_playground::blocks::init::seeded_tensor as random_tensor;
