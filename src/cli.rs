@@ -137,11 +137,10 @@ fn apply(args: &ApplyArgs) -> Result<String, String> {
     let block = Block::load(args.block, &weights, &options).map_err(|e| e.to_string())?;
     let x = read_input(&args.input)?;
     let dims = block.check_input(&x).map_err(|e| e.to_string())?;
-    let request = MapRequest { full_attention: args.save_attention };
-    block.check_request(dims, request).map_err(|e| e.to_string())?;
     let query = args.query.as_deref().map(|q| parse_query(q, dims.w, dims.h)).transpose()?;
 
     let backend = select_backend(args.backend).map_err(|e| e.to_string())?;
+    let request = MapRequest { full_attention: args.save_attention };
     let out = backend.forward(&block, &x, request).map_err(|e| e.to_string())?;
     let row = query.map(|q| backend.attention_row(&block, &x, q)).transpose().map_err(|e| e.to_string())?;
 

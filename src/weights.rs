@@ -118,11 +118,6 @@ pub struct WeightReader<'a> {
 }
 
 impl<'a> WeightReader<'a> {
-    /// Whether the state dict holds `key` (without consuming it).
-    pub fn has(&self, key: &str) -> bool {
-        self.weights.tensors.contains_key(key)
-    }
-
     /// The shape of a required key, for blocks that read a size (C, rd, k) off a weight.
     pub fn shape(&self, key: &str) -> Result<&'a [usize]> {
         self.weights

@@ -7,7 +7,8 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use attention_playground::{Backend, Block, BlockKind, BlockOptions, CpuBackend, MapRequest, Tensor, Weights};
+use attention_playground::blocks::init::seeded_weights;
+use attention_playground::{Backend, Block, BlockKind, BlockOptions, CpuBackend, MapRequest, Tensor};
 use common::random_tensor;
 
 struct PeakCounting;
@@ -39,34 +40,15 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (out, PEAK.load(Ordering::SeqCst) - before)
 }
 
-fn weights(spec: &[(&str, Vec<usize>)]) -> Weights {
-    Weights::from_tensors(spec.iter().enumerate().map(|(i, (k, s))| {
-        let mut t = random_tensor(s.clone(), i as u64, 0.2);
-        if k.ends_with("running_var") {
-            t.data_mut().iter_mut().for_each(|v| *v = v.abs() + 0.5);
-        }
-        (k.to_string(), t)
-    }))
-}
-
 #[test]
 fn attention_at_64x64_positions_stays_far_below_the_full_matrix() {
     const MATRIX_BYTES: usize = 4096 * 4096 * 4;
-    let (c, rd) = (64, 8);
+    let c = 64;
     let x: Tensor = random_tensor(vec![1, c, 64, 64], 7, 1.0);
 
-    let nonlocal = Block::load(
-        BlockKind::NonLocal,
-        &weights(&[
-            ("t.weight", vec![rd, c, 1, 1]), ("t.bias", vec![rd]),
-            ("p.weight", vec![rd, c, 1, 1]), ("p.bias", vec![rd]),
-            ("g.weight", vec![rd, c, 1, 1]), ("g.bias", vec![rd]),
-            ("z.weight", vec![c, rd, 1, 1]), ("z.bias", vec![c]),
-            ("norm.weight", vec![c]), ("norm.bias", vec![c]), ("norm.running_mean", vec![c]), ("norm.running_var", vec![c]),
-        ]),
-        &BlockOptions::default(),
-    )
-    .unwrap();
+    // timm's default shapes: NonLocalAttn(64) has rd = 8; MHSA with 4 heads of 16.
+    let nonlocal_options = BlockOptions::default();
+    let nonlocal = Block::load(BlockKind::NonLocal, &seeded_weights(BlockKind::NonLocal, c, &nonlocal_options, 1).unwrap(), &nonlocal_options).unwrap();
     let (out, peak) = peak_during(|| CpuBackend.forward(&nonlocal, &x, MapRequest::default()).unwrap());
     assert!(out.maps.is_empty());
     assert!(peak < MATRIX_BYTES / 8, "Non-local peaked at {peak} bytes, the matrix is {MATRIX_BYTES}");
@@ -76,12 +58,8 @@ fn attention_at_64x64_positions_stays_far_below_the_full_matrix() {
     assert_eq!(row.shape(), &[1, 64, 64]);
     assert!(peak < MATRIX_BYTES / 8, "the attention row peaked at {peak} bytes");
 
-    let mhsa = Block::load(
-        BlockKind::Mhsa,
-        &weights(&[("qkv.weight", vec![3 * c, c, 1, 1]), ("qkv.bias", vec![3 * c]), ("proj.weight", vec![c, c, 1, 1]), ("proj.bias", vec![c])]),
-        &BlockOptions { heads: Some(4), ..Default::default() },
-    )
-    .unwrap();
+    let mhsa_options = BlockOptions { heads: Some(4), ..Default::default() };
+    let mhsa = Block::load(BlockKind::Mhsa, &seeded_weights(BlockKind::Mhsa, c, &mhsa_options, 2).unwrap(), &mhsa_options).unwrap();
     let (_, peak) = peak_during(|| CpuBackend.forward(&mhsa, &x, MapRequest::default()).unwrap());
     assert!(peak < MATRIX_BYTES / 8, "MHSA peaked at {peak} bytes");
     eprintln!("mhsa C=64 64x64 4 heads: peak {:.2} MiB", peak as f64 / (1 << 20) as f64);

@@ -112,9 +112,15 @@ pub fn seeded_weights(kind: BlockKind, channels: usize, options: &BlockOptions, 
         .into_iter()
         .map(|(key, shape)| {
             let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
-            let bound = if key.ends_with(".bias") { 0.1 } else if key.ends_with("norm.weight") { 0.0 } else { 1.0 / (fan_in as f32).sqrt() };
-            let data = shape.iter().product::<usize>();
-            let data = (0..data).map(|_| if key.ends_with("norm.weight") { 1.0 + rng.uniform(0.2) } else { rng.uniform(bound) }).collect();
+            // LayerNorm gains around 1, biases small, weights in ±1/sqrt(fan_in).
+            let (centre, spread) = if key.ends_with("norm.weight") {
+                (1.0, 0.2)
+            } else if key.ends_with(".bias") {
+                (0.0, 0.1)
+            } else {
+                (0.0, 1.0 / (fan_in as f32).sqrt())
+            };
+            let data = (0..shape.iter().product()).map(|_| centre + rng.uniform(spread)).collect();
             (key, Tensor::new(shape, data).expect("length from shape"))
         })
         .collect();

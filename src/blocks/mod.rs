@@ -6,8 +6,8 @@
 
 pub mod cbam;
 pub mod eca;
-pub mod init;
 pub mod gc;
+pub mod init;
 pub mod mhsa;
 pub mod nonlocal;
 pub mod options;

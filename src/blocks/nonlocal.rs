@@ -37,8 +37,6 @@ struct Embedded {
     /// Width of a query / key vector (rd, or C for the Gaussian form).
     dim: usize,
     values: Vec<f32>,
-    /// `(Hk, Wk)`: the key grid, halved by subsampling.
-    key_grid: (usize, usize),
     /// The concatenation form's per-query and per-key terms.
     concat_terms: Option<(Vec<f32>, Vec<f32>)>,
 }
@@ -81,9 +79,15 @@ impl NonLocal {
         self.g.inputs
     }
 
-    /// Keys per image: all positions, or the 2x2-pooled grid with subsampling.
+    /// The `(Hk, Wk)` grid of keys: the image, or its 2x2-pooled grid with subsampling
+    /// (an odd last row or column dropped, as `MaxPool2d(2)` does).
+    pub fn key_grid(&self, dims: Dims) -> (usize, usize) {
+        if self.subsample { (dims.h / 2, dims.w / 2) } else { (dims.h, dims.w) }
+    }
+
     pub fn num_keys(&self, dims: Dims) -> usize {
-        if self.subsample { (dims.h / 2) * (dims.w / 2) } else { dims.positions() }
+        let (h, w) = self.key_grid(dims);
+        h * w
     }
 
     pub(crate) fn unused_key_hint(&self) -> &'static str {
@@ -105,13 +109,9 @@ impl NonLocal {
         Ok(())
     }
 
-    fn pool_keys(&self, cm: Vec<f32>, dims: Dims) -> (Vec<f32>, (usize, usize)) {
-        if self.subsample {
-            let (pooled, h, w) = max_pool_2x2(&cm, dims.h, dims.w);
-            (pooled, (h, w))
-        } else {
-            (cm, (dims.h, dims.w))
-        }
+    /// Keys and values `(channels, H*W)` on the key grid.
+    fn pool_keys(&self, cm: Vec<f32>, dims: Dims) -> Vec<f32> {
+        if self.subsample { max_pool_2x2(&cm, dims.h, dims.w).0 } else { cm }
     }
 
     fn embed(&self, img: &[f32], dims: Dims) -> Embedded {
@@ -121,9 +121,9 @@ impl NonLocal {
             None => (img.to_vec(), img.to_vec()),
         };
         let dim = theta_cm.len() / n;
-        let (phi_cm, key_grid) = self.pool_keys(phi_cm, dims);
-        let (g_cm, _) = self.pool_keys(self.g.apply(img, n), dims);
-        let num_keys = key_grid.0 * key_grid.1;
+        let phi_cm = self.pool_keys(phi_cm, dims);
+        let g_cm = self.pool_keys(self.g.apply(img, n), dims);
+        let num_keys = self.num_keys(dims);
         let queries = transpose(&theta_cm, dim, n);
         let keys = transpose(&phi_cm, dim, num_keys);
         let concat_terms = self.concat.as_ref().map(|(w_theta, w_phi)| {
@@ -132,7 +132,7 @@ impl NonLocal {
             };
             (project(&queries, w_theta), project(&keys, w_phi))
         });
-        Embedded { queries, keys, dim, values: transpose(&g_cm, self.g.outputs, num_keys), key_grid, concat_terms }
+        Embedded { queries, keys, dim, values: transpose(&g_cm, self.g.outputs, num_keys), concat_terms }
     }
 
     fn affinity<'a>(&self, e: &'a Embedded) -> Affinity<'a> {
@@ -162,7 +162,7 @@ impl NonLocal {
 
     /// Where query `query` attends, as a `(Hk, Wk)` map over the key grid.
     pub(crate) fn attention_row(&self, img: &[f32], dims: Dims, query: usize) -> (Vec<usize>, Vec<f32>) {
-        let e = self.embed(img, dims);
-        (vec![e.key_grid.0, e.key_grid.1], self.affinity(&e).row(query))
+        let (key_rows, key_cols) = self.key_grid(dims);
+        (vec![key_rows, key_cols], self.affinity(&self.embed(img, dims)).row(query))
     }
 }

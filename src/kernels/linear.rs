@@ -17,11 +17,6 @@ pub fn conv1x1(weight: &[f32], bias: Option<&[f32]>, x: &[f32], cin: usize, posi
     out
 }
 
-/// Matrix-vector product: a 1x1 convolution on a single position (the MLPs on pooled vectors).
-pub fn dense(weight: &[f32], bias: Option<&[f32]>, v: &[f32]) -> Vec<f32> {
-    conv1x1(weight, bias, v, v.len(), 1)
-}
-
 /// `(rows, cols)` row-major to `(cols, rows)` row-major.
 pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     debug_assert_eq!(x.len(), rows * cols);
