@@ -21,7 +21,7 @@ fn bench_block(c: &mut Criterion, label: &str, kind: BlockKind, options: BlockOp
         let x = input(channels, side);
         group.throughput(Throughput::Elements((side * side) as u64));
         group.bench_with_input(BenchmarkId::new(format!("C{channels}"), format!("{side}x{side}")), &x, |b, x| {
-            b.iter(|| CpuBackend.forward(&block, x, MapRequest::default()).unwrap())
+            b.iter(|| CpuBackend::new().forward(&block, x, MapRequest::default()).unwrap())
         });
     }
     group.finish();

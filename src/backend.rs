@@ -1,12 +1,14 @@
 //! Where a forward pass runs. Every entry point (library, CLI, browser) picks a backend through
 //! [`select_backend`]; blocks stay backend-agnostic. The CPU backend is the reference
-//! implementation; the WebGPU backend (wgpu) plugs in here as a second [`Backend`].
+//! implementation; the GPU backend (`crate::gpu`, wgpu) is tested against it.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::blocks::{Block, BlockOutput, MapRequest};
 use crate::error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::gpu::GpuBackend;
 use crate::tensor::Tensor;
 
 /// What the caller asked for.
@@ -49,21 +51,78 @@ impl fmt::Display for BackendKind {
     }
 }
 
-/// A place to run blocks. Implementations validate nothing themselves: [`run_block`] and
-/// [`attention_row`] check the input once, before any backend sees it.
+/// Where a result was computed, reported with every result: the backend that ran, the adapter
+/// it ran on, and why the CPU ran when the GPU was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RanOn {
+    pub backend: BackendKind,
+    /// The GPU adapter and its API, e.g. `llvmpipe (LLVM 15.0.6, 256 bits), Vulkan`.
+    pub adapter: Option<String>,
+    /// Set when the GPU was chosen or asked for and the CPU ran instead: why.
+    pub fallback: Option<String>,
+}
+
+impl RanOn {
+    pub fn cpu() -> Self {
+        Self { backend: BackendKind::Cpu, adapter: None, fallback: None }
+    }
+
+    pub fn cpu_instead_of_gpu(reason: impl Into<String>) -> Self {
+        Self { backend: BackendKind::Cpu, adapter: None, fallback: Some(reason.into()) }
+    }
+}
+
+impl fmt::Display for RanOn {
+    /// `gpu backend (llvmpipe, Vulkan)`, `cpu backend`, `cpu backend (instead of the GPU: ...)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} backend", self.backend)?;
+        match (&self.adapter, &self.fallback) {
+            (_, Some(reason)) => write!(f, " (instead of the GPU: {reason})"),
+            (Some(adapter), None) => write!(f, " ({adapter})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// One query's attention weights and where they were computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttentionRow {
+    /// `(N, Hk, Wk)` for Non-local, `(N, heads, H, W)` for self-attention.
+    pub row: Tensor,
+    pub ran_on: RanOn,
+}
+
+/// A place to run blocks. Each implementation checks the input (shape, channels, finite values,
+/// the size of what was requested) before it computes anything.
 pub trait Backend {
     fn kind(&self) -> BackendKind;
 
-    /// The block's output and maps for a checked input.
+    /// The block's output and maps.
     fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput>;
 
-    /// The attention weights of one query position for a checked input.
-    fn attention_row(&self, block: &Block, x: &Tensor, query: usize) -> Result<Tensor>;
+    /// The attention weights of one query position (row-major over H x W).
+    fn attention_row(&self, block: &Block, x: &Tensor, query: usize) -> Result<AttentionRow>;
 }
 
 /// The reference implementation: plain Rust kernels, no GPU.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CpuBackend;
+#[derive(Debug, Clone, Default)]
+pub struct CpuBackend {
+    /// Why `auto` chose the CPU although a GPU was looked for; reported with every result.
+    instead_of_gpu: Option<String>,
+}
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn ran_on(&self) -> RanOn {
+        match &self.instead_of_gpu {
+            Some(reason) => RanOn::cpu_instead_of_gpu(reason.clone()),
+            None => RanOn::cpu(),
+        }
+    }
+}
 
 impl Backend for CpuBackend {
     fn kind(&self) -> BackendKind {
@@ -73,20 +132,34 @@ impl Backend for CpuBackend {
     fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
         let dims = block.check_input(x)?;
         block.check_request(dims, request)?;
-        Ok(block.forward_cpu(x, dims, request))
+        let mut out = block.forward_cpu(x, dims, request);
+        out.ran_on = self.ran_on();
+        Ok(out)
     }
 
-    fn attention_row(&self, block: &Block, x: &Tensor, query: usize) -> Result<Tensor> {
+    fn attention_row(&self, block: &Block, x: &Tensor, query: usize) -> Result<AttentionRow> {
         let dims = block.check_input(x)?;
-        block.attention_row_cpu(x, dims, query)
+        Ok(AttentionRow { row: block.attention_row_cpu(x, dims, query)?, ran_on: self.ran_on() })
     }
 }
 
-/// Resolves a choice to a backend. No GPU backend is compiled in yet, so `auto` resolves to the
-/// CPU and `gpu` is refused with a message saying so.
+/// Resolves a choice to a backend (natively; the browser awaits [`GpuBackend::new`] itself):
+/// - `cpu` never touches a GPU;
+/// - `gpu` opens the first adapter, software ones included, or fails with the reason;
+/// - `auto` takes a hardware adapter and otherwise the CPU, saying why in every result. A
+///   software rasteriser (Mesa's llvmpipe, SwiftShader) computes the same numbers as the CPU path
+///   but no faster, so `auto` leaves it to an explicit `gpu`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn select_backend(choice: BackendChoice) -> Result<Box<dyn Backend>> {
     match choice {
-        BackendChoice::Auto | BackendChoice::Cpu => Ok(Box::new(CpuBackend)),
-        BackendChoice::Gpu => Err(Error::GpuUnavailable("the GPU backend is not built yet; use --backend cpu or auto".into())),
+        BackendChoice::Cpu => Ok(Box::new(CpuBackend::new())),
+        BackendChoice::Gpu => Ok(Box::new(pollster::block_on(GpuBackend::new())?)),
+        BackendChoice::Auto => match pollster::block_on(GpuBackend::new()) {
+            Ok(gpu) if !gpu.adapter().software => Ok(Box::new(gpu)),
+            Ok(gpu) => Ok(Box::new(CpuBackend {
+                instead_of_gpu: Some(format!("the only GPU adapter, {}, is a software one; --backend gpu uses it", gpu.adapter().name)),
+            })),
+            Err(e) => Ok(Box::new(CpuBackend { instead_of_gpu: Some(e.to_string()) })),
+        },
     }
 }

@@ -54,7 +54,7 @@ struct ApplyArgs {
     /// Where to write `y` and the maps (channel, spatial, context, attention), float32
     #[arg(long, value_name = "Y.safetensors")]
     output: PathBuf,
-    /// auto (GPU if present, else CPU), cpu, or gpu
+    /// auto (a hardware GPU if present, else the CPU), cpu, or gpu (any GPU adapter, software ones included)
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     backend: BackendChoice,
 
@@ -139,18 +139,20 @@ fn apply(args: &ApplyArgs) -> Result<String, String> {
     let dims = block.check_input(&x).map_err(|e| e.to_string())?;
     let query = args.query.as_deref().map(|q| parse_query(q, dims.w, dims.h)).transpose()?;
 
-    let backend = select_backend(args.backend).map_err(|e| e.to_string())?;
     let request = MapRequest { full_attention: args.save_attention };
+    block.check_request(dims, request).map_err(|e| e.to_string())?;
+
+    let backend = select_backend(args.backend).map_err(|e| e.to_string())?;
     let out = backend.forward(&block, &x, request).map_err(|e| e.to_string())?;
     let row = query.map(|q| backend.attention_row(&block, &x, q)).transpose().map_err(|e| e.to_string())?;
 
     let mut tensors: Vec<(&str, &Tensor)> = vec![("y", &out.y)];
     tensors.extend(out.maps.iter().map(|(name, t)| (*name, t)));
     if let Some(row) = &row {
-        tensors.push(("attention_row", row));
+        tensors.push(("attention_row", &row.row));
     }
     write_atomically(&args.output, &write_safetensors(tensors))?;
-    Ok(format!("attention-playground: block {} ran on the {} backend", args.block.name(), backend.kind()))
+    Ok(format!("attention-playground: block {} ran on the {}", args.block.name(), out.ran_on))
 }
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {

@@ -51,6 +51,11 @@ pub enum Error {
 
     #[error("GPU backend unavailable: {0}")]
     GpuUnavailable(String),
+
+    /// A GPU that was there could not finish a pass (device lost, a limit exceeded, a driver
+    /// error). The GPU backend answers it by running the pass on the CPU instead.
+    #[error("the GPU could not run this pass: {0}")]
+    GpuFailed(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -32,12 +32,16 @@
 pub mod backend;
 pub mod blocks;
 pub mod error;
+pub mod gpu;
 pub mod kernels;
 pub mod tensor;
 pub mod weights;
 
-pub use backend::{Backend, BackendChoice, BackendKind, CpuBackend, select_backend};
+#[cfg(not(target_arch = "wasm32"))]
+pub use backend::select_backend;
+pub use backend::{AttentionRow, Backend, BackendChoice, BackendKind, CpuBackend, RanOn};
 pub use blocks::{Block, BlockKind, BlockOptions, BlockOutput, MapRequest};
 pub use error::{Error, Result};
+pub use gpu::GpuBackend;
 pub use tensor::Tensor;
 pub use weights::Weights;

@@ -16,29 +16,18 @@ const IGNORED_SUFFIX: &str = "num_batches_tracked";
 
 /// Parses a safetensors file into float32 tensors. `file` names the file in error messages.
 pub fn read_safetensors(bytes: &[u8], file: &str) -> Result<BTreeMap<String, Tensor>> {
-    let parsed = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::BadFile { file: file.to_string(), reason: e.to_string() })?;
+    let parsed = SafeTensors::deserialize(bytes).map_err(|e| Error::BadFile { file: file.to_string(), reason: e.to_string() })?;
     let mut tensors = BTreeMap::new();
     for (name, view) in parsed.tensors() {
         if name.ends_with(IGNORED_SUFFIX) {
             continue;
         }
         if view.dtype() != Dtype::F32 {
-            return Err(Error::WrongDtype {
-                file: file.to_string(),
-                key: name,
-                found: format!("{:?}", view.dtype()),
-            });
+            return Err(Error::WrongDtype { file: file.to_string(), key: name, found: format!("{:?}", view.dtype()) });
         }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let tensor = Tensor::new(view.shape().to_vec(), data).ok_or_else(|| Error::BadFile {
-            file: file.to_string(),
-            reason: format!("tensor `{name}` holds the wrong number of bytes"),
-        })?;
+        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let tensor = Tensor::new(view.shape().to_vec(), data)
+            .ok_or_else(|| Error::BadFile { file: file.to_string(), reason: format!("tensor `{name}` holds the wrong number of bytes") })?;
         tensors.insert(name, tensor);
     }
     Ok(tensors)
@@ -50,12 +39,8 @@ pub fn write_safetensors<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Ten
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .into_iter()
         .map(|(name, t)| {
-            let view = safetensors::tensor::TensorView::new(
-                Dtype::F32,
-                t.shape().to_vec(),
-                bytemuck::cast_slice(t.data()),
-            )
-            .expect("a Tensor's length always matches its shape");
+            let view = safetensors::tensor::TensorView::new(Dtype::F32, t.shape().to_vec(), bytemuck::cast_slice(t.data()))
+                .expect("a Tensor's length always matches its shape");
             (name.to_string(), view)
         })
         .collect();
@@ -78,10 +63,7 @@ impl Weights {
     pub fn from_safetensors_with_prefix(bytes: &[u8], prefix: &str) -> Result<Self> {
         let all = read_safetensors(bytes, "weights")?;
         let any_key = all.keys().next().cloned();
-        let weights = Self::from_tensors(
-            all.into_iter()
-                .filter_map(|(k, t)| k.strip_prefix(prefix).map(|k| (k.to_string(), t))),
-        );
+        let weights = Self::from_tensors(all.into_iter().filter_map(|(k, t)| k.strip_prefix(prefix).map(|k| (k.to_string(), t))));
         match any_key {
             Some(example) if weights.tensors.is_empty() => Err(Error::BadOption {
                 option: "--prefix",
@@ -120,11 +102,7 @@ pub struct WeightReader<'a> {
 impl<'a> WeightReader<'a> {
     /// The shape of a required key, for blocks that read a size (C, rd, k) off a weight.
     pub fn shape(&self, key: &str) -> Result<&'a [usize]> {
-        self.weights
-            .tensors
-            .get(key)
-            .map(|t| t.shape())
-            .ok_or_else(|| Error::MissingKey { block: self.block, key: key.to_string() })
+        self.weights.tensors.get(key).map(|t| t.shape()).ok_or_else(|| Error::MissingKey { block: self.block, key: key.to_string() })
     }
 
     /// A required tensor of exactly `shape`.
@@ -155,11 +133,7 @@ impl<'a> WeightReader<'a> {
     pub fn conv1x1_dims(&self, key: &str) -> Result<(usize, usize)> {
         match *self.shape(key)? {
             [out, inp, 1, 1] if out > 0 && inp > 0 => Ok((out, inp)),
-            ref found => Err(Error::WrongShape {
-                key: key.to_string(),
-                expected: "[out, in, 1, 1]".into(),
-                found: Shape(found.to_vec()),
-            }),
+            ref found => Err(Error::WrongShape { key: key.to_string(), expected: "[out, in, 1, 1]".into(), found: Shape(found.to_vec()) }),
         }
     }
 

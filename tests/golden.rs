@@ -3,42 +3,21 @@
 
 mod common;
 
-use attention_playground::{Backend, Block, CpuBackend, MapRequest};
-use common::{golden_cases, golden_query, mismatch};
+use attention_playground::{Backend, Block, CpuBackend};
+use common::{CPU_TOLERANCE, case_request, check_case, golden_cases};
 
 #[test]
 fn every_golden_case_matches_the_reference() {
-    let (qx, qy) = golden_query();
     let mut failures = Vec::new();
     let cases = golden_cases();
     for case in &cases {
         let block = Block::load(case.block, &case.weights(), &case.options())
             .unwrap_or_else(|e| panic!("{}: weights did not load: {e}", case.name));
         let x = case.x();
-        let expected = case.expected();
-        let request = MapRequest { full_attention: expected.contains_key("attention") };
-        let out = CpuBackend.forward(&block, &x, request).unwrap();
-
-        // Exactly the maps the reference has, each within tolerance.
-        let mut produced: Vec<&str> = out.maps.keys().copied().chain(["y"]).collect();
-        if expected.contains_key("attention_row") {
-            produced.push("attention_row");
-        }
-        produced.sort();
-        let wanted: Vec<&str> = expected.keys().map(String::as_str).collect();
-        if produced != wanted {
-            failures.push(format!("{}: produced {produced:?}, reference has {wanted:?}", case.name));
-            continue;
-        }
-        failures.extend(mismatch(&format!("{} y", case.name), &out.y, &expected["y"]));
-        for (name, map) in &out.maps {
-            failures.extend(mismatch(&format!("{} {name}", case.name), map, &expected[*name]));
-        }
-        if let Some(row_expected) = expected.get("attention_row") {
-            let width = x.shape()[3];
-            let row = CpuBackend.attention_row(&block, &x, qy * width + qx).unwrap();
-            failures.extend(mismatch(&format!("{} attention_row", case.name), &row, row_expected));
-        }
+        let (request, query) = case_request(case);
+        let out = CpuBackend::new().forward(&block, &x, request).unwrap();
+        let row = query.map(|q| CpuBackend::new().attention_row(&block, &x, q).unwrap().row);
+        failures.extend(check_case(case, &out, row.as_ref(), CPU_TOLERANCE));
     }
     assert!(failures.is_empty(), "{} mismatches over {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

@@ -76,7 +76,7 @@ proptest! {
         let x = random_tensor(vec![2, c, h, w], seed, 2.0);
         let run = |kind, spec: Vec<(String, Vec<usize>)>, options: BlockOptions| {
             let block = Block::load(kind, &random_weights(&spec, seed), &options).unwrap();
-            CpuBackend.forward(&block, &x, MapRequest::default()).unwrap()
+            CpuBackend::new().forward(&block, &x, MapRequest::default()).unwrap()
         };
         let se = run(BlockKind::Se, [conv("fc1", rd, c, true), conv("fc2", c, rd, true)].concat(), BlockOptions::default());
         assert_gate("se channel", &se.maps["channel"])?;
@@ -106,7 +106,7 @@ proptest! {
         let x = random_tensor(vec![2, c, h, w], seed, 1.5);
         let options = BlockOptions { pairwise: Some(pairwise), scale: Some(ScaleMode::Inner), subsample, ..Default::default() };
         let block = Block::load(BlockKind::NonLocal, &random_weights(&nonlocal_spec(c, rd, pairwise), seed), &options).unwrap();
-        let out = CpuBackend.forward(&block, &x, MapRequest { full_attention: true }).unwrap();
+        let out = CpuBackend::new().forward(&block, &x, MapRequest { full_attention: true }).unwrap();
         let attention = &out.maps["attention"];
         let keys = if subsample { (h / 2) * (w / 2) } else { h * w };
         prop_assert_eq!(attention.shape(), &[2, h * w, keys][..]);
@@ -115,7 +115,7 @@ proptest! {
         }
         // The row call gives exactly the matrix's row, for a few queries.
         for query in [0, h * w / 2, h * w - 1] {
-            let row = CpuBackend.attention_row(&block, &x, query).unwrap();
+            let row = CpuBackend::new().attention_row(&block, &x, query).unwrap().row;
             for image in 0..2 {
                 let from_matrix = &attention.data()[(image * h * w + query) * keys..][..keys];
                 prop_assert_eq!(&row.data()[image * keys..(image + 1) * keys], from_matrix);
@@ -130,12 +130,12 @@ proptest! {
         let x = random_tensor(vec![1, c, h, w], seed, 1.5);
         let spec = [conv("qkv", 3 * c, c, true), conv("proj", c, c, true)].concat();
         let block = Block::load(BlockKind::Mhsa, &random_weights(&spec, seed), &BlockOptions { heads: Some(heads), ..Default::default() }).unwrap();
-        let out = CpuBackend.forward(&block, &x, MapRequest { full_attention: true }).unwrap();
+        let out = CpuBackend::new().forward(&block, &x, MapRequest { full_attention: true }).unwrap();
         let attention = &out.maps["attention"];
         prop_assert_eq!(attention.shape(), &[1, heads, n, n][..]);
         assert_rows_sum_to_one("mhsa attention", attention)?;
         let query = n - 1;
-        let row = CpuBackend.attention_row(&block, &x, query).unwrap();
+        let row = CpuBackend::new().attention_row(&block, &x, query).unwrap().row;
         prop_assert_eq!(row.shape(), &[1, heads, h, w][..]);
         for head in 0..heads {
             prop_assert_eq!(&row.data()[head * n..(head + 1) * n], &attention.data()[(head * n + query) * n..][..n]);
@@ -155,7 +155,7 @@ proptest! {
         });
         let block = Block::load(BlockKind::NonLocal, &Weights::from_tensors(tensors), &BlockOptions { pairwise: Some(pairwise), ..Default::default() }).unwrap();
         let x = random_tensor(vec![2, c, h, w], seed, 3.0);
-        let out = CpuBackend.forward(&block, &x, MapRequest::default()).unwrap();
+        let out = CpuBackend::new().forward(&block, &x, MapRequest::default()).unwrap();
         prop_assert_eq!(out.y, x);
     }
 

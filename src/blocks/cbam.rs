@@ -8,6 +8,12 @@ use super::options::{BlockOptions, SpatialOrder};
 use super::params::{Bias, Conv1x1, load_batchnorm};
 use super::{ImageOutput, scale_channels, scale_positions};
 use crate::error::{Error, Result, Shape};
+use crate::gpu::GpuOutput;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::conv::spatial_gate;
+use crate::gpu::kernels::gates::{Gating, apply_gates, channel_gate};
+use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::pooling::{ChannelReduction, channel_pool, channel_reduce};
 use crate::kernels::activation::{relu_in_place, sigmoid, sigmoid_in_place};
 use crate::kernels::conv::conv2d_same;
 use crate::kernels::norm::BatchNorm;
@@ -92,5 +98,19 @@ impl Cbam {
             y: scale_positions(&x1, &spatial),
             maps: vec![("channel", vec![dims.c], channel), ("spatial", vec![dims.h, dims.w], spatial)],
         }
+    }
+
+    /// The same gates on the GPU: the shared MLP runs once over the mean and the max side by side
+    /// (two "positions"), and `x * a` is never stored, only pooled and finally scaled.
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {
+        let (c, positions) = (dims.c, dims.positions());
+        let mean_and_max = channel_reduce(g, x, c, positions, ChannelReduction::MeanAndMax)?;
+        let hidden = conv1x1(g, &self.fc1, &mean_and_max, 2, Activation::Relu, None)?;
+        let logits = conv1x1(g, &self.fc2, &hidden, 2, Activation::None, None)?;
+        let channel = channel_gate(g, &logits, 2)?;
+        let pooled = channel_pool(g, x, &channel, c, positions, self.order)?;
+        let spatial = spatial_gate(g, &pooled, dims.h, dims.w, &self.spatial_kernel, self.kernel_size, &self.spatial_bn)?;
+        let y = apply_gates(g, x, c, positions, Gating::ChannelAndSpatial(&channel, &spatial))?;
+        Ok(GpuOutput { y, maps: vec![("channel", vec![c], channel), ("spatial", vec![dims.h, dims.w], spatial)] })
     }
 }

@@ -2,9 +2,14 @@
 //! `a = sigmoid(conv1d_k(mean_hw(x)))` along the channel axis, `y = x * a`. Its weights do not
 //! fix the channel count, so it runs on any C.
 
-use super::options::{BlockOptions, EcaPadding};
 use super::ImageOutput;
+use super::options::{BlockOptions, EcaPadding};
 use crate::error::{Error, Result, Shape};
+use crate::gpu::GpuOutput;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::conv::channel_conv1d;
+use crate::gpu::kernels::gates::channel_gate;
+use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::sigmoid_in_place;
 use crate::kernels::conv::conv1d_channels;
 use crate::kernels::pooling::mean_per_channel;
@@ -41,5 +46,12 @@ impl Eca {
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
         ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims)
+    }
+
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {
+        let means = channel_reduce(g, x, dims.c, dims.positions(), ChannelReduction::Mean)?;
+        let logits = channel_conv1d(g, &means, dims.c, &self.kernel, self.padding.into())?;
+        let gate = channel_gate(g, &logits, 1)?;
+        GpuOutput::channel_gated(g, x, gate, dims)
     }
 }

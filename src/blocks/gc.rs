@@ -7,6 +7,12 @@ use super::options::{BlockOptions, Fusion};
 use super::params::{Bias, Conv1x1};
 use super::{ImageOutput, scale_channels};
 use crate::error::Result;
+use crate::gpu::GpuOutput;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::gates::{Gating, apply_gates, channel_gate, softmax_positions};
+use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::norm::layer_norm_relu;
+use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place, softmax_in_place};
 use crate::kernels::norm::layer_norm_in_place;
 use crate::tensor::Dims;
@@ -81,6 +87,28 @@ impl Gc {
             Fusion::Add => {
                 let y = img.chunks_exact(positions).zip(&t).flat_map(|(ch, &add)| ch.iter().map(move |&v| v + add)).collect();
                 ImageOutput { y, maps: vec![context_map] }
+            }
+        }
+    }
+
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {
+        let (c, positions) = (dims.c, dims.positions());
+        let logits = conv1x1(g, &self.conv_attn, x, positions, Activation::None, None)?;
+        let weights = softmax_positions(g, &logits, positions)?;
+        let context = channel_reduce(g, x, c, positions, ChannelReduction::WeightedSum(&weights))?;
+        let hidden = conv1x1(g, &self.fc1, &context, 1, Activation::None, None)?;
+        let hidden = layer_norm_relu(g, &hidden, &self.norm_weight, &self.norm_bias, LAYER_NORM_EPS)?;
+        let t = conv1x1(g, &self.fc2, &hidden, 1, Activation::None, None)?;
+        let context_map = ("context", vec![dims.h, dims.w], weights);
+        match self.fusion {
+            Fusion::Scale => {
+                let gate = channel_gate(g, &t, 1)?;
+                let y = apply_gates(g, x, c, positions, Gating::Channel(&gate))?;
+                Ok(GpuOutput { y, maps: vec![context_map, ("channel", vec![c], gate)] })
+            }
+            Fusion::Add => {
+                let y = apply_gates(g, x, c, positions, Gating::AddChannel(&t))?;
+                Ok(GpuOutput { y, maps: vec![context_map] })
             }
         }
     }

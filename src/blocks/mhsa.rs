@@ -6,6 +6,10 @@ use super::options::BlockOptions;
 use super::params::{Bias, Conv1x1};
 use super::{ImageOutput, MapRequest};
 use crate::error::{Error, Result};
+use crate::gpu::GpuOutput;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows};
+use crate::gpu::kernels::linear::{Activation, conv1x1};
 use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
 use crate::tensor::Dims;
@@ -24,11 +28,7 @@ impl Mhsa {
     pub fn load(r: &mut WeightReader, options: &BlockOptions) -> Result<Self> {
         let (_, c) = r.conv1x1_dims("qkv.weight")?;
         let heads = checked_heads(options.heads, c)?;
-        Ok(Self {
-            qkv: Conv1x1::load(r, "qkv", 3 * c, c, Bias::Required)?,
-            proj: Conv1x1::load(r, "proj", c, c, Bias::Required)?,
-            heads,
-        })
+        Ok(Self { qkv: Conv1x1::load(r, "qkv", 3 * c, c, Bias::Required)?, proj: Conv1x1::load(r, "proj", c, c, Bias::Required)?, heads })
     }
 
     pub fn channels(&self) -> usize {
@@ -41,6 +41,11 @@ impl Mhsa {
 
     fn head_dim(&self) -> usize {
         self.channels() / self.heads
+    }
+
+    /// `1 / sqrt(C / heads)` on the logits.
+    fn scale(&self) -> f32 {
+        (self.head_dim() as f32).powf(-0.5)
     }
 
     /// Queries, keys and values of every head, position-major `(N, C/heads)` each.
@@ -61,7 +66,7 @@ impl Mhsa {
         let mut concat = vec![0.0f32; self.channels() * n];
         let mut attention = Vec::new();
         for (h, qkv) in heads.iter().enumerate() {
-            let affinity = head_affinity(qkv, dh);
+            let affinity = self.head_affinity(qkv);
             let out = transpose(&affinity.attend(&qkv[2], dh), n, dh);
             concat[h * dh * n..(h + 1) * dh * n].copy_from_slice(&out);
             if request.full_attention {
@@ -77,8 +82,54 @@ impl Mhsa {
 
     /// Where query `query` attends in every head: `(heads, H, W)`.
     pub(crate) fn attention_row(&self, img: &[f32], dims: Dims, query: usize) -> (Vec<usize>, Vec<f32>) {
-        let rows = self.project(img, dims.positions()).iter().flat_map(|qkv| head_affinity(qkv, self.head_dim()).row(query)).collect();
+        let rows = self.project(img, dims.positions()).iter().flat_map(|qkv| self.head_affinity(qkv).row(query)).collect();
         (vec![self.heads, dims.h, dims.w], rows)
+    }
+    /// `softmax_j(q_i . k_j / sqrt(dh))` for one head's `[q, k, v]`.
+    fn head_affinity<'a>(&self, qkv: &'a [Vec<f32>; 3]) -> Affinity<'a> {
+        Affinity::Softmax { queries: &qkv[0], keys: &qkv[1], dim: self.head_dim(), scale: self.scale() }
+    }
+
+    /// Every head's queries, keys and values as views into one `qkv` tensor `(N, 3C, P)`.
+    fn project_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<AttentionInputs> {
+        let (c, positions) = (self.channels(), dims.positions());
+        let qkv = conv1x1(g, &self.qkv, x, positions, Activation::None, None)?;
+        let part = |first| Operand { tensor: qkv.clone(), channels: 3 * c, first };
+        Ok(AttentionInputs {
+            q: part(0),
+            k: part(c),
+            v: part(2 * c),
+            queries: positions,
+            keys: positions,
+            dim: self.head_dim(),
+            value_dim: self.head_dim(),
+            heads: self.heads,
+            images: dims.n,
+            form: PairwiseForm::Softmax { scale: self.scale() },
+        })
+    }
+
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
+        let n = dims.positions();
+        let inputs = self.project_gpu(g, x, dims)?;
+        let heads_out = attend(g, &inputs)?;
+        let y = conv1x1(g, &self.proj, &heads_out, n, Activation::None, None)?;
+        let mut maps = Vec::new();
+        if request.full_attention {
+            maps.push(("attention", vec![self.heads, n, n], attention_rows(g, &inputs, 0, n)?));
+        }
+        Ok(GpuOutput { y, maps })
+    }
+
+    pub(crate) fn record_attention_row_gpu(
+        &self,
+        g: &mut Graph,
+        x: &GpuTensor,
+        dims: Dims,
+        query: usize,
+    ) -> Result<(Vec<usize>, GpuTensor)> {
+        let inputs = self.project_gpu(g, x, dims)?;
+        Ok((vec![self.heads, dims.h, dims.w], attention_rows(g, &inputs, query, 1)?))
     }
 }
 
@@ -89,9 +140,4 @@ pub(crate) fn checked_heads(heads: Option<usize>, channels: usize) -> Result<usi
         return Err(Error::BadOption { option: "--heads", reason: format!("{heads} heads do not divide the {channels} channels") });
     }
     Ok(heads)
-}
-
-/// `softmax_j(q_i . k_j / sqrt(dh))` for one head's `[q, k, v]`.
-fn head_affinity(qkv: &[Vec<f32>; 3], dh: usize) -> Affinity<'_> {
-    Affinity::Softmax { queries: &qkv[0], keys: &qkv[1], dim: dh, scale: (dh as f32).powf(-0.5) }
 }

@@ -16,7 +16,11 @@ pub mod se;
 
 use std::collections::BTreeMap;
 
+use crate::backend::RanOn;
 use crate::error::{Error, Result, Shape};
+use crate::gpu::GpuOutput;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::gates::{Gating, apply_gates};
 use crate::tensor::{Dims, Tensor};
 use crate::weights::Weights;
 pub use options::{BlockKind, BlockOptions, EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
@@ -32,11 +36,13 @@ pub struct MapRequest {
     pub full_attention: bool,
 }
 
-/// A block's output `y` and its named maps (`channel`, `spatial`, `context`, `attention`).
+/// A block's output `y`, its named maps (`channel`, `spatial`, `context`, `attention`), and
+/// where it was computed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockOutput {
     pub y: Tensor,
     pub maps: BTreeMap<&'static str, Tensor>,
+    pub ran_on: RanOn,
 }
 
 /// One image's share of a [`BlockOutput`]; the batch is assembled by [`Block`].
@@ -53,12 +59,21 @@ impl ImageOutput {
     }
 }
 
+impl GpuOutput {
+    /// `y = x * gate[c]` on the device, reporting the gate as the `channel` map (SE, ECA, GC).
+    pub(crate) fn channel_gated(g: &mut Graph, x: &GpuTensor, gate: GpuTensor, dims: Dims) -> Result<Self> {
+        let y = apply_gates(g, x, dims.c, dims.positions(), Gating::Channel(&gate))?;
+        Ok(Self { y, maps: vec![("channel", vec![dims.c], gate)] })
+    }
+}
+
 /// A loaded block of any kind.
 #[derive(Debug, Clone)]
 pub enum Block {
     Se(se::Se),
     Cbam(cbam::Cbam),
-    NonLocal(nonlocal::NonLocal),
+    // Boxed: it holds five layers, the others two or three.
+    NonLocal(Box<nonlocal::NonLocal>),
     Eca(eca::Eca),
     Gc(gc::Gc),
     Mhsa(mhsa::Mhsa),
@@ -73,7 +88,7 @@ impl Block {
         let block = match kind {
             BlockKind::Se => Block::Se(se::Se::load(&mut r)?),
             BlockKind::Cbam => Block::Cbam(cbam::Cbam::load(&mut r, options)?),
-            BlockKind::NonLocal => Block::NonLocal(nonlocal::NonLocal::load(&mut r, options)?),
+            BlockKind::NonLocal => Block::NonLocal(Box::new(nonlocal::NonLocal::load(&mut r, options)?)),
             BlockKind::Eca => Block::Eca(eca::Eca::load(&mut r, options)?),
             BlockKind::Gc => Block::Gc(gc::Gc::load(&mut r, options)?),
             BlockKind::Mhsa => Block::Mhsa(mhsa::Mhsa::load(&mut r, options)?),
@@ -139,7 +154,9 @@ impl Block {
         let (rows_per_image, keys) = match self {
             Block::NonLocal(b) => (dims.positions(), b.num_keys(dims)),
             Block::Mhsa(b) => (b.heads() * dims.positions(), dims.positions()),
-            _ => return Err(Error::NoAttentionRows { block: self.kind().name() }),
+            _ => {
+                return Err(Error::NoAttentionRows { block: self.kind().name() });
+            }
         };
         let bytes = (dims.n * rows_per_image).saturating_mul(keys).saturating_mul(4);
         if bytes > MAX_ATTENTION_BYTES {
@@ -168,6 +185,34 @@ impl Block {
         assemble(x.shape(), images)
     }
 
+    /// Records the forward pass on the GPU; the twin of [`Block::forward_cpu`].
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
+        match self {
+            Block::Se(b) => b.record_gpu(g, x, dims),
+            Block::Cbam(b) => b.record_gpu(g, x, dims),
+            Block::NonLocal(b) => b.record_gpu(g, x, dims, request),
+            Block::Eca(b) => b.record_gpu(g, x, dims),
+            Block::Gc(b) => b.record_gpu(g, x, dims),
+            Block::Mhsa(b) => b.record_gpu(g, x, dims, request),
+        }
+    }
+
+    /// Records one query's attention row on the GPU; returns one image's shape of it and the
+    /// batch's rows. The twin of [`Block::attention_row_cpu`].
+    pub(crate) fn record_attention_row_gpu(
+        &self,
+        g: &mut Graph,
+        x: &GpuTensor,
+        dims: Dims,
+        query: usize,
+    ) -> Result<(Vec<usize>, GpuTensor)> {
+        match self {
+            Block::NonLocal(b) => b.record_attention_row_gpu(g, x, dims, query),
+            Block::Mhsa(b) => b.record_attention_row_gpu(g, x, dims, query),
+            _ => Err(Error::NoAttentionRows { block: self.kind().name() }),
+        }
+    }
+
     /// The attention weights of query position `query` (row-major over H x W), per image:
     /// `(N, Hk, Wk)` for Non-local, `(N, heads, H, W)` for self-attention.
     pub(crate) fn attention_row_cpu(&self, x: &Tensor, dims: Dims, query: usize) -> Result<Tensor> {
@@ -177,7 +222,9 @@ impl Block {
         let rows: Vec<(Vec<usize>, Vec<f32>)> = match self {
             Block::NonLocal(b) => x.data().chunks_exact(dims.image_len()).map(|img| b.attention_row(img, dims, query)).collect(),
             Block::Mhsa(b) => x.data().chunks_exact(dims.image_len()).map(|img| b.attention_row(img, dims, query)).collect(),
-            _ => return Err(Error::NoAttentionRows { block: self.kind().name() }),
+            _ => {
+                return Err(Error::NoAttentionRows { block: self.kind().name() });
+            }
         };
         let mut shape = vec![dims.n];
         shape.extend_from_slice(&rows[0].0);
@@ -204,10 +251,8 @@ fn assemble(x_shape: &[usize], images: Vec<ImageOutput>) -> BlockOutput {
     }
     BlockOutput {
         y: Tensor::new(x_shape.to_vec(), y).expect("y has the shape of x"),
-        maps: maps
-            .into_iter()
-            .map(|(name, (shape, data))| (name, Tensor::new(shape, data).expect("maps of equal shape")))
-            .collect(),
+        maps: maps.into_iter().map(|(name, (shape, data))| (name, Tensor::new(shape, data).expect("maps of equal shape"))).collect(),
+        ran_on: RanOn::cpu(),
     }
 }
 

@@ -6,9 +6,14 @@
 //! The output is computed by [`Affinity::attend`], never through the N x N matrix.
 
 use super::options::{BlockOptions, Pairwise, ScaleMode};
-use super::params::{Bias, Conv1x1, load_batchnorm};
+use super::params::{Bias, Conv1x1, fold_batchnorm, load_batchnorm};
 use super::{ImageOutput, MapRequest};
 use crate::error::{Error, Result, Shape};
+use crate::gpu::GpuOutput;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows};
+use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::pooling as gpu_pooling;
 use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
 use crate::kernels::norm::BatchNorm;
@@ -23,8 +28,9 @@ pub struct NonLocal {
     g: Conv1x1,
     z: Conv1x1,
     norm: BatchNorm,
-    /// `concat_project.weight` split into its theta half and phi half.
-    concat: Option<(Vec<f32>, Vec<f32>)>,
+    /// `concat_project.weight` split into its theta half and phi half, each a 1x1 conv to one
+    /// channel without bias.
+    concat: Option<(Conv1x1, Conv1x1)>,
     pairwise: Pairwise,
     scale: f32,
     subsample: bool,
@@ -54,7 +60,8 @@ impl NonLocal {
         let concat = match pairwise {
             Pairwise::Concatenation => {
                 let w = r.require("concat_project.weight", &[1, 2 * rd, 1, 1])?;
-                Some((w[..rd].to_vec(), w[rd..].to_vec()))
+                let half = |weight: &[f32]| Conv1x1 { weight: weight.to_vec(), bias: None, inputs: rd, outputs: 1 };
+                Some((half(&w[..rd]), half(&w[rd..])))
             }
             _ => None,
         };
@@ -101,10 +108,7 @@ impl NonLocal {
     /// Subsampling needs at least a 2x2 image.
     pub(crate) fn check_size(&self, dims: Dims, shape: &[usize]) -> Result<()> {
         if self.subsample && (dims.h < 2 || dims.w < 2) {
-            return Err(Error::InputShape {
-                expected: "H and W of at least 2 for --subsample".into(),
-                found: Shape(shape.to_vec()),
-            });
+            return Err(Error::InputShape { expected: "H and W of at least 2 for --subsample".into(), found: Shape(shape.to_vec()) });
         }
         Ok(())
     }
@@ -130,7 +134,7 @@ impl NonLocal {
             let project = |rows: &[f32], w: &[f32]| -> Vec<f32> {
                 rows.chunks_exact(dim).map(|r| r.iter().zip(w).map(|(a, b)| a * b).sum()).collect()
             };
-            (project(&queries, w_theta), project(&keys, w_phi))
+            (project(&queries, &w_theta.weight), project(&keys, &w_phi.weight))
         });
         Embedded { queries, keys, dim, values: transpose(&g_cm, self.g.outputs, num_keys), concat_terms }
     }
@@ -141,7 +145,9 @@ impl NonLocal {
             (Pairwise::EmbeddedGaussian | Pairwise::Gaussian, _) => Affinity::Softmax { queries, keys, dim, scale: self.scale },
             (Pairwise::DotProduct, _) => Affinity::DotMean { queries, keys, dim },
             (Pairwise::Concatenation, Some((a, b))) => Affinity::ConcatReluMean { query_terms: a, key_terms: b },
-            (Pairwise::Concatenation, None) => unreachable!("the concatenation form always has its projection"),
+            (Pairwise::Concatenation, None) => {
+                unreachable!("the concatenation form always has its projection")
+            }
         }
     }
 
@@ -164,5 +170,69 @@ impl NonLocal {
     pub(crate) fn attention_row(&self, img: &[f32], dims: Dims, query: usize) -> (Vec<usize>, Vec<f32>) {
         let (key_rows, key_cols) = self.key_grid(dims);
         (vec![key_rows, key_cols], self.affinity(&self.embed(img, dims)).row(query))
+    }
+
+    /// Queries, keys and values on the GPU, channel-major as the convolutions write them.
+    fn embed_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<AttentionInputs> {
+        let (positions, rd) = (dims.positions(), self.g.outputs);
+        let (theta, phi, dim) = match &self.theta_phi {
+            Some((t, p)) => {
+                (conv1x1(g, t, x, positions, Activation::None, None)?, conv1x1(g, p, x, positions, Activation::None, None)?, rd)
+            }
+            None => (x.clone(), x.clone(), dims.c),
+        };
+        let mut phi = phi;
+        let mut values = conv1x1(g, &self.g, x, positions, Activation::None, None)?;
+        if self.subsample {
+            phi = gpu_pooling::max_pool_2x2(g, &phi, dims.h, dims.w)?;
+            values = gpu_pooling::max_pool_2x2(g, &values, dims.h, dims.w)?;
+        }
+        let keys = self.num_keys(dims);
+        let (q, k, dim, form) = match (&self.concat, self.pairwise) {
+            (Some((w_theta, w_phi)), _) => {
+                let query_terms = conv1x1(g, w_theta, &theta, positions, Activation::None, None)?;
+                let key_terms = conv1x1(g, w_phi, &phi, keys, Activation::None, None)?;
+                (query_terms, key_terms, 1, PairwiseForm::ConcatReluMean)
+            }
+            (None, Pairwise::DotProduct) => (theta, phi, dim, PairwiseForm::DotMean),
+            (None, _) => (theta, phi, dim, PairwiseForm::Softmax { scale: self.scale }),
+        };
+        Ok(AttentionInputs {
+            q: Operand::whole(q, dim),
+            k: Operand::whole(k, dim),
+            v: Operand::whole(values, rd),
+            queries: positions,
+            keys,
+            dim,
+            value_dim: rd,
+            heads: 1,
+            images: dims.n,
+            form,
+        })
+    }
+
+    /// `BN(z(attend(...))) + x`, with BN folded into `z` and the residual added as `z` writes.
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
+        let positions = dims.positions();
+        let inputs = self.embed_gpu(g, x, dims)?;
+        let attended = attend(g, &inputs)?;
+        let y = conv1x1(g, &fold_batchnorm(&self.z, &self.norm), &attended, positions, Activation::None, Some(x))?;
+        let mut maps = Vec::new();
+        if request.full_attention {
+            maps.push(("attention", vec![positions, inputs.keys], attention_rows(g, &inputs, 0, positions)?));
+        }
+        Ok(GpuOutput { y, maps })
+    }
+
+    pub(crate) fn record_attention_row_gpu(
+        &self,
+        g: &mut Graph,
+        x: &GpuTensor,
+        dims: Dims,
+        query: usize,
+    ) -> Result<(Vec<usize>, GpuTensor)> {
+        let (key_rows, key_cols) = self.key_grid(dims);
+        let inputs = self.embed_gpu(g, x, dims)?;
+        Ok((vec![key_rows, key_cols], attention_rows(g, &inputs, query, 1)?))
     }
 }

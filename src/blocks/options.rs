@@ -45,8 +45,7 @@ option_words!(BlockKind, "--block", {
 });
 
 impl BlockKind {
-    pub const ALL: [BlockKind; 6] =
-        [BlockKind::Se, BlockKind::Cbam, BlockKind::NonLocal, BlockKind::Eca, BlockKind::Gc, BlockKind::Mhsa];
+    pub const ALL: [BlockKind; 6] = [BlockKind::Se, BlockKind::Cbam, BlockKind::NonLocal, BlockKind::Eca, BlockKind::Gc, BlockKind::Mhsa];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -43,10 +43,18 @@ impl Conv1x1 {
 /// Reads `{prefix}.{weight,bias,running_mean,running_var}`, each of `channels` values.
 pub fn load_batchnorm(r: &mut WeightReader, prefix: &str, channels: usize) -> Result<BatchNorm> {
     let mut get = |field: &str| r.require(&format!("{prefix}.{field}"), &[channels]);
-    Ok(BatchNorm {
-        weight: get("weight")?,
-        bias: get("bias")?,
-        running_mean: get("running_mean")?,
-        running_var: get("running_var")?,
-    })
+    Ok(BatchNorm { weight: get("weight")?, bias: get("bias")?, running_mean: get("running_mean")?, running_var: get("running_var")? })
+}
+
+/// `bn(layer(x))` as one 1x1 convolution: each output row of the weight and its bias scaled and
+/// shifted by the BatchNorm of that channel (the GPU runs Non-local's `z` and `norm` in one pass).
+pub fn fold_batchnorm(layer: &Conv1x1, bn: &BatchNorm) -> Conv1x1 {
+    let mut weight = layer.weight.clone();
+    let mut bias = Vec::with_capacity(layer.outputs);
+    for (o, row) in weight.chunks_exact_mut(layer.inputs).enumerate() {
+        let (scale, shift) = bn.scale_and_shift(o);
+        row.iter_mut().for_each(|w| *w *= scale);
+        bias.push(layer.bias.as_ref().map_or(0.0, |b| b[o]) * scale + shift);
+    }
+    Conv1x1 { weight, bias: Some(bias), inputs: layer.inputs, outputs: layer.outputs }
 }

@@ -1,9 +1,14 @@
 //! Squeeze-and-Excitation (Hu et al. 2018), as timm's `SEModule`:
 //! `a = sigmoid(fc2(relu(fc1(mean_hw(x)))))`, `y = x * a`.
 
-use super::params::{Bias, Conv1x1};
 use super::ImageOutput;
+use super::params::{Bias, Conv1x1};
 use crate::error::Result;
+use crate::gpu::GpuOutput;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::gates::channel_gate;
+use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place};
 use crate::kernels::pooling::mean_per_channel;
 use crate::tensor::Dims;
@@ -20,10 +25,7 @@ impl Se {
     /// moskomule port has none). `C` and `rd` are read off `fc1.weight`.
     pub fn load(r: &mut WeightReader) -> Result<Self> {
         let (rd, c) = r.conv1x1_dims("fc1.weight")?;
-        Ok(Self {
-            fc1: Conv1x1::load(r, "fc1", rd, c, Bias::Optional)?,
-            fc2: Conv1x1::load(r, "fc2", c, rd, Bias::Optional)?,
-        })
+        Ok(Self { fc1: Conv1x1::load(r, "fc1", rd, c, Bias::Optional)?, fc2: Conv1x1::load(r, "fc2", c, rd, Bias::Optional)? })
     }
 
     pub fn channels(&self) -> usize {
@@ -41,5 +43,13 @@ impl Se {
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
         ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims)
+    }
+
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {
+        let means = channel_reduce(g, x, dims.c, dims.positions(), ChannelReduction::Mean)?;
+        let hidden = conv1x1(g, &self.fc1, &means, 1, Activation::Relu, None)?;
+        let logits = conv1x1(g, &self.fc2, &hidden, 1, Activation::None, None)?;
+        let gate = channel_gate(g, &logits, 1)?;
+        GpuOutput::channel_gated(g, x, gate, dims)
     }
 }

@@ -13,11 +13,16 @@ impl BatchNorm {
     /// PyTorch's default `eps`.
     pub const EPS: f32 = 1e-5;
 
+    /// Channel `c`'s normalisation as one multiply-add: `v * scale + shift`.
+    pub fn scale_and_shift(&self, c: usize) -> (f32, f32) {
+        let scale = self.weight[c] / (self.running_var[c] + Self::EPS).sqrt();
+        (scale, self.bias[c] - self.running_mean[c] * scale)
+    }
+
     /// Applies the normalisation in place to `(C, N)`.
     pub fn apply(&self, x: &mut [f32], positions: usize) {
         for (c, ch) in x.chunks_exact_mut(positions).enumerate() {
-            let scale = self.weight[c] / (self.running_var[c] + Self::EPS).sqrt();
-            let shift = self.bias[c] - self.running_mean[c] * scale;
+            let (scale, shift) = self.scale_and_shift(c);
             ch.iter_mut().for_each(|v| *v = *v * scale + shift);
         }
     }

@@ -2,9 +2,7 @@
 
 /// Mean of each channel over its positions: `(C, N)` to `(C)`.
 pub fn mean_per_channel(x: &[f32], positions: usize) -> Vec<f32> {
-    x.chunks_exact(positions)
-        .map(|ch| (ch.iter().map(|&v| f64::from(v)).sum::<f64>() / positions as f64) as f32)
-        .collect()
+    x.chunks_exact(positions).map(|ch| (ch.iter().map(|&v| f64::from(v)).sum::<f64>() / positions as f64) as f32).collect()
 }
 
 /// Maximum of each channel over its positions: `(C, N)` to `(C)`.

@@ -6,16 +6,30 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use attention_playground::weights::read_safetensors;
-use attention_playground::{BlockKind, BlockOptions, Tensor, Weights};
+use attention_playground::{BlockKind, BlockOptions, BlockOutput, MapRequest, Tensor, Weights};
 
-/// `|actual - expected| <= ABS_TOL + REL_TOL * |expected|`, elementwise, float32 against the
-/// float64 reference rounded to float32.
-pub const REL_TOL: f32 = 1e-4;
-pub const ABS_TOL: f32 = 1e-6;
+/// `|actual - expected| <= abs + rel * |expected|`, elementwise, float32 against the float64
+/// reference rounded to float32.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerance {
+    pub abs: f32,
+    pub rel: f32,
+}
+
+/// The CPU reference: the same operations as PyTorch in float32, summed in float64 where a
+/// reduction is long.
+pub const CPU_TOLERANCE: Tolerance = Tolerance { abs: 1e-6, rel: 1e-4 };
+
+/// The GPU: float32 sums in a different order (tiles, tree reductions) and the shader `exp`,
+/// which WGSL allows a few ULP of error. BatchNorm folded into the convolution before it.
+pub const GPU_TOLERANCE: Tolerance = Tolerance { abs: 1e-5, rel: 1e-4 };
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
+
+/// The manifest of the golden cases, compiled in so the browser tests have it too.
+pub const MANIFEST: &str = include_str!("../fixtures/cases.json");
 
 pub struct GoldenCase {
     pub name: String,
@@ -23,23 +37,38 @@ pub struct GoldenCase {
     /// The CLI options selecting the variant, e.g. `["--pairwise", "gaussian"]`.
     pub args: Vec<String>,
     pub dir: PathBuf,
+    /// The bytes of `weights.safetensors`, `input.safetensors`, `expected.safetensors`.
+    pub files: CaseFiles,
+}
+
+pub struct CaseFiles {
+    pub weights: Vec<u8>,
+    pub input: Vec<u8>,
+    pub expected: Vec<u8>,
+}
+
+impl CaseFiles {
+    fn read(dir: &Path) -> Self {
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}/{f}: {e}", dir.display()));
+        Self { weights: read("weights.safetensors"), input: read("input.safetensors"), expected: read("expected.safetensors") }
+    }
 }
 
 impl GoldenCase {
     pub fn weights_bytes(&self) -> Vec<u8> {
-        std::fs::read(self.dir.join("weights.safetensors")).unwrap()
+        self.files.weights.clone()
     }
 
     pub fn weights(&self) -> Weights {
-        Weights::from_safetensors(&self.weights_bytes()).unwrap()
+        Weights::from_safetensors(&self.files.weights).unwrap()
     }
 
     pub fn x(&self) -> Tensor {
-        read(&self.dir.join("input.safetensors")).remove("x").unwrap()
+        read_safetensors(&self.files.input, "input").unwrap().remove("x").unwrap()
     }
 
     pub fn expected(&self) -> BTreeMap<String, Tensor> {
-        read(&self.dir.join("expected.safetensors"))
+        read_safetensors(&self.files.expected, "expected").unwrap()
     }
 
     /// The options, parsed the way the CLI parses them.
@@ -75,19 +104,29 @@ pub fn golden_query() -> (usize, usize) {
 }
 
 fn manifest() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).unwrap()).unwrap()
+    serde_json::from_str(MANIFEST).unwrap()
 }
 
+/// The golden cases read from `tests/fixtures`.
 pub fn golden_cases() -> Vec<GoldenCase> {
+    golden_cases_with(|name| CaseFiles::read(&fixtures().join(name)))
+}
+
+/// The golden cases of the manifest, with each case's files from `files(name)`.
+pub fn golden_cases_with(files: impl Fn(&str) -> CaseFiles) -> Vec<GoldenCase> {
     let cases: Vec<GoldenCase> = manifest()["cases"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| GoldenCase {
-            name: c["name"].as_str().unwrap().to_string(),
-            block: c["block"].as_str().unwrap().parse().unwrap(),
-            args: c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
-            dir: fixtures().join(c["name"].as_str().unwrap()),
+        .map(|c| {
+            let name = c["name"].as_str().unwrap();
+            GoldenCase {
+                name: name.to_string(),
+                block: c["block"].as_str().unwrap().parse().unwrap(),
+                args: c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+                dir: fixtures().join(name),
+                files: files(name),
+            }
         })
         .collect();
     // Every block must be covered, so a manifest that lost cases cannot pass unnoticed.
@@ -97,9 +136,42 @@ pub fn golden_cases() -> Vec<GoldenCase> {
     cases
 }
 
+/// Checks a backend's output (and the attention row of [`golden_query`], when the case has one)
+/// against the case's reference: exactly the reference's maps, each within `tolerance`.
+/// Returns one line per problem.
+pub fn check_case(case: &GoldenCase, out: &BlockOutput, row: Option<&Tensor>, tolerance: Tolerance) -> Vec<String> {
+    let expected = case.expected();
+    let mut produced: Vec<&str> = out.maps.keys().copied().chain(["y"]).collect();
+    if row.is_some() {
+        produced.push("attention_row");
+    }
+    produced.sort();
+    let wanted: Vec<&str> = expected.keys().map(String::as_str).collect();
+    if produced != wanted {
+        return vec![format!("{}: produced {produced:?}, reference has {wanted:?}", case.name)];
+    }
+    let mut failures: Vec<String> = mismatch(&format!("{} y", case.name), &out.y, &expected["y"], tolerance).into_iter().collect();
+    for (name, map) in &out.maps {
+        failures.extend(mismatch(&format!("{} {name}", case.name), map, &expected[*name], tolerance));
+    }
+    if let Some(row) = row {
+        failures.extend(mismatch(&format!("{} attention_row", case.name), row, &expected["attention_row"], tolerance));
+    }
+    failures
+}
+
+/// What a golden case asks a backend for: the full attention map when the reference has one,
+/// and the row of the query pixel when the reference has that.
+pub fn case_request(case: &GoldenCase) -> (MapRequest, Option<usize>) {
+    let expected = case.expected();
+    let (qx, qy) = golden_query();
+    let width = case.x().shape()[3];
+    (MapRequest { full_attention: expected.contains_key("attention") }, expected.contains_key("attention_row").then_some(qy * width + qx))
+}
+
 /// Compares two tensors under the stated tolerance; returns a description of the worst
 /// mismatch, or `None` when they agree.
-pub fn mismatch(what: &str, actual: &Tensor, expected: &Tensor) -> Option<String> {
+pub fn mismatch(what: &str, actual: &Tensor, expected: &Tensor, tolerance: Tolerance) -> Option<String> {
     if actual.shape() != expected.shape() {
         return Some(format!("{what}: shape {:?}, expected {:?}", actual.shape(), expected.shape()));
     }
@@ -108,7 +180,7 @@ pub fn mismatch(what: &str, actual: &Tensor, expected: &Tensor) -> Option<String
         .iter()
         .zip(expected.data())
         .enumerate()
-        .map(|(i, (&a, &e))| (i, a, e, (a - e).abs() - (ABS_TOL + REL_TOL * e.abs())))
+        .map(|(i, (&a, &e))| (i, a, e, (a - e).abs() - (tolerance.abs + tolerance.rel * e.abs())))
         .filter(|&(.., excess)| excess > 0.0 || excess.is_nan())
         .max_by(|a, b| a.3.total_cmp(&b.3));
     worst.map(|(i, a, e, _)| format!("{what}: element {i} is {a}, expected {e} (|diff| {})", (a - e).abs()))

@@ -1,0 +1,57 @@
+//! `conv1x1.wgsl`: 1x1 convolutions (the GPU side of `crate::kernels::linear::conv1x1`).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{Kernel, u32_of};
+use crate::blocks::params::Conv1x1;
+use crate::error::Result;
+use crate::gpu::graph::{GpuTensor, Graph};
+
+const TILE: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activation {
+    None,
+    Relu,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    outputs: u32,
+    inputs: u32,
+    positions: u32,
+    activation: u32,
+    has_residual: u32,
+}
+
+/// `layer` applied to `x` of shape `(images, layer.inputs, positions)`, then `activation`, then
+/// `+ residual` when given. Returns `(images, layer.outputs, positions)`.
+pub(crate) fn conv1x1(
+    g: &mut Graph,
+    layer: &Conv1x1,
+    x: &GpuTensor,
+    positions: usize,
+    activation: Activation,
+    residual: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
+    let images = x.len / (layer.inputs * positions);
+    let weight = g.upload(&layer.weight)?;
+    let bias = match &layer.bias {
+        Some(b) => g.upload(b)?,
+        None => g.upload(&vec![0.0; layer.outputs])?,
+    };
+    let out = g.output(images * layer.outputs * positions)?;
+    let params = Params {
+        outputs: u32_of(layer.outputs),
+        inputs: u32_of(layer.inputs),
+        positions: u32_of(positions),
+        activation: (activation == Activation::Relu) as u32,
+        has_residual: residual.is_some() as u32,
+    };
+    // Without a residual the binding still needs a buffer; the shader does not read it.
+    let residual = residual.unwrap_or(x);
+    let groups = [u32_of(positions.div_ceil(TILE)), u32_of(layer.outputs.div_ceil(TILE)), u32_of(images)];
+    g.dispatch(Kernel::Conv1x1, &params, &[&weight, &bias, x, residual, &out], groups)?;
+    Ok(out)
+}

@@ -1,0 +1,62 @@
+// Softmax over the positions of each image, one workgroup per image (GC's context weights).
+// Three sweeps: the max, the sum of exponentials, then the normalised weights.
+
+struct Params {
+    positions: u32,
+}
+
+const GROUP: u32 = 256u;
+const LOWEST: f32 = -3.4028235e38;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, GROUP>;
+
+fn reduce_max(lane: u32) -> f32 {
+    for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
+        if (lane < stride) {
+            partial[lane] = max(partial[lane], partial[lane + stride]);
+        }
+        workgroupBarrier();
+    }
+    return partial[0];
+}
+
+fn reduce_sum(lane: u32) -> f32 {
+    for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
+        if (lane < stride) {
+            partial[lane] += partial[lane + stride];
+        }
+        workgroupBarrier();
+    }
+    return partial[0];
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let base = group.x * params.positions;
+    var largest = LOWEST;
+    for (var p = lane; p < params.positions; p += GROUP) {
+        largest = max(largest, logits[base + p]);
+    }
+    partial[lane] = largest;
+    workgroupBarrier();
+    let row_max = reduce_max(lane);
+    workgroupBarrier();
+
+    var sum = 0.0;
+    for (var p = lane; p < params.positions; p += GROUP) {
+        let e = exp(logits[base + p] - row_max);
+        out[base + p] = e;
+        sum += e;
+    }
+    partial[lane] = sum;
+    workgroupBarrier();
+    let inv = 1.0 / reduce_sum(lane);
+
+    for (var p = lane; p < params.positions; p += GROUP) {
+        out[base + p] *= inv;
+    }
+}
