@@ -7,7 +7,6 @@ use std::str::FromStr;
 
 use crate::blocks::{Block, BlockOutput, MapRequest};
 use crate::error::{Error, Result};
-#[cfg(not(target_arch = "wasm32"))]
 use crate::gpu::GpuBackend;
 use crate::tensor::Tensor;
 
@@ -143,23 +142,63 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Resolves a choice to a backend (natively; the browser awaits [`GpuBackend::new`] itself):
-/// - `cpu` never touches a GPU;
-/// - `gpu` opens the first adapter, software ones included, or fails with the reason;
-/// - `auto` takes a hardware adapter and otherwise the CPU, saying why in every result. A
-///   software rasteriser (Mesa's llvmpipe, SwiftShader) computes the same numbers as the CPU path
-///   but no faster, so `auto` leaves it to an explicit `gpu`.
+/// A backend chosen at run time, with async entry points that run the same in the browser and
+/// natively. [`select_backend`] wraps it for blocking native callers.
+pub enum AnyBackend {
+    Cpu(CpuBackend),
+    Gpu(Box<GpuBackend>),
+}
+
+impl AnyBackend {
+    /// Resolves a choice:
+    /// - `cpu` never touches a GPU;
+    /// - `gpu` opens the first adapter, software ones included, or fails with the reason;
+    /// - `auto` takes a hardware adapter and otherwise the CPU, saying why in every result. A
+    ///   software rasteriser (Mesa's llvmpipe) computes the same numbers as the CPU path but no
+    ///   faster, so natively `auto` leaves it to an explicit `gpu`. In the browser `auto` takes
+    ///   whatever WebGPU adapter the browser offers (SwiftShader included): the browser, not the
+    ///   page, decides what WebGPU runs on.
+    pub async fn select(choice: BackendChoice) -> Result<Self> {
+        match choice {
+            BackendChoice::Cpu => Ok(Self::Cpu(CpuBackend::new())),
+            BackendChoice::Gpu => Ok(Self::Gpu(Box::new(GpuBackend::new().await?))),
+            BackendChoice::Auto => Ok(match GpuBackend::new().await {
+                Ok(gpu) if !gpu.adapter().software || cfg!(target_arch = "wasm32") => Self::Gpu(Box::new(gpu)),
+                Ok(gpu) => Self::Cpu(CpuBackend {
+                    instead_of_gpu: Some(format!("the only GPU adapter, {}, is a software one; --backend gpu uses it", gpu.adapter().name)),
+                }),
+                Err(e) => Self::Cpu(CpuBackend { instead_of_gpu: Some(e.to_string()) }),
+            }),
+        }
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Self::Cpu(_) => BackendKind::Cpu,
+            Self::Gpu(_) => BackendKind::Gpu,
+        }
+    }
+
+    pub async fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
+        match self {
+            Self::Cpu(cpu) => cpu.forward(block, x, request),
+            Self::Gpu(gpu) => gpu.forward_async(block, x, request).await,
+        }
+    }
+
+    pub async fn attention_row(&self, block: &Block, x: &Tensor, query: usize) -> Result<AttentionRow> {
+        match self {
+            Self::Cpu(cpu) => cpu.attention_row(block, x, query),
+            Self::Gpu(gpu) => gpu.attention_row_async(block, x, query).await,
+        }
+    }
+}
+
+/// Resolves a choice to a blocking backend, natively; see [`AnyBackend::select`] for the policy.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn select_backend(choice: BackendChoice) -> Result<Box<dyn Backend>> {
-    match choice {
-        BackendChoice::Cpu => Ok(Box::new(CpuBackend::new())),
-        BackendChoice::Gpu => Ok(Box::new(pollster::block_on(GpuBackend::new())?)),
-        BackendChoice::Auto => match pollster::block_on(GpuBackend::new()) {
-            Ok(gpu) if !gpu.adapter().software => Ok(Box::new(gpu)),
-            Ok(gpu) => Ok(Box::new(CpuBackend {
-                instead_of_gpu: Some(format!("the only GPU adapter, {}, is a software one; --backend gpu uses it", gpu.adapter().name)),
-            })),
-            Err(e) => Ok(Box::new(CpuBackend { instead_of_gpu: Some(e.to_string()) })),
-        },
-    }
+    Ok(match pollster::block_on(AnyBackend::select(choice))? {
+        AnyBackend::Cpu(cpu) => Box::new(cpu),
+        AnyBackend::Gpu(gpu) => gpu,
+    })
 }

@@ -39,7 +39,7 @@ pub mod weights;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use backend::select_backend;
-pub use backend::{AttentionRow, Backend, BackendChoice, BackendKind, CpuBackend, RanOn};
+pub use backend::{AnyBackend, AttentionRow, Backend, BackendChoice, BackendKind, CpuBackend, RanOn};
 pub use blocks::{Block, BlockKind, BlockOptions, BlockOutput, MapRequest};
 pub use error::{Error, Result};
 pub use gpu::GpuBackend;

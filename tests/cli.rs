@@ -1,6 +1,7 @@
 //! The `attention-playground apply` contract (shared/reference/blocks.md): reference outputs for
 //! every golden case, and for bad input exit code 2, one line naming the problem, no panic, and
 //! no output file left behind.
+#![cfg(not(target_arch = "wasm32"))] // native only: processes, files, threads; the browser runs tests/web_gpu.rs
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Every block and option against the reference outputs of timm / the papers' code
 //! (tests/fixtures, written by tools/make_golden.py), on the CPU reference backend.
+#![cfg(not(target_arch = "wasm32"))] // native only: processes, files, threads; the browser runs tests/web_gpu.rs
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! Vulkan (lavapipe, installed by build.sh) on the test machines, or whatever GPU the machine has.
 //! Every test here fails when no adapter exists: a GPU test that quietly ran on the CPU would
 //! prove nothing. The browser runs the same checks in tests/web_gpu.rs.
+#![cfg(not(target_arch = "wasm32"))] // native only: processes, files, threads; the browser runs tests/web_gpu.rs
 
 mod common;
 

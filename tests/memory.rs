@@ -1,6 +1,7 @@
 //! Non-local and self-attention at 64x64 positions must not build the 4096 x 4096 attention
 //! matrix (64 MiB of float32) unless asked for. A counting allocator records the peak of live
 //! heap bytes during one forward pass. This file holds one test so no other thread allocates.
+#![cfg(not(target_arch = "wasm32"))] // native only: processes, files, threads; the browser runs tests/web_gpu.rs
 
 mod common;
 

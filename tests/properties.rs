@@ -1,6 +1,7 @@
 //! Properties that hold for any weights and input, checked on random ones: gates in (0, 1),
 //! softmax rows summing to 1, a zero-BatchNorm Non-local being the identity, one query's row
 //! equal to the row of the full matrix, the tiled attention pass equal to the naive product.
+#![cfg(not(target_arch = "wasm32"))] // native only: processes, files, threads; the browser runs tests/web_gpu.rs
 
 mod common;
 

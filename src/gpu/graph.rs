@@ -44,11 +44,17 @@ pub(crate) struct Graph<'c> {
     dispatches: Vec<Dispatch>,
     reads: Vec<GpuTensor>,
     held: Vec<wgpu::Buffer>,
+    // Error scopes around everything the graph does, shader compilation included; popped in
+    // [`Graph::run`]. Declared inner scope first, so that dropping pops them in order.
+    validation_scope: Option<wgpu::ErrorScopeGuard>,
+    memory_scope: Option<wgpu::ErrorScopeGuard>,
 }
 
 impl<'c> Graph<'c> {
     pub fn new(ctx: &'c GpuContext) -> Self {
-        Self { ctx, dispatches: Vec::new(), reads: Vec::new(), held: Vec::new() }
+        let memory_scope = Some(ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory));
+        let validation_scope = Some(ctx.device.push_error_scope(wgpu::ErrorFilter::Validation));
+        Self { ctx, dispatches: Vec::new(), reads: Vec::new(), held: Vec::new(), validation_scope, memory_scope }
     }
 
     fn storage(&mut self, len: usize) -> Result<GpuTensor> {
@@ -136,8 +142,6 @@ impl<'c> Graph<'c> {
             return Err(Error::GpuFailed("the GPU device was lost".into()));
         }
         let device = &self.ctx.device;
-        let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
 
         let offsets: Vec<u64> = self
             .reads
@@ -176,16 +180,22 @@ impl<'c> Graph<'c> {
         {
             let _ = device.poll(wgpu::PollType::wait_indefinitely());
         }
-        let validation_error = validation.pop().await;
-        let memory_error = out_of_memory.pop().await;
+        let validation_error = match self.validation_scope.take() {
+            Some(scope) => scope.pop().await,
+            None => None,
+        };
+        let memory_error = match self.memory_scope.take() {
+            Some(scope) => scope.pop().await,
+            None => None,
+        };
         if let Some(e) = validation_error.or(memory_error) {
-            return Err(Error::GpuFailed(first_line(&e.to_string())));
+            return Err(Error::GpuFailed(one_line(&e.to_string())));
         }
         let mapped = receiver.await.map_err(|_| Error::GpuFailed("the readback was cancelled".into()))?;
         mapped.map_err(|e| Error::GpuFailed(format!("reading results back failed ({e})")))?;
         if let Some(e) = self.ctx.take_uncaptured_error() {
             staging.unmap();
-            return Err(Error::GpuFailed(first_line(&e)));
+            return Err(Error::GpuFailed(one_line(&e)));
         }
 
         let results = {
@@ -198,7 +208,13 @@ impl<'c> Graph<'c> {
     }
 }
 
-/// Driver messages run over many lines; a person needs the first.
-fn first_line(message: &str) -> String {
-    message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("unknown GPU error").to_string()
+/// Driver messages run over many lines; the report is one line, and short.
+fn one_line(message: &str) -> String {
+    const LONGEST: usize = 400;
+    let joined = message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ");
+    match joined.char_indices().nth(LONGEST) {
+        Some((cut, _)) => format!("{}...", &joined[..cut]),
+        None if joined.is_empty() => "unknown GPU error".into(),
+        None => joined,
+    }
 }

@@ -48,7 +48,9 @@ const QUERY_TILE: u32 = 64u;
 const KEY_TILE: u32 = 32u;
 const DIM_CHUNK: u32 = 32u;
 const VALUE_CHUNK: u32 = 32u;
-const LOWEST: f32 = -3.4028235e38;
+// A finite "minus infinity" for running maxima: WGSL rejects infinite constants, and Chrome's
+// compiler also rejects -3.4028235e38 (it rounds past f32::MAX).
+const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;

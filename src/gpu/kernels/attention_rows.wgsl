@@ -2,6 +2,7 @@
 // asked for: one row when a user clicks a pixel, every row only when the full map is requested.
 // One workgroup per (row, image * head); f is the same as in attention.wgsl.
 // out[((image * heads + head) * rows + row) * keys + j].
+// GROUP, `partial`, reduce_max and reduce_sum come from workgroup_reduce.wgsl.
 
 struct Params {
     queries: u32,
@@ -18,35 +19,14 @@ struct Params {
     k_first: u32,
 }
 
-const GROUP: u32 = 256u;
-const LOWEST: f32 = -3.4028235e38;
+// A finite "minus infinity" for running maxima: WGSL rejects infinite constants, and Chrome's
+// compiler also rejects -3.4028235e38 (it rounds past f32::MAX).
+const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-var<workgroup> partial: array<f32, GROUP>;
-
-fn reduce_max(lane: u32) -> f32 {
-    for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] = max(partial[lane], partial[lane + stride]);
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
-
-fn reduce_sum(lane: u32) -> f32 {
-    for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -82,9 +62,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     }
 
     partial[lane] = largest;
-    workgroupBarrier();
     let row_max = reduce_max(lane);
-    workgroupBarrier();
     var sum = 0.0;
     for (var j = lane; j < params.keys; j += GROUP) {
         let e = exp(out[out_base + j] - row_max);
@@ -92,7 +70,6 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         sum += e;
     }
     partial[lane] = sum;
-    workgroupBarrier();
     let inv = 1.0 / reduce_sum(lane);
     for (var j = lane; j < params.keys; j += GROUP) {
         out[out_base + j] *= inv;

@@ -10,8 +10,9 @@ struct Params {
 }
 
 const GROUP: u32 = 256u;
-// A finite "minus infinity": WGSL rejects constant expressions that overflow.
-const LOWEST: f32 = -3.4028235e38;
+// A finite "minus infinity" for running maxima: WGSL rejects infinite constants, and Chrome's
+// compiler also rejects -3.4028235e38 (it rounds past f32::MAX).
+const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -1,12 +1,11 @@
 // GC's transform: relu(LayerNorm(v)) over each image's vector of `width` values, with affine
 // weight and bias. One workgroup per image; two-pass mean and variance, as the reference does.
+// GROUP, `partial`, reduce_max and reduce_sum come from workgroup_reduce.wgsl.
 
 struct Params {
     width: u32,
     eps: f32,
 }
-
-const GROUP: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -14,19 +13,7 @@ const GROUP: u32 = 64u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> partial: array<f32, GROUP>;
-
-fn reduce_sum(lane: u32) -> f32 {
-    for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let base = group.x * params.width;
     let n = f32(params.width);
@@ -35,9 +22,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         sum += x[base + i];
     }
     partial[lane] = sum;
-    workgroupBarrier();
     let mean = reduce_sum(lane) / n;
-    workgroupBarrier();
 
     var squares = 0.0;
     for (var i = lane; i < params.width; i += GROUP) {
@@ -45,7 +30,6 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         squares += d * d;
     }
     partial[lane] = squares;
-    workgroupBarrier();
     let inv = inverseSqrt(reduce_sum(lane) / n + params.eps);
 
     for (var i = lane; i < params.width; i += GROUP) {

@@ -28,19 +28,25 @@ pub(crate) enum Kernel {
     AttentionRows,
 }
 
-/// `(kernel, file name, WGSL source)`.
+/// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "fragment.wgsl"` for a shader that
+/// uses functions of a shared fragment (WGSL has no includes): its source is the two joined.
 macro_rules! shaders {
-    ($($kernel:ident => $file:literal),+ $(,)?) => {
+    ($($kernel:ident => $file:literal $(after $fragment:literal)?),+ $(,)?) => {
         impl Kernel {
-            #[cfg_attr(not(test), allow(dead_code))]
+            #[allow(dead_code)] // read by the shader validation test only
             pub const ALL: &[Kernel] = &[$(Kernel::$kernel),+];
 
             pub fn file_name(self) -> &'static str {
                 match self { $(Kernel::$kernel => $file,)+ }
             }
 
+            #[allow(dead_code)] // read by the shader validation test only
+            pub fn fragment(self) -> Option<&'static str> {
+                match self { $(Kernel::$kernel => None $(.or(Some($fragment)))?,)+ }
+            }
+
             pub fn source(self) -> &'static str {
-                match self { $(Kernel::$kernel => include_str!($file),)+ }
+                match self { $(Kernel::$kernel => concat!($(include_str!($fragment), "\n",)? include_str!($file)),)+ }
             }
         }
     };
@@ -53,12 +59,12 @@ shaders! {
     MaxPool2x2 => "max_pool_2x2.wgsl",
     ChannelGate => "channel_gate.wgsl",
     ApplyGates => "apply_gates.wgsl",
-    SoftmaxPositions => "softmax_positions.wgsl",
+    SoftmaxPositions => "softmax_positions.wgsl" after "workgroup_reduce.wgsl",
     SpatialGate => "spatial_gate.wgsl",
     ChannelConv1d => "channel_conv1d.wgsl",
-    LayerNorm => "layer_norm.wgsl",
+    LayerNorm => "layer_norm.wgsl" after "workgroup_reduce.wgsl",
     Attention => "attention.wgsl",
-    AttentionRows => "attention_rows.wgsl",
+    AttentionRows => "attention_rows.wgsl" after "workgroup_reduce.wgsl",
 }
 
 /// A `u32` for a shader parameter; sizes above 4 G elements never reach a shader because the
@@ -107,7 +113,7 @@ mod tests {
 
     /// A `.wgsl` file that no kernel names would never be validated or run.
     #[test]
-    fn every_wgsl_file_is_a_kernel() {
+    fn every_wgsl_file_is_a_kernel_or_a_fragment_of_one() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gpu/kernels");
         let mut files: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -115,8 +121,10 @@ mod tests {
             .filter(|n| n.ends_with(".wgsl"))
             .collect();
         files.sort();
-        let mut named: Vec<String> = Kernel::ALL.iter().map(|k| k.file_name().to_string()).collect();
+        let mut named: Vec<String> =
+            Kernel::ALL.iter().flat_map(|k| [Some(k.file_name()), k.fragment()]).flatten().map(String::from).collect();
         named.sort();
+        named.dedup();
         assert_eq!(files, named);
     }
 

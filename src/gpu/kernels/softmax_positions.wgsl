@@ -1,38 +1,18 @@
 // Softmax over the positions of each image, one workgroup per image (GC's context weights).
 // Three sweeps: the max, the sum of exponentials, then the normalised weights.
+// GROUP, `partial`, reduce_max and reduce_sum come from workgroup_reduce.wgsl.
 
 struct Params {
     positions: u32,
 }
 
-const GROUP: u32 = 256u;
-const LOWEST: f32 = -3.4028235e38;
+// A finite "minus infinity" for running maxima: WGSL rejects infinite constants, and Chrome's
+// compiler also rejects -3.4028235e38 (it rounds past f32::MAX).
+const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
-var<workgroup> partial: array<f32, GROUP>;
-
-fn reduce_max(lane: u32) -> f32 {
-    for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] = max(partial[lane], partial[lane + stride]);
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
-
-fn reduce_sum(lane: u32) -> f32 {
-    for (var stride = GROUP / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -42,9 +22,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         largest = max(largest, logits[base + p]);
     }
     partial[lane] = largest;
-    workgroupBarrier();
     let row_max = reduce_max(lane);
-    workgroupBarrier();
 
     var sum = 0.0;
     for (var p = lane; p < params.positions; p += GROUP) {
@@ -53,7 +31,6 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         sum += e;
     }
     partial[lane] = sum;
-    workgroupBarrier();
     let inv = 1.0 / reduce_sum(lane);
 
     for (var p = lane; p < params.positions; p += GROUP) {

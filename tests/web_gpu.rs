@@ -1,0 +1,130 @@
+//! The GPU checks of tests/gpu.rs, compiled to wasm and run in headless Chromium on WebGPU
+//! (SwiftShader, enabled by `--enable-unsafe-webgpu` in webdriver.json):
+//! `wasm-pack test --headless --chrome -- --test web_gpu`, run by `./build.sh test`.
+//! Every test asserts that a WebGPU adapter was found and that the pass ran on it; a browser
+//! without WebGPU fails here instead of passing on the CPU.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use attention_playground::blocks::Pairwise;
+use attention_playground::blocks::init::seeded_weights;
+use attention_playground::{
+    AnyBackend, Backend, BackendChoice, BackendKind, Block, BlockKind, BlockOptions, CpuBackend, GpuBackend, MapRequest,
+};
+use common::{CPU_TOLERANCE, CaseFiles, GPU_TOLERANCE, case_request, check_case, golden_cases_with, mismatch, random_tensor};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The fixture files, compiled in: the browser has no file system. A case added to cases.json
+/// but not here fails the test by name.
+macro_rules! embedded_cases {
+    ($($name:literal),+ $(,)?) => {
+        |name: &str| -> CaseFiles {
+            match name {
+                $($name => CaseFiles {
+                    weights: include_bytes!(concat!("fixtures/", $name, "/weights.safetensors")).to_vec(),
+                    input: include_bytes!(concat!("fixtures/", $name, "/input.safetensors")).to_vec(),
+                    expected: include_bytes!(concat!("fixtures/", $name, "/expected.safetensors")).to_vec(),
+                },)+
+                other => panic!("golden case {other} is in cases.json but not embedded in tests/web_gpu.rs"),
+            }
+        }
+    };
+}
+
+/// In the browser `auto` takes the WebGPU adapter.
+#[wasm_bindgen_test]
+async fn auto_picks_webgpu_in_the_browser_and_cpu_never_does() {
+    assert_eq!(AnyBackend::select(BackendChoice::Auto).await.unwrap().kind(), BackendKind::Gpu);
+    assert_eq!(AnyBackend::select(BackendChoice::Cpu).await.unwrap().kind(), BackendKind::Cpu);
+    let options = BlockOptions::default();
+    let block = Block::load(BlockKind::Cbam, &seeded_weights(BlockKind::Cbam, 16, &options, 1).unwrap(), &options).unwrap();
+    let x = random_tensor(vec![1, 16, 9, 9], 2, 1.0);
+    let auto = AnyBackend::select(BackendChoice::Auto).await.unwrap();
+    let out = auto.forward(&block, &x, MapRequest::default()).await.unwrap();
+    assert_eq!(out.ran_on.backend, BackendKind::Gpu, "{}", out.ran_on);
+}
+
+async fn webgpu() -> GpuBackend {
+    let gpu = GpuBackend::new().await.expect("a WebGPU adapter (Chromium needs --enable-unsafe-webgpu, see webdriver.json)");
+    wasm_bindgen_test::console_log!("WebGPU adapter: {} ({})", gpu.adapter().name, gpu.adapter().backend);
+    gpu
+}
+
+#[wasm_bindgen_test]
+async fn every_golden_case_matches_the_reference_on_webgpu_and_on_the_wasm_cpu_path() {
+    let gpu = webgpu().await;
+    let cpu = CpuBackend::new();
+    let mut failures = Vec::new();
+    let cases = golden_cases_with(embedded_cases!(
+        "se_timm",
+        "se_no_bias",
+        "cbam_timm",
+        "cbam_official",
+        "cbam_k3",
+        "nonlocal_timm",
+        "nonlocal_embedded_gaussian_inner",
+        "nonlocal_embedded_gaussian_none",
+        "nonlocal_embedded_gaussian_input_subsample",
+        "nonlocal_dot_product_input",
+        "nonlocal_dot_product_input_subsample",
+        "nonlocal_gaussian_input",
+        "nonlocal_gaussian_none_subsample",
+        "nonlocal_concatenation_input",
+        "nonlocal_concatenation_input_subsample",
+        "eca_zero_k5",
+        "eca_zero_auto",
+        "eca_circular_k5",
+        "gc_scale",
+        "gc_add",
+        "mhsa_heads4",
+        "mhsa_heads1"
+    ));
+    for case in &cases {
+        let block = Block::load(case.block, &case.weights(), &case.options()).unwrap();
+        let x = case.x();
+        let (request, query) = case_request(case);
+
+        let out = gpu.forward_async(&block, &x, request).await.unwrap();
+        assert_eq!(out.ran_on.backend, BackendKind::Gpu, "{} did not run on WebGPU: {}", case.name, out.ran_on);
+        let row = match query {
+            Some(q) => Some(gpu.attention_row_async(&block, &x, q).await.unwrap()),
+            None => None,
+        };
+        if let Some(row) = &row {
+            assert_eq!(row.ran_on.backend, BackendKind::Gpu, "{}: {}", case.name, row.ran_on);
+        }
+        failures.extend(check_case(case, &out, row.as_ref().map(|r| &r.row), GPU_TOLERANCE));
+
+        let on_cpu = cpu.forward(&block, &x, request).unwrap();
+        let cpu_row = query.map(|q| cpu.attention_row(&block, &x, q).unwrap().row);
+        failures.extend(check_case(case, &on_cpu, cpu_row.as_ref(), CPU_TOLERANCE));
+    }
+    assert!(failures.is_empty(), "{} mismatches over {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+/// More keys than one dispatch range (4096 > 2048), batch 2, every Non-local form and
+/// self-attention, against the CPU path in the same browser.
+#[wasm_bindgen_test]
+async fn attention_over_several_key_ranges_matches_the_cpu_on_webgpu() {
+    let gpu = webgpu().await;
+    let variants = [
+        (BlockKind::NonLocal, BlockOptions::default()),
+        (BlockKind::NonLocal, BlockOptions { pairwise: Some(Pairwise::DotProduct), ..Default::default() }),
+        (BlockKind::NonLocal, BlockOptions { pairwise: Some(Pairwise::Concatenation), ..Default::default() }),
+        (BlockKind::NonLocal, BlockOptions { pairwise: Some(Pairwise::Gaussian), subsample: true, ..Default::default() }),
+        (BlockKind::Mhsa, BlockOptions { heads: Some(2), ..Default::default() }),
+    ];
+    let mut failures = Vec::new();
+    for (i, (kind, options)) in variants.iter().enumerate() {
+        let block = Block::load(*kind, &seeded_weights(*kind, 16, options, 40 + i as u64).unwrap(), options).unwrap();
+        let x = random_tensor(vec![2, 16, 64, 64], 50 + i as u64, 1.0);
+        let out = gpu.forward_async(&block, &x, MapRequest::default()).await.unwrap();
+        assert_eq!(out.ran_on.backend, BackendKind::Gpu, "{kind}: {}", out.ran_on);
+        let reference = CpuBackend::new().forward(&block, &x, MapRequest::default()).unwrap();
+        failures.extend(mismatch(&format!("{kind} {options:?} y"), &out.y, &reference.y, GPU_TOLERANCE));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
