@@ -49,13 +49,14 @@ ensure_wasm_bindgen_cli() {
         return
     fi
     log "installing wasm-bindgen-cli $want (a few minutes)"
-    cargo_install wasm-bindgen-cli --version "$want"
+    # --force: cargo's own record may say installed while the binary is gone or another version.
+    cargo_install wasm-bindgen-cli --version "$want" --force
 }
 
 ensure_wasm_pack() {
     command -v wasm-pack >/dev/null && return
     log "installing wasm-pack"
-    cargo_install wasm-pack --version 0.15.1
+    cargo_install wasm-pack --version 0.15.1 --force
 }
 
 # Mesa's Vulkan driver complains on every start without a runtime dir.

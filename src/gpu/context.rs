@@ -164,9 +164,15 @@ impl GpuContext {
             stats.free_bytes += buffer.size();
             self.free.borrow_mut().entry((buffer.size(), buffer.usage())).or_default().push(buffer);
         } else {
-            stats.allocated_bytes -= buffer.size();
-            buffer.destroy();
+            drop(stats);
+            self.discard(buffer);
         }
+    }
+
+    /// Gives a buffer back to the driver instead of the pool.
+    pub fn discard(&self, buffer: wgpu::Buffer) {
+        self.stats.borrow_mut().allocated_bytes -= buffer.size();
+        buffer.destroy();
     }
 }
 

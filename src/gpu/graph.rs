@@ -132,7 +132,8 @@ impl<'c> Graph<'c> {
     pub async fn run(mut self) -> Result<Vec<Vec<f32>>> {
         let result = self.submit_and_read().await;
         for buffer in self.held.drain(..) {
-            self.ctx.release(buffer);
+            // After a failure a buffer may still be mapped or pending; do not hand it on.
+            if result.is_ok() { self.ctx.release(buffer) } else { self.ctx.discard(buffer) }
         }
         result
     }
