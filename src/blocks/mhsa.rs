@@ -85,6 +85,7 @@ impl Mhsa {
         let rows = self.project(img, dims.positions()).iter().flat_map(|qkv| self.head_affinity(qkv).row(query)).collect();
         (vec![self.heads, dims.h, dims.w], rows)
     }
+
     /// `softmax_j(q_i . k_j / sqrt(dh))` for one head's `[q, k, v]`.
     fn head_affinity<'a>(&self, qkv: &'a [Vec<f32>; 3]) -> Affinity<'a> {
         Affinity::Softmax { queries: &qkv[0], keys: &qkv[1], dim: self.head_dim(), scale: self.scale() }

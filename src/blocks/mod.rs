@@ -185,6 +185,14 @@ impl Block {
         assemble(x.shape(), images)
     }
 
+    /// Refuses a query position outside the image.
+    pub(crate) fn check_query(&self, dims: Dims, query: usize) -> Result<()> {
+        if query >= dims.positions() {
+            return Err(Error::QueryOutOfRange { query, positions: dims.positions() });
+        }
+        Ok(())
+    }
+
     /// Records the forward pass on the GPU; the twin of [`Block::forward_cpu`].
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         match self {
@@ -216,9 +224,7 @@ impl Block {
     /// The attention weights of query position `query` (row-major over H x W), per image:
     /// `(N, Hk, Wk)` for Non-local, `(N, heads, H, W)` for self-attention.
     pub(crate) fn attention_row_cpu(&self, x: &Tensor, dims: Dims, query: usize) -> Result<Tensor> {
-        if query >= dims.positions() {
-            return Err(Error::QueryOutOfRange { query, positions: dims.positions() });
-        }
+        self.check_query(dims, query)?;
         let rows: Vec<(Vec<usize>, Vec<f32>)> = match self {
             Block::NonLocal(b) => x.data().chunks_exact(dims.image_len()).map(|img| b.attention_row(img, dims, query)).collect(),
             Block::Mhsa(b) => x.data().chunks_exact(dims.image_len()).map(|img| b.attention_row(img, dims, query)).collect(),

@@ -175,13 +175,12 @@ impl NonLocal {
     /// Queries, keys and values on the GPU, channel-major as the convolutions write them.
     fn embed_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<AttentionInputs> {
         let (positions, rd) = (dims.positions(), self.g.outputs);
-        let (theta, phi, dim) = match &self.theta_phi {
+        let (theta, mut phi, dim) = match &self.theta_phi {
             Some((t, p)) => {
                 (conv1x1(g, t, x, positions, Activation::None, None)?, conv1x1(g, p, x, positions, Activation::None, None)?, rd)
             }
             None => (x.clone(), x.clone(), dims.c),
         };
-        let mut phi = phi;
         let mut values = conv1x1(g, &self.g, x, positions, Activation::None, None)?;
         if self.subsample {
             phi = gpu_pooling::max_pool_2x2(g, &phi, dims.h, dims.w)?;

@@ -12,7 +12,7 @@ use super::kernels::Kernel;
 use crate::error::{Error, Result};
 
 /// Threads per workgroup of the element-wise kernels (their `@workgroup_size(256)`).
-pub(crate) const ELEMENTWISE_GROUP: u32 = 256;
+const ELEMENTWISE_GROUP: u32 = 256;
 /// Bytes of a pooled uniform buffer; every kernel's `Params` fits.
 const PARAMS_BYTES: u64 = 256;
 
@@ -57,7 +57,8 @@ impl<'c> Graph<'c> {
         Self { ctx, dispatches: Vec::new(), reads: Vec::new(), held: Vec::new(), validation_scope, memory_scope }
     }
 
-    fn storage(&mut self, len: usize) -> Result<GpuTensor> {
+    /// A tensor of `len` floats that a kernel will write (contents undefined until then).
+    pub fn output(&mut self, len: usize) -> Result<GpuTensor> {
         let bytes = len.max(1) as u64 * 4;
         if bytes > self.ctx.limits.max_storage_buffer_binding_size {
             return Err(Error::GpuFailed(format!(
@@ -74,17 +75,13 @@ impl<'c> Graph<'c> {
 
     /// A device copy of `data`.
     pub fn upload(&mut self, data: &[f32]) -> Result<GpuTensor> {
-        let tensor = self.storage(data.len())?;
+        let tensor = self.output(data.len())?;
         if !data.is_empty() {
             self.ctx.queue.write_buffer(&tensor.buffer, 0, bytemuck::cast_slice(data));
         }
         Ok(tensor)
     }
 
-    /// A tensor of `len` floats that a kernel will write.
-    pub fn output(&mut self, len: usize) -> Result<GpuTensor> {
-        self.storage(len)
-    }
 
     /// Records `kernel` over `groups` workgroups; binding 0 is `params`, bindings 1.. are
     /// `tensors` in order (as the shader declares them).
@@ -121,10 +118,9 @@ impl<'c> Graph<'c> {
         self.dispatch(kernel, params, tensors, [x, groups.div_ceil(x), 1])
     }
 
-    /// Asks for `tensor` to be read back when the graph runs; returns its index in the result.
-    pub fn read(&mut self, tensor: &GpuTensor) -> usize {
+    /// Asks for `tensor` to be read back when the graph runs; results come in the order asked.
+    pub fn read(&mut self, tensor: &GpuTensor) {
         self.reads.push(tensor.clone());
-        self.reads.len() - 1
     }
 
     /// Runs everything recorded with one submission and one readback, and returns the tensors

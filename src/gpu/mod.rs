@@ -93,6 +93,7 @@ impl GpuBackend {
     /// One query's attention weights; see [`Backend::attention_row`](crate::backend::Backend::attention_row).
     pub async fn attention_row_async(&self, block: &Block, x: &Tensor, query: usize) -> Result<AttentionRow> {
         let dims = block.check_input(x)?;
+        block.check_query(dims, query)?;
         match self.attention_row_on_device(block, x, dims, query).await {
             Err(Error::GpuFailed(reason)) => {
                 Ok(AttentionRow { row: block.attention_row_cpu(x, dims, query)?, ran_on: RanOn::cpu_instead_of_gpu(reason) })
@@ -116,9 +117,6 @@ impl GpuBackend {
     }
 
     async fn attention_row_on_device(&self, block: &Block, x: &Tensor, dims: Dims, query: usize) -> Result<AttentionRow> {
-        if query >= dims.positions() {
-            return Err(Error::QueryOutOfRange { query, positions: dims.positions() });
-        }
         let mut g = Graph::new(&self.ctx);
         let input = g.upload(x.data())?;
         let (shape, row) = block.record_attention_row_gpu(&mut g, &input, dims, query)?;

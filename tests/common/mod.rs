@@ -55,10 +55,6 @@ impl CaseFiles {
 }
 
 impl GoldenCase {
-    pub fn weights_bytes(&self) -> Vec<u8> {
-        self.files.weights.clone()
-    }
-
     pub fn weights(&self) -> Weights {
         Weights::from_safetensors(&self.files.weights).unwrap()
     }
