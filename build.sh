@@ -3,10 +3,12 @@
 #
 #   ./build.sh test    every test: cargo test (golden cases on the CPU and on the GPU through
 #                      Mesa's software Vulkan, the CLI contract, properties, memory, shader
-#                      validation), then the GPU checks compiled to wasm in headless Chromium
-#                      on WebGPU (wasm-pack test)
+#                      validation), the GPU checks compiled to wasm in headless Chromium on
+#                      WebGPU (wasm-pack test), then the built playground in Chromium (Playwright)
 #   ./build.sh bench   the CPU and GPU benchmarks (criterion); figures go into BENCHMARKS.md
-#   ./build.sh serve   builds and serves the browser playground (not built yet, see README)
+#   ./build.sh         builds the browser playground into dist/ (wasm-pack --target web, release,
+#                      wasm-opt; the front end from www/ and index.html)
+#   ./build.sh serve   builds it and serves dist/ at http://127.0.0.1:8080
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -81,6 +83,10 @@ cmd_test() {
     # The runner's default timeout (20 s) is for the whole file; the golden cases take longer.
     WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" \
         -- --locked --test web_gpu
+
+    cmd_build
+    log "the playground in headless Chromium (Playwright; screenshots in test-output/browser/)"
+    node --test --test-concurrency=1 tests/browser/
     log "all tests passed"
 }
 
@@ -91,18 +97,54 @@ cmd_bench() {
     cargo bench --locked --bench blocks
 }
 
-cmd_serve() {
-    echo "The browser playground is not built yet: the block engine, its CPU and GPU backends, the CLI and their tests are." >&2
-    echo "Try the CLI: cargo run --release -- apply --help" >&2
-    exit 1
+# npm tools pinned in package-lock.json: binaryen's wasm-opt (Debian's 108 breaks wasm-bindgen's
+# externref table) and playwright-core (it drives Debian's chromium; no browser download).
+ensure_node_modules() {
+    if [ -x node_modules/.bin/wasm-opt ] && [ -d node_modules/playwright-core ]; then
+        return
+    fi
+    log "installing binaryen and playwright-core from npm"
+    npm ci --no-audit --no-fund --loglevel=error
 }
 
-case "${1:-}" in
+# The playground: the wasm engine (wasm-pack runs the wasm-opt it finds first on PATH) and the
+# front end, assembled in dist/.
+cmd_build() {
+    ensure_node_modules
+    ensure_wasm_target
+    ensure_wasm_bindgen_cli
+    ensure_wasm_pack
+    log "building the wasm engine (release, --target web)"
+    PATH="$PWD/node_modules/.bin:$PATH" wasm-pack --quiet build --release --target web --out-dir target/web-pkg --no-typescript --no-pack -- --locked
+    rm -rf dist
+    mkdir -p dist/pkg
+    cp index.html www/*.js www/*.html dist/
+    cp -r www/samples dist/
+    cp target/web-pkg/attention_playground.js target/web-pkg/attention_playground_bg.wasm dist/pkg/
+    report_size
+}
+
+# What a visitor downloads, compressed (the README quotes these figures).
+report_size() {
+    local wasm js
+    wasm=$(gzip -9c dist/pkg/attention_playground_bg.wasm | wc -c)
+    js=$(cat dist/*.js dist/pkg/*.js | gzip -9c | wc -c)
+    log "dist/ built: wasm $((wasm / 1024)) KiB + JS $((js / 1024)) KiB gzipped, no weights file (seeded in wasm)"
+}
+
+
+cmd_serve() {
+    cmd_build
+    exec node tools/serve.mjs dist 8080
+}
+
+case "${1:-build}" in
+    build) cmd_build ;;
     test) cmd_test ;;
     bench) cmd_bench ;;
     serve) cmd_serve ;;
     *)
-        echo "usage: ./build.sh test|bench|serve" >&2
+        echo "usage: ./build.sh [build|serve|test|bench]" >&2
         exit 2
         ;;
 esac

@@ -115,6 +115,11 @@ impl CpuBackend {
         Self::default()
     }
 
+    /// Why `auto` chose the CPU, when it looked for a GPU first.
+    pub fn instead_of_gpu(&self) -> Option<&str> {
+        self.instead_of_gpu.as_deref()
+    }
+
     fn ran_on(&self) -> RanOn {
         match &self.instead_of_gpu {
             Some(reason) => RanOn::cpu_instead_of_gpu(reason.clone()),

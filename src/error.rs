@@ -49,6 +49,9 @@ pub enum Error {
     #[error("block {block} has no attention rows to show")]
     NoAttentionRows { block: &'static str },
 
+    #[error("image: {0}")]
+    BadImage(String),
+
     #[error("GPU backend unavailable: {0}")]
     GpuUnavailable(String),
 

@@ -34,7 +34,11 @@ pub mod blocks;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod model;
 pub mod tensor;
+/// The `#[wasm_bindgen]` surface the browser playground's worker calls.
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 pub mod weights;
 
 #[cfg(not(target_arch = "wasm32"))]

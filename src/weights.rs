@@ -77,6 +77,11 @@ impl Weights {
         Self { tensors: tensors.into_iter().collect() }
     }
 
+    /// The keys under `prefix` (a whole network's dict, one block's part), with it stripped.
+    pub fn under(&self, prefix: &str) -> Weights {
+        Self::from_tensors(self.tensors.iter().filter_map(|(k, t)| k.strip_prefix(prefix).map(|k| (k.to_string(), t.clone()))))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
     }

@@ -82,7 +82,6 @@ impl<'c> Graph<'c> {
         Ok(tensor)
     }
 
-
     /// Records `kernel` over `groups` workgroups; binding 0 is `params`, bindings 1.. are
     /// `tensors` in order (as the shader declares them).
     pub fn dispatch<P: Pod>(&mut self, kernel: Kernel, params: &P, tensors: &[&GpuTensor], groups: [u32; 3]) -> Result<()> {

@@ -1,0 +1,77 @@
+//! From a photo's RGBA pixels to the network's input tensor.
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// The longer side of the image the network sees. The browser scales every photo to it (aspect
+/// ratio kept) before the pixels reach the engine, so a 12000 x 12000 upload costs no more than a
+/// thumbnail.
+pub const WORKING_SIDE: usize = 224;
+/// Smallest side accepted: the stem divides by 4 and the blocks need a few positions.
+pub const MIN_SIDE: usize = 8;
+
+/// ImageNet's per-channel mean and standard deviation, as torchvision normalises.
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// The size a `width x height` photo is scaled to: longer side [`WORKING_SIDE`], aspect kept,
+/// each side at least [`MIN_SIDE`].
+pub fn working_size(width: usize, height: usize) -> (usize, usize) {
+    let longer = width.max(height).max(1) as f64;
+    let scale = WORKING_SIDE as f64 / longer;
+    let side = |v: usize| ((v as f64 * scale).round() as usize).max(MIN_SIDE);
+    (side(width), side(height))
+}
+
+/// Turns `width x height` RGBA bytes (row-major, as canvas `ImageData` holds them) into a
+/// normalised `(1, 3, H, W)` tensor. Alpha is ignored.
+pub fn rgba_to_input(rgba: &[u8], width: usize, height: usize) -> Result<Tensor> {
+    if width < MIN_SIDE || height < MIN_SIDE || width > 4 * WORKING_SIDE || height > 4 * WORKING_SIDE {
+        return Err(Error::BadImage(format!(
+            "{width} x {height} pixels; the engine takes {MIN_SIDE} to {} pixels a side (scale the photo first)",
+            4 * WORKING_SIDE
+        )));
+    }
+    if rgba.len() != width * height * 4 {
+        return Err(Error::BadImage(format!("{} bytes for {width} x {height} RGBA pixels, expected {}", rgba.len(), width * height * 4)));
+    }
+    let plane = width * height;
+    let mut data = vec![0.0f32; 3 * plane];
+    for (i, px) in rgba.chunks_exact(4).enumerate() {
+        for c in 0..3 {
+            data[c * plane + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    Ok(Tensor::new(vec![1, 3, height, width], data).expect("length from shape"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_size_keeps_the_aspect_ratio() {
+        assert_eq!(working_size(512, 512), (224, 224));
+        assert_eq!(working_size(12000, 6000), (224, 112));
+        assert_eq!(working_size(300, 10), (224, 8));
+        assert_eq!(working_size(32, 48), (149, 224));
+    }
+
+    #[test]
+    fn pixels_are_normalised_per_channel() {
+        let rgba: Vec<u8> = [255u8, 0, 128, 7].repeat(64);
+        let x = rgba_to_input(&rgba, 8, 8).unwrap();
+        assert_eq!(x.shape(), &[1, 3, 8, 8]);
+        assert!((x.data()[0] - (1.0 - 0.485) / 0.229).abs() < 1e-6);
+        assert!((x.data()[64] - (0.0 - 0.456) / 0.224).abs() < 1e-6);
+        assert!((x.data()[128] - (128.0 / 255.0 - 0.406) / 0.225).abs() < 1e-6);
+    }
+
+    #[test]
+    fn wrong_sizes_are_refused_with_a_message() {
+        let err = rgba_to_input(&[0; 16], 2, 2).unwrap_err().to_string();
+        assert!(err.starts_with("image: 2 x 2 pixels"), "{err}");
+        let err = rgba_to_input(&[0; 10], 8, 8).unwrap_err().to_string();
+        assert!(err.contains("10 bytes"), "{err}");
+    }
+}

@@ -1,0 +1,46 @@
+// A static file server for dist/, with the MIME types ES modules and wasm streaming need.
+// Used by `./build.sh serve` and by the browser tests (which pass port 0 and read the port back).
+//   node tools/serve.mjs [root=dist] [port=8080]
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css', '.md': 'text/markdown; charset=utf-8',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.gif': 'image/gif', '.svg': 'image/svg+xml', '.webp': 'image/webp',
+  '.safetensors': 'application/octet-stream',
+};
+
+export function serve(root, port = 8080, host = '127.0.0.1') {
+  const base = resolve(root);
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+      let file = normalize(join(base, path));
+      if (!file.startsWith(base)) throw Object.assign(new Error('outside the root'), { code: 'ENOENT' });
+      if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+      res.end(body);
+    } catch (e) {
+      res.writeHead(e.code === 'ENOENT' ? 404 : 500, { 'content-type': 'text/plain' });
+      res.end(e.code === 'ENOENT' ? 'not found' : 'server error');
+    }
+  });
+  return new Promise((resolveServer, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolveServer(server));
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [root = 'dist', port = '8080'] = process.argv.slice(2);
+  serve(root, Number(port))
+    .then((server) => console.log(`attention-playground: serving ${root}/ at http://127.0.0.1:${server.address().port}/ (Ctrl-C stops)`))
+    .catch((e) => {
+      console.error(`attention-playground: cannot serve on port ${port}: ${e.message}`);
+      process.exit(1);
+    });
+}

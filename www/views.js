@@ -1,0 +1,260 @@
+// Drawing the four views onto one canvas (so "Export PNG" saves exactly what is on screen).
+// Each draw function takes the 2-D context, the canvas width in CSS pixels and what to show, and
+// returns the canvas height it used plus the regions the pointer can hit.
+import { VIRIDIS, viridis, diverging } from './colormap.js';
+
+const FONT = '13px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+const SMALL = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+const INK = '#1d1d1f';
+const MUTED = '#6b6b76';
+const ACCENT = '#5b4bdb';
+const LEGEND_WIDTH = 110;
+
+export function range(data) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of data) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return { lo, hi };
+}
+
+// A map as a small canvas of its own size, coloured by viridis over [lo, hi].
+function mapCanvas(map, lo, hi, alpha = 255) {
+  const canvas = document.createElement('canvas');
+  canvas.width = map.width;
+  canvas.height = map.height;
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(map.width, map.height);
+  const span = hi - lo || 1;
+  for (let i = 0; i < map.data.length; i++) {
+    const k = Math.max(0, Math.min(255, Math.round(((map.data[i] - lo) / span) * 255))) * 3;
+    img.data.set([VIRIDIS[k], VIRIDIS[k + 1], VIRIDIS[k + 2], alpha], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+// One channel of a `{ channels, width, height, data }` tensor, signed values on a diverging map.
+function channelCanvas(features, channel, scale) {
+  const { width, height } = features;
+  const plane = features.data.subarray(channel * width * height, (channel + 1) * width * height);
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(width, height);
+  for (let i = 0; i < plane.length; i++) {
+    const [r, g, b] = diverging(plane[i] / (scale || 1));
+    img.data.set([r, g, b, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+function maxAbs(data, from = 0, to = data.length) {
+  let m = 0;
+  for (let i = from; i < to; i++) m = Math.max(m, Math.abs(data[i]));
+  return m;
+}
+
+function fit(srcW, srcH, maxW, maxH) {
+  const s = Math.min(maxW / srcW, maxH / srcH);
+  return { width: Math.round(srcW * s), height: Math.round(srcH * s) };
+}
+
+// Enough digits to tell apart values `step` apart (legend ticks of a nearly flat map).
+function formatStep(v, step) {
+  const digits = Math.max(0, Math.ceil(-Math.log10(Math.abs(step) || 1)) + 1);
+  return digits > 5 ? v.toExponential(Math.max(2, Math.min(6, digits + Math.floor(Math.log10(Math.abs(v) || 1))))) : v.toFixed(digits);
+}
+
+function format(v) {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 0.001 || a >= 10000)) return v.toExponential(2);
+  return v.toFixed(a < 0.1 ? 4 : 3);
+}
+
+function title(ctx, text, x, y) {
+  ctx.font = FONT;
+  ctx.fillStyle = INK;
+  ctx.textBaseline = 'top';
+  ctx.fillText(text, x, y);
+}
+
+function note(ctx, text, x, y, color = MUTED) {
+  ctx.font = SMALL;
+  ctx.fillStyle = color;
+  ctx.textBaseline = 'top';
+  ctx.fillText(text, x, y);
+}
+
+// A vertical colour bar with five labelled values.
+export function drawLegend(ctx, x, y, height, lo, hi, label) {
+  note(ctx, label, x, y - 16, INK);
+  const barW = 14;
+  for (let i = 0; i < height; i++) {
+    const [r, g, b] = viridis(1 - i / (height - 1));
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect(x, y + i, barW, 1);
+  }
+  ctx.strokeStyle = '#c9c9d2';
+  ctx.strokeRect(x + 0.5, y + 0.5, barW, height - 1);
+  for (let k = 0; k <= 4; k++) {
+    const ty = y + ((height - 1) * k) / 4;
+    ctx.fillStyle = INK;
+    ctx.fillRect(x + barW, ty, 4, 1);
+    note(ctx, formatStep(hi - ((hi - lo) * k) / 4, (hi - lo) / 4), x + barW + 7, ty - 6, INK);
+  }
+}
+
+/**
+ * The photo with a map laid over it (a spatial gate, a context map, an attention row).
+ * `overlay`: { map, label, lo?, hi?, opacity, query?: {x, y} (map cells of the query map), queryGrid?: {width, height} }
+ */
+export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []) {
+  const top = 26;
+  const box = fit(photo.width, photo.height, Math.max(160, width - LEGEND_WIDTH - 24), 420);
+  const photoRect = { x: 0, y: top, width: box.width, height: box.height };
+  title(ctx, heading, 0, 4);
+  ctx.drawImage(photo, photoRect.x, photoRect.y, photoRect.width, photoRect.height);
+  let { lo, hi } = overlay ? range(overlay.map.data) : { lo: 0, hi: 1 };
+  if (overlay) {
+    lo = overlay.lo ?? lo;
+    hi = overlay.hi ?? hi;
+    ctx.save();
+    ctx.globalAlpha = overlay.opacity;
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(mapCanvas(overlay.map, lo, hi), photoRect.x, photoRect.y, photoRect.width, photoRect.height);
+    ctx.restore();
+    drawLegend(ctx, photoRect.width + 20, top + 20, Math.min(220, box.height - 30), lo, hi, overlay.label);
+  }
+  if (overlay?.query) {
+    const grid = overlay.queryGrid;
+    const qx = photoRect.x + ((overlay.query.x + 0.5) / grid.width) * photoRect.width;
+    const qy = photoRect.y + ((overlay.query.y + 0.5) / grid.height) * photoRect.height;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = '#fff';
+    ctx.beginPath();
+    ctx.arc(qx, qy, 7, 0, Math.PI * 2);
+    ctx.stroke();
+    ctx.strokeStyle = '#e5484d';
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(qx - 12, qy); ctx.lineTo(qx - 4, qy); ctx.moveTo(qx + 4, qy); ctx.lineTo(qx + 12, qy);
+    ctx.moveTo(qx, qy - 12); ctx.lineTo(qx, qy - 4); ctx.moveTo(qx, qy + 4); ctx.lineTo(qx, qy + 12);
+    ctx.stroke();
+  }
+  // Small multiples under the legend (one per self-attention head).
+  const regions = [];
+  let y = top + Math.min(220, box.height - 30) + 40;
+  const thumb = 44;
+  extras.forEach((extra, i) => {
+    const x = photoRect.width + 20 + (i % 2) * (thumb + 8);
+    const yy = y + Math.floor(i / 2) * (thumb + 22);
+    const r = range(extra.map.data);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(mapCanvas(extra.map, r.lo, r.hi), x, yy, thumb, thumb);
+    if (extra.selected) {
+      ctx.strokeStyle = ACCENT;
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x - 1, yy - 1, thumb + 2, thumb + 2);
+    }
+    note(ctx, extra.label, x, yy + thumb + 3);
+    regions.push({ x, y: yy, width: thumb, height: thumb + 16, index: i });
+  });
+  return { height: top + Math.max(box.height, extras.length ? y - top + Math.ceil(extras.length / 2) * (thumb + 22) : 0) + 8, photoRect, regions };
+}
+
+/** Channel weights as bars (sorted or in channel order), and the hovered channel's feature map. */
+export function drawChannelView(ctx, width, { weights, sorted, hover, before, after, heading }) {
+  const top = 26;
+  const chartH = 150;
+  title(ctx, heading, 0, 4);
+  const order = [...weights.keys()];
+  if (sorted) order.sort((a, b) => weights[b] - weights[a]);
+  const { lo, hi } = range(weights);
+  // Gates live in (0, 1): a fixed axis from 0 to 1 keeps photos comparable. Other weights get their own range.
+  const axisLo = lo >= 0 && hi <= 1 ? 0 : Math.min(0, lo);
+  const axisHi = lo >= 0 && hi <= 1 ? 1 : hi;
+  const left = 40;
+  const barW = (width - left - 4) / weights.length;
+  ctx.strokeStyle = '#e3e3e8';
+  ctx.lineWidth = 1;
+  for (let k = 0; k <= 4; k++) {
+    const v = axisLo + ((axisHi - axisLo) * k) / 4;
+    const y = top + chartH - ((v - axisLo) / (axisHi - axisLo)) * chartH;
+    ctx.beginPath();
+    ctx.moveTo(left, Math.round(y) + 0.5);
+    ctx.lineTo(width, Math.round(y) + 0.5);
+    ctx.stroke();
+    note(ctx, format(v), 0, y - 6);
+  }
+  const bars = [];
+  order.forEach((channel, i) => {
+    const v = weights[channel];
+    const x = left + i * barW;
+    const y0 = top + chartH - ((0 - axisLo) / (axisHi - axisLo)) * chartH;
+    const y1 = top + chartH - ((v - axisLo) / (axisHi - axisLo)) * chartH;
+    const [r, g, b] = viridis((v - lo) / (hi - lo || 1));
+    ctx.fillStyle = channel === hover ? '#e5484d' : `rgb(${r},${g},${b})`;
+    ctx.fillRect(x + barW * 0.1, Math.min(y0, y1), Math.max(1, barW * 0.8), Math.max(1, Math.abs(y1 - y0)));
+    bars.push({ x, y: top, width: barW, height: chartH, index: channel });
+  });
+  note(ctx, sorted ? 'channels sorted by weight' : 'channels in order (0 on the left)', left, top + chartH + 4);
+  let y = top + chartH + 26;
+  const channel = hover ?? order[0];
+  title(ctx, `channel ${channel}: weight ${format(weights[channel])}${hover == null ? ' (the largest; hover a bar for another)' : ''}`, 0, y);
+  y += 22;
+  const size = fit(before.width, before.height, (width - 24) / 2, 200);
+  const scale = Math.max(maxAbs(before.data, channel * before.width * before.height, (channel + 1) * before.width * before.height),
+    maxAbs(after.data, channel * after.width * after.height, (channel + 1) * after.width * after.height));
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(channelCanvas(before, channel, scale), 0, y, size.width, size.height);
+  ctx.drawImage(channelCanvas(after, channel, scale), size.width + 24, y, size.width, size.height);
+  note(ctx, 'feature map before the block', 0, y + size.height + 4);
+  note(ctx, 'after (same colour scale: blue < 0 < red)', size.width + 24, y + size.height + 4);
+  return { height: y + size.height + 24, bars };
+}
+
+/** Every channel before and after a block, each pair on one colour scale. */
+export function drawFeaturesView(ctx, width, { before, after, heading, highlight }) {
+  const top = 26;
+  title(ctx, heading, 0, 4);
+  const cols = 8;
+  const gap = 3;
+  const half = (width - 20) / 2;
+  const cell = Math.floor((half - gap * (cols - 1)) / cols);
+  const cellH = Math.round((cell * before.height) / before.width);
+  const rows = Math.ceil(before.channels / cols);
+  const plane = before.width * before.height;
+  ctx.imageSmoothingEnabled = false;
+  [before, after].forEach((features, side) => {
+    const x0 = side * (half + 20);
+    note(ctx, side ? 'after the block' : 'before the block', x0, top, INK);
+    for (let c = 0; c < features.channels; c++) {
+      const scale = Math.max(maxAbs(before.data, c * plane, (c + 1) * plane), maxAbs(after.data, c * plane, (c + 1) * plane));
+      const x = x0 + (c % cols) * (cell + gap);
+      const y = top + 18 + Math.floor(c / cols) * (cellH + gap);
+      ctx.drawImage(channelCanvas(features, c, scale), x, y, cell, cellH);
+      if (highlight?.includes(c)) {
+        ctx.strokeStyle = ACCENT;
+        ctx.lineWidth = 2;
+        ctx.strokeRect(x - 1, y - 1, cell + 2, cellH + 2);
+      }
+    }
+  });
+  const bottom = top + 18 + rows * (cellH + gap);
+  note(ctx, 'each channel on its own scale, shared by its two copies: blue < 0 < red; outlined: the channels the block changed most', 0, bottom + 4);
+  return { height: bottom + 22 };
+}
+
+/** The result's timings as a line: "stem 12 ms · se 1.2 ms · total 30 ms". */
+export function timingLine(timings) {
+  return Object.entries(timings)
+    .map(([k, v]) => `${k.replace(/_ms$/, '').replace('_', ' ')} ${v < 10 ? v.toFixed(1) : Math.round(v)} ms`)
+    .join(' · ');
+}
