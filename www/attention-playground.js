@@ -149,8 +149,12 @@ export class AttentionPlayground extends HTMLElement {
     if (!this._started) return;
     try {
       await this._initBackend();
+      // A start that failed (say `backend="webgpu"` without WebGPU) is over once another works.
+      this.ready = Promise.resolve();
+      this._hideError();
       this._syncControls();
       if (this._photo) await this._compute();
+      else await this.run(this.getAttribute('image') || this._sampleImage(0));
     } catch (e) {
       this._showError(e);
     }

@@ -5,7 +5,7 @@
 // Screenshots of every view go to test-output/browser/; look at them after a change to the front end.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { serve } from '../../tools/serve.mjs';
@@ -395,6 +395,64 @@ describe('bad input', () => {
     assert.match(messages.missing, /Could not load .*no-such-photo\.jpg: the server answered 404/);
     // A 404 is logged by the browser itself as a failed resource; nothing else may be.
     assert.deepEqual(problems.filter((p) => !/Failed to load resource: .*404/.test(p)), []);
+    await page.close();
+  });
+});
+
+describe('input and output paths', () => {
+  test('a dropped photo and a pasted one run; Export PNG and Export JSON download what is shown', async () => {
+    const { page, problems, requests } = await open('cpu');
+    await firstResult(page);
+    const loadedRequests = requests.length;
+    const dropped = await nextResult(page, () => page.evaluate(async () => {
+      const canvas = new OffscreenCanvas(120, 80);
+      canvas.getContext('2d').fillRect(30, 20, 40, 30);
+      const file = new File([await canvas.convertToBlob()], 'dropped.png', { type: 'image/png' });
+      const data = new DataTransfer();
+      data.items.add(file);
+      const el = document.querySelector('attention-playground');
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    }));
+    assert.equal(dropped.image, 'dropped.png');
+    assert.deepEqual([dropped.width, dropped.height], [224, 149]);
+    const pasted = await nextResult(page, () => page.evaluate(async () => {
+      const canvas = new OffscreenCanvas(50, 100);
+      canvas.getContext('2d').fillRect(10, 10, 20, 20);
+      const data = new DataTransfer();
+      data.items.add(new File([await canvas.convertToBlob()], 'pasted.png', { type: 'image/png' }));
+      document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }));
+    assert.equal(pasted.image, 'pasted.png');
+    assert.deepEqual([pasted.width, pasted.height], [112, 224]);
+
+    const [json] = await Promise.all([page.waitForEvent('download'), page.locator('attention-playground .export-json').click()]);
+    assert.equal(json.suggestedFilename(), 'attention-pasted-spatial.json');
+    const exported = JSON.parse(await readFile(await json.path(), 'utf8'));
+    assertResult(exported, ['se', 'cbam', 'nonlocal']);
+    const [png] = await Promise.all([page.waitForEvent('download'), page.locator('attention-playground .export-png').click()]);
+    assert.equal(png.suggestedFilename(), 'attention-pasted-spatial.png');
+    const bytes = await readFile(await png.path());
+    assert.deepEqual([...bytes.subarray(1, 4)].map((b) => String.fromCharCode(b)).join(''), 'PNG');
+    assert.equal(bytes.readUInt32BE(16), await page.evaluate(() => document.querySelector('attention-playground').shadowRoot.querySelector('canvas').width), 'the PNG is the canvas');
+    assert.deepEqual(requests.slice(loadedRequests), [], 'no network request');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('backend="webgpu" without WebGPU says why, and switching to auto recovers', async () => {
+    const { page, problems } = await open('cpu', '/embed.html');
+    await firstResult(page);
+    await page.setContent(`<!doctype html><body><script type="module" src="${origin}/attention-playground.js"></script>
+      <attention-playground backend="webgpu"></attention-playground></body>`);
+    const failure = await page.evaluate(() => document.querySelector('attention-playground').ready.then(() => 'ready', (e) => e.message));
+    assert.match(failure, /^GPU backend unavailable: /);
+    assert.match(await page.locator('attention-playground .message').textContent(), /GPU backend unavailable/);
+    await page.locator('attention-playground select.backend').selectOption('auto');
+    const result = await firstResult(page);
+    assert.equal(result.backend, 'cpu');
+    assert.equal(await page.locator('attention-playground .message').isHidden(), true);
+    assert.deepEqual(problems, []);
     await page.close();
   });
 });
