@@ -94,7 +94,7 @@ cmd_bench() {
     ensure_apt_packages mesa-vulkan-drivers
     ensure_runtime_dir
     log "cargo bench (CPU reference and GPU backends)"
-    cargo bench --locked --bench blocks
+    cargo bench --locked --bench blocks --bench model
 }
 
 # npm tools pinned in package-lock.json: binaryen's wasm-opt (Debian's 108 breaks wasm-bindgen's

@@ -414,7 +414,7 @@ export class AttentionPlayground extends HTMLElement {
     };
     this._canvas.addEventListener('click', query);
     this._canvas.addEventListener('pointermove', (event) => {
-      if (this.view === 'nonlocal' && event.buttons === 1) query(event);
+      if (this.view === 'nonlocal') query(event); // hover follows the pointer; requests coalesce
       if (this.view === 'channel') this._hoverBar(event);
       if (this.view === 'nonlocal') this._hoverHead(event, false);
     });
@@ -618,12 +618,12 @@ export class AttentionPlayground extends HTMLElement {
           const uniform = formatUniform(perHead[head]);
           const extras = perHead.map((map, i) => ({ map, label: `head ${i + 1}`, selected: i === head }));
           return drawOverlayView(ctx, width, photo, { map: perHead[head], label: 'attention', opacity: this._state.opacity, query: cell, queryGrid: grid },
-            `MHSA head ${head + 1} of ${perHead.length}: where the marked position attends (click or drag on the photo; uniform ${uniform})`, extras);
+            `MHSA head ${head + 1} of ${perHead.length}: where the marked position attends (hover or click the photo; uniform ${uniform})`, extras);
         }
         const map = chosen ? chosen.row : entry.attention;
         const keys = map.width === grid.width ? '' : ` (keys subsampled to ${map.width} x ${map.height})`;
         return drawOverlayView(ctx, width, photo, { map, label: 'attention', opacity: this._state.opacity, query: cell, queryGrid: grid },
-          `Non-local: where the marked position attends${keys} (click or drag on the photo; uniform ${formatUniform(map)})`);
+          `Non-local: where the marked position attends${keys} (hover or click the photo; uniform ${formatUniform(map)})`);
       }
       default: {
         if (!entry) return say('Switch on a block to compare its input and output features.');
