@@ -95,6 +95,10 @@ cmd_bench() {
     ensure_runtime_dir
     log "cargo bench (CPU reference and GPU backends)"
     cargo bench --locked --bench blocks --bench model
+    cmd_build
+    ensure_apt_packages chromium
+    log "the playground's stages in headless Chromium (wasm CPU path and WebGPU on SwiftShader)"
+    node tools/bench-browser.mjs
 }
 
 # npm tools pinned in package-lock.json: binaryen's wasm-opt (Debian's 108 breaks wasm-bindgen's
