@@ -53,7 +53,12 @@ async function toDrawable(source) {
   }
   if (source instanceof Blob) return blobToImage(source);
   if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
-    if (!source.complete) await new Promise((resolve, reject) => { source.onload = resolve; source.onerror = reject; }).catch(() => {});
+    if (!source.complete) {
+      await new Promise((resolve) => {
+        source.addEventListener('load', resolve, { once: true });
+        source.addEventListener('error', resolve, { once: true }); // judged by naturalWidth below
+      });
+    }
     if (!source.naturalWidth && !source.src.endsWith('.svg')) throw new ImageInputError('The <img> has no picture loaded (it failed to load or is empty).');
     return source;
   }
