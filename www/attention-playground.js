@@ -147,10 +147,13 @@ export class AttentionPlayground extends HTMLElement {
 
   async _restartBackend() {
     if (!this._started) return;
+    // `ready` follows the newest start: one that failed (say `backend="webgpu"` without WebGPU)
+    // is over once another works, and a caller who awaits it meanwhile waits for the new one.
+    const starting = this._initBackend();
+    this.ready = starting.then(() => undefined);
+    this.ready.catch(() => {});
     try {
-      await this._initBackend();
-      // A start that failed (say `backend="webgpu"` without WebGPU) is over once another works.
-      this.ready = Promise.resolve();
+      await starting;
       this._hideError();
       this._syncControls();
       if (this._photo) await this._compute();
