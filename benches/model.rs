@@ -19,11 +19,8 @@ fn model(c: &mut Criterion) {
     let cpu = pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap();
     let mut group = c.benchmark_group(format!("cpu/model/{w}x{h}"));
     group.sample_size(10);
-    let cases: [(&str, &[BlockKind]); 3] = [
-        ("stem only", &[]),
-        ("se cbam nonlocal", &[BlockKind::Se, BlockKind::Cbam, BlockKind::NonLocal]),
-        ("all six", &BlockKind::ALL),
-    ];
+    let cases: [(&str, &[BlockKind]); 3] =
+        [("stem only", &[]), ("se cbam nonlocal", &[BlockKind::Se, BlockKind::Cbam, BlockKind::NonLocal]), ("all six", &BlockKind::ALL)];
     for (label, blocks) in cases {
         let model = Model::seeded(&config(blocks)).unwrap();
         group.bench_function(label, |b| b.iter(|| pollster::block_on(model.run(&cpu, &input, &|| 0.0)).unwrap()));

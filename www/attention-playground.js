@@ -27,7 +27,8 @@ const OPTIONS = {
   ],
   eca: [{ key: 'padding', label: 'padding', values: ['zero', 'circular'] }],
   gc: [{ key: 'fusion', label: 'fusion', values: ['scale', 'add'] }],
-  mhsa: [{ key: 'heads', label: 'heads', values: [4, 1, 2, 8] }],
+  // The engine has no default head count, so MHSA's is always sent.
+  mhsa: [{ key: 'heads', label: 'heads', values: [4, 1, 2, 8], alwaysSent: true }],
 };
 
 const VIEWS = [
@@ -216,10 +217,9 @@ export class AttentionPlayground extends HTMLElement {
     for (const name of this.blocks) {
       const chosen = {};
       for (const opt of OPTIONS[name] ?? []) {
-        const v = this._state.options[`${name}.${opt.key}`];
-        // Defaults stay unset, so the engine applies timm's defaults (and MHSA its 4 heads).
-        if (v !== undefined && v !== opt.values[0]) chosen[opt.key] = v;
-        else if (name === 'mhsa' && opt.key === 'heads') chosen.heads = opt.values[0];
+        const v = this._state.options[`${name}.${opt.key}`] ?? opt.values[0];
+        // Defaults stay unset, so the engine applies timm's defaults.
+        if (v !== opt.values[0] || opt.alwaysSent) chosen[opt.key] = v;
       }
       blocks[name] = chosen;
     }

@@ -10,7 +10,7 @@ const MUTED = '#6b6b76';
 const ACCENT = '#5b4bdb';
 const LEGEND_WIDTH = 110;
 
-export function range(data) {
+function range(data) {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of data) {
@@ -92,7 +92,7 @@ function note(ctx, text, x, y, color = MUTED) {
 }
 
 // A vertical colour bar with five labelled values.
-export function drawLegend(ctx, x, y, height, lo, hi, label) {
+function drawLegend(ctx, x, y, height, lo, hi, label) {
   note(ctx, label, x, y - 16, INK);
   const barW = 14;
   for (let i = 0; i < height; i++) {

@@ -37,34 +37,33 @@ impl ConvRelu {
     }
 }
 
+/// Each convolution's name, input and output channels: `conv1` 3 -> 16, `conv2` 16 -> 32.
+fn layer_shapes() -> impl Iterator<Item = (String, usize, usize)> {
+    WIDTHS.iter().enumerate().map(|(i, &cout)| (format!("conv{}", i + 1), if i == 0 { 3 } else { WIDTHS[i - 1] }, cout))
+}
+
 pub struct Stem {
     layers: Vec<ConvRelu>,
 }
 
 impl Stem {
     pub fn load(r: &mut WeightReader) -> Result<Self> {
-        let mut cin = 3;
         let mut layers = Vec::new();
-        for (i, &cout) in WIDTHS.iter().enumerate() {
-            let name = format!("conv{}", i + 1);
+        for (name, cin, cout) in layer_shapes() {
             let weight = r.require(&format!("{name}.weight"), &[cout, cin, KERNEL, KERNEL])?;
             let bias = r.require(&format!("{name}.bias"), &[cout])?;
             layers.push(ConvRelu { weight, bias, cin });
-            cin = cout;
         }
         Ok(Self { layers })
     }
 
     /// The keys and shapes [`Stem::load`] reads, for seeding.
     pub fn keys() -> Vec<(String, Vec<usize>)> {
-        let mut cin = 3;
-        let mut keys = Vec::new();
-        for (i, &cout) in WIDTHS.iter().enumerate() {
-            keys.push((format!("conv{}.weight", i + 1), vec![cout, cin, KERNEL, KERNEL]));
-            keys.push((format!("conv{}.bias", i + 1), vec![cout]));
-            cin = cout;
-        }
-        keys
+        layer_shapes()
+            .flat_map(|(name, cin, cout)| {
+                [(format!("{name}.weight"), vec![cout, cin, KERNEL, KERNEL]), (format!("{name}.bias"), vec![cout])]
+            })
+            .collect()
     }
 
     pub fn channels(&self) -> usize {
