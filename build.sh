@@ -9,6 +9,8 @@
 #   ./build.sh         builds the browser playground into dist/ (wasm-pack --target web, release,
 #                      wasm-opt; the front end from www/ and index.html)
 #   ./build.sh serve   builds it and serves dist/ at http://127.0.0.1:8080
+#   ./build.sh train   trains the default network and its ablation variants (tools/train), writes
+#                      src/model/trained.safetensors and prints the README's table (~30 min)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -79,6 +81,9 @@ cmd_test() {
     log "cargo test (native; the GPU tests run on Mesa's software Vulkan)"
     cargo test --locked
 
+    log "the training tool's tests (its candle network computes what the engine computes)"
+    cargo test --locked -p attention-train
+
     log "the GPU checks in headless Chromium on WebGPU (SwiftShader; flags in webdriver.json)"
     # The runner's default timeout (20 s) is for the whole file; the golden cases take longer.
     WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" \
@@ -142,13 +147,19 @@ cmd_serve() {
     exec node tools/serve.mjs dist 8080
 }
 
+cmd_train() {
+    log "training the default network (tools/train; fixed seeds, 2 threads)"
+    cargo run --locked --release -p attention-train -- --out src/model/trained.safetensors
+}
+
 case "${1:-build}" in
     build) cmd_build ;;
     test) cmd_test ;;
     bench) cmd_bench ;;
     serve) cmd_serve ;;
+    train) cmd_train ;;
     *)
-        echo "usage: ./build.sh [build|serve|test|bench]" >&2
+        echo "usage: ./build.sh [build|serve|test|bench|train]" >&2
         exit 2
         ;;
 esac

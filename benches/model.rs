@@ -1,16 +1,11 @@
-//! The playground's model at its working size, natively on the CPU reference: the stem, then the
-//! default blocks (`se cbam nonlocal`) and all six. `cargo bench --bench model` (or `./build.sh bench`).
-//! The browser runs the same code compiled to wasm; its per-stage times show in the page's badge.
+//! The playground's trained network at its working size, natively on the CPU reference: the stem
+//! and body alone (every block off), with the three early blocks, and with all six.
+//! `cargo bench --bench model` (or `./build.sh bench`). The browser runs the same code compiled to
+//! wasm; its per-stage times show in the page's badge.
 
-use attention_playground::model::{Model, ModelConfig, image};
-use attention_playground::{AnyBackend, BackendChoice, BlockKind, BlockOptions};
+use attention_playground::model::{EARLY_BLOCKS, Model, ModelConfig, image};
+use attention_playground::{AnyBackend, BackendChoice};
 use criterion::{Criterion, criterion_group, criterion_main};
-
-fn config(blocks: &[BlockKind]) -> ModelConfig {
-    ModelConfig {
-        blocks: blocks.iter().map(|&k| (k, BlockOptions { heads: (k == BlockKind::Mhsa).then_some(4), ..Default::default() })).collect(),
-    }
-}
 
 fn model(c: &mut Criterion) {
     let (w, h) = image::working_size(512, 512);
@@ -19,10 +14,10 @@ fn model(c: &mut Criterion) {
     let cpu = pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap();
     let mut group = c.benchmark_group(format!("cpu/model/{w}x{h}"));
     group.sample_size(10);
-    let cases: [(&str, &[BlockKind]); 3] =
-        [("stem only", &[]), ("se cbam nonlocal", &[BlockKind::Se, BlockKind::Cbam, BlockKind::NonLocal]), ("all six", &BlockKind::ALL)];
-    for (label, blocks) in cases {
-        let model = Model::seeded(&config(blocks)).unwrap();
+    let all = ModelConfig::all_trained();
+    let early = ModelConfig { blocks: all.blocks.iter().filter(|(k, _)| EARLY_BLOCKS.contains(k)).cloned().collect() };
+    for (label, config) in [("no blocks", ModelConfig::default()), ("se eca gc", early), ("all six", all)] {
+        let model = Model::trained(&config).unwrap();
         group.bench_function(label, |b| b.iter(|| pollster::block_on(model.run(&cpu, &input, &|| 0.0)).unwrap()));
     }
     group.finish();

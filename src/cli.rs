@@ -35,6 +35,8 @@ struct Cli {
 enum Command {
     /// Run one block on x and write y (same shape as x) plus the block's maps
     Apply(ApplyArgs),
+    /// Run the trained network on a photo and write the figures of its blocks (PNG) and result.json
+    Render(crate::render::RenderArgs),
 }
 
 #[derive(Args)]
@@ -103,8 +105,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let Command::Apply(args) = cli.command;
-    match apply(&args) {
+    let outcome = match &cli.command {
+        Command::Apply(args) => apply(args),
+        Command::Render(args) => crate::render::render(args),
+    };
+    match outcome {
         Ok(report) => {
             eprintln!("{report}");
             ExitCode::SUCCESS

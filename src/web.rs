@@ -12,11 +12,12 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::backend::{AnyBackend, BackendChoice, BackendKind};
+use crate::backend::{AnyBackend, BackendChoice};
 use crate::blocks::{BlockKind, BlockOptions};
 use crate::error::Error;
-use crate::model::{Model, ModelConfig, ModelRun, image};
-use crate::tensor::Tensor;
+use crate::model::report::{self, ReportOptions, Value};
+use crate::model::{Model, ModelConfig, ModelRun, image, trained_options};
+use crate::weights::Weights;
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -76,6 +77,8 @@ struct State {
     backend: AnyBackend,
     model: RefCell<Option<Rc<Model>>>,
     last_run: RefCell<Option<Rc<ModelRun>>>,
+    /// Blocks whose weights the user loaded, used instead of the trained ones.
+    own_weights: RefCell<BTreeMap<BlockKind, Weights>>,
 }
 
 /// One backend, one model, and the last run (kept for [`Playground::attention_at`]).
@@ -96,13 +99,13 @@ impl Playground {
             other => return Err(js_error(format!("backend `{other}`: use auto, webgpu or cpu"))),
         };
         let backend = AnyBackend::select(choice).await.map_err(js_error)?;
-        Ok(Playground { state: Rc::new(State { backend, model: RefCell::new(None), last_run: RefCell::new(None) }) })
+        Ok(Playground { state: Rc::new(State { backend, model: RefCell::new(None), last_run: RefCell::new(None), own_weights: RefCell::new(BTreeMap::new()) }) })
     }
 
     /// `"webgpu"` or `"cpu"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        backend_word(self.state.backend.kind()).into()
+        report::backend_word(self.state.backend.kind()).into()
     }
 
     /// The WebGPU adapter's name, or why the CPU runs instead of the GPU.
@@ -114,8 +117,9 @@ impl Playground {
         }
     }
 
-    /// Builds the model for `{ blocks: { se: {}, nonlocal: { pairwise: "dot-product", subsample: true }, ... } }`.
-    /// Until trained weights ship, every block gets its seeded weights (see [`Model::seeded`]).
+    /// Builds the model for `{ blocks: { se: {}, nonlocal: { subsample: true }, ... } }`: the trained
+    /// network with those blocks on (the others are the identity), and a user's own weights for
+    /// any block given to [`Playground::load_weights`].
     pub fn configure(&self, config: JsValue) -> Result<(), JsValue> {
         let blocks: BTreeMap<String, OptionWords> = Reflect::get(&config, &"blocks".into())
             .ok()
@@ -129,15 +133,40 @@ impl Playground {
             let kind: BlockKind = name.parse().map_err(js_error)?;
             model_config.blocks.push((kind, words.parse().map_err(js_error)?));
         }
-        let model = Model::seeded(&model_config).map_err(js_error)?;
+        let mut model = Model::trained(&model_config).map_err(js_error)?;
+        for (kind, weights) in self.state.own_weights.borrow().iter() {
+            if let Some((_, options)) = model_config.blocks.iter().find(|(k, _)| k == kind) {
+                model.replace_block(*kind, weights, options).map_err(js_error)?;
+            }
+        }
         self.state.model.replace(Some(Rc::new(model)));
         self.state.last_run.replace(None);
         Ok(())
     }
 
+    /// Uses the safetensors `bytes` (timm names, optionally under a prefix such as
+    /// `layer3.0.se.`) as `block`'s weights from the next [`Playground::configure`] on; checked
+    /// now, against the channels the block sees in this network. Empty `bytes` go back to the
+    /// trained weights.
+    #[wasm_bindgen(js_name = loadWeights)]
+    pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String) -> Result<(), JsValue> {
+        let kind: BlockKind = block.parse().map_err(js_error)?;
+        if bytes.is_empty() {
+            self.state.own_weights.borrow_mut().remove(&kind);
+            return Ok(());
+        }
+        let weights = Weights::from_safetensors_with_prefix(&bytes, &prefix).map_err(js_error)?;
+        // Loading a model with only this block on checks the names, shapes and channel count.
+        let mut probe = Model::trained(&ModelConfig { blocks: vec![(kind, trained_options(kind))] }).map_err(js_error)?;
+        probe.replace_block(kind, &weights, &trained_options(kind)).map_err(js_error)?;
+        self.state.own_weights.borrow_mut().insert(kind, weights);
+        Ok(())
+    }
+
     /// Runs the model on `width x height` RGBA pixels (already scaled to [`working_size`]) and
-    /// resolves to the result object (its shape is in the README): timings, per-block maps, the attention
-    /// row of the centre position for Non-local and MHSA, and the features before and after each block.
+    /// resolves to the result object (its shape is in the README): prediction with and without
+    /// the blocks, timings, per-block maps, the attention row of the centre position for
+    /// Non-local and MHSA, and the features before and after each block.
     pub fn run(&self, rgba: Vec<u8>, width: usize, height: usize) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
@@ -145,58 +174,21 @@ impl Playground {
             let input = image::rgba_to_input(&rgba, width, height).map_err(js_error)?;
             let start = now_ms();
             let run = Rc::new(model.run(&state.backend, &input, &now_ms).await.map_err(js_error)?);
-            let result = Object::new();
-            let timings = Object::new();
-            set(&timings, "stem_ms", run.stem_ms);
-            let blocks = Object::new();
-            let (fh, fw) = (run.features.shape()[2], run.features.shape()[3]);
-            let centre = (fh / 2) * fw + fw / 2;
-            for stage in &run.stages {
-                let name = stage.kind.name();
-                let entry = Object::new();
-                for (map, tensor) in &stage.output.maps {
-                    let value = match tensor.shape() {
-                        [_, _] => floats(tensor.data()).into(),
-                        [_, h, w] => plane(*w, *h, tensor.data()),
-                        _ => continue,
-                    };
-                    set(&entry, map, value);
+            let options = ReportOptions { queries: vec![], features: true, gpu_word: "webgpu" };
+            let mut result = report::report(&model, &state.backend, &run, width, height, &options, &now_ms).await.map_err(js_error)?;
+            if let Value::Object(fields) = &mut result {
+                if let Some((_, Value::Object(timings))) = fields.iter_mut().find(|(k, _)| k == "timings") {
+                    timings.push(("total_ms".into(), Value::Number(now_ms() - start)));
                 }
-                let row_start = now_ms();
-                if matches!(stage.kind, BlockKind::NonLocal | BlockKind::Mhsa) {
-                    let row = model.attention_row(&state.backend, &run, stage.kind, centre).await.map_err(js_error)?;
-                    set(&entry, "query", query_object(centre % fw, centre / fw));
-                    set(&entry, "attention", rows_value(stage.kind, &row.row));
-                    if stage.kind == BlockKind::Mhsa {
-                        set(&entry, "heads", row.row.shape()[1] as f64);
-                    }
-                }
-                set(&timings, &format!("{name}_ms"), stage.ms + (now_ms() - row_start));
-                let features = Object::new();
-                set(&features, "before", feature_maps(&stage.input));
-                set(&features, "after", feature_maps(&stage.output.y));
-                set(&entry, "features", features);
-                set(&blocks, name, entry);
             }
-            set(&timings, "total_ms", now_ms() - start);
-            set(&result, "backend", backend_word(run.stages.first().map_or(state.backend.kind(), |s| s.output.ran_on.backend)));
-            if let Some(reason) = run.stages.iter().find_map(|s| s.output.ran_on.fallback.clone()) {
-                set(&result, "fallback", reason);
-            }
-            set(&result, "width", width as f64);
-            set(&result, "height", height as f64);
-            set(&result, "timings", timings);
-            set(&result, "blocks", blocks);
-            set(&result, "features", feature_maps(&run.features));
-            set(&result, "output", feature_maps(run.output()));
             state.last_run.replace(Some(run));
-            Ok(result.into())
+            Ok(to_js(&result))
         })
     }
 
-    /// The attention row of feature position (`fx`, `fy`) in `block` (`nonlocal` or `mhsa`) on
-    /// the last run's input: `{ width, height, data }` (Non-local) or `{ width, height, heads,
-    /// data }` with the heads one after another (MHSA).
+    /// The attention row of feature position (`fx`, `fy`), on the grid `block` (`nonlocal` or
+    /// `mhsa`) works on, of the last run: `{ width, height, data }` (Non-local) or one such map
+    /// per head (MHSA).
     #[wasm_bindgen(js_name = attentionAt)]
     pub fn attention_at(&self, block: String, fx: usize, fy: usize) -> Promise {
         let state = self.state.clone();
@@ -204,68 +196,31 @@ impl Playground {
             let kind: BlockKind = block.parse().map_err(js_error)?;
             let model = state.model.borrow().clone().ok_or_else(|| js_error("configure the blocks before running"))?;
             let run = state.last_run.borrow().clone().ok_or_else(|| js_error("run an image first"))?;
-            let (fh, fw) = (run.features.shape()[2], run.features.shape()[3]);
+            let stage = run.stage(kind).ok_or_else(|| js_error(format!("block {} is not switched on", kind.name())))?;
+            let (fh, fw) = (stage.input.shape()[2], stage.input.shape()[3]);
             if fx >= fw || fy >= fh {
                 return Err(js_error(format!("position ({fx}, {fy}) is outside the {fw} x {fh} feature map")));
             }
             let row = model.attention_row(&state.backend, &run, kind, fy * fw + fx).await.map_err(js_error)?;
-            Ok(rows_value(kind, &row.row))
+            Ok(to_js(&report::attention_value(kind, &row.row)))
         })
     }
 }
 
-fn backend_word(kind: BackendKind) -> &'static str {
-    match kind {
-        BackendKind::Gpu => "webgpu",
-        BackendKind::Cpu => "cpu",
-    }
-}
-
-fn set(target: &Object, key: &str, value: impl Into<JsValue>) {
-    Reflect::set(target, &key.into(), &value.into()).expect("setting a field of a plain object");
-}
-
-fn floats(data: &[f32]) -> Float32Array {
-    Float32Array::from(data)
-}
-
-/// `{ width, height, data }`, the shape of every map the page draws.
-fn plane(width: usize, height: usize, data: &[f32]) -> JsValue {
-    let map = Object::new();
-    set(&map, "width", width as f64);
-    set(&map, "height", height as f64);
-    set(&map, "data", floats(data));
-    map.into()
-}
-
-fn query_object(x: usize, y: usize) -> JsValue {
-    let q = Object::new();
-    set(&q, "x", x as f64);
-    set(&q, "y", y as f64);
-    q.into()
-}
-
-/// A Non-local row `(1, Hk, Wk)` as one map; an MHSA row `(1, heads, H, W)` as one map per head.
-fn rows_value(kind: BlockKind, row: &Tensor) -> JsValue {
-    match (kind, row.shape()) {
-        (BlockKind::Mhsa, &[_, heads, h, w]) => {
-            let maps = Array::new();
-            for head in row.data().chunks_exact(h * w).take(heads) {
-                maps.push(&plane(w, h, head));
+/// A report tree as plain JS objects, float arrays as `Float32Array`s.
+fn to_js(value: &Value) -> JsValue {
+    match value {
+        Value::Number(n) => JsValue::from_f64(*n),
+        Value::Text(t) => JsValue::from_str(t),
+        Value::Floats(f) => Float32Array::from(&f[..]).into(),
+        Value::List(items) => items.iter().map(to_js).collect::<Array>().into(),
+        Value::Object(fields) => {
+            let object = Object::new();
+            for (k, v) in fields {
+                Reflect::set(&object, &k.into(), &to_js(v)).expect("setting a field of a plain object");
             }
-            maps.into()
+            object.into()
         }
-        (_, &[_, h, w]) => plane(w, h, row.data()),
-        _ => JsValue::NULL,
     }
 }
 
-/// `{ channels, width, height, data }` of a `(1, C, H, W)` tensor.
-fn feature_maps(x: &Tensor) -> JsValue {
-    let maps = Object::new();
-    set(&maps, "channels", x.shape()[1] as f64);
-    set(&maps, "width", x.shape()[3] as f64);
-    set(&maps, "height", x.shape()[2] as f64);
-    set(&maps, "data", floats(x.data()));
-    maps.into()
-}

@@ -6,15 +6,17 @@
 import { Engine } from './engine.js';
 import { loadImage } from './image-input.js';
 import { STYLES } from './styles.js';
-import { drawChannelView, drawFeaturesView, drawOverlayView, timingLine } from './views.js';
+import { drawChannelView, drawFeaturesView, drawOverlayView, predictionLine, timingLine } from './views.js';
 
+// In the order the network runs them: three on the 16 named stem channels (1/4 size), then
+// three after the first convolution (32 channels, 1/8 size). See src/model/mod.rs.
 const BLOCKS = [
-  { name: 'se', label: 'SE', title: 'Squeeze-and-Excitation: one gate per channel from the global average' },
-  { name: 'cbam', label: 'CBAM', title: 'CBAM: a channel gate, then a spatial gate from a 7x7 conv' },
-  { name: 'nonlocal', label: 'Non-local', title: 'Non-local block: every position attends to every other' },
-  { name: 'eca', label: 'ECA', title: 'Efficient Channel Attention: a 1-D conv across channels' },
-  { name: 'gc', label: 'GC', title: 'Global Context: one attention-pooled context, then a channel transform' },
-  { name: 'mhsa', label: 'MHSA', title: 'Multi-head self-attention over the positions' },
+  { name: 'se', label: 'SE', title: 'Squeeze-and-Excitation: one gate per channel from the global average (on the 16 named channels)' },
+  { name: 'eca', label: 'ECA', title: 'Efficient Channel Attention: a 1-D conv across channels (on the 16 named channels)' },
+  { name: 'gc', label: 'GC', title: 'Global Context: one attention-pooled context, then a channel transform (on the 16 named channels)' },
+  { name: 'cbam', label: 'CBAM', title: 'CBAM: a channel gate, then a spatial gate from a 7x7 conv (after the first convolution)' },
+  { name: 'nonlocal', label: 'Non-local', title: 'Non-local block: every position attends to every other (after the first convolution)' },
+  { name: 'mhsa', label: 'MHSA', title: 'Multi-head self-attention over the positions, as x + MHSA(x) (after the first convolution)' },
 ];
 const BLOCK_LABEL = Object.fromEntries(BLOCKS.map((b) => [b.name, b.label]));
 
@@ -22,11 +24,12 @@ const BLOCK_LABEL = Object.fromEntries(BLOCKS.map((b) => [b.name, b.label]));
 const OPTIONS = {
   cbam: [{ key: 'spatial_order', label: 'pooling order', values: ['mean-max', 'max-mean'] }],
   nonlocal: [
-    { key: 'pairwise', label: 'pairwise', values: ['embedded-gaussian', 'dot-product', 'gaussian', 'concatenation'] },
+    // The Gaussian and concatenation forms need other weights than the trained block has.
+    { key: 'pairwise', label: 'pairwise', values: ['embedded-gaussian', 'dot-product'] },
     { key: 'subsample', label: 'subsample keys', values: [false, true] },
   ],
   eca: [{ key: 'padding', label: 'padding', values: ['zero', 'circular'] }],
-  gc: [{ key: 'fusion', label: 'fusion', values: ['scale', 'add'] }],
+  // GC's "add" fusion needs an mlp_add the trained network does not have, so GC has no options here.
   // The engine has no default head count, so MHSA's is always sent.
   mhsa: [{ key: 'heads', label: 'heads', values: [4, 1, 2, 8], alwaysSent: true }],
 };
@@ -37,7 +40,8 @@ const VIEWS = [
   { name: 'nonlocal', label: 'Attention', blocks: ['nonlocal', 'mhsa'] },
   { name: 'features', label: 'Features', blocks: BLOCKS.map((b) => b.name) },
 ];
-const DEFAULT_BLOCKS = ['se', 'cbam', 'nonlocal'];
+// The network was trained with every block; switching one off shows what it contributes.
+const DEFAULT_BLOCKS = BLOCKS.map((b) => b.name);
 const SAMPLES = [
   { file: 'cat.jpg', label: 'Cat (CC0)' },
   { file: 'astronaut.jpg', label: 'Astronaut (public domain)' },
@@ -62,6 +66,7 @@ export class AttentionPlayground extends HTMLElement {
     this.result = null;
     this._state = { opacity: 0.6, sorted: true, head: 0, hoverChannel: null, inspect: {}, options: {}, attention: null };
     this._photo = null;
+    this._ownWeights = {}; // block -> { bytes, prefix } while the user's own weights replace the trained ones
     this._started = false;
   }
 
@@ -141,6 +146,12 @@ export class AttentionPlayground extends HTMLElement {
 
   async _initBackend() {
     this._info = await this._engine.call('init', { backend: this.backend });
+    // A new engine (another backend, or a restart) starts from the trained weights: send the
+    // user's own again.
+    for (const [block, { bytes, prefix }] of Object.entries(this._ownWeights)) {
+      const copy = bytes.slice(0);
+      await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
+    }
     this._configured = null;
     this._engine.needsInit = false;
     this._updateBadge();
@@ -197,7 +208,8 @@ export class AttentionPlayground extends HTMLElement {
     if (!this.result) throw new Error('Run an image first: attentionAt() reads the last result.');
     block ??= this.result.blocks.nonlocal ? 'nonlocal' : 'mhsa';
     if (!this.result.blocks[block]) throw new Error(`Block ${block} is not switched on; switch it on to see its attention.`);
-    const { width, height, features } = this.result;
+    const { width, height } = this.result;
+    const features = this.result.blocks[block].features.before; // the grid this block attends over
     if (!(x >= 0 && y >= 0 && x < width && y < height)) throw new Error(`(${x}, ${y}) is outside the ${width} x ${height} image.`);
     const fx = Math.min(features.width - 1, Math.floor((x / width) * features.width));
     const fy = Math.min(features.height - 1, Math.floor((y / height) * features.height));
@@ -208,6 +220,32 @@ export class AttentionPlayground extends HTMLElement {
     this._state.attention = { block, fx, fy, row: answer };
     this._render();
     return answer;
+  }
+
+  /**
+   * Uses your own weights for `block`: a safetensors file (File, Blob, ArrayBuffer or bytes) with
+   * timm's names, optionally under `prefix` (e.g. `layer3.0.se.`). They must fit the channels the
+   * block sees here (16 for SE/ECA/GC, 32 for CBAM/Non-local/MHSA). `source = null` goes back to
+   * the trained weights.
+   */
+  async loadWeights(block, source, prefix = '') {
+    await this.ready;
+    if (!BLOCK_LABEL[block]) throw new Error(`Unknown block ${block}.`);
+    const bytes = source == null ? new ArrayBuffer(0)
+      : source instanceof ArrayBuffer ? source.slice(0)
+      : ArrayBuffer.isView(source) ? source.slice().buffer
+      : await source.arrayBuffer();
+    const copy = bytes.slice(0);
+    try {
+      await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
+    } catch (e) {
+      this._showError(new Error(`${BLOCK_LABEL[block]} weights: ${e.message ?? e}`));
+      throw e;
+    }
+    if (source == null) delete this._ownWeights[block];
+    else this._ownWeights[block] = { bytes, prefix };
+    this._configured = null;
+    if (this._photo) await this._rerun();
   }
 
   // ---- computing ----------------------------------------------------------------------------
@@ -239,10 +277,10 @@ export class AttentionPlayground extends HTMLElement {
     const pixels = new Uint8Array(rgba).buffer;
     const result = await this._engine.call('run', { rgba: pixels, width, height }, [pixels]);
     result.timings = { ...extraTimings, ...result.timings };
-    const f = result.features;
     for (const name of ['nonlocal', 'mhsa']) {
       const entry = result.blocks[name];
       if (!entry) continue;
+      const f = entry.features.before;
       // The query in image coordinates, at the centre of its feature cell.
       entry.queryCell = entry.query;
       entry.query = { x: ((entry.query.x + 0.5) * width) / f.width, y: ((entry.query.y + 0.5) * height) / f.height };
@@ -307,7 +345,10 @@ export class AttentionPlayground extends HTMLElement {
           <label class="muted sorted-box"><input type="checkbox" class="sorted" checked> sorted</label>
           <label class="muted opacity-box">opacity <input type="range" class="opacity" min="0" max="1" step="0.05" value="${this._state.opacity}"></label>
           <select class="head" aria-label="attention head"></select>
-        </div>` : ''}
+          ${full ? `<span class="right"><button class="own-weights" title="Use your own trained weights (safetensors, timm names) for the block shown">Own weights…</button>
+          <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
+        </div>
+        <div class="bar prediction" aria-live="polite"></div>` : ''}
         <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">Loading the attention engine…</div></div>
         ${controls !== 'none' ? `
         <div class="bar status">
@@ -338,6 +379,12 @@ export class AttentionPlayground extends HTMLElement {
     if (full) {
       const file = $('.file');
       $('.pick').addEventListener('click', () => file.click());
+      const weightsFile = $('.weights-file');
+      $('.own-weights').addEventListener('click', () => weightsFile.click());
+      weightsFile.addEventListener('change', () => {
+        if (weightsFile.files[0]) this.loadWeights(this._inspected(), weightsFile.files[0]).catch(() => {});
+        weightsFile.value = '';
+      });
       file.addEventListener('change', () => {
         if (file.files[0]) this.run(file.files[0]).catch(() => {});
         file.value = '';
@@ -537,6 +584,8 @@ export class AttentionPlayground extends HTMLElement {
     const detail = this.result?.fallback ?? this._info?.detail ?? '';
     name.parentElement.title = backend === 'webgpu' ? `WebGPU adapter: ${detail}` : `CPU path: ${detail}`;
     this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings) : '';
+    const prediction = this.shadowRoot.querySelector('.prediction');
+    if (prediction) prediction.innerHTML = this.result ? predictionLine(this.result) : '';
   }
 
   _setBusy(busy) {
@@ -603,7 +652,7 @@ export class AttentionPlayground extends HTMLElement {
         if (!weights) return say(`${BLOCK_LABEL[block]} with "add" fusion has no channel gate; switch fusion to "scale".`);
         const { before, after } = entry.features;
         const heading = `${BLOCK_LABEL[block]}: ${weights.length} channel weights (σ gates; 1 keeps a channel, 0 silences it)`;
-        return drawChannelView(ctx, width, { weights, sorted: this._state.sorted, hover: this._state.hoverChannel, before, after, heading });
+        return drawChannelView(ctx, width, { weights, names: entry.channel_names, sorted: this._state.sorted, hover: this._state.hoverChannel, before, after, heading });
       }
       case 'spatial': {
         if (!entry) return say('Switch on CBAM or GC to see a spatial map.');
@@ -614,7 +663,7 @@ export class AttentionPlayground extends HTMLElement {
         if (!entry) return say('Switch on Non-local or MHSA, then click the photo to see where a position attends.');
         const chosen = this._state.attention?.block === block ? this._state.attention : null;
         const cell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell;
-        const grid = { width: result.features.width, height: result.features.height };
+        const grid = { width: entry.features.before.width, height: entry.features.before.height };
         if (block === 'mhsa') {
           const perHead = chosen ? chosen.row.perHead : entry.attention;
           const head = Math.min(this._state.head, perHead.length - 1);
@@ -660,7 +709,13 @@ export class AttentionPlayground extends HTMLElement {
     const plain = (v) => (v instanceof Float32Array ? Array.from(v) : Array.isArray(v) ? v.map(plain)
       : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => !SKIPPED_IN_JSON.has(k)).map(([k, x]) => [k, plain(x)])) : v);
     const { channels, width, height } = this.result.features;
-    return { image: this._photo?.name, ...plain(this.result), features: { channels, width, height } };
+    const json = { image: this._photo?.name, ...plain(this.result), features: { channels, width, height } };
+    // Each block's grid (its depth's channels and size) stays, without the values.
+    for (const [name, entry] of Object.entries(this.result.blocks)) {
+      const { channels: c, width: w, height: h } = entry.features.before;
+      json.blocks[name].grid = { channels: c, width: w, height: h };
+    }
+    return json;
   }
 
   _exportJson() {

@@ -39,6 +39,9 @@ select { border-radius: 8px; padding: 3px 6px; }
 .badge b.cpu { background: #6b6b76; }
 .status { justify-content: space-between; margin: 10px 0 0; }
 .status .right { display: inline-flex; gap: 6px; align-items: center; }
+.views .right, .prediction .right { margin-left: auto; }
+.prediction { gap: 4px; font-size: 14px; }
+.prediction b { color: #534ab7; }
 .message { margin-top: 8px; padding: 8px 12px; border-radius: 8px; background: #fff4f2; color: #9b1c1c; border: 1px solid #f6cfc8; }
 .message[hidden] { display: none; }
 .drop { outline: 2px dashed var(--accent); outline-offset: 4px; border-radius: 12px; }

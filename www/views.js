@@ -170,7 +170,7 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
 }
 
 /** Channel weights as bars (sorted or in channel order), and the hovered channel's feature map. */
-export function drawChannelView(ctx, width, { weights, sorted, hover, before, after, heading }) {
+export function drawChannelView(ctx, width, { weights, names, sorted, hover, before, after, heading }) {
   const top = 26;
   const chartH = 150;
   title(ctx, heading, 0, 4);
@@ -207,7 +207,8 @@ export function drawChannelView(ctx, width, { weights, sorted, hover, before, af
   note(ctx, sorted ? 'channels sorted by weight' : 'channels in order (0 on the left)', left, top + chartH + 4);
   let y = top + chartH + 26;
   const channel = hover ?? order[0];
-  title(ctx, `channel ${channel}: weight ${format(weights[channel])}${hover == null ? ' (the largest; hover a bar for another)' : ''}`, 0, y);
+  const name = names?.[channel] ? `"${names[channel]}" (channel ${channel})` : `channel ${channel}`;
+  title(ctx, `${name}: weight ${format(weights[channel])}${hover == null ? ` (the ${sorted ? 'largest' : 'first'}; hover a bar for another)` : ''}`, 0, y);
   y += 22;
   const size = fit(before.width, before.height, (width - 24) / 2, 200);
   const scale = Math.max(maxAbs(before.data, channel * before.width * before.height, (channel + 1) * before.width * before.height),
@@ -257,4 +258,19 @@ export function timingLine(timings) {
   return Object.entries(timings)
     .map(([k, v]) => `${k.replace(/_ms$/, '').replace('_', ' ')} ${v < 10 ? v.toFixed(1) : Math.round(v)} ms`)
     .join(' · ');
+}
+
+const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+/** The prediction with the blocks that are on, its runners-up, and with every block off (HTML). */
+export function predictionLine({ prediction, baseline }) {
+  if (!prediction) return '';
+  const ranked = (p) => [...p.probabilities.keys()].sort((a, b) => p.probabilities[b] - p.probabilities[a]);
+  const percent = (p, i) => `${Math.round(p.probabilities[i] * 100)}%`;
+  const top = ranked(prediction);
+  const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(prediction.classes[i])} ${percent(prediction, i)}`).join(' · ');
+  const off = baseline ? ranked(baseline)[0] : null;
+  return `<span title="The network was trained to name the shape of the one coloured object in a cluttered scene">Prediction: <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
+    + `<span class="muted"> · ${runnersUp}</span>`
+    + (off != null ? `<span class="muted right">with every block off: ${escapeHtml(baseline.classes[off])} ${percent(baseline, off)}</span>` : '');
 }

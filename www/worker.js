@@ -40,6 +40,10 @@ const ops = {
   async run({ rgba, width, height }) {
     return engine.run(new Uint8Array(rgba), width, height);
   },
+  async loadWeights({ block, bytes, prefix }) {
+    engine.loadWeights(block, new Uint8Array(bytes), prefix ?? '');
+    return true;
+  },
   async attentionAt({ block, fx, fy }) {
     return engine.attentionAt(block, fx, fy);
   },

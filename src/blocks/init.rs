@@ -24,11 +24,13 @@ pub fn eca_kernel_size(channels: usize) -> usize {
     (if t % 2 == 1 { t } else { t + 1 }).max(3)
 }
 
-/// A SplitMix64 stream of floats, so the same seed gives the same weights on every target.
-struct Seeded(u64);
+/// A SplitMix64 stream of floats, so the same seed gives the same numbers on every target (the
+/// seeded weights here, the generated scenes in [`crate::scenes`]).
+pub(crate) struct Seeded(pub(crate) u64);
 
 impl Seeded {
-    fn next_unit(&mut self) -> f32 {
+    /// Uniform in `[0, 1)`.
+    pub(crate) fn next_unit(&mut self) -> f32 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -40,6 +42,16 @@ impl Seeded {
     /// Uniform in `[-bound, bound)`.
     fn uniform(&mut self, bound: f32) -> f32 {
         (self.next_unit() * 2.0 - 1.0) * bound
+    }
+
+    /// Uniform in `[low, high)`.
+    pub(crate) fn range(&mut self, low: f32, high: f32) -> f32 {
+        low + self.next_unit() * (high - low)
+    }
+
+    /// Uniform over `0..n`.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        ((self.next_unit() * n as f32) as usize).min(n - 1)
     }
 }
 

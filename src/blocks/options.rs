@@ -31,7 +31,7 @@ macro_rules! option_words {
 }
 
 /// The blocks the engine knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BlockKind {
     Se,
     Cbam,

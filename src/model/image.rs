@@ -10,10 +10,6 @@ pub const WORKING_SIDE: usize = 224;
 /// Smallest side accepted: the stem divides by 4 and the blocks need a few positions.
 pub const MIN_SIDE: usize = 8;
 
-/// ImageNet's per-channel mean and standard deviation, as torchvision normalises.
-const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const STD: [f32; 3] = [0.229, 0.224, 0.225];
-
 /// The size a `width x height` photo is scaled to: longer side [`WORKING_SIDE`], aspect kept,
 /// each side at least [`MIN_SIDE`].
 pub fn working_size(width: usize, height: usize) -> (usize, usize) {
@@ -24,7 +20,7 @@ pub fn working_size(width: usize, height: usize) -> (usize, usize) {
 }
 
 /// Turns `width x height` RGBA bytes (row-major, as canvas `ImageData` holds them) into a
-/// normalised `(1, 3, H, W)` tensor. Alpha is ignored.
+/// `(1, 3, H, W)` tensor of RGB in `[0, 1]`, what the fixed stem expects. Alpha is ignored.
 pub fn rgba_to_input(rgba: &[u8], width: usize, height: usize) -> Result<Tensor> {
     if width < MIN_SIDE || height < MIN_SIDE || width > 4 * WORKING_SIDE || height > 4 * WORKING_SIDE {
         return Err(Error::BadImage(format!(
@@ -39,7 +35,7 @@ pub fn rgba_to_input(rgba: &[u8], width: usize, height: usize) -> Result<Tensor>
     let mut data = vec![0.0f32; 3 * plane];
     for (i, px) in rgba.chunks_exact(4).enumerate() {
         for c in 0..3 {
-            data[c * plane + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+            data[c * plane + i] = px[c] as f32 / 255.0;
         }
     }
     Ok(Tensor::new(vec![1, 3, height, width], data).expect("length from shape"))
@@ -58,13 +54,13 @@ mod tests {
     }
 
     #[test]
-    fn pixels_are_normalised_per_channel() {
+    fn pixels_become_planar_rgb_in_the_unit_range() {
         let rgba: Vec<u8> = [255u8, 0, 128, 7].repeat(64);
         let x = rgba_to_input(&rgba, 8, 8).unwrap();
         assert_eq!(x.shape(), &[1, 3, 8, 8]);
-        assert!((x.data()[0] - (1.0 - 0.485) / 0.229).abs() < 1e-6);
-        assert!((x.data()[64] - (0.0 - 0.456) / 0.224).abs() < 1e-6);
-        assert!((x.data()[128] - (128.0 / 255.0 - 0.406) / 0.225).abs() < 1e-6);
+        assert_eq!(x.data()[0], 1.0);
+        assert_eq!(x.data()[64], 0.0);
+        assert!((x.data()[128] - 128.0 / 255.0).abs() < 1e-7);
     }
 
     #[test]

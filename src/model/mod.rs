@@ -1,31 +1,81 @@
-//! The playground's network: a feature extractor (the [`stem`]) followed by the attention blocks
-//! the user switched on, in the fixed order of [`BlockKind::ALL`], each taking the previous one's
-//! output.
+//! The playground's network, trained on generated scenes (see [`crate::scenes`] and
+//! `tools/train`). The attention blocks sit at two depths:
 //!
 //! ```text
-//! RGBA photo ──► image::rgba_to_input ──► Stem (32 channels, 1/4 size) ──► se ──► cbam ──► ... ──► features
+//! RGB photo (3, H, W) in [0, 1]
+//!   ──► stem: 16 fixed, named channels at H/4          (stem.rs: "red", "vertical edges, fine", ...)
+//!   ──► se ──► eca ──► gc                               early blocks, on the named channels
+//!   ──► body.conv1: 3x3 conv 16 -> 32, ReLU, 2x2 max pool  (H/8)
+//!   ──► cbam ──► nonlocal ──► mhsa (as x + mhsa(x))      late blocks, on learned channels
+//!   ──► body.conv2: 3x3 conv 32 -> 64, ReLU
+//!   ──► mean over positions ──► head.fc ──► one logit per shape class
 //! ```
 //!
-//! Weights are one state dict: `stem.conv1.weight`, ..., then each block under its name
-//! (`se.fc1.weight`, `cbam.channel.fc1.weight`, `nonlocal.t.weight`, ...), timm's names after the
-//! prefix. [`Model::seeded`] builds that dict from fixed seeds; a trained one loads through
-//! [`Model::load`] with no other change.
+//! A block that is switched off is the identity. MHSA runs as a residual branch, as in the
+//! self-attention blocks of BoTNet and timm's ByobNet (timm's `Attention2d` has no residual of its
+//! own), so off means `x + 0`. The other blocks carry their residual (Non-local) or are gates.
+//!
+//! Weights are one state dict: `body.conv1.weight`, `head.fc.bias`, ..., and each block under its
+//! name with timm's names after the prefix (`se.fc1.weight`, `cbam.channel.fc1.weight`,
+//! `nonlocal.t.weight`, ...). The trained dict ships in the crate ([`TRAINED_WEIGHTS`]); any dict
+//! with the same names loads through [`Model::load`].
 
+pub mod body;
 pub mod image;
+pub mod report;
 pub mod stem;
 
 use crate::backend::{AnyBackend, AttentionRow};
-use crate::blocks::init::{seeded_tensor, seeded_weights};
 use crate::blocks::{Block, BlockKind, BlockOptions, BlockOutput, MapRequest};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::scenes::CLASSES;
 use crate::tensor::Tensor;
 use crate::weights::Weights;
-use stem::Stem;
+use body::{Classifier, ConvRelu};
 
-/// The blocks to run and their options, in any order (they always run in [`BlockKind::ALL`]'s).
+/// The state dict `tools/train` wrote for the shipped network (every block present).
+pub const TRAINED_WEIGHTS: &[u8] = include_bytes!("trained.safetensors");
+
+/// Blocks on the stem's named channels, in the order they run.
+pub const EARLY_BLOCKS: [BlockKind; 3] = [BlockKind::Se, BlockKind::Eca, BlockKind::Gc];
+/// Blocks after the first convolution, in the order they run.
+pub const LATE_BLOCKS: [BlockKind; 3] = [BlockKind::Cbam, BlockKind::NonLocal, BlockKind::Mhsa];
+/// Channels after `body.conv1` and `body.conv2`.
+pub const BODY_WIDTHS: [usize; 2] = [32, 64];
+/// The trained network's self-attention heads.
+pub const MHSA_HEADS: usize = 4;
+
+/// The channel count a block sees in this network.
+pub fn channels_at(kind: BlockKind) -> usize {
+    if EARLY_BLOCKS.contains(&kind) { stem::CHANNELS } else { BODY_WIDTHS[0] }
+}
+
+/// The feature stride (image pixels per feature cell) at a block's depth.
+pub fn stride_at(kind: BlockKind) -> usize {
+    if EARLY_BLOCKS.contains(&kind) { stem::STRIDE } else { 2 * stem::STRIDE }
+}
+
+/// The options the network was trained with: timm's defaults, and [`MHSA_HEADS`] heads.
+pub fn trained_options(kind: BlockKind) -> BlockOptions {
+    BlockOptions { heads: (kind == BlockKind::Mhsa).then_some(MHSA_HEADS), ..Default::default() }
+}
+
+/// Names of a block's channels when they have names (the early blocks see the stem's).
+pub fn channel_names(kind: BlockKind) -> Option<&'static [&'static str]> {
+    EARLY_BLOCKS.contains(&kind).then_some(&stem::CHANNEL_NAMES[..])
+}
+
+/// The blocks to run and their options, in any order (they always run in the network's).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelConfig {
     pub blocks: Vec<(BlockKind, BlockOptions)>,
+}
+
+impl ModelConfig {
+    /// Every block on, with the options the network was trained with.
+    pub fn all_trained() -> Self {
+        Self { blocks: EARLY_BLOCKS.iter().chain(&LATE_BLOCKS).map(|&k| (k, trained_options(k))).collect() }
+    }
 }
 
 /// One block's part of a run: what went in, what came out (with its maps), how long it took.
@@ -36,105 +86,157 @@ pub struct Stage {
     pub ms: f64,
 }
 
+/// The class probabilities of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub probabilities: Vec<f32>,
+}
+
+impl Prediction {
+    fn from_logits(logits: &[f32]) -> Self {
+        let mut probabilities = logits.to_vec();
+        crate::kernels::activation::softmax_in_place(&mut probabilities);
+        Self { probabilities }
+    }
+
+    /// The most probable class's index.
+    pub fn top(&self) -> usize {
+        (0..self.probabilities.len()).fold(0, |best, i| if self.probabilities[i] > self.probabilities[best] { i } else { best })
+    }
+
+    pub fn label(&self) -> &'static str {
+        CLASSES[self.top()]
+    }
+}
+
 pub struct ModelRun {
-    /// The stem's output, the first block's input.
+    /// The stem's output.
     pub features: Tensor,
     pub stem_ms: f64,
+    /// The two convolutions and the classifier together.
+    pub body_ms: f64,
     pub stages: Vec<Stage>,
+    pub prediction: Prediction,
 }
 
 impl ModelRun {
-    /// What the last block produced (the stem's output when no block is on).
-    pub fn output(&self) -> &Tensor {
-        self.stages.last().map_or(&self.features, |s| &s.output.y)
-    }
-
     pub fn stage(&self, kind: BlockKind) -> Option<&Stage> {
         self.stages.iter().find(|s| s.kind == kind)
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Model {
-    stem: Stem,
-    blocks: Vec<(BlockKind, Block)>,
-}
-
-/// The seed of the stem's and each block's seeded weights, fixed so that every visit shows the same.
-const STEM_SEED: u64 = 0x5EED;
-
-fn block_seed(kind: BlockKind) -> u64 {
-    STEM_SEED + 1 + BlockKind::ALL.iter().position(|&k| k == kind).expect("every kind is in ALL") as u64
+    early: Vec<(BlockKind, Block)>,
+    late: Vec<(BlockKind, Block)>,
+    conv1: ConvRelu,
+    conv2: ConvRelu,
+    head: Classifier,
 }
 
 impl Model {
-    /// A state dict with seeded weights for the stem and every block in `config`.
-    pub fn seeded_weights(config: &ModelConfig) -> Result<Weights> {
-        let mut tensors: Vec<(String, Tensor)> = Stem::keys()
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, shape))| {
-                // He-uniform for the weights, zero biases (PyTorch's kaiming_uniform_ for ReLU).
-                let fan_in: usize = shape[1..].iter().product();
-                let bound = if key.ends_with("bias") { 0.0 } else { (6.0 / fan_in as f32).sqrt() };
-                (format!("stem.{key}"), seeded_tensor(shape, STEM_SEED + 100 + i as u64, bound))
-            })
-            .collect();
-        for (kind, options) in &config.blocks {
-            let weights = seeded_weights(*kind, stem::WIDTHS[stem::WIDTHS.len() - 1], options, block_seed(*kind))?;
-            for key in weights.keys() {
-                tensors.push((format!("{}.{key}", kind.name()), weights.get(key).expect("listed key").clone()));
-            }
-        }
-        Ok(Weights::from_tensors(tensors))
+    /// The shipped network with the blocks of `config` switched on.
+    pub fn trained(config: &ModelConfig) -> Result<Self> {
+        Self::load(&Weights::from_safetensors(TRAINED_WEIGHTS)?, config)
     }
 
-    /// The placeholder network: seeded weights, see [`Model::seeded_weights`].
-    pub fn seeded(config: &ModelConfig) -> Result<Self> {
-        Self::load(&Self::seeded_weights(config)?, config)
-    }
-
-    /// Loads the stem and the blocks in `config` from one state dict (names in the module docs).
+    /// Loads the body and the blocks in `config` from one state dict (names in the module docs).
+    /// Keys of blocks that are off are ignored, so one dict serves every on/off combination.
     pub fn load(weights: &Weights, config: &ModelConfig) -> Result<Self> {
-        let stem = Stem::load(&mut weights.under("stem.").reader("stem"))?;
-        let mut blocks = Vec::new();
-        for kind in BlockKind::ALL {
-            if let Some((_, options)) = config.blocks.iter().find(|(k, _)| *k == kind) {
-                blocks.push((kind, Block::load(kind, &weights.under(&format!("{}.", kind.name())), options)?));
+        let layer = |prefix: &str| weights.under(prefix);
+        let conv1 = ConvRelu::load(&mut layer("body.conv1.").reader("body.conv1"), stem::CHANNELS, BODY_WIDTHS[0], true)?;
+        let conv2 = ConvRelu::load(&mut layer("body.conv2.").reader("body.conv2"), BODY_WIDTHS[0], BODY_WIDTHS[1], false)?;
+        let head = Classifier::load(&mut layer("head.fc.").reader("head.fc"), BODY_WIDTHS[1], CLASSES.len())?;
+        let load_blocks = |kinds: &[BlockKind]| -> Result<Vec<(BlockKind, Block)>> {
+            let mut blocks = Vec::new();
+            for &kind in kinds {
+                if let Some((_, options)) = config.blocks.iter().find(|(k, _)| *k == kind) {
+                    blocks.push((kind, load_block(kind, &layer(&format!("{}.", kind.name())), options)?));
+                }
+            }
+            Ok(blocks)
+        };
+        Ok(Self { early: load_blocks(&EARLY_BLOCKS)?, late: load_blocks(&LATE_BLOCKS)?, conv1, conv2, head })
+    }
+
+    /// Swaps in other weights for one block (a user's own), checked against the channels the
+    /// block sees in this network.
+    pub fn replace_block(&mut self, kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<()> {
+        let block = load_block(kind, weights, options)?;
+        for (k, b) in self.early.iter_mut().chain(self.late.iter_mut()) {
+            if *k == kind {
+                *b = block;
+                return Ok(());
             }
         }
-        Ok(Self { stem, blocks })
+        Err(Error::BadOption { option: "block", reason: format!("block {} is not switched on", kind.name()) })
     }
 
     pub fn block(&self, kind: BlockKind) -> Option<&Block> {
-        self.blocks.iter().find(|(k, _)| *k == kind).map(|(_, b)| b)
+        self.early.iter().chain(&self.late).find(|(k, _)| *k == kind).map(|(_, b)| b)
     }
 
-    /// Runs the stem (on the CPU) and then each block on `backend`. `clock` gives milliseconds
-    /// (`performance.now()` in the browser) for the per-stage timings.
+    /// Runs the stem and the body on the CPU and each block on `backend`. `clock` gives
+    /// milliseconds (`performance.now()` in the browser) for the per-stage timings.
     pub async fn run(&self, backend: &AnyBackend, image: &Tensor, clock: &dyn Fn() -> f64) -> Result<ModelRun> {
         let start = clock();
-        let features = self.stem.forward(image);
+        let features = stem::forward(image);
         let stem_ms = clock() - start;
-        let mut stages = Vec::with_capacity(self.blocks.len());
-        let mut x = features.clone();
-        for (kind, block) in &self.blocks {
-            let start = clock();
-            let output = backend.forward(block, &x, MapRequest::default()).await?;
-            let ms = clock() - start;
-            let input = std::mem::replace(&mut x, output.y.clone());
-            stages.push(Stage { kind: *kind, input, output, ms });
-        }
-        Ok(ModelRun { features, stem_ms, stages })
+        let mut stages = Vec::with_capacity(self.early.len() + self.late.len());
+        let mut body_ms = 0.0;
+        let mut x = run_blocks(backend, &self.early, features.clone(), &mut stages, clock).await?;
+        let start = clock();
+        x = self.conv1.forward(&x);
+        body_ms += clock() - start;
+        x = run_blocks(backend, &self.late, x, &mut stages, clock).await?;
+        let start = clock();
+        let logits = self.head.logits(&self.conv2.forward(&x));
+        body_ms += clock() - start;
+        Ok(ModelRun { features, stem_ms, body_ms, stages, prediction: Prediction::from_logits(&logits) })
+    }
+
+    /// The prediction of the network with every block off, from the stem features of `run`: what
+    /// the body alone makes of the same photo.
+    pub fn predict_without_blocks(&self, run: &ModelRun) -> Prediction {
+        Prediction::from_logits(&self.head.logits(&self.conv2.forward(&self.conv1.forward(&run.features))))
     }
 
     /// The attention row of feature position `query` in block `kind` (Non-local or MHSA), on the
     /// input that block saw in `run`.
     pub async fn attention_row(&self, backend: &AnyBackend, run: &ModelRun, kind: BlockKind, query: usize) -> Result<AttentionRow> {
         let (Some(block), Some(stage)) = (self.block(kind), run.stage(kind)) else {
-            return Err(crate::Error::BadOption { option: "block", reason: format!("block {} is not switched on", kind.name()) });
+            return Err(Error::BadOption { option: "block", reason: format!("block {} is not switched on", kind.name()) });
         };
         backend.attention_row(block, &stage.input, query).await
     }
+}
+
+fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<Block> {
+    let block = Block::load(kind, weights, options)?;
+    let expected = channels_at(kind);
+    match block.channels() {
+        Some(c) if c != expected => Err(Error::BadOption {
+            option: "weights",
+            reason: format!("block {} sits on {expected} channels in this network; these weights are for {c}", kind.name()),
+        }),
+        _ => Ok(block),
+    }
+}
+
+/// Runs `blocks` in order from `x`, recording each stage; returns the last output.
+async fn run_blocks(backend: &AnyBackend, blocks: &[(BlockKind, Block)], mut x: Tensor, stages: &mut Vec<Stage>, clock: &dyn Fn() -> f64) -> Result<Tensor> {
+    for (kind, block) in blocks {
+        let start = clock();
+        let mut output = backend.forward(block, &x, MapRequest::default()).await?;
+        if *kind == BlockKind::Mhsa {
+            // The residual around self-attention (see the module docs).
+            output.y.data_mut().iter_mut().zip(x.data()).for_each(|(y, x)| *y += x);
+        }
+        let ms = clock() - start;
+        let input = std::mem::replace(&mut x, output.y.clone());
+        stages.push(Stage { kind: *kind, input, output, ms });
+    }
+    Ok(x)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -142,54 +244,53 @@ mod tests {
     use super::*;
     use crate::backend::BackendChoice;
 
-    fn every_block() -> ModelConfig {
-        ModelConfig {
-            blocks: BlockKind::ALL
-                .iter()
-                .map(|&k| (k, BlockOptions { heads: (k == BlockKind::Mhsa).then_some(4), ..Default::default() }))
-                .collect(),
-        }
-    }
-
     fn photo(width: usize, height: usize) -> Tensor {
         let rgba: Vec<u8> = (0..width * height * 4).map(|i| ((i * 37) % 251) as u8).collect();
         image::rgba_to_input(&rgba, width, height).unwrap()
     }
 
     #[test]
-    fn seeded_weights_carry_the_documented_names_and_load_back() {
-        let config = every_block();
-        let weights = Model::seeded_weights(&config).unwrap();
-        for key in [
-            "stem.conv1.weight",
-            "stem.conv2.bias",
-            "se.fc1.weight",
-            "cbam.spatial.conv.conv.weight",
-            "nonlocal.t.weight",
-            "mhsa.qkv.weight",
-        ] {
+    fn the_trained_dict_carries_the_documented_names() {
+        let weights = Weights::from_safetensors(TRAINED_WEIGHTS).unwrap();
+        for key in ["body.conv1.weight", "body.conv2.bias", "head.fc.weight", "se.fc1.weight", "cbam.spatial.conv.conv.weight", "nonlocal.t.weight", "mhsa.qkv.weight", "gc.mlp_scale.norm.weight", "eca.conv.weight"] {
             assert!(weights.get(key).is_some(), "{key}");
         }
-        Model::load(&weights, &config).unwrap();
-        // The seam refuses a dict that does not fit, by key.
-        let partial = Model::seeded_weights(&ModelConfig::default()).unwrap();
-        assert_eq!(Model::load(&partial, &config).err().unwrap().to_string(), "weights: missing key `fc1.weight` (block se expects it)");
+        // Keys of switched-off blocks are ignored; a missing body layer is named.
+        Model::load(&weights, &ModelConfig::default()).unwrap();
+        let no_head = Weights::from_tensors(weights.keys().filter(|k| !k.starts_with("head.")).map(|k| (k.to_string(), weights.get(k).unwrap().clone())));
+        assert_eq!(Model::load(&no_head, &ModelConfig::default()).err().unwrap().to_string(), "weights: missing key `weight` (block head.fc expects it)");
     }
 
     #[test]
-    fn blocks_run_in_order_on_the_stem_features() {
-        let model = Model::seeded(&every_block()).unwrap();
+    fn blocks_run_at_their_depths_and_off_means_identity() {
         let backend = pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap();
+        let model = Model::trained(&ModelConfig::all_trained()).unwrap();
         let run = pollster::block_on(model.run(&backend, &photo(40, 24), &|| 0.0)).unwrap();
-        assert_eq!(run.features.shape(), &[1, 32, 6, 10]);
-        assert_eq!(run.stages.iter().map(|s| s.kind).collect::<Vec<_>>(), BlockKind::ALL);
+        assert_eq!(run.features.shape(), &[1, 16, 6, 10]);
+        let order: Vec<BlockKind> = run.stages.iter().map(|s| s.kind).collect();
+        assert_eq!(order, [EARLY_BLOCKS, LATE_BLOCKS].concat());
         assert_eq!(run.stages[0].input, run.features);
-        for pair in run.stages.windows(2) {
-            assert_eq!(pair[1].input, pair[0].output.y);
-        }
+        assert_eq!(run.stage(BlockKind::Cbam).unwrap().input.shape(), &[1, 32, 3, 5]);
+        let p = &run.prediction.probabilities;
+        assert_eq!(p.len(), CLASSES.len());
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         let row = pollster::block_on(model.attention_row(&backend, &run, BlockKind::Mhsa, 7)).unwrap();
-        assert_eq!(row.row.shape(), &[1, 4, 6, 10]);
-        let err = pollster::block_on(model.attention_row(&backend, &run, BlockKind::Eca, 0)).err().unwrap();
-        assert_eq!(err.to_string(), "block eca has no attention rows to show");
+        assert_eq!(row.row.shape(), &[1, MHSA_HEADS, 3, 5]);
+
+        // With every block off the network is stem, body and head alone.
+        let bare = Model::trained(&ModelConfig::default()).unwrap();
+        let bare_run = pollster::block_on(bare.run(&backend, &photo(40, 24), &|| 0.0)).unwrap();
+        assert!(bare_run.stages.is_empty());
+        assert_ne!(bare_run.prediction, run.prediction);
+    }
+
+    #[test]
+    fn a_block_with_the_wrong_channel_count_is_refused_by_name() {
+        let seeded = crate::blocks::init::seeded_weights(BlockKind::Se, 64, &BlockOptions::default(), 3).unwrap();
+        let mut model = Model::trained(&ModelConfig::all_trained()).unwrap();
+        let err = model.replace_block(BlockKind::Se, &seeded, &BlockOptions::default()).unwrap_err().to_string();
+        assert_eq!(err, "option weights: block se sits on 16 channels in this network; these weights are for 64");
+        let fitting = crate::blocks::init::seeded_weights(BlockKind::Se, 16, &BlockOptions::default(), 3).unwrap();
+        model.replace_block(BlockKind::Se, &fitting, &BlockOptions::default()).unwrap();
     }
 }

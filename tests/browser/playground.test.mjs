@@ -97,8 +97,12 @@ async function screenshot(page, name) {
   await page.locator('attention-playground').first().screenshot({ path: `${SHOTS}${name}.png` });
 }
 
-// Two 2x2 max pools, each dropping an odd last row or column as PyTorch's MaxPool2d does.
-const quarter = (side) => Math.floor(Math.floor(side / 2) / 2);
+// The stem averages 4x4 cells (a partial last row or column dropped); the late blocks sit after
+// one more 2x2 max pool.
+const quarter = (side) => Math.floor(side / 4);
+const eighth = (side) => Math.floor(quarter(side) / 2);
+const ALL_BLOCKS = ['se', 'eca', 'gc', 'cbam', 'nonlocal', 'mhsa'];
+const EARLY = new Set(['se', 'eca', 'gc']);
 const isMap = (m) => m && Number.isInteger(m.width) && Number.isInteger(m.height) && m.data.length === m.width * m.height;
 const spread = (values) => Math.max(...values) - Math.min(...values);
 const sum = (values) => values.reduce((a, b) => a + b, 0);
@@ -119,12 +123,22 @@ function assertAttentionRow(map, what, width, height) {
 /** Checks the result object's shape and values for every block that is on. */
 function assertResult(result, blocks) {
   const f = result.features;
-  assert.deepEqual([f.channels, f.width, f.height], [32, quarter(result.width), quarter(result.height)], 'features: 32 channels at a quarter of the size');
+  assert.deepEqual([f.channels, f.width, f.height], [16, quarter(result.width), quarter(result.height)], 'stem: 16 named channels at a quarter of the size');
   assert.deepEqual(Object.keys(result.blocks).sort(), [...blocks].sort());
   assert.ok(result.timings.total_ms >= 0 && blocks.every((b) => result.timings[`${b}_ms`] >= 0), 'a timing per stage');
+  for (const [name, entry] of Object.entries(result.blocks)) {
+    const grid = entry.features?.before ?? entry.grid; // exported JSON keeps only the grid
+    const [channels, width, height] = EARLY.has(name) ? [16, quarter(result.width), quarter(result.height)] : [32, eighth(result.width), eighth(result.height)];
+    assert.deepEqual([grid.channels, grid.width, grid.height], [channels, width, height], `${name} works on its depth's grid`);
+  }
+  const p = result.prediction;
+  assert.equal(p.classes.length, 6);
+  assert.ok(p.classes.includes(p.label) && Math.abs(sum(p.probabilities) - 1) < 1e-4, 'a prediction over the shape classes');
+  assert.ok(Math.abs(sum(result.baseline.probabilities) - 1) < 1e-4, 'and one with every block off');
   const { se, cbam, nonlocal, eca, gc, mhsa } = result.blocks;
   if (se) assertGates(se.channel, 'se.channel');
-  if (se) assert.equal(se.channel.length, f.channels);
+  if (se) assert.equal(se.channel.length, 16);
+  if (se) assert.equal(se.channel_names[6], 'vertical edges, fine');
   if (cbam) {
     assertGates(cbam.channel, 'cbam.channel');
     assert.ok(isMap(cbam.spatial), 'cbam.spatial is a map');
@@ -135,14 +149,15 @@ function assertResult(result, blocks) {
     assertAttentionRow(gc.context, 'gc.context', f.width, f.height); // softmax over the positions
     assertGates(gc.channel, 'gc.channel');
   }
+  const late = { width: eighth(result.width), height: eighth(result.height) };
   if (nonlocal) {
-    assertAttentionRow(nonlocal.attention, 'nonlocal.attention', f.width, f.height);
+    assertAttentionRow(nonlocal.attention, 'nonlocal.attention', late.width, late.height);
     assert.ok(nonlocal.query.x > 0 && nonlocal.query.x < result.width && nonlocal.query.y < result.height, 'query in image coordinates');
   }
   if (mhsa) {
     assert.equal(mhsa.heads, 4);
     assert.equal(mhsa.attention.length, 4);
-    mhsa.attention.forEach((head, i) => assertAttentionRow(head, `mhsa head ${i}`, f.width, f.height));
+    mhsa.attention.forEach((head, i) => assertAttentionRow(head, `mhsa head ${i}`, late.width, late.height));
   }
 }
 
@@ -173,26 +188,26 @@ describe('the playground page', () => {
     const { page, problems, requests } = await open('cpu');
     const first = await firstResult(page);
     assert.equal(first.backend, 'cpu', 'no WebGPU adapter in this browser: auto falls back to the CPU');
-    assertResult(first, ['se', 'cbam', 'nonlocal']);
+    // Every block of the trained network is on by default; the prediction line shows.
+    assertResult(first, ALL_BLOCKS);
+    assert.match(await page.locator('attention-playground .prediction').innerText(), /Prediction: \w+ \d+%[\s\S]*with every block off: \w+ \d+%/);
 
-    // Switch every block on, one at a time, and then each of them off and on again.
+    // Switch each block off and on again: off is the identity, so the prediction changes.
     const loadedRequests = requests.length;
-    let on = ['se', 'cbam', 'nonlocal'];
-    for (const [name, label] of [['eca', 'ECA'], ['gc', 'GC'], ['mhsa', 'MHSA']]) {
-      const result = await nextResult(page, () => page.locator(`attention-playground label.chip:has-text("${label}")`).click());
-      on = [...on, name];
-      assertResult(result, on);
-    }
-    for (const [name, label] of [['se', 'SE'], ['cbam', 'CBAM'], ['nonlocal', 'Non-local'], ['eca', 'ECA'], ['gc', 'GC'], ['mhsa', 'MHSA']]) {
+    let moved = 0;
+    for (const [name, label] of [['se', 'SE'], ['eca', 'ECA'], ['gc', 'GC'], ['cbam', 'CBAM'], ['nonlocal', 'Non-local'], ['mhsa', 'MHSA']]) {
       const off = await nextResult(page, () => page.locator(`attention-playground label.chip:has-text("${label}")`).click());
       assert.ok(!(name in off.blocks), `${name} switched off`);
+      assertResult(off, ALL_BLOCKS.filter((b) => b !== name));
+      moved = Math.max(moved, ...off.prediction.probabilities.map((v, i) => Math.abs(v - first.prediction.probabilities[i])));
       const back = await nextResult(page, () => page.locator(`attention-playground label.chip:has-text("${label}")`).click());
-      assertResult(back, on);
+      assertResult(back, ALL_BLOCKS);
     }
+    assert.ok(moved > 0.01, `switching a block off moves the prediction (by up to ${moved})`);
 
     // Options re-run the block: Non-local with subsampled keys attends over a quarter of the positions.
     const sub = await nextResult(page, () => page.locator('attention-playground [data-option="nonlocal.subsample"]').check());
-    const f = sub.features;
+    const f = sub.blocks.nonlocal.features.before;
     assertAttentionRow(sub.blocks.nonlocal.attention, 'subsampled nonlocal', Math.floor(f.width / 2), Math.floor(f.height / 2));
     const dot = await nextResult(page, () => page.locator('attention-playground [data-option="nonlocal.pairwise"]').selectOption('dot-product'));
     assert.equal(dot.blocks.nonlocal.attention.width, Math.floor(f.width / 2));
@@ -226,7 +241,10 @@ describe('the playground page', () => {
     // The photo starts 26 px below the canvas top (the heading); click in its upper left.
     await canvas.click({ position: { x: 60, y: 60 } });
     await page.waitForFunction(() => document.querySelector('attention-playground')._state.attention);
-    const f = (await page.evaluate(() => document.querySelector('attention-playground').exportJson())).features;
+    const f = await page.evaluate(() => {
+      const { width, height } = document.querySelector('attention-playground').result.blocks.nonlocal.features.before;
+      return { width, height };
+    });
     const clicked = await page.evaluate(() => {
       const { fx, fy, row } = document.querySelector('attention-playground')._state.attention;
       return { fx, fy, width: row.width, height: row.height, data: Array.from(row.data) };
@@ -236,8 +254,9 @@ describe('the playground page', () => {
     // The same row through the public API, at the image coordinates of that feature cell.
     const api = await page.evaluate(async ({ fx, fy }) => {
       const el = document.querySelector('attention-playground');
-      const x = ((fx + 0.5) * el.result.width) / el.result.features.width;
-      const y = ((fy + 0.5) * el.result.height) / el.result.features.height;
+      const grid = el.result.blocks.nonlocal.features.before;
+      const x = ((fx + 0.5) * el.result.width) / grid.width;
+      const y = ((fy + 0.5) * el.result.height) / grid.height;
       const row = await el.attentionAt(x, y);
       return { width: row.width, height: row.height, data: Array.from(row.data) };
     }, clicked);
@@ -250,8 +269,7 @@ describe('the playground page', () => {
     assert.ok(box.height > 100);
     assert.notDeepEqual(drawn, before, 'the canvas changed with the new row');
 
-    // Self-attention: one row per head.
-    await nextResult(page, () => page.locator('attention-playground label.chip:has-text("MHSA")').click());
+    // Self-attention (on by default): one row per head.
     await page.locator('attention-playground select.inspect').selectOption('mhsa');
     const heads = await page.evaluate(async () => {
       const row = await document.querySelector('attention-playground').attentionAt(10, 10, 'mhsa');
@@ -268,7 +286,7 @@ describe('the playground page', () => {
     for (const kind of ['webgpu', 'cpu']) {
       const { page, problems } = await open(kind);
       await firstResult(page);
-      await page.evaluate(() => document.querySelector('attention-playground').setAttribute('blocks', 'se cbam nonlocal eca gc mhsa'));
+      await page.evaluate(() => document.querySelector('attention-playground').setAttribute('blocks', 'se eca gc cbam nonlocal mhsa'));
       await syntheticPng(page);
       results[kind] = await page.evaluate(async () => document.querySelector('attention-playground').run(window.__png).then(() => document.querySelector('attention-playground').exportJson()));
       if (kind === 'webgpu') {
@@ -280,7 +298,7 @@ describe('the playground page', () => {
     }
     assert.equal(results.webgpu.backend, 'webgpu', `ran on WebGPU (${results.webgpu.fallback ?? ''})`);
     assert.equal(results.cpu.backend, 'cpu');
-    assertResult(results.cpu, ['se', 'cbam', 'nonlocal', 'eca', 'gc', 'mhsa']);
+    assertResult(results.cpu, ALL_BLOCKS);
     let worst = { excess: -Infinity };
     let largest = 0;
     const compare = (gpu, cpu, path) => {
@@ -293,6 +311,7 @@ describe('the playground page', () => {
       }
     };
     compare(results.webgpu.blocks, results.cpu.blocks, 'blocks');
+    compare(results.webgpu.prediction, results.cpu.prediction, 'prediction');
     t.diagnostic(`largest |webgpu - cpu| over every map: ${largest.toExponential(2)}`);
     assert.ok(worst.excess <= 0, `WebGPU and CPU differ beyond abs ${BACKEND_TOLERANCE.abs} + rel ${BACKEND_TOLERANCE.rel}: ${JSON.stringify(worst)}`);
   });
@@ -429,7 +448,7 @@ describe('input and output paths', () => {
     const [json] = await Promise.all([page.waitForEvent('download'), page.locator('attention-playground .export-json').click()]);
     assert.equal(json.suggestedFilename(), 'attention-pasted-spatial.json');
     const exported = JSON.parse(await readFile(await json.path(), 'utf8'));
-    assertResult(exported, ['se', 'cbam', 'nonlocal']);
+    assertResult(exported, ALL_BLOCKS);
     const [png] = await Promise.all([page.waitForEvent('download'), page.locator('attention-playground .export-png').click()]);
     assert.equal(png.suggestedFilename(), 'attention-pasted-spatial.png');
     const bytes = await readFile(await png.path());

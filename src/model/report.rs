@@ -1,0 +1,152 @@
+//! The result object of one run, in one place for both of its readers: the browser (`web.rs`
+//! turns it into JS objects with `Float32Array`s) and `attention-playground render` (which writes
+//! it as `result.json`). Its shape is documented in the README ("The result object").
+
+use super::{Model, ModelRun, channel_names};
+use crate::backend::{AnyBackend, BackendKind};
+use crate::blocks::BlockKind;
+use crate::error::Result;
+use crate::scenes::CLASSES;
+use crate::tensor::Tensor;
+
+/// A JSON-like tree whose float arrays stay `f32` (they become `Float32Array`s in the browser).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Number(f64),
+    Text(String),
+    Floats(Vec<f32>),
+    List(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    fn object(fields: Vec<(&str, Value)>) -> Self {
+        Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// The field `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn push(&mut self, key: &str, value: Value) {
+        if let Value::Object(fields) = self {
+            fields.push((key.to_string(), value));
+        }
+    }
+}
+
+/// `{ width, height, data }`, the shape of every map.
+pub fn plane(width: usize, height: usize, data: &[f32]) -> Value {
+    Value::object(vec![("width", Value::Number(width as f64)), ("height", Value::Number(height as f64)), ("data", Value::Floats(data.to_vec()))])
+}
+
+/// `{ channels, width, height, data }` of a `(1, C, H, W)` tensor.
+pub fn feature_maps(x: &Tensor) -> Value {
+    let s = x.shape();
+    Value::object(vec![
+        ("channels", Value::Number(s[1] as f64)),
+        ("width", Value::Number(s[3] as f64)),
+        ("height", Value::Number(s[2] as f64)),
+        ("data", Value::Floats(x.data().to_vec())),
+    ])
+}
+
+/// A Non-local row `(1, Hk, Wk)` as one map; an MHSA row `(1, heads, H, W)` as a list, one map per head.
+pub fn attention_value(kind: BlockKind, row: &Tensor) -> Value {
+    match (kind, row.shape()) {
+        (BlockKind::Mhsa, &[_, heads, h, w]) => Value::List(row.data().chunks_exact(h * w).take(heads).map(|head| plane(w, h, head)).collect()),
+        (_, &[_, h, w]) => plane(w, h, row.data()),
+        _ => Value::List(vec![]),
+    }
+}
+
+/// `{ label, classes, probabilities }`.
+fn prediction_value(probabilities: &[f32]) -> Value {
+    let top = (0..probabilities.len()).fold(0, |best, i| if probabilities[i] > probabilities[best] { i } else { best });
+    Value::object(vec![
+        ("label", Value::Text(CLASSES[top].to_string())),
+        ("classes", Value::List(CLASSES.iter().map(|c| Value::Text(c.to_string())).collect())),
+        ("probabilities", Value::Floats(probabilities.to_vec())),
+    ])
+}
+
+pub fn backend_word(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Gpu => "webgpu",
+        BackendKind::Cpu => "cpu",
+    }
+}
+
+/// What a report holds besides the cheap maps.
+pub struct ReportOptions {
+    /// Feature position `(x, y)` of the Non-local / MHSA query on that block's grid, per block;
+    /// the centre when absent.
+    pub queries: Vec<(BlockKind, (usize, usize))>,
+    /// The features before and after every block (large: the browser draws them, files skip them).
+    pub features: bool,
+    /// What the backend is called in the report (`webgpu` in the browser, `gpu` natively).
+    pub gpu_word: &'static str,
+}
+
+/// The result object of `run` on a `width x height` image. Computes the attention rows asked for
+/// (one per Non-local / MHSA block) and the prediction without any block (the network's body alone
+/// on the same features), so `clock` times those too.
+pub async fn report(model: &Model, backend: &AnyBackend, run: &ModelRun, width: usize, height: usize, options: &ReportOptions, clock: &dyn Fn() -> f64) -> Result<Value> {
+    let mut timings = Value::Object(vec![]);
+    timings.push("stem_ms", Value::Number(run.stem_ms));
+    timings.push("body_ms", Value::Number(run.body_ms));
+    let mut blocks = Value::Object(vec![]);
+    for stage in &run.stages {
+        let name = stage.kind.name();
+        let mut entry = Value::Object(vec![]);
+        for (map, tensor) in &stage.output.maps {
+            match tensor.shape() {
+                [_, _] => entry.push(map, Value::Floats(tensor.data().to_vec())),
+                [_, h, w] => entry.push(map, plane(*w, *h, tensor.data())),
+                _ => {}
+            }
+        }
+        if let Some(names) = channel_names(stage.kind) {
+            if stage.output.maps.contains_key("channel") {
+                entry.push("channel_names", Value::List(names.iter().map(|n| Value::Text(n.to_string())).collect()));
+            }
+        }
+        let row_start = clock();
+        if matches!(stage.kind, BlockKind::NonLocal | BlockKind::Mhsa) {
+            let (fh, fw) = (stage.input.shape()[2], stage.input.shape()[3]);
+            let (qx, qy) = options.queries.iter().find(|(k, _)| *k == stage.kind).map_or((fw / 2, fh / 2), |(_, q)| *q);
+            let row = model.attention_row(backend, run, stage.kind, qy * fw + qx).await?;
+            entry.push("query", Value::object(vec![("x", Value::Number(qx as f64)), ("y", Value::Number(qy as f64))]));
+            entry.push("attention", attention_value(stage.kind, &row.row));
+            if stage.kind == BlockKind::Mhsa {
+                entry.push("heads", Value::Number(row.row.shape()[1] as f64));
+            }
+        }
+        timings.push(&format!("{name}_ms"), Value::Number(stage.ms + (clock() - row_start)));
+        if options.features {
+            entry.push("features", Value::object(vec![("before", feature_maps(&stage.input)), ("after", feature_maps(&stage.output.y))]));
+        }
+        blocks.push(name, entry);
+    }
+    let baseline = model.predict_without_blocks(run);
+    let ran_on = run.stages.first().map_or(backend.kind(), |s| s.output.ran_on.backend);
+    let mut result = Value::Object(vec![]);
+    result.push("backend", Value::Text(if ran_on == BackendKind::Gpu { options.gpu_word } else { "cpu" }.to_string()));
+    if let Some(reason) = run.stages.iter().find_map(|s| s.output.ran_on.fallback.clone()) {
+        result.push("fallback", Value::Text(reason));
+    }
+    result.push("width", Value::Number(width as f64));
+    result.push("height", Value::Number(height as f64));
+    result.push("prediction", prediction_value(&run.prediction.probabilities));
+    result.push("baseline", prediction_value(&baseline.probabilities));
+    result.push("timings", timings);
+    result.push("blocks", blocks);
+    if options.features {
+        result.push("features", feature_maps(&run.features));
+    }
+    Ok(result)
+}

@@ -1,0 +1,121 @@
+//! The shipped network (src/model/trained.safetensors, written by `tools/train`): it loads and runs
+//! through every block on the CPU path, it does on held-out scenes what the README's ablation
+//! table says, CBAM's spatial gate falls on the object, and on the sample photos the maps carry
+//! information (they are not constant, and they differ between photos).
+
+use attention_playground::model::{Model, ModelConfig, ModelRun, channel_names, image};
+use attention_playground::scenes::{self, CLASSES};
+use attention_playground::{AnyBackend, BackendChoice, BlockKind, Tensor};
+
+/// The scenes' side at training time (tools/train's default `--side`).
+const TRAINING_SIDE: usize = 96;
+
+fn cpu() -> AnyBackend {
+    pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap()
+}
+
+fn run(model: &Model, backend: &AnyBackend, input: &Tensor) -> ModelRun {
+    pollster::block_on(model.run(backend, input, &|| 0.0)).unwrap()
+}
+
+/// A sample photo as the playground sees it: decoded, scaled to the working size, RGB in [0, 1].
+fn sample(name: &str) -> Tensor {
+    let path = format!("{}/www/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let photo = ::image::open(&path).unwrap().to_rgba8();
+    let (w, h) = image::working_size(photo.width() as usize, photo.height() as usize);
+    let scaled = ::image::imageops::resize(&photo, w as u32, h as u32, ::image::imageops::FilterType::Triangle);
+    image::rgba_to_input(scaled.as_raw(), w, h).unwrap()
+}
+
+fn spread(values: &[f32]) -> f32 {
+    let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    hi - lo
+}
+
+/// The README's held-out accuracy for a variant, from its ablation table.
+fn readme_accuracy(variant: &str) -> f64 {
+    let readme = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let row = readme.lines().find(|l| l.starts_with(&format!("| {variant} |"))).unwrap_or_else(|| panic!("README has no ablation row for {variant}"));
+    let cell = row.split('|').map(str::trim).find(|c| c.ends_with('%')).unwrap();
+    cell.trim_end_matches('%').parse::<f64>().unwrap() / 100.0
+}
+
+#[test]
+fn the_held_out_accuracy_is_the_readme_s() {
+    let model = Model::trained(&ModelConfig::all_trained()).unwrap();
+    let backend = cpu();
+    let held_out = 2000;
+    let correct = (0..held_out)
+        .filter(|&i| {
+            let scene = scenes::generate(scenes::HELD_OUT_SEED, i, TRAINING_SIDE);
+            run(&model, &backend, &scene.image).prediction.top() == scene.label
+        })
+        .count();
+    let accuracy = correct as f64 / held_out as f64;
+    println!("held-out accuracy of the shipped network: {:.1}%", 100.0 * accuracy);
+    // The same 2000 scenes as tools/train; the table rounds to 0.1%.
+    assert!((accuracy - readme_accuracy("all")).abs() <= 0.0015, "engine {accuracy}, README {}", readme_accuracy("all"));
+    assert!(accuracy > 2.0 / CLASSES.len() as f64, "far above chance");
+}
+
+#[test]
+fn cbam_s_spatial_gate_weighs_the_object_more_than_the_ground() {
+    let model = Model::trained(&ModelConfig::all_trained()).unwrap();
+    let backend = cpu();
+    for side in [TRAINING_SIDE, image::WORKING_SIDE] {
+        let ratios: Vec<f64> = (0..100)
+            .filter_map(|i| {
+                let scene = scenes::generate(scenes::HELD_OUT_SEED, i, side);
+                let result = run(&model, &backend, &scene.image);
+                scenes::inside_outside_ratio(&result.stage(BlockKind::Cbam).unwrap().output.maps["spatial"], &scene.mask, side)
+            })
+            .collect();
+        let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+        let above = ratios.iter().filter(|&&r| r > 1.0).count();
+        println!("{side} px scenes: CBAM gate inside / outside the object {mean:.3} (mean of {}), above 1 in {above}", ratios.len());
+        assert!(ratios.len() >= 90, "most scenes have cells inside and outside the object");
+        assert!(mean > 1.05, "{side} px: mean ratio {mean}");
+        assert!(above * 10 >= ratios.len() * 7, "{side} px: only {above} of {} scenes above 1", ratios.len());
+    }
+}
+
+#[test]
+fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
+    let model = Model::trained(&ModelConfig::all_trained()).unwrap();
+    let backend = cpu();
+    let runs: Vec<ModelRun> = ["cat.jpg", "astronaut.jpg", "rocket.jpg"].iter().map(|name| run(&model, &backend, &sample(name))).collect();
+    for result in &runs {
+        assert_eq!(result.stages.len(), 6);
+        for stage in &result.stages {
+            assert!(stage.output.y.data().iter().all(|v| v.is_finite()), "{:?}", stage.kind);
+            for (name, map) in &stage.output.maps {
+                assert!(spread(map.data()) > 1e-4, "{:?} {name} is constant", stage.kind);
+            }
+        }
+        let p = &result.prediction.probabilities;
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    // The channel weights differ from photo to photo, on the named channels too.
+    for kind in [BlockKind::Se, BlockKind::Eca, BlockKind::Gc, BlockKind::Cbam] {
+        let gates: Vec<&[f32]> = runs.iter().map(|r| r.stage(kind).unwrap().output.maps["channel"].data()).collect();
+        let largest = gates[0].iter().zip(gates[2]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(largest > 0.01, "{kind:?}: cat and rocket gates differ by at most {largest}");
+        assert_eq!(channel_names(kind).map(|n| n.len()), if kind == BlockKind::Cbam { None } else { Some(16) });
+    }
+}
+
+#[test]
+fn switching_blocks_off_changes_the_features_and_the_prediction() {
+    let backend = cpu();
+    let photo = sample("astronaut.jpg");
+    let all = run(&Model::trained(&ModelConfig::all_trained()).unwrap(), &backend, &photo);
+    let none = run(&Model::trained(&ModelConfig::default()).unwrap(), &backend, &photo);
+    let moved = all.prediction.probabilities.iter().zip(&none.prediction.probabilities).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(moved > 0.02, "the prediction moves by {moved} with every block off");
+    // The report's baseline is that same all-off network.
+    let model = Model::trained(&ModelConfig::all_trained()).unwrap();
+    let baseline = model.predict_without_blocks(&all);
+    for (a, b) in baseline.probabilities.iter().zip(&none.prediction.probabilities) {
+        assert!((a - b).abs() < 1e-6);
+    }
+}
