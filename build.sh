@@ -138,7 +138,7 @@ report_size() {
     local wasm js
     wasm=$(gzip -9c dist/pkg/attention_playground_bg.wasm | wc -c)
     js=$(cat dist/*.js dist/pkg/*.js | gzip -9c | wc -c)
-    log "dist/ built: wasm $((wasm / 1024)) KiB + JS $((js / 1024)) KiB gzipped, no weights file (seeded in wasm)"
+    log "dist/ built: wasm $((wasm / 1024)) KiB + JS $((js / 1024)) KiB gzipped, the trained weights inside the wasm"
 }
 
 

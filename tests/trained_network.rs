@@ -89,18 +89,33 @@ fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
         for stage in &result.stages {
             assert!(stage.output.y.data().iter().all(|v| v.is_finite()), "{:?}", stage.kind);
             for (name, map) in &stage.output.maps {
-                assert!(spread(map.data()) > 1e-4, "{:?} {name} is constant", stage.kind);
+                if (stage.kind, *name) == (BlockKind::Cbam, "channel") {
+                    // In the trained network CBAM's channel MLP (hidden width 2, timm's default for
+                    // 32 channels, no biases) is nearly switched off: its hidden units are mostly
+                    // dead after the ReLU, the gate stays near sigmoid(0) = 0.5 (exactly 0.5 on the
+                    // cat) and the spatial gate does CBAM's work. Documented in the README; a
+                    // retrain that changes it fails here.
+                    assert!(map.data().iter().all(|&v| (v - 0.5).abs() < 0.05), "CBAM's channel gate is no longer about 0.5: update the README");
+                    continue;
+                }
+                // Relative to the map's mean: GC's context weights are a softmax over ~2000 positions.
+                let mean = map.data().iter().map(|v| v.abs()).sum::<f32>() / map.data().len() as f32;
+                let relative = spread(map.data()) / mean;
+                assert!(relative > 0.01, "{:?} {name} is constant (spread {relative} of its mean)", stage.kind);
             }
         }
         let p = &result.prediction.probabilities;
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
-    // The channel weights differ from photo to photo, on the named channels too.
-    for kind in [BlockKind::Se, BlockKind::Eca, BlockKind::Gc, BlockKind::Cbam] {
+    // The channel weights differ from photo to photo, on the named channels too. (Not GC's: at 16
+    // channels timm's GC has a hidden width of 2, and a LayerNorm over two values always gives
+    // (-1, 1) or (1, -1) before its affine map, so its gate can take only two values; its context
+    // map is what varies.)
+    for kind in [BlockKind::Se, BlockKind::Eca] {
         let gates: Vec<&[f32]> = runs.iter().map(|r| r.stage(kind).unwrap().output.maps["channel"].data()).collect();
         let largest = gates[0].iter().zip(gates[2]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(largest > 0.01, "{kind:?}: cat and rocket gates differ by at most {largest}");
-        assert_eq!(channel_names(kind).map(|n| n.len()), if kind == BlockKind::Cbam { None } else { Some(16) });
+        assert_eq!(channel_names(kind).map(|n| n.len()), Some(16));
     }
 }
 

@@ -239,8 +239,9 @@ export class AttentionPlayground extends HTMLElement {
     try {
       await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
     } catch (e) {
-      this._showError(new Error(`${BLOCK_LABEL[block]} weights: ${e.message ?? e}`));
-      throw e;
+      const error = new Error(`${BLOCK_LABEL[block]} weights: ${e.message ?? e}`);
+      this._showError(error);
+      throw error;
     }
     if (source == null) delete this._ownWeights[block];
     else this._ownWeights[block] = { bytes, prefix };
