@@ -1,5 +1,6 @@
 //! `attention-playground render`: figures and result.json for a photo in each accepted format,
 //! and a one-line refusal (exit 2, nothing written) for files that are not photos.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::path::Path;
 use std::process::Command;

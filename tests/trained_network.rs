@@ -2,6 +2,7 @@
 //! through every block on the CPU path, it does on held-out scenes what the README's ablation
 //! table says, CBAM's spatial gate falls on the object, and on the sample photos the maps carry
 //! information (they are not constant, and they differ between photos).
+#![cfg(not(target_arch = "wasm32"))]
 
 use attention_playground::model::{Model, ModelConfig, ModelRun, channel_names, image};
 use attention_playground::scenes::{self, CLASSES};
