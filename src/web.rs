@@ -16,7 +16,7 @@ use crate::backend::{AnyBackend, BackendChoice};
 use crate::blocks::{BlockKind, BlockOptions};
 use crate::error::Error;
 use crate::model::report::{self, ReportOptions, Value};
-use crate::model::{Model, ModelConfig, ModelRun, image, trained_options};
+use crate::model::{self, Model, ModelConfig, ModelRun, image, trained_options};
 use crate::weights::Weights;
 
 #[wasm_bindgen(start)]
@@ -156,9 +156,7 @@ impl Playground {
             return Ok(());
         }
         let weights = Weights::from_safetensors_with_prefix(&bytes, &prefix).map_err(js_error)?;
-        // Loading a model with only this block on checks the names, shapes and channel count.
-        let mut probe = Model::trained(&ModelConfig { blocks: vec![(kind, trained_options(kind))] }).map_err(js_error)?;
-        probe.replace_block(kind, &weights, &trained_options(kind)).map_err(js_error)?;
+        model::load_block(kind, &weights, &trained_options(kind)).map_err(js_error)?;
         self.state.own_weights.borrow_mut().insert(kind, weights);
         Ok(())
     }

@@ -209,7 +209,7 @@ export class AttentionPlayground extends HTMLElement {
     block ??= this.result.blocks.nonlocal ? 'nonlocal' : 'mhsa';
     if (!this.result.blocks[block]) throw new Error(`Block ${block} is not switched on; switch it on to see its attention.`);
     const { width, height } = this.result;
-    const features = this.result.blocks[block].features.before; // the grid this block attends over
+    const features = this.result.blocks[block].grid; // the grid this block attends over
     if (!(x >= 0 && y >= 0 && x < width && y < height)) throw new Error(`(${x}, ${y}) is outside the ${width} x ${height} image.`);
     const fx = Math.min(features.width - 1, Math.floor((x / width) * features.width));
     const fy = Math.min(features.height - 1, Math.floor((y / height) * features.height));
@@ -281,7 +281,7 @@ export class AttentionPlayground extends HTMLElement {
     for (const name of ['nonlocal', 'mhsa']) {
       const entry = result.blocks[name];
       if (!entry) continue;
-      const f = entry.features.before;
+      const f = entry.grid;
       // The query in image coordinates, at the centre of its feature cell.
       entry.queryCell = entry.query;
       entry.query = { x: ((entry.query.x + 0.5) * width) / f.width, y: ((entry.query.y + 0.5) * height) / f.height };
@@ -664,7 +664,7 @@ export class AttentionPlayground extends HTMLElement {
         if (!entry) return say('Switch on Non-local or MHSA, then click the photo to see where a position attends.');
         const chosen = this._state.attention?.block === block ? this._state.attention : null;
         const cell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell;
-        const grid = { width: entry.features.before.width, height: entry.features.before.height };
+        const { grid } = entry;
         if (block === 'mhsa') {
           const perHead = chosen ? chosen.row.perHead : entry.attention;
           const head = Math.min(this._state.head, perHead.length - 1);
@@ -710,13 +710,7 @@ export class AttentionPlayground extends HTMLElement {
     const plain = (v) => (v instanceof Float32Array ? Array.from(v) : Array.isArray(v) ? v.map(plain)
       : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => !SKIPPED_IN_JSON.has(k)).map(([k, x]) => [k, plain(x)])) : v);
     const { channels, width, height } = this.result.features;
-    const json = { image: this._photo?.name, ...plain(this.result), features: { channels, width, height } };
-    // Each block's grid (its depth's channels and size) stays, without the values.
-    for (const [name, entry] of Object.entries(this.result.blocks)) {
-      const { channels: c, width: w, height: h } = entry.features.before;
-      json.blocks[name].grid = { channels: c, width: w, height: h };
-    }
-    return json;
+    return { image: this._photo?.name, ...plain(this.result), features: { channels, width, height } };
   }
 
   _exportJson() {

@@ -26,17 +26,21 @@ pub fn eca_kernel_size(channels: usize) -> usize {
 
 /// A SplitMix64 stream of floats, so the same seed gives the same numbers on every target (the
 /// seeded weights here, the generated scenes in [`crate::scenes`]).
-pub(crate) struct Seeded(pub(crate) u64);
+/// The training tool draws its batch order from it too.
+pub struct Seeded(pub u64);
 
 impl Seeded {
-    /// Uniform in `[0, 1)`.
-    pub(crate) fn next_unit(&mut self) -> f32 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 24) as f32
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn next_unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
 
     /// Uniform in `[-bound, bound)`.

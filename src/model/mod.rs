@@ -50,11 +50,6 @@ pub fn channels_at(kind: BlockKind) -> usize {
     if EARLY_BLOCKS.contains(&kind) { stem::CHANNELS } else { BODY_WIDTHS[0] }
 }
 
-/// The feature stride (image pixels per feature cell) at a block's depth.
-pub fn stride_at(kind: BlockKind) -> usize {
-    if EARLY_BLOCKS.contains(&kind) { stem::STRIDE } else { 2 * stem::STRIDE }
-}
-
 /// The options the network was trained with: timm's defaults, and [`MHSA_HEADS`] heads.
 pub fn trained_options(kind: BlockKind) -> BlockOptions {
     BlockOptions { heads: (kind == BlockKind::Mhsa).then_some(MHSA_HEADS), ..Default::default() }
@@ -211,7 +206,9 @@ impl Model {
     }
 }
 
-fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<Block> {
+/// Loads a block's weights for its place in this network: the block's own checks (names,
+/// shapes, options) and the channel count it sees here.
+pub fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<Block> {
     let block = Block::load(kind, weights, options)?;
     let expected = channels_at(kind);
     match block.channels() {

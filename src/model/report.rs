@@ -2,7 +2,7 @@
 //! turns it into JS objects with `Float32Array`s) and `attention-playground render` (which writes
 //! it as `result.json`). Its shape is documented in the README ("The result object").
 
-use super::{Model, ModelRun, channel_names};
+use super::{Model, ModelRun, Prediction, channel_names};
 use crate::backend::{AnyBackend, BackendKind};
 use crate::blocks::BlockKind;
 use crate::error::Result;
@@ -65,12 +65,11 @@ pub fn attention_value(kind: BlockKind, row: &Tensor) -> Value {
 }
 
 /// `{ label, classes, probabilities }`.
-fn prediction_value(probabilities: &[f32]) -> Value {
-    let top = (0..probabilities.len()).fold(0, |best, i| if probabilities[i] > probabilities[best] { i } else { best });
+fn prediction_value(prediction: &Prediction) -> Value {
     Value::object(vec![
-        ("label", Value::Text(CLASSES[top].to_string())),
+        ("label", Value::Text(prediction.label().to_string())),
         ("classes", Value::List(CLASSES.iter().map(|c| Value::Text(c.to_string())).collect())),
-        ("probabilities", Value::Floats(probabilities.to_vec())),
+        ("probabilities", Value::Floats(prediction.probabilities.clone())),
     ])
 }
 
@@ -102,7 +101,12 @@ pub async fn report(model: &Model, backend: &AnyBackend, run: &ModelRun, width: 
     let mut blocks = Value::Object(vec![]);
     for stage in &run.stages {
         let name = stage.kind.name();
-        let mut entry = Value::Object(vec![]);
+        let (channels, fh, fw) = (stage.input.shape()[1], stage.input.shape()[2], stage.input.shape()[3]);
+        // The grid the block works on (its depth's channels and size); queries are cells of it.
+        let mut entry = Value::object(vec![(
+            "grid",
+            Value::object(vec![("channels", Value::Number(channels as f64)), ("width", Value::Number(fw as f64)), ("height", Value::Number(fh as f64))]),
+        )]);
         for (map, tensor) in &stage.output.maps {
             match tensor.shape() {
                 [_, _] => entry.push(map, Value::Floats(tensor.data().to_vec())),
@@ -117,7 +121,6 @@ pub async fn report(model: &Model, backend: &AnyBackend, run: &ModelRun, width: 
         }
         let row_start = clock();
         if matches!(stage.kind, BlockKind::NonLocal | BlockKind::Mhsa) {
-            let (fh, fw) = (stage.input.shape()[2], stage.input.shape()[3]);
             let (qx, qy) = options.queries.iter().find(|(k, _)| *k == stage.kind).map_or((fw / 2, fh / 2), |(_, q)| *q);
             let row = model.attention_row(backend, run, stage.kind, qy * fw + qx).await?;
             entry.push("query", Value::object(vec![("x", Value::Number(qx as f64)), ("y", Value::Number(qy as f64))]));
@@ -141,8 +144,8 @@ pub async fn report(model: &Model, backend: &AnyBackend, run: &ModelRun, width: 
     }
     result.push("width", Value::Number(width as f64));
     result.push("height", Value::Number(height as f64));
-    result.push("prediction", prediction_value(&run.prediction.probabilities));
-    result.push("baseline", prediction_value(&baseline.probabilities));
+    result.push("prediction", prediction_value(&run.prediction));
+    result.push("baseline", prediction_value(&baseline));
     result.push("timings", timings);
     result.push("blocks", blocks);
     if options.features {

@@ -65,13 +65,14 @@ pub fn render(args: &RenderArgs) -> Result<String, String> {
     }
 
     let photo = decode(&args.image)?;
+    let original = (photo.width() as f64, photo.height() as f64);
     let (width, height) = model_image::working_size(photo.width() as usize, photo.height() as usize);
     let photo = image::imageops::resize(&photo, width as u32, height as u32, image::imageops::FilterType::Triangle);
     let input = model_image::rgba_to_input(photo.as_raw(), width, height).map_err(|e| e.to_string())?;
 
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let run = pollster::block_on(model.run(&backend, &input, &|| 0.0)).map_err(|e| e.to_string())?;
-    let query = args.query.as_deref().map(|q| parse_query(q, &args.image, width, height)).transpose()?;
+    let query = args.query.as_deref().map(|q| parse_query(q, original)).transpose()?;
     let queries = [BlockKind::NonLocal, BlockKind::Mhsa]
         .into_iter()
         .filter_map(|kind| {
@@ -147,9 +148,8 @@ fn decode(path: &Path) -> Result<RgbaImage, String> {
     Ok(decoded.to_rgba8())
 }
 
-/// `"X,Y"` in photo pixels to fractions of the photo's width and height.
-fn parse_query(text: &str, photo: &Path, width: usize, height: usize) -> Result<(f64, f64), String> {
-    let (pw, ph) = image::image_dimensions(photo).map(|(w, h)| (w as f64, h as f64)).unwrap_or((width as f64, height as f64));
+/// `"X,Y"` in pixels of a `pw x ph` photo to fractions of its width and height.
+fn parse_query(text: &str, (pw, ph): (f64, f64)) -> Result<(f64, f64), String> {
     let bad = || format!("option --query: expected X,Y inside the {pw} x {ph} photo, got `{text}`");
     let (x, y) = text.split_once(',').ok_or_else(bad)?;
     let (x, y): (f64, f64) = (x.trim().parse().map_err(|_| bad())?, y.trim().parse().map_err(|_| bad())?);
@@ -179,14 +179,14 @@ fn figures(photo: &RgbImage, result: &Value) -> Vec<(String, RgbImage)> {
             }
         }
         if let (Some(query), Some(attention)) = (entry.get("query"), entry.get("attention")) {
-            let number = |k: &str| if let Some(Value::Number(n)) = query.get(k) { *n } else { 0.0 };
+            let number = |v: Option<&Value>, k: &str| if let Some(Value::Number(n)) = v.and_then(|v| v.get(k)) { *n } else { 0.0 };
             let maps: Vec<draw::Map> = match attention {
                 Value::List(heads) => heads.iter().filter_map(draw::Map::from_value).collect(),
                 single => draw::Map::from_value(single).into_iter().collect(),
             };
             if !maps.is_empty() {
-                let grid = block_grid(photo, kind);
-                let cell = (number("x"), number("y"));
+                let grid = (number(entry.get("grid"), "width"), number(entry.get("grid"), "height"));
+                let cell = (number(Some(query), "x"), number(Some(query), "y"));
                 let panels: Vec<RgbImage> = maps
                     .iter()
                     .enumerate()
@@ -200,12 +200,6 @@ fn figures(photo: &RgbImage, result: &Value) -> Vec<(String, RgbImage)> {
         }
     }
     files
-}
-
-/// The feature grid a block works on, for a photo of this size.
-fn block_grid(photo: &RgbImage, kind: BlockKind) -> (f64, f64) {
-    let stride = attention_playground::model::stride_at(kind);
-    ((photo.width() as usize / stride) as f64, (photo.height() as usize / stride) as f64)
 }
 
 fn label(kind: BlockKind) -> &'static str {

@@ -128,7 +128,8 @@ function assertResult(result, blocks) {
   assert.deepEqual(Object.keys(result.blocks).sort(), [...blocks].sort());
   assert.ok(result.timings.total_ms >= 0 && blocks.every((b) => result.timings[`${b}_ms`] >= 0), 'a timing per stage');
   for (const [name, entry] of Object.entries(result.blocks)) {
-    const grid = entry.features?.before ?? entry.grid; // exported JSON keeps only the grid
+    const { grid } = entry;
+    if (entry.features) assert.deepEqual([entry.features.before.channels, entry.features.before.width, entry.features.before.height], [grid.channels, grid.width, grid.height], `${name}: grid is the input's`);
     const [channels, width, height] = EARLY.has(name) ? [16, quarter(result.width), quarter(result.height)] : [32, eighth(result.width), eighth(result.height)];
     assert.deepEqual([grid.channels, grid.width, grid.height], [channels, width, height], `${name} works on its depth's grid`);
   }
@@ -209,7 +210,7 @@ describe('the playground page', () => {
 
     // Options re-run the block: Non-local with subsampled keys attends over a quarter of the positions.
     const sub = await nextResult(page, () => page.locator('attention-playground [data-option="nonlocal.subsample"]').check());
-    const f = sub.blocks.nonlocal.features?.before ?? sub.blocks.nonlocal.grid;
+    const f = sub.blocks.nonlocal.grid;
     assertAttentionRow(sub.blocks.nonlocal.attention, 'subsampled nonlocal', Math.floor(f.width / 2), Math.floor(f.height / 2));
     const dot = await nextResult(page, () => page.locator('attention-playground [data-option="nonlocal.pairwise"]').selectOption('dot-product'));
     assert.equal(dot.blocks.nonlocal.attention.width, Math.floor(f.width / 2));

@@ -17,6 +17,7 @@ mod net;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use attention_playground::blocks::init::Seeded;
 use attention_playground::model::{Model, ModelConfig, trained_options};
 use attention_playground::scenes::{self, CLASSES};
 use attention_playground::weights::write_safetensors;
@@ -69,19 +70,12 @@ fn blocks_of(variant: &str) -> std::result::Result<Vec<BlockKind>, String> {
     }
 }
 
-/// A SplitMix64-driven Fisher-Yates shuffle of `0..n`.
+/// A Fisher-Yates shuffle of `0..n` driven by the engine's SplitMix64 stream.
 fn shuffled(n: usize, seed: u64) -> Vec<usize> {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = Seeded(seed);
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
-        order.swap(i, (next() % (i as u64 + 1)) as usize);
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
     order
 }
