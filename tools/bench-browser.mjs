@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 
 const RUNS = 7;
-const CONFIGS = ['se cbam nonlocal', 'se cbam nonlocal eca gc mhsa'];
+const CONFIGS = ['se eca gc', 'se eca gc cbam nonlocal mhsa']; // the early blocks; every block (the page's default)
 const executablePath = execFileSync('sh', ['-c', 'command -v chromium']).toString().trim();
 const server = await serve(new URL('../dist/', import.meta.url).pathname, 0);
 const url = `http://127.0.0.1:${server.address().port}/embed.html`;
