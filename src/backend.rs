@@ -8,6 +8,7 @@ use std::str::FromStr;
 use crate::blocks::{Block, BlockOutput, MapRequest};
 use crate::error::{Error, Result};
 use crate::gpu::GpuBackend;
+use crate::simd::Kernels;
 use crate::tensor::Tensor;
 
 /// What the caller asked for.
@@ -103,16 +104,33 @@ pub trait Backend {
     fn attention_row(&self, block: &Block, x: &Tensor, query: usize) -> Result<AttentionRow>;
 }
 
-/// The reference implementation: plain Rust kernels, no GPU.
-#[derive(Debug, Clone, Default)]
+/// The CPU: the fastest SIMD kernels this machine runs (see [`crate::simd`]), or any other
+/// variant, the plain reference included. No GPU.
+#[derive(Debug, Clone)]
 pub struct CpuBackend {
     /// Why `auto` chose the CPU although a GPU was looked for; reported with every result.
     instead_of_gpu: Option<String>,
+    kernels: Kernels,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self { instead_of_gpu: None, kernels: Kernels::best() }
+    }
 }
 
 impl CpuBackend {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The CPU with a chosen kernel variant (tests run every variant; `bench --kernels`).
+    pub fn with_kernels(kernels: Kernels) -> Self {
+        Self { instead_of_gpu: None, kernels }
+    }
+
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// Why `auto` chose the CPU, when it looked for a GPU first.
@@ -136,7 +154,7 @@ impl Backend for CpuBackend {
     fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
         let dims = block.check_input(x)?;
         block.check_request(dims, request)?;
-        let mut out = block.forward_cpu(x, dims, request);
+        let mut out = block.forward_cpu(x, dims, request, self.kernels);
         out.ran_on = self.ran_on();
         Ok(out)
     }
@@ -171,8 +189,9 @@ impl AnyBackend {
                 Ok(gpu) if !gpu.adapter().software || cfg!(target_arch = "wasm32") => Self::Gpu(Box::new(gpu)),
                 Ok(gpu) => Self::Cpu(CpuBackend {
                     instead_of_gpu: Some(format!("the only GPU adapter, {}, is a software one; --backend gpu uses it", gpu.adapter().name)),
+                    ..CpuBackend::default()
                 }),
-                Err(e) => Self::Cpu(CpuBackend { instead_of_gpu: Some(e.to_string()) }),
+                Err(e) => Self::Cpu(CpuBackend { instead_of_gpu: Some(e.to_string()), ..CpuBackend::default() }),
             }),
         }
     }

@@ -5,10 +5,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use attention_playground::blocks::{EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
+use attention_playground::simd::Kernels;
 use attention_playground::weights::{read_safetensors, write_safetensors};
-use attention_playground::{BackendChoice, Block, BlockKind, BlockOptions, MapRequest, Tensor, Weights, select_backend};
+use attention_playground::{
+    Backend, BackendChoice, BackendKind, Block, BlockKind, BlockOptions, CpuBackend, MapRequest, Tensor, Weights, select_backend,
+};
 use clap::{Args, Parser, Subcommand};
 
 /// Exit code for every refused input, as for clap's own usage errors.
@@ -37,6 +41,75 @@ enum Command {
     Apply(ApplyArgs),
     /// Run the trained network on a photo and write the figures of its blocks (PNG) and result.json
     Render(crate::render::RenderArgs),
+    /// Time one block: N runs after a warm-up, in this process; the last line printed is JSON
+    Bench(BenchArgs),
+}
+
+/// The options a block takes beyond its weights.
+#[derive(Args)]
+struct BlockOptionArgs {
+    /// cbam: order of the pooled maps fed to the spatial conv: mean-max (timm) or max-mean (official code)
+    #[arg(long, value_name = "ORDER", help_heading = "Block options")]
+    spatial_order: Option<SpatialOrder>,
+    /// nonlocal: embedded-gaussian (default), dot-product, gaussian or concatenation
+    #[arg(long, value_name = "FUNCTION", help_heading = "Block options")]
+    pairwise: Option<Pairwise>,
+    /// nonlocal: logit scale of the softmax forms: input (C^-0.5, timm), inner (rd^-0.5), none
+    #[arg(long, value_name = "MODE", help_heading = "Block options")]
+    scale: Option<ScaleMode>,
+    /// nonlocal: 2x2 max-pool the keys and values (phi, g) after their convolutions
+    #[arg(long, help_heading = "Block options")]
+    subsample: bool,
+    /// eca: zero (EcaModule) or circular (CecaModule) padding along the channels
+    #[arg(long, value_name = "MODE", help_heading = "Block options")]
+    padding: Option<EcaPadding>,
+    /// gc: scale (x * sigmoid(T(ctx)), timm) or add (x + T(ctx), the GCNet paper)
+    #[arg(long, value_name = "MODE", help_heading = "Block options")]
+    fusion: Option<Fusion>,
+    /// mhsa: number of heads (required; must divide C)
+    #[arg(long, value_name = "H", help_heading = "Block options")]
+    heads: Option<usize>,
+}
+
+impl BlockOptionArgs {
+    fn options(&self) -> BlockOptions {
+        BlockOptions {
+            spatial_order: self.spatial_order,
+            pairwise: self.pairwise,
+            scale: self.scale,
+            subsample: self.subsample,
+            padding: self.padding,
+            fusion: self.fusion,
+            heads: self.heads,
+        }
+    }
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// The block: se, cbam, nonlocal, eca, gc or mhsa
+    #[arg(long, value_name = "BLOCK")]
+    block: BlockKind,
+    /// Safetensors file with the block's weights, named as in timm's state_dict()
+    #[arg(long, value_name = "W.safetensors")]
+    weights: PathBuf,
+    /// Use only the weights under this prefix
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    prefix: String,
+    /// Safetensors file holding `x`, float32 (N, C, H, W)
+    #[arg(long, value_name = "X.safetensors")]
+    input: PathBuf,
+    /// cpu or gpu (auto: a hardware GPU if present, else the CPU)
+    #[arg(long, value_name = "BACKEND", default_value = "cpu")]
+    backend: BackendChoice,
+    /// Timed runs, after a warm-up of a tenth as many (at least two)
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    iters: u32,
+    /// CPU kernels: avx2, simd128, portable or reference (default: the fastest this machine runs)
+    #[arg(long, value_name = "KERNELS")]
+    kernels: Option<Kernels>,
+    #[command(flatten)]
+    options: BlockOptionArgs,
 }
 
 #[derive(Args)]
@@ -60,27 +133,8 @@ struct ApplyArgs {
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     backend: BackendChoice,
 
-    /// cbam: order of the pooled maps fed to the spatial conv: mean-max (timm) or max-mean (official code)
-    #[arg(long, value_name = "ORDER", help_heading = "Block options")]
-    spatial_order: Option<SpatialOrder>,
-    /// nonlocal: embedded-gaussian (default), dot-product, gaussian or concatenation
-    #[arg(long, value_name = "FUNCTION", help_heading = "Block options")]
-    pairwise: Option<Pairwise>,
-    /// nonlocal: logit scale of the softmax forms: input (C^-0.5, timm), inner (rd^-0.5), none
-    #[arg(long, value_name = "MODE", help_heading = "Block options")]
-    scale: Option<ScaleMode>,
-    /// nonlocal: 2x2 max-pool the keys and values (phi, g) after their convolutions
-    #[arg(long, help_heading = "Block options")]
-    subsample: bool,
-    /// eca: zero (EcaModule) or circular (CecaModule) padding along the channels
-    #[arg(long, value_name = "MODE", help_heading = "Block options")]
-    padding: Option<EcaPadding>,
-    /// gc: scale (x * sigmoid(T(ctx)), timm) or add (x + T(ctx), the GCNet paper)
-    #[arg(long, value_name = "MODE", help_heading = "Block options")]
-    fusion: Option<Fusion>,
-    /// mhsa: number of heads (required; must divide C)
-    #[arg(long, value_name = "H", help_heading = "Block options")]
-    heads: Option<usize>,
+    #[command(flatten)]
+    options: BlockOptionArgs,
 
     /// nonlocal, mhsa: also write the full attention matrix `attention` (N^2 floats per image)
     #[arg(long, help_heading = "Maps")]
@@ -108,6 +162,7 @@ pub fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Apply(args) => apply(args),
         Command::Render(args) => crate::render::render(args),
+        Command::Bench(args) => bench(args),
     };
     match outcome {
         Ok(report) => {
@@ -123,15 +178,7 @@ pub fn main() -> ExitCode {
 
 /// Runs the block; returns the line naming the backend that ran, or the one-line problem.
 fn apply(args: &ApplyArgs) -> Result<String, String> {
-    let options = BlockOptions {
-        spatial_order: args.spatial_order,
-        pairwise: args.pairwise,
-        scale: args.scale,
-        subsample: args.subsample,
-        padding: args.padding,
-        fusion: args.fusion,
-        heads: args.heads,
-    };
+    let options = args.options.options();
     let has_attention = matches!(args.block, BlockKind::NonLocal | BlockKind::Mhsa);
     for (option, given) in [("--save-attention", args.save_attention), ("--query", args.query.is_some())] {
         if given && !has_attention {
@@ -158,6 +205,54 @@ fn apply(args: &ApplyArgs) -> Result<String, String> {
     }
     write_atomically(&args.output, &write_safetensors(tensors))?;
     Ok(format!("attention-playground: block {} ran on the {}", args.block.name(), out.ran_on))
+}
+
+/// Times the block; prints the JSON line on stdout and returns the human line.
+fn bench(args: &BenchArgs) -> Result<String, String> {
+    let options = args.options.options();
+    let weights = Weights::from_safetensors_with_prefix(&read_file(&args.weights, "weights")?, &args.prefix).map_err(|e| e.to_string())?;
+    let block = Block::load(args.block, &weights, &options).map_err(|e| e.to_string())?;
+    let x = read_input(&args.input)?;
+    block.check_input(&x).map_err(|e| e.to_string())?;
+    let backend: Box<dyn Backend> = match (args.backend, args.kernels) {
+        (BackendChoice::Cpu, Some(kernels)) => Box::new(CpuBackend::with_kernels(kernels)),
+        (_, Some(_)) => return Err("option --kernels applies to --backend cpu only".into()),
+        (choice, None) => select_backend(choice).map_err(|e| e.to_string())?,
+    };
+    let run = || backend.forward(&block, &x, MapRequest::default()).map_err(|e| e.to_string());
+    let warm_up = (args.iters / 10).max(2);
+    let mut ran_on = None;
+    for _ in 0..warm_up {
+        ran_on = Some(run()?.ran_on);
+    }
+    let mut times_ms: Vec<f64> = (0..args.iters)
+        .map(|_| {
+            let start = Instant::now();
+            run().map(|_| start.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_, _>>()?;
+    times_ms.sort_by(f64::total_cmp);
+    let n = times_ms.len();
+    let median = if n % 2 == 1 { times_ms[n / 2] } else { 0.5 * (times_ms[n / 2 - 1] + times_ms[n / 2]) };
+    let ran_on = ran_on.expect("the warm-up ran");
+    let kernels = (ran_on.backend == BackendKind::Cpu).then(|| args.kernels.unwrap_or_else(Kernels::best).name());
+    let line = serde_json::json!({
+        "block": args.block.name(),
+        "backend": ran_on.backend.to_string(),
+        "kernels": kernels,
+        "shape": x.shape(),
+        "iters": args.iters,
+        "median_ms": median,
+        "min_ms": times_ms[0],
+    });
+    println!("{line}");
+    Ok(format!(
+        "attention-playground: block {} on the {}: median {median:.4} ms, min {:.4} ms over {} runs",
+        args.block.name(),
+        ran_on,
+        times_ms[0],
+        args.iters
+    ))
 }
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {

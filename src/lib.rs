@@ -36,6 +36,7 @@ pub mod gpu;
 pub mod kernels;
 pub mod model;
 pub mod scenes;
+pub mod simd;
 pub mod tensor;
 /// The `#[wasm_bindgen]` surface the browser playground's worker calls.
 #[cfg(target_arch = "wasm32")]

@@ -202,7 +202,8 @@ pub fn inside_outside_ratio(map: &Tensor, mask: &[bool], side: usize) -> Option<
     let (mut inside, mut outside) = ((0.0, 0usize), (0.0, 0usize));
     for y in 0..h {
         for x in 0..w {
-            let covered = (0..cell).flat_map(|dy| (0..cell).map(move |dx| (y * cell + dy) * side + x * cell + dx)).filter(|&i| mask[i]).count();
+            let covered =
+                (0..cell).flat_map(|dy| (0..cell).map(move |dx| (y * cell + dy) * side + x * cell + dx)).filter(|&i| mask[i]).count();
             let value = map.data()[y * w + x] as f64;
             let part = if 2 * covered >= cell * cell { &mut inside } else { &mut outside };
             part.0 += value;
@@ -243,7 +244,8 @@ mod tests {
     fn the_shapes_differ() {
         // On a grid, no two class shapes cover the same points.
         let grid: Vec<(f32, f32)> = (0..40).flat_map(|i| (0..40).map(move |j| (i as f32 / 20.0 - 1.0, j as f32 / 20.0 - 1.0))).collect();
-        let covers: Vec<Vec<bool>> = (0..CLASSES.len()).map(|c| grid.iter().map(|&(x, y)| inside(Shape::Class(c), x, y)).collect()).collect();
+        let covers: Vec<Vec<bool>> =
+            (0..CLASSES.len()).map(|c| grid.iter().map(|&(x, y)| inside(Shape::Class(c), x, y)).collect()).collect();
         for a in 0..CLASSES.len() {
             for b in a + 1..CLASSES.len() {
                 let differing = covers[a].iter().zip(&covers[b]).filter(|(p, q)| p != q).count();

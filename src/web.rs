@@ -99,7 +99,14 @@ impl Playground {
             other => return Err(js_error(format!("backend `{other}`: use auto, webgpu or cpu"))),
         };
         let backend = AnyBackend::select(choice).await.map_err(js_error)?;
-        Ok(Playground { state: Rc::new(State { backend, model: RefCell::new(None), last_run: RefCell::new(None), own_weights: RefCell::new(BTreeMap::new()) }) })
+        Ok(Playground {
+            state: Rc::new(State {
+                backend,
+                model: RefCell::new(None),
+                last_run: RefCell::new(None),
+                own_weights: RefCell::new(BTreeMap::new()),
+            }),
+        })
     }
 
     /// `"webgpu"` or `"cpu"`.
@@ -221,4 +228,3 @@ fn to_js(value: &Value) -> JsValue {
         }
     }
 }
-

@@ -33,10 +33,20 @@ fn assert_png(path: &Path, min_colours: usize) -> (u32, u32) {
 fn a_photo_gives_every_figure_and_the_result_object() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("figures");
-    let (code, stderr) = render(&["--image", &sample("astronaut.jpg"), "--out", out.to_str().unwrap(), "--backend", "cpu", "--query", "100,60"]);
+    let (code, stderr) =
+        render(&["--image", &sample("astronaut.jpg"), "--out", out.to_str().unwrap(), "--backend", "cpu", "--query", "100,60"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("without attention"), "{stderr}");
-    for name in ["channels-se", "channels-eca", "channels-gc", "channels-cbam", "spatial-cbam", "context-gc", "attention-nonlocal", "attention-mhsa"] {
+    for name in [
+        "channels-se",
+        "channels-eca",
+        "channels-gc",
+        "channels-cbam",
+        "spatial-cbam",
+        "context-gc",
+        "attention-nonlocal",
+        "attention-mhsa",
+    ] {
         let min_colours = if name.starts_with("channels") { 4 } else { 200 };
         let (w, h) = assert_png(&out.join(format!("{name}.png")), min_colours);
         assert!(w >= 200 && h >= 100, "{name}: {w} x {h}");
@@ -74,7 +84,8 @@ fn png_webp_and_gif_photos_render_too() {
         let path = dir.path().join(format!("photo.{ext}"));
         photo.save_with_format(&path, format).unwrap();
         let out = dir.path().join(ext);
-        let (code, stderr) = render(&["--image", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--backend", "cpu", "--blocks", "cbam,se"]);
+        let (code, stderr) =
+            render(&["--image", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--backend", "cpu", "--blocks", "cbam,se"]);
         assert_eq!(code, 0, "{ext}: {stderr}");
         assert_png(&out.join("spatial-cbam.png"), 200);
         assert!(!out.join("attention-nonlocal.png").exists(), "only the blocks asked for");
@@ -123,7 +134,8 @@ fn files_that_are_not_photos_are_refused_in_one_line() {
     let (code, stderr) = render(&["--image", &sample("cat.jpg"), "--out", dir.path().join("q").to_str().unwrap(), "--query", "5000,1"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--query"), "{stderr}");
-    let (code, stderr) = render(&["--image", &sample("cat.jpg"), "--out", dir.path().join("b").to_str().unwrap(), "--blocks", "se,attention"]);
+    let (code, stderr) =
+        render(&["--image", &sample("cat.jpg"), "--out", dir.path().join("b").to_str().unwrap(), "--blocks", "se,attention"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("attention"), "{stderr}");
 }

@@ -36,7 +36,10 @@ fn spread(values: &[f32]) -> f32 {
 /// The README's held-out accuracy for a variant, from its ablation table.
 fn readme_accuracy(variant: &str) -> f64 {
     let readme = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let row = readme.lines().find(|l| l.starts_with(&format!("| {variant} |"))).unwrap_or_else(|| panic!("README has no ablation row for {variant}"));
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with(&format!("| {variant} |")))
+        .unwrap_or_else(|| panic!("README has no ablation row for {variant}"));
     let cell = row.split('|').map(str::trim).find(|c| c.ends_with('%')).unwrap();
     cell.trim_end_matches('%').parse::<f64>().unwrap() / 100.0
 }
@@ -96,7 +99,10 @@ fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
                     // dead after the ReLU, the gate stays near sigmoid(0) = 0.5 (exactly 0.5 on the
                     // cat) and the spatial gate does CBAM's work. Documented in the README; a
                     // retrain that changes it fails here.
-                    assert!(map.data().iter().all(|&v| (v - 0.5).abs() < 0.05), "CBAM's channel gate is no longer about 0.5: update the README");
+                    assert!(
+                        map.data().iter().all(|&v| (v - 0.5).abs() < 0.05),
+                        "CBAM's channel gate is no longer about 0.5: update the README"
+                    );
                     continue;
                 }
                 // Relative to the map's mean: GC's context weights are a softmax over ~2000 positions.

@@ -18,6 +18,7 @@ use crate::kernels::activation::{relu_in_place, sigmoid, sigmoid_in_place};
 use crate::kernels::conv::conv2d_same;
 use crate::kernels::norm::BatchNorm;
 use crate::kernels::pooling::{max_per_channel, mean_and_max_over_channels, mean_per_channel};
+use crate::simd::Kernels;
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
 
@@ -90,7 +91,35 @@ impl Cbam {
         s
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
+        match kernels {
+            Kernels::Reference => self.forward_reference(img, dims),
+            fast => self.forward_fast(img, dims, fast),
+        }
+    }
+
+    /// Three passes over `x`: its channel statistics, the statistics across channels of
+    /// `x * a` (never written), and the output with both gates applied as it is written.
+    fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels) -> ImageOutput {
+        let positions = dims.positions();
+        let (means, maxes) = k.channel_means_and_maxes(img, positions);
+        let mut channel: Vec<f32> = self.mlp(&means).iter().zip(self.mlp(&maxes)).map(|(a, b)| a + b).collect();
+        sigmoid_in_place(&mut channel);
+        let (mean, max) = k.gated_mean_and_max_over_channels(img, &channel, positions);
+        let pooled = match self.order {
+            SpatialOrder::MeanMax => [mean, max].concat(),
+            SpatialOrder::MaxMean => [max, mean].concat(),
+        };
+        let mut spatial = k.conv2d_same(&pooled, &self.spatial_kernel, 2, dims.h, dims.w, self.kernel_size);
+        let (scale, shift) = self.spatial_bn.scale_and_shift(0);
+        k.affine_sigmoid_in_place(&mut spatial, scale, shift);
+        ImageOutput {
+            y: k.apply_gates(img, &channel, Some(&spatial), positions),
+            maps: vec![("channel", vec![dims.c], channel), ("spatial", vec![dims.h, dims.w], spatial)],
+        }
+    }
+
+    fn forward_reference(&self, img: &[f32], dims: Dims) -> ImageOutput {
         let channel = self.channel_gate(img, dims.positions());
         let x1 = scale_channels(img, &channel, dims.positions());
         let spatial = self.spatial_gate(&x1, dims);

@@ -13,6 +13,7 @@ use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::sigmoid_in_place;
 use crate::kernels::conv::conv1d_channels;
 use crate::kernels::pooling::mean_per_channel;
+use crate::simd::Kernels;
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
 
@@ -39,13 +40,20 @@ impl Eca {
     }
 
     pub fn gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
-        let mut gate = conv1d_channels(&mean_per_channel(img, positions), &self.kernel, self.padding.into());
+        self.gate_from_means(&mean_per_channel(img, positions))
+    }
+
+    fn gate_from_means(&self, means: &[f32]) -> Vec<f32> {
+        let mut gate = conv1d_channels(means, &self.kernel, self.padding.into());
         sigmoid_in_place(&mut gate);
         gate
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
-        ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims)
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
+        match kernels {
+            Kernels::Reference => ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims),
+            fast => ImageOutput::channel_gated_by(img, self.gate_from_means(&fast.channel_means(img, dims.positions())), dims, fast),
+        }
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {

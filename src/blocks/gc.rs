@@ -15,6 +15,7 @@ use crate::gpu::kernels::norm::layer_norm_relu;
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place, softmax_in_place};
 use crate::kernels::norm::layer_norm_in_place;
+use crate::simd::Kernels;
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
 
@@ -70,19 +71,34 @@ impl Gc {
         self.fc2.apply(&hidden, 1)
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
         let positions = dims.positions();
-        let weights = self.context_weights(img, positions);
-        let context: Vec<f32> = img
-            .chunks_exact(positions)
-            .map(|ch| ch.iter().zip(&weights).map(|(&v, &w)| f64::from(v) * f64::from(w)).sum::<f64>() as f32)
-            .collect();
+        let (weights, context) = match kernels {
+            Kernels::Reference => {
+                let weights = self.context_weights(img, positions);
+                let context = img
+                    .chunks_exact(positions)
+                    .map(|ch| ch.iter().zip(&weights).map(|(&v, &w)| f64::from(v) * f64::from(w)).sum::<f64>() as f32)
+                    .collect();
+                (weights, context)
+            }
+            fast => {
+                let mut weights = fast.conv1x1(self.conv_attn.dense(), img, positions, None);
+                fast.softmax_in_place(&mut weights);
+                let context = fast.weighted_channel_sums(img, &weights);
+                (weights, context)
+            }
+        };
         let mut t = self.transform(&context);
         let context_map = ("context", vec![dims.h, dims.w], weights);
         match self.fusion {
             Fusion::Scale => {
                 sigmoid_in_place(&mut t);
-                ImageOutput { y: scale_channels(img, &t, positions), maps: vec![context_map, ("channel", vec![dims.c], t)] }
+                let y = match kernels {
+                    Kernels::Reference => scale_channels(img, &t, positions),
+                    fast => fast.apply_gates(img, &t, None, positions),
+                };
+                ImageOutput { y, maps: vec![context_map, ("channel", vec![dims.c], t)] }
             }
             Fusion::Add => {
                 let y = img.chunks_exact(positions).zip(&t).flat_map(|(ch, &add)| ch.iter().map(move |&v| v + add)).collect();

@@ -12,6 +12,7 @@ use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, att
 use crate::gpu::kernels::linear::{Activation, conv1x1};
 use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
+use crate::simd::{AttentionInput, Kernels, Weighting};
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
 
@@ -59,7 +60,38 @@ impl Mhsa {
         (0..self.heads).map(|h| [part(0, h), part(1, h), part(2, h)]).collect()
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
+        match kernels {
+            Kernels::Reference => self.forward_reference(img, dims, request),
+            // The full matrix, when asked for, comes from the reference.
+            _ if request.full_attention => self.forward_reference(img, dims, request),
+            fast => self.forward_fast(img, dims, fast),
+        }
+    }
+
+    /// One `qkv` product; per head, keys straight from it (channel-major is the layout the fused
+    /// attention wants), queries and values transposed; then `proj`.
+    fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels) -> ImageOutput {
+        let n = dims.positions();
+        let (c, dh) = (self.channels(), self.head_dim());
+        let qkv = k.conv1x1(self.qkv.dense(), img, n, None);
+        let part = |which: usize, head: usize| &qkv[(which * c + head * dh) * n..(which * c + (head + 1) * dh) * n];
+        let mut concat = vec![0.0f32; c * n];
+        for h in 0..self.heads {
+            let out = k.attend(&AttentionInput {
+                queries: &transpose(part(0, h), dh, n),
+                keys: part(1, h),
+                values: &transpose(part(2, h), dh, n),
+                dim: dh,
+                value_dim: dh,
+                weighting: Weighting::Softmax { scale: self.scale() },
+            });
+            concat[h * dh * n..(h + 1) * dh * n].copy_from_slice(&transpose(&out, n, dh));
+        }
+        ImageOutput { y: k.conv1x1(self.proj.dense(), &concat, n, None), maps: Vec::new() }
+    }
+
+    fn forward_reference(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
         let n = dims.positions();
         let dh = self.head_dim();
         let heads = self.project(img, n);

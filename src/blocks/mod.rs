@@ -21,6 +21,7 @@ use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::{Gating, apply_gates};
+use crate::simd::Kernels;
 use crate::tensor::{Dims, Tensor};
 use crate::weights::Weights;
 pub use options::{BlockKind, BlockOptions, EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
@@ -56,6 +57,11 @@ impl ImageOutput {
     /// `y = x * gate[c]`, reporting the gate as the `channel` map (SE, ECA).
     pub(crate) fn channel_gated(img: &[f32], gate: Vec<f32>, dims: Dims) -> Self {
         Self { y: scale_channels(img, &gate, dims.positions()), maps: vec![("channel", vec![dims.c], gate)] }
+    }
+
+    /// The same with the fast kernels.
+    pub(crate) fn channel_gated_by(img: &[f32], gate: Vec<f32>, dims: Dims, kernels: Kernels) -> Self {
+        Self { y: kernels.apply_gates(img, &gate, None, dims.positions()), maps: vec![("channel", vec![dims.c], gate)] }
     }
 }
 
@@ -171,15 +177,16 @@ impl Block {
         Ok(())
     }
 
-    /// The CPU reference forward pass. `x` must have passed [`Block::check_input`].
-    pub(crate) fn forward_cpu(&self, x: &Tensor, dims: Dims, request: MapRequest) -> BlockOutput {
+    /// The forward pass on the CPU, with the reference or the fast kernels. `x` must have passed
+    /// [`Block::check_input`].
+    pub(crate) fn forward_cpu(&self, x: &Tensor, dims: Dims, request: MapRequest, kernels: Kernels) -> BlockOutput {
         let per_image = |img: &[f32]| match self {
-            Block::Se(b) => b.forward_image(img, dims),
-            Block::Cbam(b) => b.forward_image(img, dims),
-            Block::NonLocal(b) => b.forward_image(img, dims, request),
-            Block::Eca(b) => b.forward_image(img, dims),
-            Block::Gc(b) => b.forward_image(img, dims),
-            Block::Mhsa(b) => b.forward_image(img, dims, request),
+            Block::Se(b) => b.forward_image(img, dims, kernels),
+            Block::Cbam(b) => b.forward_image(img, dims, kernels),
+            Block::NonLocal(b) => b.forward_image(img, dims, request, kernels),
+            Block::Eca(b) => b.forward_image(img, dims, kernels),
+            Block::Gc(b) => b.forward_image(img, dims, kernels),
+            Block::Mhsa(b) => b.forward_image(img, dims, request, kernels),
         };
         let images: Vec<ImageOutput> = x.data().chunks_exact(dims.image_len()).map(per_image).collect();
         assemble(x.shape(), images)
@@ -242,6 +249,19 @@ impl Block {
 /// Stacks per-image outputs into batch tensors.
 fn assemble(x_shape: &[usize], images: Vec<ImageOutput>) -> BlockOutput {
     let n = images.len();
+    if n == 1 {
+        // One image (the playground's case): its buffers are the batch's, nothing to copy.
+        let image = images.into_iter().next().expect("one image");
+        return BlockOutput {
+            y: Tensor::new(x_shape.to_vec(), image.y).expect("y has the shape of x"),
+            maps: image
+                .maps
+                .into_iter()
+                .map(|(name, shape, data)| (name, Tensor::new([&[1][..], &shape].concat(), data).expect("map of its shape")))
+                .collect(),
+            ran_on: RanOn::cpu(),
+        };
+    }
     let mut maps: BTreeMap<&'static str, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
     let mut y = Vec::with_capacity(x_shape.iter().product());
     for image in images {

@@ -18,6 +18,7 @@ use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
 use crate::kernels::norm::BatchNorm;
 use crate::kernels::pooling::max_pool_2x2;
+use crate::simd::{AttentionInput, Kernels, Weighting};
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
 
@@ -151,7 +152,47 @@ impl NonLocal {
         }
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
+        // The fast path has no full matrix to report and no concatenation form (its scores are
+        // not a product); those run on the reference.
+        let weighting = match self.pairwise {
+            Pairwise::EmbeddedGaussian | Pairwise::Gaussian => Some(Weighting::Softmax { scale: self.scale }),
+            Pairwise::DotProduct => Some(Weighting::Mean),
+            Pairwise::Concatenation => None,
+        };
+        match (kernels, weighting) {
+            (Kernels::Reference, _) | (_, None) => self.forward_reference(img, dims, request),
+            _ if request.full_attention => self.forward_reference(img, dims, request),
+            (fast, Some(weighting)) => self.forward_fast(img, dims, fast, weighting),
+        }
+    }
+
+    /// Queries, keys and values from the 1x1 kernels, fused attention, then `z` with its
+    /// BatchNorm folded in and the residual added as the output is written.
+    fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels, weighting: Weighting) -> ImageOutput {
+        let n = dims.positions();
+        let (theta, phi) = match &self.theta_phi {
+            Some((t, p)) => (k.conv1x1(t.dense(), img, n, None), k.conv1x1(p.dense(), img, n, None)),
+            None => (img.to_vec(), img.to_vec()),
+        };
+        let dim = theta.len() / n;
+        let keys = self.pool_keys(phi, dims);
+        let values = self.pool_keys(k.conv1x1(self.g.dense(), img, n, None), dims);
+        let rd = self.g.outputs;
+        let num_keys = self.num_keys(dims);
+        let attended = k.attend(&AttentionInput {
+            queries: &transpose(&theta, dim, n),
+            keys: &keys,
+            values: &transpose(&values, rd, num_keys),
+            dim,
+            value_dim: rd,
+            weighting,
+        });
+        let z = fold_batchnorm(&self.z, &self.norm);
+        ImageOutput { y: k.conv1x1(z.dense(), &transpose(&attended, n, rd), n, Some(img)), maps: Vec::new() }
+    }
+
+    fn forward_reference(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
         let n = dims.positions();
         let e = self.embed(img, dims);
         let affinity = self.affinity(&e);

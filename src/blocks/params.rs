@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::kernels::linear::conv1x1;
 use crate::kernels::norm::BatchNorm;
+use crate::simd::Dense;
 use crate::weights::WeightReader;
 
 /// Whether a layer's bias must, may or must not be in the state dict.
@@ -37,6 +38,11 @@ impl Conv1x1 {
     /// Applies the layer to `(inputs, positions)`, giving `(outputs, positions)`.
     pub fn apply(&self, x: &[f32], positions: usize) -> Vec<f32> {
         conv1x1(&self.weight, self.bias.as_deref(), x, self.inputs, positions)
+    }
+
+    /// The layer as the fast kernels take it.
+    pub fn dense(&self) -> Dense<'_> {
+        Dense { weight: &self.weight, bias: self.bias.as_deref(), inputs: self.inputs }
     }
 }
 

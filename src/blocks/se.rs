@@ -11,6 +11,7 @@ use crate::gpu::kernels::linear::{Activation, conv1x1};
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place};
 use crate::kernels::pooling::mean_per_channel;
+use crate::simd::Kernels;
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
 
@@ -34,15 +35,22 @@ impl Se {
 
     /// The channel gate `a` for one image `(C, N)`.
     pub fn gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
-        let mut hidden = self.fc1.apply(&mean_per_channel(img, positions), 1);
+        self.gate_from_means(&mean_per_channel(img, positions))
+    }
+
+    fn gate_from_means(&self, means: &[f32]) -> Vec<f32> {
+        let mut hidden = self.fc1.apply(means, 1);
         relu_in_place(&mut hidden);
         let mut gate = self.fc2.apply(&hidden, 1);
         sigmoid_in_place(&mut gate);
         gate
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims) -> ImageOutput {
-        ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims)
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
+        match kernels {
+            Kernels::Reference => ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims),
+            fast => ImageOutput::channel_gated_by(img, self.gate_from_means(&fast.channel_means(img, dims.positions())), dims, fast),
+        }
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {

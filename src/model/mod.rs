@@ -221,7 +221,13 @@ pub fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) ->
 }
 
 /// Runs `blocks` in order from `x`, recording each stage; returns the last output.
-async fn run_blocks(backend: &AnyBackend, blocks: &[(BlockKind, Block)], mut x: Tensor, stages: &mut Vec<Stage>, clock: &dyn Fn() -> f64) -> Result<Tensor> {
+async fn run_blocks(
+    backend: &AnyBackend,
+    blocks: &[(BlockKind, Block)],
+    mut x: Tensor,
+    stages: &mut Vec<Stage>,
+    clock: &dyn Fn() -> f64,
+) -> Result<Tensor> {
     for (kind, block) in blocks {
         let start = clock();
         let mut output = backend.forward(block, &x, MapRequest::default()).await?;
@@ -249,13 +255,28 @@ mod tests {
     #[test]
     fn the_trained_dict_carries_the_documented_names() {
         let weights = Weights::from_safetensors(TRAINED_WEIGHTS).unwrap();
-        for key in ["body.conv1.weight", "body.conv2.bias", "head.fc.weight", "se.fc1.weight", "cbam.spatial.conv.conv.weight", "nonlocal.t.weight", "mhsa.qkv.weight", "gc.mlp_scale.norm.weight", "eca.conv.weight"] {
+        for key in [
+            "body.conv1.weight",
+            "body.conv2.bias",
+            "head.fc.weight",
+            "se.fc1.weight",
+            "cbam.spatial.conv.conv.weight",
+            "nonlocal.t.weight",
+            "mhsa.qkv.weight",
+            "gc.mlp_scale.norm.weight",
+            "eca.conv.weight",
+        ] {
             assert!(weights.get(key).is_some(), "{key}");
         }
         // Keys of switched-off blocks are ignored; a missing body layer is named.
         Model::load(&weights, &ModelConfig::default()).unwrap();
-        let no_head = Weights::from_tensors(weights.keys().filter(|k| !k.starts_with("head.")).map(|k| (k.to_string(), weights.get(k).unwrap().clone())));
-        assert_eq!(Model::load(&no_head, &ModelConfig::default()).err().unwrap().to_string(), "weights: missing key `weight` (block head.fc expects it)");
+        let no_head = Weights::from_tensors(
+            weights.keys().filter(|k| !k.starts_with("head.")).map(|k| (k.to_string(), weights.get(k).unwrap().clone())),
+        );
+        assert_eq!(
+            Model::load(&no_head, &ModelConfig::default()).err().unwrap().to_string(),
+            "weights: missing key `weight` (block head.fc expects it)"
+        );
     }
 
     #[test]

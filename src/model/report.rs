@@ -41,7 +41,11 @@ impl Value {
 
 /// `{ width, height, data }`, the shape of every map.
 pub fn plane(width: usize, height: usize, data: &[f32]) -> Value {
-    Value::object(vec![("width", Value::Number(width as f64)), ("height", Value::Number(height as f64)), ("data", Value::Floats(data.to_vec()))])
+    Value::object(vec![
+        ("width", Value::Number(width as f64)),
+        ("height", Value::Number(height as f64)),
+        ("data", Value::Floats(data.to_vec())),
+    ])
 }
 
 /// `{ channels, width, height, data }` of a `(1, C, H, W)` tensor.
@@ -58,7 +62,9 @@ pub fn feature_maps(x: &Tensor) -> Value {
 /// A Non-local row `(1, Hk, Wk)` as one map; an MHSA row `(1, heads, H, W)` as a list, one map per head.
 pub fn attention_value(kind: BlockKind, row: &Tensor) -> Value {
     match (kind, row.shape()) {
-        (BlockKind::Mhsa, &[_, heads, h, w]) => Value::List(row.data().chunks_exact(h * w).take(heads).map(|head| plane(w, h, head)).collect()),
+        (BlockKind::Mhsa, &[_, heads, h, w]) => {
+            Value::List(row.data().chunks_exact(h * w).take(heads).map(|head| plane(w, h, head)).collect())
+        }
         (_, &[_, h, w]) => plane(w, h, row.data()),
         _ => Value::List(vec![]),
     }
@@ -94,7 +100,15 @@ pub struct ReportOptions {
 /// The result object of `run` on a `width x height` image. Computes the attention rows asked for
 /// (one per Non-local / MHSA block) and the prediction without any block (the network's body alone
 /// on the same features), so `clock` times those too.
-pub async fn report(model: &Model, backend: &AnyBackend, run: &ModelRun, width: usize, height: usize, options: &ReportOptions, clock: &dyn Fn() -> f64) -> Result<Value> {
+pub async fn report(
+    model: &Model,
+    backend: &AnyBackend,
+    run: &ModelRun,
+    width: usize,
+    height: usize,
+    options: &ReportOptions,
+    clock: &dyn Fn() -> f64,
+) -> Result<Value> {
     let mut timings = Value::Object(vec![]);
     timings.push("stem_ms", Value::Number(run.stem_ms));
     timings.push("body_ms", Value::Number(run.body_ms));
@@ -105,7 +119,11 @@ pub async fn report(model: &Model, backend: &AnyBackend, run: &ModelRun, width: 
         // The grid the block works on (its depth's channels and size); queries are cells of it.
         let mut entry = Value::object(vec![(
             "grid",
-            Value::object(vec![("channels", Value::Number(channels as f64)), ("width", Value::Number(fw as f64)), ("height", Value::Number(fh as f64))]),
+            Value::object(vec![
+                ("channels", Value::Number(channels as f64)),
+                ("width", Value::Number(fw as f64)),
+                ("height", Value::Number(fh as f64)),
+            ]),
         )]);
         for (map, tensor) in &stage.output.maps {
             match tensor.shape() {

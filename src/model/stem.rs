@@ -124,10 +124,7 @@ impl Plane {
 fn oriented_energies(plane: &Plane) -> [Plane; 4] {
     let (gx, gy) = plane.gradient();
     let diag = std::f32::consts::FRAC_1_SQRT_2;
-    let combine = |a: f32, b: f32| Plane {
-        data: gx.data.iter().zip(&gy.data).map(|(x, y)| (a * x + b * y).abs()).collect(),
-        ..gx
-    };
+    let combine = |a: f32, b: f32| Plane { data: gx.data.iter().zip(&gy.data).map(|(x, y)| (a * x + b * y).abs()).collect(), ..gx };
     [combine(1.0, 0.0), combine(diag, -diag), combine(0.0, 1.0), combine(diag, diag)]
 }
 

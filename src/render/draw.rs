@@ -49,7 +49,9 @@ pub struct Map {
 impl Map {
     pub fn from_value(v: &Value) -> Option<Self> {
         match (v.get("width"), v.get("height"), v.get("data")) {
-            (Some(Value::Number(w)), Some(Value::Number(h)), Some(Value::Floats(d))) => Some(Self { width: *w as usize, height: *h as usize, data: d.clone() }),
+            (Some(Value::Number(w)), Some(Value::Number(h)), Some(Value::Floats(d))) => {
+                Some(Self { width: *w as usize, height: *h as usize, data: d.clone() })
+            }
             _ => None,
         }
     }

@@ -20,6 +20,10 @@ pub struct Tolerance {
 /// reduction is long.
 pub const CPU_TOLERANCE: Tolerance = Tolerance { abs: 1e-6, rel: 1e-4 };
 
+/// The fast CPU kernels (SIMD, portable): float32 sums in vector lanes, a polynomial `exp`
+/// (about 1 ulp), BatchNorm folded into Non-local's last convolution.
+pub const FAST_CPU_TOLERANCE: Tolerance = Tolerance { abs: 1e-5, rel: 1e-4 };
+
 /// The GPU: float32 sums in a different order (tiles, tree reductions) and the shader `exp`,
 /// which WGSL allows a few ULP of error. BatchNorm folded into the convolution before it.
 pub const GPU_TOLERANCE: Tolerance = Tolerance { abs: 1e-5, rel: 1e-4 };

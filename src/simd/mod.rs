@@ -1,0 +1,194 @@
+//! The fast CPU path: SIMD kernels written once against a small vector abstraction
+//! ([`vector::Simd`]) and compiled for three instruction sets:
+//!
+//! - **AVX2 + FMA** natively on x86-64, chosen at run time where the CPU has them;
+//! - **simd128** in the WebAssembly build (`-C target-feature=+simd128`);
+//! - **portable** arrays of four everywhere else (the scalar wasm build, other CPUs).
+//!
+//! [`Kernels`] names the choice. [`Kernels::Reference`] is the plain code of `crate::kernels`
+//! and each block's `forward_reference`, which every variant here is tested against; blocks run
+//! their fused fast path (`forward_fast`) for the other three.
+//!
+//! Layout: one image at a time, channel-major `(C, H*W)` unless a function says otherwise.
+
+pub mod attention;
+pub mod conv;
+pub mod gemm;
+pub mod reduce;
+pub mod vector;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+pub use attention::{AttentionInput, Weighting};
+pub use gemm::Dense;
+use vector::Portable;
+
+/// Which CPU kernels run the blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernels {
+    /// The plain reference: clear loops, f64 accumulation in reductions.
+    Reference,
+    /// The fast kernels on plain arrays (no intrinsics).
+    Portable,
+    /// The fast kernels with AVX2 and FMA (x86-64, detected at run time).
+    Avx2Fma,
+    /// The fast kernels with WebAssembly SIMD.
+    Simd128,
+}
+
+impl Kernels {
+    pub const ALL: [Kernels; 4] = [Kernels::Reference, Kernels::Portable, Kernels::Avx2Fma, Kernels::Simd128];
+
+    /// The fastest variant this machine (or this wasm build) runs.
+    pub fn best() -> Self {
+        if Self::Avx2Fma.is_available() {
+            Self::Avx2Fma
+        } else if Self::Simd128.is_available() {
+            Self::Simd128
+        } else {
+            Self::Portable
+        }
+    }
+
+    /// Every variant that runs here, the reference first.
+    pub fn available() -> Vec<Self> {
+        Self::ALL.into_iter().filter(|k| k.is_available()).collect()
+    }
+
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernels::Reference | Kernels::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2Fma => avx2::Avx2Fma::detect().is_some(),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Kernels::Simd128 => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Reference => "reference",
+            Kernels::Portable => "portable",
+            Kernels::Avx2Fma => "avx2",
+            Kernels::Simd128 => "simd128",
+        }
+    }
+
+    /// `out = weight x + bias (+ residual)`: a 1x1 convolution of `(inputs, positions)`.
+    pub fn conv1x1(self, layer: Dense, x: &[f32], positions: usize, residual: Option<&[f32]>) -> Vec<f32> {
+        let mut out = vec![0.0; layer.weight.len() / layer.inputs * positions];
+        dispatch!(self, s => gemm::conv1x1(s, layer, x, positions, residual, &mut out));
+        out
+    }
+
+    /// Fused attention; see [`attention`]. Returns `(nq, value_dim)`, position-major.
+    pub fn attend(self, input: &AttentionInput) -> Vec<f32> {
+        let mut out = vec![0.0; input.queries.len() / input.dim * input.value_dim];
+        dispatch!(self, s => attention::attend(s, input, &mut out));
+        out
+    }
+
+    /// Mean of every channel of `(C, positions)`.
+    pub fn channel_means(self, x: &[f32], positions: usize) -> Vec<f32> {
+        dispatch!(self, s => reduce::channel_means(s, x, positions))
+    }
+
+    /// Mean and maximum of every channel, in one pass.
+    pub fn channel_means_and_maxes(self, x: &[f32], positions: usize) -> (Vec<f32>, Vec<f32>) {
+        dispatch!(self, s => reduce::channel_means_and_maxes(s, x, positions))
+    }
+
+    /// `sum_p x[c, p] w[p]` for every channel.
+    pub fn weighted_channel_sums(self, x: &[f32], weights: &[f32]) -> Vec<f32> {
+        dispatch!(self, s => reduce::weighted_channel_sums(s, x, weights))
+    }
+
+    /// Mean and maximum across channels of `x * gate[c]`, per position.
+    pub fn gated_mean_and_max_over_channels(self, x: &[f32], gate: &[f32], positions: usize) -> (Vec<f32>, Vec<f32>) {
+        dispatch!(self, s => reduce::gated_mean_and_max_over_channels(s, x, gate, positions))
+    }
+
+    /// `x[c, p] * channel[c] (* spatial[p])`.
+    pub fn apply_gates(self, x: &[f32], channel: &[f32], spatial: Option<&[f32]>, positions: usize) -> Vec<f32> {
+        let mut out = vec![0.0; x.len()];
+        dispatch!(self, s => reduce::apply_gates(s, x, channel, spatial, positions, &mut out));
+        out
+    }
+
+    pub fn softmax_in_place(self, v: &mut [f32]) {
+        dispatch!(self, s => reduce::softmax_in_place(s, v));
+    }
+
+    /// `v = sigmoid(v * scale + shift)`.
+    pub fn affine_sigmoid_in_place(self, v: &mut [f32], scale: f32, shift: f32) {
+        dispatch!(self, s => reduce::affine_sigmoid_in_place(s, v, scale, shift));
+    }
+
+    /// Zero-padded "same" convolution, stride 1, no bias; see [`conv`].
+    pub fn conv2d_same(self, x: &[f32], weight: &[f32], cin: usize, height: usize, width: usize, k: usize) -> Vec<f32> {
+        let mut out = vec![0.0; weight.len() / (cin * k * k) * height * width];
+        dispatch!(self, s => conv::conv2d_same(s, x, weight, cin, height, width, k, &mut out));
+        out
+    }
+}
+
+/// Runs `$body` with `$s` bound to the chosen instruction set's token, compiled for it. The
+/// reference and any variant this build or CPU lacks run the portable code.
+macro_rules! dispatch {
+    ($kernels:expr, $s:ident => $body:expr) => {{
+        match $kernels {
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2Fma if avx2::Avx2Fma::detect().is_some() => {
+                let token = avx2::Avx2Fma::detect().expect("detected just now");
+                token.vectorize(
+                    #[inline(always)]
+                    |$s| $body,
+                )
+            }
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Kernels::Simd128 => {
+                let $s = simd128::Simd128;
+                $body
+            }
+            _ => {
+                let $s = Portable;
+                $body
+            }
+        }
+    }};
+}
+use dispatch;
+
+impl fmt::Display for Kernels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kernels {
+    type Err = Error;
+    /// A variant by name; refuses one this machine cannot run.
+    fn from_str(s: &str) -> Result<Self> {
+        let names = || Self::available().iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+        let kernels = Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| Error::BadOption { option: "--kernels", reason: format!("unknown value `{s}` (one of: {})", names()) })?;
+        if !kernels.is_available() {
+            return Err(Error::BadOption {
+                option: "--kernels",
+                reason: format!("`{s}` does not run on this machine (available: {})", names()),
+            });
+        }
+        Ok(kernels)
+    }
+}

@@ -1,0 +1,135 @@
+//! The small vector abstraction every fast kernel is written against, once.
+//!
+//! A [`Simd`] value is a token: holding one proves its instruction set can run here, so its
+//! methods are safe. Kernels are `#[inline(always)]` generic functions over `S: Simd`; the
+//! dispatcher in `mod.rs` calls them inside a function compiled for the instruction set
+//! (`#[target_feature]`), so the whole kernel, these methods included, is compiled for it.
+
+/// An f32 vector of `LANES` lanes and the operations the kernels need.
+pub trait Simd: Copy {
+    type V: Copy;
+    const LANES: usize;
+
+    fn splat(self, value: f32) -> Self::V;
+    /// The first `LANES` values of `src` (which must hold that many).
+    fn load(self, src: &[f32]) -> Self::V;
+    /// Writes the vector to the first `LANES` values of `dst`.
+    fn store(self, dst: &mut [f32], v: Self::V);
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    fn div(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b + c`, fused where the instruction set has it.
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    fn max(self, a: Self::V, b: Self::V) -> Self::V;
+    fn min(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Round to the nearest integer, ties to even.
+    fn round(self, v: Self::V) -> Self::V;
+    /// `2^n` for lanes holding integers in `-126..=127`, built from the exponent bits.
+    fn pow2i(self, n: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    fn sum(self, v: Self::V) -> f32;
+    /// The largest lane.
+    fn max_lane(self, v: Self::V) -> f32;
+
+    /// `e^x` to about 1 ulp: `x = n ln 2 + r` with `|r| <= ln2 / 2`, `e^r` by its Taylor
+    /// polynomial to degree 6 (truncation error below 2e-7), times `2^n`. Inputs are clamped to
+    /// `[-87.3, 88]`, so far-negative logits give about 1e-38 where the exact value underflows.
+    #[inline(always)]
+    fn exp(self, x: Self::V) -> Self::V {
+        const LN2_HI: f32 = 0.693_145_75;
+        const LN2_LO: f32 = 1.428_606_8e-6;
+        let x = self.min(self.max(x, self.splat(-87.3)), self.splat(88.0));
+        let n = self.round(self.mul(x, self.splat(std::f32::consts::LOG2_E)));
+        let r = self.mul_add(n, self.splat(-LN2_HI), x);
+        let r = self.mul_add(n, self.splat(-LN2_LO), r);
+        let mut p = self.splat(1.0 / 720.0);
+        for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+            p = self.mul_add(p, r, self.splat(c));
+        }
+        self.mul(p, self.pow2i(n))
+    }
+
+    /// `1 / (1 + e^-x)`.
+    #[inline(always)]
+    fn sigmoid(self, x: Self::V) -> Self::V {
+        let one = self.splat(1.0);
+        self.div(one, self.add(one, self.exp(self.sub(self.splat(0.0), x))))
+    }
+}
+
+/// The portable fallback: plain arrays of four, no intrinsics. The compiler turns the lane loops
+/// into whatever vector instructions the target's baseline has (SSE2 natively, none in the
+/// scalar wasm build).
+#[derive(Debug, Clone, Copy)]
+pub struct Portable;
+
+type F4 = [f32; 4];
+
+#[inline(always)]
+fn lanes(f: impl Fn(usize) -> f32) -> F4 {
+    [f(0), f(1), f(2), f(3)]
+}
+
+impl Simd for Portable {
+    type V = F4;
+    const LANES: usize = 4;
+
+    #[inline(always)]
+    fn splat(self, value: f32) -> F4 {
+        [value; 4]
+    }
+    #[inline(always)]
+    fn load(self, src: &[f32]) -> F4 {
+        src[..4].try_into().expect("four lanes")
+    }
+    #[inline(always)]
+    fn store(self, dst: &mut [f32], v: F4) {
+        dst[..4].copy_from_slice(&v);
+    }
+    #[inline(always)]
+    fn add(self, a: F4, b: F4) -> F4 {
+        lanes(|i| a[i] + b[i])
+    }
+    #[inline(always)]
+    fn sub(self, a: F4, b: F4) -> F4 {
+        lanes(|i| a[i] - b[i])
+    }
+    #[inline(always)]
+    fn mul(self, a: F4, b: F4) -> F4 {
+        lanes(|i| a[i] * b[i])
+    }
+    #[inline(always)]
+    fn div(self, a: F4, b: F4) -> F4 {
+        lanes(|i| a[i] / b[i])
+    }
+    #[inline(always)]
+    fn mul_add(self, a: F4, b: F4, c: F4) -> F4 {
+        // Unfused, as the scalar wasm build has no fused multiply-add.
+        lanes(|i| a[i] * b[i] + c[i])
+    }
+    #[inline(always)]
+    fn max(self, a: F4, b: F4) -> F4 {
+        lanes(|i| a[i].max(b[i]))
+    }
+    #[inline(always)]
+    fn min(self, a: F4, b: F4) -> F4 {
+        lanes(|i| a[i].min(b[i]))
+    }
+    #[inline(always)]
+    fn round(self, v: F4) -> F4 {
+        lanes(|i| v[i].round_ties_even())
+    }
+    #[inline(always)]
+    fn pow2i(self, n: F4) -> F4 {
+        lanes(|i| f32::from_bits(((n[i] as i32 + 127) as u32) << 23))
+    }
+    #[inline(always)]
+    fn sum(self, v: F4) -> f32 {
+        (v[0] + v[2]) + (v[1] + v[3])
+    }
+    #[inline(always)]
+    fn max_lane(self, v: F4) -> f32 {
+        v[0].max(v[1]).max(v[2].max(v[3]))
+    }
+}

@@ -1,0 +1,67 @@
+//! The fast CPU kernels against the reference on shapes the golden cases do not have: positions
+//! that are no multiple of a vector, query counts no multiple of the query tile, key counts
+//! beyond one key tile, odd head widths, batches of several images, every block option.
+#![cfg(not(target_arch = "wasm32"))] // native only; the browser runs the simd128 variant in tests/web_gpu.rs
+
+mod common;
+
+use attention_playground::blocks::init::seeded_weights;
+use attention_playground::blocks::{Fusion, Pairwise, ScaleMode, SpatialOrder};
+use attention_playground::simd::Kernels;
+use attention_playground::{Backend, Block, BlockKind, BlockOptions, CpuBackend, MapRequest};
+use common::{FAST_CPU_TOLERANCE, mismatch, random_tensor};
+
+/// `(block, options, channels, batch, height, width)`.
+fn shapes() -> Vec<(BlockKind, BlockOptions, usize, usize, usize, usize)> {
+    let default = BlockOptions::default;
+    let mut cases = Vec::new();
+    for (n, h, w) in [(1, 1, 1), (2, 3, 5), (1, 7, 9), (1, 17, 23), (1, 40, 41)] {
+        for kind in [BlockKind::Se, BlockKind::Cbam, BlockKind::Eca, BlockKind::Gc] {
+            cases.push((kind, default(), 24, n, h, w));
+        }
+        cases.push((BlockKind::Gc, BlockOptions { fusion: Some(Fusion::Add), ..default() }, 24, n, h, w));
+        cases.push((BlockKind::Cbam, BlockOptions { spatial_order: Some(SpatialOrder::MaxMean), ..default() }, 40, n, h, w));
+        cases.push((BlockKind::NonLocal, default(), 24, n, h, w));
+        cases.push((BlockKind::Mhsa, BlockOptions { heads: Some(3), ..default() }, 24, n, h, w));
+        cases.push((BlockKind::Mhsa, BlockOptions { heads: Some(1), ..default() }, 20, n, h, w));
+    }
+    for pairwise in [Pairwise::Gaussian, Pairwise::DotProduct, Pairwise::Concatenation] {
+        cases.push((BlockKind::NonLocal, BlockOptions { pairwise: Some(pairwise), ..default() }, 16, 1, 13, 11));
+    }
+    cases.push((BlockKind::NonLocal, BlockOptions { scale: Some(ScaleMode::None), subsample: true, ..default() }, 32, 1, 15, 18));
+    cases
+}
+
+#[test]
+fn every_fast_variant_equals_the_reference_on_odd_shapes() {
+    let reference = CpuBackend::with_kernels(Kernels::Reference);
+    let fast: Vec<Kernels> = Kernels::available().into_iter().filter(|&k| k != Kernels::Reference).collect();
+    assert!(fast.contains(&Kernels::Portable));
+    let mut failures = Vec::new();
+    for (i, (kind, options, c, n, h, w)) in shapes().into_iter().enumerate() {
+        let block = Block::load(kind, &seeded_weights(kind, c, &options, i as u64).unwrap(), &options).unwrap();
+        let x = random_tensor(vec![n, c, h, w], 1000 + i as u64, 2.0);
+        let expected = reference.forward(&block, &x, MapRequest::default()).unwrap();
+        for &kernels in &fast {
+            let out = CpuBackend::with_kernels(kernels).forward(&block, &x, MapRequest::default()).unwrap();
+            let what = format!("[{kernels}] {kind} {options:?} x {:?}", x.shape());
+            failures.extend(mismatch(&format!("{what} y"), &out.y, &expected.y, FAST_CPU_TOLERANCE));
+            assert_eq!(out.maps.keys().collect::<Vec<_>>(), expected.maps.keys().collect::<Vec<_>>(), "{what}");
+            for (name, map) in &out.maps {
+                failures.extend(mismatch(&format!("{what} {name}"), map, &expected.maps[name], FAST_CPU_TOLERANCE));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn kernels_are_named_and_refused_where_they_cannot_run() {
+    for kernels in Kernels::available() {
+        assert_eq!(kernels.name().parse::<Kernels>().unwrap(), kernels);
+    }
+    let err = "simd128".parse::<Kernels>().unwrap_err().to_string();
+    assert!(err.contains("does not run on this machine"), "{err}");
+    let err = "sse9".parse::<Kernels>().unwrap_err().to_string();
+    assert!(err.contains("unknown value `sse9`"), "{err}");
+}
