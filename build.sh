@@ -123,13 +123,25 @@ cmd_build() {
     ensure_wasm_target
     ensure_wasm_bindgen_cli
     ensure_wasm_pack
-    log "building the wasm engine (release, --target web)"
+    log "building the wasm engine (release, --target web, with WebAssembly SIMD)"
     PATH="$PWD/node_modules/.bin:$PATH" wasm-pack --quiet build --release --target web --out-dir target/web-pkg --no-typescript --no-pack -- --locked
+    # The same engine without simd128, for browsers that lack it; the worker picks one at load
+    # time. Its own target dir keeps the two builds from invalidating each other.
+    log "building the scalar wasm engine (for browsers without WebAssembly SIMD)"
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=-simd128" CARGO_TARGET_DIR=target/wasm-scalar \
+        PATH="$PWD/node_modules/.bin:$PATH" wasm-pack --quiet build --release --target web --out-dir target/web-pkg-scalar --no-typescript --no-pack -- --locked
     rm -rf dist
-    mkdir -p dist/pkg
+    mkdir -p dist/pkg dist/pkg-scalar
     cp index.html www/*.js www/*.html dist/
     cp -r www/samples dist/
     cp target/web-pkg/attention_playground.js target/web-pkg/attention_playground_bg.wasm dist/pkg/
+    cp target/web-pkg-scalar/attention_playground.js target/web-pkg-scalar/attention_playground_bg.wasm dist/pkg-scalar/
+    # Guards the flags above: a SIMD instruction in the scalar build would fail to load exactly
+    # where that build is needed.
+    if node_modules/.bin/wasm-dis dist/pkg-scalar/attention_playground_bg.wasm | grep -q "v128"; then
+        echo "the scalar wasm build contains SIMD instructions" >&2
+        exit 1
+    fi
     report_size
 }
 

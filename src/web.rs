@@ -124,6 +124,16 @@ impl Playground {
         }
     }
 
+    /// The CPU kernels this build runs (`simd128`, or `portable` in the scalar build); the GPU
+    /// backend falls back to them.
+    #[wasm_bindgen(getter)]
+    pub fn kernels(&self) -> String {
+        match &self.state.backend {
+            AnyBackend::Cpu(cpu) => cpu.kernels().name().into(),
+            AnyBackend::Gpu(_) => crate::simd::Kernels::best().name().into(),
+        }
+    }
+
     /// Builds the model for `{ blocks: { se: {}, nonlocal: { subsample: true }, ... } }`: the trained
     /// network with those blocks on (the others are the identity), and a user's own weights for
     /// any block given to [`Playground::load_weights`].
@@ -184,6 +194,9 @@ impl Playground {
             if let Value::Object(fields) = &mut result {
                 if let Some((_, Value::Object(timings))) = fields.iter_mut().find(|(k, _)| k == "timings") {
                     timings.push(("total_ms".into(), Value::Number(now_ms() - start)));
+                }
+                if let AnyBackend::Cpu(cpu) = &state.backend {
+                    fields.push(("kernels".into(), Value::Text(cpu.kernels().name().into())));
                 }
             }
             state.last_run.replace(Some(run));

@@ -9,10 +9,11 @@ mod common;
 
 use attention_playground::blocks::Pairwise;
 use attention_playground::blocks::init::seeded_weights;
+use attention_playground::simd::Kernels;
 use attention_playground::{
     AnyBackend, Backend, BackendChoice, BackendKind, Block, BlockKind, BlockOptions, CpuBackend, GpuBackend, MapRequest,
 };
-use common::{CPU_TOLERANCE, CaseFiles, GPU_TOLERANCE, case_request, check_case, golden_cases_with, mismatch, random_tensor};
+use common::{CaseFiles, GPU_TOLERANCE, case_request, check_case, check_cases_on_cpu, golden_cases_with, mismatch, random_tensor};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -56,7 +57,6 @@ async fn webgpu() -> GpuBackend {
 #[wasm_bindgen_test]
 async fn every_golden_case_matches_the_reference_on_webgpu_and_on_the_wasm_cpu_path() {
     let gpu = webgpu().await;
-    let cpu = CpuBackend::new();
     let mut failures = Vec::new();
     let cases = golden_cases_with(embedded_cases!(
         "se_timm",
@@ -97,10 +97,13 @@ async fn every_golden_case_matches_the_reference_on_webgpu_and_on_the_wasm_cpu_p
             assert_eq!(row.ran_on.backend, BackendKind::Gpu, "{}: {}", case.name, row.ran_on);
         }
         failures.extend(check_case(case, &out, row.as_ref().map(|r| &r.row), GPU_TOLERANCE));
-
-        let on_cpu = cpu.forward(&block, &x, request).unwrap();
-        let cpu_row = query.map(|q| cpu.attention_row(&block, &x, q).unwrap().row);
-        failures.extend(check_case(case, &on_cpu, cpu_row.as_ref(), CPU_TOLERANCE));
+    }
+    // The wasm CPU path: the reference, the portable kernels (what the scalar build runs) and
+    // simd128 (what the page runs where the browser has it; this test build enables it).
+    let variants = Kernels::available();
+    assert_eq!(variants, [Kernels::Reference, Kernels::Portable, Kernels::Simd128]);
+    for kernels in variants {
+        failures.extend(check_cases_on_cpu(&cases, kernels));
     }
     assert!(failures.is_empty(), "{} mismatches over {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
@@ -123,7 +126,7 @@ async fn attention_over_several_key_ranges_matches_the_cpu_on_webgpu() {
         let x = random_tensor(vec![2, 16, 64, 64], 50 + i as u64, 1.0);
         let out = gpu.forward_async(&block, &x, MapRequest::default()).await.unwrap();
         assert_eq!(out.ran_on.backend, BackendKind::Gpu, "{kind}: {}", out.ran_on);
-        let reference = CpuBackend::new().forward(&block, &x, MapRequest::default()).unwrap();
+        let reference = CpuBackend::with_kernels(Kernels::Reference).forward(&block, &x, MapRequest::default()).unwrap();
         failures.extend(mismatch(&format!("{kind} {options:?} y"), &out.y, &reference.y, GPU_TOLERANCE));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

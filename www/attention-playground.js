@@ -53,7 +53,7 @@ const sampleUrl = (file) => new URL(`./samples/${file}`, import.meta.url).href;
 const SPATIAL_MAP = { cbam: ['spatial', 'CBAM spatial gate', 'gate'], gc: ['context', 'GC context weights (softmax over positions)', 'weight'] };
 
 export class AttentionPlayground extends HTMLElement {
-  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls'];
+  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm'];
 
   constructor() {
     super();
@@ -87,6 +87,12 @@ export class AttentionPlayground extends HTMLElement {
     return ['auto', 'webgpu', 'cpu'].includes(b) ? b : 'auto';
   }
 
+  // Which build of the wasm engine: auto (SIMD where the browser has it), simd or scalar.
+  get wasm() {
+    const w = this.getAttribute('wasm');
+    return ['simd', 'scalar'].includes(w) ? w : 'auto';
+  }
+
   get controls() {
     const c = this.getAttribute('controls');
     return ['full', 'minimal', 'none'].includes(c) ? c : 'full';
@@ -96,6 +102,10 @@ export class AttentionPlayground extends HTMLElement {
     if (!this._built || oldValue === newValue) return;
     if (name === 'controls') this._build();
     else if (name === 'backend') this._restartBackend();
+    else if (name === 'wasm') {
+      this._engine?.switchBuild(this.wasm);
+      this._restartBackend();
+    }
     else if (name === 'blocks') this._rerun();
     else if (name === 'view') {
       this._syncControls();
@@ -128,7 +138,7 @@ export class AttentionPlayground extends HTMLElement {
   _start() {
     if (this._started) return this.ready;
     this._started = true;
-    this._engine = new Engine();
+    this._engine = new Engine({ wasm: this.wasm });
     (async () => {
       try {
         await this._initBackend();
@@ -580,10 +590,12 @@ export class AttentionPlayground extends HTMLElement {
     const name = this.shadowRoot.querySelector('.backend-name');
     if (!name) return;
     const backend = this.result?.backend ?? this._info?.backend;
-    name.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'cpu' ? 'CPU · wasm SIMD' : '…';
+    const cpuWord = this._info?.wasm === 'scalar' ? 'CPU · wasm' : 'CPU · wasm SIMD';
+    name.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'cpu' ? cpuWord : '…';
     name.classList.toggle('cpu', backend === 'cpu');
     const detail = this.result?.fallback ?? this._info?.detail ?? '';
-    name.parentElement.title = backend === 'webgpu' ? `WebGPU adapter: ${detail}` : `CPU path: ${detail}`;
+    const kernels = this._info?.kernels ? ` (${this._info.kernels} kernels)` : '';
+    name.parentElement.title = backend === 'webgpu' ? `WebGPU adapter: ${detail}` : `CPU path${kernels}: ${detail}`;
     this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings) : '';
     const prediction = this.shadowRoot.querySelector('.prediction');
     if (prediction) prediction.innerHTML = this.result ? predictionLine(this.result) : '';

@@ -1,8 +1,9 @@
 // The page's side of the worker: promises for requests, one request at a time, and a fresh
 // worker after a fatal error (the caller re-initialises it through `onRestart`).
 
-function spawnWorker() {
+function spawnWorker(wasm) {
   const url = new URL('./worker.js', import.meta.url);
+  if (wasm === 'simd' || wasm === 'scalar') url.searchParams.set('wasm', wasm);
   try {
     return new Worker(url, { type: 'module' });
   } catch (e) {
@@ -14,7 +15,10 @@ function spawnWorker() {
 }
 
 export class Engine {
-  constructor() {
+  // `wasm`: 'simd' or 'scalar' forces that build of the engine; anything else lets the browser's
+  // support for WebAssembly SIMD decide.
+  constructor({ wasm } = {}) {
+    this.wasm = wasm;
     this.nextId = 1;
     this.pending = new Map();
     this.queue = Promise.resolve();
@@ -22,7 +26,7 @@ export class Engine {
   }
 
   start() {
-    this.worker = spawnWorker();
+    this.worker = spawnWorker(this.wasm);
     this.worker.onmessage = ({ data }) => {
       const request = this.pending.get(data.id);
       if (!request) return;
@@ -60,6 +64,12 @@ export class Engine {
     const result = this.queue.then(send, send);
     this.queue = result.catch(() => {});
     return result;
+  }
+
+  // A fresh worker on another build; the caller re-initialises it.
+  switchBuild(wasm) {
+    this.wasm = wasm;
+    this.restart();
   }
 
   terminate() {

@@ -2,13 +2,27 @@
 // Protocol: the page posts { id, op, ...args }; the worker answers { id, ok: true, value } or
 // { id, ok: false, error, fatal }. `fatal` means the wasm instance trapped (a bug, not bad input):
 // the page then replaces this worker with a fresh one.
-import init, { Playground, workingSize } from './pkg/attention_playground.js';
+// Two builds of the engine: pkg/ with WebAssembly SIMD (simd128) and pkg-scalar/ for browsers
+// without it. The smallest module that uses a v128 value tells which one this browser validates;
+// `?wasm=simd|scalar` on this script's URL overrides the choice (the element's `wasm` attribute).
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of that type
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array(16).fill(0), 0x0b, // code: v128.const 0; end
+]);
+const asked = new URL(import.meta.url).searchParams.get('wasm');
+const build = asked === 'simd' || asked === 'scalar' ? asked : WebAssembly.validate(SIMD_PROBE) ? 'simd' : 'scalar';
 
 let engine = null; // Playground: one backend, one model, the last run
 let loaded = null;
+let wasm = null; // the module of the chosen build
 
 async function load() {
-  loaded ??= init();
+  loaded ??= (async () => {
+    wasm = await import(build === 'simd' ? './pkg/attention_playground.js' : './pkg-scalar/attention_playground.js');
+    await wasm.default();
+  })();
   await loaded;
 }
 
@@ -25,8 +39,8 @@ const ops = {
     await load();
     engine?.free();
     engine = null;
-    engine = await Playground.create(backend);
-    return { backend: engine.backend, detail: engine.detail };
+    engine = await wasm.Playground.create(backend);
+    return { backend: engine.backend, detail: engine.detail, kernels: engine.kernels, wasm: build };
   },
   async configure({ blocks }) {
     engine.configure({ blocks });
@@ -34,7 +48,7 @@ const ops = {
   },
   async workingSize({ width, height }) {
     await load();
-    const [w, h] = workingSize(width, height);
+    const [w, h] = wasm.workingSize(width, height);
     return { width: w, height: h };
   },
   async run({ rgba, width, height }) {

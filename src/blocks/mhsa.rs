@@ -69,8 +69,8 @@ impl Mhsa {
         }
     }
 
-    /// One `qkv` product; per head, keys straight from it (channel-major is the layout the fused
-    /// attention wants), queries and values transposed; then `proj`.
+    /// One `qkv` product; per head, keys and values straight from it (channel-major, the layout
+    /// the fused attention takes), queries transposed; then `proj`.
     fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels) -> ImageOutput {
         let n = dims.positions();
         let (c, dh) = (self.channels(), self.head_dim());
@@ -81,7 +81,7 @@ impl Mhsa {
             let out = k.attend(&AttentionInput {
                 queries: &transpose(part(0, h), dh, n),
                 keys: part(1, h),
-                values: &transpose(part(2, h), dh, n),
+                values: part(2, h),
                 dim: dh,
                 value_dim: dh,
                 weighting: Weighting::Softmax { scale: self.scale() },

@@ -179,15 +179,8 @@ impl NonLocal {
         let keys = self.pool_keys(phi, dims);
         let values = self.pool_keys(k.conv1x1(self.g.dense(), img, n, None), dims);
         let rd = self.g.outputs;
-        let num_keys = self.num_keys(dims);
-        let attended = k.attend(&AttentionInput {
-            queries: &transpose(&theta, dim, n),
-            keys: &keys,
-            values: &transpose(&values, rd, num_keys),
-            dim,
-            value_dim: rd,
-            weighting,
-        });
+        let attended =
+            k.attend(&AttentionInput { queries: &transpose(&theta, dim, n), keys: &keys, values: &values, dim, value_dim: rd, weighting });
         let z = fold_batchnorm(&self.z, &self.norm);
         ImageOutput { y: k.conv1x1(z.dense(), &transpose(&attended, n, rd), n, Some(img)), maps: Vec::new() }
     }

@@ -2,9 +2,11 @@
 //! over the keys, a tile at a time, so the N x N matrix never exists.
 //!
 //! Layouts are chosen so every inner loop runs along contiguous memory: queries position-major
-//! `(nq, d)` (one query's vector is broadcast lane by lane), keys channel-major `(d, nk)` (a
-//! vector of keys per channel, as the 1x1 convolution writes them), values position-major
-//! `(nk, dv)` (a vector of value channels per key). The output is position-major `(nq, dv)`.
+//! `(nq, d)` (one query's vector is broadcast lane by lane), keys and values channel-major
+//! `(d, nk)`, `(dv, nk)`, as the 1x1 convolutions write them (a vector of keys per channel). The
+//! weighted sum of values runs along value channels when they fill a vector (the values are
+//! transposed once for it), else along keys, with one horizontal sum per tile. The output is
+//! position-major `(nq, dv)`.
 
 use super::vector::Simd;
 
@@ -23,8 +25,11 @@ pub enum Weighting {
 }
 
 pub struct AttentionInput<'a> {
+    /// `(nq, dim)`.
     pub queries: &'a [f32],
+    /// `(dim, nk)`.
     pub keys: &'a [f32],
+    /// `(value_dim, nk)`.
     pub values: &'a [f32],
     pub dim: usize,
     pub value_dim: usize,
@@ -36,16 +41,31 @@ pub fn attend<S: Simd>(s: S, a: &AttentionInput, out: &mut [f32]) {
     let nq = a.queries.len() / a.dim;
     let dv = a.value_dim;
     debug_assert_eq!(out.len(), nq * dv);
+    let nk = a.values.len() / dv.max(1);
+    let values_by_key = (dv >= S::LANES).then(|| crate::kernels::linear::transpose(a.values, dv, nk));
+    let values = match &values_by_key {
+        Some(by_key) => Values::ByKey(by_key),
+        None => Values::ByChannel(a.values),
+    };
     let mut work = Work { scores: vec![0.0; QUERIES * KEYS], acc: vec![0.0; QUERIES * dv], max: [0.0; QUERIES], sum: [0.0; QUERIES] };
     let mut q = 0;
     while q + QUERIES <= nq {
-        query_tile::<S, QUERIES>(s, a, q, &mut work, out);
+        query_tile::<S, QUERIES>(s, a, values, q, &mut work, out);
         q += QUERIES;
     }
     while q < nq {
-        query_tile::<S, 1>(s, a, q, &mut work, out);
+        query_tile::<S, 1>(s, a, values, q, &mut work, out);
         q += 1;
     }
+}
+
+/// The values in the layout the weighted sum runs along.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    /// `(nk, dv)`: a vector of value channels per key.
+    ByKey(&'a [f32]),
+    /// `(dv, nk)`: a vector of keys per value channel.
+    ByChannel(&'a [f32]),
 }
 
 struct Work {
@@ -60,7 +80,7 @@ struct Work {
 
 /// Queries `q..q + R` against every key.
 #[inline(always)]
-fn query_tile<S: Simd, const R: usize>(s: S, a: &AttentionInput, q: usize, work: &mut Work, out: &mut [f32]) {
+fn query_tile<S: Simd, const R: usize>(s: S, a: &AttentionInput, values: Values, q: usize, work: &mut Work, out: &mut [f32]) {
     let (d, dv) = (a.dim, a.value_dim);
     let nk = a.keys.len() / d;
     work.acc[..R * dv].fill(0.0);
@@ -89,7 +109,10 @@ fn query_tile<S: Simd, const R: usize>(s: S, a: &AttentionInput, q: usize, work:
                 }
             }
         }
-        accumulate_values::<S, R>(s, a, k0, tk, &work.scores, &mut work.acc);
+        match values {
+            Values::ByKey(by_key) => accumulate_values::<S, R>(s, by_key, dv, k0, tk, &work.scores, &mut work.acc),
+            Values::ByChannel(by_channel) => accumulate_values_by_channel::<S, R>(s, by_channel, dv, k0, tk, &work.scores, &mut work.acc),
+        }
     }
     for r in 0..R {
         let dst = &mut out[(q + r) * dv..(q + r + 1) * dv];
@@ -130,10 +153,10 @@ fn scores<S: Simd, const R: usize>(s: S, a: &AttentionInput, q: usize, k0: usize
     }
 }
 
-/// `acc[r, :] += sum_j weights[r, j] v_{k0+j}`, a vector of value channels at a time.
+/// `acc[r, :] += sum_j weights[r, j] v_{k0+j}` for values `(nk, dv)`, a vector of value
+/// channels at a time.
 #[inline(always)]
-fn accumulate_values<S: Simd, const R: usize>(s: S, a: &AttentionInput, k0: usize, tk: usize, weights: &[f32], acc: &mut [f32]) {
-    let dv = a.value_dim;
+fn accumulate_values<S: Simd, const R: usize>(s: S, values: &[f32], dv: usize, k0: usize, tk: usize, weights: &[f32], acc: &mut [f32]) {
     let mut c = 0;
     while c + 2 * S::LANES <= dv {
         let mut sums = [[s.splat(0.0); 2]; R];
@@ -141,7 +164,7 @@ fn accumulate_values<S: Simd, const R: usize>(s: S, a: &AttentionInput, k0: usiz
             *row = [s.load(&acc[r * dv + c..]), s.load(&acc[r * dv + c + S::LANES..])];
         }
         for j in 0..tk {
-            let vs = &a.values[(k0 + j) * dv + c..];
+            let vs = &values[(k0 + j) * dv + c..];
             let (v_lo, v_hi) = (s.load(vs), s.load(&vs[S::LANES..]));
             for (r, row) in sums.iter_mut().enumerate() {
                 let wv = s.splat(weights[r * KEYS + j]);
@@ -161,7 +184,7 @@ fn accumulate_values<S: Simd, const R: usize>(s: S, a: &AttentionInput, k0: usiz
             *sum = s.load(&acc[r * dv + c..]);
         }
         for j in 0..tk {
-            let v = s.load(&a.values[(k0 + j) * dv + c..]);
+            let v = s.load(&values[(k0 + j) * dv + c..]);
             for (r, sum) in sums.iter_mut().enumerate() {
                 *sum = s.mul_add(s.splat(weights[r * KEYS + j]), v, *sum);
             }
@@ -173,7 +196,40 @@ fn accumulate_values<S: Simd, const R: usize>(s: S, a: &AttentionInput, k0: usiz
     }
     for c in c..dv {
         for r in 0..R {
-            acc[r * dv + c] += (0..tk).map(|j| weights[r * KEYS + j] * a.values[(k0 + j) * dv + c]).sum::<f32>();
+            acc[r * dv + c] += (0..tk).map(|j| weights[r * KEYS + j] * values[(k0 + j) * dv + c]).sum::<f32>();
+        }
+    }
+}
+
+/// The same for values `(dv, nk)` narrower than a vector: per value channel, a dot product of
+/// each query's weights with that channel's values along the keys.
+#[inline(always)]
+fn accumulate_values_by_channel<S: Simd, const R: usize>(
+    s: S,
+    values: &[f32],
+    dv: usize,
+    k0: usize,
+    tk: usize,
+    weights: &[f32],
+    acc: &mut [f32],
+) {
+    let nk = values.len() / dv;
+    let vectors = tk / S::LANES * S::LANES;
+    for c in 0..dv {
+        let channel = &values[c * nk + k0..c * nk + k0 + tk];
+        let mut sums = [s.splat(0.0); R];
+        for j in (0..vectors).step_by(S::LANES) {
+            let v = s.load(&channel[j..]);
+            for (r, sum) in sums.iter_mut().enumerate() {
+                *sum = s.mul_add(s.load(&weights[r * KEYS + j..]), v, *sum);
+            }
+        }
+        for (r, &sum) in sums.iter().enumerate() {
+            let mut total = s.sum(sum);
+            for j in vectors..tk {
+                total += weights[r * KEYS + j] * channel[j];
+            }
+            acc[r * dv + c] += total;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The fast CPU path: SIMD kernels written once against a small vector abstraction
 //! ([`vector::Simd`]) and compiled for three instruction sets:
 //!
-//! - **AVX2 + FMA** natively on x86-64, chosen at run time where the CPU has them;
+//! - **AVX-512** and **AVX2 + FMA** natively on x86-64, chosen at run time where the CPU has them;
 //! - **simd128** in the WebAssembly build (`-C target-feature=+simd128`);
 //! - **portable** arrays of four everywhere else (the scalar wasm build, other CPUs).
 //!
@@ -19,6 +19,8 @@ pub mod vector;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
 
@@ -39,16 +41,20 @@ pub enum Kernels {
     Portable,
     /// The fast kernels with AVX2 and FMA (x86-64, detected at run time).
     Avx2Fma,
+    /// The fast kernels with AVX-512F (x86-64, detected at run time).
+    Avx512,
     /// The fast kernels with WebAssembly SIMD.
     Simd128,
 }
 
 impl Kernels {
-    pub const ALL: [Kernels; 4] = [Kernels::Reference, Kernels::Portable, Kernels::Avx2Fma, Kernels::Simd128];
+    pub const ALL: [Kernels; 5] = [Kernels::Reference, Kernels::Portable, Kernels::Avx2Fma, Kernels::Avx512, Kernels::Simd128];
 
     /// The fastest variant this machine (or this wasm build) runs.
     pub fn best() -> Self {
-        if Self::Avx2Fma.is_available() {
+        if Self::Avx512.is_available() {
+            Self::Avx512
+        } else if Self::Avx2Fma.is_available() {
             Self::Avx2Fma
         } else if Self::Simd128.is_available() {
             Self::Simd128
@@ -67,6 +73,8 @@ impl Kernels {
             Kernels::Reference | Kernels::Portable => true,
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2Fma => avx2::Avx2Fma::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512 => avx512::Avx512::detect().is_some(),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Kernels::Simd128 => true,
             #[allow(unreachable_patterns)]
@@ -79,6 +87,7 @@ impl Kernels {
             Kernels::Reference => "reference",
             Kernels::Portable => "portable",
             Kernels::Avx2Fma => "avx2",
+            Kernels::Avx512 => "avx512",
             Kernels::Simd128 => "simd128",
         }
     }
@@ -149,6 +158,14 @@ macro_rules! dispatch {
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2Fma if avx2::Avx2Fma::detect().is_some() => {
                 let token = avx2::Avx2Fma::detect().expect("detected just now");
+                token.vectorize(
+                    #[inline(always)]
+                    |$s| $body,
+                )
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512 if avx512::Avx512::detect().is_some() => {
+                let token = avx512::Avx512::detect().expect("detected just now");
                 token.vectorize(
                     #[inline(always)]
                     |$s| $body,

@@ -321,6 +321,46 @@ describe('the playground page', () => {
 });
 
 describe('bad input', () => {
+  test('the CPU path runs the SIMD build where the browser has it; the scalar build gives the same numbers', async () => {
+    const { page, problems } = await open('cpu');
+    await firstResult(page);
+    await syntheticPng(page);
+    const runAll = () => page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      el.setAttribute('blocks', 'se eca gc cbam nonlocal mhsa');
+      await el.run(window.__png);
+      const badge = el.shadowRoot.querySelector('.backend-name').textContent;
+      return { result: el.exportJson(), badge };
+    });
+    const simd = await runAll();
+    assert.equal(simd.result.backend, 'cpu');
+    assert.equal(simd.result.kernels, 'simd128', 'Chromium has WebAssembly SIMD: the SIMD build runs');
+    assert.equal(simd.badge, 'CPU · wasm SIMD');
+    await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      el.setAttribute('wasm', 'scalar');
+      await el.ready;
+    });
+    const scalar = await runAll();
+    assert.equal(scalar.result.kernels, 'portable', 'wasm="scalar" loads the build without SIMD');
+    assert.equal(scalar.badge, 'CPU · wasm');
+    assertResult(scalar.result, ALL_BLOCKS);
+    let worst = { excess: -Infinity };
+    const compare = (a, b, path) => {
+      if (typeof b === 'number') {
+        const excess = Math.abs(a - b) - (BACKEND_TOLERANCE.abs + BACKEND_TOLERANCE.rel * Math.abs(b));
+        if (excess > worst.excess) worst = { excess, path, a, b };
+      } else if (b && typeof b === 'object') {
+        for (const key of Object.keys(b)) compare(a[key], b[key], `${path}.${key}`);
+      }
+    };
+    compare(simd.result.blocks, scalar.result.blocks, 'blocks');
+    compare(simd.result.prediction, scalar.result.prediction, 'prediction');
+    assert.ok(worst.excess <= 0, `SIMD and scalar builds differ: ${JSON.stringify(worst)}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   test('every bad file ends in a clear message or a scaled result, and the element keeps working', async () => {
     const { page, problems, requests } = await open('cpu');
     await firstResult(page);

@@ -188,3 +188,34 @@ pub fn mismatch(what: &str, actual: &Tensor, expected: &Tensor, tolerance: Toler
 
 /// A deterministic pseudo-random tensor in [-scale, scale), for tests that need inputs of a shape.
 pub use attention_playground::blocks::init::seeded_tensor as random_tensor;
+
+/// Every golden case on the CPU with one kernel variant: the case's request (the reference's
+/// maps and row), and for cases that ask for the whole attention matrix (which routes through
+/// the reference) also without it, so the fused attention's `y` is checked too. The reference
+/// is held to [`CPU_TOLERANCE`], the fast kernels to [`FAST_CPU_TOLERANCE`].
+pub fn check_cases_on_cpu(cases: &[GoldenCase], kernels: attention_playground::simd::Kernels) -> Vec<String> {
+    use attention_playground::simd::Kernels;
+    use attention_playground::{Backend, Block, CpuBackend};
+    let backend = CpuBackend::with_kernels(kernels);
+    let tolerance = if kernels == Kernels::Reference { CPU_TOLERANCE } else { FAST_CPU_TOLERANCE };
+    let mut failures = Vec::new();
+    for case in cases {
+        let block = Block::load(case.block, &case.weights(), &case.options())
+            .unwrap_or_else(|e| panic!("{}: weights did not load: {e}", case.name));
+        let x = case.x();
+        let (request, query) = case_request(case);
+        let out = backend.forward(&block, &x, request).unwrap();
+        let row = query.map(|q| backend.attention_row(&block, &x, q).unwrap().row);
+        failures.extend(check_case(case, &out, row.as_ref(), tolerance).into_iter().map(|f| format!("[{kernels}] {f}")));
+        if request.full_attention {
+            let fused = backend.forward(&block, &x, MapRequest::default()).unwrap();
+            failures.extend(mismatch(
+                &format!("[{kernels}] {} y without the matrix", case.name),
+                &fused.y,
+                &case.expected()["y"],
+                tolerance,
+            ));
+        }
+    }
+    failures
+}
