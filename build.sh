@@ -5,7 +5,9 @@
 #                      Mesa's software Vulkan, the CLI contract, properties, memory, shader
 #                      validation), the GPU checks compiled to wasm in headless Chromium on
 #                      WebGPU (wasm-pack test), then the built playground in Chromium (Playwright)
-#   ./build.sh bench   the CPU and GPU benchmarks (criterion); figures go into BENCHMARKS.md
+#   ./build.sh bench   our CPU kernels against ONNX Runtime (one thread each, same weights and
+#                      inputs), then the criterion benchmarks and the page in Chromium; figures go
+#                      into BENCHMARKS.md
 #   ./build.sh         builds the browser playground into dist/ (wasm-pack --target web, release,
 #                      wasm-opt; the front end from www/ and index.html)
 #   ./build.sh serve   builds it and serves dist/ at http://127.0.0.1:8080
@@ -95,10 +97,27 @@ cmd_test() {
     log "all tests passed"
 }
 
+# Python packages of the ONNX Runtime comparison, in their own virtual environment; reinstalled
+# when tools/bench/requirements.txt changes.
+ensure_bench_venv() {
+    local stamp=.venv-bench/requirements.txt
+    if [ -x .venv-bench/bin/python ] && cmp -s tools/bench/requirements.txt "$stamp"; then
+        return
+    fi
+    log "installing numpy, onnx and onnxruntime into .venv-bench"
+    python3 -m venv .venv-bench
+    .venv-bench/bin/pip install --quiet --disable-pip-version-check -r tools/bench/requirements.txt
+    cp tools/bench/requirements.txt "$stamp"
+}
+
 cmd_bench() {
     ensure_apt_packages mesa-vulkan-drivers
     ensure_runtime_dir
-    log "cargo bench (CPU reference and GPU backends)"
+    ensure_bench_venv
+    log "our blocks against ONNX Runtime on the CPU, one thread each (the table of BENCHMARKS.md)"
+    cargo build --locked --release
+    .venv-bench/bin/python tools/bench/side_by_side.py --binary target/release/attention-playground --out target/bench-cases
+    log "cargo bench (criterion: the fast CPU kernels and the GPU backend; the network)"
     cargo bench --locked --bench blocks --bench model
     cmd_build
     ensure_apt_packages chromium

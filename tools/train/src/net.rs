@@ -146,12 +146,16 @@ impl Net {
                 let weights = candle_nn::ops::softmax(&logits, D::Minus1)?; // (B, N)
                 let context = x.reshape((b, c, h * w))?.matmul(&weights.unsqueeze(2)?)?.squeeze(2)?; // (B, C)
                 let hidden = self.fc(&context, &format!("{n}.mlp_scale.fc1"))?;
-                let hidden = layer_norm(&hidden, self.p(&format!("{n}.mlp_scale.norm.weight")), self.p(&format!("{n}.mlp_scale.norm.bias")))?.relu()?;
+                let hidden =
+                    layer_norm(&hidden, self.p(&format!("{n}.mlp_scale.norm.weight")), self.p(&format!("{n}.mlp_scale.norm.bias")))?
+                        .relu()?;
                 let gate = self.fc(&hidden, &format!("{n}.mlp_scale.fc2"))?;
                 gate_channels(x, &candle_nn::ops::sigmoid(&gate)?)
             }
             BlockKind::Cbam => {
-                let mlp = |s: &Tensor| -> Result<Tensor> { self.fc(&self.fc(s, &format!("{n}.channel.fc1"))?.relu()?, &format!("{n}.channel.fc2")) };
+                let mlp = |s: &Tensor| -> Result<Tensor> {
+                    self.fc(&self.fc(s, &format!("{n}.channel.fc1"))?.relu()?, &format!("{n}.channel.fc2"))
+                };
                 let gate = (mlp(&x.mean((2, 3))?)? + mlp(&x.max(3)?.max(2)?)?)?;
                 let x1 = gate_channels(x, &candle_nn::ops::sigmoid(&gate)?)?;
                 let pooled = Tensor::cat(&[x1.mean_keepdim(1)?, x1.max_keepdim(1)?], 1)?; // mean, then max (timm)
