@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use attention_playground::blocks::{EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
 use attention_playground::simd::Kernels;
+use attention_playground::tensor::Dims;
 use attention_playground::weights::{read_safetensors, write_safetensors};
 use attention_playground::{
     Backend, BackendChoice, BackendKind, Block, BlockKind, BlockOptions, CpuBackend, MapRequest, Tensor, Weights, select_backend,
@@ -85,35 +86,9 @@ impl BlockOptionArgs {
     }
 }
 
+/// The block, its weights and its input: what `apply` and `bench` both read.
 #[derive(Args)]
-struct BenchArgs {
-    /// The block: se, cbam, nonlocal, eca, gc or mhsa
-    #[arg(long, value_name = "BLOCK")]
-    block: BlockKind,
-    /// Safetensors file with the block's weights, named as in timm's state_dict()
-    #[arg(long, value_name = "W.safetensors")]
-    weights: PathBuf,
-    /// Use only the weights under this prefix
-    #[arg(long, value_name = "PREFIX", default_value = "")]
-    prefix: String,
-    /// Safetensors file holding `x`, float32 (N, C, H, W)
-    #[arg(long, value_name = "X.safetensors")]
-    input: PathBuf,
-    /// cpu or gpu (auto: a hardware GPU if present, else the CPU)
-    #[arg(long, value_name = "BACKEND", default_value = "cpu")]
-    backend: BackendChoice,
-    /// Timed runs, after a warm-up of a tenth as many (at least two)
-    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    iters: u32,
-    /// CPU kernels: avx2, simd128, portable or reference (default: the fastest this machine runs)
-    #[arg(long, value_name = "KERNELS")]
-    kernels: Option<Kernels>,
-    #[command(flatten)]
-    options: BlockOptionArgs,
-}
-
-#[derive(Args)]
-struct ApplyArgs {
+struct BlockInput {
     /// The block: se, cbam, nonlocal, eca, gc or mhsa
     #[arg(long, value_name = "BLOCK")]
     block: BlockKind,
@@ -126,15 +101,47 @@ struct ApplyArgs {
     /// Safetensors file holding `x`, float32 (N, C, H, W)
     #[arg(long, value_name = "X.safetensors")]
     input: PathBuf,
+    #[command(flatten)]
+    options: BlockOptionArgs,
+}
+
+impl BlockInput {
+    /// The loaded block and `x`, checked against each other, with the sizes of `x`.
+    fn load(&self) -> Result<(Block, Tensor, Dims), String> {
+        let weights =
+            Weights::from_safetensors_with_prefix(&read_file(&self.weights, "weights")?, &self.prefix).map_err(|e| e.to_string())?;
+        let block = Block::load(self.block, &weights, &self.options.options()).map_err(|e| e.to_string())?;
+        let x = read_input(&self.input)?;
+        let dims = block.check_input(&x).map_err(|e| e.to_string())?;
+        Ok((block, x, dims))
+    }
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    what: BlockInput,
+    /// cpu or gpu (auto: a hardware GPU if present, else the CPU)
+    #[arg(long, value_name = "BACKEND", default_value = "cpu")]
+    backend: BackendChoice,
+    /// Timed runs, after a warm-up of a tenth as many (at least two)
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    iters: u32,
+    /// CPU kernels: avx512, avx2, portable or reference (default: the fastest this machine runs)
+    #[arg(long, value_name = "KERNELS")]
+    kernels: Option<Kernels>,
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    #[command(flatten)]
+    what: BlockInput,
     /// Where to write `y` and the maps (channel, spatial, context, attention), float32
     #[arg(long, value_name = "Y.safetensors")]
     output: PathBuf,
     /// auto (a hardware GPU if present, else the CPU), cpu, or gpu (any GPU adapter, software ones included)
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     backend: BackendChoice,
-
-    #[command(flatten)]
-    options: BlockOptionArgs,
 
     /// nonlocal, mhsa: also write the full attention matrix `attention` (N^2 floats per image)
     #[arg(long, help_heading = "Maps")]
@@ -178,17 +185,13 @@ pub fn main() -> ExitCode {
 
 /// Runs the block; returns the line naming the backend that ran, or the one-line problem.
 fn apply(args: &ApplyArgs) -> Result<String, String> {
-    let options = args.options.options();
-    let has_attention = matches!(args.block, BlockKind::NonLocal | BlockKind::Mhsa);
+    let has_attention = matches!(args.what.block, BlockKind::NonLocal | BlockKind::Mhsa);
     for (option, given) in [("--save-attention", args.save_attention), ("--query", args.query.is_some())] {
         if given && !has_attention {
-            return Err(format!("option {option} does not apply to block {}", args.block.name()));
+            return Err(format!("option {option} does not apply to block {}", args.what.block.name()));
         }
     }
-    let weights = Weights::from_safetensors_with_prefix(&read_file(&args.weights, "weights")?, &args.prefix).map_err(|e| e.to_string())?;
-    let block = Block::load(args.block, &weights, &options).map_err(|e| e.to_string())?;
-    let x = read_input(&args.input)?;
-    let dims = block.check_input(&x).map_err(|e| e.to_string())?;
+    let (block, x, dims) = args.what.load()?;
     let query = args.query.as_deref().map(|q| parse_query(q, dims.w, dims.h)).transpose()?;
 
     let request = MapRequest { full_attention: args.save_attention };
@@ -204,16 +207,12 @@ fn apply(args: &ApplyArgs) -> Result<String, String> {
         tensors.push(("attention_row", &row.row));
     }
     write_atomically(&args.output, &write_safetensors(tensors))?;
-    Ok(format!("attention-playground: block {} ran on the {}", args.block.name(), out.ran_on))
+    Ok(format!("attention-playground: block {} ran on the {}", args.what.block.name(), out.ran_on))
 }
 
 /// Times the block; prints the JSON line on stdout and returns the human line.
 fn bench(args: &BenchArgs) -> Result<String, String> {
-    let options = args.options.options();
-    let weights = Weights::from_safetensors_with_prefix(&read_file(&args.weights, "weights")?, &args.prefix).map_err(|e| e.to_string())?;
-    let block = Block::load(args.block, &weights, &options).map_err(|e| e.to_string())?;
-    let x = read_input(&args.input)?;
-    block.check_input(&x).map_err(|e| e.to_string())?;
+    let (block, x, _) = args.what.load()?;
     let backend: Box<dyn Backend> = match (args.backend, args.kernels) {
         (BackendChoice::Cpu, Some(kernels)) => Box::new(CpuBackend::with_kernels(kernels)),
         (_, Some(_)) => return Err("option --kernels applies to --backend cpu only".into()),
@@ -237,7 +236,7 @@ fn bench(args: &BenchArgs) -> Result<String, String> {
     let ran_on = ran_on.expect("the warm-up ran");
     let kernels = (ran_on.backend == BackendKind::Cpu).then(|| args.kernels.unwrap_or_else(Kernels::best).name());
     let line = serde_json::json!({
-        "block": args.block.name(),
+        "block": args.what.block.name(),
         "backend": ran_on.backend.to_string(),
         "kernels": kernels,
         "shape": x.shape(),
@@ -248,7 +247,7 @@ fn bench(args: &BenchArgs) -> Result<String, String> {
     println!("{line}");
     Ok(format!(
         "attention-playground: block {} on the {}: median {median:.4} ms, min {:.4} ms over {} runs",
-        args.block.name(),
+        args.what.block.name(),
         ran_on,
         times_ms[0],
         args.iters

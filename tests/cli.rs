@@ -397,3 +397,38 @@ fn usage_errors_are_one_line_with_exit_code_2() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("transformer"), "{stderr}");
 }
+
+/// `bench`: the last line on stdout is the documented JSON object, with the kernels that ran;
+/// options that cannot apply are refused with exit code 2 and one line.
+#[test]
+fn bench_prints_one_json_line_last_and_refuses_what_it_cannot_run() {
+    let c = case("mhsa_heads4");
+    let bench = |extra: &[&str]| {
+        let mut cmd = cli();
+        cmd.args(["bench", "--block", "mhsa"]).arg("--weights").arg(c.dir.join("weights.safetensors"));
+        cmd.arg("--input").arg(c.dir.join("input.safetensors")).args(&c.args).args(extra);
+        cmd.output().unwrap()
+    };
+    for kernels in ["reference", "portable"] {
+        let out = bench(&["--iters", "3", "--kernels", kernels]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(last["block"], "mhsa");
+        assert_eq!(last["backend"], "cpu");
+        assert_eq!(last["kernels"], kernels);
+        assert_eq!(last["iters"], 3);
+        let (median, min) = (last["median_ms"].as_f64().unwrap(), last["min_ms"].as_f64().unwrap());
+        assert!(min > 0.0 && min <= median, "{last}");
+    }
+    for (extra, expected) in [
+        (&["--kernels", "sse9"][..], "unknown value `sse9`"),
+        (&["--kernels", "portable", "--backend", "gpu"][..], "--kernels applies to --backend cpu only"),
+        (&["--iters", "0"][..], "--iters"),
+    ] {
+        let out = bench(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected) && stderr.lines().count() == 1, "{extra:?}: {stderr}");
+    }
+}

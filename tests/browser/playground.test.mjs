@@ -122,6 +122,25 @@ function assertAttentionRow(map, what, width, height) {
 }
 
 /** Checks the result object's shape and values for every block that is on. */
+// Every number of `actual` against the same place in `expected` (timings skipped): the largest
+// difference, and the worst excess over BACKEND_TOLERANCE (<= 0 when every value is within it).
+function compareNumbers(actual, expected) {
+  let worst = { excess: -Infinity };
+  let largest = 0;
+  const walk = (a, e, path) => {
+    if (typeof e === 'number' && !path.includes('timings')) {
+      largest = Math.max(largest, Math.abs(a - e));
+      const over = Math.abs(a - e) - (BACKEND_TOLERANCE.abs + BACKEND_TOLERANCE.rel * Math.abs(e));
+      const excess = Number.isNaN(over) ? Infinity : over; // a missing or NaN value fails
+      if (excess > worst.excess) worst = { excess, path, actual: a, expected: e };
+    } else if (e && typeof e === 'object') {
+      for (const key of Object.keys(e)) walk(a?.[key], e[key], `${path}.${key}`);
+    }
+  };
+  walk(actual, expected, '');
+  return { worst, largest };
+}
+
 function assertResult(result, blocks) {
   const f = result.features;
   assert.deepEqual([f.channels, f.width, f.height], [16, quarter(result.width), quarter(result.height)], 'stem: 16 named channels at a quarter of the size');
@@ -302,19 +321,10 @@ describe('the playground page', () => {
     assert.equal(results.webgpu.backend, 'webgpu', `ran on WebGPU (${results.webgpu.fallback ?? ''})`);
     assert.equal(results.cpu.backend, 'cpu');
     assertResult(results.cpu, ALL_BLOCKS);
-    let worst = { excess: -Infinity };
-    let largest = 0;
-    const compare = (gpu, cpu, path) => {
-      if (typeof cpu === 'number' && !path.includes('timings')) {
-        largest = Math.max(largest, Math.abs(gpu - cpu));
-        const excess = Math.abs(gpu - cpu) - (BACKEND_TOLERANCE.abs + BACKEND_TOLERANCE.rel * Math.abs(cpu));
-        if (excess > worst.excess) worst = { excess, path, gpu, cpu };
-      } else if (cpu && typeof cpu === 'object') {
-        for (const key of Object.keys(cpu)) compare(gpu[key], cpu[key], `${path}.${key}`);
-      }
-    };
-    compare(results.webgpu.blocks, results.cpu.blocks, 'blocks');
-    compare(results.webgpu.prediction, results.cpu.prediction, 'prediction');
+    const { worst, largest } = compareNumbers(
+      { blocks: results.webgpu.blocks, prediction: results.webgpu.prediction },
+      { blocks: results.cpu.blocks, prediction: results.cpu.prediction },
+    );
     t.diagnostic(`largest |webgpu - cpu| over every map: ${largest.toExponential(2)}`);
     assert.ok(worst.excess <= 0, `WebGPU and CPU differ beyond abs ${BACKEND_TOLERANCE.abs} + rel ${BACKEND_TOLERANCE.rel}: ${JSON.stringify(worst)}`);
   });
@@ -345,18 +355,8 @@ describe('bad input', () => {
     assert.equal(scalar.result.kernels, 'portable', 'wasm="scalar" loads the build without SIMD');
     assert.equal(scalar.badge, 'CPU · wasm');
     assertResult(scalar.result, ALL_BLOCKS);
-    let worst = { excess: -Infinity };
-    const compare = (a, b, path) => {
-      if (typeof b === 'number') {
-        const excess = Math.abs(a - b) - (BACKEND_TOLERANCE.abs + BACKEND_TOLERANCE.rel * Math.abs(b));
-        if (excess > worst.excess) worst = { excess, path, a, b };
-      } else if (b && typeof b === 'object') {
-        for (const key of Object.keys(b)) compare(a[key], b[key], `${path}.${key}`);
-      }
-    };
-    compare(simd.result.blocks, scalar.result.blocks, 'blocks');
-    compare(simd.result.prediction, scalar.result.prediction, 'prediction');
-    assert.ok(worst.excess <= 0, `SIMD and scalar builds differ: ${JSON.stringify(worst)}`);
+    const { worst } = compareNumbers({ blocks: simd.result.blocks, prediction: simd.result.prediction }, { blocks: scalar.result.blocks, prediction: scalar.result.prediction });
+    assert.ok(worst.excess <= 0, `SIMD and scalar builds differ beyond abs ${BACKEND_TOLERANCE.abs} + rel ${BACKEND_TOLERANCE.rel}: ${JSON.stringify(worst)}`);
     assert.deepEqual(problems, []);
     await page.close();
   });
