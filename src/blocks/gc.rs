@@ -3,9 +3,9 @@
 //! `w = softmax_hw(conv_attn(x))`, `ctx = sum_hw(x * w)`, `T(ctx) = fc2(relu(LN(fc1(ctx))))`;
 //! fusion `scale`: `y = x * sigmoid(T(ctx))`, fusion `add`: `y = x + T(ctx)`.
 
+use super::ImageOutput;
 use super::options::{BlockOptions, Fusion};
 use super::params::{Bias, Conv1x1};
-use super::{ImageOutput, scale_channels};
 use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -94,11 +94,9 @@ impl Gc {
         match self.fusion {
             Fusion::Scale => {
                 sigmoid_in_place(&mut t);
-                let y = match kernels {
-                    Kernels::Reference => scale_channels(img, &t, positions),
-                    fast => fast.apply_gates(img, &t, None, positions),
-                };
-                ImageOutput { y, maps: vec![context_map, ("channel", vec![dims.c], t)] }
+                let mut out = ImageOutput::channel_gated(img, t, dims, kernels);
+                out.maps.push(context_map);
+                out
             }
             Fusion::Add => {
                 let y = img.chunks_exact(positions).zip(&t).flat_map(|(ch, &add)| ch.iter().map(move |&v| v + add)).collect();

@@ -54,14 +54,13 @@ pub(crate) struct ImageOutput {
 }
 
 impl ImageOutput {
-    /// `y = x * gate[c]`, reporting the gate as the `channel` map (SE, ECA).
-    pub(crate) fn channel_gated(img: &[f32], gate: Vec<f32>, dims: Dims) -> Self {
-        Self { y: scale_channels(img, &gate, dims.positions()), maps: vec![("channel", vec![dims.c], gate)] }
-    }
-
-    /// The same with the fast kernels.
-    pub(crate) fn channel_gated_by(img: &[f32], gate: Vec<f32>, dims: Dims, kernels: Kernels) -> Self {
-        Self { y: kernels.apply_gates(img, &gate, None, dims.positions()), maps: vec![("channel", vec![dims.c], gate)] }
+    /// `y = x * gate[c]`, reporting the gate as the `channel` map (SE, ECA, GC).
+    pub(crate) fn channel_gated(img: &[f32], gate: Vec<f32>, dims: Dims, kernels: Kernels) -> Self {
+        let y = match kernels {
+            Kernels::Reference => scale_channels(img, &gate, dims.positions()),
+            fast => fast.apply_gates(img, &gate, None, dims.positions()),
+        };
+        Self { y, maps: vec![("channel", vec![dims.c], gate)] }
     }
 }
 

@@ -29,6 +29,8 @@ pub struct NonLocal {
     g: Conv1x1,
     z: Conv1x1,
     norm: BatchNorm,
+    /// `norm(z(.))` as one 1x1 convolution, folded once at load for the fast CPU path and the GPU.
+    z_with_norm: Conv1x1,
     /// `concat_project.weight` split into its theta half and phi half, each a 1x1 conv to one
     /// channel without bias.
     concat: Option<(Conv1x1, Conv1x1)>,
@@ -71,16 +73,12 @@ impl NonLocal {
             ScaleMode::Inner => (rd as f32).powf(-0.5),
             ScaleMode::None => 1.0,
         };
-        Ok(Self {
-            theta_phi,
-            g: Conv1x1::load(r, "g", rd, c, Bias::Required)?,
-            z: Conv1x1::load(r, "z", c, rd, Bias::Required)?,
-            norm: load_batchnorm(r, "norm", c)?,
-            concat,
-            pairwise,
-            scale,
-            subsample: options.subsample,
-        })
+        // Keys are read in the order they always were (g, z, norm): the first missing one is reported.
+        let g = Conv1x1::load(r, "g", rd, c, Bias::Required)?;
+        let z = Conv1x1::load(r, "z", c, rd, Bias::Required)?;
+        let norm = load_batchnorm(r, "norm", c)?;
+        let z_with_norm = fold_batchnorm(&z, &norm);
+        Ok(Self { theta_phi, g, z, norm, z_with_norm, concat, pairwise, scale, subsample: options.subsample })
     }
 
     pub fn channels(&self) -> usize {
@@ -181,8 +179,7 @@ impl NonLocal {
         let rd = self.g.outputs;
         let attended =
             k.attend(&AttentionInput { queries: &transpose(&theta, dim, n), keys: &keys, values: &values, dim, value_dim: rd, weighting });
-        let z = fold_batchnorm(&self.z, &self.norm);
-        ImageOutput { y: k.conv1x1(z.dense(), &transpose(&attended, n, rd), n, Some(img)), maps: Vec::new() }
+        ImageOutput { y: k.conv1x1(self.z_with_norm.dense(), &transpose(&attended, n, rd), n, Some(img)), maps: Vec::new() }
     }
 
     fn forward_reference(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
@@ -249,7 +246,7 @@ impl NonLocal {
         let positions = dims.positions();
         let inputs = self.embed_gpu(g, x, dims)?;
         let attended = attend(g, &inputs)?;
-        let y = conv1x1(g, &fold_batchnorm(&self.z, &self.norm), &attended, positions, Activation::None, Some(x))?;
+        let y = conv1x1(g, &self.z_with_norm, &attended, positions, Activation::None, Some(x))?;
         let mut maps = Vec::new();
         if request.full_attention {
             maps.push(("attention", vec![positions, inputs.keys], attention_rows(g, &inputs, 0, positions)?));

@@ -47,10 +47,11 @@ impl Se {
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
-        match kernels {
-            Kernels::Reference => ImageOutput::channel_gated(img, self.gate(img, dims.positions()), dims),
-            fast => ImageOutput::channel_gated_by(img, self.gate_from_means(&fast.channel_means(img, dims.positions())), dims, fast),
-        }
+        let gate = match kernels {
+            Kernels::Reference => self.gate(img, dims.positions()),
+            fast => self.gate_from_means(&fast.channel_means(img, dims.positions())),
+        };
+        ImageOutput::channel_gated(img, gate, dims, kernels)
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {

@@ -8,6 +8,7 @@
 //! transposed once for it), else along keys, with one horizontal sum per tile. The output is
 //! position-major `(nq, dv)`.
 
+use super::reduce::scale_in_place;
 use super::vector::Simd;
 
 /// Queries sharing one pass over a key tile.
@@ -261,15 +262,4 @@ fn exp_scaled_in_place<S: Simd>(s: S, v: &mut [f32], scale: f32, max: f32) -> f3
         total += *x;
     }
     total
-}
-
-#[inline(always)]
-pub(super) fn scale_in_place<S: Simd>(s: S, v: &mut [f32], factor: f32) {
-    let f = s.splat(factor);
-    let mut chunks = v.chunks_exact_mut(S::LANES);
-    for chunk in &mut chunks {
-        let scaled = s.mul(s.load(chunk), f);
-        s.store(chunk, scaled);
-    }
-    chunks.into_remainder().iter_mut().for_each(|x| *x *= factor);
 }

@@ -99,7 +99,7 @@ pub fn gated_mean_and_max_over_channels<S: Simd>(s: S, x: &[f32], gate: &[f32], 
         }
     }
     let inv = 1.0 / gate.len() as f32;
-    super::attention::scale_in_place(s, &mut sum, inv);
+    scale_in_place(s, &mut sum, inv);
     (sum, max)
 }
 
@@ -132,6 +132,18 @@ pub fn apply_gates<S: Simd>(s: S, x: &[f32], channel: &[f32], spatial: Option<&[
     }
 }
 
+/// `v *= factor`, in place.
+#[inline(always)]
+pub fn scale_in_place<S: Simd>(s: S, v: &mut [f32], factor: f32) {
+    let f = s.splat(factor);
+    let mut chunks = v.chunks_exact_mut(S::LANES);
+    for chunk in &mut chunks {
+        let scaled = s.mul(s.load(chunk), f);
+        s.store(chunk, scaled);
+    }
+    chunks.into_remainder().iter_mut().for_each(|x| *x *= factor);
+}
+
 /// Softmax over the whole slice, in place.
 #[inline(always)]
 pub fn softmax_in_place<S: Simd>(s: S, v: &mut [f32]) {
@@ -149,7 +161,7 @@ pub fn softmax_in_place<S: Simd>(s: S, v: &mut [f32]) {
         *x = (*x - max).exp();
         total += *x;
     }
-    super::attention::scale_in_place(s, v, 1.0 / total);
+    scale_in_place(s, v, 1.0 / total);
 }
 
 /// `v = sigmoid(v * scale + shift)` in place (CBAM's spatial BatchNorm and gate in one pass).

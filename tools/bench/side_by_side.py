@@ -64,18 +64,21 @@ def time_ort(session, x, iters):
     return statistics.median(times), min(times)
 
 
+def run_ours(binary, command, case, folder, *extra):
+    """`attention-playground COMMAND` on the case's files, on the CPU; returns its stdout."""
+    args = [binary, command, "--block", case.block, "--weights", folder / "weights.safetensors",
+            "--input", folder / "input.safetensors", "--backend", "cpu", *case.cli_options(), *extra]
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True).stdout
+
+
 def ours(binary, case, folder, iters, extra):
-    args = [binary, "bench", "--block", case.block, "--weights", folder / "weights.safetensors",
-            "--input", folder / "input.safetensors", "--backend", "cpu", "--iters", str(iters), *case.cli_options(), *extra]
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    stdout = run_ours(binary, "bench", case, folder, "--iters", str(iters), *extra)
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def our_output(binary, case, folder):
     out = folder / "ours.safetensors"
-    args = [binary, "apply", "--block", case.block, "--weights", folder / "weights.safetensors",
-            "--input", folder / "input.safetensors", "--output", out, "--backend", "cpu", *case.cli_options()]
-    subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True)
+    run_ours(binary, "apply", case, folder, "--output", out)
     return load_file(str(out))["y"]
 
 
