@@ -121,8 +121,21 @@ cmd_bench() {
     cargo bench --locked --bench blocks --bench model
     cmd_build
     ensure_apt_packages chromium
+    ensure_bench_node_modules
+    log "our wasm SIMD build against onnxruntime-web (wasm, SIMD), one thread each, in headless Chromium"
+    node tools/bench/side_by_side_web.mjs --out target/bench-cases
     log "the playground's stages in headless Chromium (wasm CPU path and WebGPU on SwiftShader)"
     node tools/bench-browser.mjs
+}
+
+# onnxruntime-web, pinned in tools/bench/package-lock.json: only the benchmark needs it, so the
+# build and the tests never download it.
+ensure_bench_node_modules() {
+    if [ -d tools/bench/node_modules/onnxruntime-web ]; then
+        return
+    fi
+    log "installing onnxruntime-web from npm (tools/bench)"
+    npm ci --prefix tools/bench --no-audit --no-fund --loglevel=error
 }
 
 # npm tools pinned in package-lock.json: binaryen's wasm-opt (Debian's 108 breaks wasm-bindgen's

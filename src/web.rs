@@ -12,12 +12,13 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::backend::{AnyBackend, BackendChoice};
-use crate::blocks::{BlockKind, BlockOptions};
+use crate::backend::{AnyBackend, Backend, BackendChoice, CpuBackend};
+use crate::blocks::{Block, BlockKind, BlockOptions, MapRequest};
 use crate::error::Error;
 use crate::model::report::{self, ReportOptions, Value};
 use crate::model::{self, Model, ModelConfig, ModelRun, image, trained_options};
-use crate::weights::Weights;
+use crate::tensor::Tensor;
+use crate::weights::{Weights, read_safetensors};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -222,6 +223,66 @@ impl Playground {
             let row = model.attention_row(&state.backend, &run, kind, fy * fw + fx).await.map_err(js_error)?;
             Ok(to_js(&report::attention_value(kind, &row.row)))
         })
+    }
+}
+
+/// One block, its weights and one input `x`, on this build's CPU kernels: what
+/// `tools/bench/browser.mjs` times against onnxruntime-web, as `attention-playground bench`
+/// does natively. Both files are safetensors, as the CLI reads them.
+#[wasm_bindgen]
+pub struct BlockBench {
+    block: Block,
+    x: Tensor,
+    backend: CpuBackend,
+}
+
+#[wasm_bindgen]
+impl BlockBench {
+    /// `options` as in [`Playground::configure`], for example `{ heads: 4 }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(block: String, weights: Vec<u8>, input: Vec<u8>, options: JsValue) -> Result<BlockBench, JsValue> {
+        let kind: BlockKind = block.parse().map_err(js_error)?;
+        let words: OptionWords = if options.is_undefined() || options.is_null() {
+            OptionWords::default()
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(|e| js_error(format!("options: {e}")))?
+        };
+        let weights = Weights::from_safetensors_with_prefix(&weights, "").map_err(js_error)?;
+        let block = Block::load(kind, &weights, &words.parse().map_err(js_error)?).map_err(js_error)?;
+        let x = read_safetensors(&input, "input")
+            .map_err(js_error)?
+            .remove("x")
+            .ok_or_else(|| js_error("the input file holds no tensor named `x`"))?;
+        block.check_input(&x).map_err(js_error)?;
+        Ok(BlockBench { block, x, backend: CpuBackend::new() })
+    }
+
+    /// One forward pass; the output is dropped.
+    pub fn run(&self) -> Result<(), JsValue> {
+        self.backend.forward(&self.block, &self.x, MapRequest::default()).map(drop).map_err(js_error)
+    }
+
+    /// `y` of one forward pass, to check against the other engine.
+    pub fn output(&self) -> Result<Float32Array, JsValue> {
+        let out = self.backend.forward(&self.block, &self.x, MapRequest::default()).map_err(js_error)?;
+        Ok(Float32Array::from(out.y.data()))
+    }
+
+    /// `x`, for the other engine's input.
+    pub fn input(&self) -> Float32Array {
+        Float32Array::from(self.x.data())
+    }
+
+    /// The shape of `x` (N, C, H, W).
+    #[wasm_bindgen(getter)]
+    pub fn shape(&self) -> Vec<u32> {
+        self.x.shape().iter().map(|&d| d as u32).collect()
+    }
+
+    /// The CPU kernels that run: `simd128`, or `portable` in the scalar build.
+    #[wasm_bindgen(getter)]
+    pub fn kernels(&self) -> String {
+        self.backend.kernels().name().into()
     }
 }
 

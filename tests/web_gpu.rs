@@ -131,3 +131,32 @@ async fn attention_over_several_key_ranges_matches_the_cpu_on_webgpu() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The benchmark's entry point (`BlockBench`, timed against onnxruntime-web by
+/// tools/bench/side_by_side_web.mjs) computes the golden output from the files' bytes, and
+/// refuses bad files with a message instead of a panic.
+#[wasm_bindgen_test]
+fn block_bench_computes_the_golden_output_and_refuses_bad_files() {
+    use attention_playground::web::BlockBench;
+    let files = embedded_cases!("mhsa_heads4")("mhsa_heads4");
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"heads".into(), &4.into()).unwrap();
+    let bench = BlockBench::new("mhsa".into(), files.weights.clone(), files.input.clone(), options.clone().into()).unwrap();
+    assert_eq!(bench.kernels(), "simd128");
+    bench.run().unwrap();
+    let shape: Vec<usize> = bench.shape().iter().map(|&d| d as usize).collect();
+    let expected = attention_playground::weights::read_safetensors(&files.expected, "expected").unwrap().remove("y").unwrap();
+    let y = attention_playground::tensor::Tensor::new(shape, bench.output().unwrap().to_vec()).unwrap();
+    assert_eq!(mismatch("BlockBench y", &y, &expected, common::FAST_CPU_TOLERANCE), None);
+
+    let message = |r: Result<BlockBench, wasm_bindgen::JsValue>| {
+        let e = r.err().expect("an error");
+        js_sys::Error::from(e).message().as_string().unwrap()
+    };
+    let truncated = message(BlockBench::new("mhsa".into(), files.weights[..40].to_vec(), files.input.clone(), options.clone().into()));
+    assert!(truncated.contains("safetensors"), "{truncated}");
+    let wrong_block = message(BlockBench::new("se".into(), files.weights.clone(), files.input.clone(), wasm_bindgen::JsValue::UNDEFINED));
+    assert!(wrong_block.contains("fc1"), "{wrong_block}");
+    let no_x = message(BlockBench::new("mhsa".into(), files.weights.clone(), files.weights.clone(), options.into()));
+    assert!(no_x.contains("`x`"), "{no_x}");
+}

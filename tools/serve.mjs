@@ -1,5 +1,7 @@
 // A static file server for dist/, with the MIME types ES modules and wasm streaming need.
 // Used by `./build.sh serve` and by the browser tests (which pass port 0 and read the port back).
+// `root` is a folder, or `{ '/': folder, '/cases/': other }` (the longest matching prefix wins);
+// `headers` go with every file (the benchmark page asks for cross-origin isolation).
 //   node tools/serve.mjs [root=dist] [port=8080]
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -13,16 +15,20 @@ const TYPES = {
   '.safetensors': 'application/octet-stream',
 };
 
-export function serve(root, port = 8080, host = '127.0.0.1') {
-  const base = resolve(root);
+export function serve(root, port = 8080, host = '127.0.0.1', headers = {}) {
+  const mounts = Object.entries(typeof root === 'string' ? { '/': root } : root)
+    .map(([prefix, folder]) => [prefix, resolve(folder)])
+    .sort(([a], [b]) => b.length - a.length);
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-      let file = normalize(join(base, path));
+      const [prefix, base] = mounts.find(([prefix]) => path.startsWith(prefix)) ?? [];
+      if (!base) throw Object.assign(new Error('no such mount'), { code: 'ENOENT' });
+      let file = normalize(join(base, path.slice(prefix.length)));
       if (!file.startsWith(base)) throw Object.assign(new Error('outside the root'), { code: 'ENOENT' });
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache', ...headers });
       res.end(body);
     } catch (e) {
       res.writeHead(e.code === 'ENOENT' ? 404 : 500, { 'content-type': 'text/plain' });

@@ -5,8 +5,8 @@
 For every case of cases.py: writes the weights, the input and the ONNX graph; checks that ONNX
 Runtime's output equals ours (so both compute the same function); times ONNX Runtime in this
 process and ours with `attention-playground bench`; prints the table of BENCHMARKS.md and
-writes it, with every figure, to OUT/native.json. The browser half (bench-browser.mjs) reads the
-same case files.
+writes it, with every figure, to OUT/native.json. The browser half (side_by_side_web.mjs) reads
+the same case files, listed in OUT/cases.json.
 """
 
 import argparse
@@ -96,19 +96,21 @@ def main():
     root = Path(args.out)
     extra = ["--kernels", args.kernels] if args.kernels else []
     m = machine()
-    rows = []
+    rows, listing = [], []
     for seed, case in enumerate(cases()):
         folder, w, x = write_case(case, root, seed)
+        listing.append({"name": case.name, "block": case.block, "size": size(case), "options": case.options,
+                        "gflop": flops(case, w) / 1e9, "slow": case.positions > 56 * 56 and case.block in ("nonlocal", "mhsa")})
         session = ort_session(folder / "block.onnx")
         theirs_y = session.run(None, {"x": x})[0]
         diff = np.abs(our_output(args.binary, case, folder) - theirs_y)
         if not np.all(diff <= ABS_TOL + REL_TOL * np.abs(theirs_y)):
             sys.exit(f"{case.name}: our output differs from ONNX Runtime's by up to {diff.max():.3g}; the graphs disagree")
         # Fewer runs for the slow cases keep the whole table to a few minutes.
-        iters = args.iters if case.positions <= 56 * 56 or case.block not in ("nonlocal", "mhsa") else max(5, args.iters // 5)
+        iters = max(5, args.iters // 5) if listing[-1]["slow"] else args.iters
         ort_median, ort_min = time_ort(session, x, iters)
         mine = ours(args.binary, case, folder, iters, extra)
-        gflop = flops(case, w) / 1e9
+        gflop = listing[-1]["gflop"]
         rows.append({
             "block": case.block, "size": size(case), "kernels": mine["kernels"], "iters": iters,
             "ours_median_ms": mine["median_ms"], "ours_min_ms": mine["min_ms"],
@@ -124,6 +126,7 @@ def main():
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['block']} | {r['size']} | {r['ours_median_ms']:.3f} ms | {r['ort_median_ms']:.3f} ms | {r['speedup']:.2f}x | {r['ours_gflops']:.1f} |")
+    (root / "cases.json").write_text(json.dumps(listing, indent=1))
     (root / "native.json").write_text(json.dumps({"machine": m, "onnxruntime": ort.__version__, "rows": rows}, indent=1))
 
 
