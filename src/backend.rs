@@ -152,9 +152,12 @@ impl Backend for CpuBackend {
     }
 
     fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
-        let dims = block.check_input(x)?;
+        let dims = block.check_shape(x)?;
+        if !block.checks_finite_itself(self.kernels) {
+            x.check_finite()?;
+        }
         block.check_request(dims, request)?;
-        let mut out = block.forward_cpu(x, dims, request, self.kernels);
+        let mut out = block.forward_cpu(x, dims, request, self.kernels)?;
         out.ran_on = self.ran_on();
         Ok(out)
     }

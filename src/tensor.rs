@@ -49,17 +49,22 @@ impl Tensor {
 
     /// Fails on the first NaN or infinity: every block would spread it over its whole output.
     pub fn check_finite(&self) -> Result<()> {
-        // A branch-free test per block (which the compiler vectorises), the exact index only
-        // in the block that failed.
-        const BLOCK: usize = 4096;
-        for (b, block) in self.data.chunks(BLOCK).enumerate() {
-            if block.iter().fold(false, |bad, v| bad | !v.is_finite()) {
-                let index = b * BLOCK + block.iter().position(|v| !v.is_finite()).expect("found in this block");
-                return Err(Error::NonFinite { index, value: self.data[index] });
-            }
-        }
-        Ok(())
+        check_finite(&self.data)
     }
+}
+
+/// [`Tensor::check_finite`] on plain values; the index is into `values`.
+pub(crate) fn check_finite(values: &[f32]) -> Result<()> {
+    // A branch-free test per block (which the compiler vectorises), the exact index only in the
+    // block that failed.
+    const BLOCK: usize = 4096;
+    for (b, block) in values.chunks(BLOCK).enumerate() {
+        if block.iter().fold(false, |bad, v| bad | !v.is_finite()) {
+            let index = b * BLOCK + block.iter().position(|v| !v.is_finite()).expect("found in this block");
+            return Err(Error::NonFinite { index, value: values[index] });
+        }
+    }
+    Ok(())
 }
 
 /// Sizes of an NCHW activation.

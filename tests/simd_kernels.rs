@@ -65,3 +65,46 @@ fn kernels_are_named_and_refused_where_they_cannot_run() {
     let err = "sse9".parse::<Kernels>().unwrap_err().to_string();
     assert!(err.contains("unknown value `sse9`"), "{err}");
 }
+
+/// The gates on the fast kernels skip the separate scan for NaN and infinity and read it off
+/// their first pass's sums instead: every block and variant still refuses each kind of bad
+/// value, wherever it sits in a batch, with its index in `x`; finite values whose sums
+/// overflow are not refused.
+#[test]
+fn every_variant_refuses_non_finite_inputs_with_their_index() {
+    let gates = [
+        (BlockKind::Se, BlockOptions::default()),
+        (BlockKind::Eca, BlockOptions::default()),
+        (BlockKind::Cbam, BlockOptions::default()),
+        (BlockKind::Gc, BlockOptions::default()),
+        (BlockKind::Gc, BlockOptions { fusion: Some(Fusion::Add), ..BlockOptions::default() }),
+        (BlockKind::NonLocal, BlockOptions::default()),
+        (BlockKind::Mhsa, BlockOptions { heads: Some(2), ..BlockOptions::default() }),
+    ];
+    for (i, (kind, options)) in gates.into_iter().enumerate() {
+        let block = Block::load(kind, &seeded_weights(kind, 16, &options, 70 + i as u64).unwrap(), &options).unwrap();
+        for kernels in Kernels::available() {
+            let backend = CpuBackend::with_kernels(kernels);
+            // Second image, an interior channel and position; and the very first value.
+            for (index, bad) in [(16 * 45 + 7 * 45 + 23, f32::NAN), (16 * 45 + 3, f32::INFINITY), (0, f32::NEG_INFINITY)] {
+                let mut x = random_tensor(vec![2, 16, 5, 9], 90 + i as u64, 1.0);
+                x.data_mut()[index] = bad;
+                let err = backend.forward(&block, &x, MapRequest::default()).expect_err("a non-finite input").to_string();
+                assert!(err.contains("non-finite") && err.contains(&format!("index {index}")), "[{kernels}] {kind}: {err}");
+            }
+            // Opposite infinities in one channel: their sum is NaN, not a finite number.
+            let mut x = random_tensor(vec![1, 16, 5, 9], 91, 1.0);
+            x.data_mut()[4] = f32::INFINITY;
+            x.data_mut()[5] = f32::NEG_INFINITY;
+            assert!(backend.forward(&block, &x, MapRequest::default()).is_err(), "[{kernels}] {kind}: +inf and -inf");
+        }
+    }
+    // Finite values near f32::MAX: the channel sums overflow, the values are still accepted.
+    let se = Block::load(BlockKind::Se, &seeded_weights(BlockKind::Se, 16, &BlockOptions::default(), 1).unwrap(), &BlockOptions::default())
+        .unwrap();
+    let mut x = random_tensor(vec![1, 16, 4, 4], 92, 1.0);
+    x.data_mut()[..16].fill(3.0e38);
+    for kernels in Kernels::available() {
+        assert!(CpuBackend::with_kernels(kernels).forward(&se, &x, MapRequest::default()).is_ok(), "[{kernels}] large finite values");
+    }
+}

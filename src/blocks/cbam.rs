@@ -6,7 +6,7 @@
 
 use super::options::{BlockOptions, SpatialOrder};
 use super::params::{Bias, Conv1x1, load_batchnorm};
-use super::{ImageOutput, scale_channels, scale_positions};
+use super::{ImageOutput, check_finite_via, scale_channels, scale_positions};
 use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -63,16 +63,16 @@ impl Cbam {
         self.fc1.inputs
     }
 
-    fn mlp(&self, v: &[f32]) -> Vec<f32> {
-        let mut hidden = self.fc1.apply(v, 1);
+    fn mlp(&self, v: &[f32], kernels: Kernels) -> Vec<f32> {
+        let mut hidden = self.fc1.apply_with(kernels, v, 1);
         relu_in_place(&mut hidden);
-        self.fc2.apply(&hidden, 1)
+        self.fc2.apply_with(kernels, &hidden, 1)
     }
 
     /// The channel gate `a` of one image `(C, N)`.
     pub fn channel_gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
-        let from_mean = self.mlp(&mean_per_channel(img, positions));
-        let from_max = self.mlp(&max_per_channel(img, positions));
+        let from_mean = self.mlp(&mean_per_channel(img, positions), Kernels::Reference);
+        let from_max = self.mlp(&max_per_channel(img, positions), Kernels::Reference);
         let mut gate: Vec<f32> = from_mean.iter().zip(&from_max).map(|(a, b)| a + b).collect();
         sigmoid_in_place(&mut gate);
         gate
@@ -91,19 +91,20 @@ impl Cbam {
         s
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
         match kernels {
-            Kernels::Reference => self.forward_reference(img, dims),
+            Kernels::Reference => Ok(self.forward_reference(img, dims)),
             fast => self.forward_fast(img, dims, fast),
         }
     }
 
     /// Three passes over `x`: its channel statistics, the statistics across channels of
     /// `x * a` (never written), and the output with both gates applied as it is written.
-    fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels) -> ImageOutput {
+    fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels) -> Result<ImageOutput> {
         let positions = dims.positions();
         let (means, maxes) = k.channel_means_and_maxes(img, positions);
-        let mut channel: Vec<f32> = self.mlp(&means).iter().zip(self.mlp(&maxes)).map(|(a, b)| a + b).collect();
+        check_finite_via(&means, img)?;
+        let mut channel: Vec<f32> = self.mlp(&means, k).iter().zip(self.mlp(&maxes, k)).map(|(a, b)| a + b).collect();
         sigmoid_in_place(&mut channel);
         let (mean, max) = k.gated_mean_and_max_over_channels(img, &channel, positions);
         let pooled = match self.order {
@@ -113,10 +114,10 @@ impl Cbam {
         let mut spatial = k.conv2d_same(&pooled, &self.spatial_kernel, 2, dims.h, dims.w, self.kernel_size);
         let (scale, shift) = self.spatial_bn.scale_and_shift(0);
         k.affine_sigmoid_in_place(&mut spatial, scale, shift);
-        ImageOutput {
+        Ok(ImageOutput {
             y: k.apply_gates(img, &channel, Some(&spatial), positions),
             maps: vec![("channel", vec![dims.c], channel), ("spatial", vec![dims.h, dims.w], spatial)],
-        }
+        })
     }
 
     fn forward_reference(&self, img: &[f32], dims: Dims) -> ImageOutput {

@@ -2,8 +2,8 @@
 //! `a = sigmoid(conv1d_k(mean_hw(x)))` along the channel axis, `y = x * a`. Its weights do not
 //! fix the channel count, so it runs on any C.
 
-use super::ImageOutput;
 use super::options::{BlockOptions, EcaPadding};
+use super::{ImageOutput, check_finite_via};
 use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -49,12 +49,16 @@ impl Eca {
         gate
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
         let gate = match kernels {
             Kernels::Reference => self.gate(img, dims.positions()),
-            fast => self.gate_from_means(&fast.channel_means(img, dims.positions())),
+            fast => {
+                let means = fast.channel_means(img, dims.positions());
+                check_finite_via(&means, img)?;
+                self.gate_from_means(&means)
+            }
         };
-        ImageOutput::channel_gated(img, gate, dims, kernels)
+        Ok(ImageOutput::channel_gated(img, gate, dims, kernels))
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {

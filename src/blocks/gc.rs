@@ -3,9 +3,9 @@
 //! `w = softmax_hw(conv_attn(x))`, `ctx = sum_hw(x * w)`, `T(ctx) = fc2(relu(LN(fc1(ctx))))`;
 //! fusion `scale`: `y = x * sigmoid(T(ctx))`, fusion `add`: `y = x + T(ctx)`.
 
-use super::ImageOutput;
 use super::options::{BlockOptions, Fusion};
 use super::params::{Bias, Conv1x1};
+use super::{ImageOutput, check_finite_via};
 use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -64,14 +64,14 @@ impl Gc {
     }
 
     /// `T(ctx)` for the pooled context vector.
-    fn transform(&self, context: &[f32]) -> Vec<f32> {
-        let mut hidden = self.fc1.apply(context, 1);
+    fn transform(&self, context: &[f32], kernels: Kernels) -> Vec<f32> {
+        let mut hidden = self.fc1.apply_with(kernels, context, 1);
         layer_norm_in_place(&mut hidden, &self.norm_weight, &self.norm_bias, LAYER_NORM_EPS);
         relu_in_place(&mut hidden);
-        self.fc2.apply(&hidden, 1)
+        self.fc2.apply_with(kernels, &hidden, 1)
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
         let positions = dims.positions();
         let (weights, context) = match kernels {
             Kernels::Reference => {
@@ -84,23 +84,25 @@ impl Gc {
             }
             fast => {
                 let mut weights = fast.conv1x1(self.conv_attn.dense(), img, positions, None);
+                // Each logit sums a weight times every channel's value at its position.
+                check_finite_via(&weights, img)?;
                 fast.softmax_in_place(&mut weights);
                 let context = fast.weighted_channel_sums(img, &weights);
                 (weights, context)
             }
         };
-        let mut t = self.transform(&context);
+        let mut t = self.transform(&context, kernels);
         let context_map = ("context", vec![dims.h, dims.w], weights);
         match self.fusion {
             Fusion::Scale => {
                 sigmoid_in_place(&mut t);
                 let mut out = ImageOutput::channel_gated(img, t, dims, kernels);
                 out.maps.push(context_map);
-                out
+                Ok(out)
             }
             Fusion::Add => {
                 let y = img.chunks_exact(positions).zip(&t).flat_map(|(ch, &add)| ch.iter().map(move |&v| v + add)).collect();
-                ImageOutput { y, maps: vec![context_map] }
+                Ok(ImageOutput { y, maps: vec![context_map] })
             }
         }
     }

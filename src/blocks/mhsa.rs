@@ -69,8 +69,8 @@ impl Mhsa {
         }
     }
 
-    /// One `qkv` product; per head, keys and values straight from it (channel-major, the layout
-    /// the fused attention takes), queries transposed; then `proj`.
+    /// One `qkv` product; per head, queries, keys and values straight from it (channel-major,
+    /// the layout the fused attention takes) and its output straight into `proj`'s input.
     fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels) -> ImageOutput {
         let n = dims.positions();
         let (c, dh) = (self.channels(), self.head_dim());
@@ -78,15 +78,15 @@ impl Mhsa {
         let part = |which: usize, head: usize| &qkv[(which * c + head * dh) * n..(which * c + (head + 1) * dh) * n];
         let mut concat = vec![0.0f32; c * n];
         for h in 0..self.heads {
-            let out = k.attend(&AttentionInput {
-                queries: &transpose(part(0, h), dh, n),
+            let input = AttentionInput {
+                queries: part(0, h),
                 keys: part(1, h),
                 values: part(2, h),
                 dim: dh,
                 value_dim: dh,
                 weighting: Weighting::Softmax { scale: self.scale() },
-            });
-            concat[h * dh * n..(h + 1) * dh * n].copy_from_slice(&transpose(&out, n, dh));
+            };
+            k.attend(&input, &mut concat[h * dh * n..(h + 1) * dh * n]);
         }
         ImageOutput { y: k.conv1x1(self.proj.dense(), &concat, n, None), maps: Vec::new() }
     }

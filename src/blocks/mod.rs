@@ -64,6 +64,14 @@ impl ImageOutput {
     }
 }
 
+/// Fails where `img` holds a NaN or an infinity, given sums its first pass took over every
+/// value: a NaN or infinity makes any sum it enters NaN or infinite, so finite sums prove the
+/// values finite at the cost of looking at the sums. Where one is not finite the values are
+/// scanned (finite values whose sum overflowed pass).
+pub(crate) fn check_finite_via(sums: &[f32], img: &[f32]) -> Result<()> {
+    if sums.iter().all(|v| v.is_finite()) { Ok(()) } else { crate::tensor::check_finite(img) }
+}
+
 impl GpuOutput {
     /// `y = x * gate[c]` on the device, reporting the gate as the `channel` map (SE, ECA, GC).
     pub(crate) fn channel_gated(g: &mut Graph, x: &GpuTensor, gate: GpuTensor, dims: Dims) -> Result<Self> {
@@ -137,6 +145,13 @@ impl Block {
     /// Checks `x` before any backend sees it: NCHW, the block's channel count, finite values,
     /// and a size the block can work on.
     pub fn check_input(&self, x: &Tensor) -> Result<Dims> {
+        let dims = self.check_shape(x)?;
+        x.check_finite()?;
+        Ok(dims)
+    }
+
+    /// [`Block::check_input`] but for the values.
+    pub(crate) fn check_shape(&self, x: &Tensor) -> Result<Dims> {
         let dims = x.dims4()?;
         if let Some(c) = self.channels().filter(|&c| c != dims.c) {
             return Err(Error::InputShape {
@@ -147,8 +162,14 @@ impl Block {
         if let Block::NonLocal(b) = self {
             b.check_size(dims, x.shape())?;
         }
-        x.check_finite()?;
         Ok(dims)
+    }
+
+    /// Whether [`Block::forward_cpu`] on `kernels` checks that the input is finite itself, from
+    /// the sums its first pass takes over every value (see [`check_finite_via`]), sparing the
+    /// gates a separate pass over `x`.
+    pub(crate) fn checks_finite_itself(&self, kernels: Kernels) -> bool {
+        kernels != Kernels::Reference && matches!(self, Block::Se(_) | Block::Eca(_) | Block::Cbam(_) | Block::Gc(_))
     }
 
     /// Refuses a full attention map larger than [`MAX_ATTENTION_BYTES`].
@@ -178,17 +199,29 @@ impl Block {
 
     /// The forward pass on the CPU, with the reference or the fast kernels. `x` must have passed
     /// [`Block::check_input`].
-    pub(crate) fn forward_cpu(&self, x: &Tensor, dims: Dims, request: MapRequest, kernels: Kernels) -> BlockOutput {
+    pub(crate) fn forward_cpu(&self, x: &Tensor, dims: Dims, request: MapRequest, kernels: Kernels) -> Result<BlockOutput> {
         let per_image = |img: &[f32]| match self {
             Block::Se(b) => b.forward_image(img, dims, kernels),
             Block::Cbam(b) => b.forward_image(img, dims, kernels),
-            Block::NonLocal(b) => b.forward_image(img, dims, request, kernels),
+            Block::NonLocal(b) => Ok(b.forward_image(img, dims, request, kernels)),
             Block::Eca(b) => b.forward_image(img, dims, kernels),
             Block::Gc(b) => b.forward_image(img, dims, kernels),
-            Block::Mhsa(b) => b.forward_image(img, dims, request, kernels),
+            Block::Mhsa(b) => Ok(b.forward_image(img, dims, request, kernels)),
         };
-        let images: Vec<ImageOutput> = x.data().chunks_exact(dims.image_len()).map(per_image).collect();
-        assemble(x.shape(), images)
+        let image_len = dims.image_len();
+        let images = x
+            .data()
+            .chunks_exact(image_len)
+            .enumerate()
+            .map(|(i, img)| {
+                per_image(img).map_err(|e| match e {
+                    // The index into the image, made an index into `x`.
+                    Error::NonFinite { index, value } => Error::NonFinite { index: i * image_len + index, value },
+                    other => other,
+                })
+            })
+            .collect::<Result<Vec<ImageOutput>>>()?;
+        Ok(assemble(x.shape(), images))
     }
 
     /// Refuses a query position outside the image.

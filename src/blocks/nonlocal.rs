@@ -177,9 +177,9 @@ impl NonLocal {
         let keys = self.pool_keys(phi, dims);
         let values = self.pool_keys(k.conv1x1(self.g.dense(), img, n, None), dims);
         let rd = self.g.outputs;
-        let attended =
-            k.attend(&AttentionInput { queries: &transpose(&theta, dim, n), keys: &keys, values: &values, dim, value_dim: rd, weighting });
-        ImageOutput { y: k.conv1x1(self.z_with_norm.dense(), &transpose(&attended, n, rd), n, Some(img)), maps: Vec::new() }
+        let mut attended = vec![0.0; rd * n];
+        k.attend(&AttentionInput { queries: &theta, keys: &keys, values: &values, dim, value_dim: rd, weighting }, &mut attended);
+        ImageOutput { y: k.conv1x1(self.z_with_norm.dense(), &attended, n, Some(img)), maps: Vec::new() }
     }
 
     fn forward_reference(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {

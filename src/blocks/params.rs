@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::kernels::linear::conv1x1;
 use crate::kernels::norm::BatchNorm;
-use crate::simd::Dense;
+use crate::simd::{Dense, Kernels};
 use crate::weights::WeightReader;
 
 /// Whether a layer's bias must, may or must not be in the state dict.
@@ -38,6 +38,14 @@ impl Conv1x1 {
     /// Applies the layer to `(inputs, positions)`, giving `(outputs, positions)`.
     pub fn apply(&self, x: &[f32], positions: usize) -> Vec<f32> {
         conv1x1(&self.weight, self.bias.as_deref(), x, self.inputs, positions)
+    }
+
+    /// [`Conv1x1::apply`] on the chosen kernels (the plain code for the reference).
+    pub fn apply_with(&self, kernels: Kernels, x: &[f32], positions: usize) -> Vec<f32> {
+        match kernels {
+            Kernels::Reference => self.apply(x, positions),
+            fast => fast.conv1x1(self.dense(), x, positions, None),
+        }
     }
 
     /// The layer as the fast kernels take it.

@@ -1,8 +1,8 @@
 //! Squeeze-and-Excitation (Hu et al. 2018), as timm's `SEModule`:
 //! `a = sigmoid(fc2(relu(fc1(mean_hw(x)))))`, `y = x * a`.
 
-use super::ImageOutput;
 use super::params::{Bias, Conv1x1};
+use super::{ImageOutput, check_finite_via};
 use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -35,23 +35,27 @@ impl Se {
 
     /// The channel gate `a` for one image `(C, N)`.
     pub fn gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
-        self.gate_from_means(&mean_per_channel(img, positions))
+        self.gate_from_means(&mean_per_channel(img, positions), Kernels::Reference)
     }
 
-    fn gate_from_means(&self, means: &[f32]) -> Vec<f32> {
-        let mut hidden = self.fc1.apply(means, 1);
+    fn gate_from_means(&self, means: &[f32], kernels: Kernels) -> Vec<f32> {
+        let mut hidden = self.fc1.apply_with(kernels, means, 1);
         relu_in_place(&mut hidden);
-        let mut gate = self.fc2.apply(&hidden, 1);
+        let mut gate = self.fc2.apply_with(kernels, &hidden, 1);
         sigmoid_in_place(&mut gate);
         gate
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> ImageOutput {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
         let gate = match kernels {
             Kernels::Reference => self.gate(img, dims.positions()),
-            fast => self.gate_from_means(&fast.channel_means(img, dims.positions())),
+            fast => {
+                let means = fast.channel_means(img, dims.positions());
+                check_finite_via(&means, img)?;
+                self.gate_from_means(&means, fast)
+            }
         };
-        ImageOutput::channel_gated(img, gate, dims, kernels)
+        Ok(ImageOutput::channel_gated(img, gate, dims, kernels))
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {

@@ -82,7 +82,7 @@ impl GpuBackend {
         block.check_request(dims, request)?;
         match self.forward_on_device(block, x, dims, request).await {
             Err(Error::GpuFailed(reason)) => {
-                let mut out = block.forward_cpu(x, dims, request, crate::simd::Kernels::best());
+                let mut out = block.forward_cpu(x, dims, request, crate::simd::Kernels::best())?;
                 out.ran_on = RanOn::cpu_instead_of_gpu(reason);
                 Ok(out)
             }

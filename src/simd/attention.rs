@@ -1,20 +1,25 @@
 //! Query-key attention, fused: scores, online softmax and the weighted sum of values in one pass
 //! over the keys, a tile at a time, so the N x N matrix never exists.
 //!
-//! Layouts are chosen so every inner loop runs along contiguous memory: queries position-major
-//! `(nq, d)` (one query's vector is broadcast lane by lane), keys and values channel-major
-//! `(d, nk)`, `(dv, nk)`, as the 1x1 convolutions write them (a vector of keys per channel). The
-//! weighted sum of values runs along value channels when they fill a vector (the values are
-//! transposed once for it), else along keys, with one horizontal sum per tile. The output is
-//! position-major `(nq, dv)`.
+//! Queries run along the vector lanes. A tile of `QUERY_VECTORS` vectors of queries sweeps the
+//! keys `KEYS` at a time, in three register-blocked steps per key tile:
+//!
+//! 1. scores `(keys, queries)`: each key's channels are broadcast against the queries' vectors;
+//! 2. the online softmax down each lane: per-query maxima and sums are plain vectors, with no
+//!    horizontal reduction anywhere, in base 2 (the queries carry `scale * log2(e)`);
+//! 3. the weighted sum `(value channels, queries)`: each value broadcast against the weights.
+//!
+//! Every operand is channel-major, as the 1x1 convolutions write them: queries `(dim, nq)`,
+//! keys `(dim, nk)`, values `(value_dim, nk)`, and the output `(value_dim, nq)`. Keys are
+//! broadcast, never loaded as vectors, so any number of keys needs no tail code; the last
+//! query tile is padded with zero queries whose results are dropped.
 
-use super::reduce::scale_in_place;
 use super::vector::Simd;
 
-/// Queries sharing one pass over a key tile.
-const QUERIES: usize = 4;
-/// Keys per tile: the tile's keys and values stay in L1/L2 while the queries sweep it.
-const KEYS: usize = 128;
+/// Vectors of queries per tile.
+const QUERY_VECTORS: usize = 2;
+/// Keys per tile: the tile's scores stay in L1 between the three steps.
+const KEYS: usize = 64;
 
 /// How a query weighs a key.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +31,7 @@ pub enum Weighting {
 }
 
 pub struct AttentionInput<'a> {
-    /// `(nq, dim)`.
+    /// `(dim, nq)`.
     pub queries: &'a [f32],
     /// `(dim, nk)`.
     pub keys: &'a [f32],
@@ -37,229 +42,201 @@ pub struct AttentionInput<'a> {
     pub weighting: Weighting,
 }
 
+impl AttentionInput<'_> {
+    fn num_queries(&self) -> usize {
+        self.queries.len() / self.dim
+    }
+
+    fn num_keys(&self) -> usize {
+        self.keys.len() / self.dim
+    }
+}
+
+/// `out = attention(queries, keys) values`, `(value_dim, nq)`.
 #[inline(always)]
 pub fn attend<S: Simd>(s: S, a: &AttentionInput, out: &mut [f32]) {
-    let nq = a.queries.len() / a.dim;
-    let dv = a.value_dim;
+    let (nq, d, dv) = (a.num_queries(), a.dim, a.value_dim);
     debug_assert_eq!(out.len(), nq * dv);
-    let nk = a.values.len() / dv.max(1);
-    let values_by_key = (dv >= S::LANES).then(|| crate::kernels::linear::transpose(a.values, dv, nk));
-    let values = match &values_by_key {
-        Some(by_key) => Values::ByKey(by_key),
-        None => Values::ByChannel(a.values),
+    let width = QUERY_VECTORS * S::LANES;
+    // Key-major values put a key's value channels side by side, where a value block
+    // broadcasts them from; the copy is `1 / nq` of the work.
+    let values_by_key = crate::kernels::linear::transpose(a.values, dv, a.num_keys());
+    let mut tile = Tile {
+        width,
+        queries: vec![0.0; d * width],
+        scores: vec![0.0; KEYS * width],
+        acc: vec![0.0; dv * width],
+        max: vec![0.0; width],
+        sum: vec![0.0; width],
     };
-    let mut work = Work { scores: vec![0.0; QUERIES * KEYS], acc: vec![0.0; QUERIES * dv], max: [0.0; QUERIES], sum: [0.0; QUERIES] };
-    let mut q = 0;
-    while q + QUERIES <= nq {
-        query_tile::<S, QUERIES>(s, a, values, q, &mut work, out);
-        q += QUERIES;
-    }
-    while q < nq {
-        query_tile::<S, 1>(s, a, values, q, &mut work, out);
-        q += 1;
+    for q0 in (0..nq).step_by(width) {
+        let valid = width.min(nq - q0);
+        tile.start(a, q0, valid);
+        for k0 in (0..a.num_keys()).step_by(KEYS) {
+            let tk = KEYS.min(a.num_keys() - k0);
+            tile.scores(s, a, k0, tk);
+            if let Weighting::Softmax { .. } = a.weighting {
+                tile.softmax(s, tk);
+            }
+            tile.accumulate_values(s, &values_by_key, dv, k0, tk);
+        }
+        tile.finish(s, a, q0, valid, out);
     }
 }
 
-/// The values in the layout the weighted sum runs along.
-#[derive(Clone, Copy)]
-enum Values<'a> {
-    /// `(nk, dv)`: a vector of value channels per key.
-    ByKey(&'a [f32]),
-    /// `(dv, nk)`: a vector of keys per value channel.
-    ByChannel(&'a [f32]),
-}
-
-struct Work {
-    /// `(QUERIES, KEYS)` scores of the current tile, then their weights.
+/// One tile of `width` queries: its scratch, all `(rows, width)`.
+struct Tile {
+    width: usize,
+    /// The tile's queries `(dim, width)`, scaled by `scale * log2(e)` for the softmax.
+    queries: Vec<f32>,
+    /// `(KEYS, width)`: the key tile's scores, then their weights.
     scores: Vec<f32>,
-    /// `(QUERIES, dv)` running weighted sums.
+    /// `(value_dim, width)`: the running weighted sums.
     acc: Vec<f32>,
-    /// Running maximum and sum of the softmax, per query.
-    max: [f32; QUERIES],
-    sum: [f32; QUERIES],
+    /// The running maximum (base 2) and sum of the softmax, per query.
+    max: Vec<f32>,
+    sum: Vec<f32>,
 }
 
-/// Queries `q..q + R` against every key.
-#[inline(always)]
-fn query_tile<S: Simd, const R: usize>(s: S, a: &AttentionInput, values: Values, q: usize, work: &mut Work, out: &mut [f32]) {
-    let (d, dv) = (a.dim, a.value_dim);
-    let nk = a.keys.len() / d;
-    work.acc[..R * dv].fill(0.0);
-    work.max = [f32::NEG_INFINITY; QUERIES];
-    work.sum = [0.0; QUERIES];
-    for k0 in (0..nk).step_by(KEYS) {
-        let tk = KEYS.min(nk - k0);
-        scores::<S, R>(s, a, q, k0, tk, &mut work.scores);
-        match a.weighting {
-            Weighting::Softmax { scale } => {
-                for r in 0..R {
-                    let row = &mut work.scores[r * KEYS..r * KEYS + tk];
-                    let tile_max = max_of(s, row) * scale;
-                    let new_max = work.max[r].max(tile_max);
-                    // Rescale what was summed under the old maximum (e^-inf = 0 on the first tile).
-                    let correction = (work.max[r] - new_max).exp();
-                    work.sum[r] = work.sum[r] * correction + exp_scaled_in_place(s, row, scale, new_max);
-                    work.max[r] = new_max;
-                    scale_in_place(s, &mut work.acc[r * dv..(r + 1) * dv], correction);
-                }
+impl Tile {
+    /// Copies queries `q0..q0 + valid` in (zeros after them) and clears the sums.
+    #[inline(always)]
+    fn start(&mut self, a: &AttentionInput, q0: usize, valid: usize) {
+        let nq = a.num_queries();
+        let factor = match a.weighting {
+            Weighting::Softmax { scale } => scale * std::f32::consts::LOG2_E,
+            Weighting::Mean => 1.0,
+        };
+        for (row, src) in self.queries.chunks_exact_mut(self.width).zip(a.queries.chunks_exact(nq)) {
+            for (q, &x) in row[..valid].iter_mut().zip(&src[q0..q0 + valid]) {
+                *q = x * factor;
             }
-            Weighting::Mean => {
-                let inv = 1.0 / nk as f32;
-                for r in 0..R {
-                    scale_in_place(s, &mut work.scores[r * KEYS..r * KEYS + tk], inv);
-                }
-            }
+            row[valid..].fill(0.0);
         }
-        match values {
-            Values::ByKey(by_key) => accumulate_values::<S, R>(s, by_key, dv, k0, tk, &work.scores, &mut work.acc),
-            Values::ByChannel(by_channel) => accumulate_values_by_channel::<S, R>(s, by_channel, dv, k0, tk, &work.scores, &mut work.acc),
-        }
+        self.acc.fill(0.0);
+        self.max.fill(f32::NEG_INFINITY);
+        self.sum.fill(0.0);
     }
-    for r in 0..R {
-        let dst = &mut out[(q + r) * dv..(q + r + 1) * dv];
-        dst.copy_from_slice(&work.acc[r * dv..(r + 1) * dv]);
-        if let Weighting::Softmax { .. } = a.weighting {
-            scale_in_place(s, dst, 1.0 / work.sum[r]);
-        }
-    }
-}
 
-/// `scores[r, j] = q_{q+r} . k_{k0+j}` for `j < tk`: two vectors of keys by `R` queries.
-#[inline(always)]
-fn scores<S: Simd, const R: usize>(s: S, a: &AttentionInput, q: usize, k0: usize, tk: usize, scores: &mut [f32]) {
-    let (d, nk) = (a.dim, a.keys.len() / a.dim);
-    let query = |r: usize, c: usize| a.queries[(q + r) * d + c];
-    let mut j = 0;
-    while j + 2 * S::LANES <= tk {
-        let mut acc = [[s.splat(0.0); 2]; R];
-        for c in 0..d {
-            let ks = &a.keys[c * nk + k0 + j..];
-            let (k_lo, k_hi) = (s.load(ks), s.load(&ks[S::LANES..]));
-            for (r, row) in acc.iter_mut().enumerate() {
-                let qv = s.splat(query(r, c));
-                row[0] = s.mul_add(qv, k_lo, row[0]);
-                row[1] = s.mul_add(qv, k_hi, row[1]);
-            }
-        }
-        for (r, row) in acc.iter().enumerate() {
-            s.store(&mut scores[r * KEYS + j..], row[0]);
-            s.store(&mut scores[r * KEYS + j + S::LANES..], row[1]);
-        }
-        j += 2 * S::LANES;
-    }
-    for j in j..tk {
-        for r in 0..R {
-            scores[r * KEYS + j] = (0..d).map(|c| query(r, c) * a.keys[c * nk + k0 + j]).sum();
+    /// `scores[j, :] = k_{k0+j} . queries` for `j < tk`, a block of keys at a time.
+    #[inline(always)]
+    fn scores<S: Simd>(&mut self, s: S, a: &AttentionInput, k0: usize, tk: usize) {
+        // As many keys as leave registers for the sums (AVX-512 has 32, AVX2 16; wasm engines
+        // keep fewer of the 16 free).
+        match S::LANES {
+            16.. => in_blocks!(tk, 8, |j, B| self.score_block::<S, B>(s, a, k0 + j, j)),
+            8 => in_blocks!(tk, 6, |j, B| self.score_block::<S, B>(s, a, k0 + j, j)),
+            _ => in_blocks!(tk, 4, |j, B| self.score_block::<S, B>(s, a, k0 + j, j)),
         }
     }
-}
 
-/// `acc[r, :] += sum_j weights[r, j] v_{k0+j}` for values `(nk, dv)`, a vector of value
-/// channels at a time.
-#[inline(always)]
-fn accumulate_values<S: Simd, const R: usize>(s: S, values: &[f32], dv: usize, k0: usize, tk: usize, weights: &[f32], acc: &mut [f32]) {
-    let mut c = 0;
-    while c + 2 * S::LANES <= dv {
-        let mut sums = [[s.splat(0.0); 2]; R];
-        for (r, row) in sums.iter_mut().enumerate() {
-            *row = [s.load(&acc[r * dv + c..]), s.load(&acc[r * dv + c + S::LANES..])];
-        }
-        for j in 0..tk {
-            let vs = &values[(k0 + j) * dv + c..];
-            let (v_lo, v_hi) = (s.load(vs), s.load(&vs[S::LANES..]));
-            for (r, row) in sums.iter_mut().enumerate() {
-                let wv = s.splat(weights[r * KEYS + j]);
-                row[0] = s.mul_add(wv, v_lo, row[0]);
-                row[1] = s.mul_add(wv, v_hi, row[1]);
+    /// Scores of keys `key..key + B` against the tile, into score rows `row..row + B`: `B` by
+    /// `QUERY_VECTORS` sums in registers, one broadcast key channel per `QUERY_VECTORS` products.
+    #[inline(always)]
+    fn score_block<S: Simd, const B: usize>(&mut self, s: S, a: &AttentionInput, key: usize, row: usize) {
+        let (nk, w) = (a.num_keys(), self.width);
+        let mut sums = [[s.splat(0.0); QUERY_VECTORS]; B];
+        for (q, keys) in self.queries.chunks_exact(w).zip(a.keys.chunks_exact(nk)) {
+            let q = [s.load(q), s.load(&q[S::LANES..])];
+            let keys: &[f32; B] = keys[key..key + B].try_into().expect("B keys");
+            for (sum, &k) in sums.iter_mut().zip(keys) {
+                let k = s.splat(k);
+                sum[0] = s.mul_add(q[0], k, sum[0]);
+                sum[1] = s.mul_add(q[1], k, sum[1]);
             }
         }
-        for (r, row) in sums.iter().enumerate() {
-            s.store(&mut acc[r * dv + c..], row[0]);
-            s.store(&mut acc[r * dv + c + S::LANES..], row[1]);
-        }
-        c += 2 * S::LANES;
-    }
-    if c + S::LANES <= dv {
-        let mut sums = [s.splat(0.0); R];
-        for (r, sum) in sums.iter_mut().enumerate() {
-            *sum = s.load(&acc[r * dv + c..]);
-        }
-        for j in 0..tk {
-            let v = s.load(&values[(k0 + j) * dv + c..]);
-            for (r, sum) in sums.iter_mut().enumerate() {
-                *sum = s.mul_add(s.splat(weights[r * KEYS + j]), v, *sum);
-            }
-        }
-        for (r, &sum) in sums.iter().enumerate() {
-            s.store(&mut acc[r * dv + c..], sum);
-        }
-        c += S::LANES;
-    }
-    for c in c..dv {
-        for r in 0..R {
-            acc[r * dv + c] += (0..tk).map(|j| weights[r * KEYS + j] * values[(k0 + j) * dv + c]).sum::<f32>();
+        for (b, sum) in sums.iter().enumerate() {
+            let dst = &mut self.scores[(row + b) * w..(row + b + 1) * w];
+            s.store(dst, sum[0]);
+            s.store(&mut dst[S::LANES..], sum[1]);
         }
     }
-}
 
-/// The same for values `(dv, nk)` narrower than a vector: per value channel, a dot product of
-/// each query's weights with that channel's values along the keys.
-#[inline(always)]
-fn accumulate_values_by_channel<S: Simd, const R: usize>(
-    s: S,
-    values: &[f32],
-    dv: usize,
-    k0: usize,
-    tk: usize,
-    weights: &[f32],
-    acc: &mut [f32],
-) {
-    let nk = values.len() / dv;
-    let vectors = tk / S::LANES * S::LANES;
-    for c in 0..dv {
-        let channel = &values[c * nk + k0..c * nk + k0 + tk];
-        let mut sums = [s.splat(0.0); R];
-        for j in (0..vectors).step_by(S::LANES) {
-            let v = s.load(&channel[j..]);
-            for (r, sum) in sums.iter_mut().enumerate() {
-                *sum = s.mul_add(s.load(&weights[r * KEYS + j..]), v, *sum);
+    /// The online softmax over the tile's `tk` score rows, lane by lane: the new maximum, the
+    /// sums and weighted sums so far rescaled to it, and the scores replaced by `2^(s - max)`.
+    #[inline(always)]
+    fn softmax<S: Simd>(&mut self, s: S, tk: usize) {
+        let w = self.width;
+        for lane in (0..w).step_by(S::LANES) {
+            let column = |j: usize| j * w + lane;
+            let mut tile_max = s.load(&self.scores[column(0)..]);
+            for j in 1..tk {
+                tile_max = s.max(tile_max, s.load(&self.scores[column(j)..]));
             }
-        }
-        for (r, &sum) in sums.iter().enumerate() {
-            let mut total = s.sum(sum);
-            for j in vectors..tk {
-                total += weights[r * KEYS + j] * channel[j];
+            let old_max = s.load(&self.max[lane..]);
+            let new_max = s.max(old_max, tile_max);
+            // What was summed under the old maximum, rescaled (2^-inf = 0 on the first tile).
+            let correction = s.exp2(s.sub(old_max, new_max));
+            for row in self.acc.chunks_exact_mut(w) {
+                let scaled = s.mul(s.load(&row[lane..]), correction);
+                s.store(&mut row[lane..], scaled);
             }
-            acc[r * dv + c] += total;
+            let mut sum = s.mul(s.load(&self.sum[lane..]), correction);
+            for j in 0..tk {
+                let p = s.exp2(s.sub(s.load(&self.scores[column(j)..]), new_max));
+                sum = s.add(sum, p);
+                s.store(&mut self.scores[column(j)..], p);
+            }
+            s.store(&mut self.max[lane..], new_max);
+            s.store(&mut self.sum[lane..], sum);
         }
     }
-}
 
-#[inline(always)]
-fn max_of<S: Simd>(s: S, v: &[f32]) -> f32 {
-    let mut chunks = v.chunks_exact(S::LANES);
-    let mut m = s.splat(f32::NEG_INFINITY);
-    for chunk in &mut chunks {
-        m = s.max(m, s.load(chunk));
+    /// `acc[c, :] += sum_j weights[j, :] v[k0 + j, c]` for values `(nk, dv)`, a block of value
+    /// channels at a time.
+    #[inline(always)]
+    fn accumulate_values<S: Simd>(&mut self, s: S, values: &[f32], dv: usize, k0: usize, tk: usize) {
+        let values = &values[k0 * dv..(k0 + tk) * dv];
+        match S::LANES {
+            16.. => in_blocks!(dv, 8, |c, B| self.value_block::<S, B>(s, values, dv, c)),
+            8 => in_blocks!(dv, 6, |c, B| self.value_block::<S, B>(s, values, dv, c)),
+            _ => in_blocks!(dv, 4, |c, B| self.value_block::<S, B>(s, values, dv, c)),
+        }
     }
-    chunks.remainder().iter().fold(s.max_lane(m), |acc, &x| acc.max(x))
-}
 
-/// `v = e^(scale * v - max)` in place; returns the sum.
-#[inline(always)]
-fn exp_scaled_in_place<S: Simd>(s: S, v: &mut [f32], scale: f32, max: f32) -> f32 {
-    let (scale_v, max_v) = (s.splat(scale), s.splat(max));
-    let mut sum = s.splat(0.0);
-    let mut chunks = v.chunks_exact_mut(S::LANES);
-    for chunk in &mut chunks {
-        let e = s.exp(s.mul_add(s.load(chunk), scale_v, s.sub(s.splat(0.0), max_v)));
-        sum = s.add(sum, e);
-        s.store(chunk, e);
+    /// Value channels `c0..c0 + B`: `B` by `QUERY_VECTORS` sums in registers across the tile's
+    /// keys, one broadcast value per `QUERY_VECTORS` products.
+    #[inline(always)]
+    fn value_block<S: Simd, const B: usize>(&mut self, s: S, values: &[f32], dv: usize, c0: usize) {
+        let w = self.width;
+        let acc = &mut self.acc[c0 * w..(c0 + B) * w];
+        let mut sums = [[s.splat(0.0); QUERY_VECTORS]; B];
+        for (sum, row) in sums.iter_mut().zip(acc.chunks_exact(w)) {
+            *sum = [s.load(row), s.load(&row[S::LANES..])];
+        }
+        for (weights, key_values) in self.scores.chunks_exact(w).zip(values.chunks_exact(dv)) {
+            let p = [s.load(weights), s.load(&weights[S::LANES..])];
+            let key_values: &[f32; B] = key_values[c0..c0 + B].try_into().expect("B values");
+            for (sum, &v) in sums.iter_mut().zip(key_values) {
+                let v = s.splat(v);
+                sum[0] = s.mul_add(p[0], v, sum[0]);
+                sum[1] = s.mul_add(p[1], v, sum[1]);
+            }
+        }
+        for (sum, row) in sums.iter().zip(acc.chunks_exact_mut(w)) {
+            s.store(row, sum[0]);
+            s.store(&mut row[S::LANES..], sum[1]);
+        }
     }
-    let mut total = s.sum(sum);
-    for x in chunks.into_remainder() {
-        *x = (*x * scale - max).exp();
-        total += *x;
+
+    /// `out[c, q0 + i] = acc[c, i] / sum[i]` (or `/ nk` for the mean) for the valid queries.
+    #[inline(always)]
+    fn finish<S: Simd>(&mut self, s: S, a: &AttentionInput, q0: usize, valid: usize, out: &mut [f32]) {
+        let (nq, w) = (a.num_queries(), self.width);
+        let mut inverse = vec![0.0; w];
+        for lane in (0..w).step_by(S::LANES) {
+            let total = match a.weighting {
+                Weighting::Softmax { .. } => s.load(&self.sum[lane..]),
+                Weighting::Mean => s.splat(a.num_keys() as f32),
+            };
+            s.store(&mut inverse[lane..], s.div(s.splat(1.0), total));
+        }
+        for (row, dst) in self.acc.chunks_exact_mut(w).zip(out.chunks_exact_mut(nq)) {
+            for lane in (0..w).step_by(S::LANES) {
+                let normalised = s.mul(s.load(&row[lane..]), s.load(&inverse[lane..]));
+                s.store(&mut row[lane..], normalised);
+            }
+            dst[q0..q0 + valid].copy_from_slice(&row[..valid]);
+        }
     }
-    total
 }

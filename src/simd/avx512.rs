@@ -78,6 +78,14 @@ impl Simd for Avx512 {
     fn round(self, v: __m512) -> __m512 {
         unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v) }
     }
+    /// `vscalefps` scales by `2^n` over the whole float range, so only -inf needs clamping.
+    #[inline(always)]
+    fn exp2(self, x: __m512) -> __m512 {
+        let x = self.max(x, self.splat(-150.0));
+        let n = self.round(x);
+        let p = super::vector::exp2_fraction(self, self.sub(x, n));
+        unsafe { _mm512_scalef_ps(p, n) }
+    }
     #[inline(always)]
     fn pow2i(self, n: __m512) -> __m512 {
         unsafe {

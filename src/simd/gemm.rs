@@ -1,15 +1,17 @@
 //! 1x1 convolutions as a register-tiled, cache-blocked matrix product:
 //! `out[o, p] = bias[o] + sum_c w[o, c] x[c, p] (+ residual[o, p])`, channel-major.
 //!
-//! The micro-kernel keeps `ROWS` output channels by two vectors of positions in registers and
-//! streams the input channels through them; positions are taken in blocks whose slice of `x`
-//! stays in cache while every output channel passes over it.
+//! Positions are taken in blocks whose slice of `x` is copied side by side first (`packed`,
+//! `(C, width)`): in `x` itself consecutive channels lie `positions` floats apart, and with a
+//! power-of-two feature map (64x64 = 16 KiB a channel) they all fall into the same few L1 sets
+//! and evict each other. The weights are laid out once per call as panels of `(C, rows)`, so a
+//! micro-kernel reads one row of `rows` weights per input channel. The micro-kernel keeps
+//! `rows` output channels by two vectors of positions in registers and streams the input
+//! channels through them.
 
+use super::reduce::dot;
 use super::vector::Simd;
 
-/// Output channels per micro-tile: 4 rows x 2 vectors = 8 accumulators, which leaves registers
-/// for the two input vectors and the broadcast weight on every instruction set.
-const ROWS: usize = 4;
 /// Bytes of `x` one position block may span (about L1 plus a little).
 const BLOCK_BYTES: usize = 48 * 1024;
 
@@ -27,95 +29,146 @@ pub fn conv1x1<S: Simd>(s: S, layer: Dense, x: &[f32], positions: usize, residua
     let cout = layer.weight.len() / cin;
     debug_assert_eq!(x.len(), cin * positions);
     debug_assert_eq!(out.len(), cout * positions);
+    if positions < S::LANES {
+        return narrow(s, layer, x, positions, residual, out);
+    }
     let step = 2 * S::LANES;
     let block = (BLOCK_BYTES / 4 / cin.max(1)).max(step) / step * step;
+    let panels = weight_panels::<S>(layer);
+    // Packing pays where several blocks of rows read the block; one block of rows reads each
+    // input once anyway.
+    let rows = if S::LANES >= 16 { 8 } else { 4 };
+    let mut packed = if cout > rows { vec![0.0; cin * block.min(positions)] } else { Vec::new() };
     for p0 in (0..positions).step_by(block) {
-        let p1 = (p0 + block).min(positions);
-        let mut o = 0;
-        while o + ROWS <= cout {
-            tile::<S, ROWS>(s, layer, x, positions, o, p0, p1, residual, out);
-            o += ROWS;
-        }
-        while o < cout {
-            tile::<S, 1>(s, layer, x, positions, o, p0, p1, residual, out);
-            o += 1;
+        let width = block.min(positions - p0);
+        let tile = if packed.is_empty() {
+            Tile { layer, inputs: x, stride: positions, offset: p0, positions, p0, width, residual }
+        } else {
+            let packed = &mut packed[..cin * width];
+            for (dst, src) in packed.chunks_exact_mut(width).zip(x.chunks_exact(positions)) {
+                dst.copy_from_slice(&src[p0..p0 + width]);
+            }
+            Tile { layer, inputs: packed, stride: width, offset: 0, positions, p0, width, residual }
+        };
+        if S::LANES >= 16 {
+            in_blocks!(cout, 8, |o, R| tile.rows::<S, R>(s, &panels[o * cin..(o + R) * cin], o, out));
+        } else {
+            in_blocks!(cout, 4, |o, R| tile.rows::<S, R>(s, &panels[o * cin..(o + R) * cin], o, out));
         }
     }
 }
 
-/// Output channels `o..o + R` at positions `p0..p1`.
+/// Fewer positions than a vector (the gates' MLPs on pooled vectors): per position, one dot
+/// product along the input channels per output.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn tile<S: Simd, const R: usize>(
-    s: S,
-    layer: Dense,
-    x: &[f32],
-    positions: usize,
-    o: usize,
-    p0: usize,
-    p1: usize,
-    residual: Option<&[f32]>,
-    out: &mut [f32],
-) {
-    let (cin, w) = (layer.inputs, layer.weight);
-    let bias = |r: usize| layer.bias.map_or(0.0, |b| b[o + r]);
-    let finish = |r: usize, p: usize, acc: S::V, out: &mut [f32]| store_row(s, acc, (o + r) * positions + p, residual, out);
-    let mut p = p0;
-    while p + 2 * S::LANES <= p1 {
-        let mut acc = [[s.splat(0.0); 2]; R];
-        for (r, row) in acc.iter_mut().enumerate() {
-            *row = [s.splat(bias(r)); 2];
+fn narrow<S: Simd>(s: S, layer: Dense, x: &[f32], positions: usize, residual: Option<&[f32]>, out: &mut [f32]) {
+    let cin = layer.inputs;
+    let mut column = vec![0.0; cin];
+    for p in 0..positions {
+        for (c, v) in column.iter_mut().enumerate() {
+            *v = x[c * positions + p];
         }
-        for c in 0..cin {
-            let xs = &x[c * positions + p..];
-            let (x0, x1) = (s.load(xs), s.load(&xs[S::LANES..]));
-            for (r, row) in acc.iter_mut().enumerate() {
-                let wv = s.splat(w[(o + r) * cin + c]);
-                row[0] = s.mul_add(wv, x0, row[0]);
-                row[1] = s.mul_add(wv, x1, row[1]);
-            }
-        }
-        for (r, row) in acc.iter().enumerate() {
-            finish(r, p, row[0], out);
-            finish(r, p + S::LANES, row[1], out);
-        }
-        p += 2 * S::LANES;
-    }
-    if p + S::LANES <= p1 {
-        let mut acc = [s.splat(0.0); R];
-        for (r, a) in acc.iter_mut().enumerate() {
-            *a = s.splat(bias(r));
-        }
-        for c in 0..cin {
-            let xv = s.load(&x[c * positions + p..]);
-            for (r, a) in acc.iter_mut().enumerate() {
-                *a = s.mul_add(s.splat(w[(o + r) * cin + c]), xv, *a);
-            }
-        }
-        for (r, &a) in acc.iter().enumerate() {
-            finish(r, p, a, out);
-        }
-        p += S::LANES;
-    }
-    // The last positions, fewer than a vector.
-    for p in p..p1 {
-        for r in 0..R {
-            let mut acc = bias(r);
-            for c in 0..cin {
-                acc += w[(o + r) * cin + c] * x[c * positions + p];
-            }
-            let at = (o + r) * positions + p;
-            out[at] = acc + residual.map_or(0.0, |res| res[at]);
+        for (o, w) in layer.weight.chunks_exact(cin).enumerate() {
+            let at = o * positions + p;
+            let bias = layer.bias.map_or(0.0, |b| b[o]);
+            out[at] = bias + dot(s, w, &column) + residual.map_or(0.0, |r| r[at]);
         }
     }
 }
 
-/// Writes one vector of outputs at `at`, adding the residual there.
-#[inline(always)]
-fn store_row<S: Simd>(s: S, acc: S::V, at: usize, residual: Option<&[f32]>, out: &mut [f32]) {
-    let acc = match residual {
-        Some(res) => s.add(acc, s.load(&res[at..])),
-        None => acc,
+/// The weights as the micro-kernels read them: for each block of rows that `conv1x1` takes
+/// (8 or 4, then 4, 2, 1), a `(C, rows)` panel.
+fn weight_panels<S: Simd>(layer: Dense) -> Vec<f32> {
+    let cin = layer.inputs;
+    let cout = layer.weight.len() / cin;
+    let mut panels = vec![0.0; cout * cin];
+    let mut transpose = |o: usize, rows: usize| {
+        let panel = &mut panels[o * cin..(o + rows) * cin];
+        for (c, dst) in panel.chunks_exact_mut(rows).enumerate() {
+            for (r, d) in dst.iter_mut().enumerate() {
+                *d = layer.weight[(o + r) * cin + c];
+            }
+        }
     };
-    s.store(&mut out[at..], acc);
+    if S::LANES >= 16 {
+        in_blocks!(cout, 8, |o, R| transpose(o, R));
+    } else {
+        in_blocks!(cout, 4, |o, R| transpose(o, R));
+    }
+    panels
+}
+
+/// One block of positions `p0..p0 + width`.
+struct Tile<'a> {
+    layer: Dense<'a>,
+    /// The block's inputs: channel `c` at `inputs[c * stride + offset..][..width]` (packed, or
+    /// `x` itself).
+    inputs: &'a [f32],
+    stride: usize,
+    offset: usize,
+    positions: usize,
+    p0: usize,
+    width: usize,
+    residual: Option<&'a [f32]>,
+}
+
+impl Tile<'_> {
+    /// Output channels `o..o + R` over the block, from their `(C, R)` weight panel.
+    #[inline(always)]
+    fn rows<S: Simd, const R: usize>(&self, s: S, panel: &[f32], o: usize, out: &mut [f32]) {
+        let bias: [f32; R] = std::array::from_fn(|r| self.layer.bias.map_or(0.0, |b| b[o + r]));
+        let (width, offset) = (self.width, self.offset);
+        let channels = || self.inputs.chunks_exact(self.stride);
+        let mut p = 0;
+        while p + 2 * S::LANES <= width {
+            let mut acc: [[S::V; 2]; R] = std::array::from_fn(|r| [s.splat(bias[r]); 2]);
+            for (xs, w) in channels().zip(panel.chunks_exact(R)) {
+                let xs = &xs[offset + p..offset + p + 2 * S::LANES];
+                let (x0, x1) = (s.load(xs), s.load(&xs[S::LANES..]));
+                let w: &[f32; R] = w.try_into().expect("R weights");
+                for (row, &w) in acc.iter_mut().zip(w) {
+                    let w = s.splat(w);
+                    row[0] = s.mul_add(w, x0, row[0]);
+                    row[1] = s.mul_add(w, x1, row[1]);
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                self.store(s, row[0], o + r, p, out);
+                self.store(s, row[1], o + r, p + S::LANES, out);
+            }
+            p += 2 * S::LANES;
+        }
+        if p + S::LANES <= width {
+            let mut acc: [S::V; R] = std::array::from_fn(|r| s.splat(bias[r]));
+            for (xs, w) in channels().zip(panel.chunks_exact(R)) {
+                let xv = s.load(&xs[offset + p..offset + p + S::LANES]);
+                for (a, &w) in acc.iter_mut().zip(w) {
+                    *a = s.mul_add(s.splat(w), xv, *a);
+                }
+            }
+            for (r, &a) in acc.iter().enumerate() {
+                self.store(s, a, o + r, p, out);
+            }
+            p += S::LANES;
+        }
+        // The last positions, fewer than a vector.
+        for p in p..width {
+            for (r, &b) in bias.iter().enumerate() {
+                let sum: f32 = channels().zip(panel.chunks_exact(R)).map(|(xs, w)| w[r] * xs[offset + p]).sum();
+                let at = (o + r) * self.positions + self.p0 + p;
+                out[at] = b + sum + self.residual.map_or(0.0, |res| res[at]);
+            }
+        }
+    }
+
+    /// Writes one vector of output channel `o` at block position `p`, adding the residual.
+    #[inline(always)]
+    fn store<S: Simd>(&self, s: S, acc: S::V, o: usize, p: usize, out: &mut [f32]) {
+        let at = o * self.positions + self.p0 + p;
+        let acc = match self.residual {
+            Some(res) => s.add(acc, s.load(&res[at..])),
+            None => acc,
+        };
+        s.store(&mut out[at..], acc);
+    }
 }

@@ -2,7 +2,7 @@
 // backend (SIMD, one thread), both in one headless Chromium page, on the cases that
 // side_by_side.py wrote (weights, input, ONNX graph). Prints the second table of BENCHMARKS.md
 // and writes every figure to OUT/browser.json.
-//   node tools/bench/side_by_side_web.mjs [--out target/bench-cases] [--iters 30]
+//   node tools/bench/side_by_side_web.mjs [--out target/bench-cases] [--iters 30] [--only mhsa,nonlocal]
 // Needs dist/ (./build.sh build) and tools/bench/node_modules (npm ci --prefix tools/bench).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,10 +11,11 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { serve } from '../serve.mjs';
 
-const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'target/bench-cases' }, iters: { type: 'string', default: '30' } } });
+const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'target/bench-cases' }, iters: { type: 'string', default: '30' }, only: { type: 'string' } } });
 const iters = Number(args.iters);
 const here = (path) => new URL(path, import.meta.url).pathname;
-const cases = JSON.parse(readFileSync(`${args.out}/cases.json`, 'utf8'));
+const only = args.only?.split(',');
+const cases = JSON.parse(readFileSync(`${args.out}/cases.json`, 'utf8')).filter((c) => !only || only.some((word) => c.name.includes(word)));
 
 // Cross-origin isolation gives performance.now() its finer resolution; every file is same-origin.
 const isolation = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
