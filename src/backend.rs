@@ -176,6 +176,14 @@ pub enum AnyBackend {
 }
 
 impl AnyBackend {
+    /// The CPU kernels work off the GPU runs on: the CPU backend's, or the fastest here.
+    pub fn cpu_kernels(&self) -> Kernels {
+        match self {
+            Self::Cpu(cpu) => cpu.kernels(),
+            Self::Gpu(_) => Kernels::best(),
+        }
+    }
+
     /// Resolves a choice:
     /// - `cpu` never touches a GPU;
     /// - `gpu` opens the first adapter, software ones included, or fails with the reason;

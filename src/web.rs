@@ -129,10 +129,7 @@ impl Playground {
     /// backend falls back to them.
     #[wasm_bindgen(getter)]
     pub fn kernels(&self) -> String {
-        match &self.state.backend {
-            AnyBackend::Cpu(cpu) => cpu.kernels().name().into(),
-            AnyBackend::Gpu(_) => crate::simd::Kernels::best().name().into(),
-        }
+        self.state.backend.cpu_kernels().name().into()
     }
 
     /// Builds the model for `{ blocks: { se: {}, nonlocal: { subsample: true }, ... } }`: the trained

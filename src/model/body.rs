@@ -1,11 +1,12 @@
 //! The network's own trained layers around the attention blocks: two 3x3 convolutions and the
-//! linear classifier. They run on the CPU on every backend (together a few milliseconds at the
-//! working size); the attention blocks are what the backends accelerate.
+//! linear classifier. They run on the CPU on every backend, on the CPU kernels it names (the
+//! GPU backend on the fastest); the attention blocks are what the backends accelerate.
 
 use crate::error::Result;
 use crate::kernels::activation::relu_in_place;
 use crate::kernels::conv::conv2d_same;
 use crate::kernels::pooling::max_pool_2x2;
+use crate::simd::{Dense, Kernels};
 use crate::tensor::Tensor;
 use crate::weights::WeightReader;
 
@@ -31,16 +32,51 @@ impl ConvRelu {
     }
 
     /// `(1, cin, H, W)` to `(1, cout, H, W)`, or `(1, cout, H/2, W/2)` when pooling.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    pub fn forward(&self, x: &Tensor, kernels: Kernels) -> Tensor {
         let (height, width) = (x.shape()[2], x.shape()[3]);
-        let mut y = conv2d_same(x.data(), &self.weight, self.cin, height, width, KERNEL);
-        for (plane, b) in y.chunks_exact_mut(height * width).zip(&self.bias) {
-            plane.iter_mut().for_each(|v| *v += b);
-        }
+        let mut y = match kernels {
+            Kernels::Reference => {
+                let mut y = conv2d_same(x.data(), &self.weight, self.cin, height, width, KERNEL);
+                for (plane, b) in y.chunks_exact_mut(height * width).zip(&self.bias) {
+                    plane.iter_mut().for_each(|v| *v += b);
+                }
+                y
+            }
+            // The 3x3 convolution as a 1x1 one over the 9 shifted copies of every channel, in
+            // the order of PyTorch's `(cout, cin, 3, 3)` weight rows.
+            fast => {
+                let layer = Dense { weight: &self.weight, bias: Some(&self.bias), inputs: self.cin * KERNEL * KERNEL };
+                fast.conv1x1(layer, &patches_3x3(x.data(), height, width), height * width, None)
+            }
+        };
         relu_in_place(&mut y);
         let (y, h, w) = if self.pool { max_pool_2x2(&y, height, width) } else { (y, height, width) };
         Tensor::new(vec![1, self.cout, h, w], y).expect("conv output matches its shape")
     }
+}
+
+/// `(C * 9, H * W)`: row `(c, ky, kx)` is channel `c` shifted by `(ky - 1, kx - 1)`, zero
+/// outside the image.
+fn patches_3x3(x: &[f32], height: usize, width: usize) -> Vec<f32> {
+    let plane = height * width;
+    let mut rows = vec![0.0; x.len() * KERNEL * KERNEL];
+    for (channel, out) in x.chunks_exact(plane).zip(rows.chunks_exact_mut(plane * KERNEL * KERNEL)) {
+        for (tap, row) in out.chunks_exact_mut(plane).enumerate() {
+            let (dy, dx) = ((tap / KERNEL) as isize - 1, (tap % KERNEL) as isize - 1);
+            for y in 0..height {
+                let sy = y as isize + dy;
+                if sy < 0 || sy >= height as isize {
+                    continue;
+                }
+                let (x0, x1) = ((-dx).max(0) as usize, (width as isize - dx).min(width as isize) as usize);
+                let src = &channel[sy as usize * width..][..width];
+                for x in x0..x1 {
+                    row[y * width + x] = src[(x as isize + dx) as usize];
+                }
+            }
+        }
+    }
+    rows
 }
 
 /// Global average pool, then a linear layer to class logits (PyTorch `Linear(cin, classes)`).
@@ -67,5 +103,42 @@ impl Classifier {
             .zip(&self.bias)
             .map(|(row, b)| b + row.iter().zip(&pooled).map(|(w, v)| w * v).sum::<f32>())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as f32 / u32::MAX as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// The 3x3 convolution as patches times a 1x1 product equals the plain one, on every
+    /// variant, on sizes down to a single pixel (every tap in the padding but the centre).
+    #[test]
+    fn fast_convolution_equals_the_reference() {
+        for (i, (cin, cout, h, w, pool)) in
+            [(3, 5, 1, 1, false), (4, 6, 7, 9, true), (16, 32, 13, 20, true), (8, 3, 2, 33, false)].into_iter().enumerate()
+        {
+            let layer = ConvRelu { weight: values(cout * cin * 9, 1 + i as u32), bias: values(cout, 50 + i as u32), cin, cout, pool };
+            let x = Tensor::new(vec![1, cin, h, w], values(cin * h * w, 100 + i as u32)).unwrap();
+            let expected = layer.forward(&x, Kernels::Reference);
+            for kernels in Kernels::available() {
+                let got = layer.forward(&x, kernels);
+                assert_eq!(got.shape(), expected.shape());
+                for (j, (a, b)) in got.data().iter().zip(expected.data()).enumerate() {
+                    assert!((a - b).abs() <= 1e-5 + 1e-4 * b.abs(), "[{kernels}] case {i}, value {j}: {a} against {b}");
+                }
+            }
+        }
     }
 }

@@ -29,6 +29,7 @@ use crate::backend::{AnyBackend, AttentionRow};
 use crate::blocks::{Block, BlockKind, BlockOptions, BlockOutput, MapRequest};
 use crate::error::{Error, Result};
 use crate::scenes::CLASSES;
+use crate::simd::Kernels;
 use crate::tensor::Tensor;
 use crate::weights::Weights;
 use body::{Classifier, ConvRelu};
@@ -112,6 +113,8 @@ pub struct ModelRun {
     pub body_ms: f64,
     pub stages: Vec<Stage>,
     pub prediction: Prediction,
+    /// The CPU kernels the body's convolutions ran on (and [`Model::predict_without_blocks`] runs on).
+    pub kernels: Kernels,
 }
 
 impl ModelRun {
@@ -180,20 +183,22 @@ impl Model {
         let mut stages = Vec::with_capacity(self.early.len() + self.late.len());
         let mut body_ms = 0.0;
         let mut x = run_blocks(backend, &self.early, features.clone(), &mut stages, clock).await?;
+        let kernels = backend.cpu_kernels();
         let start = clock();
-        x = self.conv1.forward(&x);
+        x = self.conv1.forward(&x, kernels);
         body_ms += clock() - start;
         x = run_blocks(backend, &self.late, x, &mut stages, clock).await?;
         let start = clock();
-        let logits = self.head.logits(&self.conv2.forward(&x));
+        let logits = self.head.logits(&self.conv2.forward(&x, kernels));
         body_ms += clock() - start;
-        Ok(ModelRun { features, stem_ms, body_ms, stages, prediction: Prediction::from_logits(&logits) })
+        Ok(ModelRun { features, stem_ms, body_ms, stages, prediction: Prediction::from_logits(&logits), kernels })
     }
 
     /// The prediction of the network with every block off, from the stem features of `run`: what
     /// the body alone makes of the same photo.
     pub fn predict_without_blocks(&self, run: &ModelRun) -> Prediction {
-        Prediction::from_logits(&self.head.logits(&self.conv2.forward(&self.conv1.forward(&run.features))))
+        let k = run.kernels;
+        Prediction::from_logits(&self.head.logits(&self.conv2.forward(&self.conv1.forward(&run.features, k), k)))
     }
 
     /// The attention row of feature position `query` in block `kind` (Non-local or MHSA), on the
