@@ -10,7 +10,7 @@ use std::time::Instant;
 use attention_playground::blocks::{EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
 use attention_playground::simd::Kernels;
 use attention_playground::tensor::Dims;
-use attention_playground::weights::{read_safetensors, write_safetensors};
+use attention_playground::weights::{self, write_safetensors};
 use attention_playground::{
     Backend, BackendChoice, BackendKind, Block, BlockKind, BlockOptions, CpuBackend, MapRequest, Tensor, Weights, select_backend,
 };
@@ -260,11 +260,7 @@ fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
 
 /// Reads the tensor `x` from the input file.
 fn read_input(path: &Path) -> Result<Tensor, String> {
-    let mut tensors = read_safetensors(&read_file(path, "input")?, "input").map_err(|e| e.to_string())?;
-    tensors.remove("x").ok_or_else(|| {
-        let found: Vec<&str> = tensors.keys().map(String::as_str).collect();
-        format!("input: missing tensor `x` (found: {})", if found.is_empty() { "nothing".into() } else { found.join(", ") })
-    })
+    weights::read_input(&read_file(path, "input")?).map_err(|e| e.to_string())
 }
 
 /// `"X,Y"` to the row-major position index on a `width x height` grid.

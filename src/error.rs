@@ -31,6 +31,9 @@ pub enum Error {
     #[error("{file}: key `{key}` has dtype {found}, expected F32")]
     WrongDtype { file: String, key: String, found: String },
 
+    #[error("input: missing tensor `x` (found: {found})")]
+    MissingInput { found: String },
+
     #[error("input: x has shape {found}, expected {expected}")]
     InputShape { expected: String, found: Shape },
 

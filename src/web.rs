@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::model::report::{self, ReportOptions, Value};
 use crate::model::{self, Model, ModelConfig, ModelRun, image, trained_options};
 use crate::tensor::Tensor;
-use crate::weights::{Weights, read_safetensors};
+use crate::weights::{Weights, read_input};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -246,10 +246,7 @@ impl BlockBench {
         };
         let weights = Weights::from_safetensors_with_prefix(&weights, "").map_err(js_error)?;
         let block = Block::load(kind, &weights, &words.parse().map_err(js_error)?).map_err(js_error)?;
-        let x = read_safetensors(&input, "input")
-            .map_err(js_error)?
-            .remove("x")
-            .ok_or_else(|| js_error("the input file holds no tensor named `x`"))?;
+        let x = read_input(&input).map_err(js_error)?;
         block.check_input(&x).map_err(js_error)?;
         Ok(BlockBench { block, x, backend: CpuBackend::new() })
     }

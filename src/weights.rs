@@ -33,6 +33,15 @@ pub fn read_safetensors(bytes: &[u8], file: &str) -> Result<BTreeMap<String, Ten
     Ok(tensors)
 }
 
+/// The tensor `x` of an input file (what `apply`, `bench` and the browser benchmark read).
+pub fn read_input(bytes: &[u8]) -> Result<Tensor> {
+    let mut tensors = read_safetensors(bytes, "input")?;
+    tensors.remove("x").ok_or_else(|| {
+        let found: Vec<&str> = tensors.keys().map(String::as_str).collect();
+        Error::MissingInput { found: if found.is_empty() { "nothing".into() } else { found.join(", ") } }
+    })
+}
+
 /// Serialises named float32 tensors as a safetensors file (little-endian, as every target we
 /// build for is).
 pub fn write_safetensors<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Vec<u8> {

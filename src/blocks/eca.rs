@@ -2,8 +2,8 @@
 //! `a = sigmoid(conv1d_k(mean_hw(x)))` along the channel axis, `y = x * a`. Its weights do not
 //! fix the channel count, so it runs on any C.
 
+use super::ImageOutput;
 use super::options::{BlockOptions, EcaPadding};
-use super::{ImageOutput, check_finite_via};
 use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -12,7 +12,6 @@ use crate::gpu::kernels::gates::channel_gate;
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::sigmoid_in_place;
 use crate::kernels::conv::conv1d_channels;
-use crate::kernels::pooling::mean_per_channel;
 use crate::simd::Kernels;
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
@@ -39,10 +38,6 @@ impl Eca {
         Ok(Self { kernel: r.require("conv.weight", &[1, 1, k])?, padding: options.padding.unwrap_or_default() })
     }
 
-    pub fn gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
-        self.gate_from_means(&mean_per_channel(img, positions))
-    }
-
     fn gate_from_means(&self, means: &[f32]) -> Vec<f32> {
         let mut gate = conv1d_channels(means, &self.kernel, self.padding.into());
         sigmoid_in_place(&mut gate);
@@ -50,15 +45,7 @@ impl Eca {
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
-        let gate = match kernels {
-            Kernels::Reference => self.gate(img, dims.positions()),
-            fast => {
-                let means = fast.channel_means(img, dims.positions());
-                check_finite_via(&means, img)?;
-                self.gate_from_means(&means)
-            }
-        };
-        Ok(ImageOutput::channel_gated(img, gate, dims, kernels))
+        ImageOutput::gated_by_means(img, dims, kernels, |means| self.gate_from_means(means))
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {

@@ -21,6 +21,7 @@ use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::{Gating, apply_gates};
+use crate::kernels::pooling::mean_per_channel;
 use crate::simd::Kernels;
 use crate::tensor::{Dims, Tensor};
 use crate::weights::Weights;
@@ -61,6 +62,25 @@ impl ImageOutput {
             fast => fast.apply_gates(img, &gate, None, dims.positions()),
         };
         Self { y, maps: vec![("channel", vec![dims.c], gate)] }
+    }
+
+    /// SE and ECA: the gate `gate_from_means` makes of the channel means, applied. The fast
+    /// kernels' means also prove the input finite ([`check_finite_via`]).
+    pub(crate) fn gated_by_means(
+        img: &[f32],
+        dims: Dims,
+        kernels: Kernels,
+        gate_from_means: impl FnOnce(&[f32]) -> Vec<f32>,
+    ) -> Result<Self> {
+        let means = match kernels {
+            Kernels::Reference => mean_per_channel(img, dims.positions()),
+            fast => {
+                let means = fast.channel_means(img, dims.positions());
+                check_finite_via(&means, img)?;
+                means
+            }
+        };
+        Ok(Self::channel_gated(img, gate_from_means(&means), dims, kernels))
     }
 }
 

@@ -1,8 +1,8 @@
 //! Squeeze-and-Excitation (Hu et al. 2018), as timm's `SEModule`:
 //! `a = sigmoid(fc2(relu(fc1(mean_hw(x)))))`, `y = x * a`.
 
+use super::ImageOutput;
 use super::params::{Bias, Conv1x1};
-use super::{ImageOutput, check_finite_via};
 use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -10,7 +10,6 @@ use crate::gpu::kernels::gates::channel_gate;
 use crate::gpu::kernels::linear::{Activation, conv1x1};
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place};
-use crate::kernels::pooling::mean_per_channel;
 use crate::simd::Kernels;
 use crate::tensor::Dims;
 use crate::weights::WeightReader;
@@ -33,11 +32,6 @@ impl Se {
         self.fc1.inputs
     }
 
-    /// The channel gate `a` for one image `(C, N)`.
-    pub fn gate(&self, img: &[f32], positions: usize) -> Vec<f32> {
-        self.gate_from_means(&mean_per_channel(img, positions), Kernels::Reference)
-    }
-
     fn gate_from_means(&self, means: &[f32], kernels: Kernels) -> Vec<f32> {
         let mut hidden = self.fc1.apply_with(kernels, means, 1);
         relu_in_place(&mut hidden);
@@ -47,15 +41,7 @@ impl Se {
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
-        let gate = match kernels {
-            Kernels::Reference => self.gate(img, dims.positions()),
-            fast => {
-                let means = fast.channel_means(img, dims.positions());
-                check_finite_via(&means, img)?;
-                self.gate_from_means(&means, fast)
-            }
-        };
-        Ok(ImageOutput::channel_gated(img, gate, dims, kernels))
+        ImageOutput::gated_by_means(img, dims, kernels, |means| self.gate_from_means(means, kernels))
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {

@@ -14,7 +14,7 @@
 //! broadcast, never loaded as vectors, so any number of keys needs no tail code; the last
 //! query tile is padded with zero queries whose results are dropped.
 
-use super::vector::Simd;
+use super::vector::{Simd, broadcast_mul_add};
 
 /// Vectors of queries per tile.
 const QUERY_VECTORS: usize = 2;
@@ -52,6 +52,19 @@ impl AttentionInput<'_> {
     }
 }
 
+/// [`in_blocks`] with the block size of both products: as many keys or value channels as leave
+/// registers for the sums (AVX-512 has 32, AVX2 16; wasm engines keep fewer of the 16 free;
+/// measured: 6 is slower than 4 in wasm, 4 slower than 6 on AVX2).
+macro_rules! register_blocks {
+    ($S:ty, $n:expr, |$start:ident, $size:ident| $body:expr) => {
+        match <$S>::LANES {
+            16.. => in_blocks!($n, 8, |$start, $size| $body),
+            8 => in_blocks!($n, 6, |$start, $size| $body),
+            _ => in_blocks!($n, 4, |$start, $size| $body),
+        }
+    };
+}
+
 /// `out = attention(queries, keys) values`, `(value_dim, nq)`.
 #[inline(always)]
 pub fn attend<S: Simd>(s: S, a: &AttentionInput, out: &mut [f32]) {
@@ -68,6 +81,7 @@ pub fn attend<S: Simd>(s: S, a: &AttentionInput, out: &mut [f32]) {
         acc: vec![0.0; dv * width],
         max: vec![0.0; width],
         sum: vec![0.0; width],
+        inverse: vec![0.0; width],
     };
     for q0 in (0..nq).step_by(width) {
         let valid = width.min(nq - q0);
@@ -96,6 +110,8 @@ struct Tile {
     /// The running maximum (base 2) and sum of the softmax, per query.
     max: Vec<f32>,
     sum: Vec<f32>,
+    /// `1 / sum` (or `1 / nk`) per query, for the output.
+    inverse: Vec<f32>,
 }
 
 impl Tile {
@@ -121,13 +137,7 @@ impl Tile {
     /// `scores[j, :] = k_{k0+j} . queries` for `j < tk`, a block of keys at a time.
     #[inline(always)]
     fn scores<S: Simd>(&mut self, s: S, a: &AttentionInput, k0: usize, tk: usize) {
-        // As many keys as leave registers for the sums (AVX-512 has 32, AVX2 16; wasm engines
-        // keep fewer of the 16 free).
-        match S::LANES {
-            16.. => in_blocks!(tk, 8, |j, B| self.score_block::<S, B>(s, a, k0 + j, j)),
-            8 => in_blocks!(tk, 6, |j, B| self.score_block::<S, B>(s, a, k0 + j, j)),
-            _ => in_blocks!(tk, 4, |j, B| self.score_block::<S, B>(s, a, k0 + j, j)),
-        }
+        register_blocks!(S, tk, |j, B| self.score_block::<S, B>(s, a, k0 + j, j));
     }
 
     /// Scores of keys `key..key + B` against the tile, into score rows `row..row + B`: `B` by
@@ -137,13 +147,8 @@ impl Tile {
         let (nk, w) = (a.num_keys(), self.width);
         let mut sums = [[s.splat(0.0); QUERY_VECTORS]; B];
         for (q, keys) in self.queries.chunks_exact(w).zip(a.keys.chunks_exact(nk)) {
-            let q = [s.load(q), s.load(&q[S::LANES..])];
             let keys: &[f32; B] = keys[key..key + B].try_into().expect("B keys");
-            for (sum, &k) in sums.iter_mut().zip(keys) {
-                let k = s.splat(k);
-                sum[0] = s.mul_add(q[0], k, sum[0]);
-                sum[1] = s.mul_add(q[1], k, sum[1]);
-            }
+            broadcast_mul_add(s, &mut sums, [s.load(q), s.load(&q[S::LANES..])], keys);
         }
         for (b, sum) in sums.iter().enumerate() {
             let dst = &mut self.scores[(row + b) * w..(row + b + 1) * w];
@@ -187,11 +192,7 @@ impl Tile {
     #[inline(always)]
     fn accumulate_values<S: Simd>(&mut self, s: S, values: &[f32], dv: usize, k0: usize, tk: usize) {
         let values = &values[k0 * dv..(k0 + tk) * dv];
-        match S::LANES {
-            16.. => in_blocks!(dv, 8, |c, B| self.value_block::<S, B>(s, values, dv, c)),
-            8 => in_blocks!(dv, 6, |c, B| self.value_block::<S, B>(s, values, dv, c)),
-            _ => in_blocks!(dv, 4, |c, B| self.value_block::<S, B>(s, values, dv, c)),
-        }
+        register_blocks!(S, dv, |c, B| self.value_block::<S, B>(s, values, dv, c));
     }
 
     /// Value channels `c0..c0 + B`: `B` by `QUERY_VECTORS` sums in registers across the tile's
@@ -205,13 +206,8 @@ impl Tile {
             *sum = [s.load(row), s.load(&row[S::LANES..])];
         }
         for (weights, key_values) in self.scores.chunks_exact(w).zip(values.chunks_exact(dv)) {
-            let p = [s.load(weights), s.load(&weights[S::LANES..])];
             let key_values: &[f32; B] = key_values[c0..c0 + B].try_into().expect("B values");
-            for (sum, &v) in sums.iter_mut().zip(key_values) {
-                let v = s.splat(v);
-                sum[0] = s.mul_add(p[0], v, sum[0]);
-                sum[1] = s.mul_add(p[1], v, sum[1]);
-            }
+            broadcast_mul_add(s, &mut sums, [s.load(weights), s.load(&weights[S::LANES..])], key_values);
         }
         for (sum, row) in sums.iter().zip(acc.chunks_exact_mut(w)) {
             s.store(row, sum[0]);
@@ -223,17 +219,16 @@ impl Tile {
     #[inline(always)]
     fn finish<S: Simd>(&mut self, s: S, a: &AttentionInput, q0: usize, valid: usize, out: &mut [f32]) {
         let (nq, w) = (a.num_queries(), self.width);
-        let mut inverse = vec![0.0; w];
         for lane in (0..w).step_by(S::LANES) {
             let total = match a.weighting {
                 Weighting::Softmax { .. } => s.load(&self.sum[lane..]),
                 Weighting::Mean => s.splat(a.num_keys() as f32),
             };
-            s.store(&mut inverse[lane..], s.div(s.splat(1.0), total));
+            s.store(&mut self.inverse[lane..], s.div(s.splat(1.0), total));
         }
         for (row, dst) in self.acc.chunks_exact_mut(w).zip(out.chunks_exact_mut(nq)) {
             for lane in (0..w).step_by(S::LANES) {
-                let normalised = s.mul(s.load(&row[lane..]), s.load(&inverse[lane..]));
+                let normalised = s.mul(s.load(&row[lane..]), s.load(&self.inverse[lane..]));
                 s.store(&mut row[lane..], normalised);
             }
             dst[q0..q0 + valid].copy_from_slice(&row[..valid]);

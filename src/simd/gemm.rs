@@ -10,7 +10,15 @@
 //! channels through them.
 
 use super::reduce::dot;
-use super::vector::Simd;
+use super::vector::{Simd, broadcast_mul_add};
+
+/// [`in_blocks`] over output channels: 8 rows by 2 vectors of sums on AVX-512 (32 registers),
+/// 4 elsewhere.
+macro_rules! row_blocks {
+    ($S:ty, $n:expr, |$start:ident, $size:ident| $body:expr) => {
+        if <$S>::LANES >= 16 { in_blocks!($n, 8, |$start, $size| $body) } else { in_blocks!($n, 4, |$start, $size| $body) }
+    };
+}
 
 /// Bytes of `x` one position block may span (about L1 plus a little).
 const BLOCK_BYTES: usize = 48 * 1024;
@@ -37,8 +45,9 @@ pub fn conv1x1<S: Simd>(s: S, layer: Dense, x: &[f32], positions: usize, residua
     let panels = weight_panels::<S>(layer);
     // Packing pays where several blocks of rows read the block; one block of rows reads each
     // input once anyway.
-    let rows = if S::LANES >= 16 { 8 } else { 4 };
-    let mut packed = if cout > rows { vec![0.0; cin * block.min(positions)] } else { Vec::new() };
+    let mut row_block_count = 0;
+    row_blocks!(S, cout, |_o, _R| row_block_count += 1);
+    let mut packed = if row_block_count > 1 { vec![0.0; cin * block.min(positions)] } else { Vec::new() };
     for p0 in (0..positions).step_by(block) {
         let width = block.min(positions - p0);
         let tile = if packed.is_empty() {
@@ -50,11 +59,7 @@ pub fn conv1x1<S: Simd>(s: S, layer: Dense, x: &[f32], positions: usize, residua
             }
             Tile { layer, inputs: packed, stride: width, offset: 0, positions, p0, width, residual }
         };
-        if S::LANES >= 16 {
-            in_blocks!(cout, 8, |o, R| tile.rows::<S, R>(s, &panels[o * cin..(o + R) * cin], o, out));
-        } else {
-            in_blocks!(cout, 4, |o, R| tile.rows::<S, R>(s, &panels[o * cin..(o + R) * cin], o, out));
-        }
+        row_blocks!(S, cout, |o, R| tile.rows::<S, R>(s, &panels[o * cin..(o + R) * cin], o, out));
     }
 }
 
@@ -76,8 +81,8 @@ fn narrow<S: Simd>(s: S, layer: Dense, x: &[f32], positions: usize, residual: Op
     }
 }
 
-/// The weights as the micro-kernels read them: for each block of rows that `conv1x1` takes
-/// (8 or 4, then 4, 2, 1), a `(C, rows)` panel.
+/// The weights as the micro-kernels read them: for each block of [`row_blocks`], a
+/// `(C, rows)` panel.
 fn weight_panels<S: Simd>(layer: Dense) -> Vec<f32> {
     let cin = layer.inputs;
     let cout = layer.weight.len() / cin;
@@ -90,11 +95,7 @@ fn weight_panels<S: Simd>(layer: Dense) -> Vec<f32> {
             }
         }
     };
-    if S::LANES >= 16 {
-        in_blocks!(cout, 8, |o, R| transpose(o, R));
-    } else {
-        in_blocks!(cout, 4, |o, R| transpose(o, R));
-    }
+    row_blocks!(S, cout, |o, R| transpose(o, R));
     panels
 }
 
@@ -124,13 +125,8 @@ impl Tile<'_> {
             let mut acc: [[S::V; 2]; R] = std::array::from_fn(|r| [s.splat(bias[r]); 2]);
             for (xs, w) in channels().zip(panel.chunks_exact(R)) {
                 let xs = &xs[offset + p..offset + p + 2 * S::LANES];
-                let (x0, x1) = (s.load(xs), s.load(&xs[S::LANES..]));
                 let w: &[f32; R] = w.try_into().expect("R weights");
-                for (row, &w) in acc.iter_mut().zip(w) {
-                    let w = s.splat(w);
-                    row[0] = s.mul_add(w, x0, row[0]);
-                    row[1] = s.mul_add(w, x1, row[1]);
-                }
+                broadcast_mul_add(s, &mut acc, [s.load(xs), s.load(&xs[S::LANES..])], w);
             }
             for (r, row) in acc.iter().enumerate() {
                 self.store(s, row[0], o + r, p, out);

@@ -75,6 +75,17 @@ pub trait Simd: Copy {
     }
 }
 
+/// `sums[i][v] += vectors[v] * scalars[i]`: the step of every register-blocked product (a
+/// block of broadcast scalars against two vectors).
+#[inline(always)]
+pub fn broadcast_mul_add<S: Simd, const B: usize>(s: S, sums: &mut [[S::V; 2]; B], vectors: [S::V; 2], scalars: &[f32; B]) {
+    for (sum, &scalar) in sums.iter_mut().zip(scalars) {
+        let scalar = s.splat(scalar);
+        sum[0] = s.mul_add(vectors[0], scalar, sum[0]);
+        sum[1] = s.mul_add(vectors[1], scalar, sum[1]);
+    }
+}
+
 /// `2^r` for `|r| <= 1/2`: the polynomial of [`Simd::exp2`], for the instruction sets that
 /// override it.
 #[inline(always)]
