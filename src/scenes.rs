@@ -1,14 +1,16 @@
 //! The training data of the default network: procedurally generated scenes, no downloads.
 //!
-//! A scene is one coloured object on a cluttered "dead leaves" ground, and its label is the
-//! object's shape (one of [`CLASSES`]). The ground is made of many overlapping grey-ish leaves
-//! (discs, boxes, and the class shapes themselves, with sizes drawn from the scale-invariant
-//! `r^-3` law of natural images), slightly blurred, with a little pixel noise. The object is
-//! sharp and saturated, in any hue, at any place, size and rotation.
+//! A scene is one object on a cluttered "dead leaves" ground, and its label is the object's
+//! shape (one of [`CLASSES`]). The ground is made of many overlapping grey-ish leaves (discs,
+//! boxes, and the class shapes themselves, with sizes drawn from the scale-invariant `r^-3` law
+//! of natural images), slightly blurred, in half the scenes under a colour cast over everything
+//! (like a blue sky), with a little pixel noise. The object is sharp and either saturated, in any
+//! hue, or (one scene in four) near-white, at any place, size and rotation.
 //!
 //! Because grey copies of every class shape lie in the ground, the shape alone does not say which
-//! one is the object: a network has to find the saturated, sharp region first (colour and fine-edge
-//! channels, one place in the image) and then read its shape. That is the job the attention blocks
+//! one is the object: a network has to find the sharp region that stands out from its
+//! surroundings first (colour against the surround, brightness, fine edges: one place in the
+//! image) and then read its shape. That is the job the attention blocks
 //! are there for. [`Scene::mask`] marks the object's pixels, for the test that checks where the
 //! spatial attention falls.
 //!
@@ -162,11 +164,22 @@ pub fn generate(seed: u64, index: u64, side: usize) -> Scene {
     }
     canvas.blur(rng.range(0.6, 1.6));
 
-    // The object: sharp, saturated, fully inside the frame.
+    // In half the scenes a colour cast over the whole ground (a blue sky, a green lawn): a
+    // saturated colour that covers everything is ground, not object.
+    if rng.below(2) == 0 {
+        let luminance = rng.range(0.2, 0.6);
+        let (cast, strength) = (colour(&mut rng, luminance, 1.0), rng.range(0.2, 0.6));
+        for (c, plane) in canvas.rgb.chunks_exact_mut(side * side).enumerate() {
+            plane.iter_mut().for_each(|v| *v += strength * (cast[c] - *v));
+        }
+    }
+
+    // The object: sharp, fully inside the frame, saturated or (one in four) near-white.
     let label = rng.below(CLASSES.len());
     let radius = rng.range(0.17, 0.36) * s;
     let (cx, cy) = (rng.range(radius, s - radius), rng.range(radius, s - radius));
-    let (luminance, saturation) = (rng.range(0.3, 0.7), rng.range(0.7, 1.0));
+    let (luminance, saturation) =
+        if rng.below(4) == 0 { (rng.range(0.85, 0.95), rng.range(0.0, 0.1)) } else { (rng.range(0.3, 0.7), rng.range(0.7, 1.0)) };
     let object_colour = colour(&mut rng, luminance, saturation);
     let (angle, shade) = (rng.range(0.0, 6.3), rng.range(-0.2, 0.2));
     let painted = canvas.paint(Shape::Class(label), cx, cy, radius, angle, object_colour, shade);
@@ -191,24 +204,32 @@ impl Scene {
     }
 }
 
+/// The part of each `cell x cell` block of a `side x side` mask that the object covers, in
+/// [0, 1], row by row (`side / cell` blocks a side; a remainder at the edges is left out).
+pub fn mask_coverage(mask: &[bool], side: usize, cell: usize) -> Vec<f32> {
+    let cells = side / cell;
+    let mut coverage = vec![0.0; cells * cells];
+    for (y, row) in mask.chunks_exact(side).enumerate().take(cells * cell) {
+        for (x, _) in row.iter().enumerate().take(cells * cell).filter(|(_, covered)| **covered) {
+            coverage[(y / cell) * cells + x / cell] += 1.0 / (cell * cell) as f32;
+        }
+    }
+    coverage
+}
+
 /// How much more a spatial map weighs the object than the rest: the mean of `map` over cells
 /// mostly (at least half) inside the object's mask, over the mean of the cells mostly outside.
-/// `map` is `(1, h, w)` or `(1, 1, h, w)` over a `side x side` scene; `None` when either part has
-/// no cell.
+/// `map` is `(1, h, w)` or `(1, 1, h, w)` with `h == w` over a `side x side` scene; `None` when
+/// either part has no cell.
 pub fn inside_outside_ratio(map: &Tensor, mask: &[bool], side: usize) -> Option<f64> {
-    let shape = map.shape();
-    let (h, w) = (shape[shape.len() - 2], shape[shape.len() - 1]);
-    let cell = side / h;
+    let h = map.shape()[map.shape().len() - 2];
+    let coverage = mask_coverage(mask, side, side / h);
+    assert_eq!(coverage.len(), map.data().len(), "a square map over the scene");
     let (mut inside, mut outside) = ((0.0, 0usize), (0.0, 0usize));
-    for y in 0..h {
-        for x in 0..w {
-            let covered =
-                (0..cell).flat_map(|dy| (0..cell).map(move |dx| (y * cell + dy) * side + x * cell + dx)).filter(|&i| mask[i]).count();
-            let value = map.data()[y * w + x] as f64;
-            let part = if 2 * covered >= cell * cell { &mut inside } else { &mut outside };
-            part.0 += value;
-            part.1 += 1;
-        }
+    for (&value, &covered) in map.data().iter().zip(&coverage) {
+        let part = if covered >= 0.5 { &mut inside } else { &mut outside };
+        part.0 += value as f64;
+        part.1 += 1;
     }
     (inside.1 > 0 && outside.1 > 0).then(|| (inside.0 / inside.1 as f64) / (outside.0 / outside.1 as f64))
 }

@@ -11,6 +11,10 @@ use attention_playground::{AnyBackend, BackendChoice, BlockKind, Tensor};
 /// The scenes' side at training time (tools/train's default `--side`).
 const TRAINING_SIDE: usize = 96;
 
+/// How much higher, at least, CBAM's gate is on a sample photo's subject than elsewhere (the
+/// shipped weights: 1.32 on the astronaut, 1.28 on the rocket).
+const SUBJECT_RATIO: f64 = 1.2;
+
 fn cpu() -> AnyBackend {
     pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap()
 }
@@ -78,8 +82,10 @@ fn cbam_s_spatial_gate_weighs_the_object_more_than_the_ground() {
         let above = ratios.iter().filter(|&&r| r > 1.0).count();
         println!("{side} px scenes: CBAM gate inside / outside the object {mean:.3} (mean of {}), above 1 in {above}", ratios.len());
         assert!(ratios.len() >= 90, "most scenes have cells inside and outside the object");
-        assert!(mean > 1.05, "{side} px: mean ratio {mean}");
-        assert!(above * 10 >= ratios.len() * 7, "{side} px: only {above} of {} scenes above 1", ratios.len());
+        // The shipped weights give 1.66 at 96 px and 1.77 at 224 (weights trained without the
+        // mask loss: 1.12 and 1.19).
+        assert!(mean > 1.4, "{side} px: mean ratio {mean}");
+        assert!(above * 10 >= ratios.len() * 9, "{side} px: only {above} of {} scenes above 1", ratios.len());
     }
 }
 
@@ -93,18 +99,6 @@ fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
         for stage in &result.stages {
             assert!(stage.output.y.data().iter().all(|v| v.is_finite()), "{:?}", stage.kind);
             for (name, map) in &stage.output.maps {
-                if (stage.kind, *name) == (BlockKind::Cbam, "channel") {
-                    // In the trained network CBAM's channel MLP (hidden width 2, timm's default for
-                    // 32 channels, no biases) is nearly switched off: its hidden units are mostly
-                    // dead after the ReLU, the gate stays near sigmoid(0) = 0.5 (exactly 0.5 on the
-                    // cat) and the spatial gate does CBAM's work. Documented in the README; a
-                    // retrain that changes it fails here.
-                    assert!(
-                        map.data().iter().all(|&v| (v - 0.5).abs() < 0.05),
-                        "CBAM's channel gate is no longer about 0.5: update the README"
-                    );
-                    continue;
-                }
                 // Relative to the map's mean: GC's context weights are a softmax over ~2000 positions.
                 let mean = map.data().iter().map(|v| v.abs()).sum::<f32>() / map.data().len() as f32;
                 let relative = spread(map.data()) / mean;
@@ -123,6 +117,38 @@ fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
         let largest = gates[0].iter().zip(gates[2]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(largest > 0.01, "{kind:?}: cat and rocket gates differ by at most {largest}");
         assert_eq!(channel_names(kind).map(|n| n.len()), Some(16));
+    }
+}
+
+/// The mean of a `(1, h, w)` map over the cells whose centres lie in `subject` (fractions of the
+/// photo: left, top, right, bottom) over its mean on the other cells.
+fn subject_ratio(map: &Tensor, subject: [f32; 4]) -> f64 {
+    let shape = map.shape();
+    let (h, w) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+    let (mut inside, mut outside) = ((0.0, 0usize), (0.0, 0usize));
+    for y in 0..h {
+        for x in 0..w {
+            let (u, v) = ((x as f32 + 0.5) / w as f32, (y as f32 + 0.5) / h as f32);
+            let part =
+                if (subject[0]..subject[2]).contains(&u) && (subject[1]..subject[3]).contains(&v) { &mut inside } else { &mut outside };
+            part.0 += map.data()[y * w + x] as f64;
+            part.1 += 1;
+        }
+    }
+    (inside.0 / inside.1 as f64) / (outside.0 / outside.1 as f64)
+}
+
+#[test]
+fn on_the_sample_photos_cbam_s_spatial_gate_follows_the_subject() {
+    // Boxes drawn by hand around each photo's subject. The cat is left out: it fills the frame.
+    let subjects = [("astronaut.jpg", "the orange suit", [0.05, 0.45, 0.6, 1.0]), ("rocket.jpg", "the rocket", [0.46, 0.28, 0.54, 1.0])];
+    let model = Model::trained(&ModelConfig::all_trained()).unwrap();
+    let backend = cpu();
+    for (photo, subject, bounds) in subjects {
+        let result = run(&model, &backend, &sample(photo));
+        let ratio = subject_ratio(&result.stage(BlockKind::Cbam).unwrap().output.maps["spatial"], bounds);
+        println!("{photo}: CBAM gate on {subject} / elsewhere {ratio:.2}");
+        assert!(ratio > SUBJECT_RATIO, "{photo}: the gate on {subject} is only {ratio:.2} times the rest");
     }
 }
 

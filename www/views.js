@@ -270,7 +270,7 @@ export function predictionLine({ prediction, baseline }) {
   const top = ranked(prediction);
   const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(prediction.classes[i])} ${percent(prediction, i)}`).join(' · ');
   const off = baseline ? ranked(baseline)[0] : null;
-  return `<span title="The network was trained to name the shape of the one coloured object in a cluttered scene">Prediction: <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
+  return `<span title="The network was trained to name the shape of the one object that stands out in a cluttered scene">Prediction: <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
     + `<span class="muted"> · ${runnersUp}</span>`
     + (off != null ? `<span class="muted right">with every block off: ${escapeHtml(baseline.classes[off])} ${percent(baseline, off)}</span>` : '');
 }

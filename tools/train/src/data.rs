@@ -4,11 +4,18 @@
 use attention_playground::model::stem;
 use attention_playground::scenes;
 
+/// Scene pixels per cell of CBAM's spatial map: the stem's stride, then the body's 2x2 pooling.
+pub const MASK_CELL: usize = stem::STRIDE * 2;
+
 /// One set of scenes as stem features, ready to batch.
 pub struct Dataset {
     /// `len * CHANNELS * side/4 * side/4` floats, image after image.
     pub features: Vec<f32>,
     pub labels: Vec<u32>,
+    /// `len * (side/8)^2` floats, the target of CBAM's spatial gate: the part of each cell of
+    /// its map the object covers, in [0, 1], widened by a cell on every side (the shape is read
+    /// off the object's outline, so the gate must not close on it).
+    pub coverage: Vec<f32>,
     /// The feature map's side.
     pub side: usize,
 }
@@ -18,29 +25,30 @@ impl Dataset {
     pub fn generate(seed: u64, len: usize, side: usize) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = len.div_ceil(threads);
-        let parts: Vec<(Vec<f32>, Vec<u32>)> = std::thread::scope(|s| {
+        let parts: Vec<(Vec<f32>, Vec<u32>, Vec<f32>)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     s.spawn(move || {
-                        let mut features = Vec::new();
-                        let mut labels = Vec::new();
+                        let (mut features, mut labels, mut coverage) = (Vec::new(), Vec::new(), Vec::new());
                         for index in (t * chunk)..((t + 1) * chunk).min(len) {
                             let scene = scenes::generate(seed, index as u64, side);
                             features.extend_from_slice(stem::forward(&scene.image).data());
                             labels.push(scene.label as u32);
+                            coverage.extend(widened(&scenes::mask_coverage(&scene.mask, side, MASK_CELL), side / MASK_CELL));
                         }
-                        (features, labels)
+                        (features, labels, coverage)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("scene generation does not panic")).collect()
         });
-        let (mut features, mut labels) = (Vec::new(), Vec::new());
-        for (f, l) in parts {
+        let (mut features, mut labels, mut coverage) = (Vec::new(), Vec::new(), Vec::new());
+        for (f, l, c) in parts {
             features.extend(f);
             labels.extend(l);
+            coverage.extend(c);
         }
-        Self { features, labels, side: side / stem::STRIDE }
+        Self { features, labels, coverage, side: side / stem::STRIDE }
     }
 
     pub fn len(&self) -> usize {
@@ -49,5 +57,44 @@ impl Dataset {
 
     pub fn image_len(&self) -> usize {
         stem::CHANNELS * self.side * self.side
+    }
+
+    /// The side of the coverage maps (CBAM's spatial map).
+    pub fn coverage_side(&self) -> usize {
+        self.side / 2
+    }
+}
+
+/// Each cell's largest value over its 3x3 neighbourhood, on a `cells x cells` map.
+fn widened(map: &[f32], cells: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; map.len()];
+    for y in 0..cells {
+        for x in 0..cells {
+            for ny in y.saturating_sub(1)..(y + 2).min(cells) {
+                for nx in x.saturating_sub(1)..(x + 2).min(cells) {
+                    out[y * cells + x] = out[y * cells + x].max(map[ny * cells + nx]);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_counts_the_object_s_pixels_per_cell_and_widening_takes_the_neighbourhood_s_largest() {
+        // A 24 px scene, 3x3 cells of 8 px: the object fills the centre cell and half of the
+        // cell to its right.
+        let side = 24;
+        let mask: Vec<bool> =
+            (0..side * side).map(|i| (i / side, i % side)).map(|(y, x)| (8..16).contains(&y) && (8..20).contains(&x)).collect();
+        let coverage = scenes::mask_coverage(&mask, side, MASK_CELL);
+        assert_eq!(coverage, vec![0.0, 0.0, 0.0, 0.0, 1.0, 0.5, 0.0, 0.0, 0.0]);
+        assert_eq!(widened(&coverage, 3), vec![1.0; 9]);
+        let corner = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.25];
+        assert_eq!(widened(&corner, 3), vec![1.0, 1.0, 0.0, 1.0, 1.0, 0.25, 0.0, 0.25, 0.25]);
     }
 }

@@ -57,6 +57,11 @@ struct Args {
     /// Peak learning rate of AdamW (cosine decay to zero after a short warm-up)
     #[arg(long, default_value_t = 3e-3)]
     lr: f64,
+    /// Weight of the auxiliary loss that teaches CBAM's spatial gate where the object is (binary
+    /// cross-entropy of the gate against each cell's object coverage, widened by a cell); 0 leaves
+    /// the gate to the classification loss alone
+    #[arg(long, default_value_t = 0.3)]
+    mask_loss: f64,
     /// Seed of the initial weights and the batch order
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -122,8 +127,12 @@ fn train(args: &Args, variant: &str, train_set: &Dataset, held_out: &Dataset) ->
             optimizer.set_learning_rate(lr);
             let x = net::batch(&train_set.features, chunk, train_set.image_len(), train_set.side)?;
             let y = net::labels(&train_set.labels, chunk)?;
-            let logits = net.forward(&x)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            let (logits, spatial) = net.forward_with_spatial_logits(&x)?;
+            let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            if let (Some(spatial), true) = (spatial, args.mask_loss > 0.0) {
+                let target = net::coverage(&train_set.coverage, chunk, train_set.coverage_side())?;
+                loss = (loss + (net::binary_cross_entropy_with_logits(&spatial, &target)? * args.mask_loss)?)?;
+            }
             optimizer.backward_step(&loss)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
             correct += logits.argmax(D::Minus1)?.to_vec1::<u32>()?.iter().zip(chunk).filter(|(p, i)| **p == train_set.labels[**i]).count();

@@ -98,21 +98,29 @@ impl Net {
 
     /// `(B, 16, S, S)` stem features to `(B, classes)` logits.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_with_spatial_logits(x)?.0)
+    }
+
+    /// The logits, and with CBAM present its spatial gate before the sigmoid, `(B, 1, S/2, S/2)`
+    /// (what the trainer's mask loss looks at).
+    pub fn forward_with_spatial_logits(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let mut spatial = None;
         let mut x = x.clone();
         for kind in model::EARLY_BLOCKS {
             if self.has(kind) {
-                x = self.block(kind, &x)?;
+                x = self.block(kind, &x, &mut spatial)?;
             }
         }
         x = self.conv3x3_relu(&x, "body.conv1")?.max_pool2d(2)?;
         for kind in model::LATE_BLOCKS {
             if self.has(kind) {
-                x = self.block(kind, &x)?;
+                x = self.block(kind, &x, &mut spatial)?;
             }
         }
         x = self.conv3x3_relu(&x, "body.conv2")?;
         let pooled = x.mean((2, 3))?;
-        pooled.matmul(&self.p("head.fc.weight").t()?)?.broadcast_add(self.p("head.fc.bias"))
+        let logits = pooled.matmul(&self.p("head.fc.weight").t()?)?.broadcast_add(self.p("head.fc.bias"))?;
+        Ok((logits, spatial))
     }
 
     fn conv3x3_relu(&self, x: &Tensor, name: &str) -> Result<Tensor> {
@@ -120,7 +128,8 @@ impl Net {
         x.conv2d(self.p(&format!("{name}.weight")), 1, 1, 1, 1)?.broadcast_add(&bias.reshape((1, bias.dim(0)?, 1, 1))?)?.relu()
     }
 
-    fn block(&self, kind: BlockKind, x: &Tensor) -> Result<Tensor> {
+    /// One block on `x`; CBAM also leaves its spatial logits in `spatial`.
+    fn block(&self, kind: BlockKind, x: &Tensor, spatial: &mut Option<Tensor>) -> Result<Tensor> {
         let n = kind.name();
         match kind {
             BlockKind::Se => {
@@ -163,7 +172,9 @@ impl Net {
                 let pad = kernel.dim(3)? / 2;
                 let s = pooled.conv2d(kernel, pad, 1, 1, 1)?;
                 let s = self.batch_norm(&s, &format!("{n}.spatial.conv.bn"))?;
-                x1.broadcast_mul(&candle_nn::ops::sigmoid(&s)?)
+                let y = x1.broadcast_mul(&candle_nn::ops::sigmoid(&s)?);
+                *spatial = Some(s);
+                y
             }
             BlockKind::NonLocal => {
                 let (b, c, h, w) = x.dims4()?;
@@ -262,6 +273,46 @@ pub fn batch(features: &[f32], indices: &[usize], image_len: usize, side: usize)
     Tensor::from_vec(data, (indices.len(), stem::CHANNELS, side, side), &Device::Cpu)
 }
 
+/// The object coverage of CBAM's cells for a batch, `(B, 1, S, S)`.
+pub fn coverage(coverage: &[f32], indices: &[usize], side: usize) -> Result<Tensor> {
+    let cells = side * side;
+    let data: Vec<f32> = indices.iter().flat_map(|&i| coverage[i * cells..(i + 1) * cells].iter().copied()).collect();
+    Tensor::from_vec(data, (indices.len(), 1, side, side), &Device::Cpu)
+}
+
+/// Binary cross-entropy of `sigmoid(logits)` against targets in [0, 1], averaged; written as
+/// `max(s, 0) - s t + ln(1 + e^-|s|)` so large logits do not overflow.
+pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let softplus_tail = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    ((logits.relu()? - (logits * targets)?)? + softplus_tail)?.mean_all()
+}
+
 pub fn labels(labels: &[u32], indices: &[usize]) -> Result<Tensor> {
     Tensor::from_vec(indices.iter().map(|&i| labels[i]).collect::<Vec<u32>>(), indices.len(), &Device::Cpu)?.to_dtype(DType::U32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_cross_entropy_matches_its_definition_and_does_not_overflow() {
+        let logits = [-3.0f32, -0.5, 0.0, 2.0, 40.0, -40.0];
+        let targets = [0.0f32, 1.0, 0.5, 0.25, 1.0, 0.0];
+        let expected: f64 = logits
+            .iter()
+            .zip(&targets)
+            .map(|(&s, &t)| {
+                let p = 1.0 / (1.0 + (-s as f64).exp());
+                -(t as f64 * p.max(1e-300).ln() + (1.0 - t as f64) * (1.0 - p).max(1e-300).ln())
+            })
+            .sum::<f64>()
+            / logits.len() as f64;
+        let device = Device::Cpu;
+        let loss = binary_cross_entropy_with_logits(&Tensor::new(&logits, &device).unwrap(), &Tensor::new(&targets, &device).unwrap())
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!((loss as f64 - expected).abs() < 1e-6, "{loss} against {expected}");
+    }
 }
