@@ -225,13 +225,21 @@ pub fn inside_outside_ratio(map: &Tensor, mask: &[bool], side: usize) -> Option<
     let h = map.shape()[map.shape().len() - 2];
     let coverage = mask_coverage(mask, side, side / h);
     assert_eq!(coverage.len(), map.data().len(), "a square map over the scene");
-    let (mut inside, mut outside) = ((0.0, 0usize), (0.0, 0usize));
-    for (&value, &covered) in map.data().iter().zip(&coverage) {
-        let part = if covered >= 0.5 { &mut inside } else { &mut outside };
-        part.0 += value as f64;
-        part.1 += 1;
+    ratio_of_means(map.data(), |cell| coverage[cell] >= 0.5)
+}
+
+/// The mean of `values` where `inside(index)` holds over their mean elsewhere; `None` when
+/// either part is empty.
+pub fn ratio_of_means(values: &[f32], inside: impl Fn(usize) -> bool) -> Option<f64> {
+    let (mut sum_in, mut n_in, mut sum_out, mut n_out) = (0.0, 0usize, 0.0, 0usize);
+    for (i, &value) in values.iter().enumerate() {
+        if inside(i) {
+            (sum_in, n_in) = (sum_in + value as f64, n_in + 1);
+        } else {
+            (sum_out, n_out) = (sum_out + value as f64, n_out + 1);
+        }
     }
-    (inside.1 > 0 && outside.1 > 0).then(|| (inside.0 / inside.1 as f64) / (outside.0 / outside.1 as f64))
+    (n_in > 0 && n_out > 0).then(|| (sum_in / n_in as f64) / (sum_out / n_out as f64))
 }
 
 #[cfg(test)]

@@ -125,17 +125,11 @@ fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
 fn subject_ratio(map: &Tensor, subject: [f32; 4]) -> f64 {
     let shape = map.shape();
     let (h, w) = (shape[shape.len() - 2], shape[shape.len() - 1]);
-    let (mut inside, mut outside) = ((0.0, 0usize), (0.0, 0usize));
-    for y in 0..h {
-        for x in 0..w {
-            let (u, v) = ((x as f32 + 0.5) / w as f32, (y as f32 + 0.5) / h as f32);
-            let part =
-                if (subject[0]..subject[2]).contains(&u) && (subject[1]..subject[3]).contains(&v) { &mut inside } else { &mut outside };
-            part.0 += map.data()[y * w + x] as f64;
-            part.1 += 1;
-        }
-    }
-    (inside.0 / inside.1 as f64) / (outside.0 / outside.1 as f64)
+    let in_subject = |cell: usize| {
+        let (u, v) = (((cell % w) as f32 + 0.5) / w as f32, ((cell / w) as f32 + 0.5) / h as f32);
+        (subject[0]..subject[2]).contains(&u) && (subject[1]..subject[3]).contains(&v)
+    };
+    scenes::ratio_of_means(map.data(), in_subject).expect("cells inside and outside the subject")
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use attention_playground::model::stem;
 use attention_playground::scenes;
+use candle_core::{Device, Result, Tensor};
 
 /// Scene pixels per cell of CBAM's spatial map: the stem's stride, then the body's 2x2 pooling.
 pub const MASK_CELL: usize = stem::STRIDE * 2;
@@ -55,14 +56,31 @@ impl Dataset {
         self.labels.len()
     }
 
-    pub fn image_len(&self) -> usize {
-        stem::CHANNELS * self.side * self.side
+    /// The stem features of the scenes `indices`, `(B, 16, S, S)`.
+    pub fn features_of(&self, indices: &[usize]) -> Result<Tensor> {
+        gather(&self.features, indices, stem::CHANNELS, self.side)
     }
 
-    /// The side of the coverage maps (CBAM's spatial map).
-    pub fn coverage_side(&self) -> usize {
-        self.side / 2
+    /// The spatial gate's targets for the scenes `indices`, `(B, 1, S/2, S/2)`.
+    pub fn coverage_of(&self, indices: &[usize]) -> Result<Tensor> {
+        gather(&self.coverage, indices, 1, self.side / 2)
     }
+
+    /// The labels of the scenes `indices`, `(B,)`.
+    pub fn labels_of(&self, indices: &[usize]) -> Result<Tensor> {
+        Tensor::from_vec(indices.iter().map(|&i| self.labels[i]).collect::<Vec<u32>>(), indices.len(), &Device::Cpu)
+    }
+}
+
+/// The items `indices` of flat storage holding `(channels, side, side)` maps one after another,
+/// as a `(B, channels, side, side)` batch.
+fn gather(storage: &[f32], indices: &[usize], channels: usize, side: usize) -> Result<Tensor> {
+    let item = channels * side * side;
+    let mut data = Vec::with_capacity(indices.len() * item);
+    for &i in indices {
+        data.extend_from_slice(&storage[i * item..(i + 1) * item]);
+    }
+    Tensor::from_vec(data, (indices.len(), channels, side, side), &Device::Cpu)
 }
 
 /// Each cell's largest value over its 3x3 neighbourhood, on a `cells x cells` map.

@@ -99,7 +99,7 @@ fn accuracy(net: &Net, set: &Dataset, batch: usize) -> Result<f64> {
     let mut correct = 0usize;
     let indices: Vec<usize> = (0..set.len()).collect();
     for chunk in indices.chunks(batch) {
-        let x = net::batch(&set.features, chunk, set.image_len(), set.side)?;
+        let x = set.features_of(chunk)?;
         let predicted = net.forward(&x)?.argmax(D::Minus1)?.to_vec1::<u32>()?;
         correct += predicted.iter().zip(chunk).filter(|(p, i)| **p == set.labels[**i]).count();
     }
@@ -125,13 +125,12 @@ fn train(args: &Args, variant: &str, train_set: &Dataset, held_out: &Dataset) ->
                 args.lr * 0.5 * (1.0 + (std::f64::consts::PI * (step - warmup) as f64 / (total - warmup) as f64).cos())
             };
             optimizer.set_learning_rate(lr);
-            let x = net::batch(&train_set.features, chunk, train_set.image_len(), train_set.side)?;
-            let y = net::labels(&train_set.labels, chunk)?;
+            let (x, y) = (train_set.features_of(chunk)?, train_set.labels_of(chunk)?);
             let (logits, spatial) = net.forward_with_spatial_logits(&x)?;
             let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            if let (Some(spatial), true) = (spatial, args.mask_loss > 0.0) {
-                let target = net::coverage(&train_set.coverage, chunk, train_set.coverage_side())?;
-                loss = (loss + (net::binary_cross_entropy_with_logits(&spatial, &target)? * args.mask_loss)?)?;
+            if let Some(spatial) = spatial.filter(|_| args.mask_loss > 0.0) {
+                let mask_loss = net::binary_cross_entropy_with_logits(&spatial, &train_set.coverage_of(chunk)?)?;
+                loss = (loss + (mask_loss * args.mask_loss)?)?;
             }
             optimizer.backward_step(&loss)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
@@ -256,8 +255,7 @@ mod tests {
         // is exercised with non-trivial weights.
         let set = Dataset::generate(scenes::HELD_OUT_SEED, 8, 64);
         let indices: Vec<usize> = (0..set.len()).collect();
-        let x = net::batch(&set.features, &indices, set.image_len(), set.side).unwrap();
-        let y = net::labels(&set.labels, &indices).unwrap();
+        let (x, y) = (set.features_of(&indices).unwrap(), set.labels_of(&indices).unwrap());
         let mut optimizer = AdamW::new(net.vars(), ParamsAdamW { lr: 0.05, ..Default::default() }).unwrap();
         optimizer.backward_step(&candle_nn::loss::cross_entropy(&net.forward(&x).unwrap(), &y).unwrap()).unwrap();
         net.blocks = blocks.clone();
@@ -286,8 +284,7 @@ mod tests {
         let set = Dataset::generate(scenes::TRAIN_SEED, 64, 64);
         let net = Net::new(&[BlockKind::Se, BlockKind::Cbam], 5).unwrap();
         let indices: Vec<usize> = (0..set.len()).collect();
-        let x = net::batch(&set.features, &indices, set.image_len(), set.side).unwrap();
-        let y = net::labels(&set.labels, &indices).unwrap();
+        let (x, y) = (set.features_of(&indices).unwrap(), set.labels_of(&indices).unwrap());
         let mut optimizer = AdamW::new(net.vars(), ParamsAdamW { lr: 1e-2, ..Default::default() }).unwrap();
         let loss = |net: &Net| candle_nn::loss::cross_entropy(&net.forward(&x).unwrap(), &y).unwrap().to_scalar::<f32>().unwrap();
         let before = loss(&net);

@@ -12,7 +12,7 @@ use attention_playground::blocks::init::{eca_kernel_size, seeded_tensor, seeded_
 use attention_playground::model::{self, BODY_WIDTHS, MHSA_HEADS, stem};
 use attention_playground::scenes::CLASSES;
 use attention_playground::{BlockKind, Tensor as EngineTensor, Weights};
-use candle_core::{D, DType, Device, Result, Tensor, Var};
+use candle_core::{D, Device, Result, Tensor, Var};
 
 const BN_EPS: f64 = 1e-5;
 const LN_EPS: f64 = 1e-6;
@@ -264,31 +264,11 @@ fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
     centred.broadcast_div(&(var + LN_EPS)?.sqrt()?)?.broadcast_mul(weight)?.broadcast_add(bias)
 }
 
-/// A batch of `(B, 16, S, S)` features from flat storage.
-pub fn batch(features: &[f32], indices: &[usize], image_len: usize, side: usize) -> Result<Tensor> {
-    let mut data = Vec::with_capacity(indices.len() * image_len);
-    for &i in indices {
-        data.extend_from_slice(&features[i * image_len..(i + 1) * image_len]);
-    }
-    Tensor::from_vec(data, (indices.len(), stem::CHANNELS, side, side), &Device::Cpu)
-}
-
-/// The object coverage of CBAM's cells for a batch, `(B, 1, S, S)`.
-pub fn coverage(coverage: &[f32], indices: &[usize], side: usize) -> Result<Tensor> {
-    let cells = side * side;
-    let data: Vec<f32> = indices.iter().flat_map(|&i| coverage[i * cells..(i + 1) * cells].iter().copied()).collect();
-    Tensor::from_vec(data, (indices.len(), 1, side, side), &Device::Cpu)
-}
-
 /// Binary cross-entropy of `sigmoid(logits)` against targets in [0, 1], averaged; written as
 /// `max(s, 0) - s t + ln(1 + e^-|s|)` so large logits do not overflow.
 pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let softplus_tail = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
     ((logits.relu()? - (logits * targets)?)? + softplus_tail)?.mean_all()
-}
-
-pub fn labels(labels: &[u32], indices: &[usize]) -> Result<Tensor> {
-    Tensor::from_vec(indices.iter().map(|&i| labels[i]).collect::<Vec<u32>>(), indices.len(), &Device::Cpu)?.to_dtype(DType::U32)
 }
 
 #[cfg(test)]
