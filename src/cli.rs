@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use attention_playground::blocks::{EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder};
+use attention_playground::blocks::{EcaPadding, Fusion, Pairwise, ScaleMode, SpatialOrder, ports};
 use attention_playground::simd::Kernels;
 use attention_playground::tensor::Dims;
 use attention_playground::weights::{self, write_safetensors};
 use attention_playground::{
-    Backend, BackendChoice, BackendKind, Block, BlockKind, BlockOptions, CpuBackend, MapRequest, Tensor, Weights, select_backend,
+    Backend, BackendChoice, BackendKind, Block, BlockKind, BlockOptions, CpuBackend, MapRequest, Tensor, select_backend,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -92,10 +92,12 @@ struct BlockInput {
     /// The block: se, cbam, nonlocal, eca, gc or mhsa
     #[arg(long, value_name = "BLOCK")]
     block: BlockKind,
-    /// Safetensors file with the block's weights, named as in timm's state_dict()
+    /// Safetensors file (float32, float16 or bfloat16) with the block's weights, named as in timm's
+    /// state_dict(); AlexHex7's and mmcv's Non-local and the official CBAM code's names are renamed
     #[arg(long, value_name = "W.safetensors")]
     weights: PathBuf,
-    /// Use only the weights under this prefix (e.g. `layer3.1.se.` of a whole network's state dict)
+    /// Use only the weights under this prefix (e.g. `layer3.1.se.` of a whole network's state dict,
+    /// `module.` of a DataParallel one)
     #[arg(long, value_name = "PREFIX", default_value = "")]
     prefix: String,
     /// Safetensors file holding `x`, float32 (N, C, H, W)
@@ -106,11 +108,18 @@ struct BlockInput {
 }
 
 impl BlockInput {
-    /// The loaded block and `x`, checked against each other, with the sizes of `x`.
+    /// The loaded block and `x`, checked against each other, with the sizes of `x`. Weights
+    /// under another code's names are renamed (see `blocks::ports`); the line saying so goes to
+    /// stderr.
     fn load(&self) -> Result<(Block, Tensor, Dims), String> {
-        let weights =
-            Weights::from_safetensors_with_prefix(&read_file(&self.weights, "weights")?, &self.prefix).map_err(|e| e.to_string())?;
-        let block = Block::load(self.block, &weights, &self.options.options()).map_err(|e| e.to_string())?;
+        let bytes = read_file(&self.weights, "weights")?;
+        let given = self.options.options();
+        let file = self.weights.display().to_string();
+        let ported = ports::read_block_weights(&bytes, &file, &self.prefix, self.block, &given).map_err(|e| e.to_string())?;
+        let block = ported.load(self.block, &given).map_err(|e| e.to_string())?;
+        if let Some(note) = &ported.note {
+            eprintln!("attention-playground: {note}");
+        }
         let x = read_input(&self.input)?;
         let dims = block.check_input(&x).map_err(|e| e.to_string())?;
         Ok((block, x, dims))

@@ -28,8 +28,23 @@ pub enum Error {
     #[error("weights: key `{key}` has shape {found}, expected {expected}")]
     WrongShape { key: String, expected: String, found: Shape },
 
-    #[error("{file}: key `{key}` has dtype {found}, expected F32")]
-    WrongDtype { file: String, key: String, found: String },
+    /// A file that is recognisably something else (a PyTorch checkpoint, a git-LFS pointer, ...):
+    /// `what` says what it is and what to do (see [`crate::weights::sniff`]).
+    #[error("{file}: {what}")]
+    NotSafetensors { file: String, what: String },
+
+    #[error("{file}: key `{key}` has dtype {found}, expected F32 (or F16, BF16); {remedy}")]
+    WrongDtype { file: String, key: String, found: String, remedy: &'static str },
+
+    /// A block's keys found only under a prefix the caller did not give: `found` is the full key
+    /// that gave it away; `detail` says whose names they are when not timm's, and which other
+    /// prefixes hold such a block.
+    #[error("weights: block {block}'s keys are under `{prefix}` (found `{found}`{detail}): pass that prefix (`--prefix {prefix}`)")]
+    KeysUnderPrefix { block: &'static str, prefix: String, found: String, detail: String },
+
+    /// An error loading weights that were renamed from another code's convention: says which.
+    #[error("{inner} (the weights were read with the names of {convention})")]
+    Ported { convention: &'static str, inner: Box<Error> },
 
     #[error("input: missing tensor `x` (found: {found})")]
     MissingInput { found: String },

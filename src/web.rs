@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::backend::{AnyBackend, Backend, BackendChoice, CpuBackend};
+use crate::blocks::ports::{Ported, read_block_weights};
 use crate::blocks::{Block, BlockKind, BlockOptions, MapRequest};
 use crate::error::Error;
 use crate::model::report::{self, ReportOptions, Value};
@@ -31,6 +32,45 @@ fn start() {
 pub fn working_size(width: usize, height: usize) -> Vec<u32> {
     let (w, h) = image::working_size(width, height);
     vec![w as u32, h as u32]
+}
+
+/// [`crate::photo::read_header`] for the page: the first bytes of a photo (at least
+/// `photo::HEADER_BYTES` of them, or the whole file), its whole length and its name; resolves to
+/// `{ format, width, height, orientation }` (the size as shown, after the EXIF orientation) or
+/// fails with the one-line message (empty, over the limits, not a photo).
+#[wasm_bindgen(js_name = photoHeader)]
+pub fn photo_header(bytes: &[u8], file_len: f64, name: &str) -> Result<JsValue, JsValue> {
+    let header = crate::photo::read_header(bytes, file_len as usize, name).map_err(js_error)?;
+    let object = Object::new();
+    for (key, value) in [
+        ("format", JsValue::from_str(header.format)),
+        ("width", JsValue::from_f64(header.width as f64)),
+        ("height", JsValue::from_f64(header.height as f64)),
+        ("orientation", JsValue::from_f64(header.orientation as f64)),
+    ] {
+        Reflect::set(&object, &key.into(), &value).expect("setting a field of a plain object");
+    }
+    Ok(object.into())
+}
+
+/// The size the page's browser scales a decoded `width x height` photo to before
+/// [`to_working_size`] (longer side at most `photo::PRESCALE_SIDE`).
+#[wasm_bindgen(js_name = prescaleSize)]
+pub fn prescale_size(width: usize, height: usize) -> Vec<u32> {
+    let (w, h) = crate::photo::prescale_size(width, height);
+    vec![w as u32, h as u32]
+}
+
+/// [`crate::photo::to_working_size`]: upright, opaque RGBA (composited on white) to the working
+/// size, as `render` scales it; resolves to `{ rgba: Uint8Array, width, height }`.
+#[wasm_bindgen(js_name = toWorkingSize)]
+pub fn to_working_size(rgba: &[u8], width: usize, height: usize) -> Result<JsValue, JsValue> {
+    let (out, w, h) = crate::photo::to_working_size(rgba, width, height).map_err(js_error)?;
+    let object = Object::new();
+    Reflect::set(&object, &"rgba".into(), &js_sys::Uint8Array::from(&out[..]).into()).expect("plain object");
+    Reflect::set(&object, &"width".into(), &JsValue::from_f64(w as f64)).expect("plain object");
+    Reflect::set(&object, &"height".into(), &JsValue::from_f64(h as f64)).expect("plain object");
+    Ok(object.into())
 }
 
 /// Per-block options as the page sends them: the CLI's words (`"embedded-gaussian"`, `"circular"`).
@@ -78,8 +118,9 @@ struct State {
     backend: AnyBackend,
     model: RefCell<Option<Rc<Model>>>,
     last_run: RefCell<Option<Rc<ModelRun>>>,
-    /// Blocks whose weights the user loaded, used instead of the trained ones.
-    own_weights: RefCell<BTreeMap<BlockKind, Weights>>,
+    /// Blocks whose weights the user loaded (under timm's names, with the options their
+    /// convention implies), used instead of the trained ones.
+    own_weights: RefCell<BTreeMap<BlockKind, Ported>>,
 }
 
 /// One backend, one model, and the last run (kept for [`Playground::attention_at`]).
@@ -149,9 +190,9 @@ impl Playground {
             model_config.blocks.push((kind, words.parse().map_err(js_error)?));
         }
         let mut model = Model::trained(&model_config).map_err(js_error)?;
-        for (kind, weights) in self.state.own_weights.borrow().iter() {
+        for (kind, ported) in self.state.own_weights.borrow().iter() {
             if let Some((_, options)) = model_config.blocks.iter().find(|(k, _)| k == kind) {
-                model.replace_block(*kind, weights, options).map_err(js_error)?;
+                model.replace_block(*kind, &ported.weights, &ported.options(options)).map_err(|e| js_error(ported.explain(e)))?;
             }
         }
         self.state.model.replace(Some(Rc::new(model)));
@@ -159,21 +200,24 @@ impl Playground {
         Ok(())
     }
 
-    /// Uses the safetensors `bytes` (timm names, optionally under a prefix such as
-    /// `layer3.0.se.`) as `block`'s weights from the next [`Playground::configure`] on; checked
-    /// now, against the channels the block sees in this network. Empty `bytes` go back to the
-    /// trained weights.
+    /// Uses the safetensors `bytes` (float32, float16 or bfloat16; timm names, or the names of a
+    /// port [`crate::blocks::ports`] knows; optionally under a prefix such as `layer3.0.se.`) as
+    /// `block`'s weights from the next [`Playground::configure`] on; checked now, against the
+    /// channels the block sees in this network. Resolves to the line saying which port's names
+    /// were assumed, or `""` for timm's. Empty `bytes` go back to the trained weights.
     #[wasm_bindgen(js_name = loadWeights)]
-    pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String) -> Result<(), JsValue> {
+    pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String) -> Result<String, JsValue> {
         let kind: BlockKind = block.parse().map_err(js_error)?;
         if bytes.is_empty() {
             self.state.own_weights.borrow_mut().remove(&kind);
-            return Ok(());
+            return Ok(String::new());
         }
-        let weights = Weights::from_safetensors_with_prefix(&bytes, &prefix).map_err(js_error)?;
-        model::load_block(kind, &weights, &trained_options(kind)).map_err(js_error)?;
-        self.state.own_weights.borrow_mut().insert(kind, weights);
-        Ok(())
+        let given = trained_options(kind);
+        let ported = read_block_weights(&bytes, "weights", &prefix, kind, &given).map_err(js_error)?;
+        model::load_block(kind, &ported.weights, &ported.options(&given)).map_err(|e| js_error(ported.explain(e)))?;
+        let note = ported.note.clone().unwrap_or_default();
+        self.state.own_weights.borrow_mut().insert(kind, ported);
+        Ok(note)
     }
 
     /// Runs the model on `width x height` RGBA pixels (already scaled to [`working_size`]) and

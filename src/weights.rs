@@ -4,8 +4,11 @@
 //! timm module loads as it is. Every lookup checks the shape; keys nobody asked for are an error,
 //! because a misspelled optional key (say `fc1.bais`) would otherwise be dropped without a word.
 
+pub mod sniff;
+
 use std::collections::{BTreeMap, BTreeSet};
 
+use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result, Shape};
@@ -14,23 +17,57 @@ use crate::tensor::Tensor;
 /// BatchNorm's step counter: int64, present in every timm state dict, never used in eval mode.
 const IGNORED_SUFFIX: &str = "num_batches_tracked";
 
-/// Parses a safetensors file into float32 tensors. `file` names the file in error messages.
+/// Parses a safetensors file into float32 tensors; float16 and bfloat16 tensors are widened,
+/// which is exact. `file` names the file in error messages. A file that is not safetensors is
+/// named for what it is ([`sniff`]); a tensor of another dtype is refused, the first in name
+/// order, so the same file always gives the same message.
 pub fn read_safetensors(bytes: &[u8], file: &str) -> Result<BTreeMap<String, Tensor>> {
-    let parsed = SafeTensors::deserialize(bytes).map_err(|e| Error::BadFile { file: file.to_string(), reason: e.to_string() })?;
+    let parsed = SafeTensors::deserialize(bytes).map_err(|e| match sniff::sniff(bytes) {
+        Some(kind) => Error::NotSafetensors { file: file.to_string(), what: sniff::Described { kind: &kind, file }.to_string() },
+        None => Error::BadFile { file: file.to_string(), reason: e.to_string() },
+    })?;
+    let mut names = parsed.names();
+    names.sort_unstable();
     let mut tensors = BTreeMap::new();
-    for (name, view) in parsed.tensors() {
+    for name in names {
         if name.ends_with(IGNORED_SUFFIX) {
             continue;
         }
-        if view.dtype() != Dtype::F32 {
-            return Err(Error::WrongDtype { file: file.to_string(), key: name, found: format!("{:?}", view.dtype()) });
-        }
-        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let view = parsed.tensor(name).map_err(|e| Error::BadFile { file: file.to_string(), reason: e.to_string() })?;
+        let data = widen_to_f32(&view).ok_or_else(|| Error::WrongDtype {
+            file: file.to_string(),
+            key: name.to_string(),
+            found: view.dtype().to_string(),
+            remedy: dtype_remedy(view.dtype()),
+        })?;
         let tensor = Tensor::new(view.shape().to_vec(), data)
             .ok_or_else(|| Error::BadFile { file: file.to_string(), reason: format!("tensor `{name}` holds the wrong number of bytes") })?;
-        tensors.insert(name, tensor);
+        tensors.insert(name.to_string(), tensor);
     }
     Ok(tensors)
+}
+
+/// The values of a float32, float16 or bfloat16 tensor as float32 (every half value is a float32
+/// value, so widening is exact); `None` for any other dtype.
+fn widen_to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
+    let bytes = view.data();
+    let halves = || bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    match view.dtype() {
+        Dtype::F32 => Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
+        Dtype::F16 => Some(halves().map(|h| half::f16::from_bits(h).to_f32()).collect()),
+        Dtype::BF16 => Some(halves().map(|h| half::bf16::from_bits(h).to_f32()).collect()),
+        _ => None,
+    }
+}
+
+/// What to do about a tensor of a dtype the engine does not read.
+fn dtype_remedy(dtype: Dtype) -> &'static str {
+    // Narrowing float64 would round: the numbers computed with would not be the file's.
+    const FLOAT64: &str = "the engine computes in float32 and does not round weights silently: save them as float32 \
+        (`{k: v.float() for k, v in state_dict.items()}` before save_file)";
+    const OTHER: &str = "an integer or other non-float tensor is no weight: save it as float32 (`tensor.float()` before \
+        save_file) or leave it out";
+    if dtype == Dtype::F64 { FLOAT64 } else { OTHER }
 }
 
 /// The tensor `x` of an input file (what `apply`, `bench` and the browser benchmark read).
@@ -70,15 +107,32 @@ impl Weights {
     /// Takes only the keys under `prefix` (for instance `layer3.1.se.` of a whole-network state
     /// dict) and strips it.
     pub fn from_safetensors_with_prefix(bytes: &[u8], prefix: &str) -> Result<Self> {
-        let all = read_safetensors(bytes, "weights")?;
+        Self::read(bytes, "weights", prefix)
+    }
+
+    /// [`Weights::from_safetensors_with_prefix`] with `file` naming the file in messages.
+    pub fn read(bytes: &[u8], file: &str, prefix: &str) -> Result<Self> {
+        Self::read_under(bytes, file, prefix).map(|(weights, _)| weights)
+    }
+
+    /// [`Weights::read`], also returning the prefix taken: a prefix given without its trailing
+    /// dot (`layer1.0.se`) stands for `layer1.0.se.` when keys start with that.
+    pub fn read_under(bytes: &[u8], file: &str, prefix: &str) -> Result<(Self, String)> {
+        let all = read_safetensors(bytes, file)?;
+        let dotted = format!("{prefix}.");
+        let prefix = if !prefix.is_empty() && !prefix.ends_with('.') && all.keys().any(|k| k.starts_with(&dotted)) {
+            dotted
+        } else {
+            prefix.to_string()
+        };
         let any_key = all.keys().next().cloned();
-        let weights = Self::from_tensors(all.into_iter().filter_map(|(k, t)| k.strip_prefix(prefix).map(|k| (k.to_string(), t))));
+        let weights = Self::from_tensors(all.into_iter().filter_map(|(k, t)| k.strip_prefix(prefix.as_str()).map(|k| (k.to_string(), t))));
         match any_key {
             Some(example) if weights.tensors.is_empty() => Err(Error::BadOption {
                 option: "--prefix",
                 reason: format!("no key of the weights starts with `{prefix}` (they look like `{example}`)"),
             }),
-            _ => Ok(weights),
+            _ => Ok((weights, prefix)),
         }
     }
 
@@ -93,6 +147,11 @@ impl Weights {
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
+    }
+
+    /// Every `(key, tensor)`, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.tensors.iter().map(|(k, t)| (k.as_str(), t))
     }
 
     pub fn get(&self, key: &str) -> Option<&Tensor> {

@@ -248,12 +248,14 @@ fn truncated_and_foreign_files_are_refused() {
     let s = Scratch::new();
     let bytes = std::fs::read(&w).unwrap();
     let truncated = s.bytes("truncated.safetensors", &bytes[..bytes.len() - 100]);
-    assert_refused(&c, &truncated, &x, &[], &["weights: not a valid safetensors file"]);
+    assert_refused(&c, &truncated, &x, &[], &["truncated.safetensors: a safetensors file cut short"]);
     let jpeg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/cat.jpg");
     let not_st = if jpeg.exists() { jpeg } else { s.bytes("x.jpg", b"\xff\xd8\xff\xe0 not safetensors at all") };
-    assert_refused(&c, &not_st, &x, &[], &["weights: not a valid safetensors file"]);
+    assert_refused(&c, &not_st, &x, &[], &[".jpg: a JPEG image, not a weights file"]);
+    let garbage = s.bytes("garbage.safetensors", b"\x01\x02\x03 nothing known");
+    assert_refused(&c, &garbage, &x, &[], &["garbage.safetensors: not a valid safetensors file"]);
     let empty = s.bytes("empty.safetensors", b"");
-    assert_refused(&c, &w, &empty, &[], &["input: not a valid safetensors file"]);
+    assert_refused(&c, &w, &empty, &[], &["input: the file is empty"]);
     assert_refused(&c, &s.path("absent.safetensors"), &x, &[], &["cannot read weights file"]);
 }
 

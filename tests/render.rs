@@ -1,11 +1,13 @@
-//! `attention-playground render`: figures and result.json for a photo in each accepted format,
-//! and a one-line refusal (exit 2, nothing written) for files that are not photos.
+//! `attention-playground render`: figures (SVG, and PNG at 2x from that SVG) and result.json for a
+//! photo in each accepted format, and a one-line refusal (exit 2, nothing written) for files that
+//! are not photos.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::Path;
 use std::process::Command;
 
-use image::{ImageFormat, RgbaImage};
+use image::{ImageFormat, RgbImage, RgbaImage};
+use resvg::usvg;
 
 fn render(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_attention-playground")).arg("render").args(args).output().unwrap();
@@ -17,8 +19,8 @@ fn sample(name: &str) -> String {
 }
 
 /// Decodes a PNG and checks it holds a drawing: at least `min_colours` distinct colours (a chart
-/// has four, a map over a photo hundreds).
-fn assert_png(path: &Path, min_colours: usize) -> (u32, u32) {
+/// has dozens from its anti-aliased text, a map over a photo thousands).
+fn assert_png(path: &Path, min_colours: usize) -> RgbImage {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
     let img = image::load_from_memory_with_format(&bytes, ImageFormat::Png).unwrap().to_rgb8();
@@ -26,7 +28,38 @@ fn assert_png(path: &Path, min_colours: usize) -> (u32, u32) {
     colours.sort();
     colours.dedup();
     assert!(colours.len() >= min_colours, "{} has {} colours", path.display(), colours.len());
-    img.dimensions()
+    img
+}
+
+/// Reads a figure's SVG back with usvg (the parser resvg renders from) and returns its size in CSS
+/// pixels and the content of its `<text>` elements.
+fn read_svg(path: &Path) -> ((u32, u32), Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let tree = usvg::Tree::from_str(&text, &usvg::Options::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let size = tree.size();
+    assert_eq!((size.width().fract(), size.height().fract()), (0.0, 0.0), "{}: whole pixels", path.display());
+    let doc = usvg::roxmltree::Document::parse(&text).unwrap();
+    let texts = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.descendants().filter(|t| t.is_text()).filter_map(|t| t.text()).collect::<String>())
+        .collect();
+    ((size.width() as u32, size.height() as u32), texts)
+}
+
+/// The distinct grey levels in the top `rows` rows of `img` (its title strip): anti-aliased text
+/// has dozens between its ink and the white page, a bitmap font's text two.
+fn grey_levels(img: &RgbImage, rows: u32) -> usize {
+    let mut levels = [false; 256];
+    for y in 0..rows.min(img.height()) {
+        for x in 0..img.width() {
+            let [r, g, b] = img.get_pixel(x, y).0;
+            if r.max(g).max(b) - r.min(g).min(b) <= 4 {
+                levels[g as usize] = true;
+            }
+        }
+    }
+    levels.iter().filter(|&&l| l).count()
 }
 
 #[test]
@@ -47,9 +80,42 @@ fn a_photo_gives_every_figure_and_the_result_object() {
         "attention-nonlocal",
         "attention-mhsa",
     ] {
-        let min_colours = if name.starts_with("channels") { 4 } else { 200 };
-        let (w, h) = assert_png(&out.join(format!("{name}.png")), min_colours);
-        assert!(w >= 200 && h >= 100, "{name}: {w} x {h}");
+        let min_colours = if name.starts_with("channels") { 20 } else { 1000 };
+        let png = assert_png(&out.join(format!("{name}.png")), min_colours);
+        let ((w, h), texts) = read_svg(&out.join(format!("{name}.svg")));
+        assert!(w >= 300 && h >= 200, "{name}: {w} x {h}");
+        assert_eq!(png.dimensions(), (2 * w, 2 * h), "{name}: the PNG is the SVG at 2x");
+        // The title's strip (36 CSS px) holds only the title: anti-aliased, in many greys (28 here;
+        // the 8x8 bitmap font this replaced gave its ink and the white page, nothing between).
+        let greys = grey_levels(&png, 2 * 36);
+        assert!(greys >= 12, "{name}: {greys} grey levels in the title strip; is the text anti-aliased?");
+        let title = texts.first().map_or("", String::as_str);
+        let expected = match name {
+            "channels-se" => "SE: 16 channel weights",
+            "channels-eca" => "ECA: 16 channel weights",
+            "channels-gc" => "GC: 16 channel weights",
+            "channels-cbam" => "CBAM: 32 channel weights",
+            "spatial-cbam" => "CBAM spatial gate",
+            "context-gc" => "GC context weights",
+            "attention-nonlocal" => "Non-local: where the marked position attends",
+            _ => "MHSA: where the marked position attends",
+        };
+        assert!(title.starts_with(expected), "{name}: title `{title}`");
+        let has = |t: &str| texts.iter().any(|s| s == t);
+        if ["channels-se", "channels-eca", "channels-gc"].contains(&name) {
+            for channel in ["red", "bright", "diagonal edges \\, coarse", "blue-yellow edges"] {
+                assert!(has(channel), "{name}: no label `{channel}` in {texts:?}");
+            }
+        }
+        if name == "channels-cbam" {
+            assert!(has("channel 0") && has("channel 31"), "{name}: {texts:?}");
+        }
+        if !name.starts_with("channels") {
+            assert!(has("gate") || has("weight") || has("attention"), "{name}: the colour bar's label in {texts:?}");
+        }
+        if name == "attention-mhsa" {
+            assert!((1..=4).all(|i| has(&format!("head {i} of 4"))), "{name}: a panel per head in {texts:?}");
+        }
     }
     let result: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("result.json")).unwrap()).unwrap();
     assert_eq!(result["backend"], "cpu");
@@ -87,7 +153,8 @@ fn png_webp_and_gif_photos_render_too() {
         let (code, stderr) =
             render(&["--image", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--backend", "cpu", "--blocks", "cbam,se"]);
         assert_eq!(code, 0, "{ext}: {stderr}");
-        assert_png(&out.join("spatial-cbam.png"), 200);
+        assert_png(&out.join("spatial-cbam.png"), 1000);
+        read_svg(&out.join("spatial-cbam.svg"));
         assert!(!out.join("attention-nonlocal.png").exists(), "only the blocks asked for");
     }
 }
@@ -115,11 +182,14 @@ fn files_that_are_not_photos_are_refused_in_one_line() {
     header.extend_from_slice(&chunk);
     header.extend_from_slice(&crc32(&chunk).to_be_bytes());
     std::fs::write(&huge, header).unwrap();
+    let empty = dir.path().join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
     let cases = [
-        (text.clone(), "not a JPEG, PNG, WebP or GIF"),
-        (disguised, "cannot decode it"),
-        (truncated, "cannot decode"),
-        (huge, "larger than 20000 pixels"),
+        (text.clone(), "is not a photo this can read; choose a JPEG, PNG, WebP or GIF file"),
+        (disguised, "is not a photo this can read"),
+        (truncated, "cannot decode it, the file is damaged or cut short"),
+        (huge, "is 30000 x 30000 pixels (900 megapixels), too large"),
+        (empty, "is empty (0 bytes)"),
         (dir.path().join("missing.png"), "cannot read image"),
     ];
     for (path, expected) in cases {
@@ -150,4 +220,44 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// The photo `render` saw (`photo.png`) for a case file of tests/fixtures/cases/.
+fn seen(case: &str, dir: &Path) -> RgbImage {
+    let out = dir.join(case);
+    let path = format!("{}/tests/fixtures/cases/{case}", env!("CARGO_MANIFEST_DIR"));
+    let (code, stderr) = render(&["--image", &path, "--out", out.to_str().unwrap(), "--blocks", "none", "--backend", "cpu"]);
+    assert_eq!(code, 0, "{case}: {stderr}");
+    image::open(out.join("photo.png")).unwrap().to_rgb8()
+}
+
+/// Mean absolute difference per channel value, in units of 1/255.
+fn mean_difference(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let total: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (x as i64 - y as i64).unsigned_abs()).sum();
+    total as f64 / a.as_raw().len() as f64
+}
+
+#[test]
+fn photos_are_read_as_the_page_reads_them_upright_on_white_any_size() {
+    // The page's side of the same contract, and the two compared, are in tests/browser/real-world.test.mjs.
+    let dir = tempfile::tempdir().unwrap();
+    let upright = seen("portrait_upright.png", dir.path());
+    assert_eq!(upright.dimensions(), (168, 224));
+    for rotated in ["exif_orient6.jpg", "exif_orient8.jpg"] {
+        let photo = seen(rotated, dir.path());
+        assert_eq!(photo.dimensions(), (168, 224), "{rotated} stands upright");
+        // JPEG against the PNG it was made from: compression, not orientation (lying on its side: ~60).
+        let d = mean_difference(&photo, &upright);
+        assert!(d < 4.0, "{rotated} looks like portrait_upright.png: mean difference {d}");
+    }
+    for (transparent, white) in
+        [("rgba_transparent.png", "rgba_on_white.png"), ("la_transparent.png", "la_on_white.png"), ("palette_trns.png", "rgba_on_white.png")]
+    {
+        let d = mean_difference(&seen(transparent, dir.path()), &seen(white, dir.path()));
+        assert!(d <= 0.5, "{transparent} is composited on white like {white}: mean difference {d}");
+    }
+    let one = seen("one_by_one.png", dir.path());
+    assert_eq!(one.dimensions(), (224, 224), "a 1 x 1 photo is scaled, as in the page");
+    assert_eq!(seen("bomb_16000.png", dir.path()).dimensions(), (224, 224), "16000 x 16000 is scaled");
 }

@@ -12,6 +12,7 @@ pub mod mhsa;
 pub mod nonlocal;
 pub mod options;
 pub mod params;
+pub mod ports;
 pub mod se;
 
 use std::collections::BTreeMap;

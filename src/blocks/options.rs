@@ -140,6 +140,20 @@ pub struct BlockOptions {
 }
 
 impl BlockOptions {
+    /// These options, with `defaults` filling in each one not given (a weights file's convention
+    /// implies some: [`super::ports`]). Given options always win.
+    pub fn or_defaults(&self, defaults: &BlockOptions) -> BlockOptions {
+        BlockOptions {
+            spatial_order: self.spatial_order.or(defaults.spatial_order),
+            pairwise: self.pairwise.or(defaults.pairwise),
+            scale: self.scale.or(defaults.scale),
+            subsample: self.subsample || defaults.subsample,
+            padding: self.padding.or(defaults.padding),
+            fusion: self.fusion.or(defaults.fusion),
+            heads: self.heads.or(defaults.heads),
+        }
+    }
+
     /// Refuses every option given that `kind` does not take.
     pub fn check_for(&self, kind: BlockKind) -> Result<()> {
         let given: [(&'static str, bool, &[BlockKind]); 7] = [

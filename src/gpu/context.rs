@@ -62,7 +62,14 @@ impl GpuContext {
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::GpuUnavailable(format!("no GPU adapter found ({e})")))?;
+            .map_err(|e| {
+                Error::GpuUnavailable(if cfg!(target_arch = "wasm32") {
+                    // wgpu's own text lists its backends, which mean nothing to a reader of the page.
+                    "this browser offers no WebGPU adapter (WebGPU is off, unsupported, or blocked for this GPU); choose the CPU backend, or auto, which falls back to it".into()
+                } else {
+                    format!("no GPU adapter found ({e})")
+                })
+            })?;
         let info = adapter.get_info();
         let limits = choose_limits(adapter.limits());
         let (device, queue) = adapter

@@ -1,24 +1,44 @@
-//! Drawing the figures: a map laid over the photo with its colour bar, a labelled bar chart,
-//! panels side by side. Text is the public-domain 8x8 bitmap font of `font8x8`, so the figures
-//! need no font files.
+//! Drawing the figures. Each figure is drawn once, as SVG: bars, axes, colour bars and markers as
+//! vector shapes, every label as a real `<text>`, and only what is raster by nature (the photo and
+//! the map over it) as embedded PNG data URIs. The PNG beside it is that same SVG rasterised at 2x
+//! by resvg, a well-kept pure-Rust SVG renderer (linebender), so the vector figure and the raster
+//! one cannot drift apart and the raster's text is shaped and anti-aliased. resvg sees no system
+//! fonts: it sets the text in DejaVu Sans, bundled from the `dejavu` crate, so a machine without
+//! fonts (CI) renders the same PNG. The SVG names the page's font stack (system-ui first) and ends
+//! with DejaVu Sans, so a browser showing it uses its own interface font.
+//!
+//! The look is the playground's (`www/views.js`, `www/colormap.js`, `www/styles.js`): viridis over
+//! each map's own range, the map over the photo at opacity 0.6, a colour bar with five values,
+//! channel bars coloured by their value and sorted, the query ringed in white with a red cross.
+
+use std::fmt::Write;
+use std::sync::Arc;
 
 use attention_playground::model::report::Value;
-use font8x8::UnicodeFonts;
-use image::{Rgb, RgbImage};
+use base64::Engine;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder, RgbImage};
+use resvg::{tiny_skia, usvg};
 
-/// The figures' photos are drawn at twice the working size, for print.
-const ZOOM: u32 = 2;
-const TITLE_HEIGHT: u32 = 28;
-const BAR_WIDTH: u32 = 16;
-const LEGEND_WIDTH: u32 = 90;
+/// The PNG's pixels per SVG unit (CSS pixel): 2x, for print and high-density screens.
+pub const PNG_SCALE: f32 = 2.0;
+/// The page's font stack, then the bundled font the PNG is set in.
+const FONT_STACK: &str = r#"system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif"#;
 const MAP_OPACITY: f32 = 0.6;
-const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
-const INK: Rgb<u8> = Rgb([30, 30, 40]);
-const BAR: Rgb<u8> = Rgb([83, 74, 183]);
-const GRID: Rgb<u8> = Rgb([210, 210, 220]);
+const PAD: f64 = 16.0;
+/// The longer side of the photo in a one-panel figure, and in each panel of several.
+const PHOTO_BOX: f64 = 336.0;
+const PANEL_BOX: f64 = 240.0;
+const LEGEND_BAR: f64 = 14.0;
 
-/// Viridis, sampled at 11 stops (matplotlib's map, the same stops as `www/colormap.js`).
-const VIRIDIS: [[f32; 3]; 11] = [
+const INK: &str = "#1d1d1f";
+const MUTED: &str = "#6b6b76";
+const LINE: &str = "#e3e3e8";
+const LEGEND_EDGE: &str = "#c9c9d2";
+const QUERY: &str = "#e5484d";
+
+/// Viridis as `www/colormap.js` builds it: eleven stops of the published map, interpolated into 256 entries.
+const VIRIDIS_STOPS: [[f32; 3]; 11] = [
     [68.0, 1.0, 84.0],
     [72.0, 36.0, 117.0],
     [65.0, 68.0, 135.0],
@@ -32,11 +52,16 @@ const VIRIDIS: [[f32; 3]; 11] = [
     [253.0, 231.0, 37.0],
 ];
 
-fn viridis(t: f32) -> [f32; 3] {
-    let t = t.clamp(0.0, 1.0) * (VIRIDIS.len() - 1) as f32;
-    let k = (t as usize).min(VIRIDIS.len() - 2);
-    let f = t - k as f32;
-    [0, 1, 2].map(|c| VIRIDIS[k][c] * (1.0 - f) + VIRIDIS[k + 1][c] * f)
+/// The colour of `t` in `[0, 1]`: the nearest of the 256 entries, as the page's `viridis(t)`.
+fn viridis(t: f32) -> [u8; 3] {
+    let i = (t.clamp(0.0, 1.0) * 255.0).round() / 255.0 * (VIRIDIS_STOPS.len() - 1) as f32;
+    let k = (i as usize).min(VIRIDIS_STOPS.len() - 2);
+    let f = i - k as f32;
+    [0, 1, 2].map(|c| (VIRIDIS_STOPS[k][c] * (1.0 - f) + VIRIDIS_STOPS[k + 1][c] * f).round() as u8)
+}
+
+fn hex([r, g, b]: [u8; 3]) -> String {
+    format!("#{r:02x}{g:02x}{b:02x}")
 }
 
 /// A map of the result object: `{ width, height, data }`.
@@ -49,7 +74,9 @@ pub struct Map {
 impl Map {
     pub fn from_value(v: &Value) -> Option<Self> {
         match (v.get("width"), v.get("height"), v.get("data")) {
-            (Some(Value::Number(w)), Some(Value::Number(h)), Some(Value::Floats(d))) => {
+            (Some(Value::Number(w)), Some(Value::Number(h)), Some(Value::Floats(d)))
+                if *w >= 1.0 && *h >= 1.0 && d.len() == (*w as usize) * (*h as usize) =>
+            {
                 Some(Self { width: *w as usize, height: *h as usize, data: d.clone() })
             }
             _ => None,
@@ -60,134 +87,405 @@ impl Map {
         self.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
     }
 
-    /// Bilinear sample at fractional position `(u, v)` in `[0, 1)`, cell centres at `(i + 0.5) / n`.
-    fn sample(&self, u: f32, v: f32) -> f32 {
-        let x = (u * self.width as f32 - 0.5).clamp(0.0, (self.width - 1) as f32);
-        let y = (v * self.height as f32 - 0.5).clamp(0.0, (self.height - 1) as f32);
-        let (x0, y0) = (x as usize, y as usize);
-        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-        let at = |xx: usize, yy: usize| self.data[yy * self.width + xx];
-        (at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx) * (1.0 - fy) + (at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx) * fy
+    /// The map at its own size in viridis over its range, as a PNG data URI; the viewer smooths it
+    /// when scaling it over the photo, as the page's canvas does.
+    fn data_uri(&self) -> String {
+        let (lo, hi) = self.range();
+        let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
+        let pixels = self.data.iter().flat_map(|&v| viridis((v - lo) / span)).collect();
+        let img = RgbImage::from_raw(self.width as u32, self.height as u32, pixels).expect("width x height values");
+        png_data_uri(&img)
     }
 }
 
-pub fn text(img: &mut RgbImage, x: i64, y: i64, s: &str, colour: Rgb<u8>, scale: u32) {
-    let mut pen = x;
-    for ch in s.chars() {
-        let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).expect("the basic font has '?'");
-        for (row, bits) in glyph.iter().enumerate() {
-            for col in 0..8 {
-                if bits >> col & 1 == 1 {
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            put(img, pen + (col * scale + dx) as i64, y + (row as u32 * scale + dy) as i64, colour);
-                        }
-                    }
-                }
-            }
+/// A query position: the cell `(x, y)` of a `width x height` grid.
+#[derive(Clone, Copy)]
+pub struct Query {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// The photo, encoded once for every figure that shows it.
+pub struct Photo {
+    width: u32,
+    height: u32,
+    uri: String,
+}
+
+impl Photo {
+    pub fn new(rgb: &RgbImage) -> Self {
+        Self { width: rgb.width(), height: rgb.height(), uri: png_data_uri(rgb) }
+    }
+
+    /// Its size scaled so the longer side is `longer`.
+    fn fit(&self, longer: f64) -> (f64, f64) {
+        let s = longer / self.width.max(self.height) as f64;
+        ((self.width as f64 * s).round().max(1.0), (self.height as f64 * s).round().max(1.0))
+    }
+}
+
+fn png_data_uri(img: &RgbImage) -> String {
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).expect("PNG encoding into memory");
+    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// XML text and attribute escaping.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
         }
-        pen += 8 * scale as i64;
     }
+    out
 }
 
-fn put(img: &mut RgbImage, x: i64, y: i64, colour: Rgb<u8>) {
-    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, colour);
-    }
-}
-
-fn fill(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, colour: Rgb<u8>) {
-    for yy in y..(y + h).min(img.height()) {
-        for xx in x..(x + w).min(img.width()) {
-            img.put_pixel(xx, yy, colour);
-        }
-    }
-}
-
+/// `views.js`'s `format`: a value for a label.
 fn format_value(v: f32) -> String {
-    if v.abs() >= 0.01 || v == 0.0 { format!("{v:.4}") } else { format!("{v:.4e}") }
+    let a = v.abs();
+    if v == 0.0 {
+        "0".into()
+    } else if !(0.001..10000.0).contains(&a) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.*}", if a < 0.1 { 4 } else { 3 })
+    }
 }
 
-/// The photo (zoomed) with `map` over it in viridis, a colour bar with the map's range on the
-/// right, and `title` above. `query`: the feature cell `(x, y)` on a `(w, h)` grid to mark.
-pub fn overlay(photo: &RgbImage, map: &Map, title: &str, query: Option<((f64, f64), (f64, f64))>) -> RgbImage {
-    let (pw, ph) = (photo.width() * ZOOM, photo.height() * ZOOM);
-    let width = (pw + BAR_WIDTH + LEGEND_WIDTH + 24).max(title.len() as u32 * 8 + 16);
-    let mut img = RgbImage::from_pixel(width, ph + TITLE_HEIGHT + 8, WHITE);
-    text(&mut img, 8, 10, title, INK, 1);
-    let (lo, hi) = map.range();
-    let span = if hi - lo > 1e-12 { hi - lo } else { 1.0 };
-    for y in 0..ph {
-        for x in 0..pw {
-            let src = photo.get_pixel(x / ZOOM, y / ZOOM).0;
-            let t = (map.sample((x as f32 + 0.5) / pw as f32, (y as f32 + 0.5) / ph as f32) - lo) / span;
-            let c = viridis(t);
-            let mixed = [0, 1, 2].map(|k| (src[k] as f32 * (1.0 - MAP_OPACITY) + c[k] * MAP_OPACITY).round() as u8);
-            img.put_pixel(x + 8, y + TITLE_HEIGHT, Rgb(mixed));
+/// `views.js`'s `formatStep`: enough digits to tell apart values `step` apart (a nearly flat map).
+fn format_step(v: f32, step: f32) -> String {
+    let or_one = |x: f32| if x == 0.0 { 1.0 } else { x };
+    let digits = ((-or_one(step.abs()).log10()).ceil() + 1.0).max(0.0);
+    if digits > 5.0 {
+        let precision = (digits + or_one(v.abs()).log10().floor()).clamp(2.0, 6.0) as usize;
+        format!("{v:.precision$e}")
+    } else {
+        format!("{v:.*}", digits as usize)
+    }
+}
+
+/// The kinds of text in a figure: size in px, weight, colour.
+#[derive(Clone, Copy)]
+enum Font {
+    Title,
+    Heading,
+    Label,
+    Note,
+    Tick,
+}
+
+impl Font {
+    fn style(self) -> (f64, u16, &'static str) {
+        match self {
+            Font::Title => (15.0, 600, INK),
+            Font::Heading => (13.0, 600, INK),
+            Font::Label => (12.0, 400, INK),
+            Font::Note => (12.0, 400, MUTED),
+            Font::Tick => (11.0, 400, INK),
         }
     }
-    if let Some(((qx, qy), (gw, gh))) = query {
-        let cx = 8 + ((qx + 0.5) / gw * pw as f64) as i64;
-        let cy = TITLE_HEIGHT as i64 + ((qy + 0.5) / gh * ph as f64) as i64;
-        for d in -9i64..=9 {
-            for w in -1i64..=1 {
-                put(&mut img, cx + d, cy + w, INK);
-                put(&mut img, cx + w, cy + d, INK);
+}
+
+#[derive(Clone, Copy)]
+enum Anchor {
+    Start,
+    Middle,
+    End,
+}
+
+/// An SVG under construction: the body is written first, the size fixed when it is finished.
+#[derive(Default)]
+struct Svg {
+    defs: String,
+    body: String,
+}
+
+impl Svg {
+    fn text(&mut self, x: f64, baseline: f64, text: &str, font: Font, anchor: Anchor) {
+        let (size, weight, fill) = font.style();
+        let anchor = match anchor {
+            Anchor::Start => "",
+            Anchor::Middle => r#" text-anchor="middle""#,
+            Anchor::End => r#" text-anchor="end""#,
+        };
+        let weight = if weight == 400 { String::new() } else { format!(r#" font-weight="{weight}""#) };
+        let _ = writeln!(
+            self.body,
+            r#"<text x="{x:.1}" y="{baseline:.1}" font-size="{size}"{weight} fill="{fill}"{anchor}>{}</text>"#,
+            escape(text)
+        );
+    }
+
+    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str) {
+        let _ = writeln!(self.body, r#"<rect x="{x:.2}" y="{y:.2}" width="{w:.2}" height="{h:.2}" fill="{fill}"/>"#);
+    }
+
+    fn line(&mut self, (x1, y1): (f64, f64), (x2, y2): (f64, f64), stroke: &str, width: f64) {
+        let _ =
+            writeln!(self.body, r#"<line x1="{x1:.2}" y1="{y1:.2}" x2="{x2:.2}" y2="{y2:.2}" stroke="{stroke}" stroke-width="{width}"/>"#);
+    }
+
+    /// The document: a white page of `width x height` CSS pixels.
+    fn finish(self, width: f64, height: f64, title: &str) -> String {
+        let (w, h) = (width.ceil(), height.ceil());
+        format!(
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                "\n",
+                r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" "#,
+                r#"width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family='{font}'>"#,
+                "\n<title>{title}</title>\n<defs>\n{gradient}{defs}</defs>\n",
+                r##"<rect width="{w}" height="{h}" fill="#fff"/>"##,
+                "\n{body}</svg>\n"
+            ),
+            w = w,
+            h = h,
+            font = FONT_STACK,
+            title = escape(title),
+            gradient = viridis_gradient(),
+            defs = self.defs,
+            body = self.body,
+        )
+    }
+}
+
+/// The colour bar's fill: viridis from the bottom (low) to the top (high), its eleven stops.
+fn viridis_gradient() -> String {
+    let mut out = String::from(r#"<linearGradient id="viridis" x1="0" y1="1" x2="0" y2="0">"#);
+    for (i, stop) in VIRIDIS_STOPS.iter().enumerate() {
+        let colour = hex(stop.map(|c| c as u8));
+        let _ = write!(out, r#"<stop offset="{}" stop-color="{colour}"/>"#, i as f32 / (VIRIDIS_STOPS.len() - 1) as f32);
+    }
+    out.push_str("</linearGradient>\n");
+    out
+}
+
+/// Draws figures as SVG and rasterises them; holds the bundled fonts.
+pub struct Painter {
+    options: usvg::Options<'static>,
+}
+
+impl Default for Painter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Painter {
+    pub fn new() -> Self {
+        let mut options = usvg::Options { font_family: "DejaVu Sans".into(), ..Default::default() };
+        let fonts = Arc::make_mut(&mut options.fontdb);
+        for face in [dejavu::sans::regular(), dejavu::sans::bold()] {
+            fonts.load_font_source(usvg::fontdb::Source::Binary(Arc::new(face)));
+        }
+        fonts.set_sans_serif_family("DejaVu Sans");
+        Self { options }
+    }
+
+    /// The figure as a PNG at [`PNG_SCALE`] times its SVG size.
+    pub fn png(&self, svg: &str) -> Result<Vec<u8>, String> {
+        let tree = usvg::Tree::from_str(svg, &self.options).map_err(|e| format!("cannot read back a figure's SVG: {e}"))?;
+        let size = tree.size().to_int_size();
+        let mut pixmap =
+            tiny_skia::Pixmap::new((size.width() as f32 * PNG_SCALE).round() as u32, (size.height() as f32 * PNG_SCALE).round() as u32)
+                .ok_or("a figure has no area")?;
+        pixmap.fill(tiny_skia::Color::WHITE);
+        resvg::render(&tree, tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE), &mut pixmap.as_mut());
+        // Opaque (on white), so RGB without alpha: a quarter smaller.
+        let rgb: Vec<u8> = pixmap.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let mut png = Vec::new();
+        PngEncoder::new_with_quality(&mut png, CompressionType::Default, FilterType::Adaptive)
+            .write_image(&rgb, pixmap.width(), pixmap.height(), ExtendedColorType::Rgb8)
+            .map_err(|e| format!("cannot encode a figure as PNG: {e}"))?;
+        Ok(png)
+    }
+
+    /// The width `text` takes in `font`, as the PNG sets it (DejaVu Sans, wider than most system
+    /// fonts, so a browser's text fits the same room).
+    fn width(&self, text: &str, font: Font) -> f64 {
+        let (size, weight, _) = font.style();
+        let svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="4000" height="100"><text x="0" y="50" font-family="DejaVu Sans" font-size="{size}" font-weight="{weight}">{}</text></svg>"#,
+            escape(text)
+        );
+        usvg::Tree::from_str(&svg, &self.options).map_or(0.0, |tree| {
+            let bbox = tree.root().abs_bounding_box();
+            (bbox.x() + bbox.width()) as f64
+        })
+    }
+
+    /// A horizontal bar per channel, sorted by weight, named, with its value; coloured by value.
+    pub fn channel_chart(&self, title: &str, names: &[String], values: &[f32]) -> String {
+        const ROW: f64 = 20.0;
+        const BAR: f64 = 13.0;
+        const SPAN: f64 = 320.0;
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+        let (lo, hi) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        // As the page: gates in [0, 1] on a fixed axis from 0 to 1, other weights on their own range.
+        let gates = lo >= 0.0 && hi <= 1.0;
+        let (axis_lo, axis_hi) = if gates { (0.0, 1.0) } else { (lo.min(0.0), hi.max(lo.min(0.0) + f32::EPSILON)) };
+        let name_of = |c: usize| names.get(c).cloned().unwrap_or_else(|| format!("channel {c}"));
+        let names_width = order.iter().map(|&c| self.width(&name_of(c), Font::Label)).fold(0.0, f64::max);
+        let values_width = order.iter().map(|&c| self.width(&format_value(values[c]), Font::Label)).fold(0.0, f64::max);
+        let note = "channels sorted by weight";
+
+        let mut svg = Svg::default();
+        svg.text(PAD, PAD + 14.0, title, Font::Title, Anchor::Start);
+        svg.text(PAD, PAD + 34.0, note, Font::Note, Anchor::Start);
+        let top = PAD + 50.0;
+        // Whole pixels, so the grid lines stay crisp in the PNG.
+        let left = (PAD + names_width + 12.0).ceil();
+        let x_of = |v: f32| left + ((v - axis_lo) / (axis_hi - axis_lo)) as f64 * SPAN;
+        let bottom = top + ROW * values.len() as f64;
+        for k in 0..=4 {
+            let v = axis_lo + (axis_hi - axis_lo) * k as f32 / 4.0;
+            let x = x_of(v);
+            svg.line((x, top - 4.0), (x, bottom + 4.0), LINE, 1.0);
+            svg.text(x, bottom + 18.0, &format_step(v, (axis_hi - axis_lo) / 4.0), Font::Tick, Anchor::Middle);
+        }
+        let zero = x_of(0.0);
+        svg.line((zero, top - 4.0), (zero, bottom + 4.0), LEGEND_EDGE, 1.0);
+        let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
+        for (row, &c) in order.iter().enumerate() {
+            let v = values[c];
+            let y = top + row as f64 * ROW;
+            svg.text(left - 8.0, y + ROW / 2.0 + 4.0, &name_of(c), Font::Label, Anchor::End);
+            let (a, b) = (zero.min(x_of(v)), zero.max(x_of(v)));
+            svg.rect(a, y + (ROW - BAR) / 2.0, (b - a).max(1.0), BAR, &hex(viridis((v - lo) / span)));
+            svg.text(b + 6.0, y + ROW / 2.0 + 4.0, &format_value(v), Font::Label, Anchor::Start);
+        }
+        let width = (left + SPAN + 6.0 + values_width + PAD)
+            .max(PAD + self.width(title, Font::Title) + PAD)
+            .max(PAD + self.width(note, Font::Note) + PAD);
+        svg.finish(width, bottom + 24.0 + PAD, title)
+    }
+
+    /// The photo with `map` over it, and the map's colour bar labelled `legend`.
+    pub fn overlay(&self, photo: &Photo, map: &Map, title: &str, legend: &str) -> String {
+        let mut svg = Svg::default();
+        svg.text(PAD, PAD + 14.0, title, Font::Title, Anchor::Start);
+        let (box_w, box_h) = photo.fit(PHOTO_BOX);
+        let panel_w = self.panel(&mut svg, photo, (PAD, PAD + 30.0), (box_w, box_h), map, legend, None);
+        let width = (PAD + panel_w + PAD).max(PAD + self.width(title, Font::Title) + PAD);
+        svg.finish(width, PAD + 30.0 + box_h + PAD, title)
+    }
+
+    /// Where the query attends: one panel per map (one per head), side by side, each with its colour bar.
+    pub fn attention(&self, photo: &Photo, maps: &[Map], title: &str, note: &str, query: Query) -> String {
+        let mut svg = Svg::default();
+        svg.text(PAD, PAD + 14.0, title, Font::Title, Anchor::Start);
+        svg.text(PAD, PAD + 34.0, note, Font::Note, Anchor::Start);
+        let several = maps.len() > 1;
+        let (box_w, box_h) = photo.fit(if several { PANEL_BOX } else { PHOTO_BOX });
+        let mut top = PAD + 50.0;
+        if several {
+            top += 20.0;
+        }
+        let mut x = PAD;
+        for (i, map) in maps.iter().enumerate() {
+            if several {
+                svg.text(x, top - 8.0, &format!("head {} of {}", i + 1, maps.len()), Font::Heading, Anchor::Start);
             }
+            x += self.panel(&mut svg, photo, (x, top), (box_w, box_h), map, "attention", Some(query)) + 28.0;
         }
-        for d in -7i64..=7 {
-            put(&mut img, cx + d, cy, WHITE);
-            put(&mut img, cx, cy + d, WHITE);
+        let width = (x - 28.0 + PAD).max(PAD + self.width(title, Font::Title) + PAD).max(PAD + self.width(note, Font::Note) + PAD);
+        svg.finish(width, top + box_h + PAD, title)
+    }
+
+    /// One photo with a map over it at `(x, y)`, `size` on screen, its colour bar to the right;
+    /// returns the width used.
+    #[allow(clippy::too_many_arguments)]
+    fn panel(
+        &self,
+        svg: &mut Svg,
+        photo: &Photo,
+        (x, y): (f64, f64),
+        (w, h): (f64, f64),
+        map: &Map,
+        legend: &str,
+        query: Option<Query>,
+    ) -> f64 {
+        // The photo once per figure, in the definitions; each panel shows it with <use>.
+        if !svg.defs.contains(r#"id="photo""#) {
+            let _ =
+                writeln!(svg.defs, r#"<image id="photo" width="{w}" height="{h}" preserveAspectRatio="none" xlink:href="{}"/>"#, photo.uri);
         }
+        let _ = writeln!(svg.body, r##"<use xlink:href="#photo" x="{x:.1}" y="{y:.1}"/>"##);
+        let _ = writeln!(
+            svg.body,
+            r#"<image x="{x:.1}" y="{y:.1}" width="{w}" height="{h}" preserveAspectRatio="none" opacity="{MAP_OPACITY}" xlink:href="{}"/>"#,
+            map.data_uri()
+        );
+        if let Some(q) = query {
+            let qx = x + (q.x + 0.5) / q.width * w;
+            let qy = y + (q.y + 0.5) / q.height * h;
+            let _ = writeln!(svg.body, r##"<circle cx="{qx:.1}" cy="{qy:.1}" r="7" fill="none" stroke="#fff" stroke-width="2"/>"##);
+            let _ = writeln!(
+                svg.body,
+                r#"<path d="M{:.1} {qy:.1}H{:.1}M{:.1} {qy:.1}H{:.1}M{qx:.1} {:.1}V{:.1}M{qx:.1} {:.1}V{:.1}" stroke="{QUERY}" stroke-width="1.5" fill="none"/>"#,
+                qx - 12.0,
+                qx - 4.0,
+                qx + 4.0,
+                qx + 12.0,
+                qy - 12.0,
+                qy - 4.0,
+                qy + 4.0,
+                qy + 12.0
+            );
+        }
+        // The colour bar: the label above, five values beside it, high at the top.
+        let (lo, hi) = map.range();
+        let (bx, by, bh) = (x + w + 20.0, y + 20.0, (h - 30.0).clamp(60.0, 220.0));
+        svg.text(bx, by - 11.0, legend, Font::Label, Anchor::Start);
+        let _ = writeln!(
+            svg.body,
+            r#"<rect x="{:.1}" y="{by:.1}" width="{LEGEND_BAR}" height="{bh:.1}" fill="url(#viridis)" stroke="{LEGEND_EDGE}"/>"#,
+            bx + 0.5
+        );
+        let mut labels_width = self.width(legend, Font::Label) - LEGEND_BAR - 7.0;
+        for k in 0..=4 {
+            let ty = by + bh * k as f64 / 4.0;
+            let label = format_step(hi - (hi - lo) * k as f32 / 4.0, (hi - lo) / 4.0);
+            svg.line((bx + LEGEND_BAR, ty), (bx + LEGEND_BAR + 4.0, ty), INK, 1.0);
+            svg.text(bx + LEGEND_BAR + 7.0, ty + 4.0, &label, Font::Tick, Anchor::Start);
+            labels_width = labels_width.max(self.width(&label, Font::Tick));
+        }
+        w + 20.0 + LEGEND_BAR + 7.0 + labels_width
     }
-    // The colour bar: high at the top.
-    let bar_x = pw + 16;
-    for y in 0..ph {
-        let c = viridis(1.0 - y as f32 / (ph - 1).max(1) as f32).map(|v| v.round() as u8);
-        fill(&mut img, bar_x, TITLE_HEIGHT + y, BAR_WIDTH, 1, Rgb(c));
-    }
-    let label_x = (bar_x + BAR_WIDTH + 4) as i64;
-    text(&mut img, label_x, TITLE_HEIGHT as i64, &format_value(hi), INK, 1);
-    text(&mut img, label_x, (TITLE_HEIGHT + ph / 2) as i64 - 4, &format_value((lo + hi) / 2.0), INK, 1);
-    text(&mut img, label_x, (TITLE_HEIGHT + ph) as i64 - 8, &format_value(lo), INK, 1);
-    img
 }
 
-/// A horizontal bar per channel, its gate in `[0, 1]`, labelled with the channel's name.
-pub fn channel_chart(title: &str, names: &[String], values: &[f32]) -> RgbImage {
-    const ROW: u32 = 14;
-    const BAR_SPAN: u32 = 260;
-    let label_width = names.iter().map(|n| n.len() as u32 * 8).max().unwrap_or(0) + 16;
-    let width = (label_width + BAR_SPAN + 70).max(title.len() as u32 * 8 + 16);
-    let height = TITLE_HEIGHT + ROW * values.len() as u32 + 30;
-    let mut img = RgbImage::from_pixel(width, height, WHITE);
-    text(&mut img, 8, 10, title, INK, 1);
-    for tick in 0..=4 {
-        let x = label_width + BAR_SPAN * tick / 4;
-        fill(&mut img, x, TITLE_HEIGHT, 1, ROW * values.len() as u32, GRID);
-        let label = format!("{}", tick as f32 / 4.0);
-        text(&mut img, x as i64 - 4 * label.len() as i64, (TITLE_HEIGHT + ROW * values.len() as u32 + 8) as i64, &label, INK, 1);
-    }
-    for (i, (name, &v)) in names.iter().zip(values).enumerate() {
-        let y = TITLE_HEIGHT + i as u32 * ROW;
-        text(&mut img, 8, y as i64 + 3, name, INK, 1);
-        let length = (v.clamp(0.0, 1.0) * BAR_SPAN as f32).round() as u32;
-        fill(&mut img, label_width, y + 2, length, ROW - 4, BAR);
-        text(&mut img, (label_width + length + 6) as i64, y as i64 + 3, &format!("{v:.3}"), INK, 1);
-    }
-    img
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Panels left to right on white.
-pub fn side_by_side(panels: &[RgbImage]) -> RgbImage {
-    let width = panels.iter().map(|p| p.width()).sum::<u32>().max(1);
-    let height = panels.iter().map(|p| p.height()).max().unwrap_or(1);
-    let mut img = RgbImage::from_pixel(width, height, WHITE);
-    let mut x = 0;
-    for p in panels {
-        image::imageops::replace(&mut img, p, x as i64, 0);
-        x += p.width();
+    #[test]
+    fn viridis_matches_the_page_table() {
+        assert_eq!(viridis(0.0), [68, 1, 84]);
+        assert_eq!(viridis(1.0), [253, 231, 37]);
+        assert_eq!(viridis(0.5), [33, 145, 140]);
     }
-    img
+
+    #[test]
+    fn values_are_formatted_as_the_page_does() {
+        assert_eq!(format_value(0.0), "0");
+        assert_eq!(format_value(0.5), "0.500");
+        assert_eq!(format_value(0.05), "0.0500");
+        assert_eq!(format_value(0.0002), "2.00e-4");
+        assert_eq!(format_step(0.75, 0.25), "0.75");
+        assert_eq!(format_step(0.001234, 0.0001), "0.00123");
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(escape(r#"a<b & "c""#), "a&lt;b &amp; &quot;c&quot;");
+    }
 }

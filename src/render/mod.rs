@@ -1,11 +1,15 @@
 //! `attention-playground render`: the figures a blog post wants, for one photo. It runs the
 //! trained network exactly as the playground does and writes into `--out`:
-//! - `spatial-cbam.png`, `context-gc.png`: the map over the photo, with a colour bar;
-//! - `channels-<block>.png` for SE, ECA, GC and CBAM: the channel weights as a labelled bar chart;
-//! - `attention-nonlocal.png`, `attention-mhsa.png`: where the query position attends (one panel
-//!   per head for MHSA), the query marked;
+//! - `spatial-cbam`, `context-gc`: the map over the photo, with a colour bar;
+//! - `channels-<block>` for SE, ECA, GC and CBAM: the channel weights as a labelled bar chart;
+//! - `attention-nonlocal`, `attention-mhsa`: where the query position attends (one panel per head
+//!   for MHSA), the query marked;
 //! - `result.json`: the playground's result object without the feature maps.
+//!
+//! Each figure is written as `.svg` (vector, real text) and as `.png` (that SVG rasterised at 2x;
+//! see `draw`).
 
+mod decode;
 mod draw;
 
 use std::fs;
@@ -13,18 +17,15 @@ use std::path::{Path, PathBuf};
 
 use attention_playground::model::report::{self, ReportOptions, Value};
 use attention_playground::model::{Model, ModelConfig, channels_at, image as model_image, trained_options};
-use attention_playground::{AnyBackend, BackendChoice, BlockKind, Weights};
+use attention_playground::blocks::ports;
+use attention_playground::{AnyBackend, BackendChoice, BlockKind};
 use clap::Args;
-use image::{ImageReader, Limits, RgbImage, RgbaImage};
-
-/// Photos larger than this on disk are refused before decoding.
-const MAX_FILE_BYTES: u64 = 200 << 20;
-/// Photos wider or taller than this are refused by the decoder (the 12000 x 12000 test photo fits).
-const MAX_SIDE: u32 = 20_000;
+use image::{RgbImage, RgbaImage};
 
 #[derive(Args)]
 pub struct RenderArgs {
-    /// The photo: JPEG, PNG, WebP or GIF (the first frame); scaled to 224 px on its longer side
+    /// The photo: JPEG, PNG, WebP, GIF (the first frame) or BMP, up to 268 megapixels; upright by
+    /// its EXIF orientation, on white, scaled to 224 px on its longer side, as the page does
     #[arg(long, value_name = "PHOTO")]
     image: PathBuf,
     /// The blocks to switch on, comma-separated (se, eca, gc, cbam, nonlocal, mhsa), or `none`
@@ -39,9 +40,13 @@ pub struct RenderArgs {
     /// auto (a hardware GPU if present, else the CPU), cpu, or gpu
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     backend: BackendChoice,
-    /// A block's own weights instead of the trained ones, as BLOCK=FILE.safetensors (repeatable)
-    #[arg(long = "weights", value_name = "BLOCK=FILE")]
+    /// A block's own weights instead of the trained ones, as BLOCK=FILE.safetensors, or
+    /// BLOCK=FILE:PREFIX for the block under PREFIX of a whole network's state dict (repeatable)
+    #[arg(long = "weights", value_name = "BLOCK=FILE[:PREFIX]")]
     own_weights: Vec<String>,
+    /// The prefix of every --weights file that names none of its own (e.g. `layer1.0.se.`)
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    prefix: String,
 }
 
 /// Renders; returns the summary line, or the one-line problem.
@@ -57,18 +62,22 @@ pub fn render(args: &RenderArgs) -> Result<String, String> {
     }
     let mut model = Model::trained(&config).map_err(|e| e.to_string())?;
     for spec in &args.own_weights {
-        let (block, file) = spec.split_once('=').ok_or_else(|| format!("option --weights: expected BLOCK=FILE, got `{spec}`"))?;
-        let kind: BlockKind = block.parse().map_err(|e: attention_playground::Error| e.to_string())?;
+        let (kind, file, prefix) = parse_weights_spec(spec, &args.prefix)?;
         let bytes = fs::read(file).map_err(|e| format!("cannot read weights file {file}: {e}"))?;
-        let weights = Weights::from_safetensors(&bytes).map_err(|e| e.to_string())?;
-        model.replace_block(kind, &weights, &trained_options(kind)).map_err(|e| format!("{file}: {e}"))?;
+        let given = trained_options(kind);
+        let ported = ports::read_block_weights(&bytes, file, prefix, kind, &given).map_err(|e| e.to_string())?;
+        model
+            .replace_block(kind, &ported.weights, &ported.options(&given))
+            .map_err(|e| format!("{file}: {}", ported.explain(e)))?;
+        if let Some(note) = &ported.note {
+            eprintln!("attention-playground: {file}: {note}");
+        }
     }
 
-    let photo = decode(&args.image)?;
-    let original = (photo.width() as f64, photo.height() as f64);
-    let (width, height) = model_image::working_size(photo.width() as usize, photo.height() as usize);
-    let photo = image::imageops::resize(&photo, width as u32, height as u32, image::imageops::FilterType::Triangle);
-    let input = model_image::rgba_to_input(photo.as_raw(), width, height).map_err(|e| e.to_string())?;
+    let decode::Photo { rgba, width, height, original, figure } = decode::load(&args.image)?;
+    let original = (original.0 as f64, original.1 as f64);
+    let input = model_image::rgba_to_input(&rgba, width, height).map_err(|e| e.to_string())?;
+    let photo = RgbaImage::from_raw(width as u32, height as u32, rgba).expect("working-size pixels");
 
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let run = pollster::block_on(model.run(&backend, &input, &|| 0.0)).map_err(|e| e.to_string())?;
@@ -87,12 +96,20 @@ pub fn render(args: &RenderArgs) -> Result<String, String> {
 
     fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let rgb = image::DynamicImage::ImageRgba8(photo).to_rgb8();
+    let painter = draw::Painter::new();
     let mut written = Vec::new();
-    for (name, figure) in figures(&rgb, &result) {
-        let path = args.out.join(&name);
-        figure.save(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        written.push(name);
+    for (name, svg) in figures(&painter, &figure, &result) {
+        let png = painter.png(&svg)?;
+        for (ext, bytes) in [("svg", svg.as_bytes()), ("png", &png[..])] {
+            let path = args.out.join(format!("{name}.{ext}"));
+            fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        written.push(format!("{name}.{{svg,png}}"));
     }
+    // The photo as the network saw it (upright, on white, at the working size): the page sees
+    // the same pixels (tests/browser/ compares them).
+    rgb.save(args.out.join("photo.png")).map_err(|e| format!("cannot write photo.png: {e}"))?;
+    written.push("photo.png".into());
     let json = serde_json::to_string_pretty(&JsonValue(&result)).expect("a report serialises");
     fs::write(args.out.join("result.json"), json).map_err(|e| format!("cannot write result.json: {e}"))?;
     written.push("result.json".into());
@@ -120,32 +137,17 @@ pub fn render(args: &RenderArgs) -> Result<String, String> {
     ))
 }
 
-/// Decodes a JPEG, PNG, WebP or GIF (first frame) within the size limits, with a one-line error.
-fn decode(path: &Path) -> Result<RgbaImage, String> {
-    let name = path.display();
-    let size = fs::metadata(path).map_err(|e| format!("cannot read image {name}: {e}"))?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(format!("image {name}: {} MB is over the {} MB limit", size >> 20, MAX_FILE_BYTES >> 20));
-    }
-    let reader = ImageReader::open(path).map_err(|e| format!("cannot read image {name}: {e}"))?;
-    let mut reader = reader.with_guessed_format().map_err(|e| format!("cannot read image {name}: {e}"))?;
-    if reader.format().is_none() {
-        return Err(format!("image {name}: not a JPEG, PNG, WebP or GIF file"));
-    }
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(2 << 30);
-    reader.limits(limits);
-    let decoded = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => format!("image {name}: larger than {MAX_SIDE} pixels a side or 2 GiB decoded"),
-        image::ImageError::Unsupported(_) => format!("image {name}: not a JPEG, PNG, WebP or GIF file ({e})"),
-        other => format!("image {name}: cannot decode it ({other})"),
-    })?;
-    if decoded.width() < 8 || decoded.height() < 8 {
-        return Err(format!("image {name}: {} x {} pixels is too small (8 a side at least)", decoded.width(), decoded.height()));
-    }
-    Ok(decoded.to_rgba8())
+/// `--weights BLOCK=FILE[:PREFIX]`: the block, the file and the prefix (`default` when the spec
+/// names none). The prefix follows the last `:` only when FILE:PREFIX is not itself a file and
+/// what follows holds no `/` or `\` (so `C:\w.safetensors` stays a path).
+fn parse_weights_spec<'a>(spec: &'a str, default: &'a str) -> Result<(BlockKind, &'a str, &'a str), String> {
+    let (block, rest) = spec.split_once('=').ok_or_else(|| format!("option --weights: expected BLOCK=FILE[:PREFIX], got `{spec}`"))?;
+    let kind: BlockKind = block.parse().map_err(|e: attention_playground::Error| e.to_string())?;
+    let (file, prefix) = match rest.rsplit_once(':') {
+        Some((file, prefix)) if !file.is_empty() && !prefix.contains(['/', '\\']) && !Path::new(rest).exists() => (file, prefix),
+        _ => (rest, default),
+    };
+    Ok((kind, file, prefix))
 }
 
 /// `"X,Y"` in pixels of a `pw x ph` photo to fractions of its width and height.
@@ -159,9 +161,10 @@ fn parse_query(text: &str, (pw, ph): (f64, f64)) -> Result<(f64, f64), String> {
     Ok((x / pw, y / ph))
 }
 
-/// The figures of each block in `result`, by file name.
-fn figures(photo: &RgbImage, result: &Value) -> Vec<(String, RgbImage)> {
+/// The figures of each block in `result` as SVG, by file name without the extension.
+fn figures(painter: &draw::Painter, photo: &RgbImage, result: &Value) -> Vec<(String, String)> {
     let Some(Value::Object(blocks)) = result.get("blocks") else { return vec![] };
+    let photo = draw::Photo::new(photo);
     let mut files = Vec::new();
     for (name, entry) in blocks {
         let Ok(kind) = name.parse::<BlockKind>() else { continue };
@@ -170,12 +173,14 @@ fn figures(photo: &RgbImage, result: &Value) -> Vec<(String, RgbImage)> {
                 Some(Value::List(list)) => list.iter().map(|v| if let Value::Text(t) = v { t.clone() } else { String::new() }).collect(),
                 _ => (0..gates.len()).map(|c| format!("channel {c}")).collect(),
             };
-            let title = format!("{}: channel weights ({} channels)", label(kind), channels_at(kind));
-            files.push((format!("channels-{name}.png"), draw::channel_chart(&title, &names, gates)));
+            // The page's heading for this view.
+            let title = format!("{}: {} channel weights (σ gates; 1 keeps a channel, 0 silences it)", label(kind), channels_at(kind));
+            files.push((format!("channels-{name}"), painter.channel_chart(&title, &names, gates)));
         }
-        for (key, file, title) in [("spatial", "spatial", "spatial gate"), ("context", "context", "context weights")] {
+        for (key, title, legend) in [("spatial", "spatial gate", "gate"), ("context", "context weights (softmax over positions)", "weight")] {
             if let Some(map) = entry.get(key).and_then(draw::Map::from_value) {
-                files.push((format!("{file}-{name}.png"), draw::overlay(photo, &map, &format!("{}: {title}", label(kind)), None)));
+                let title = format!("{} {title}, {} x {}", label(kind), map.width, map.height);
+                files.push((format!("{key}-{name}"), painter.overlay(&photo, &map, &title, legend)));
             }
         }
         if let (Some(query), Some(attention)) = (entry.get("query"), entry.get("attention")) {
@@ -184,18 +189,25 @@ fn figures(photo: &RgbImage, result: &Value) -> Vec<(String, RgbImage)> {
                 Value::List(heads) => heads.iter().filter_map(draw::Map::from_value).collect(),
                 single => draw::Map::from_value(single).into_iter().collect(),
             };
-            if !maps.is_empty() {
-                let grid = (number(entry.get("grid"), "width"), number(entry.get("grid"), "height"));
-                let cell = (number(Some(query), "x"), number(Some(query), "y"));
-                let panels: Vec<RgbImage> = maps
-                    .iter()
-                    .enumerate()
-                    .map(|(i, map)| {
-                        let head = if maps.len() > 1 { format!(", head {}", i + 1) } else { String::new() };
-                        draw::overlay(photo, map, &format!("{}{head}: attention of the marked position", label(kind)), Some((cell, grid)))
-                    })
-                    .collect();
-                files.push((format!("attention-{name}.png"), draw::side_by_side(&panels)));
+            if let Some(first) = maps.first() {
+                let grid = entry.get("grid");
+                let query = draw::Query {
+                    x: number(Some(query), "x"),
+                    y: number(Some(query), "y"),
+                    width: number(grid, "width"),
+                    height: number(grid, "height"),
+                };
+                let keys = if first.width as f64 == query.width { String::new() } else { format!(" (keys subsampled to {} x {})", first.width, first.height) };
+                let title = match maps.len() {
+                    1 => format!("{}: where the marked position attends{keys}", label(kind)),
+                    heads => format!("{}: where the marked position attends, in each of its {heads} heads{keys}", label(kind)),
+                };
+                let cells = first.width * first.height;
+                let note = format!(
+                    "the query: cell ({}, {}) of the {} x {} grid; uniform attention would be 1/{cells} = {:.2e}",
+                    query.x, query.y, query.width, query.height, 1.0 / cells as f64
+                );
+                files.push((format!("attention-{name}"), painter.attention(&photo, &maps, &title, &note, query)));
             }
         }
     }
