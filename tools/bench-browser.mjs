@@ -36,4 +36,39 @@ for (const [backend, flags] of [['cpu', []], ['webgpu', ['--enable-unsafe-webgpu
   }
   await browser.close();
 }
+
+// Big photos: how long the worker takes to decode and scale them, and the longest task the page's
+// main thread ran meanwhile (what a person feels as a freeze; long tasks are those over 50 ms).
+{
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-background-networking'] });
+  const page = await browser.newPage();
+  await page.goto(url);
+  const { readFile } = await import('node:fs/promises');
+  const bomb = (await readFile(new URL('../tests/fixtures/cases/bomb_16000.png', import.meta.url))).toString('base64');
+  const figures = await page.evaluate(async (bomb) => {
+    const el = document.querySelector('attention-playground');
+    await el.ready;
+    const canvas = new OffscreenCanvas(4032, 3024);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#8ac';
+    ctx.fillRect(0, 0, 4032, 3024);
+    const photos = {
+      'phone photo 4032 x 3024 JPEG': await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 }),
+      'PNG of 16000 x 16000': new Blob([Uint8Array.from(atob(bomb), (c) => c.charCodeAt(0))], { type: 'image/png' }),
+    };
+    const out = [];
+    for (const [name, blob] of Object.entries(photos)) {
+      let longest = 0;
+      const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => { longest = Math.max(longest, e.duration); }));
+      observer.observe({ type: 'longtask' });
+      const result = await el.run(new File([blob], name, { type: blob.type }));
+      await new Promise((r) => setTimeout(r, 100));
+      observer.disconnect();
+      out.push({ name, decode: result.timings.decode_ms, longest });
+    }
+    return out;
+  }, bomb);
+  for (const f of figures) console.log(`decode ${f.name}: ${f.decode.toFixed(0)} ms in the worker; longest main-thread task ${f.longest ? `${f.longest.toFixed(0)} ms` : 'under 50 ms'}`);
+  await browser.close();
+}
 server.close();

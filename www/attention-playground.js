@@ -5,7 +5,7 @@
 // el.run(source), el.attentionAt(x, y), el.result, and the `attention-result` event.
 import { Engine } from './engine.js';
 import { loadImage } from './image-input.js';
-import { STYLES } from './styles.js';
+import { stylesheet } from './styles.js';
 import { drawChannelView, drawFeaturesView, drawOverlayView, predictionLine, timingLine } from './views.js';
 
 // In the order the network runs them: three on the 16 named stem channels (1/4 size), then
@@ -18,6 +18,8 @@ const BLOCKS = [
   { name: 'nonlocal', label: 'Non-local', title: 'Non-local block: every position attends to every other (after the first convolution)' },
   { name: 'mhsa', label: 'MHSA', title: 'Multi-head self-attention over the positions, as x + MHSA(x) (after the first convolution)' },
 ];
+// Views are laid out for at least this many CSS pixels; a narrower column shows them scaled.
+const MIN_DRAW_WIDTH = 280;
 const BLOCK_LABEL = Object.fromEntries(BLOCKS.map((b) => [b.name, b.label]));
 
 // The options a person can change, with the CLI's words (src/blocks/options.rs).
@@ -66,6 +68,12 @@ export class AttentionPlayground extends HTMLElement {
     this.result = null;
     this._state = { opacity: 0.6, sorted: true, head: 0, hoverChannel: null, inspect: {}, options: {}, attention: null };
     this._photo = null;
+    // The newest request wins: every photo run takes a ticket, every computation a generation;
+    // whatever finishes after a newer one started is dropped (see _refresh).
+    this._photoTicket = 0;
+    this._generation = 0;
+    this._waiters = [];
+    this._busyCount = 0;
     this._ownWeights = {}; // block -> { bytes, prefix } while the user's own weights replace the trained ones
     this._started = false;
   }
@@ -171,6 +179,7 @@ export class AttentionPlayground extends HTMLElement {
     if (!this._started) return;
     // `ready` follows the newest start: one that failed (say `backend="webgpu"` without WebGPU)
     // is over once another works, and a caller who awaits it meanwhile waits for the new one.
+    this._generation++; // what the old backend still computes is dropped
     const starting = this._initBackend();
     this.ready = starting.then(() => undefined);
     this.ready.catch(() => {});
@@ -178,33 +187,45 @@ export class AttentionPlayground extends HTMLElement {
       await starting;
       this._hideError();
       this._syncControls();
-      if (this._photo) await this._compute();
+      if (this._photo) await this._refresh();
       else await this.run(this.getAttribute('image') || this._sampleImage(0));
     } catch (e) {
+      this._settle('reject', e); // runs that waited for this backend learn why it is not there
       this._showError(e);
     }
   }
 
   // ---- public API ---------------------------------------------------------------------------
 
-  /** Runs the blocks on `source` (File/Blob, ImageBitmap, <img>, URL string); resolves to the result. */
+  /**
+   * Runs the blocks on `source` (File/Blob, ImageBitmap, <img>, canvas, URL string); resolves to
+   * the result. The photo chosen last wins: a run overtaken by a newer one rejects with an
+   * AbortError (and shows nothing).
+   */
   async run(source) {
     this._start();
-    await this.ready;
-    this._setBusy(true);
+    const ticket = ++this._photoTicket;
+    const done = this._busy();
     try {
+      await this.ready;
       const t0 = performance.now();
-      const photo = await loadImage(source, (width, height) => this._engine.call('workingSize', { width, height }));
-      const decodeMs = performance.now() - t0;
-      this._photo = photo;
+      const photo = await loadImage(source, this._engine);
+      if (ticket !== this._photoTicket) {
+        photo.display.close();
+        throw superseded();
+      }
+      this._setPhoto(photo);
       this._state.attention = null;
-      const result = await this._compute({ decode_ms: decodeMs });
+      const result = await this._refresh({ decode_ms: performance.now() - t0 });
+      if (ticket !== this._photoTicket) throw superseded();
       return result;
     } catch (e) {
-      this._showError(e);
-      throw e instanceof Error ? e : new Error(String(e));
+      const error = e instanceof Error ? e : new Error(String(e));
+      // Only the newest photo's failure is the person's business.
+      if (error.name !== 'AbortError' && ticket === this._photoTicket) this._showError(error);
+      throw error;
     } finally {
-      this._setBusy(false);
+      done();
     }
   }
 
@@ -220,43 +241,94 @@ export class AttentionPlayground extends HTMLElement {
     if (!this.result.blocks[block]) throw new Error(`Block ${block} is not switched on; switch it on to see its attention.`);
     const { width, height } = this.result;
     const features = this.result.blocks[block].grid; // the grid this block attends over
-    if (!(x >= 0 && y >= 0 && x < width && y < height)) throw new Error(`(${x}, ${y}) is outside the ${width} x ${height} image.`);
+    if (!(x >= 0 && y >= 0 && x < width && y < height)) throw new Error(`(${x}, ${y}) is outside the ${width} x ${height} image; pass coordinates inside it.`);
     const fx = Math.min(features.width - 1, Math.floor((x / width) * features.width));
     const fy = Math.min(features.height - 1, Math.floor((y / height) * features.height));
+    const asked = this.result;
     const row = await this._engine.call('attentionAt', { block, fx, fy });
     const answer = Array.isArray(row)
       ? { width: row[0].width, height: row[0].height, heads: row.length, data: concat(row.map((r) => r.data)), perHead: row }
       : row;
-    this._state.attention = { block, fx, fy, row: answer };
-    this._render();
+    // A new result since the question: the answer belongs to the old one, so it is not drawn.
+    if (asked === this.result) {
+      this._state.attention = { block, fx, fy, row: answer };
+      this._render();
+    }
     return answer;
   }
 
   /**
-   * Uses your own weights for `block`: a safetensors file (File, Blob, ArrayBuffer or bytes) with
-   * timm's names, optionally under `prefix` (e.g. `layer3.0.se.`). They must fit the channels the
-   * block sees here (16 for SE/ECA/GC, 32 for CBAM/Non-local/MHSA). `source = null` goes back to
-   * the trained weights.
+   * Uses your own weights for `block`: a safetensors file (File, Blob, ArrayBuffer or bytes;
+   * float32, float16 or bfloat16) with timm's names or those of a port the engine knows
+   * (AlexHex7's or mmcv's Non-local, the official CBAM), optionally under `prefix` (e.g.
+   * `layer3.0.se.`). They must fit the channels the block sees here (16 for SE/ECA/GC, 32 for
+   * CBAM/Non-local/MHSA). Resolves to the line saying whose names were assumed ('' for timm's),
+   * which the element also shows. `source = null` goes back to the trained weights.
    */
   async loadWeights(block, source, prefix = '') {
     await this.ready;
-    if (!BLOCK_LABEL[block]) throw new Error(`Unknown block ${block}.`);
+    if (!BLOCK_LABEL[block]) throw new Error(`Unknown block ${block}; use one of ${BLOCKS.map((b) => b.name).join(', ')}.`);
     const bytes = source == null ? new ArrayBuffer(0)
       : source instanceof ArrayBuffer ? source.slice(0)
       : ArrayBuffer.isView(source) ? source.slice().buffer
       : await source.arrayBuffer();
     const copy = bytes.slice(0);
+    let note;
     try {
-      await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
+      note = await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
     } catch (e) {
-      const error = new Error(`${BLOCK_LABEL[block]} weights: ${e.message ?? e}`);
+      // The library says "weights: ..."; the block's name takes that word's place, once. Where the
+      // library names no next step (a shape that does not fit), the page adds what would fit.
+      const problem = String(e.message ?? e).replace(/^weights:\s*/, '');
+      const channels = ['se', 'eca', 'gc'].includes(block) ? 16 : 32;
+      const remedy = /\b(pass|convert|run|download|use|save|choose|give)\b/i.test(problem) ? ''
+        : ` Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
+      const error = new Error(`${BLOCK_LABEL[block]} weights: ${problem}${remedy}`);
       this._showError(error);
       throw error;
     }
     if (source == null) delete this._ownWeights[block];
     else this._ownWeights[block] = { bytes, prefix };
+    this._note.textContent = note ? `${BLOCK_LABEL[block]} weights: ${note}` : '';
+    this._note.hidden = !note;
     this._configured = null;
     if (this._photo) await this._rerun();
+    return note;
+  }
+
+  // ---- the newest request wins ----------------------------------------------------------------
+
+  _setPhoto(photo) {
+    this._photo?.display?.close?.(); // the old photo's bitmap is freed now, not at some later GC
+    this._photo = photo;
+  }
+
+  _busy() {
+    this._busyCount++;
+    this._setBusy(true);
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      this._busyCount--;
+      if (this._busyCount === 0) this._setBusy(false);
+    };
+  }
+
+  // Runs the current photo with the current blocks and options. A computation that a newer one
+  // overtakes (another photo, a block toggled, a backend switch) neither draws nor dispatches;
+  // it resolves with what the newest one gives.
+  _refresh(extraTimings = {}) {
+    const generation = ++this._generation;
+    return this._compute(generation, extraTimings);
+  }
+
+  _following() {
+    return new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
+  }
+
+  _settle(outcome, value) {
+    for (const waiter of this._waiters.splice(0)) waiter[outcome](value);
   }
 
   // ---- computing ----------------------------------------------------------------------------
@@ -275,58 +347,59 @@ export class AttentionPlayground extends HTMLElement {
     return { blocks };
   }
 
-  async _compute(extraTimings = {}) {
-    if (this._engine.needsInit) await this._initBackend();
-    const config = this._config();
-    const key = JSON.stringify(config);
-    if (this._configured !== key) {
-      await this._engine.call('configure', config);
-      this._configured = key;
+  async _compute(generation, extraTimings) {
+    const stale = () => generation !== this._generation;
+    try {
+      if (this._engine.needsInit) await this._initBackend();
+      const config = this._config();
+      const key = JSON.stringify(config);
+      if (this._configured !== key) {
+        await this._engine.call('configure', config);
+        this._configured = key;
+      }
+      if (stale()) return this._following(); // overtaken while it waited: never sent
+      const photo = this._photo;
+      const { rgba, width, height } = photo;
+      // A copy is transferred: the photo stays here for the next run.
+      const pixels = new Uint8Array(rgba).buffer;
+      const result = await this._engine.call('run', { rgba: pixels, width, height }, [pixels]);
+      if (stale() || photo !== this._photo) return this._following();
+      result.timings = { ...extraTimings, ...result.timings };
+      for (const name of ['nonlocal', 'mhsa']) {
+        const entry = result.blocks[name];
+        if (!entry) continue;
+        const f = entry.grid;
+        // The query in image coordinates, at the centre of its feature cell.
+        entry.queryCell = entry.query;
+        entry.query = { x: ((entry.query.x + 0.5) * width) / f.width, y: ((entry.query.y + 0.5) * height) / f.height };
+      }
+      this.result = result;
+      this._hideError();
+      this._syncControls();
+      this._updateBadge();
+      this._render();
+      this.dispatchEvent(new CustomEvent('attention-result', { detail: result, bubbles: true, composed: true }));
+      this._settle('resolve', result);
+      return result;
+    } catch (e) {
+      if (stale()) return this._following();
+      this._settle('reject', e);
+      throw e;
     }
-    const { rgba, width, height } = this._photo;
-    // A copy is transferred: the photo stays here for the next run.
-    const pixels = new Uint8Array(rgba).buffer;
-    const result = await this._engine.call('run', { rgba: pixels, width, height }, [pixels]);
-    result.timings = { ...extraTimings, ...result.timings };
-    for (const name of ['nonlocal', 'mhsa']) {
-      const entry = result.blocks[name];
-      if (!entry) continue;
-      const f = entry.grid;
-      // The query in image coordinates, at the centre of its feature cell.
-      entry.queryCell = entry.query;
-      entry.query = { x: ((entry.query.x + 0.5) * width) / f.width, y: ((entry.query.y + 0.5) * height) / f.height };
-    }
-    this.result = result;
-    this._hideError();
-    this._syncControls();
-    this._updateBadge();
-    this._render();
-    this.dispatchEvent(new CustomEvent('attention-result', { detail: result, bubbles: true, composed: true }));
-    return result;
   }
 
-  // Re-runs the current photo after a change of blocks or options; changes made while a run is
-  // in flight fold into one more run.
+  // Re-runs the current photo after a change of blocks, options or weights.
   async _rerun() {
     this._syncControls();
     if (!this._photo || !this._started) return;
-    if (this._running) {
-      this._again = true;
-      return;
-    }
-    this._running = true;
-    this._setBusy(true);
+    const done = this._busy();
     try {
-      do {
-        this._again = false;
-        this._state.attention = null;
-        await this._compute();
-      } while (this._again);
+      this._state.attention = null;
+      await this._refresh();
     } catch (e) {
       this._showError(e);
     } finally {
-      this._running = false;
-      this._setBusy(false);
+      done();
     }
   }
 
@@ -337,14 +410,16 @@ export class AttentionPlayground extends HTMLElement {
     const controls = this.controls;
     const full = controls === 'full';
     const root = this.shadowRoot;
+    // A constructed stylesheet, not a <style> element: a strict Content-Security-Policy
+    // (style-src without 'unsafe-inline') allows it.
+    root.adoptedStyleSheets = [stylesheet()];
     root.innerHTML = `
-      <style>${STYLES}</style>
       <div class="card" part="card">
         ${full ? `
         <div class="bar input">
           <button class="primary pick" title="Your photo stays in this browser: nothing is uploaded">Choose a photo</button>
           <input class="file" type="file" accept="image/*" hidden>
-          <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${s.label}"><img alt="${s.label}" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
+          <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${s.label}"><img alt="${s.label}" crossorigin="anonymous" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
           <span class="hint">or drop or paste a photo · it stays on your machine</span>
         </div>
         <div class="bar blocks">${BLOCKS.map((b) => `<label class="chip" title="${b.title}"><input type="checkbox" value="${b.name}">${b.label}</label>`).join('')}</div>
@@ -370,11 +445,13 @@ export class AttentionPlayground extends HTMLElement {
           </span>` : ''}
         </div>` : ''}
         <div class="message" role="alert" hidden></div>
+        <div class="note" hidden></div>
       </div>`;
     const $ = (s) => root.querySelector(s);
     this._canvas = $('canvas');
     this._placeholder = $('.placeholder');
     this._message = $('.message');
+    this._note = $('.note');
     this._stage = $('.stage');
 
     root.querySelectorAll('.tab').forEach((tab) => tab.addEventListener('click', () => this.setAttribute('view', tab.dataset.view)));
@@ -490,9 +567,13 @@ export class AttentionPlayground extends HTMLElement {
     });
   }
 
+  // The pointer in the drawing's coordinates: the canvas is drawn at least MIN_DRAW_WIDTH wide and
+  // scaled to its column, so at any width the pointer maps to what is drawn under it.
   _point(event) {
     const r = this._canvas.getBoundingClientRect();
-    return { x: event.clientX - r.left, y: event.clientY - r.top };
+    const sx = (this._drawn?.width ?? r.width) / (r.width || 1);
+    const sy = (this._drawn?.height ?? r.height) / (r.height || 1);
+    return { x: (event.clientX - r.left) * sx, y: (event.clientY - r.top) * sy };
   }
 
   // Image coordinates (of the result's width x height) under the pointer, if it is over the photo.
@@ -624,7 +705,7 @@ export class AttentionPlayground extends HTMLElement {
 
   _render() {
     if (!this._canvas) return;
-    const width = Math.max(280, Math.floor(this._stage.clientWidth || 640));
+    const width = Math.max(MIN_DRAW_WIDTH, Math.floor(this._stage.clientWidth || 640));
     if (!this.result || !this._photo) {
       this._canvas.height = 0;
       return;
@@ -643,8 +724,9 @@ export class AttentionPlayground extends HTMLElement {
     const height = Math.min(900, Math.ceil(this._layout.height));
     this._canvas.width = scratch.width;
     this._canvas.height = Math.round(height * dpr);
-    this._canvas.style.height = `${height}px`;
+    this._drawn = { width, height };
     this._canvas.getContext('2d').drawImage(scratch, 0, 0);
+    scratch.width = scratch.height = 0; // freed now, not at the next GC
   }
 
   _draw(ctx, width) {
@@ -729,6 +811,10 @@ export class AttentionPlayground extends HTMLElement {
     const json = this.exportJson();
     if (json) this._download(new Blob([JSON.stringify(json, null, 1)], { type: 'application/json' }), `${this._baseName()}.json`);
   }
+}
+
+function superseded() {
+  return new DOMException('A newer photo was chosen before this one finished; its result was dropped.', 'AbortError');
 }
 
 // Feature tensors (a few MB) and internal fields stay out of the exported JSON.

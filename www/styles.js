@@ -1,30 +1,43 @@
-// The element's styles, inside its shadow root: nothing leaks into the host page, nothing from it leaks in.
+// The element's styles, inside its shadow root: nothing leaks into the host page, nothing from it
+// leaks in. They are adopted as a constructed stylesheet (one for every element on the page), which
+// a strict Content-Security-Policy allows where it blocks an inline <style>.
+let sheet = null;
+export function stylesheet() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLES);
+  }
+  return sheet;
+}
+
 export const STYLES = `
-:host { display: block; max-width: 980px; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+:host { display: block; max-width: 980px; min-width: 0; box-sizing: border-box; overflow-wrap: anywhere; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   color: #1d1d1f; --accent: #5b4bdb; --line: #e3e3e8; --soft: #f5f5f8; }
 :host([hidden]) { display: none; }
-.card { border: 1px solid var(--line); border-radius: 12px; background: #fff; padding: 12px 14px; }
+.card { border: 1px solid var(--line); border-radius: 12px; background: #fff; padding: 12px 14px; min-width: 0; }
+/* Below 420 px (a phone column) the card gives its padding to the figure. */
+@media (max-width: 420px) { .card { padding: 8px; } }
 .bar { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-bottom: 10px; }
 .bar:empty { display: none; }
 button, select, .chip, .tab { font: inherit; font-size: 13px; border: 1px solid var(--line); background: #fff; color: inherit;
   border-radius: 999px; padding: 4px 11px; cursor: pointer; }
 button:hover, .chip:hover, .tab:hover { border-color: #b9b6e8; }
 button:focus-visible, select:focus-visible, .chip:focus-within, .tab:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
-select { border-radius: 8px; padding: 3px 6px; }
+select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
 .primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 .chip { display: inline-flex; align-items: center; gap: 5px; user-select: none; }
 .chip input { margin: 0; accent-color: var(--accent); }
 .chip.on { background: #efedff; border-color: #c9c3ff; }
-.tabs { display: inline-flex; gap: 4px; background: var(--soft); border-radius: 999px; padding: 3px; }
+.tabs { display: inline-flex; flex-wrap: wrap; max-width: 100%; gap: 4px; background: var(--soft); border-radius: 999px; padding: 3px; }
 .tab { border-color: transparent; background: transparent; }
 .tab[aria-selected="true"] { background: #fff; border-color: var(--line); box-shadow: 0 1px 2px rgba(0,0,0,.06); font-weight: 600; }
-.gallery { display: inline-flex; gap: 6px; }
+.gallery { display: inline-flex; flex-wrap: wrap; gap: 6px; }
 .gallery button { padding: 0; border-radius: 8px; overflow: hidden; width: 44px; height: 34px; }
 .gallery img { width: 100%; height: 100%; object-fit: cover; display: block; }
 .hint, .muted { color: #6b6b76; font-size: 12px; }
 .options { font-size: 13px; color: #44444d; }
 .options label { display: inline-flex; align-items: center; gap: 4px; margin-right: 10px; }
-.options .group { display: inline-flex; align-items: center; gap: 6px; padding: 3px 8px; background: var(--soft); border-radius: 8px; }
+.options .group { display: inline-flex; flex-wrap: wrap; max-width: 100%; box-sizing: border-box; align-items: center; gap: 6px; padding: 3px 8px; background: var(--soft); border-radius: 8px; }
 .stage { position: relative; min-height: 200px; }
 .stage canvas { display: block; width: 100%; touch-action: none; }
 .stage.busy::before { content: ""; position: absolute; left: 0; right: 0; top: -6px; height: 3px; border-radius: 2px;
@@ -33,17 +46,19 @@ select { border-radius: 8px; padding: 3px 6px; }
 @keyframes slide { from { background-position: -40% 0; } to { background-position: 140% 0; } }
 .placeholder { position: absolute; inset: 0; display: grid; place-items: center; color: #6b6b76; text-align: center; padding: 20px; }
 .placeholder[hidden] { display: none; }
-.badge { display: inline-flex; align-items: center; gap: 6px; font-size: 12px; padding: 3px 10px; border-radius: 999px;
+.badge { display: inline-flex; flex-wrap: wrap; max-width: 100%; box-sizing: border-box; align-items: center; gap: 6px; font-size: 12px; padding: 3px 10px; border-radius: 999px;
   background: var(--soft); color: #44444d; }
 .badge b { color: #fff; background: #2f855a; border-radius: 999px; padding: 1px 8px; font-weight: 600; }
 .badge b.cpu { background: #6b6b76; }
 .status { justify-content: space-between; margin: 10px 0 0; }
-.status .right { display: inline-flex; gap: 6px; align-items: center; }
+.status .right { display: inline-flex; flex-wrap: wrap; gap: 6px; align-items: center; }
 .views .right, .prediction .right { margin-left: auto; }
 .prediction { gap: 4px; font-size: 14px; }
 .prediction b { color: #534ab7; }
 .message { margin-top: 8px; padding: 8px 12px; border-radius: 8px; background: #fff4f2; color: #9b1c1c; border: 1px solid #f6cfc8; }
 .message[hidden] { display: none; }
+.note { margin-top: 8px; padding: 6px 12px; border-radius: 8px; background: var(--soft); color: #44444d; font-size: 12px; }
+.note[hidden] { display: none; }
 .drop { outline: 2px dashed var(--accent); outline-offset: 4px; border-radius: 12px; }
 input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: middle; }
 `;

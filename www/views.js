@@ -77,11 +77,18 @@ function format(v) {
   return v.toFixed(a < 0.1 ? 4 : 3);
 }
 
+// A heading in one line; in a narrow column (a phone) what does not fit ends in an ellipsis.
 function title(ctx, text, x, y) {
   ctx.font = FONT;
   ctx.fillStyle = INK;
   ctx.textBaseline = 'top';
-  ctx.fillText(text, x, y);
+  const room = ctx.canvas.width / ctx.getTransform().a - x - 4;
+  let shown = text;
+  if (ctx.measureText(shown).width > room) {
+    while (shown.length > 1 && ctx.measureText(`${shown}…`).width > room) shown = shown.slice(0, -1);
+    shown = `${shown.trimEnd()}…`;
+  }
+  ctx.fillText(shown, x, y);
 }
 
 function note(ctx, text, x, y, color = MUTED) {

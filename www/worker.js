@@ -18,17 +18,112 @@ let engine = null; // Playground: one backend, one model, the last run
 let loaded = null;
 let wasm = null; // the module of the chosen build
 
+// A Content-Security-Policy that forbids WebAssembly says so in the browser's words; ours name
+// the directive and the remedy.
+function explainLoadFailure(e) {
+  const text = String(e?.message ?? e);
+  if (/Content.Security.Policy|unsafe-eval/i.test(text)) {
+    return new Error("This page's Content-Security-Policy does not allow WebAssembly, which the engine is. " +
+      "Add 'wasm-unsafe-eval' to its script-src directive (for example: script-src 'self' 'wasm-unsafe-eval').");
+  }
+  if (/fetch|NetworkError|Failed to load|import/i.test(text)) {
+    return new Error(`The engine's files could not be loaded (${text}). Serve dist/ over http(s), with Access-Control-Allow-Origin when the script is on another origin.`);
+  }
+  return e;
+}
+
 async function load() {
   loaded ??= (async () => {
-    wasm = await import(build === 'simd' ? './pkg/attention_playground.js' : './pkg-scalar/attention_playground.js');
-    await wasm.default();
+    try {
+      wasm = await import(build === 'simd' ? './pkg/attention_playground.js' : './pkg-scalar/attention_playground.js');
+      await wasm.default();
+    } catch (e) {
+      loaded = null; // a later call tries again
+      throw explainLoadFailure(e);
+    }
   })();
   await loaded;
 }
 
-// Every Float32Array in the result moves to the page without a copy.
+// The photo contract (src/photo.rs) on the browser's decoder: the header is checked first (size
+// limits, EXIF orientation), then the photo is decoded upright, at most PRESCALE_SIDE long, drawn
+// over white and scaled to the working size by the engine's own resampler, as `render` does.
+const HEADER_BYTES = 256 * 1024;
+const DISPLAY_SIDE = 896;
+let canvas = null; // one scratch canvas, reused: a long session does not pile them up
+
+function scratch(width, height) {
+  canvas ??= new OffscreenCanvas(1, 1);
+  canvas.width = width;
+  canvas.height = height;
+  return canvas.getContext('2d', { willReadFrequently: true });
+}
+
+async function decodeBlob(blob, name) {
+  const shown = name === 'image' ? 'the image' : `"${name}"`;
+  let head = new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer());
+  let header;
+  try {
+    header = wasm.photoHeader(head, blob.size, shown);
+  } catch (e) {
+    // A JPEG with more than HEADER_BYTES of metadata before its size: read it all.
+    if (blob.size <= head.length || !/cannot be read/.test(e.message)) throw e;
+    head = new Uint8Array(await blob.arrayBuffer());
+    header = wasm.photoHeader(head, blob.size, shown);
+  }
+  const [width, height] = wasm.prescaleSize(header.width, header.height);
+  // Colour profiles are not applied: PIL, which reads the photos of PyTorch pipelines, ignores
+  // them too, and so does `render`.
+  const options = { imageOrientation: 'from-image', colorSpaceConversion: 'none' };
+  if (width !== header.width || height !== header.height) Object.assign(options, { resizeWidth: width, resizeHeight: height, resizeQuality: 'high' });
+  try {
+    return { bitmap: await createImageBitmap(blob, options), header };
+  } catch {
+    if (header.format === 'AVIF/HEIF') {
+      throw new Error(`${shown} is an AVIF or HEIC photo this browser does not decode; convert it to JPEG (an iPhone saves JPEG with Settings > Camera > Formats > Most Compatible).`);
+    }
+    throw new Error(`${shown} could not be read as an image: the file is damaged or cut short. Choose another photo, or open and save it again as JPEG or PNG.`);
+  }
+}
+
+async function decode({ blob, bitmap, name }) {
+  await load();
+  let header = null;
+  if (blob) ({ bitmap, header } = await decodeBlob(blob, name));
+  const originalWidth = header?.width ?? bitmap.width;
+  const originalHeight = header?.height ?? bitmap.height;
+  try {
+    const [width, height] = wasm.prescaleSize(bitmap.width, bitmap.height);
+    const ctx = scratch(width, height);
+    ctx.fillStyle = '#fff'; // transparent pixels read as white, as they look on a page
+    ctx.fillRect(0, 0, width, height);
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(bitmap, 0, 0, width, height);
+    let pixels;
+    try {
+      pixels = ctx.getImageData(0, 0, width, height).data;
+    } catch (e) {
+      if (e?.name === 'SecurityError') throw new Error('tainted: the image comes from another origin without CORS');
+      throw e;
+    }
+    const working = wasm.toWorkingSize(pixels, width, height);
+    const scale = Math.min(1, DISPLAY_SIDE / Math.max(width, height));
+    const display = await createImageBitmap(canvas, {
+      resizeWidth: Math.max(1, Math.round(width * scale)), resizeHeight: Math.max(1, Math.round(height * scale)), resizeQuality: 'high',
+    });
+    return { rgba: working.rgba, width: working.width, height: working.height, display, originalWidth, originalHeight, name };
+  } finally {
+    bitmap.close();
+    if (canvas) canvas.width = canvas.height = 1; // the pixels are copied out; free them now
+  }
+}
+
+// Every Float32Array and Uint8Array in the result, and any ImageBitmap, move to the page without
+// a copy.
 function transferables(value, out = []) {
-  if (value instanceof Float32Array) out.push(value.buffer);
+  if (value instanceof Float32Array || value instanceof Uint8Array) out.push(value.buffer);
+  else if (typeof ImageBitmap !== 'undefined' && value instanceof ImageBitmap) out.push(value);
   else if (Array.isArray(value)) value.forEach((v) => transferables(v, out));
   else if (value && typeof value === 'object') Object.values(value).forEach((v) => transferables(v, out));
   return out;
@@ -51,12 +146,13 @@ const ops = {
     const [w, h] = wasm.workingSize(width, height);
     return { width: w, height: h };
   },
+  decode,
   async run({ rgba, width, height }) {
     return engine.run(new Uint8Array(rgba), width, height);
   },
   async loadWeights({ block, bytes, prefix }) {
-    engine.loadWeights(block, new Uint8Array(bytes), prefix ?? '');
-    return true;
+    // The line saying whose names the file uses, where they are not timm's ('' otherwise).
+    return engine.loadWeights(block, new Uint8Array(bytes), prefix ?? '');
   },
   async attentionAt({ block, fx, fy }) {
     return engine.attentionAt(block, fx, fy);
@@ -66,7 +162,7 @@ const ops = {
 self.onmessage = async ({ data: { id, op, ...args } }) => {
   try {
     if (!ops[op]) throw new Error(`unknown operation ${op}`);
-    if (op !== 'init' && op !== 'workingSize' && !engine) throw new Error('the engine is not started');
+    if (op !== 'init' && op !== 'workingSize' && op !== 'decode' && !engine) throw new Error('the engine is not started');
     const value = await ops[op](args);
     self.postMessage({ id, ok: true, value }, transferables(value));
   } catch (e) {

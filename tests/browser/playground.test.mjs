@@ -6,19 +6,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
 import { serve } from '../../tools/serve.mjs';
+import { firstResult, launch } from './support.mjs';
 
 const SHOTS = new URL('../../test-output/browser/', import.meta.url).pathname;
 // Between the WebGPU pass and the CPU path: the blocks run in sequence, so float32 differences
 // (shader exp, another summation order) pass from block to block. Per value: |gpu - cpu| <= abs + rel * |cpu|.
 const BACKEND_TOLERANCE = { abs: 1e-6, rel: 1e-4 };
 
-const chromiumPath = () => process.env.CHROMIUM ?? execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser']).toString().trim();
-
-// As root Chromium needs --no-sandbox; the network flags keep it from calling out of a closed network.
-const BASE_ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 
 let server;
 let origin;
@@ -28,9 +23,8 @@ before(async () => {
   server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
   await mkdir(SHOTS, { recursive: true });
-  const executablePath = chromiumPath();
-  browsers.webgpu = await chromium.launch({ executablePath, args: [...BASE_ARGS, '--enable-unsafe-webgpu'] });
-  browsers.cpu = await chromium.launch({ executablePath, args: BASE_ARGS });
+  browsers.webgpu = await launch({ webgpu: true });
+  browsers.cpu = await launch();
 });
 
 after(async () => {
@@ -64,15 +58,6 @@ async function nextResult(page, action, selector = 'attention-playground') {
   return page.evaluate((sel) => document.querySelector(sel).exportJson(), selector);
 }
 
-/** The first result of a page that runs its starting photo by itself. */
-async function firstResult(page, selector = 'attention-playground') {
-  return page.evaluate(async (sel) => {
-    const el = document.querySelector(sel);
-    await el.ready;
-    if (!el.result) await new Promise((resolve) => el.addEventListener('attention-result', resolve, { once: true }));
-    return el.exportJson();
-  }, selector);
-}
 
 /** How much of the element's canvas is drawn: distinct colours and the share of non-white pixels. */
 async function canvasInk(page, selector = 'attention-playground') {
@@ -395,8 +380,8 @@ describe('bad input', () => {
     await refused('a text file', () => async () => new File(['hello'], 'notes.txt', { type: 'text/plain' }), /"notes\.txt" is not an image \(text\/plain\)/);
     await refused('an empty file', () => async () => new File([], 'empty.jpg', { type: 'image/jpeg' }), /"empty\.jpg" is empty \(0 bytes\)/);
     await refused('a corrupt JPEG', () => async () => new File([new Uint8Array(4096).map((_, i) => (i * 7919) % 256)], 'broken.jpg', { type: 'image/jpeg' }),
-      /"broken\.jpg" could not be read as an image/);
-    await refused('a file without a type that is not an image', () => async () => new File(['{"not": "an image"}'], 'data'), /"data" could not be read as an image/);
+      /"broken\.jpg" is not a photo this can read; choose a JPEG, PNG, WebP or GIF file/);
+    await refused('a file without a type that is not an image', () => async () => new File(['{"not": "an image"}'], 'data'), /"data" is not a photo this can read/);
     await refused('a 120 MB upload', () => async () => new File([new Uint8Array(120 * 2 ** 20)], 'huge.jpg', { type: 'image/jpeg' }), /is 120 MB; the limit is 100 MB/);
 
     const svg = await attempt(() => async () => new File(['<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><rect width="300" height="200" fill="#48c"/><circle cx="150" cy="100" r="60" fill="#fc3"/></svg>'], 'shape.svg', { type: 'image/svg+xml' }));
@@ -451,7 +436,7 @@ describe('bad input', () => {
         missing: await grab(el.run(new URL('./samples/no-such-photo.jpg', location.href).href)),
       };
     });
-    assert.match(messages.number, /run\(\) takes a File or Blob, an ImageBitmap, an <img> element or an image URL/);
+    assert.match(messages.number, /run\(\) takes a File or Blob, an ImageBitmap, an <img> element, a canvas or an image URL/);
     assert.match(messages.outside, /outside the 224 x 149 image/);
     assert.match(messages.offBlock, /Block mhsa is not switched on/);
     assert.match(messages.missing, /Could not load .*no-such-photo\.jpg: the server answered 404/);
