@@ -44,6 +44,8 @@ enum Command {
     Render(crate::render::RenderArgs),
     /// Time one block: N runs after a warm-up, in this process; the last line printed is JSON
     Bench(BenchArgs),
+    /// Run a whole network from its checkpoint on x: the logits and every attention block's maps
+    Net(crate::net_cli::NetArgs),
 }
 
 /// The options a block takes beyond its weights.
@@ -179,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply(args),
         Command::Render(args) => crate::render::render(args),
         Command::Bench(args) => bench(args),
+        Command::Net(args) => crate::net_cli::net(args),
     };
     match outcome {
         Ok(report) => {
@@ -263,12 +266,12 @@ fn bench(args: &BenchArgs) -> Result<String, String> {
     ))
 }
 
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     fs::read(path).map_err(|e| format!("cannot read {what} file {}: {e}", path.display()))
 }
 
 /// Reads the tensor `x` from the input file.
-fn read_input(path: &Path) -> Result<Tensor, String> {
+pub(crate) fn read_input(path: &Path) -> Result<Tensor, String> {
     weights::read_input(&read_file(path, "input")?).map_err(|e| e.to_string())
 }
 
@@ -285,7 +288,7 @@ fn parse_query(text: &str, width: usize, height: usize) -> Result<usize, String>
 
 /// Writes to a sibling temporary file and renames it into place, so readers never see a partial
 /// output and a failed write leaves nothing behind.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let file_name = path.file_name().ok_or_else(|| format!("output path {} names no file", path.display()))?;
     let tmp = path.with_file_name(format!(".{}.{}.partial", file_name.to_string_lossy(), std::process::id()));
     let result = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));

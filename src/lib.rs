@@ -35,6 +35,7 @@ pub mod error;
 pub mod gpu;
 pub mod kernels;
 pub mod model;
+pub mod net;
 pub mod photo;
 pub mod scenes;
 pub mod simd;

@@ -251,9 +251,11 @@ fn photos_are_read_as_the_page_reads_them_upright_on_white_any_size() {
         let d = mean_difference(&photo, &upright);
         assert!(d < 4.0, "{rotated} looks like portrait_upright.png: mean difference {d}");
     }
-    for (transparent, white) in
-        [("rgba_transparent.png", "rgba_on_white.png"), ("la_transparent.png", "la_on_white.png"), ("palette_trns.png", "rgba_on_white.png")]
-    {
+    for (transparent, white) in [
+        ("rgba_transparent.png", "rgba_on_white.png"),
+        ("la_transparent.png", "la_on_white.png"),
+        ("palette_trns.png", "rgba_on_white.png"),
+    ] {
         let d = mean_difference(&seen(transparent, dir.path()), &seen(white, dir.path()));
         assert!(d <= 0.5, "{transparent} is composited on white like {white}: mean difference {d}");
     }

@@ -165,9 +165,11 @@ def gate_run(gates):
 
 def main():
     torch.manual_seed(SEED)
-    if FIXTURES.exists():
-        shutil.rmtree(FIXTURES)
-    FIXTURES.mkdir(parents=True)
+    # Everything under tests/fixtures/ is rewritten, except nets/ (tools/make_golden_nets.py's).
+    for old in sorted(FIXTURES.iterdir()) if FIXTURES.exists() else []:
+        if old.name != "nets":
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    FIXTURES.mkdir(parents=True, exist_ok=True)
     cases = []
     channel_map = lambda v: (-1,)  # (B, C, 1, 1) or (B, 1, C) to (B, C)
     spatial_map = lambda v: v.shape[2:]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use attention_playground::photo::{self, PhotoHeader};
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use image::{DynamicImage, ImageReader, Limits};
 
 /// A photo at the working size, upright and opaque: what the network and the figures see.
 pub struct Photo {
@@ -43,7 +43,8 @@ pub fn load(path: &Path) -> Result<Photo, String> {
     let scale = (FIGURE_SIDE as f64 / width.max(height) as f64).min(1.0);
     let (fw, fh) = (((width as f64 * scale).round() as usize).max(1), ((height as f64 * scale).round() as usize).max(1));
     let figure = photo::resize(decoded.as_raw(), width, height, fw, fh).map_err(|e| e.to_string())?;
-    let figure = image::DynamicImage::ImageRgba8(image::RgbaImage::from_raw(fw as u32, fh as u32, figure).expect("resized pixels")).to_rgb8();
+    let figure =
+        image::DynamicImage::ImageRgba8(image::RgbaImage::from_raw(fw as u32, fh as u32, figure).expect("resized pixels")).to_rgb8();
     Ok(Photo { rgba, width: ww, height: wh, original: (width, height), figure })
 }
 
@@ -72,9 +73,11 @@ fn decode(bytes: &[u8], header: &PhotoHeader, name: &str) -> Result<DynamicImage
 
 fn unsupported_or_damaged(format: image::ImageFormat) -> &'static str {
     match format {
-        image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP | image::ImageFormat::Gif | image::ImageFormat::Bmp => {
-            "cannot decode it, the file is damaged or uses a variant this decoder lacks"
-        }
+        image::ImageFormat::Jpeg
+        | image::ImageFormat::Png
+        | image::ImageFormat::WebP
+        | image::ImageFormat::Gif
+        | image::ImageFormat::Bmp => "cannot decode it, the file is damaged or uses a variant this decoder lacks",
         _ => "not a JPEG, PNG, WebP, GIF or BMP file; convert it",
     }
 }

@@ -15,9 +15,9 @@ mod draw;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use attention_playground::blocks::ports;
 use attention_playground::model::report::{self, ReportOptions, Value};
 use attention_playground::model::{Model, ModelConfig, channels_at, image as model_image, trained_options};
-use attention_playground::blocks::ports;
 use attention_playground::{AnyBackend, BackendChoice, BlockKind};
 use clap::Args;
 use image::{RgbImage, RgbaImage};
@@ -66,9 +66,7 @@ pub fn render(args: &RenderArgs) -> Result<String, String> {
         let bytes = fs::read(file).map_err(|e| format!("cannot read weights file {file}: {e}"))?;
         let given = trained_options(kind);
         let ported = ports::read_block_weights(&bytes, file, prefix, kind, &given).map_err(|e| e.to_string())?;
-        model
-            .replace_block(kind, &ported.weights, &ported.options(&given))
-            .map_err(|e| format!("{file}: {}", ported.explain(e)))?;
+        model.replace_block(kind, &ported.weights, &ported.options(&given)).map_err(|e| format!("{file}: {}", ported.explain(e)))?;
         if let Some(note) = &ported.note {
             eprintln!("attention-playground: {file}: {note}");
         }
@@ -177,7 +175,8 @@ fn figures(painter: &draw::Painter, photo: &RgbImage, result: &Value) -> Vec<(St
             let title = format!("{}: {} channel weights (σ gates; 1 keeps a channel, 0 silences it)", label(kind), channels_at(kind));
             files.push((format!("channels-{name}"), painter.channel_chart(&title, &names, gates)));
         }
-        for (key, title, legend) in [("spatial", "spatial gate", "gate"), ("context", "context weights (softmax over positions)", "weight")] {
+        for (key, title, legend) in [("spatial", "spatial gate", "gate"), ("context", "context weights (softmax over positions)", "weight")]
+        {
             if let Some(map) = entry.get(key).and_then(draw::Map::from_value) {
                 let title = format!("{} {title}, {} x {}", label(kind), map.width, map.height);
                 files.push((format!("{key}-{name}"), painter.overlay(&photo, &map, &title, legend)));
@@ -197,7 +196,11 @@ fn figures(painter: &draw::Painter, photo: &RgbImage, result: &Value) -> Vec<(St
                     width: number(grid, "width"),
                     height: number(grid, "height"),
                 };
-                let keys = if first.width as f64 == query.width { String::new() } else { format!(" (keys subsampled to {} x {})", first.width, first.height) };
+                let keys = if first.width as f64 == query.width {
+                    String::new()
+                } else {
+                    format!(" (keys subsampled to {} x {})", first.width, first.height)
+                };
                 let title = match maps.len() {
                     1 => format!("{}: where the marked position attends{keys}", label(kind)),
                     heads => format!("{}: where the marked position attends, in each of its {heads} heads{keys}", label(kind)),
@@ -205,7 +208,11 @@ fn figures(painter: &draw::Painter, photo: &RgbImage, result: &Value) -> Vec<(St
                 let cells = first.width * first.height;
                 let note = format!(
                     "the query: cell ({}, {}) of the {} x {} grid; uniform attention would be 1/{cells} = {:.2e}",
-                    query.x, query.y, query.width, query.height, 1.0 / cells as f64
+                    query.x,
+                    query.y,
+                    query.width,
+                    query.height,
+                    1.0 / cells as f64
                 );
                 files.push((format!("attention-{name}"), painter.attention(&photo, &maps, &title, &note, query)));
             }

@@ -51,6 +51,11 @@ pub enum FileKind {
     },
 }
 
+/// Whether `bytes` are a PyTorch checkpoint written by `torch.save` (zip or legacy pickle).
+pub fn is_pytorch(bytes: &[u8]) -> bool {
+    matches!(sniff(bytes), Some(FileKind::PyTorch { .. }))
+}
+
 /// Recognises `bytes` (which failed to parse as safetensors); `None` for anything else.
 pub fn sniff(bytes: &[u8]) -> Option<FileKind> {
     if bytes.is_empty() {

@@ -1,0 +1,209 @@
+//! A checkpoint's state dict, as researchers have them: safetensors in float32, float16 or
+//! bfloat16 (widened at load), keys prefixed by `module.` (DataParallel) or `model.` (many
+//! training scripts) stripped, `num_batches_tracked` dropped. [`StateDict`] hands the builders
+//! their tensors and remembers which were used, so a checkpoint with layers a builder does not
+//! know is refused instead of silently running without them.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, Result, Shape};
+use crate::kernels::norm::BatchNorm;
+use crate::tensor::Tensor;
+use crate::weights::{Weights, read_safetensors};
+
+/// Prefixes a whole state dict may sit under, stripped when every key has one: a checkpoint's
+/// `{"state_dict": ...}` (flattened with a dot), DataParallel's `module.`, a script's `model.`.
+const WRAPPERS: [&str; 4] = ["state_dict.", "model_state_dict.", "module.", "model."];
+/// Checkpoints over this are refused before they are read.
+pub const MAX_CHECKPOINT_BYTES: u64 = 2 << 30;
+
+/// A network's state dict.
+#[derive(Debug)]
+pub struct StateDict {
+    tensors: BTreeMap<String, Tensor>,
+    used: RefCell<BTreeSet<String>>,
+}
+
+impl StateDict {
+    /// Reads a safetensors checkpoint; `file` names it in messages.
+    pub fn read(bytes: &[u8], file: &str) -> Result<Self> {
+        Self::from_tensors(read_safetensors(bytes, file)?).checked(file)
+    }
+
+    /// Reads a checkpoint file: safetensors, or a PyTorch `.pth`/`.pt`/`.bin` written by
+    /// `torch.save` (read without executing anything, by the `pytorch-reader` crate), its float16
+    /// and bfloat16 tensors widened. One line for each refusal: over 2 GB, not a checkpoint, an
+    /// optimizer's state, no tensors.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_path(path: &std::path::Path) -> Result<Self> {
+        let file = path.display().to_string();
+        let len = std::fs::metadata(path).map_err(|e| Error::BadFile { file: file.clone(), reason: e.to_string() })?.len();
+        if len > MAX_CHECKPOINT_BYTES {
+            return Err(Error::NotSafetensors {
+                file,
+                what: format!(
+                    "{} GB is over the 2 GB this reads; a CNN's weights are a few hundred MB at most: save `model.state_dict()` alone",
+                    len >> 30
+                ),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::BadFile { file: file.clone(), reason: e.to_string() })?;
+        if !crate::weights::sniff::is_pytorch(&bytes) {
+            return Self::read(&bytes, &file);
+        }
+        let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| Error::NotSafetensors {
+            file: file.clone(),
+            what: format!("a PyTorch checkpoint that cannot be read ({e}): it is damaged or cut short; save it again with torch.save(model.state_dict(), ...)"),
+        })?;
+        let mut tensors = BTreeMap::new();
+        let mut names = reader.keys();
+        names.sort();
+        for name in names {
+            let t = reader.get(&name).expect("a listed tensor");
+            use pytorch_reader::DType;
+            let bytes = t.read().map_err(|e| Error::BadFile { file: file.clone(), reason: format!("tensor `{name}`: {e}") })?;
+            let data: Vec<f32> = match t.dtype() {
+                DType::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+                DType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+                // BatchNorm's step counter and other integer buffers are no weights.
+                DType::I64 | DType::I32 | DType::I16 | DType::I8 | DType::U64 | DType::U32 | DType::U16 | DType::U8 | DType::Bool => {
+                    continue;
+                }
+                DType::F64 => {
+                    return Err(Error::WrongDtype {
+                        file,
+                        key: name,
+                        found: "F64".into(),
+                        remedy: "the engine computes in float32 and does not round weights silently: save them as float32 (`{k: v.float() for k, v in state_dict.items()}`)",
+                    });
+                }
+            };
+            let tensor = Tensor::new(t.shape().to_vec(), data).ok_or_else(|| Error::BadFile {
+                file: file.clone(),
+                reason: format!("tensor `{name}` holds the wrong number of values"),
+            })?;
+            tensors.insert(name, tensor);
+        }
+        Self::from_tensors(tensors).checked(&file)
+    }
+
+    /// Refuses a state dict that holds no network: empty, or an optimizer's state.
+    fn checked(self, file: &str) -> Result<Self> {
+        let optimizer =
+            |k: &str| k.starts_with("optimizer.") || k.starts_with("state.") || k.contains("exp_avg") || k.contains("momentum_buffer");
+        if self.tensors.is_empty() {
+            return Err(Error::NotSafetensors {
+                file: file.into(),
+                what: "holds no tensors: save the network's weights (`torch.save(model.state_dict(), ...)`)".into(),
+            });
+        }
+        if self.tensors.keys().all(|k| optimizer(k)) {
+            return Err(Error::NotSafetensors {
+                file: file.into(),
+                what: "holds an optimizer's state, not a network's weights: save `model.state_dict()`, or give the checkpoint that has it"
+                    .into(),
+            });
+        }
+        Ok(self)
+    }
+
+    /// The tensors, with a wrapper prefix every key shares stripped (repeatedly: `module.model.`).
+    pub fn from_tensors(mut tensors: BTreeMap<String, Tensor>) -> Self {
+        while let Some(wrapper) = WRAPPERS.iter().find(|w| !tensors.is_empty() && tensors.keys().all(|k| k.starts_with(*w))) {
+            tensors = tensors.into_iter().map(|(k, t)| (k[wrapper.len()..].to_string(), t)).collect();
+        }
+        Self { tensors, used: RefCell::new(BTreeSet::new()) }
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.tensors.contains_key(key)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// The shape of `key`, without using it.
+    pub fn shape(&self, key: &str) -> Result<&[usize]> {
+        self.tensors.get(key).map(Tensor::shape).ok_or_else(|| missing(key))
+    }
+
+    /// `key`'s tensor, marked used.
+    pub fn take(&self, key: &str) -> Result<&Tensor> {
+        let tensor = self.tensors.get(key).ok_or_else(|| missing(key))?;
+        self.used.borrow_mut().insert(key.to_string());
+        Ok(tensor)
+    }
+
+    /// `key` of exactly `shape`, marked used.
+    pub fn take_shaped(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let tensor = self.take(key)?;
+        if tensor.shape() != shape {
+            return Err(Error::WrongShape {
+                key: key.to_string(),
+                expected: Shape(shape.to_vec()).to_string(),
+                found: Shape(tensor.shape().to_vec()),
+            });
+        }
+        Ok(tensor.data().to_vec())
+    }
+
+    /// The BatchNorm `{prefix}.{weight,bias,running_mean,running_var}` over `channels`.
+    pub fn batchnorm(&self, prefix: &str, channels: usize) -> Result<BatchNorm> {
+        let get = |field: &str| self.take_shaped(&format!("{prefix}.{field}"), &[channels]);
+        Ok(BatchNorm { weight: get("weight")?, bias: get("bias")?, running_mean: get("running_mean")?, running_var: get("running_var")? })
+    }
+
+    /// Every key under `prefix` (stripped), marked used: one attention block's own state dict.
+    pub fn take_under(&self, prefix: &str) -> Weights {
+        let mut used = self.used.borrow_mut();
+        Weights::from_tensors(self.tensors.iter().filter_map(|(k, t)| {
+            let rest = k.strip_prefix(prefix)?;
+            used.insert(k.clone());
+            Some((rest.to_string(), t.clone()))
+        }))
+    }
+
+    /// Fails on the first key no builder used: a layer the family's builder does not know.
+    pub fn finish(&self, family: &str) -> Result<()> {
+        let used = self.used.borrow();
+        match self.tensors.keys().find(|k| !used.contains(*k)) {
+            Some(key) => Err(Error::BadOption {
+                option: "model",
+                reason: format!(
+                    "the checkpoint has `{key}`, which the {family} builder does not know: a variant this engine does not run yet"
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn missing(key: &str) -> Error {
+    Error::BadOption { option: "model", reason: format!("the checkpoint lacks `{key}`") }
+}
+
+/// What a checkpoint looks like, by its keys: for the message that says it is not supported.
+pub fn describe(dict: &StateDict) -> &'static str {
+    let has = |k: &str| dict.contains(k);
+    let any = |p: &str| dict.keys().any(|k| k.starts_with(p));
+    if any("blocks.") && (has("patch_embed.proj.weight") || has("cls_token")) {
+        "a Vision Transformer (timm vit_* / deit_*)"
+    } else if has("conv_stem.weight") && any("blocks.") {
+        "a timm EfficientNet or MobileNetV3"
+    } else if any("features.") && any("classifier.") {
+        "a torchvision MobileNet, EfficientNet or VGG"
+    } else if has("stem.conv.weight") && any("s1.") {
+        "a timm RegNet"
+    } else if any("stages.") && any("head.") {
+        "a timm ConvNeXt or another stage-based network"
+    } else if any("layer1.") && (has("conv1.weight") || has("conv1.0.weight")) {
+        "a ResNet"
+    } else if dict.keys().next().is_none() {
+        "an empty state dict"
+    } else {
+        "no network this engine knows"
+    }
+}

@@ -1,0 +1,44 @@
+//! One small builder per family of networks, each reading the reference library's own state-dict
+//! names into a [`Net`]. [`build`] picks the builder from `--arch` or, where the weights tell
+//! (the ResNet family), from the keys.
+
+pub mod resnet;
+
+use super::Net;
+use super::checkpoint::{StateDict, describe};
+use super::layers::{Conv2d, Padding};
+use crate::error::{Error, Result};
+
+/// The architectures supported, for messages.
+pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
+    deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention)";
+
+/// Builds the network of `dict`, for `arch` (timm's model name) when given.
+pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
+    let looks_like_resnet =
+        dict.keys().any(|k| k.starts_with("layer1.")) && (dict.contains("conv1.weight") || dict.contains("conv1.0.weight"));
+    match arch {
+        Some(name) if resnet::takes(name) => resnet::build(dict, name),
+        Some(name) if name.starts_with("torchvision.") && looks_like_resnet => resnet::build(dict, name),
+        Some(name) => Err(Error::BadOption {
+            option: "--arch",
+            reason: format!("{name} is not supported yet (the checkpoint looks like {}); supported: {SUPPORTED}", describe(dict)),
+        }),
+        None if looks_like_resnet => resnet::build(dict, "resnet"),
+        None => Err(Error::BadOption {
+            option: "--model",
+            reason: format!("the checkpoint looks like {}, which is not supported yet; supported: {SUPPORTED}", describe(dict)),
+        }),
+    }
+}
+
+/// The convolution `{name}.weight` (no bias) with the BatchNorm `{bn}` folded in (`eps` 1e-5).
+pub(crate) fn conv_bn(dict: &StateDict, name: &str, bn: &str, groups: usize, stride: usize, padding: Padding) -> Result<Conv2d> {
+    let key = format!("{name}.weight");
+    let shape = dict.shape(&key)?.to_vec();
+    let weight = dict.take(&key)?.data().to_vec();
+    let bias = if dict.contains(&format!("{name}.bias")) { Some(dict.take(&format!("{name}.bias"))?.data().to_vec()) } else { None };
+    let conv = Conv2d::new(&key, weight, &shape, bias, groups, stride, 1, padding)?;
+    let norm = dict.batchnorm(bn, conv.cout)?;
+    Ok(conv.fold(&norm))
+}

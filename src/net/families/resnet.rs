@@ -1,0 +1,193 @@
+//! timm's ResNet family (`timm/models/resnet.py`), from its state-dict names: ResNet, the deep
+//! (-D) and tiered (-T) stems, average-pool downsampling, ResNeXt groups, BasicBlock and
+//! Bottleneck, and the attention layer timm puts in each block's `se` slot. torchvision's
+//! `resnet18/50` use the same names and structure (plain stem, no attention), so they build here
+//! too.
+//!
+//! The structure (facts of timm 1.0's `ResNet`):
+//! - stem: `conv1` 7x7 stride 2 padding 3, or the deep stem `conv1.0` (3x3 stride 2), `conv1.3`,
+//!   `conv1.6` (3x3 stride 1) with BatchNorm `conv1.1`, `conv1.4` and ReLU between; then `bn1`,
+//!   ReLU, max pool 3x3 stride 2 padding 1;
+//! - stages `layer1` to `layer4`, strides 1, 2, 2, 2, the stride in each stage's first block;
+//! - BasicBlock: `conv1` 3x3 (the stride), `bn1`, ReLU, `conv2` 3x3, `bn2`, attention, + shortcut, ReLU;
+//! - Bottleneck: `conv1` 1x1, `bn1`, ReLU, `conv2` 3x3 (the stride, the groups), `bn2`, ReLU,
+//!   `conv3` 1x1, `bn3`, attention, + shortcut, ReLU;
+//! - shortcut: `downsample.0` 1x1 conv with the stride and `downsample.1` BatchNorm, or with
+//!   average-pool downsampling (`avg_down`, the -D models) `AvgPool2d(2, stride, ceil_mode=True,
+//!   count_include_pad=False)` (none at stride 1), `downsample.1` 1x1 conv, `downsample.2` BatchNorm;
+//! - head: global average pool, `fc`.
+//!
+//! The `se` slot's kind is read off its keys: `fc1` SE (`SEModule`), `conv` ECA (`EcaModule`;
+//! CECA's `CecaModule` has the same key, so an `--arch` with `ceca` picks circular padding), `fc`
+//! EffectiveSE (one 1x1 conv, hard-sigmoid gate), `channel.fc1` CBAM, `conv_attn` with `mlp_scale`
+//! GC or with `mlp_add` GCA, `t`/`p`/`g`/`z` Non-local.
+
+use super::conv_bn;
+use crate::blocks::{Block, BlockKind, BlockOptions, EcaPadding, Fusion};
+use crate::error::{Error, Result};
+use crate::net::checkpoint::StateDict;
+use crate::net::layers::{Activation, Linear, Padding, Pool};
+use crate::net::{Attention, AttentionLayer, Net, Node};
+
+/// Whether `arch` names a model of this family.
+pub fn takes(arch: &str) -> bool {
+    let name = arch.strip_prefix("timm.").unwrap_or(arch);
+    ["resnet", "seresnet", "seresnext", "resnext", "ecaresnet", "cecaresnet", "gcresnet", "gcresnext", "resnetblur"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || name.starts_with("torchvision.resnet")
+        || name.starts_with("torchvision.resnext")
+}
+
+/// Builds the network; `arch` names it in the result (and picks CECA's circular padding).
+pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
+    let circular_eca = arch.contains("ceca");
+    let mut nodes = stem(dict)?;
+    let mut channels = dict.shape("bn1.weight")?[0];
+    for stage in 1..=4 {
+        let prefix = format!("layer{stage}");
+        let blocks = (0..).take_while(|j| dict.keys().any(|k| k.starts_with(&format!("{prefix}.{j}.")))).count();
+        if blocks == 0 {
+            return Err(Error::BadOption {
+                option: "model",
+                reason: format!("the checkpoint has no `{prefix}.0.*`: not a four-stage ResNet"),
+            });
+        }
+        for j in 0..blocks {
+            let stride = if stage > 1 && j == 0 { 2 } else { 1 };
+            let (node, out) = block(dict, &format!("{prefix}.{j}"), channels, stride, circular_eca)?;
+            nodes.push(node);
+            channels = out;
+        }
+    }
+    let fc = dict.shape("fc.weight")?.to_vec();
+    let [classes, features] = fc[..] else {
+        return Err(Error::WrongShape { key: "fc.weight".into(), expected: "[classes, features]".into(), found: crate::error::Shape(fc) });
+    };
+    if features != channels {
+        return Err(Error::BadOption {
+            option: "model",
+            reason: format!("`fc.weight` takes {features} features; the last stage gives {channels}"),
+        });
+    }
+    nodes.push(Node::Head(Linear {
+        weight: dict.take_shaped("fc.weight", &fc)?,
+        bias: dict.take_shaped("fc.bias", &[classes])?,
+        inputs: features,
+    }));
+    dict.finish("ResNet")?;
+    Ok(Net { family: "timm resnet", arch: arch.to_string(), nodes, classes })
+}
+
+fn same(k: usize) -> Padding {
+    Padding::Explicit(k / 2, k / 2)
+}
+
+fn kernel(dict: &StateDict, key: &str) -> Result<usize> {
+    Ok(dict.shape(key)?[2])
+}
+
+fn stem(dict: &StateDict) -> Result<Vec<Node>> {
+    let mut nodes = Vec::new();
+    if dict.contains("conv1.weight") {
+        let k = kernel(dict, "conv1.weight")?;
+        nodes.push(Node::Conv(conv_bn(dict, "conv1", "bn1", 1, 2, same(k))?));
+    } else {
+        // The deep stem: three 3x3 convolutions, the first with stride 2; the last one's
+        // BatchNorm is `bn1`.
+        nodes.push(Node::Conv(conv_bn(dict, "conv1.0", "conv1.1", 1, 2, same(kernel(dict, "conv1.0.weight")?))?));
+        nodes.push(Node::Act(Activation::Relu));
+        nodes.push(Node::Conv(conv_bn(dict, "conv1.3", "conv1.4", 1, 1, same(kernel(dict, "conv1.3.weight")?))?));
+        nodes.push(Node::Act(Activation::Relu));
+        nodes.push(Node::Conv(conv_bn(dict, "conv1.6", "bn1", 1, 1, same(kernel(dict, "conv1.6.weight")?))?));
+    }
+    nodes.push(Node::Act(Activation::Relu));
+    nodes.push(Node::Pool(Pool { max: true, kernel: 3, stride: 2, padding: 1, ceil_mode: false, count_include_pad: true }));
+    Ok(nodes)
+}
+
+/// One residual block at `path` taking `channels`; returns it and its output channels.
+fn block(dict: &StateDict, path: &str, channels: usize, stride: usize, circular_eca: bool) -> Result<(Node, usize)> {
+    let key = |name: &str| format!("{path}.{name}");
+    let mut body = Vec::new();
+    let bottleneck = dict.contains(&key("conv3.weight"));
+    let out = if bottleneck {
+        let width = dict.shape(&key("conv1.weight"))?[0];
+        let per_group = dict.shape(&key("conv2.weight"))?[1];
+        let groups = if per_group > 0 && width % per_group == 0 { width / per_group } else { 0 };
+        body.push(Node::Conv(conv_bn(dict, &key("conv1"), &key("bn1"), 1, 1, Padding::Explicit(0, 0))?));
+        body.push(Node::Act(Activation::Relu));
+        body.push(Node::Conv(conv_bn(dict, &key("conv2"), &key("bn2"), groups, stride, same(kernel(dict, &key("conv2.weight"))?))?));
+        body.push(Node::Act(Activation::Relu));
+        let conv3 = conv_bn(dict, &key("conv3"), &key("bn3"), 1, 1, Padding::Explicit(0, 0))?;
+        let out = conv3.cout;
+        body.push(Node::Conv(conv3));
+        out
+    } else {
+        body.push(Node::Conv(conv_bn(dict, &key("conv1"), &key("bn1"), 1, stride, same(kernel(dict, &key("conv1.weight"))?))?));
+        body.push(Node::Act(Activation::Relu));
+        let conv2 = conv_bn(dict, &key("conv2"), &key("bn2"), 1, 1, same(kernel(dict, &key("conv2.weight"))?))?;
+        let out = conv2.cout;
+        body.push(Node::Conv(conv2));
+        out
+    };
+    if dict.keys().any(|k| k.starts_with(&key("se."))) {
+        body.push(Node::Attention(Box::new(attention(dict, &key("se"), circular_eca)?)));
+    }
+    let shortcut = if dict.contains(&key("downsample.0.weight")) {
+        vec![Node::Conv(conv_bn(dict, &key("downsample.0"), &key("downsample.1"), 1, stride, Padding::Explicit(0, 0))?)]
+    } else if dict.contains(&key("downsample.1.weight")) {
+        let mut nodes = Vec::new();
+        if stride > 1 {
+            nodes.push(Node::Pool(Pool { max: false, kernel: 2, stride, padding: 0, ceil_mode: true, count_include_pad: false }));
+        }
+        nodes.push(Node::Conv(conv_bn(dict, &key("downsample.1"), &key("downsample.2"), 1, 1, Padding::Explicit(0, 0))?));
+        nodes
+    } else {
+        if channels != out || stride != 1 {
+            return Err(Error::BadOption { option: "model", reason: format!("`{path}` changes the shape but has no `downsample`") });
+        }
+        Vec::new()
+    };
+    Ok((Node::Residual { body, shortcut, act: Activation::Relu }, out))
+}
+
+/// The attention layer in a block's `se` slot.
+fn attention(dict: &StateDict, path: &str, circular_eca: bool) -> Result<Attention> {
+    let has = |name: &str| dict.contains(&format!("{path}.{name}"));
+    let (kind, block_kind, options) = if has("fc1.weight") {
+        ("se", BlockKind::Se, BlockOptions::default())
+    } else if has("conv.weight") {
+        let padding = if circular_eca { EcaPadding::Circular } else { EcaPadding::Zero };
+        (if circular_eca { "ceca" } else { "eca" }, BlockKind::Eca, BlockOptions { padding: Some(padding), ..Default::default() })
+    } else if has("fc.weight") {
+        // EffectiveSE: x * hard_sigmoid(fc(mean(x))), fc a 1x1 convolution with bias.
+        let shape = dict.shape(&format!("{path}.fc.weight"))?.to_vec();
+        let (out, inputs) = (shape[0], shape[1]);
+        let weight = dict.take_shaped(&format!("{path}.fc.weight"), &[out, inputs, 1, 1])?;
+        let bias = dict.take_shaped(&format!("{path}.fc.bias"), &[out])?;
+        let layer = AttentionLayer::Gate {
+            layers: vec![Linear { weight, bias, inputs }],
+            act: Activation::Identity,
+            gate: Activation::HardSigmoid,
+        };
+        return Ok(Attention { path: path.to_string(), kind: "ese", layer });
+    } else if has("channel.fc1.weight") {
+        ("cbam", BlockKind::Cbam, BlockOptions::default())
+    } else if has("conv_attn.weight") && has("mlp_add.fc1.weight") {
+        ("gca", BlockKind::Gc, BlockOptions { fusion: Some(Fusion::Add), ..Default::default() })
+    } else if has("conv_attn.weight") {
+        ("gc", BlockKind::Gc, BlockOptions::default())
+    } else if has("z.weight") {
+        ("nl", BlockKind::NonLocal, BlockOptions::default())
+    } else {
+        let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
+        return Err(Error::BadOption { option: "model", reason: format!("`{example}`: an attention layer this engine does not know") });
+    };
+    let weights = dict.take_under(&format!("{path}."));
+    let block = Block::load(block_kind, &weights, &options).map_err(|e| match e {
+        Error::MissingKey { key, .. } => Error::BadOption { option: "model", reason: format!("{path}: missing `{path}.{key}`") },
+        other => other,
+    })?;
+    Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Block(block) })
+}

@@ -1,0 +1,331 @@
+//! Whole networks as data: a list of [`Node`]s (convolutions with their BatchNorm folded in,
+//! activations, pools, residual blocks, the classifier) in which every attention block is a
+//! first-class node with its module path (`layer3.1.se`), its kind and its maps. One small
+//! builder per family reads a checkpoint's state dict into a [`Net`] (`families/`); one forward
+//! pass ([`Net::run`]) gives the logits and every attention block's maps, with any set of blocks
+//! switched off.
+//!
+//! The attention blocks run on the chosen backend (the GPU where there is one) through the same
+//! [`Block`]s as the single-block engine; the layers around them run on the CPU kernels.
+
+pub mod checkpoint;
+pub mod families;
+pub mod layers;
+
+use std::collections::BTreeMap;
+
+use crate::backend::{AnyBackend, RanOn};
+use crate::blocks::{Block, MapRequest};
+use crate::error::{Error, Result};
+use crate::simd::Kernels;
+use crate::tensor::Tensor;
+use layers::{Activation, Conv2d, Linear, Pool, global_average};
+
+/// One step of a network.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// A convolution, its BatchNorm folded in.
+    Conv(Conv2d),
+    Act(Activation),
+    Pool(Pool),
+    /// `act(body(x) + shortcut(x))`; an empty shortcut is the identity.
+    Residual {
+        body: Vec<Node>,
+        shortcut: Vec<Node>,
+        act: Activation,
+    },
+    /// An attention block, switchable.
+    Attention(Box<Attention>),
+    /// Global average pooling, then the linear classifier: the logits.
+    Head(Linear),
+}
+
+/// An attention block in a network.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    /// The module path in the reference library's state dict, e.g. `layer3.1.se`.
+    pub path: String,
+    /// The kind as the family names it: `se`, `eca`, `ceca`, `ese`, `cbam`, `gc`, `gca`, `nl`.
+    pub kind: &'static str,
+    pub layer: AttentionLayer,
+}
+
+/// How an attention block computes.
+#[derive(Debug, Clone)]
+pub enum AttentionLayer {
+    /// One of the engine's blocks (SE, ECA, CBAM, GC, Non-local), on the chosen backend.
+    Block(Block),
+    /// A channel gate from the channel means through linear layers: `x * gate(fc_n(act(... fc_1(mean))))`.
+    /// timm's `EffectiveSEModule` (one layer, hard-sigmoid), `SqueezeExcite` of EfficientNet and
+    /// MobileNetV3 (`conv_reduce`, act, `conv_expand`, gate), torchvision's `SqueezeExcitation`.
+    Gate { layers: Vec<Linear>, act: Activation, gate: Activation },
+}
+
+impl Attention {
+    /// Input channels.
+    pub fn channels(&self) -> usize {
+        match &self.layer {
+            AttentionLayer::Block(block) => block.channels().unwrap_or(0),
+            AttentionLayer::Gate { layers, .. } => layers[0].inputs,
+        }
+    }
+}
+
+/// A whole network, built from a checkpoint by a family's builder.
+#[derive(Debug, Clone)]
+pub struct Net {
+    /// The family's builder, e.g. `timm resnet`.
+    pub family: &'static str,
+    /// The architecture as the user or the weights named it, e.g. `seresnet50`.
+    pub arch: String,
+    pub nodes: Vec<Node>,
+    pub classes: usize,
+}
+
+/// What a run switches off: block paths (`layer3.1.se`), path prefixes (`layer4`) or kinds (`se`).
+#[derive(Debug, Clone, Default)]
+pub struct Off(pub Vec<String>);
+
+impl Off {
+    pub fn parse(list: &str) -> Self {
+        Off(list.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+    }
+
+    pub fn covers(&self, block: &Attention) -> bool {
+        self.0.iter().any(|w| {
+            w == block.kind || w == &block.path || (block.path.starts_with(w.as_str()) && block.path.as_bytes().get(w.len()) == Some(&b'.'))
+        })
+    }
+}
+
+/// An attention block's share of a run.
+#[derive(Debug, Clone)]
+pub struct BlockRecord {
+    pub path: String,
+    pub kind: &'static str,
+    pub channels: usize,
+    /// The `(height, width)` of its input (the first image's).
+    pub grid: (usize, usize),
+    /// Switched off in this run (its maps are then absent).
+    pub off: bool,
+    /// `channel (N, C)`, `spatial (N, H, W)`, `context (N, H, W)`, as the block gives them.
+    pub maps: BTreeMap<&'static str, Tensor>,
+    /// Where it ran (the first image's pass): the backend's, or the CPU for the gates computed
+    /// beside the layers; `None` when it was off.
+    pub ran_on: Option<RanOn>,
+}
+
+/// What [`Net::run`] returns.
+#[derive(Debug, Clone)]
+pub struct NetRun {
+    /// `(N, classes)`.
+    pub logits: Tensor,
+    /// Every attention block, in order of depth.
+    pub blocks: Vec<BlockRecord>,
+}
+
+impl Net {
+    /// The attention blocks in order of depth.
+    pub fn attention_blocks(&self) -> Vec<&Attention> {
+        fn walk<'a>(nodes: &'a [Node], out: &mut Vec<&'a Attention>) {
+            for node in nodes {
+                match node {
+                    Node::Attention(a) => out.push(a),
+                    Node::Residual { body, shortcut, .. } => {
+                        walk(body, out);
+                        walk(shortcut, out);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.nodes, &mut out);
+        out
+    }
+
+    /// Runs `x` `(N, 3, H, W)` (already preprocessed: normalised as the network expects) through
+    /// the network: the layers on `backend`'s CPU kernels, the attention blocks on `backend`, the
+    /// blocks `off` covers as the identity.
+    pub async fn run(&self, backend: &AnyBackend, x: &Tensor, off: &Off) -> Result<NetRun> {
+        self.run_with(backend, backend.cpu_kernels(), x, off).await
+    }
+
+    /// [`Net::run`] with the layers on `kernels` (the reference, to compare).
+    pub async fn run_with(&self, backend: &AnyBackend, kernels: Kernels, x: &Tensor, off: &Off) -> Result<NetRun> {
+        let dims = x.dims4()?;
+        if dims.c != 3 {
+            return Err(Error::InputShape {
+                expected: "(N, 3, H, W): an RGB image".into(),
+                found: crate::error::Shape(x.shape().to_vec()),
+            });
+        }
+        x.check_finite()?;
+        let mut logits = Vec::with_capacity(dims.n * self.classes);
+        let mut records: Vec<BlockRecord> = Vec::new();
+        for (i, image) in x.data().chunks_exact(dims.image_len()).enumerate() {
+            let mut state = State { kernels, backend, off, records: Vec::new() };
+            let features = Features { data: image.to_vec(), channels: 3, height: dims.h, width: dims.w };
+            let out = state.nodes(&self.nodes, features).await?;
+            if out.data.len() != self.classes {
+                return Err(Error::BadOption {
+                    option: "model",
+                    reason: format!("the network ends in {} values, not {} logits", out.data.len(), self.classes),
+                });
+            }
+            logits.extend_from_slice(&out.data);
+            if i == 0 {
+                records = state.records;
+            } else {
+                for (record, more) in records.iter_mut().zip(state.records) {
+                    for (name, map) in more.maps {
+                        if let Some(batch) = record.maps.get_mut(name) {
+                            let mut shape = batch.shape().to_vec();
+                            shape[0] += 1;
+                            let mut data = batch.data().to_vec();
+                            data.extend_from_slice(map.data());
+                            *batch = Tensor::new(shape, data).expect("maps of equal shape");
+                        }
+                    }
+                }
+            }
+        }
+        Ok(NetRun { logits: Tensor::new(vec![dims.n, self.classes], logits).expect("logits of their shape"), blocks: records })
+    }
+}
+
+/// One image's features, channel-major.
+struct Features {
+    data: Vec<f32>,
+    channels: usize,
+    height: usize,
+    width: usize,
+}
+
+/// What a forward pass carries through the nodes.
+struct State<'a> {
+    kernels: Kernels,
+    backend: &'a AnyBackend,
+    off: &'a Off,
+    records: Vec<BlockRecord>,
+}
+
+impl State<'_> {
+    /// Runs `nodes` in order (boxed: residual blocks recurse).
+    fn nodes<'s>(
+        &'s mut self,
+        nodes: &'s [Node],
+        x: Features,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Features>> + 's>> {
+        Box::pin(async move {
+            let mut x = x;
+            for node in nodes {
+                x = self.node(node, x).await?;
+            }
+            Ok(x)
+        })
+    }
+
+    async fn node(&mut self, node: &Node, x: Features) -> Result<Features> {
+        Ok(match node {
+            Node::Conv(conv) => {
+                if conv.cin != x.channels {
+                    return Err(Error::BadOption {
+                        option: "model",
+                        reason: format!("a convolution takes {} channels but receives {}", conv.cin, x.channels),
+                    });
+                }
+                let (data, height, width) = conv.forward(&x.data, x.height, x.width, self.kernels);
+                Features { data, channels: conv.cout, height, width }
+            }
+            Node::Act(act) => {
+                let mut x = x;
+                act.apply_in_place(&mut x.data);
+                x
+            }
+            Node::Pool(pool) => {
+                let (data, height, width) = pool.forward(&x.data, x.channels, x.height, x.width);
+                Features { data, height, width, ..x }
+            }
+            Node::Residual { body, shortcut, act } => {
+                let skip =
+                    if shortcut.is_empty() { None } else { Some(self.nodes(shortcut, Features { data: x.data.clone(), ..x }).await?) };
+                let input = if skip.is_none() { Some(x.data.clone()) } else { None };
+                let mut y = self.nodes(body, x).await?;
+                let skip_data = skip.as_ref().map(|s| &s.data[..]).or(input.as_deref()).expect("one of the two");
+                if skip_data.len() != y.data.len() {
+                    return Err(Error::BadOption { option: "model", reason: "a residual block's two branches differ in shape".into() });
+                }
+                y.data.iter_mut().zip(skip_data).for_each(|(v, s)| *v += s);
+                act.apply_in_place(&mut y.data);
+                y
+            }
+            Node::Attention(block) => self.attention(block, x).await?,
+            Node::Head(linear) => {
+                let pooled = global_average(&x.data, x.height * x.width);
+                if pooled.len() != linear.inputs {
+                    return Err(Error::BadOption {
+                        option: "model",
+                        reason: format!("the classifier takes {} features but receives {}", linear.inputs, pooled.len()),
+                    });
+                }
+                let data = linear.forward(&pooled);
+                Features { channels: data.len(), data, height: 1, width: 1 }
+            }
+        })
+    }
+
+    async fn attention(&mut self, block: &Attention, x: Features) -> Result<Features> {
+        let off = self.off.covers(block);
+        let mut record = BlockRecord {
+            path: block.path.clone(),
+            kind: block.kind,
+            channels: block.channels(),
+            grid: (x.height, x.width),
+            off,
+            maps: BTreeMap::new(),
+            ran_on: None,
+        };
+        if off {
+            self.records.push(record);
+            return Ok(x);
+        }
+        let positions = x.height * x.width;
+        let y = match &block.layer {
+            AttentionLayer::Block(b) => {
+                let input = Tensor::new(vec![1, x.channels, x.height, x.width], x.data).expect("features of their shape");
+                let out = self.backend.forward(b, &input, MapRequest::default()).await.map_err(|e| at_block(&block.path, e))?;
+                record.maps = out.maps;
+                record.ran_on = Some(out.ran_on);
+                out.y.into_data()
+            }
+            AttentionLayer::Gate { layers, act, gate } => {
+                let mut v = global_average(&x.data, positions);
+                for (i, layer) in layers.iter().enumerate() {
+                    v = layer.forward(&v);
+                    if i + 1 < layers.len() {
+                        act.apply_in_place(&mut v);
+                    }
+                }
+                gate.apply_in_place(&mut v);
+                let mut data = x.data;
+                for (plane, g) in data.chunks_exact_mut(positions).zip(&v) {
+                    plane.iter_mut().for_each(|p| *p *= g);
+                }
+                record.maps.insert("channel", Tensor::new(vec![1, v.len()], v).expect("a gate per channel"));
+                record.ran_on = Some(RanOn::cpu());
+                data
+            }
+        };
+        self.records.push(record);
+        Ok(Features { data: y, ..x })
+    }
+}
+
+/// An error inside a block, with the block's path.
+fn at_block(path: &str, e: Error) -> Error {
+    match e {
+        Error::BadOption { option, reason } => Error::BadOption { option, reason: format!("{path}: {reason}") },
+        other => other,
+    }
+}

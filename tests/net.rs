@@ -1,0 +1,248 @@
+//! Whole networks against their reference libraries: the small random-initialised variants of
+//! tests/fixtures/nets/ (written by tools/make_golden_nets.py with timm and torchvision, computed
+//! in float64), their logits, every attention block's maps, and the logits with blocks switched
+//! off, through `attention-playground net` and the library, on the CPU (every kernel variant) and
+//! on the GPU (Mesa's lavapipe).
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use attention_playground::net::checkpoint::StateDict;
+use attention_playground::net::{Off, families};
+use attention_playground::simd::Kernels;
+use attention_playground::weights::read_safetensors;
+use attention_playground::{AnyBackend, BackendKind, CpuBackend, GpuBackend, Tensor};
+
+/// Per value: |got - expected| <= ABS + REL * |expected|. The fixtures are float64 results; the
+/// engine sums in float32 through a dozen layers (largest seen: 2e-5 on logits of magnitude 3).
+const ABS: f32 = 1e-4;
+const REL: f32 = 1e-4;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nets")
+}
+
+struct Case {
+    name: String,
+    arch: String,
+    family: String,
+    off: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(fixtures().join("cases.json")).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().unwrap().to_string();
+            // CECA has ECA's keys: the architecture's name tells them apart.
+            let arch = if name.contains("ceca") { "cecaresnet50".to_string() } else { c["arch"].as_str().unwrap().to_string() };
+            Case {
+                name,
+                arch,
+                family: c["family"].as_str().unwrap().to_string(),
+                off: c["off"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The families the engine builds so far.
+fn supported(case: &Case) -> bool {
+    case.family.ends_with(".resnet")
+}
+
+fn read(path: &Path) -> BTreeMap<String, Tensor> {
+    read_safetensors(&std::fs::read(path).unwrap(), &path.display().to_string()).unwrap()
+}
+
+fn compare(what: &str, got: &Tensor, expected: &Tensor, failures: &mut Vec<String>) {
+    if got.shape() != expected.shape() {
+        failures.push(format!("{what}: shape {:?}, expected {:?}", got.shape(), expected.shape()));
+        return;
+    }
+    let worst =
+        got.data().iter().zip(expected.data()).map(|(a, b)| (a - b).abs() - (ABS + REL * b.abs())).fold(f32::NEG_INFINITY, f32::max);
+    if !(worst <= 0.0) {
+        failures.push(format!("{what}: off by {worst:e} beyond the tolerance"));
+    }
+}
+
+/// Runs every supported case on `backend` with the layers on `kernels`; checks logits, every map
+/// of the fixture (the full Non-local matrices aside: the engine never builds them) and the
+/// logits with the case's blocks off. Returns where the attention blocks ran.
+fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<BackendKind> {
+    let mut failures = Vec::new();
+    let mut ran = Vec::new();
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| supported(c)) {
+        let dir = fixtures().join(&case.name);
+        let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
+        let net = families::build(&dict, Some(&case.arch)).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let x = read(&dir.join("input.safetensors")).remove("x").unwrap();
+        let expected = read(&dir.join("expected.safetensors"));
+        let run = pollster::block_on(net.run_with(backend, kernels, &x, &Off::default())).unwrap();
+        compare(&format!("{} logits", case.name), &run.logits, &expected["logits"], &mut failures);
+        let mut maps = 0;
+        for (key, want) in expected.iter().filter(|(k, _)| k.contains(".") && !k.ends_with(".attention")) {
+            let (path, map) = key.rsplit_once('.').unwrap();
+            match run.blocks.iter().find(|b| b.path == path).and_then(|b| b.maps.get(map)) {
+                Some(got) => compare(&format!("{} {key}", case.name), got, want, &mut failures),
+                None => failures.push(format!("{}: no map {key}", case.name)),
+            }
+            maps += 1;
+        }
+        // Non-local's only map is its N x N matrix, which the engine does not build (its rows are
+        // checked per block in tests/golden.rs); every other kind has maps here.
+        let with_maps = run.blocks.iter().any(|b| b.kind != "nl");
+        assert_eq!(maps > 0, with_maps, "{}: every network with gates or maps has them checked", case.name);
+        // EffectiveSE's gate is computed beside the layers, on the CPU; the engine's blocks run on the backend.
+        ran.extend(run.blocks.iter().filter(|b| b.kind != "ese").filter_map(|b| b.ran_on.as_ref().map(|r| r.backend)));
+        if let Some(want) = expected.get("logits_off") {
+            let off = Off(case.off.clone());
+            let run = pollster::block_on(net.run_with(backend, kernels, &x, &off)).unwrap();
+            compare(&format!("{} logits with {:?} off", case.name, case.off), &run.logits, want, &mut failures);
+            for record in &run.blocks {
+                assert_eq!(record.off, case.off.contains(&record.path), "{}: {} off", case.name, record.path);
+                assert!(
+                    record.off == record.ran_on.is_none() && (!record.off || record.maps.is_empty()),
+                    "{}: {} ran or not",
+                    case.name,
+                    record.path
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "every ResNet-family case was checked ({checked})");
+    assert!(failures.is_empty(), "[{kernels}] {} mismatches:\n{}", failures.len(), failures.join("\n"));
+    ran
+}
+
+#[test]
+fn the_resnet_family_reproduces_timm_on_every_cpu_kernel_variant() {
+    let backend = AnyBackend::Cpu(CpuBackend::new());
+    for kernels in Kernels::available() {
+        let ran = check_cases(&backend, kernels);
+        assert!(ran.iter().all(|&b| b == BackendKind::Cpu));
+    }
+}
+
+#[test]
+fn the_resnet_family_reproduces_timm_with_its_attention_blocks_on_the_gpu() {
+    let gpu = pollster::block_on(GpuBackend::new()).expect("a GPU adapter (build.sh installs Mesa's software Vulkan, mesa-vulkan-drivers)");
+    let backend = AnyBackend::Gpu(Box::new(gpu));
+    let ran = check_cases(&backend, Kernels::best());
+    assert!(!ran.is_empty() && ran.iter().all(|&b| b == BackendKind::Gpu), "every attention block ran on the GPU: {ran:?}");
+}
+
+#[test]
+fn bfloat16_checkpoints_and_wrapped_keys_load() {
+    let dir = fixtures().join("seresnet50");
+    let x = read(&dir.join("input.safetensors")).remove("x").unwrap();
+    let backend = AnyBackend::Cpu(CpuBackend::new());
+    let mut failures = Vec::new();
+    // bfloat16, widened exactly: the fixture's expectation was computed from the rounded weights.
+    let dict = StateDict::read(&std::fs::read(dir.join("model_bf16.safetensors")).unwrap(), "model").unwrap();
+    let run = pollster::block_on(families::build(&dict, None).unwrap().run(&backend, &x, &Off::default())).unwrap();
+    compare("bf16 logits", &run.logits, &read(&dir.join("expected_bf16.safetensors"))["logits"], &mut failures);
+    // The same state dict under DataParallel's `module.` and a training script's `model.`.
+    let wrapped = read(&dir.join("model.safetensors")).into_iter().map(|(k, t)| (format!("module.model.{k}"), t)).collect();
+    let run =
+        pollster::block_on(families::build(&StateDict::from_tensors(wrapped), None).unwrap().run(&backend, &x, &Off::default())).unwrap();
+    compare("module.model. logits", &run.logits, &read(&dir.join("expected.safetensors"))["logits"], &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn pytorch_checkpoints_load_plain_and_nested_under_state_dict_and_module() {
+    let dir = fixtures().join("seresnet50");
+    let x = read(&dir.join("input.safetensors")).remove("x").unwrap();
+    let expected = read(&dir.join("expected.safetensors"));
+    let backend = AnyBackend::Cpu(CpuBackend::new());
+    let mut failures = Vec::new();
+    for file in ["model.pth", "model_nested.pth"] {
+        let dict = StateDict::read_path(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let run = pollster::block_on(families::build(&dict, None).unwrap().run(&backend, &x, &Off::default())).unwrap();
+        compare(&format!("{file} logits"), &run.logits, &expected["logits"], &mut failures);
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    // A torch.save file cut short, and an optimizer's state alone: one clear line each.
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(dir.join("model.pth")).unwrap();
+    std::fs::write(tmp.path().join("cut.pth"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = StateDict::read_path(&tmp.path().join("cut.pth")).unwrap_err().to_string();
+    assert!(err.contains("PyTorch checkpoint that cannot be read") && err.contains("cut short"), "{err}");
+    let optimizer: BTreeMap<String, Tensor> = [("state.0.exp_avg".to_string(), Tensor::new(vec![2], vec![0.0, 1.0]).unwrap())].into();
+    std::fs::write(
+        tmp.path().join("opt.safetensors"),
+        attention_playground::weights::write_safetensors(optimizer.iter().map(|(k, t)| (k.as_str(), t))),
+    )
+    .unwrap();
+    let err = StateDict::read_path(&tmp.path().join("opt.safetensors")).unwrap_err().to_string();
+    assert!(err.contains("an optimizer's state"), "{err}");
+}
+
+fn net(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_attention-playground")).arg("net").args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn the_net_command_writes_logits_and_maps_and_refuses_in_one_line() {
+    let dir = fixtures().join("resnet50d_cbam");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("y.safetensors");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let base = ["--model", &path(&dir.join("model.safetensors")), "--input", &path(&dir.join("input.safetensors")), "--backend", "cpu"];
+    let (code, stderr) = net(&[&base[..], &["--output", &path(&out), "--off", "layer1.0.se,layer4.0.se"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("4 cbam blocks") && stderr.contains("ran on the cpu"), "{stderr}");
+    let got = read(&out);
+    let expected = read(&dir.join("expected.safetensors"));
+    let mut failures = Vec::new();
+    compare("logits with two blocks off", &got["logits"], &expected["logits_off"], &mut failures);
+    assert!(!got.contains_key("layer1.0.se.channel") && got.contains_key("layer2.0.se.channel"), "a block that is off has no maps");
+    let (code, stderr) = net(&[&base[..], &["--output", &path(&out)]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let got = read(&out);
+    compare("logits", &got["logits"], &expected["logits"], &mut failures);
+    for key in ["layer1.0.se.channel", "layer2.0.se.spatial", "layer4.0.se.spatial"] {
+        compare(key, &got[key], &expected[key], &mut failures);
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+
+    let refusals: [(Vec<String>, &str); 4] = [
+        (vec!["--off".into(), "layer9".into()], "`layer9` names no attention block of this network (they are 4 cbam blocks)"),
+        (
+            vec!["--arch".into(), "vit_base_patch16_224".into()],
+            "vit_base_patch16_224 is not supported yet (the checkpoint looks like a ResNet)",
+        ),
+        (
+            vec!["--model".into(), path(&fixtures().join("efficientnet_b0/model.safetensors"))],
+            "looks like a timm EfficientNet or MobileNetV3",
+        ),
+        (
+            vec!["--model".into(), path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cases/se_weights.pth"))],
+            "holds no tensors",
+        ),
+    ];
+    for (extra, expected) in refusals {
+        let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        if extra[0] == "--model" {
+            args[1] = extra[1].clone();
+        } else {
+            args.extend(extra);
+        }
+        args.extend(["--output".into(), path(&tmp.path().join("refused.safetensors"))]);
+        let (code, stderr) = net(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(expected), "expected `{expected}` in: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(!tmp.path().join("refused.safetensors").exists());
+    }
+}

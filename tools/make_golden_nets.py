@@ -1,0 +1,647 @@
+#!/usr/bin/env python3
+"""Writes the whole-network golden cases under tests/fixtures/nets/: small, randomly initialised
+variants of every CNN family the `net` command runs (timm ResNet / ResNeXt / SE / ECA / ... in the
+ResNet `se` slot, timm EfficientNet and MobileNetV3, timm RegNetY, torchvision ResNet, MobileNetV3
+and EfficientNet), each built by the library's own constructor with reduced widths and depths,
+and what PyTorch computes for it.
+
+Run by hand, never by CI, in the golden venv (torch, timm and torchvision pinned):
+
+    python3 -m venv .venv-golden && .venv-golden/bin/pip install -r tools/requirements.txt
+    .venv-golden/bin/python tools/make_golden_nets.py
+
+Every case is a folder tests/fixtures/nets/<case>/ with
+  model.safetensors     the model's state_dict() under the library's own names: float32 tensors
+                        (float16 where the case says "dtype": "F16"), num_batches_tracked int64;
+  input.safetensors     `x`, float32 (2, 3, H, W), odd sizes through the stride-2 layers;
+  expected.safetensors  `logits` (2, num_classes); for every attention block, in the order the
+                        forward pass runs them, its maps under its module path:
+                          <path>.channel   (N, C)     the channel gate (SE, ECA, CECA, ESE, CBAM's
+                                                      channel gate, GC's scale gate);
+                          <path>.spatial   (N, H, W)  CBAM's spatial gate;
+                          <path>.context   (N, H, W)  GC's softmax context weights;
+                          <path>.attention (N, HW, HW) Non-local's softmax attention matrix;
+                        and `logits_off`: the logits with the blocks listed in the case's "off"
+                        replaced by nn.Identity() (the first and the last attention block).
+The seresnet50 case also holds the same weights as other checkpoints: model.pth (torch.save of
+the state dict), model_nested.pth ({"state_dict": DataParallel's state dict, keys under `module.`,
+"epoch": 3}) and model_bf16.safetensors (every float tensor rounded to bfloat16) with
+expected_bf16.safetensors computed from those rounded weights.
+
+tests/fixtures/nets/cases.json lists the cases: name, arch, family, input_size, num_classes,
+blocks (path, kind, channels, grid, maps, gate), off, constructor (the Python call that built
+the model), dtype and files.
+
+The weights: every conv / linear weight N(0, 1/fan_in), biases N(0, 0.2), norm affines
+U(0.5, 1.5) / N(0, 0.2). Then, on a calibration batch (x and two more images): the BatchNorm
+running statistics are set to the batch's (activations keep a sane scale through the depth, as in a
+trained network); each attention map's last linear layer is scaled so that its logits spread out
+(RMS 1.5 into a gate, standard deviation 1 along a softmax), so that gates span most of (0, 1)
+instead of sitting at 0.5 or saturating; the classifier is scaled to logits of RMS 2; the
+statistics are measured again, then moved off (mean + 0.25 std N(0, 1), var x U(0.6, 1.6)) and the
+scaling redone. Outputs are computed in float64 from exactly the stored (float32, float16 or
+bfloat16-rounded) weights and stored as float32. Each case is then read back from its files into a
+freshly built model (load_state_dict, strict) and checked against what was stored.
+"""
+
+import copy
+import json
+import math
+import shutil
+import zlib
+from functools import partial
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from safetensors.torch import load_file, save_file
+from timm.layers.cbam import CbamModule
+from timm.layers.eca import CecaModule, EcaModule
+from timm.layers.global_context import GlobalContext
+from timm.layers.non_local_attn import NonLocalAttn
+from timm.layers.squeeze_excite import EffectiveSEModule, SEModule
+from timm.models import _efficientnet_blocks
+from timm.models import efficientnet as timm_efficientnet_py
+from timm.models import mobilenetv3 as timm_mobilenetv3_py
+from torchvision.ops.misc import SqueezeExcitation as TvSqueezeExcitation
+
+SEED = 20261121
+NETS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "nets"
+NUM_CLASSES = 7
+BATCH = 2
+# ResNets: 41 -> stem 21 -> maxpool 11 -> 6 -> 3 -> 2 and 37 -> 19 -> 10 -> 5 -> 3 -> 2, so the
+# stride-2 convolutions and the ceil-mode average pools of ResNet-D see odd sizes in every stage.
+RESNET_SIZE = (41, 37)
+# The others: 44 -> 22 -> 11 -> 6 -> 3 -> 2 and 37 -> 19 -> 10 -> 5 -> 3 -> 2: even and odd sizes
+# at the stride-2 layers, so TF "same" padding is asymmetric (one more at the bottom / right) at
+# the even ones.
+MOBILE_SIZE = (44, 37)
+
+
+# ----------------------------------------------------------------------------------------------
+# Attention blocks: which modules they are, their kind, and how their maps are captured.
+
+def attention_kind(module: nn.Module):
+    """The kind of an attention block for cases.json, or None when the module is not one."""
+    if isinstance(module, (SEModule, _efficientnet_blocks.SqueezeExcite, TvSqueezeExcitation)):
+        return "se"
+    if isinstance(module, CecaModule):
+        return "ceca"
+    if isinstance(module, EcaModule):
+        return "eca"
+    if isinstance(module, EffectiveSEModule):
+        return "ese"
+    if isinstance(module, CbamModule):
+        return "cbam"
+    if isinstance(module, GlobalContext):
+        return "gc" if module.mlp_scale is not None else "gca"
+    if isinstance(module, NonLocalAttn):
+        return "nl"
+    return None
+
+
+def gate_name(module: nn.Module) -> str:
+    """The gate function of a block's channel map, for cases.json."""
+    gate = getattr(module, "scale_activation", None) or getattr(module, "gate", None)
+    if isinstance(module, CbamModule):
+        gate = module.channel.gate
+    if isinstance(module, GlobalContext) and module.mlp_scale is None:
+        gate = None  # gca: the context is added (mlp_add), there is no gate
+    if gate is None:
+        return "none"
+    return {"Sigmoid": "sigmoid", "Hardsigmoid": "hard_sigmoid"}[type(gate).__name__]
+
+
+def find_blocks(model: nn.Module):
+    """(path, module) of every attention block, outermost only."""
+    found = []
+    for path, module in model.named_modules():
+        if attention_kind(module) and not any(path.startswith(p + ".") for p, _ in found):
+            found.append((path, module))
+    return found
+
+
+class MapRecorder:
+    """Forward hooks that keep, for each attention block, exactly what its modules computed:
+    the gate module's output (channel, spatial), GC's conv_attn output through the same softmax
+    GC applies (context), Non-local's softmax(t^T p * scale) recomputed from the block's input
+    with the block's own layers (attention). Also records the order the blocks ran in and the
+    grid each one saw."""
+
+    def __init__(self, blocks):
+        self.maps = {}
+        self.order = []
+        self.grid = {}
+        self.handles = []
+        for path, m in blocks:
+            self._on(m, partial(self._enter, path), pre=True)
+            kind = attention_kind(m)
+            if kind in ("se", "eca", "ceca", "ese", "gc"):
+                gate = m.scale_activation if isinstance(m, TvSqueezeExcitation) else m.gate
+                self._on(gate, partial(self._channel, path + ".channel"))
+            if kind == "cbam":
+                self._on(m.channel.gate, partial(self._channel, path + ".channel"))
+                self._on(m.spatial.gate, partial(self._spatial, path + ".spatial"))
+            if kind in ("gc", "gca"):
+                self._on(m.conv_attn, partial(self._context, path + ".context"))
+            if kind == "nl":
+                self._on(m, partial(self._nonlocal, path + ".attention"))
+
+    def _on(self, module, fn, pre=False):
+        if pre:
+            self.handles.append(module.register_forward_pre_hook(fn))
+        else:
+            self.handles.append(module.register_forward_hook(fn))
+
+    def _enter(self, path, _module, inputs):
+        self.order.append(path)
+        self.grid[path] = list(inputs[0].shape[2:])
+
+    def _channel(self, name, _module, _inputs, output):
+        self.maps[name] = output.detach().reshape(output.shape[0], -1).clone()  # (N, C)
+
+    def _spatial(self, name, _module, _inputs, output):
+        self.maps[name] = output.detach()[:, 0].clone()  # (N, 1, H, W) -> (N, H, W)
+
+    def _context(self, name, _module, _inputs, output):
+        b, _, h, w = output.shape
+        # GlobalContext.forward: F.softmax(conv_attn(x).reshape(B, 1, H * W), dim=-1)
+        self.maps[name] = F.softmax(output.detach().reshape(b, 1, h * w), dim=-1).reshape(b, h, w)
+
+    def _nonlocal(self, name, m, inputs, _output):
+        # NonLocalAttn.forward: F.softmax(torch.bmm(t, p) * self.scale, dim=2)
+        self.maps[name] = F.softmax(nonlocal_logits(m, inputs[0].detach()), dim=2)  # (N, HW, HW)
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+
+# ----------------------------------------------------------------------------------------------
+# Random weights with non-trivial BatchNorm statistics.
+
+NORMS = (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
+# The spread each attention map's logits are scaled to on the calibration batch: the RMS of the
+# gates' inputs (sigmoid and hard sigmoid then span most of (0, 1), few saturate), the standard
+# deviation of the softmax logits along the softmax axis.
+GATE_RMS = 1.5
+SOFTMAX_STD = 1.0
+
+
+def logit_sources(m: nn.Module):
+    """For each map of an attention block: (the module to hook, 'in' or 'out' of it, or 'nl';
+    the modules whose weight and bias scale that map's logits linearly; 'rms' or 'std')."""
+    kind = attention_kind(m)
+    if kind in ("se", "eca", "ceca", "ese"):
+        gate = m.scale_activation if isinstance(m, TvSqueezeExcitation) else m.gate
+        last = {SEModule: "fc2", _efficientnet_blocks.SqueezeExcite: "conv_expand", TvSqueezeExcitation: "fc2",
+                EffectiveSEModule: "fc", EcaModule: "conv", CecaModule: "conv"}[type(m)]
+        return [(gate, "in", [getattr(m, last)], "rms")]
+    if kind == "cbam":  # fc2 sees the avg and the max path, their sum is linear in it
+        return [(m.channel.gate, "in", [m.channel.fc2], "rms"),
+                (m.spatial.gate, "in", [m.spatial.conv.bn], "rms")]
+    if kind in ("gc", "gca"):
+        sources = [(m.conv_attn, "out", [m.conv_attn], "std")]
+        if m.mlp_scale is not None:
+            sources.append((m.gate, "in", [m.mlp_scale.fc2], "rms"))
+        return sources
+    if kind == "nl":  # t^T p * scale, linear in t
+        return [(m, "nl", [m.t], "std")]
+    raise ValueError(kind)
+
+
+def nonlocal_logits(m, x):
+    b = x.shape[0]
+    t = m.t(x).reshape(b, m.t.out_channels, -1).permute(0, 2, 1)
+    p = m.p(x).reshape(b, m.p.out_channels, -1)
+    return torch.bmm(t, p) * m.scale  # (N, HW queries, HW keys)
+
+
+def scale_attention_logits(model: nn.Module, x_calibration: torch.Tensor):
+    """Scales each attention map's last linear layer so its logits have the spread above on the
+    calibration batch, one map after the other in the order the forward pass meets them (each
+    scaling moves what the later ones see), and then the classifier so the logits' RMS is 2."""
+    sources = [s for _, block in find_blocks(model) for s in logit_sources(block)]
+    classifier = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    sources.append((classifier, "out", [classifier], "logits"))
+    model.eval()
+    for module, where, scaled, measure in sources:
+        seen = []
+
+        def hook(mod, inputs, output):
+            z = {"in": lambda: inputs[0], "out": lambda: output,
+                 "nl": lambda: nonlocal_logits(mod, inputs[0])}[where]()
+            seen.append(z)
+
+        handle = module.register_forward_hook(hook)
+        with torch.no_grad():
+            model(x_calibration)
+        handle.remove()
+        z = seen[0]
+        if not z.abs().max() > 0:
+            raise RuntimeError(f"{module}: logits all zero (a dead ReLU in front?), pick another seed or width")
+        if measure == "rms":
+            factor = GATE_RMS / z.pow(2).mean().sqrt().item()
+        elif measure == "logits":
+            factor = 2.0 / z.pow(2).mean().sqrt().item()
+        else:  # along the softmax axis: all positions of a context map, the keys of a row
+            z = z.flatten(1) if where == "out" else z
+            factor = SOFTMAX_STD / z.std(dim=-1).mean().item()
+        with torch.no_grad():
+            for layer in scaled:
+                layer.weight.mul_(factor)
+                if layer.bias is not None:
+                    layer.bias.mul_(factor)
+
+
+def calibrate_batchnorm(model: nn.Module, x_calibration: torch.Tensor):
+    """Sets every BatchNorm's running statistics to those of the calibration batch."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    momenta = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average: after one batch, that batch's statistics
+    model.train()
+    with torch.no_grad():
+        model(x_calibration)
+    for bn, momentum in zip(bns, momenta):
+        bn.momentum = momentum
+    model.eval()
+
+
+def randomise(model: nn.Module, x_calibration: torch.Tensor) -> nn.Module:
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, NORMS):
+                if m.weight is not None:
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.normal_(0.0, 0.2)
+            elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+                m.weight.normal_(0.0, 1.0 / math.sqrt(m.weight[0].numel()))
+                if m.bias is not None:
+                    m.bias.normal_(0.0, 0.2)
+    # Activations at a sane scale through the depth: BatchNorm statistics measured, attention maps
+    # spread out, and the statistics measured again behind the scaled blocks.
+    calibrate_batchnorm(model, x_calibration)
+    scale_attention_logits(model, x_calibration)
+    calibrate_batchnorm(model, x_calibration)
+    # Then the statistics away from the calibration batch's own, which moves the pooled means the
+    # gates see, so the maps are spread out again.
+    with torch.no_grad():
+        for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+            std = bn.running_var.sqrt()
+            bn.running_mean.add_(0.25 * std * torch.randn_like(std))
+            bn.running_var.mul_(torch.empty_like(std).uniform_(0.6, 1.6))
+            bn.num_batches_tracked.fill_(17)
+    scale_attention_logits(model, x_calibration)
+    return model.eval()
+
+
+def round_weights(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Rounds every floating parameter and buffer to `dtype` (kept in the model's own dtype)."""
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.to(dtype))
+    return model
+
+
+# ----------------------------------------------------------------------------------------------
+# The families. Each returns (model, constructor string); the model is float32, not yet random.
+
+def timm_resnet(arch, attn_layer=None, **small):
+    """A timm ResNet entrypoint (resnet.py) with smaller layers / channels / stem_width / cardinality;
+    attn_layer puts that attention module into every block's `se` slot (block_args)."""
+    kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, **small)
+    if attn_layer:
+        kwargs["block_args"] = dict(attn_layer=attn_layer)
+    model = timm.create_model(arch, **kwargs)
+    return model, f"timm.create_model({arch!r}, {format_kwargs(kwargs)})"
+
+
+def timm_efficientnet(arch, channel_multiplier, depth_multiplier):
+    """timm's EfficientNet generator, as the entrypoint calls it (tf_ variants: BatchNorm eps 1e-3
+    and TF 'same' padding), with smaller channel / depth multipliers."""
+    kwargs = dict(channel_multiplier=channel_multiplier, depth_multiplier=depth_multiplier,
+                  pretrained=False, num_classes=NUM_CLASSES)
+    if arch.startswith("tf_"):
+        kwargs.update(bn_eps=timm_efficientnet_py.BN_EPS_TF_DEFAULT, pad_type="same")
+    model = timm_efficientnet_py._gen_efficientnet(arch, **kwargs)
+    return model, f"timm.models.efficientnet._gen_efficientnet({arch!r}, {format_kwargs(kwargs)})"
+
+
+def timm_mobilenetv3(arch, channel_multiplier, depth_multiplier, num_features):
+    """timm's MobileNetV3 generator with smaller multipliers and head width: _gen_mobilenet_v3 fixes
+    num_features (1280 large, 1024 small) whatever the multiplier, so it is set on its way into
+    _create_mnv3, the one thing that differs from the generator's own call."""
+    kwargs = dict(channel_multiplier=channel_multiplier, depth_multiplier=depth_multiplier,
+                  pretrained=False, num_classes=NUM_CLASSES)
+    create = timm_mobilenetv3_py._create_mnv3
+
+    def create_with_head(variant, pretrained=False, **model_kwargs):
+        model_kwargs["num_features"] = num_features
+        return create(variant, pretrained, **model_kwargs)
+
+    timm_mobilenetv3_py._create_mnv3 = create_with_head
+    try:
+        model = timm_mobilenetv3_py._gen_mobilenet_v3(arch, **kwargs)
+    finally:
+        timm_mobilenetv3_py._create_mnv3 = create
+    return model, (f"timm.models.mobilenetv3._gen_mobilenet_v3({arch!r}, {format_kwargs(kwargs)}) "
+                   f"with num_features={num_features} passed to _create_mnv3")
+
+
+def timm_regnet(arch, **cfg):
+    """A timm RegNet entrypoint; extra kwargs overlay its RegNetCfg (w0, wa, wm, depth, ...)."""
+    kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, **cfg)
+    model = timm.create_model(arch, **kwargs)
+    return model, f"timm.create_model({arch!r}, {format_kwargs(kwargs)})"
+
+
+def torchvision_resnet18(width):
+    """torchvision's resnet18 at 1/(64/width) width: the constructor hard-codes 64..512 channels,
+    so the stem, the four stages (torchvision's own _make_layer, BasicBlock, [2, 2, 2, 2]) and fc
+    are rebuilt narrower; the names and topology are resnet18's."""
+    from torchvision.models.resnet import BasicBlock
+    model = torchvision.models.resnet18(weights=None, num_classes=NUM_CLASSES)
+    model.inplanes = width
+    model.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    model.bn1 = nn.BatchNorm2d(width)
+    model.layer1 = model._make_layer(BasicBlock, width, 2)
+    model.layer2 = model._make_layer(BasicBlock, width * 2, 2, stride=2)
+    model.layer3 = model._make_layer(BasicBlock, width * 4, 2, stride=2)
+    model.layer4 = model._make_layer(BasicBlock, width * 8, 2, stride=2)
+    model.fc = nn.Linear(width * 8, NUM_CLASSES)
+    return model, (f"torchvision.models.resnet18(num_classes={NUM_CLASSES}) with inplanes={width}, "
+                   f"conv1/bn1 at {width} channels, layer1..4 = _make_layer(BasicBlock, "
+                   f"{width}/{2 * width}/{4 * width}/{8 * width}, 2), fc = Linear({8 * width}, {NUM_CLASSES})")
+
+
+def torchvision_mobilenet_v3_small(width_mult):
+    model = torchvision.models.mobilenet_v3_small(weights=None, num_classes=NUM_CLASSES, width_mult=width_mult)
+    return model, (f"torchvision.models.mobilenet_v3_small(num_classes={NUM_CLASSES}, "
+                   f"width_mult={width_mult})")
+
+
+def torchvision_efficientnet_b0(width_mult, depth_mult):
+    """efficientnet_b0 passes width_mult=1.0, depth_mult=1.0 to _efficientnet_conf itself, so the
+    same two calls are made with smaller multipliers."""
+    from torchvision.models.efficientnet import _efficientnet, _efficientnet_conf
+    setting, last_channel = _efficientnet_conf("efficientnet_b0", width_mult=width_mult, depth_mult=depth_mult)
+    model = _efficientnet(setting, 0.2, last_channel, None, True, num_classes=NUM_CLASSES)
+    return model, (f"torchvision.models.efficientnet._efficientnet(*_efficientnet_conf('efficientnet_b0', "
+                   f"width_mult={width_mult}, depth_mult={depth_mult}), dropout=0.2, "
+                   f"num_classes={NUM_CLASSES})")
+
+
+def format_kwargs(kwargs):
+    def fmt(v):
+        return v.__name__ if isinstance(v, type) else repr(v)
+    return ", ".join(f"{k}={fmt(v)}" for k, v in kwargs.items())
+
+
+# name, arch, family, builder, input size (H, W), extra fields for cases.json
+CASES = [
+    # --- timm ResNet family (timm/models/resnet.py)
+    ("resnet18", "resnet18", "timm.resnet",
+     lambda: timm_resnet("resnet18", channels=(4, 8, 16, 32)), RESNET_SIZE, {}),
+    ("resnet50", "resnet50", "timm.resnet",
+     lambda: timm_resnet("resnet50", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32)), RESNET_SIZE, {}),
+    ("seresnet50", "seresnet50", "timm.resnet",
+     lambda: timm_resnet("seresnet50", layers=(1, 2, 1, 1), channels=(4, 8, 16, 32)), RESNET_SIZE, {}),
+    ("seresnext26d_32x4d", "seresnext26d_32x4d", "timm.resnet",
+     lambda: timm_resnet("seresnext26d_32x4d", layers=(1, 1, 2, 1), channels=(4, 8, 16, 32),
+                         cardinality=4, base_width=32, stem_width=8), RESNET_SIZE, {}),
+    ("ecaresnet50d", "ecaresnet50d", "timm.resnet",
+     lambda: timm_resnet("ecaresnet50d", layers=(1, 1, 1, 2), channels=(4, 8, 16, 32), stem_width=8),
+     RESNET_SIZE, {}),
+    ("ecaresnet26t", "ecaresnet26t", "timm.resnet",
+     lambda: timm_resnet("ecaresnet26t", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32), stem_width=8),
+     RESNET_SIZE, {}),
+    ("resnet50_ceca", "resnet50", "timm.resnet",
+     lambda: timm_resnet("resnet50", "ceca", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32)),
+     RESNET_SIZE, {"attn_layer": "ceca"}),
+    ("resnet18_ese", "resnet18", "timm.resnet",
+     lambda: timm_resnet("resnet18", "ese", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32)),
+     RESNET_SIZE, {"attn_layer": "ese"}),
+    ("resnet50d_cbam", "resnet50d", "timm.resnet",
+     lambda: timm_resnet("resnet50d", "cbam", layers=(1, 1, 1, 1), channels=(6, 12, 24, 48), stem_width=8),
+     RESNET_SIZE, {"attn_layer": "cbam"}),
+    ("resnet50_gc", "resnet50", "timm.resnet",
+     lambda: timm_resnet("resnet50", "gc", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32)),
+     RESNET_SIZE, {"attn_layer": "gc"}),
+    ("resnet26t_gca", "resnet26t", "timm.resnet",
+     lambda: timm_resnet("resnet26t", "gca", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32), stem_width=8),
+     RESNET_SIZE, {"attn_layer": "gca"}),
+    ("resnet50_nl", "resnet50", "timm.resnet",
+     lambda: timm_resnet("resnet50", "nl", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32)),
+     RESNET_SIZE, {"attn_layer": "nl"}),
+    # --- timm EfficientNet / MobileNetV3 (timm/models/efficientnet.py, mobilenetv3.py)
+    ("efficientnet_b0", "efficientnet_b0", "timm.efficientnet",
+     lambda: timm_efficientnet("efficientnet_b0", 0.125, 0.5), MOBILE_SIZE, {}),
+    ("tf_efficientnet_b0", "tf_efficientnet_b0", "timm.efficientnet",
+     lambda: timm_efficientnet("tf_efficientnet_b0", 0.125, 0.25), MOBILE_SIZE, {}),
+    ("mobilenetv3_large_100", "mobilenetv3_large_100", "timm.mobilenetv3",
+     lambda: timm_mobilenetv3("mobilenetv3_large_100", 0.125, 0.5, 64), MOBILE_SIZE, {}),
+    ("mobilenetv3_small_100", "mobilenetv3_small_100", "timm.mobilenetv3",
+     lambda: timm_mobilenetv3("mobilenetv3_small_100", 0.125, 0.5, 64), MOBILE_SIZE, {}),
+    # --- timm RegNetY (timm/models/regnet.py)
+    ("regnety_002", "regnety_002", "timm.regnet",
+     lambda: timm_regnet("regnety_002", w0=16, wa=16, wm=1.5, depth=5, group_size=8, stem_width=16),
+     MOBILE_SIZE, {}),
+    # --- torchvision
+    ("torchvision_resnet18", "torchvision.resnet18", "torchvision.resnet",
+     lambda: torchvision_resnet18(4), RESNET_SIZE, {}),
+    ("torchvision_mobilenet_v3_small", "torchvision.mobilenet_v3_small", "torchvision.mobilenetv3",
+     lambda: torchvision_mobilenet_v3_small(0.125), MOBILE_SIZE, {}),
+    ("torchvision_efficientnet_b0", "torchvision.efficientnet_b0", "torchvision.efficientnet",
+     lambda: torchvision_efficientnet_b0(0.125, 0.5), MOBILE_SIZE, {}),
+]
+
+# Cases whose weights would be over about 1 MB as float32 are stored as float16 (and computed
+# from the float16-rounded weights).
+F16_ABOVE_BYTES = 1_000_000
+
+
+# ----------------------------------------------------------------------------------------------
+
+def run(model, x, blocks, off=()):
+    """Logits and maps in float64; `off` blocks replaced by nn.Identity() (then no maps)."""
+    if off:
+        model = copy.deepcopy(model)
+        for path in off:
+            parent, _, leaf = path.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, leaf, nn.Identity())
+        with torch.no_grad():
+            return model(x), None
+    recorder = MapRecorder(blocks)
+    with torch.no_grad():
+        logits = model(x)
+    recorder.remove()
+    return logits, recorder
+
+
+def f32(tensors):
+    return {k: v.detach().float().contiguous() for k, v in tensors.items()}
+
+
+def state_dict_as(model, dtype):
+    return {k: (v.to(dtype) if v.is_floating_point() else v).contiguous()
+            for k, v in model.state_dict().items()}
+
+
+def check_maps(name, maps):
+    """Fails when a map is trivial: gates all ~0.5 or all saturated, uniform softmaxes."""
+    for key, v in maps.items():
+        v = v.double()
+        if key.endswith(".channel") or key.endswith(".spatial"):
+            inside = ((v > 0.02) & (v < 0.98)).double().mean().item()
+            spread = v.std().item()
+            ok = inside > 0.5 and spread > 0.05
+            stat = f"in (0.02, 0.98): {inside:.2f}, std {spread:.3f}, range [{v.min():.3f}, {v.max():.3f}]"
+        else:  # context (N, H, W) or attention (N, HW, HW): softmax over the last one / two axes
+            flat = v.reshape(v.shape[0], -1) if key.endswith(".context") else v.reshape(-1, v.shape[-1])
+            n = flat.shape[-1]
+            ratio = (flat.max(-1).values / flat.min(-1).values).median().item()
+            peak = flat.max(-1).values.median().item()
+            ok = n == 1 or (ratio > 1.5 and peak < 0.9)
+            stat = f"max/min median {ratio:.2f}, peak median {peak:.3f}, over {n}"
+        assert ok, f"{name}: {key} is trivial ({stat})"
+        print(f"    {key:40s} {stat}")
+
+
+def write_case(name, arch, family, build, size, extra):
+    torch.manual_seed(SEED + zlib.crc32(name.encode()))
+    model, constructor = build()
+    h, w = size
+    x = torch.randn(BATCH, 3, h, w)
+    # The calibration batch holds x itself: the maps must be spread out on the fixture's own input.
+    randomise(model, torch.cat([x, torch.randn(2, 3, h, w)]))
+    float_bytes = sum(t.numel() * 4 for t in model.state_dict().values() if t.is_floating_point())
+    dtype = torch.float16 if float_bytes > F16_ABOVE_BYTES else torch.float32
+    if dtype != torch.float32:
+        round_weights(model, dtype)
+    model = model.double().eval()
+    xd = x.double()
+    blocks = find_blocks(model)
+    logits, rec = run(model, xd, blocks)
+    assert sorted(rec.order) == sorted(p for p, _ in blocks) and len(rec.order) == len(blocks), \
+        f"{name}: every attention block must run exactly once"
+    off = [rec.order[0], rec.order[-1]] if len(rec.order) > 1 else list(rec.order)
+    logits_off, _ = run(model, xd, blocks, off)
+
+    folder = NETS / name
+    folder.mkdir(parents=True)
+    save_file(state_dict_as(model, dtype), str(folder / "model.safetensors"))
+    save_file({"x": x.contiguous()}, str(folder / "input.safetensors"))
+    expected = {"logits": logits, **{k: rec.maps[k] for k in sorted(rec.maps, key=map_order(rec.order))},
+                "logits_off": logits_off}
+    save_file(f32(expected), str(folder / "expected.safetensors"))
+    print(f"  {name}: {len(blocks)} blocks, logits {logits[0, :3].tolist()}..., "
+          f"off changes them by {(logits - logits_off).abs().max().item():.3f}")
+    check_maps(name, rec.maps)
+    by_path = dict(blocks)
+    entry = {
+        "name": name, "arch": arch, "family": family, **extra,
+        "input_size": [h, w], "num_classes": NUM_CLASSES,
+        "dtype": "F16" if dtype == torch.float16 else "F32",
+        "blocks": [{"path": p, "kind": attention_kind(by_path[p]),
+                    "channels": block_channels(by_path[p], rec, p), "grid": rec.grid[p],
+                    "gate": gate_name(by_path[p]),
+                    "maps": [k for k in sorted(rec.maps, key=map_order(rec.order)) if k.startswith(p + ".")]}
+                   for p in rec.order],
+        "off": off, "constructor": constructor,
+    }
+    if name == "seresnet50":
+        entry["checkpoints"] = write_checkpoints(folder, model, xd, off)
+    entry["files"] = sorted(f.name for f in folder.iterdir())
+    verify(entry, build)
+    return entry
+
+
+def verify(entry, build):
+    """Reads the case back from disk into a freshly built model (load_state_dict strict, so the
+    files hold every key and nothing else) and checks that it gives the stored outputs."""
+    folder = NETS / entry["name"]
+    x = load_file(str(folder / "input.safetensors"))["x"].double()
+    checkpoints = {"model.safetensors": ("expected.safetensors", load_file(str(folder / "model.safetensors")))}
+    if "checkpoints" in entry:
+        nested = torch.load(folder / "model_nested.pth", weights_only=True)
+        assert nested["epoch"] == 3
+        checkpoints.update({
+            "model.pth": ("expected.safetensors", torch.load(folder / "model.pth", weights_only=True)),
+            "model_nested.pth": ("expected.safetensors",
+                                 {k.removeprefix("module."): v for k, v in nested["state_dict"].items()}),
+            "model_bf16.safetensors": ("expected_bf16.safetensors",
+                                       load_file(str(folder / "model_bf16.safetensors"))),
+        })
+    for file, (expected_file, state) in checkpoints.items():
+        model, _ = build()
+        model.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+        model = model.double().eval()
+        blocks = find_blocks(model)
+        logits, rec = run(model, x, blocks)
+        logits_off, _ = run(model, x, blocks, entry["off"])
+        expected = load_file(str(folder / expected_file))
+        got = f32({"logits": logits, **rec.maps, "logits_off": logits_off})
+        assert sorted(got) == sorted(expected), f"{entry['name']}/{file}: {sorted(got)} != {sorted(expected)}"
+        for k, v in got.items():
+            assert torch.allclose(v, expected[k], rtol=1e-6, atol=1e-7), f"{entry['name']}/{file}: {k} differs"
+
+
+def map_order(order):
+    rank = {p: i for i, p in enumerate(order)}
+    kinds = ["channel", "spatial", "context", "attention"]
+    return lambda k: (rank[k.rsplit(".", 1)[0]], kinds.index(k.rsplit(".", 1)[1]))
+
+
+def block_channels(module, rec, path):
+    """C, the channels of the block's input (ECA / CECA have no weight that says it)."""
+    return {
+        SEModule: lambda m: m.fc1.in_channels,
+        _efficientnet_blocks.SqueezeExcite: lambda m: m.conv_reduce.in_channels,
+        TvSqueezeExcitation: lambda m: m.fc1.in_channels,
+        EffectiveSEModule: lambda m: m.fc.in_channels,
+        CbamModule: lambda m: m.channel.fc1.in_channels,
+        GlobalContext: lambda m: m.conv_attn.in_channels,
+        NonLocalAttn: lambda m: m.t.in_channels,
+    }.get(type(module), lambda m: rec.maps[path + ".channel"].shape[1])(module)
+
+
+def write_checkpoints(folder, model, xd, off):
+    """The seresnet50 weights as other checkpoint forms (see the docstring)."""
+    model32 = copy.deepcopy(model).float()
+    torch.save(model32.state_dict(), folder / "model.pth")
+    nested = nn.DataParallel(model32).state_dict()  # keys under `module.`, as a DataParallel run saves
+    torch.save({"state_dict": nested, "epoch": 3}, folder / "model_nested.pth")
+    bf16 = round_weights(copy.deepcopy(model), torch.bfloat16)
+    save_file(state_dict_as(bf16, torch.bfloat16), str(folder / "model_bf16.safetensors"))
+    blocks = find_blocks(bf16)
+    logits, rec = run(bf16, xd, blocks)
+    logits_off, _ = run(bf16, xd, blocks, off)
+    save_file(f32({"logits": logits, **rec.maps, "logits_off": logits_off}),
+              str(folder / "expected_bf16.safetensors"))
+    return {"model.pth": "torch.save(model.state_dict()) (zip + pickle), float32",
+            "model_nested.pth": "torch.save({'state_dict': nn.DataParallel(model).state_dict(), 'epoch': 3}): "
+                                "the same float32 tensors, keys under `module.`",
+            "model_bf16.safetensors": "every float tensor rounded to bfloat16 (num_batches_tracked int64)",
+            "expected_bf16.safetensors": "logits, maps and logits_off computed from the bfloat16-rounded weights"}
+
+
+def main():
+    if NETS.exists():
+        shutil.rmtree(NETS)
+    NETS.mkdir(parents=True)
+    torch.set_num_threads(2)
+    entries = [write_case(*case) for case in CASES]
+    (NETS / "cases.json").write_text(json.dumps(entries, indent=1) + "\n")
+    total = sum(f.stat().st_size for f in NETS.rglob("*") if f.is_file())
+    print(f"wrote {len(entries)} cases to {NETS}: {total / 1e6:.2f} MB "
+          f"(torch {torch.__version__}, timm {timm.__version__}, torchvision {torchvision.__version__})")
+
+
+if __name__ == "__main__":
+    main()
