@@ -53,7 +53,7 @@ fn cases() -> Vec<Case> {
 
 /// The families the engine builds so far.
 fn supported(case: &Case) -> bool {
-    case.family.ends_with(".resnet")
+    case.family.ends_with(".resnet") || case.family == "timm.efficientnet" || case.family == "timm.mobilenetv3"
 }
 
 fn read(path: &Path) -> BTreeMap<String, Tensor> {
@@ -100,8 +100,9 @@ fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<BackendKind> {
         // checked per block in tests/golden.rs); every other kind has maps here.
         let with_maps = run.blocks.iter().any(|b| b.kind != "nl");
         assert_eq!(maps > 0, with_maps, "{}: every network with gates or maps has them checked", case.name);
-        // EffectiveSE's gate is computed beside the layers, on the CPU; the engine's blocks run on the backend.
-        ran.extend(run.blocks.iter().filter(|b| b.kind != "ese").filter_map(|b| b.ran_on.as_ref().map(|r| r.backend)));
+        // The channel gates of EffectiveSE and the mobile nets' SqueezeExcite are computed beside the
+        // layers, on the CPU; the engine's blocks run on the backend.
+        ran.extend(run.blocks.iter().filter(|b| b.on_backend).filter_map(|b| b.ran_on.as_ref().map(|r| r.backend)));
         if let Some(want) = expected.get("logits_off") {
             let off = Off(case.off.clone());
             let run = pollster::block_on(net.run_with(backend, kernels, &x, &off)).unwrap();
@@ -118,13 +119,13 @@ fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<BackendKind> {
         }
         checked += 1;
     }
-    assert!(checked >= 12, "every ResNet-family case was checked ({checked})");
+    assert!(checked >= 17, "every case of a supported family was checked ({checked})");
     assert!(failures.is_empty(), "[{kernels}] {} mismatches:\n{}", failures.len(), failures.join("\n"));
     ran
 }
 
 #[test]
-fn the_resnet_family_reproduces_timm_on_every_cpu_kernel_variant() {
+fn every_supported_network_reproduces_its_reference_on_every_cpu_kernel_variant() {
     let backend = AnyBackend::Cpu(CpuBackend::new());
     for kernels in Kernels::available() {
         let ran = check_cases(&backend, kernels);
@@ -133,7 +134,7 @@ fn the_resnet_family_reproduces_timm_on_every_cpu_kernel_variant() {
 }
 
 #[test]
-fn the_resnet_family_reproduces_timm_with_its_attention_blocks_on_the_gpu() {
+fn every_supported_network_reproduces_its_reference_with_its_blocks_on_the_gpu() {
     let gpu = pollster::block_on(GpuBackend::new()).expect("a GPU adapter (build.sh installs Mesa's software Vulkan, mesa-vulkan-drivers)");
     let backend = AnyBackend::Gpu(Box::new(gpu));
     let ran = check_cases(&backend, Kernels::best());
@@ -224,7 +225,7 @@ fn the_net_command_writes_logits_and_maps_and_refuses_in_one_line() {
         ),
         (
             vec!["--model".into(), path(&fixtures().join("efficientnet_b0/model.safetensors"))],
-            "looks like a timm EfficientNet or MobileNetV3",
+            "is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell: name it",
         ),
         (
             vec!["--model".into(), path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cases/se_weights.pth"))],

@@ -85,11 +85,19 @@ impl Conv2d {
         })
     }
 
-    /// Folds `bn(conv(x))` into the convolution: each output row scaled, the bias shifted.
-    pub fn fold(mut self, bn: &BatchNorm) -> Self {
+    /// Folds `bn(conv(x))` into the convolution: each output row scaled, the bias shifted
+    /// (PyTorch's default `eps`, 1e-5).
+    pub fn fold(self, bn: &BatchNorm) -> Self {
+        self.fold_with_eps(bn, BatchNorm::EPS)
+    }
+
+    /// [`Conv2d::fold`] for a BatchNorm with another `eps` (1e-3 in TensorFlow ports and
+    /// torchvision's MobileNetV3).
+    pub fn fold_with_eps(mut self, bn: &BatchNorm, eps: f32) -> Self {
         let row = self.weight.len() / self.cout;
         for (o, weights) in self.weight.chunks_exact_mut(row).enumerate() {
-            let (scale, shift) = bn.scale_and_shift(o);
+            let scale = bn.weight[o] / (bn.running_var[o] + eps).sqrt();
+            let shift = bn.bias[o] - bn.running_mean[o] * scale;
             weights.iter_mut().for_each(|w| *w *= scale);
             self.bias[o] = self.bias[o] * scale + shift;
         }

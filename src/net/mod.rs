@@ -36,6 +36,8 @@ pub enum Node {
     },
     /// An attention block, switchable.
     Attention(Box<Attention>),
+    /// Global average pooling to `(C, 1, 1)` (MobileNetV3 pools before its last convolution).
+    GlobalPool,
     /// Global average pooling, then the linear classifier: the logits.
     Head(Linear),
 }
@@ -113,6 +115,9 @@ pub struct BlockRecord {
     /// Where it ran (the first image's pass): the backend's, or the CPU for the gates computed
     /// beside the layers; `None` when it was off.
     pub ran_on: Option<RanOn>,
+    /// Whether it is one of the engine's blocks, which run on the backend (the GPU where there
+    /// is one); the channel gates of [`AttentionLayer::Gate`] run beside the layers on the CPU.
+    pub on_backend: bool,
 }
 
 /// What [`Net::run`] returns.
@@ -261,6 +266,7 @@ impl State<'_> {
                 y
             }
             Node::Attention(block) => self.attention(block, x).await?,
+            Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
             Node::Head(linear) => {
                 let pooled = global_average(&x.data, x.height * x.width);
                 if pooled.len() != linear.inputs {
@@ -285,6 +291,7 @@ impl State<'_> {
             off,
             maps: BTreeMap::new(),
             ran_on: None,
+            on_backend: matches!(block.layer, AttentionLayer::Block(_)),
         };
         if off {
             self.records.push(record);

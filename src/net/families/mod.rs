@@ -2,6 +2,7 @@
 //! names into a [`Net`]. [`build`] picks the builder from `--arch` or, where the weights tell
 //! (the ResNet family), from the keys.
 
+pub mod efficientnet;
 pub mod resnet;
 
 use super::Net;
@@ -11,7 +12,8 @@ use crate::error::{Error, Result};
 
 /// The architectures supported, for messages.
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
-    deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention)";
+    deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
+    timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_* (with --arch)";
 
 /// Builds the network of `dict`, for `arch` (timm's model name) when given.
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
@@ -19,12 +21,19 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         dict.keys().any(|k| k.starts_with("layer1.")) && (dict.contains("conv1.weight") || dict.contains("conv1.0.weight"));
     match arch {
         Some(name) if resnet::takes(name) => resnet::build(dict, name),
+        Some(name) if efficientnet::takes(name) => efficientnet::build(dict, name),
         Some(name) if name.starts_with("torchvision.") && looks_like_resnet => resnet::build(dict, name),
         Some(name) => Err(Error::BadOption {
             option: "--arch",
             reason: format!("{name} is not supported yet (the checkpoint looks like {}); supported: {SUPPORTED}", describe(dict)),
         }),
         None if looks_like_resnet => resnet::build(dict, "resnet"),
+        None if dict.contains("conv_stem.weight") => Err(Error::BadOption {
+            option: "--arch",
+            reason: "the checkpoint is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell: \
+                name it, e.g. --arch efficientnet_b0, tf_efficientnet_b0, mobilenetv3_large_100 or mobilenetv3_small_100"
+                .into(),
+        }),
         None => Err(Error::BadOption {
             option: "--model",
             reason: format!("the checkpoint looks like {}, which is not supported yet; supported: {SUPPORTED}", describe(dict)),
@@ -34,11 +43,29 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
 
 /// The convolution `{name}.weight` (no bias) with the BatchNorm `{bn}` folded in (`eps` 1e-5).
 pub(crate) fn conv_bn(dict: &StateDict, name: &str, bn: &str, groups: usize, stride: usize, padding: Padding) -> Result<Conv2d> {
+    conv_bn_eps(dict, name, bn, groups, stride, padding, crate::kernels::norm::BatchNorm::EPS)
+}
+
+/// [`conv_bn`] with the BatchNorm's `eps`.
+pub(crate) fn conv_bn_eps(
+    dict: &StateDict,
+    name: &str,
+    bn: &str,
+    groups: usize,
+    stride: usize,
+    padding: Padding,
+    eps: f32,
+) -> Result<Conv2d> {
+    let conv = conv(dict, name, groups, stride, padding)?;
+    let norm = dict.batchnorm(bn, conv.cout)?;
+    Ok(conv.fold_with_eps(&norm, eps))
+}
+
+/// The convolution `{name}.weight`, with `{name}.bias` where the checkpoint has one.
+pub(crate) fn conv(dict: &StateDict, name: &str, groups: usize, stride: usize, padding: Padding) -> Result<Conv2d> {
     let key = format!("{name}.weight");
     let shape = dict.shape(&key)?.to_vec();
     let weight = dict.take(&key)?.data().to_vec();
     let bias = if dict.contains(&format!("{name}.bias")) { Some(dict.take(&format!("{name}.bias"))?.data().to_vec()) } else { None };
-    let conv = Conv2d::new(&key, weight, &shape, bias, groups, stride, 1, padding)?;
-    let norm = dict.batchnorm(bn, conv.cout)?;
-    Ok(conv.fold(&norm))
+    Conv2d::new(&key, weight, &shape, bias, groups, stride, 1, padding)
 }

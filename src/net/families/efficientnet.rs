@@ -1,0 +1,196 @@
+//! timm's EfficientNet and MobileNetV3 (`timm/models/efficientnet.py`, `mobilenetv3.py`, their
+//! blocks in `_efficientnet_blocks.py`), from their state-dict names. Widths, depths and kernel
+//! sizes are read off the weights; the strides and activations of each stage are the
+//! architecture's and cannot be, so `--arch` names it (the tables below).
+//!
+//! The structure (facts of timm 1.0):
+//! - stem: `conv_stem` 3x3 stride 2, `bn1` and the stem's activation;
+//! - stages `blocks.S`, the stride in each stage's first block; per block, by its keys:
+//!   - depthwise-separable (`conv_dw`, `conv_pw`): `conv_dw` k x k, `bn1` + act, SE, `conv_pw`
+//!     1x1, `bn2` (no activation);
+//!   - inverted residual (`conv_pw`, `conv_dw`, `conv_pwl`): `conv_pw` 1x1, `bn1` + act,
+//!     `conv_dw` k x k, `bn2` + act, SE, `conv_pwl` 1x1, `bn3`;
+//!   - conv-BN-act (`conv`): `conv`, `bn1` + act;
+//!   - a residual where the stride is 1 and the widths match (drop-path is the identity in eval);
+//! - SE (`SqueezeExcite`): `x * gate(conv_expand(act(conv_reduce(mean(x)))))`, both 1x1 with bias;
+//!   EfficientNet: the block's SiLU and sigmoid; MobileNetV3: ReLU and hard-sigmoid;
+//! - head: EfficientNet `conv_head` 1x1, `bn2` + act, global pool, `classifier`; MobileNetV3
+//!   global pool, `conv_head` 1x1 with bias (no BatchNorm), hard-swish, `classifier`;
+//! - padding `k / 2`; the `tf_` ports pad as TensorFlow's "SAME" and their BatchNorm's eps is 1e-3.
+
+use super::{conv, conv_bn_eps};
+use crate::error::{Error, Result};
+use crate::kernels::norm::BatchNorm;
+use crate::net::checkpoint::StateDict;
+use crate::net::layers::{Activation, Linear, Padding};
+use crate::net::{Attention, AttentionLayer, Net, Node};
+
+/// What the weights cannot tell about an architecture.
+struct Spec {
+    family: &'static str,
+    /// The stride of each stage's first block.
+    strides: &'static [usize],
+    /// The activation of each stage's blocks.
+    acts: &'static [Activation],
+    stem_act: Activation,
+    se_act: Option<Activation>,
+    se_gate: Activation,
+    /// MobileNetV3's head: pool first, then `conv_head` with bias and hard-swish.
+    pooled_head: bool,
+    tf: bool,
+}
+
+use Activation::{HardSigmoid, HardSwish, Relu, Sigmoid, Silu};
+
+const EFFICIENTNET: Spec = Spec {
+    family: "timm efficientnet",
+    strides: &[1, 2, 2, 2, 1, 2, 1],
+    acts: &[Silu; 7],
+    stem_act: Silu,
+    se_act: None,
+    se_gate: Sigmoid,
+    pooled_head: false,
+    tf: false,
+};
+const MOBILENETV3_LARGE: Spec = Spec {
+    family: "timm mobilenetv3",
+    strides: &[1, 2, 2, 2, 1, 2, 1],
+    acts: &[Relu, Relu, Relu, HardSwish, HardSwish, HardSwish, HardSwish],
+    stem_act: HardSwish,
+    se_act: Some(Relu),
+    se_gate: HardSigmoid,
+    pooled_head: true,
+    tf: false,
+};
+const MOBILENETV3_SMALL: Spec = Spec {
+    family: "timm mobilenetv3",
+    strides: &[2, 2, 2, 1, 2, 1],
+    acts: &[Relu, Relu, HardSwish, HardSwish, HardSwish, HardSwish],
+    ..MOBILENETV3_LARGE
+};
+
+/// The spec of a timm model name, `None` where this family does not know it.
+fn spec(arch: &str) -> Option<Spec> {
+    let name = arch.strip_prefix("timm.").unwrap_or(arch);
+    let (tf, base) = match name.strip_prefix("tf_") {
+        Some(rest) => (true, rest),
+        None => (false, name),
+    };
+    let spec = if base.starts_with("efficientnet_b") {
+        EFFICIENTNET
+    } else if base.starts_with("mobilenetv3_large") {
+        MOBILENETV3_LARGE
+    } else if base.starts_with("mobilenetv3_small") {
+        MOBILENETV3_SMALL
+    } else {
+        return None;
+    };
+    Some(Spec { tf, ..spec })
+}
+
+/// Whether `arch` names a model this builder knows.
+pub fn takes(arch: &str) -> bool {
+    spec(arch).is_some()
+}
+
+/// Builds the network for `arch`.
+pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
+    let spec = spec(arch)
+        .ok_or_else(|| Error::BadOption { option: "--arch", reason: format!("{arch} is not an EfficientNet or MobileNetV3 this knows") })?;
+    let eps = if spec.tf { 1e-3 } else { BatchNorm::EPS };
+    let pad = |k: usize| if spec.tf { Padding::TfSame } else { Padding::Explicit(k / 2, k / 2) };
+    let conv_bn = |name: &str, bn: &str, groups: usize, stride: usize| -> Result<Node> {
+        let k = dict.shape(&format!("{name}.weight"))?[2];
+        Ok(Node::Conv(conv_bn_eps(dict, name, bn, groups, stride, pad(k), eps)?))
+    };
+
+    let mut nodes = vec![conv_bn("conv_stem", "bn1", 1, 2)?, Node::Act(spec.stem_act)];
+    let mut channels = dict.shape("conv_stem.weight")?[0];
+    let stages = (0..).take_while(|s| dict.keys().any(|k| k.starts_with(&format!("blocks.{s}.")))).count();
+    if stages != spec.strides.len() {
+        return Err(Error::BadOption {
+            option: "--arch",
+            reason: format!(
+                "{arch} has {} stages; the checkpoint has {stages}: name the architecture it was trained as",
+                spec.strides.len()
+            ),
+        });
+    }
+    for s in 0..stages {
+        let count = (0..).take_while(|b| dict.keys().any(|k| k.starts_with(&format!("blocks.{s}.{b}.")))).count();
+        for b in 0..count {
+            let path = format!("blocks.{s}.{b}");
+            let key = |name: &str| format!("{path}.{name}");
+            let stride = if b == 0 { spec.strides[s] } else { 1 };
+            let act = Node::Act(spec.acts[s]);
+            let mut body = Vec::new();
+            let se = |body: &mut Vec<Node>| -> Result<()> {
+                if dict.contains(&key("se.conv_reduce.weight")) {
+                    body.push(Node::Attention(Box::new(squeeze_excite(
+                        dict,
+                        &key("se"),
+                        spec.se_act.unwrap_or(spec.acts[s]),
+                        spec.se_gate,
+                    )?)));
+                }
+                Ok(())
+            };
+            let out = if dict.contains(&key("conv_pwl.weight")) {
+                let mid = dict.shape(&key("conv_pw.weight"))?[0];
+                body.extend([conv_bn(&key("conv_pw"), &key("bn1"), 1, 1)?, act.clone()]);
+                body.extend([conv_bn(&key("conv_dw"), &key("bn2"), mid, stride)?, act]);
+                se(&mut body)?;
+                body.push(conv_bn(&key("conv_pwl"), &key("bn3"), 1, 1)?);
+                dict.shape(&key("conv_pwl.weight"))?[0]
+            } else if dict.contains(&key("conv_dw.weight")) {
+                body.extend([conv_bn(&key("conv_dw"), &key("bn1"), channels, stride)?, act]);
+                se(&mut body)?;
+                body.push(conv_bn(&key("conv_pw"), &key("bn2"), 1, 1)?);
+                dict.shape(&key("conv_pw.weight"))?[0]
+            } else if dict.contains(&key("conv.weight")) {
+                body.extend([conv_bn(&key("conv"), &key("bn1"), 1, stride)?, act]);
+                dict.shape(&key("conv.weight"))?[0]
+            } else {
+                let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
+                return Err(Error::BadOption { option: "model", reason: format!("`{example}`: a block this engine does not know") });
+            };
+            // A conv-BN-act block has no residual in these architectures.
+            let residual = stride == 1 && out == channels && !dict.contains(&key("conv.weight"));
+            if residual {
+                nodes.push(Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity });
+            } else {
+                nodes.extend(body);
+            }
+            channels = out;
+        }
+    }
+    if spec.pooled_head {
+        nodes.extend([Node::GlobalPool, Node::Conv(conv(dict, "conv_head", 1, 1, Padding::Explicit(0, 0))?), Node::Act(HardSwish)]);
+    } else {
+        nodes.extend([conv_bn("conv_head", "bn2", 1, 1)?, Node::Act(spec.stem_act)]);
+    }
+    let fc = dict.shape("classifier.weight")?.to_vec();
+    let (classes, features) = (fc[0], fc[1]);
+    nodes.push(Node::Head(Linear {
+        weight: dict.take_shaped("classifier.weight", &fc)?,
+        bias: dict.take_shaped("classifier.bias", &[classes])?,
+        inputs: features,
+    }));
+    dict.finish(spec.family)?;
+    Ok(Net { family: spec.family, arch: arch.to_string(), nodes, classes })
+}
+
+/// timm's `SqueezeExcite` at `path`: `conv_reduce`, `act`, `conv_expand`, `gate`.
+fn squeeze_excite(dict: &StateDict, path: &str, act: Activation, gate: Activation) -> Result<Attention> {
+    let linear = |name: &str| -> Result<Linear> {
+        let shape = dict.shape(&format!("{path}.{name}.weight"))?.to_vec();
+        let (out, inputs) = (shape[0], shape[1]);
+        Ok(Linear {
+            weight: dict.take_shaped(&format!("{path}.{name}.weight"), &[out, inputs, 1, 1])?,
+            bias: dict.take_shaped(&format!("{path}.{name}.bias"), &[out])?,
+            inputs,
+        })
+    };
+    let layers = vec![linear("conv_reduce")?, linear("conv_expand")?];
+    Ok(Attention { path: path.to_string(), kind: "se", layer: AttentionLayer::Gate { layers, act, gate } })
+}
