@@ -171,8 +171,12 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // clap's message up to its usage block, on one line (a missing argument's name is on
+            // the line after "not provided:").
             let rendered = e.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let message: Vec<&str> =
+                rendered.lines().take_while(|l| !l.starts_with("Usage:")).map(str::trim).filter(|l| !l.is_empty()).collect();
+            let first = if message.is_empty() { "invalid arguments".to_string() } else { message.join(" ") };
             eprintln!("{first} (see --help)");
             return ExitCode::from(EXIT_BAD_INPUT);
         }

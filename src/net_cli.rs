@@ -2,10 +2,11 @@
 //! exactness contract of whole networks. `x` in; `logits` and every attention block's maps
 //! (`<path>.channel`, `<path>.spatial`, `<path>.context`) out, float32.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use attention_playground::net::checkpoint::StateDict;
-use attention_playground::net::{Off, families};
+use attention_playground::net::preprocess::{Interpolation, Preprocess, class_names, top_k};
+use attention_playground::net::{Net, Off, families};
 use attention_playground::weights::write_safetensors;
 use attention_playground::{AnyBackend, BackendChoice, Tensor};
 use clap::Args;
@@ -24,11 +25,37 @@ pub struct NetArgs {
     #[arg(long, value_name = "NAME")]
     arch: Option<String>,
     /// Safetensors file holding `x`, float32 (N, 3, H, W), preprocessed as the network expects
-    #[arg(long, value_name = "X.safetensors")]
-    input: PathBuf,
-    /// Where to write `logits` (N, classes) and every attention block's maps
+    #[arg(long, value_name = "X.safetensors", required_unless_present = "image", conflicts_with = "image", requires = "output")]
+    input: Option<PathBuf>,
+    /// Where to write `logits` (N, classes) and every attention block's maps (with --input)
     #[arg(long, value_name = "Y.safetensors")]
-    output: PathBuf,
+    output: Option<PathBuf>,
+    /// A photo instead of --input: preprocessed as timm evaluates (see --input-size, --crop-pct,
+    /// --interpolation, --mean, --std); prints the top classes with and without --off
+    #[arg(long, value_name = "PHOTO")]
+    image: Option<PathBuf>,
+    /// With --image: how many classes to print
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    top: usize,
+    /// With --image: the class names, one per line in the head's order (default: ImageNet-1k's
+    /// for 1000 classes, else `class N`)
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// With --image: the side of the square the network sees (default 224)
+    #[arg(long, value_name = "PX")]
+    input_size: Option<usize>,
+    /// With --image: the crop's share of the resized photo (default timm's 0.875; torchvision 224/256)
+    #[arg(long, value_name = "SHARE")]
+    crop_pct: Option<f64>,
+    /// With --image: bicubic (timm's default) or bilinear (torchvision's)
+    #[arg(long, value_name = "MODE")]
+    interpolation: Option<Interpolation>,
+    /// With --image: the normalisation's mean, R,G,B (default ImageNet's 0.485,0.456,0.406)
+    #[arg(long, value_name = "R,G,B")]
+    mean: Option<String>,
+    /// With --image: the normalisation's std, R,G,B (default ImageNet's 0.229,0.224,0.225)
+    #[arg(long, value_name = "R,G,B")]
+    std: Option<String>,
     /// Attention blocks to switch off (the identity): paths (`layer3.1.se`), path prefixes
     /// (`layer4`) or kinds (`se`), comma-separated
     #[arg(long, value_name = "LIST", default_value = "")]
@@ -43,21 +70,88 @@ pub fn net(args: &NetArgs) -> Result<String, String> {
     let file = args.model.display().to_string();
     let dict = StateDict::read_path(&args.model).map_err(|e| e.to_string())?;
     let network = families::build(&dict, args.arch.as_deref()).map_err(|e| format!("{file}: {e}"))?;
-    let x = read_input(&args.input)?;
     let off = Off::parse(&args.off);
     let blocks = network.attention_blocks();
     if let Some(word) = off.0.iter().find(|w| !blocks.iter().any(|b| off_matches(w, b))) {
         return Err(format!("option --off: `{word}` names no attention block of this network (they are {})", summary(&blocks)));
     }
+    match (&args.input, &args.image) {
+        (Some(input), _) => net_on_input(args, &network, input, &off),
+        (None, Some(image)) => net_on_image(args, &network, image, &off),
+        (None, None) => Err("give --input X.safetensors (with --output) or --image PHOTO".into()),
+    }
+}
+
+/// `--image`: the top classes with every block on and with `--off`'s blocks off.
+fn net_on_image(args: &NetArgs, network: &Net, image: &Path, off: &Off) -> Result<String, String> {
+    let photo = crate::render::decode::upright(image)?;
+    let mut transform = if network.arch.starts_with("torchvision.") { Preprocess::torchvision() } else { Preprocess::default() };
+    transform.input_size = args.input_size.unwrap_or(transform.input_size);
+    transform.crop_pct = args.crop_pct.unwrap_or(transform.crop_pct);
+    transform.interpolation = args.interpolation.unwrap_or(transform.interpolation);
+    if let Some(mean) = &args.mean {
+        transform.mean = three(mean, "--mean")?;
+    }
+    if let Some(std) = &args.std {
+        transform.std = three(std, "--std")?;
+    }
+    let x = transform.apply(photo.as_raw(), photo.width() as usize, photo.height() as usize).map_err(|e| e.to_string())?;
+    let labels = args
+        .labels
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).map_err(|e| format!("cannot read labels file {}: {e}", p.display())))
+        .transpose()?;
+    let names = class_names(network.classes, labels.as_deref()).map_err(|e| e.to_string())?;
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
-    let run = pollster::block_on(network.run(&backend, &x, &off)).map_err(|e| e.to_string())?;
+    let line = |logits: &Tensor| {
+        top_k(logits.data(), args.top.max(1))
+            .iter()
+            .map(|&(i, p)| format!("{} {:.1} %", names[i], 100.0 * p))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let full = pollster::block_on(network.run(&backend, &x, &Off::default())).map_err(|e| e.to_string())?;
+    println!("{}", line(&full.logits));
+    if !off.0.is_empty() {
+        let run = pollster::block_on(network.run(&backend, &x, off)).map_err(|e| e.to_string())?;
+        println!("with {} off: {}", off.0.join(", "), line(&run.logits));
+    }
+    Ok(format!(
+        "attention-playground: {} ({}) on {} ({s} x {s}, {}, crop {}) ran on the {}",
+        network.arch,
+        summary(&network.attention_blocks()),
+        image.display(),
+        transform.interpolation,
+        transform.crop_pct,
+        backend.kind(),
+        s = transform.input_size
+    ))
+}
+
+/// `"a,b,c"` as three numbers.
+fn three(text: &str, option: &str) -> Result<[f32; 3], String> {
+    let values: Vec<f32> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("option {option}: expected R,G,B numbers, got `{text}`"))?;
+    <[f32; 3]>::try_from(values).map_err(|_| format!("option {option}: expected three numbers R,G,B, got `{text}`"))
+}
+
+/// `--input`: the logits and every map, written to `--output`.
+fn net_on_input(args: &NetArgs, network: &Net, input: &Path, off: &Off) -> Result<String, String> {
+    let output = args.output.as_ref().ok_or("give --output Y.safetensors with --input")?;
+    let x = read_input(input)?;
+    let blocks = network.attention_blocks();
+    let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
+    let run = pollster::block_on(network.run(&backend, &x, off)).map_err(|e| e.to_string())?;
     let mut named: Vec<(String, &Tensor)> = vec![("logits".into(), &run.logits)];
     for record in &run.blocks {
         for (map, tensor) in &record.maps {
             named.push((format!("{}.{map}", record.path), tensor));
         }
     }
-    write_atomically(&args.output, &write_safetensors(named.iter().map(|(k, t)| (k.as_str(), *t))))?;
+    write_atomically(output, &write_safetensors(named.iter().map(|(k, t)| (k.as_str(), *t))))?;
     Ok(format!("attention-playground: {} ({}; {}) ran on the {}", network.arch, network.family, summary(&blocks), backend.kind()))
 }
 

@@ -247,3 +247,46 @@ fn the_net_command_writes_logits_and_maps_and_refuses_in_one_line() {
         assert!(!tmp.path().join("refused.safetensors").exists());
     }
 }
+
+#[test]
+fn the_net_command_names_the_top_classes_of_a_photo_with_and_without_blocks() {
+    let model = fixtures().join("seresnet50/model.safetensors");
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/samples/cat.jpg");
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = tmp.path().join("labels.txt");
+    std::fs::write(&labels, "disc\nsquare\ntriangle\ncross\nring\nstar\ntabby\n").unwrap();
+    let args = ["--model", model.to_str().unwrap(), "--image", photo.to_str().unwrap(), "--backend", "cpu", "--top", "3"];
+    let out = Command::new(env!("CARGO_BIN_EXE_attention-playground"))
+        .arg("net")
+        .args(args)
+        .args(["--off", "layer4", "--labels", labels.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0].matches(" %").count(), 3, "three classes: {stdout}");
+    assert!(lines[1].starts_with("with layer4 off: "), "{stdout}");
+    let names = ["disc", "square", "triangle", "cross", "ring", "star", "tabby"];
+    assert!(lines.iter().all(|l| names.iter().any(|n| l.contains(n))), "the labels file names the classes: {stdout}");
+    assert!(stderr.contains("(224 x 224, bicubic, crop 0.875) ran on the cpu"), "{stderr}");
+
+    // The same numbers as the library's transform and the --input path.
+    let rgba = image::open(&photo).unwrap().to_rgba8();
+    let x = attention_playground::net::preprocess::Preprocess::default()
+        .apply(rgba.as_raw(), rgba.width() as usize, rgba.height() as usize)
+        .unwrap();
+    let dict = StateDict::read_path(&model).unwrap();
+    let run =
+        pollster::block_on(families::build(&dict, None).unwrap().run(&AnyBackend::Cpu(CpuBackend::new()), &x, &Off::default())).unwrap();
+    let top = attention_playground::net::preprocess::top_k(run.logits.data(), 1)[0];
+    assert!(lines[0].starts_with(&format!("{} {:.1} %", names[top.0], 100.0 * top.1)), "{stdout}");
+
+    let (code, stderr) = net(&[&args[..], &["--labels", tmp.path().join("missing.txt").to_str().unwrap()]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    std::fs::write(&labels, "only\ntwo\n").unwrap();
+    let (code, stderr) = net(&[&args[..], &["--labels", labels.to_str().unwrap()]].concat());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("2 names for a network with 7 classes"), "{stderr}");
+}

@@ -11,6 +11,7 @@
 pub mod checkpoint;
 pub mod families;
 pub mod layers;
+pub mod preprocess;
 
 use std::collections::BTreeMap;
 

@@ -28,6 +28,20 @@ const FIGURE_SIDE: usize = 672;
 /// Reads, checks ([`photo::read_header`]), decodes, turns upright, composites on white and scales
 /// the photo at `path`. Errors are one line for a person.
 pub fn load(path: &Path) -> Result<Photo, String> {
+    let decoded = upright(path)?;
+    let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+    let (rgba, ww, wh) = photo::to_working_size(decoded.as_raw(), width, height).map_err(|e| e.to_string())?;
+    let scale = (FIGURE_SIDE as f64 / width.max(height) as f64).min(1.0);
+    let (fw, fh) = (((width as f64 * scale).round() as usize).max(1), ((height as f64 * scale).round() as usize).max(1));
+    let figure = photo::resize(decoded.as_raw(), width, height, fw, fh).map_err(|e| e.to_string())?;
+    let figure =
+        image::DynamicImage::ImageRgba8(image::RgbaImage::from_raw(fw as u32, fh as u32, figure).expect("resized pixels")).to_rgb8();
+    Ok(Photo { rgba, width: ww, height: wh, original: (width, height), figure })
+}
+
+/// Reads, checks and decodes the photo at `path`, upright and composited on white, at its own
+/// size: steps 1 to 3 of the contract (whole networks take it from here with their own transform).
+pub fn upright(path: &Path) -> Result<image::RgbaImage, String> {
     let name = path.display().to_string();
     let len = fs::metadata(path).map_err(|e| format!("cannot read image {name}: {e}"))?.len();
     if len > photo::MAX_FILE_BYTES as u64 {
@@ -37,15 +51,8 @@ pub fn load(path: &Path) -> Result<Photo, String> {
     let bytes = fs::read(path).map_err(|e| format!("cannot read image {name}: {e}"))?;
     let header = photo::read_header(&bytes, bytes.len(), &name).map_err(|e| e.to_string())?;
     let mut decoded = decode(&bytes, &header, &name)?.to_rgba8();
-    let (width, height) = (decoded.width() as usize, decoded.height() as usize);
     photo::composite_on_white(&mut decoded);
-    let (rgba, ww, wh) = photo::to_working_size(decoded.as_raw(), width, height).map_err(|e| e.to_string())?;
-    let scale = (FIGURE_SIDE as f64 / width.max(height) as f64).min(1.0);
-    let (fw, fh) = (((width as f64 * scale).round() as usize).max(1), ((height as f64 * scale).round() as usize).max(1));
-    let figure = photo::resize(decoded.as_raw(), width, height, fw, fh).map_err(|e| e.to_string())?;
-    let figure =
-        image::DynamicImage::ImageRgba8(image::RgbaImage::from_raw(fw as u32, fh as u32, figure).expect("resized pixels")).to_rgb8();
-    Ok(Photo { rgba, width: ww, height: wh, original: (width, height), figure })
+    Ok(decoded)
 }
 
 /// The decoded image, upright.

@@ -9,7 +9,7 @@
 //! Each figure is written as `.svg` (vector, real text) and as `.png` (that SVG rasterised at 2x;
 //! see `draw`).
 
-mod decode;
+pub(crate) mod decode;
 mod draw;
 
 use std::fs;

@@ -1,0 +1,176 @@
+//! Images in, as timm evaluates them (`timm.data.create_transform` with `is_training=False`):
+//! the shorter side resized to `input_size / crop_pct` with the model's interpolation, a centre
+//! crop of `input_size`, RGB scaled to [0, 1] and normalised with the model's mean and std.
+//! Every value is overridable; the defaults are timm's `DEFAULT_CROP_PCT` and ImageNet's
+//! statistics. Class names: ImageNet-1k's for a 1000-way head (timm's `imagenet_synsets.txt`
+//! with the first lemma of each synset), a labels file when given, else `class N`.
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// ImageNet-1k's class names in the order of the usual 1000-way heads.
+const IMAGENET_CLASSES: &str = include_str!("imagenet_classes.txt");
+
+/// How a resize samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interpolation {
+    Bilinear,
+    Bicubic,
+}
+
+impl std::fmt::Display for Interpolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interpolation::Bilinear => "bilinear",
+            Interpolation::Bicubic => "bicubic",
+        })
+    }
+}
+
+impl std::str::FromStr for Interpolation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "bilinear" => Ok(Interpolation::Bilinear),
+            "bicubic" => Ok(Interpolation::Bicubic),
+            other => Err(Error::BadOption { option: "--interpolation", reason: format!("`{other}`: use bilinear or bicubic") }),
+        }
+    }
+}
+
+/// A model's evaluation transform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocess {
+    /// The side of the square the network sees.
+    pub input_size: usize,
+    /// The crop's share of the resized image: the shorter side is resized to `input_size / crop_pct`.
+    pub crop_pct: f64,
+    pub interpolation: Interpolation,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Default for Preprocess {
+    /// timm's defaults: 224, crop 0.875, bicubic, ImageNet's mean and std.
+    fn default() -> Self {
+        Self {
+            input_size: 224,
+            crop_pct: 0.875,
+            interpolation: Interpolation::Bicubic,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        }
+    }
+}
+
+impl Preprocess {
+    /// torchvision's classification presets: bilinear, resize 256 then crop 224.
+    pub fn torchvision() -> Self {
+        Self { interpolation: Interpolation::Bilinear, crop_pct: 224.0 / 256.0, ..Self::default() }
+    }
+
+    /// `width x height` opaque RGBA pixels to the `(1, 3, S, S)` input.
+    pub fn apply(&self, rgba: &[u8], width: usize, height: usize) -> Result<Tensor> {
+        if self.input_size == 0 || !(self.crop_pct > 0.0 && self.crop_pct <= 1.0) {
+            return Err(Error::BadOption {
+                option: "--crop-pct",
+                reason: "the crop must be a share in (0, 1] of a non-empty image".into(),
+            });
+        }
+        let scale_size = (self.input_size as f64 / self.crop_pct).floor() as usize;
+        // timm's Resize(scale_size) on the shorter side, the longer kept in proportion (torchvision
+        // truncates the longer side's size).
+        let (rw, rh) = if width <= height {
+            (scale_size, ((scale_size as f64 * height as f64 / width as f64) as usize).max(scale_size))
+        } else {
+            (((scale_size as f64 * width as f64 / height as f64) as usize).max(scale_size), scale_size)
+        };
+        let filter = match self.interpolation {
+            Interpolation::Bilinear => image::imageops::FilterType::Triangle,
+            Interpolation::Bicubic => image::imageops::FilterType::CatmullRom,
+        };
+        let source: image::ImageBuffer<image::Rgba<u8>, &[u8]> = image::ImageBuffer::from_raw(width as u32, height as u32, rgba)
+            .ok_or_else(|| Error::BadImage(format!("{} bytes for {width} x {height} RGBA pixels", rgba.len())))?;
+        let resized = image::imageops::resize(&source, rw as u32, rh as u32, filter);
+        // CenterCrop: the offset rounded as torchvision does.
+        let s = self.input_size;
+        let top = ((rh as f64 - s as f64) / 2.0).round().max(0.0) as usize;
+        let left = ((rw as f64 - s as f64) / 2.0).round().max(0.0) as usize;
+        let mut data = vec![0.0f32; 3 * s * s];
+        for y in 0..s.min(rh) {
+            for x in 0..s.min(rw) {
+                let px = resized.get_pixel((left + x) as u32, (top + y) as u32).0;
+                for c in 0..3 {
+                    data[(c * s + y) * s + x] = (px[c] as f32 / 255.0 - self.mean[c]) / self.std[c];
+                }
+            }
+        }
+        Ok(Tensor::new(vec![1, 3, s, s], data).expect("an input of its shape"))
+    }
+}
+
+/// The class names of a `classes`-way head: `labels` (one per line) when given, ImageNet-1k's
+/// for 1000 classes, else `class N`.
+pub fn class_names(classes: usize, labels: Option<&str>) -> Result<Vec<String>> {
+    if let Some(text) = labels {
+        let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        if names.len() != classes {
+            return Err(Error::BadOption {
+                option: "--labels",
+                reason: format!("{} names for a network with {classes} classes: give one name per line, in the head's order", names.len()),
+            });
+        }
+        return Ok(names);
+    }
+    if classes == 1000 {
+        return Ok(IMAGENET_CLASSES.lines().map(String::from).collect());
+    }
+    Ok((0..classes).map(|i| format!("class {i}")).collect())
+}
+
+/// The `k` most probable classes of `logits` (softmax), as `(index, probability)`.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f64> = logits.iter().map(|&v| f64::from(v - max).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    let mut ranked: Vec<(usize, f32)> = exp.iter().map(|e| (e / sum) as f32).enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(k);
+    ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shorter_side_is_resized_then_the_centre_cropped_and_normalised() {
+        // A 320 x 200 image: the shorter side to 256, the longer to 409, the centre 224 x 224.
+        let (w, h) = (320usize, 200usize);
+        let rgba: Vec<u8> = (0..w * h).flat_map(|i| if i % w < w / 2 { [255, 0, 0, 255] } else { [0, 0, 255, 255] }).collect();
+        let x = Preprocess::default().apply(&rgba, w, h).unwrap();
+        assert_eq!(x.shape(), &[1, 3, 224, 224]);
+        let red = |x: usize, y: usize| x_at(&x_data(&x), 0, x, y);
+        fn x_data(t: &Tensor) -> Vec<f32> {
+            t.data().to_vec()
+        }
+        fn x_at(d: &[f32], c: usize, x: usize, y: usize) -> f32 {
+            d[(c * 224 + y) * 224 + x]
+        }
+        // Red (normalised) on the left, none on the right; the edge in the middle.
+        assert!((red(5, 100) - (1.0 - 0.485) / 0.229).abs() < 1e-5);
+        assert!((red(218, 100) - (0.0 - 0.485) / 0.229).abs() < 1e-5);
+    }
+
+    #[test]
+    fn class_names_and_the_top_classes() {
+        let names = class_names(1000, None).unwrap();
+        assert_eq!((names[0].as_str(), names[281].as_str(), names[999].as_str()), ("tench", "tabby", "toilet tissue"));
+        assert_eq!(class_names(3, None).unwrap(), vec!["class 0", "class 1", "class 2"]);
+        let err = class_names(3, Some("a\nb\n")).unwrap_err().to_string();
+        assert!(err.contains("2 names for a network with 3 classes"), "{err}");
+        let top = top_k(&[0.0, 2.0, 1.0], 2);
+        assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert!((top.iter().map(|t| t.1).sum::<f32>() - (0.665_240_9 + 0.244_728_5)).abs() < 1e-5);
+    }
+}
