@@ -34,6 +34,10 @@ pub struct NetArgs {
     /// --interpolation, --mean, --std); prints the top classes with and without --off
     #[arg(long, value_name = "PHOTO")]
     image: Option<PathBuf>,
+    /// Time the forward pass: run it N more times after the first and report the median and the
+    /// fastest on stderr (the benchmark of whole networks)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    iters: u32,
     /// With --image: how many classes to print
     #[arg(long, value_name = "K", default_value_t = 5)]
     top: usize,
@@ -145,6 +149,19 @@ fn net_on_input(args: &NetArgs, network: &Net, input: &Path, off: &Off) -> Resul
     let blocks = network.attention_blocks();
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let run = pollster::block_on(network.run(&backend, &x, off)).map_err(|e| e.to_string())?;
+    let timing = if args.iters > 0 {
+        let mut times: Vec<f64> = (0..args.iters)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                pollster::block_on(network.run(&backend, &x, off)).map(|_| start.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        times.sort_by(f64::total_cmp);
+        format!("; forward median {:.1} ms, min {:.1} ms over {} runs", times[times.len() / 2], times[0], times.len())
+    } else {
+        String::new()
+    };
     let mut named: Vec<(String, &Tensor)> = vec![("logits".into(), &run.logits)];
     for record in &run.blocks {
         for (map, tensor) in &record.maps {
@@ -152,7 +169,7 @@ fn net_on_input(args: &NetArgs, network: &Net, input: &Path, off: &Off) -> Resul
         }
     }
     write_atomically(output, &write_safetensors(named.iter().map(|(k, t)| (k.as_str(), *t))))?;
-    Ok(format!("attention-playground: {} ({}; {}) ran on the {}", network.arch, network.family, summary(&blocks), backend.kind()))
+    Ok(format!("attention-playground: {} ({}; {}) ran on the {}{timing}", network.arch, network.family, summary(&blocks), backend.kind()))
 }
 
 fn off_matches(word: &str, block: &attention_playground::net::Attention) -> bool {
