@@ -90,6 +90,10 @@ pub fn net(args: &NetArgs) -> Result<String, String> {
 fn net_on_image(args: &NetArgs, network: &Net, image: &Path, off: &Off) -> Result<String, String> {
     let photo = crate::render::decode::upright(image)?;
     let mut transform = if network.arch.starts_with("torchvision.") { Preprocess::torchvision() } else { Preprocess::default() };
+    if network.arch.starts_with("torchvision.efficientnet") {
+        // torchvision's EfficientNet weights are evaluated with a bicubic resize.
+        transform.interpolation = Interpolation::Bicubic;
+    }
     transform.input_size = args.input_size.unwrap_or(transform.input_size);
     transform.crop_pct = args.crop_pct.unwrap_or(transform.crop_pct);
     transform.interpolation = args.interpolation.unwrap_or(transform.interpolation);

@@ -53,7 +53,9 @@ fn cases() -> Vec<Case> {
 
 /// The families the engine builds so far.
 fn supported(case: &Case) -> bool {
-    case.family.ends_with(".resnet") || case.family == "timm.efficientnet" || case.family == "timm.mobilenetv3"
+    case.family.ends_with(".resnet")
+        || ["timm.efficientnet", "timm.mobilenetv3", "timm.regnet", "torchvision.mobilenetv3", "torchvision.efficientnet"]
+            .contains(&case.family.as_str())
 }
 
 fn read(path: &Path) -> BTreeMap<String, Tensor> {
@@ -119,7 +121,7 @@ fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<BackendKind> {
         }
         checked += 1;
     }
-    assert!(checked >= 17, "every case of a supported family was checked ({checked})");
+    assert!(checked >= 20, "every case of a supported family was checked ({checked})");
     assert!(failures.is_empty(), "[{kernels}] {} mismatches:\n{}", failures.len(), failures.join("\n"));
     ran
 }
@@ -186,6 +188,33 @@ fn pytorch_checkpoints_load_plain_and_nested_under_state_dict_and_module() {
     .unwrap();
     let err = StateDict::read_path(&tmp.path().join("opt.safetensors")).unwrap_err().to_string();
     assert!(err.contains("an optimizer's state"), "{err}");
+}
+
+#[test]
+fn regnet_builds_from_its_keys_and_the_torchvision_mobile_nets_ask_for_their_arch() {
+    let load = |case: &str| StateDict::read(&std::fs::read(fixtures().join(case).join("model.safetensors")).unwrap(), "model").unwrap();
+    // RegNet's keys tell the family: the same network as with --arch.
+    let dir = fixtures().join("regnety_002");
+    let x = read(&dir.join("input.safetensors")).remove("x").unwrap();
+    let net = families::build(&load("regnety_002"), None).unwrap();
+    assert_eq!(net.family, "timm regnet");
+    let run = pollster::block_on(net.run(&AnyBackend::Cpu(CpuBackend::new()), &x, &Off::default())).unwrap();
+    let mut failures = Vec::new();
+    compare("regnety_002 without --arch", &run.logits, &read(&dir.join("expected.safetensors"))["logits"], &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+    // torchvision's mobile nets: the strides, activations and eps are the architecture's.
+    for (case, hint) in [
+        ("torchvision_mobilenet_v3_small", "--arch torchvision.mobilenet_v3_large or torchvision.mobilenet_v3_small"),
+        ("torchvision_efficientnet_b0", "--arch torchvision.efficientnet_b0"),
+    ] {
+        let err = families::build(&load(case), None).unwrap_err().to_string();
+        assert!(err.contains(hint), "{case}: {err}");
+    }
+    // The wrong table is refused, not run.
+    let err = families::build(&load("torchvision_mobilenet_v3_small"), Some("torchvision.mobilenet_v3_large")).unwrap_err().to_string();
+    assert!(err.contains("15 inverted residual blocks; the checkpoint has 11"), "{err}");
+    let err = families::build(&load("torchvision_efficientnet_b0"), Some("torchvision.mobilenet_v3_small")).unwrap_err().to_string();
+    assert!(err.contains("11 inverted residual blocks; the checkpoint has 0"), "{err}");
 }
 
 fn net(args: &[&str]) -> (i32, String) {

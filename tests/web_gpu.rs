@@ -160,3 +160,63 @@ fn block_bench_computes_the_golden_output_and_refuses_bad_files() {
     let no_x = message(BlockBench::new("mhsa".into(), files.weights.clone(), files.weights.clone(), options.into()));
     assert!(no_x.contains("`x`"), "{no_x}");
 }
+
+/// Whole networks (tests/fixtures/nets/, checked natively by tests/net.rs) in the browser: the
+/// logits and every block's maps on WebGPU and on the wasm CPU path, against the float64
+/// references of timm. Tolerance as tests/net.rs: abs 1e-4 + rel 1e-4.
+#[wasm_bindgen_test]
+async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path() {
+    use attention_playground::net::checkpoint::StateDict;
+    use attention_playground::net::{Off, families};
+    use attention_playground::weights::read_safetensors;
+    macro_rules! net_case {
+        ($name:literal, $arch:literal) => {
+            (
+                $name,
+                $arch,
+                &include_bytes!(concat!("fixtures/nets/", $name, "/model.safetensors"))[..],
+                &include_bytes!(concat!("fixtures/nets/", $name, "/input.safetensors"))[..],
+                &include_bytes!(concat!("fixtures/nets/", $name, "/expected.safetensors"))[..],
+            )
+        };
+    }
+    let cases = [
+        net_case!("resnet50d_cbam", "resnet50d"),
+        net_case!("resnet50_gc", "resnet50"),
+        net_case!("mobilenetv3_small_100", "mobilenetv3_small_100"),
+    ];
+    let tolerance = common::Tolerance { abs: 1e-4, rel: 1e-4 };
+    let gpu = AnyBackend::Gpu(Box::new(webgpu().await));
+    let cpu = AnyBackend::Cpu(CpuBackend::new());
+    let mut failures = Vec::new();
+    for backend in [&gpu, &cpu] {
+        for (name, arch, model, input, expected) in cases {
+            let dict = StateDict::read(model, name).unwrap();
+            let net = families::build(&dict, Some(arch)).unwrap();
+            let x = read_safetensors(input, "input").unwrap().remove("x").unwrap();
+            let expected = read_safetensors(expected, "expected").unwrap();
+            let run = net.run(backend, &x, &Off::default()).await.unwrap();
+            failures.extend(mismatch(&format!("{:?} {name} logits", backend.kind()), &run.logits, &expected["logits"], tolerance));
+            for record in &run.blocks {
+                for (map, got) in &record.maps {
+                    failures.extend(mismatch(
+                        &format!("{:?} {name} {}.{map}", backend.kind(), record.path),
+                        got,
+                        &expected[&format!("{}.{map}", record.path)],
+                        tolerance,
+                    ));
+                }
+                if record.on_backend {
+                    assert_eq!(
+                        record.ran_on.as_ref().map(|r| r.backend),
+                        Some(backend.kind()),
+                        "{name} {} ran on the backend",
+                        record.path
+                    );
+                }
+            }
+            assert!(run.blocks.iter().all(|b| !b.maps.is_empty()), "{name}: every block gave its maps");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

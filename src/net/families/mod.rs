@@ -1,9 +1,11 @@
 //! One small builder per family of networks, each reading the reference library's own state-dict
 //! names into a [`Net`]. [`build`] picks the builder from `--arch` or, where the weights tell
-//! (the ResNet family), from the keys.
+//! (the ResNet and RegNet families), from the keys.
 
 pub mod efficientnet;
+pub mod regnet;
 pub mod resnet;
+pub mod torchvision;
 
 use super::Net;
 use super::checkpoint::{StateDict, describe};
@@ -13,7 +15,9 @@ use crate::error::{Error, Result};
 /// The architectures supported, for messages.
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
-    timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_* (with --arch)";
+    timm's regnetx_* and regnety_*, \
+    timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_* (with --arch), \
+    torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME)";
 
 /// Builds the network of `dict`, for `arch` (timm's model name) when given.
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
@@ -22,12 +26,29 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
     match arch {
         Some(name) if resnet::takes(name) => resnet::build(dict, name),
         Some(name) if efficientnet::takes(name) => efficientnet::build(dict, name),
+        Some(name) if regnet::takes(name) => regnet::build(dict, name),
+        Some(name) if torchvision::takes(name) => torchvision::build(dict, name),
         Some(name) if name.starts_with("torchvision.") && looks_like_resnet => resnet::build(dict, name),
         Some(name) => Err(Error::BadOption {
             option: "--arch",
             reason: format!("{name} is not supported yet (the checkpoint looks like {}); supported: {SUPPORTED}", describe(dict)),
         }),
         None if looks_like_resnet => resnet::build(dict, "resnet"),
+        None if dict.contains("stem.conv.weight") && dict.keys().any(|k| k.starts_with("s1.b1.")) => regnet::build(dict, "regnet"),
+        None if dict.keys().any(|k| k.starts_with("features.1.block.") || k.starts_with("features.1.0.block.")) => {
+            let efficientnet = dict.keys().any(|k| k.starts_with("features.1.0.block."));
+            Err(Error::BadOption {
+                option: "--arch",
+                reason: if efficientnet {
+                    "the checkpoint is a torchvision EfficientNet, whose BatchNorm eps (B5 to B7 differ) the weights do not tell: \
+                        name it, e.g. --arch torchvision.efficientnet_b0 (b0 to b7)"
+                } else {
+                    "the checkpoint is a torchvision MobileNetV3, whose strides and activations the weights do not tell: \
+                        name it, --arch torchvision.mobilenet_v3_large or torchvision.mobilenet_v3_small"
+                }
+                .into(),
+            })
+        }
         None if dict.contains("conv_stem.weight") => Err(Error::BadOption {
             option: "--arch",
             reason: "the checkpoint is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell: \
