@@ -319,3 +319,85 @@ fn the_net_command_names_the_top_classes_of_a_photo_with_and_without_blocks() {
     assert_eq!(code, 2);
     assert!(stderr.contains("2 names for a network with 7 classes"), "{stderr}");
 }
+
+/// A real-sized timm `seresnet50` state dict (26 M parameters, random weights) in float16
+/// safetensors, as a researcher's checkpoint would be: its names and shapes as timm writes them.
+fn seresnet50_f16(path: &Path) {
+    use safetensors::Dtype;
+    let mut seed = 7u64;
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut add = |name: String, shape: Vec<usize>, kind: &str| {
+        let n: usize = shape.iter().product();
+        let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
+        let values = (0..n).map(|_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let u = (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            match kind {
+                "weight" if shape.len() > 1 => u * (6.0 / fan_in as f32).sqrt(),
+                "weight" | "running_var" => 1.0 + 0.2 * u,
+                _ => 0.1 * u,
+            }
+        });
+        let bytes = values.flat_map(|v| half::f16::from_f32(v).to_le_bytes()).collect();
+        tensors.push((name, shape, bytes));
+    };
+    let bn = |add: &mut dyn FnMut(String, Vec<usize>, &str), name: &str, c: usize| {
+        for field in ["weight", "bias", "running_mean", "running_var"] {
+            add(format!("{name}.{field}"), vec![c], field);
+        }
+    };
+    add("conv1.weight".into(), vec![64, 3, 7, 7], "weight");
+    bn(&mut add, "bn1", 64);
+    let mut inplanes = 64;
+    for (stage, (&blocks, &planes)) in [3usize, 4, 6, 3].iter().zip(&[64usize, 128, 256, 512]).enumerate() {
+        for b in 0..blocks {
+            let p = format!("layer{}.{b}", stage + 1);
+            let out = planes * 4;
+            add(format!("{p}.conv1.weight"), vec![planes, inplanes, 1, 1], "weight");
+            bn(&mut add, &format!("{p}.bn1"), planes);
+            add(format!("{p}.conv2.weight"), vec![planes, planes, 3, 3], "weight");
+            bn(&mut add, &format!("{p}.bn2"), planes);
+            add(format!("{p}.conv3.weight"), vec![out, planes, 1, 1], "weight");
+            bn(&mut add, &format!("{p}.bn3"), out);
+            let rd = out / 16;
+            add(format!("{p}.se.fc1.weight"), vec![rd, out, 1, 1], "weight");
+            add(format!("{p}.se.fc1.bias"), vec![rd], "bias");
+            add(format!("{p}.se.fc2.weight"), vec![out, rd, 1, 1], "weight");
+            add(format!("{p}.se.fc2.bias"), vec![out], "bias");
+            if b == 0 {
+                add(format!("{p}.downsample.0.weight"), vec![out, inplanes, 1, 1], "weight");
+                bn(&mut add, &format!("{p}.downsample.1"), out);
+            }
+            inplanes = out;
+        }
+    }
+    add("fc.weight".into(), vec![1000, 2048], "weight");
+    add("fc.bias".into(), vec![1000], "bias");
+    let views: Vec<(String, safetensors::tensor::TensorView)> =
+        tensors.iter().map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(Dtype::F16, s.clone(), b).unwrap())).collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+#[test]
+fn a_real_sized_seresnet50_in_float16_names_imagenet_classes_for_a_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("seresnet50_f16.safetensors");
+    seresnet50_f16(&model);
+    assert!(std::fs::metadata(&model).unwrap().len() > 50_000_000, "real-sized: 26 M float16 parameters");
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/samples/cat.jpg");
+    let out = Command::new(env!("CARGO_BIN_EXE_attention-playground"))
+        .args(["net", "--model", model.to_str().unwrap(), "--image", photo.to_str().unwrap(), "--backend", "cpu", "--off", "layer4"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("16 se blocks") && stderr.contains("224 x 224"), "{stderr}");
+    let imagenet: Vec<String> = attention_playground::net::preprocess::class_names(1000, None).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    // Five ImageNet names with their probabilities on each line.
+    for line in &lines {
+        let named = imagenet.iter().filter(|n| line.contains(&format!("{n} "))).count();
+        assert!(named >= 5 && line.matches(" %").count() == 5, "{line}");
+    }
+}
