@@ -40,7 +40,7 @@ struct Cli {
 enum Command {
     /// Run one block on x and write y (same shape as x) plus the block's maps
     Apply(ApplyArgs),
-    /// Run the trained network on a photo and write the figures of its blocks (PNG) and result.json
+    /// Run the trained network (or, with --model, a whole network from its checkpoint) on a photo and write the figures of its blocks (SVG and PNG) and result.json
     Render(crate::render::RenderArgs),
     /// Time one block: N runs after a warm-up, in this process; the last line printed is JSON
     Bench(BenchArgs),

@@ -89,11 +89,7 @@ pub fn net(args: &NetArgs) -> Result<String, String> {
 /// `--image`: the top classes with every block on and with `--off`'s blocks off.
 fn net_on_image(args: &NetArgs, network: &Net, image: &Path, off: &Off) -> Result<String, String> {
     let photo = crate::render::decode::upright(image)?;
-    let mut transform = if network.arch.starts_with("torchvision.") { Preprocess::torchvision() } else { Preprocess::default() };
-    if network.arch.starts_with("torchvision.efficientnet") {
-        // torchvision's EfficientNet weights are evaluated with a bicubic resize.
-        transform.interpolation = Interpolation::Bicubic;
-    }
+    let mut transform = Preprocess::for_arch(&network.arch);
     transform.input_size = args.input_size.unwrap_or(transform.input_size);
     transform.crop_pct = args.crop_pct.unwrap_or(transform.crop_pct);
     transform.interpolation = args.interpolation.unwrap_or(transform.interpolation);

@@ -263,3 +263,218 @@ fn photos_are_read_as_the_page_reads_them_upright_on_white_any_size() {
     assert_eq!(one.dimensions(), (224, 224), "a 1 x 1 photo is scaled, as in the page");
     assert_eq!(seen("bomb_16000.png", dir.path()).dimensions(), (224, 224), "16000 x 16000 is scaled");
 }
+
+/// The photo as `render --model` and `net --image` read it: upright by its EXIF orientation, on white.
+fn upright(path: &str) -> RgbaImage {
+    let bytes = std::fs::read(path).unwrap();
+    let header = attention_playground::photo::read_header(&bytes, bytes.len(), path).unwrap();
+    let mut decoded = image::load_from_memory(&bytes).unwrap();
+    if let Some(orientation) = image::metadata::Orientation::from_exif(header.orientation) {
+        decoded.apply_orientation(orientation);
+    }
+    let mut rgba = decoded.to_rgba8();
+    attention_playground::photo::composite_on_white(&mut rgba);
+    rgba
+}
+
+fn net_fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/nets/{name}/model.safetensors", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Checks `render --model`'s result.json against the same network run through the library on the
+/// same preprocessed photo (what `net --input` would write): the blocks in order, their paths,
+/// kinds, widths and grids, every map within 1e-5, and the top five classes with and without
+/// `off`. Returns the block paths and the figures each lists.
+fn check_result(dir: &Path, model: &str, arch: Option<&str>, photo: &str, off: &[&str]) -> Vec<(String, Vec<String>)> {
+    use attention_playground::net::preprocess::{Preprocess, class_names, top_k};
+    use attention_playground::net::{Off, checkpoint::StateDict, families};
+    use attention_playground::{AnyBackend, CpuBackend};
+
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("result.json")).unwrap()).unwrap();
+    let net = families::build(&StateDict::read_path(Path::new(model)).unwrap(), arch).unwrap();
+    let rgba = upright(photo);
+    let x = Preprocess::default().apply(rgba.as_raw(), rgba.width() as usize, rgba.height() as usize).unwrap();
+    let backend = AnyBackend::Cpu(CpuBackend::new());
+    let run = pollster::block_on(net.run(&backend, &x, &Off::default())).unwrap();
+    assert_eq!(result["arch"], net.arch.as_str());
+    assert_eq!(result["family"], net.family);
+    assert_eq!(result["network"]["arch"], net.arch.as_str());
+    assert_eq!(result["input"]["size"], 224);
+    let names = class_names(net.classes, None).unwrap();
+    let check_top = |json: &serde_json::Value, logits: &attention_playground::Tensor, what: &str| {
+        let list = json.as_array().unwrap_or_else(|| panic!("{what}: no top5"));
+        let expected = top_k(logits.data(), 5);
+        assert_eq!(list.len(), expected.len().min(5), "{what}");
+        for (got, (i, p)) in list.iter().zip(expected) {
+            assert_eq!(got["index"].as_u64().unwrap() as usize, i, "{what}");
+            assert_eq!(got["name"], names[i].as_str(), "{what}");
+            assert!((got["probability"].as_f64().unwrap() - p as f64).abs() < 1e-5, "{what}: {got} against {p}");
+        }
+    };
+    check_top(&result["top5"], &run.logits, "top5");
+    if off.is_empty() {
+        assert!(result.get("off").is_none());
+    } else {
+        let without = pollster::block_on(net.run(&backend, &x, &Off(off.iter().map(|s| s.to_string()).collect()))).unwrap();
+        check_top(&result["off"]["top5"], &without.logits, "off.top5");
+        let covered: Vec<&str> = without.blocks.iter().filter(|b| b.off).map(|b| b.path.as_str()).collect();
+        let listed: Vec<&str> = result["off"]["blocks"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        assert_eq!(listed, covered);
+    }
+
+    let blocks = result["network"]["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), run.blocks.len(), "every block, in order");
+    let close = |got: &serde_json::Value, want: &[f32], what: &str| {
+        let got = got.as_array().unwrap_or_else(|| panic!("{what}: not an array"));
+        assert_eq!(got.len(), want.len(), "{what}");
+        let worst = got.iter().zip(want).map(|(g, w)| (g.as_f64().unwrap() - *w as f64).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-5, "{what}: off by {worst}");
+    };
+    let mut out = Vec::new();
+    for (json, record) in blocks.iter().zip(&run.blocks) {
+        let path = record.path.as_str();
+        assert_eq!(json["path"], path);
+        assert_eq!(json["kind"], record.kind);
+        assert_eq!(json["channels"].as_u64().unwrap() as usize, record.channels, "{path}");
+        assert_eq!((json["grid"]["height"].as_u64().unwrap() as usize, json["grid"]["width"].as_u64().unwrap() as usize), record.grid);
+        assert!(!record.maps.is_empty(), "{path}: the fixture's blocks all have maps");
+        for (name, map) in &record.maps {
+            match *name {
+                "channel" => close(&json["channel"], map.data(), &format!("{path}.channel")),
+                _ => {
+                    let plane = &json[*name];
+                    assert_eq!(plane["height"].as_u64().unwrap() as usize, map.shape()[1], "{path}.{name}");
+                    assert_eq!(plane["width"].as_u64().unwrap() as usize, map.shape()[2], "{path}.{name}");
+                    close(&plane["data"], map.data(), &format!("{path}.{name}"));
+                }
+            }
+        }
+        let figures = json["figures"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+        out.push((path.to_string(), figures));
+    }
+    out
+}
+
+/// Every figure of a `render --model` run: each block's (SVG parses back, its title names the
+/// block, the PNG is the SVG at 2x and holds a drawing) and the overview (every block path and
+/// stage as text).
+fn check_figures(dir: &Path, blocks: &[(String, Vec<String>)], stages: &[&str]) {
+    for (path, figures) in blocks {
+        assert!(!figures.is_empty(), "{path}: a figure");
+        for name in figures {
+            assert!(name.starts_with(&format!("{}-", path.replace('.', "-"))), "{name} is named by {path}");
+            let kind = name.rsplit('-').next().unwrap();
+            assert!(["channels", "spatial", "context"].contains(&kind), "{name}");
+            let ((w, h), texts) = read_svg(&dir.join(format!("{name}.svg")));
+            let png = assert_png(&dir.join(format!("{name}.png")), if kind == "channels" { 20 } else { 1000 });
+            assert_eq!(png.dimensions(), (2 * w, 2 * h), "{name}: the PNG is the SVG at 2x");
+            assert!(texts[0].starts_with(&format!("{path} · ")), "{name}: title `{}`", texts[0]);
+        }
+    }
+    let ((w, h), texts) = read_svg(&dir.join("overview.svg"));
+    let png = assert_png(&dir.join("overview.png"), 200);
+    assert_eq!(png.dimensions(), (2 * w, 2 * h));
+    let has = |t: &str| texts.iter().any(|s| s == t);
+    for (path, _) in blocks {
+        assert!(has(path), "overview: no `{path}` in {texts:?}");
+    }
+    for stage in stages {
+        assert!(has(stage), "overview: no stage `{stage}` in {texts:?}");
+    }
+    // In order of depth.
+    let at = |t: &str| texts.iter().position(|s| s == t).unwrap();
+    assert!(blocks.windows(2).all(|w| at(&w[0].0) < at(&w[1].0)), "overview: blocks by depth in {texts:?}");
+    let photo = image::open(dir.join("photo.png")).unwrap();
+    assert_eq!((photo.width(), photo.height()), (224, 224), "the crop the network saw");
+}
+
+#[test]
+fn a_whole_network_gives_each_block_its_figures_an_overview_and_its_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("figures");
+    let model = net_fixture("resnet50d_cbam");
+    let (code, stderr) = render(&[
+        "--model",
+        &model,
+        "--image",
+        &sample("cat.jpg"),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--off",
+        "layer4.0.se",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    for part in ["4 cbam blocks", "on the cpu backend", "with layer4.0.se off", "overview.{svg,png}", "result.json"] {
+        assert!(stderr.contains(part), "no `{part}` in {stderr}");
+    }
+    let blocks = check_result(&out, &model, None, &sample("cat.jpg"), &["layer4.0.se"]);
+    let paths: Vec<&str> = blocks.iter().map(|b| b.0.as_str()).collect();
+    assert_eq!(paths, ["layer1.0.se", "layer2.0.se", "layer3.0.se", "layer4.0.se"]);
+    for (path, figures) in &blocks {
+        let stem = path.replace('.', "-");
+        assert_eq!(figures, &[format!("{stem}-channels"), format!("{stem}-spatial")], "CBAM: its gates and its spatial map");
+    }
+    check_figures(&out, &blocks, &["layer1", "layer2", "layer3", "layer4"]);
+    // 24 channels: a bar each, named; 96: the sorted profile with the extremes named.
+    let (_, texts) = read_svg(&out.join("layer1-0-se-channels.svg"));
+    assert!(texts.iter().any(|t| t == "channel 23") && texts.iter().any(|t| t == "channel 0"), "{texts:?}");
+    let (_, texts) = read_svg(&out.join("layer3-0-se-channels.svg"));
+    assert!(texts.iter().any(|t| t == "highest") && texts.iter().any(|t| t == "lowest"), "{texts:?}");
+    assert_eq!(texts.iter().filter(|t| t.starts_with("channel ") && !t.starts_with("channel rank")).count(), 10, "{texts:?}");
+}
+
+#[test]
+fn a_mobile_net_renders_with_its_arch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("figures");
+    let model = net_fixture("mobilenetv3_small_100");
+    let (code, stderr) = render(&[
+        "--model",
+        &model,
+        "--arch",
+        "mobilenetv3_small_100",
+        "--image",
+        &sample("astronaut.jpg"),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("6 se blocks") && stderr.contains("computed beside the layers"), "{stderr}");
+    let blocks = check_result(&out, &model, Some("mobilenetv3_small_100"), &sample("astronaut.jpg"), &[]);
+    assert_eq!(blocks.len(), 6);
+    assert_eq!(blocks[0].0, "blocks.0.0.se");
+    assert!(blocks.iter().all(|(_, f)| f.len() == 1 && f[0].ends_with("-channels")), "SE: its gates only: {blocks:?}");
+    check_figures(&out, &blocks, &["blocks.0", "blocks.2", "blocks.3", "blocks.4"]);
+}
+
+#[test]
+fn whole_network_options_are_checked_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let model = net_fixture("resnet50d_cbam");
+    let (image, out_arg) = (sample("cat.jpg"), out.to_str().unwrap().to_string());
+    let base = ["--image", image.as_str(), "--out", out_arg.as_str(), "--backend", "cpu"];
+    let cases: [(Vec<&str>, &str); 7] = [
+        (vec!["--model", &model, "--blocks", "se"], "option --blocks applies to the bundled network, not to --model"),
+        (vec!["--model", &model, "--query", "10,10"], "option --query applies to the bundled network"),
+        (vec!["--model", &model, "--weights", "se=w.safetensors"], "option --weights applies to the bundled network"),
+        (vec!["--arch", "seresnet50"], "option --arch applies only with --model"),
+        (vec!["--off", "layer1"], "option --off applies only with --model"),
+        (vec!["--model", &model, "--off", "layer9"], "option --off: `layer9` names no attention block of this network"),
+        (vec!["--model", "missing.safetensors"], "missing.safetensors"),
+    ];
+    for (args, expected) in cases {
+        let all: Vec<&str> = base.iter().copied().chain(args.iter().copied()).collect();
+        let (code, stderr) = render(&all);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?}: nothing written");
+    }
+}

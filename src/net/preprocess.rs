@@ -69,6 +69,18 @@ impl Preprocess {
         Self { interpolation: Interpolation::Bilinear, crop_pct: 224.0 / 256.0, ..Self::default() }
     }
 
+    /// The transform a network of `arch` is evaluated with (as `net --image` picks it): timm's
+    /// defaults; torchvision's preset for `torchvision.*`, bicubic for its EfficientNets.
+    pub fn for_arch(arch: &str) -> Self {
+        if arch.starts_with("torchvision.efficientnet") {
+            Self { interpolation: Interpolation::Bicubic, ..Self::torchvision() }
+        } else if arch.starts_with("torchvision.") {
+            Self::torchvision()
+        } else {
+            Self::default()
+        }
+    }
+
     /// `width x height` opaque RGBA pixels to the `(1, 3, S, S)` input.
     pub fn apply(&self, rgba: &[u8], width: usize, height: usize) -> Result<Tensor> {
         if self.input_size == 0 || !(self.crop_pct > 0.0 && self.crop_pct <= 1.0) {
@@ -154,6 +166,14 @@ mod tests {
         // Red (normalised) on the left, none on the right; the edge in the middle.
         assert!((red(5, 100) - (1.0 - 0.485) / 0.229).abs() < 1e-5);
         assert!((red(218, 100) - (0.0 - 0.485) / 0.229).abs() < 1e-5);
+    }
+
+    #[test]
+    fn each_family_is_evaluated_with_its_own_transform() {
+        assert_eq!(Preprocess::for_arch("seresnet50"), Preprocess::default());
+        assert_eq!(Preprocess::for_arch("torchvision.resnet50"), Preprocess::torchvision());
+        let efficientnet = Preprocess::for_arch("torchvision.efficientnet_b0");
+        assert_eq!((efficientnet.interpolation, efficientnet.crop_pct), (Interpolation::Bicubic, 224.0 / 256.0));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub struct Photo {
 }
 
 /// The longer side of the photo the figures embed: their 336-px photo box at 2x.
-const FIGURE_SIDE: usize = 672;
+pub const FIGURE_SIDE: usize = 672;
 
 /// Reads, checks ([`photo::read_header`]), decodes, turns upright, composites on white and scales
 /// the photo at `path`. Errors are one line for a person.

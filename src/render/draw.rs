@@ -107,6 +107,41 @@ pub struct Query {
     pub height: f64,
 }
 
+/// One attention block in [`Painter::overview`].
+pub struct Cell {
+    /// Its module path, the cell's heading.
+    pub path: String,
+    /// Two lines under it (its kind and width; its mean gate or map size).
+    pub caption: String,
+    pub detail: String,
+    pub gates: Option<Vec<f32>>,
+    /// Spatial or context maps, drawn over the photo.
+    pub maps: Vec<Map>,
+}
+
+/// A row of [`Painter::overview`]: the blocks of one stage (`layer1`, `blocks.3`).
+pub struct Stage {
+    pub name: String,
+    pub note: String,
+    pub cells: Vec<Cell>,
+}
+
+/// The most cells a stage puts on one line of the overview.
+fn stage_width(stages: &[Stage], per_line: usize) -> usize {
+    stages.iter().map(|s| s.cells.len().min(per_line)).max().unwrap_or(1)
+}
+
+/// The value axis of channel gates: 0 to 1 for gates in [0, 1] (as the page), else their range
+/// with 0.
+fn value_axis(lo: f32, hi: f32) -> (f32, f32) {
+    if lo >= 0.0 && hi <= 1.0 {
+        (0.0, 1.0)
+    } else {
+        let l = lo.min(0.0);
+        (l, hi.max(l + f32::EPSILON))
+    }
+}
+
 /// The photo, encoded once for every figure that shows it.
 pub struct Photo {
     width: u32,
@@ -180,6 +215,8 @@ enum Font {
     Label,
     Note,
     Tick,
+    /// Captions under small multiples.
+    Small,
 }
 
 impl Font {
@@ -190,6 +227,7 @@ impl Font {
             Font::Label => (12.0, 400, INK),
             Font::Note => (12.0, 400, MUTED),
             Font::Tick => (11.0, 400, INK),
+            Font::Small => (11.0, 400, MUTED),
         }
     }
 }
@@ -367,6 +405,316 @@ impl Painter {
             .max(PAD + self.width(title, Font::Title) + PAD)
             .max(PAD + self.width(note, Font::Note) + PAD);
         svg.finish(width, bottom + 24.0 + PAD, title)
+    }
+
+    /// Many channel gates at once (a real network's 256 to 2048): sorted, highest first, as an area
+    /// whose every column is one channel coloured by its value (the bar chart's bars, touching),
+    /// the mean dashed; beside it, on the same value axis, how many channels fall in each band;
+    /// and the five highest and five lowest channels named by index.
+    pub fn gate_profile(&self, title: &str, values: &[f32]) -> String {
+        const PLOT_W: f64 = 400.0;
+        const PLOT_H: f64 = 160.0;
+        const HIST_W: f64 = 72.0;
+        const BINS: usize = 20;
+        const LIST_ROW: f64 = 16.0;
+        let n = values.len().max(1);
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+        let sorted: Vec<f32> = order.iter().map(|&c| values[c]).collect();
+        let (lo, hi) = (sorted.last().copied().unwrap_or(0.0), sorted.first().copied().unwrap_or(0.0));
+        let mean = (values.iter().map(|&v| v as f64).sum::<f64>() / n as f64) as f32;
+        let (axis_lo, axis_hi) = value_axis(lo, hi);
+        let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
+        let colour = |v: f32| hex(viridis((v - lo) / span));
+        let note = format!(
+            "{} channels sorted by gate, highest first: mean {} (dashed), min {}, max {}",
+            values.len(),
+            format_value(mean),
+            format_value(lo),
+            format_value(hi)
+        );
+
+        let mut svg = Svg::default();
+        svg.text(PAD, PAD + 14.0, title, Font::Title, Anchor::Start);
+        svg.text(PAD, PAD + 34.0, &note, Font::Note, Anchor::Start);
+        let top = PAD + 58.0;
+        let bottom = top + PLOT_H;
+        let ticks: Vec<(f32, String)> = (0..=4)
+            .map(|k| {
+                let v = axis_lo + (axis_hi - axis_lo) * k as f32 / 4.0;
+                (v, format_step(v, (axis_hi - axis_lo) / 4.0))
+            })
+            .collect();
+        let ticks_width = ticks.iter().map(|(_, t)| self.width(t, Font::Tick)).fold(0.0, f64::max);
+        // Whole pixels, so the grid lines stay crisp in the PNG.
+        let left = (PAD + ticks_width + 8.0).ceil();
+        let hist_x = left + PLOT_W + 30.0;
+        let y_of = |v: f32| bottom - ((v - axis_lo) / (axis_hi - axis_lo)) as f64 * PLOT_H;
+        for (v, label) in &ticks {
+            let y = y_of(*v).round();
+            svg.line((left - 4.0, y), (left + PLOT_W, y), LINE, 1.0);
+            svg.line((hist_x, y), (hist_x + HIST_W, y), LINE, 1.0);
+            svg.text(left - 8.0, y + 4.0, label, Font::Tick, Anchor::End);
+        }
+
+        // The area: a step per channel, filled left to right with each channel's colour.
+        let step = PLOT_W / n as f64;
+        let base = y_of(axis_lo.max(0.0).min(axis_hi));
+        let mut steps = String::new();
+        for (i, &v) in sorted.iter().enumerate() {
+            let _ = write!(steps, "V{:.2}H{:.2}", y_of(v), left + (i + 1) as f64 * step);
+        }
+        let area = format!("M{left:.2} {base:.2}{steps}V{base:.2}Z");
+        let outline = format!("M{left:.2} {:.2}{steps}", y_of(hi));
+        let mut stops = String::new();
+        if n <= 128 {
+            // Few channels: each column its own colour, edges crisp.
+            for (i, &v) in sorted.iter().enumerate() {
+                let c = colour(v);
+                let _ = write!(
+                    stops,
+                    r#"<stop offset="{:.5}" stop-color="{c}"/><stop offset="{:.5}" stop-color="{c}"/>"#,
+                    i as f64 / n as f64,
+                    (i + 1) as f64 / n as f64
+                );
+            }
+        } else {
+            for k in 0..96 {
+                let t = (k as f64 + 0.5) / 96.0;
+                let _ = write!(stops, r#"<stop offset="{t:.5}" stop-color="{}"/>"#, colour(sorted[((t * n as f64) as usize).min(n - 1)]));
+            }
+        }
+        let _ = writeln!(svg.defs, r#"<linearGradient id="rank" x1="0" y1="0" x2="1" y2="0">{stops}</linearGradient>"#);
+        let _ = writeln!(svg.body, r#"<path d="{area}" fill="url(#rank)"/>"#);
+        let _ = writeln!(svg.body, r#"<path d="{outline}" fill="none" stroke="{INK}" stroke-width="1" stroke-opacity="0.55"/>"#);
+        svg.line((left, base), (left + PLOT_W, base), LEGEND_EDGE, 1.0);
+        let ym = y_of(mean);
+        let _ = writeln!(
+            svg.body,
+            r#"<line x1="{left:.2}" y1="{ym:.2}" x2="{:.2}" y2="{ym:.2}" stroke="{QUERY}" stroke-width="1.5" stroke-dasharray="5 4"/>"#,
+            left + PLOT_W
+        );
+        // The rank axis: the first, the quartiles and the last channel.
+        let mut ranks: Vec<usize> = [1, n / 4, n / 2, 3 * n / 4, n].into_iter().filter(|&r| r >= 1).collect();
+        ranks.dedup();
+        for r in ranks {
+            let x = left + (r as f64 - 0.5) * step;
+            svg.line((x, bottom), (x, bottom + 4.0), INK, 1.0);
+            svg.text(x, bottom + 17.0, &r.to_string(), Font::Tick, Anchor::Middle);
+        }
+        svg.text(left + PLOT_W / 2.0, bottom + 35.0, "channel rank (1: the highest gate)", Font::Note, Anchor::Middle);
+
+        // How many channels in each band of values, on the same axis.
+        let mut counts = [0usize; BINS];
+        for &v in values {
+            let t = ((v - axis_lo) / (axis_hi - axis_lo)) as f64;
+            counts[((t * BINS as f64) as usize).min(BINS - 1)] += 1;
+        }
+        let most = counts.iter().copied().max().unwrap_or(1).max(1);
+        let band = PLOT_H / BINS as f64;
+        for (b, &count) in counts.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let centre = axis_lo + (axis_hi - axis_lo) * (b as f32 + 0.5) / BINS as f32;
+            let y = bottom - (b + 1) as f64 * band;
+            svg.rect(hist_x, y + 0.5, (count as f64 / most as f64 * HIST_W).max(1.0), band - 1.0, &colour(centre.clamp(lo, hi)));
+        }
+        svg.line((hist_x, top - 4.0), (hist_x, bottom), LEGEND_EDGE, 1.0);
+        svg.text(hist_x, bottom + 17.0, "0", Font::Tick, Anchor::Start);
+        svg.text(hist_x + HIST_W, bottom + 17.0, &most.to_string(), Font::Tick, Anchor::End);
+        svg.text(hist_x + HIST_W / 2.0, bottom + 35.0, "channels", Font::Note, Anchor::Middle);
+
+        // The extremes, by index.
+        let list_x = hist_x + HIST_W + 32.0;
+        let k = 5.min(values.len());
+        let named = |c: usize| format!("channel {c}");
+        let all: Vec<usize> = order[..k].iter().chain(&order[order.len() - k..]).copied().collect();
+        // Enough digits to tell the listed values apart (random or nearly flat gates tie at three).
+        let gap = all.windows(2).map(|w| (values[w[0]] - values[w[1]]).abs()).filter(|&d| d > 0.0).fold(f32::INFINITY, f32::min);
+        let ties = all.windows(2).any(|w| values[w[0]] != values[w[1]] && format_value(values[w[0]]) == format_value(values[w[1]]));
+        let digits = ((-gap.log10()).ceil().clamp(3.0, 6.0)) as usize;
+        let value_text = |v: f32| if ties { format!("{v:.digits$}") } else { format_value(v) };
+        let names_width = all.iter().map(|&c| self.width(&named(c), Font::Label)).fold(0.0, f64::max);
+        let values_width = all.iter().map(|&c| self.width(&value_text(values[c]), Font::Label)).fold(0.0, f64::max);
+        let mut y = top + 8.0;
+        for (heading, channels) in [("highest", &order[..k]), ("lowest", &order[order.len() - k..])] {
+            svg.text(list_x, y, heading, Font::Heading, Anchor::Start);
+            y += 4.0;
+            for &c in channels {
+                y += LIST_ROW;
+                svg.rect(list_x, y - 9.0, 8.0, 8.0, &colour(values[c]));
+                svg.text(list_x + 14.0, y, &named(c), Font::Label, Anchor::Start);
+                svg.text(list_x + 14.0 + names_width + 10.0 + values_width, y, &value_text(values[c]), Font::Label, Anchor::End);
+            }
+            y += 26.0;
+        }
+        let width = (list_x + 14.0 + names_width + 10.0 + values_width + PAD)
+            .max(PAD + self.width(title, Font::Title) + PAD)
+            .max(PAD + self.width(&note, Font::Note) + PAD);
+        svg.finish(width, (bottom + 35.0 + PAD).max(y - 26.0 + PAD), title)
+    }
+
+    /// A whole network at a glance: a row per stage, shallow to deep, and in it each attention
+    /// block as a small multiple: its channel gates sorted (highest first) on one value axis
+    /// shared by every block, coloured on that axis, with a bar from the lowest to the highest gate
+    /// and a dot at the mean; its spatial or context maps over a thumbnail of the photo, each in
+    /// its own range.
+    pub fn overview(&self, title: &str, notes: &[String], thumb: &Photo, stages: &[Stage]) -> String {
+        const VIS_H: f64 = 64.0;
+        const CURVE_W: f64 = 84.0;
+        const RANGE_W: f64 = 14.0;
+        const GAP: f64 = 8.0;
+        const CELL_GAP: f64 = 22.0;
+        const ROW_H: f64 = 132.0;
+        const PER_LINE: usize = 8;
+        let cells = || stages.iter().flat_map(|s| &s.cells);
+        let (glo, ghi) = cells()
+            .filter_map(|c| c.gates.as_deref())
+            .flatten()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        let (axis_lo, axis_hi) = if glo <= ghi { value_axis(glo, ghi) } else { (0.0, 1.0) };
+        let (thumb_w, thumb_h) = thumb.fit(VIS_H);
+        let visual_width = |c: &Cell| {
+            let parts = c.gates.iter().map(|_| CURVE_W + RANGE_W).chain(c.maps.iter().map(|_| thumb_w)).collect::<Vec<_>>();
+            if parts.is_empty() { 60.0 } else { parts.iter().sum::<f64>() + GAP * (parts.len() - 1) as f64 }
+        };
+        let cell_w = cells()
+            .map(|c| {
+                let texts = [(&c.path, Font::Tick), (&c.caption, Font::Small), (&c.detail, Font::Small)];
+                texts.iter().map(|(t, f)| self.width(t, *f)).fold(visual_width(c), f64::max)
+            })
+            .fold(0.0, f64::max)
+            .ceil()
+            + CELL_GAP;
+        let axis_labels = [format_step(axis_hi, axis_hi - axis_lo), format_step(axis_lo, axis_hi - axis_lo)];
+        let axis_w = axis_labels.iter().map(|t| self.width(t, Font::Tick)).fold(0.0, f64::max) + 6.0;
+        let label_w =
+            stages.iter().map(|s| self.width(&s.name, Font::Heading).max(self.width(&s.note, Font::Small))).fold(0.0, f64::max).ceil()
+                + 16.0
+                + axis_w;
+
+        let mut svg = Svg::default();
+        let _ = writeln!(
+            svg.defs,
+            r#"<image id="thumb" width="{thumb_w}" height="{thumb_h}" preserveAspectRatio="none" xlink:href="{}"/>"#,
+            thumb.uri
+        );
+        // The photo beside the title, the notes wrapped to the width of the rows below.
+        let _ = writeln!(svg.body, r##"<use xlink:href="#thumb" x="{PAD}" y="{PAD}"/>"##);
+        let text_x = PAD + thumb_w + 14.0;
+        let rows_right = PAD + label_w + cell_w * stage_width(stages, PER_LINE) as f64 - CELL_GAP;
+        let wrap_at = (rows_right - text_x).max(440.0);
+        svg.text(text_x, PAD + 14.0, title, Font::Title, Anchor::Start);
+        let mut y = PAD + 34.0;
+        let mut right = text_x + self.width(title, Font::Title);
+        for note in notes {
+            for line in self.wrap(note, Font::Note, wrap_at) {
+                right = right.max(text_x + self.width(&line, Font::Note));
+                svg.text(text_x, y, &line, Font::Note, Anchor::Start);
+                y += 17.0;
+            }
+        }
+        y = y.max(PAD + thumb_h + 18.0);
+        let mut gradients = 0;
+        y += 4.0;
+        for (s, stage) in stages.iter().enumerate() {
+            if s > 0 {
+                svg.line((PAD, y - 6.0), (PAD + label_w + cell_w * stage_width(stages, PER_LINE) as f64 - CELL_GAP, y - 6.0), LINE, 1.0);
+            }
+            for (line, chunk) in stage.cells.chunks(PER_LINE).enumerate() {
+                let vis_y = y + 22.0;
+                if line == 0 {
+                    svg.text(PAD, vis_y + 16.0, &stage.name, Font::Heading, Anchor::Start);
+                    svg.text(PAD, vis_y + 33.0, &stage.note, Font::Small, Anchor::Start);
+                }
+                for (j, cell) in chunk.iter().enumerate() {
+                    let x = PAD + label_w + j as f64 * cell_w;
+                    svg.text(x, y + 12.0, &cell.path, Font::Tick, Anchor::Start);
+                    let mut vx = x;
+                    if let Some(gates) = cell.gates.as_deref() {
+                        let y_of = |v: f32| vis_y + VIS_H - ((v - axis_lo) / (axis_hi - axis_lo)) as f64 * VIS_H;
+                        svg.rect(vx, vis_y, CURVE_W, VIS_H, "#f4f4f7");
+                        if j == 0 {
+                            svg.text(vx - 5.0, vis_y + 8.0, &axis_labels[0], Font::Tick, Anchor::End);
+                            svg.text(vx - 5.0, vis_y + VIS_H, &axis_labels[1], Font::Tick, Anchor::End);
+                        }
+                        let mut sorted = gates.to_vec();
+                        sorted.sort_by(|a, b| b.total_cmp(a));
+                        let n = sorted.len().max(1);
+                        let at = |t: f64| sorted[((t * n as f64) as usize).min(n - 1)];
+                        // At most two points per CSS pixel.
+                        let points = n.min(2 * CURVE_W as usize);
+                        let base = y_of(axis_lo.max(0.0).min(axis_hi));
+                        let mut area = format!("M{vx:.2} {base:.2}");
+                        for p in 0..points {
+                            let v = at((p as f64 + 0.5) / points as f64);
+                            let _ = write!(area, "V{:.2}H{:.2}", y_of(v), vx + (p + 1) as f64 * CURVE_W / points as f64);
+                        }
+                        let _ = write!(area, "V{base:.2}Z");
+                        let mut stops = String::new();
+                        for k in 0..24 {
+                            let t = (k as f64 + 0.5) / 24.0;
+                            let _ = write!(
+                                stops,
+                                r#"<stop offset="{t:.4}" stop-color="{}"/>"#,
+                                hex(viridis((at(t) - axis_lo) / (axis_hi - axis_lo)))
+                            );
+                        }
+                        gradients += 1;
+                        let _ =
+                            writeln!(svg.defs, r#"<linearGradient id="g{gradients}" x1="0" y1="0" x2="1" y2="0">{stops}</linearGradient>"#);
+                        let _ = writeln!(svg.body, r#"<path d="{area}" fill="url(#g{gradients})"/>"#);
+                        // The spread: lowest to highest gate, the mean as a dot.
+                        let (lo, hi) = (sorted[n - 1], sorted[0]);
+                        let mean = (gates.iter().map(|&v| v as f64).sum::<f64>() / n as f64) as f32;
+                        let rx = vx + CURVE_W + 8.0;
+                        let _ = writeln!(
+                            svg.body,
+                            r#"<line x1="{rx:.2}" y1="{:.2}" x2="{rx:.2}" y2="{:.2}" stroke="{INK}" stroke-width="2" stroke-linecap="round"/>"#,
+                            y_of(hi),
+                            y_of(lo)
+                        );
+                        let _ = writeln!(svg.body, r#"<circle cx="{rx:.2}" cy="{:.2}" r="3" fill="{QUERY}"/>"#, y_of(mean));
+                        vx += CURVE_W + RANGE_W + GAP;
+                    }
+                    for map in &cell.maps {
+                        let _ = writeln!(svg.body, r##"<use xlink:href="#thumb" x="{vx:.1}" y="{vis_y:.1}"/>"##);
+                        let _ = writeln!(
+                            svg.body,
+                            r#"<image x="{vx:.1}" y="{vis_y:.1}" width="{thumb_w}" height="{thumb_h}" preserveAspectRatio="none" opacity="{MAP_OPACITY}" xlink:href="{}"/>"#,
+                            map.data_uri()
+                        );
+                        vx += thumb_w + GAP;
+                    }
+                    if cell.gates.is_none() && cell.maps.is_empty() {
+                        svg.rect(vx, vis_y, 60.0, VIS_H, "#f4f4f7");
+                        svg.text(vx + 30.0, vis_y + VIS_H / 2.0 + 4.0, "no map", Font::Small, Anchor::Middle);
+                    }
+                    svg.text(x, vis_y + VIS_H + 16.0, &cell.caption, Font::Small, Anchor::Start);
+                    svg.text(x, vis_y + VIS_H + 31.0, &cell.detail, Font::Small, Anchor::Start);
+                    right = right.max(x + cell_w - CELL_GAP);
+                }
+                y += ROW_H;
+            }
+        }
+        svg.finish(right + PAD, y - ROW_H + 22.0 + VIS_H + 31.0 + PAD, title)
+    }
+
+    /// `text` in lines at most `max` wide (a word longer than that on a line of its own).
+    fn wrap(&self, text: &str, font: Font, max: f64) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        let mut line = String::new();
+        for word in text.split(' ') {
+            let candidate = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
+            if !line.is_empty() && self.width(&candidate, font) > max {
+                lines.push(std::mem::replace(&mut line, word.to_string()));
+            } else {
+                line = candidate;
+            }
+        }
+        lines.push(line);
+        lines
     }
 
     /// The photo with `map` over it, and the map's colour bar labelled `legend`.

@@ -8,9 +8,13 @@
 //!
 //! Each figure is written as `.svg` (vector, real text) and as `.png` (that SVG rasterised at 2x;
 //! see `draw`).
+//!
+//! With `--model CKPT` it runs that whole network instead (`whole`): a figure per attention
+//! block, an overview of all of them by depth, and `result.json`.
 
 pub(crate) mod decode;
 mod draw;
+mod whole;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,12 +29,14 @@ use image::{RgbImage, RgbaImage};
 #[derive(Args)]
 pub struct RenderArgs {
     /// The photo: JPEG, PNG, WebP, GIF (the first frame) or BMP, up to 268 megapixels; upright by
-    /// its EXIF orientation, on white, scaled to 224 px on its longer side, as the page does
+    /// its EXIF orientation, on white, scaled to 224 px on its longer side, as the page does (with
+    /// --model: then transformed as that network is evaluated, as `net --image` does)
     #[arg(long, value_name = "PHOTO")]
     image: PathBuf,
     /// The blocks to switch on, comma-separated (se, eca, gc, cbam, nonlocal, mhsa), or `none`
-    #[arg(long, value_name = "LIST", default_value = "se,eca,gc,cbam,nonlocal,mhsa")]
-    blocks: String,
+    /// (default: all of them; the bundled network only)
+    #[arg(long, value_name = "LIST")]
+    blocks: Option<String>,
     /// The folder to write the figures and result.json into (created if missing)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -47,13 +53,45 @@ pub struct RenderArgs {
     /// The prefix of every --weights file that names none of its own (e.g. `layer1.0.se.`)
     #[arg(long, value_name = "PREFIX", default_value = "")]
     prefix: String,
+    /// A whole network instead of the bundled one: its checkpoint (safetensors or a PyTorch
+    /// .pth/.pt/.bin, as `net --model` reads it); figures for every attention block and an overview
+    #[arg(long, value_name = "CKPT", help_heading = "Whole networks")]
+    model: Option<PathBuf>,
+    /// With --model: the architecture, as timm names it, or `torchvision.NAME` (as `net --arch`)
+    #[arg(long, value_name = "NAME", help_heading = "Whole networks")]
+    arch: Option<String>,
+    /// With --model: blocks to switch off for the second prediction in result.json: paths
+    /// (`layer3.1.se`), path prefixes (`layer4`) or kinds (`se`), comma-separated
+    #[arg(long, value_name = "LIST", help_heading = "Whole networks")]
+    off: Option<String>,
 }
 
 /// Renders; returns the summary line, or the one-line problem.
 pub fn render(args: &RenderArgs) -> Result<String, String> {
+    if let Some(model) = &args.model {
+        for (option, given) in [
+            ("--blocks", args.blocks.is_some()),
+            ("--weights", !args.own_weights.is_empty()),
+            ("--prefix", !args.prefix.is_empty()),
+            ("--query", args.query.is_some()),
+        ] {
+            if given {
+                return Err(format!(
+                    "option {option} applies to the bundled network, not to --model (a whole network runs every attention block; --off switches some off)"
+                ));
+            }
+        }
+        return whole::render(args, model);
+    }
+    for (option, given) in [("--arch", args.arch.is_some()), ("--off", args.off.is_some())] {
+        if given {
+            return Err(format!("option {option} applies only with --model CKPT (the bundled network takes --blocks)"));
+        }
+    }
     let mut config = ModelConfig::default();
-    if args.blocks.trim() != "none" {
-        for word in args.blocks.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+    let blocks = args.blocks.as_deref().unwrap_or("se,eca,gc,cbam,nonlocal,mhsa");
+    if blocks.trim() != "none" {
+        for word in blocks.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             let kind: BlockKind = word.parse().map_err(|e: attention_playground::Error| e.to_string())?;
             if !config.blocks.iter().any(|(k, _)| *k == kind) {
                 config.blocks.push((kind, trained_options(kind)));

@@ -1,0 +1,402 @@
+//! `render --model CKPT`: a whole network on one photo. The checkpoint is read and built as
+//! `net --model` builds it, the photo read as `net --image` reads it (upright, on white, then the
+//! network's evaluation transform), and every attention block's maps drawn:
+//! - `<path>-channels` (`layer3-1-se-channels`): the channel gates, as the bundled network's bar
+//!   chart up to [`BARS_UP_TO`] channels, above that as a rank profile (`Painter::gate_profile`);
+//! - `<path>-spatial` (CBAM), `<path>-context` (GC): the map over the crop the network saw;
+//! - `overview`: every block by depth, a row per stage;
+//! - `photo.png` (the crop the network saw) and `result.json`.
+
+use std::fs;
+use std::path::Path;
+
+use attention_playground::model::report::{Value, plane};
+use attention_playground::net::checkpoint::StateDict;
+use attention_playground::net::preprocess::{Preprocess, class_names, top_k};
+use attention_playground::net::{Attention, BlockRecord, Net, Off, families};
+use attention_playground::{AnyBackend, Tensor};
+use image::RgbImage;
+
+use super::{JsonValue, RenderArgs, decode, draw};
+
+/// Channel gates up to this many are drawn one named bar each; more as a rank profile.
+pub const BARS_UP_TO: usize = 32;
+
+/// Renders the network at `model`; returns the summary line, or the one-line problem. Nothing
+/// is written unless everything was computed.
+pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
+    let file = model.display().to_string();
+    let network = {
+        let dict = StateDict::read_path(model).map_err(|e| e.to_string())?;
+        families::build(&dict, args.arch.as_deref()).map_err(|e| format!("{file}: {e}"))?
+    };
+    let blocks = network.attention_blocks();
+    if blocks.is_empty() {
+        return Err(format!(
+            "{file}: {} has no attention blocks, so there is nothing to draw (`net --image` gives its prediction)",
+            network.arch
+        ));
+    }
+    let off = Off::parse(args.off.as_deref().unwrap_or(""));
+    if let Some(word) = off.0.iter().find(|w| !blocks.iter().any(|b| Off(vec![w.to_string()]).covers(b))) {
+        return Err(format!("option --off: `{word}` names no attention block of this network (they are {})", summary(&blocks)));
+    }
+
+    // The photo as `net --image` reads it.
+    let upright = decode::upright(&args.image)?;
+    let transform = Preprocess::for_arch(&network.arch);
+    let (width, height) = (upright.width() as usize, upright.height() as usize);
+    let x = transform.apply(upright.as_raw(), width, height).map_err(|e| e.to_string())?;
+    let names = class_names(network.classes, None).map_err(|e| e.to_string())?;
+
+    let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
+    let run = pollster::block_on(network.run(&backend, &x, &Off::default())).map_err(|e| e.to_string())?;
+    let without =
+        if off.0.is_empty() { None } else { Some(pollster::block_on(network.run(&backend, &x, &off)).map_err(|e| e.to_string())?) };
+
+    // The crop the network saw, and a sharper copy of the same crop for the figures.
+    let seen = unnormalise(&x, &transform);
+    let crop = figure_crop(&upright, &transform).map_err(|e| e.to_string())?.unwrap_or_else(|| seen.clone());
+    let thumb_side = 2 * 64;
+    let thumb = image::imageops::resize(&crop, thumb_side, thumb_side, image::imageops::FilterType::Triangle);
+
+    let painter = draw::Painter::new();
+    let photo = draw::Photo::new(&crop);
+    let mut figures: Vec<(String, String)> = Vec::new();
+    let mut block_figures: Vec<Vec<String>> = Vec::new();
+    for record in &run.blocks {
+        let mut names = Vec::new();
+        for (name, svg) in block_figures_of(&painter, &photo, record) {
+            names.push(name.clone());
+            figures.push((name, svg));
+        }
+        block_figures.push(names);
+    }
+    let top = top_k(run.logits.data(), 5);
+    let (best, p) = top.first().copied().unwrap_or((0, 0.0));
+    let mut notes = vec![format!("{}, shallow (top) to deep (bottom), a row per stage.", summary(&blocks))];
+    if run.blocks.iter().any(|b| b.maps.contains_key("channel")) {
+        notes.push(
+            "Channel gates: sorted, highest first, on one axis shared by every block and coloured on it; beside them a bar from the lowest to the highest gate, the dot at the mean."
+                .into(),
+        );
+    }
+    let has = |map: &str| run.blocks.iter().any(|b| b.maps.contains_key(map));
+    let maps = match (has("spatial"), has("context")) {
+        (true, true) => Some("Spatial and context maps"),
+        (true, false) => Some("Spatial maps"),
+        (false, true) => Some("Context maps"),
+        (false, false) => None,
+    };
+    if let Some(maps) = maps {
+        notes.push(format!(
+            "{maps}: over the {s} x {s} crop the network saw (top left), each in viridis over its own range.",
+            s = transform.input_size
+        ));
+    }
+    if run.blocks.iter().any(|b| b.kind == "nl") {
+        notes.push(
+            "Non-local blocks: their map is N x N (where each position attends), not drawn here; the bundled network's render draws one position's."
+                .into(),
+        );
+    }
+    let off_line = without.as_ref().map(|w| {
+        let (i, q) = top_k(w.logits.data(), 1)[0];
+        format!("with {} off: {} {:.1}%", off.0.join(", "), names[i], 100.0 * q)
+    });
+    if let Some(line) = &off_line {
+        notes.push(format!("With {}.", line.trim_start_matches("with ")));
+    }
+    let title = format!("{}: {} {:.1}%", network.arch, names[best], 100.0 * p);
+    let overview = painter.overview(&title, &notes, &draw::Photo::new(&thumb), &stages(&run.blocks));
+
+    let result = result_object(&network, &file, args, &transform, &backend, &names, &run, without.as_ref(), &off, &block_figures);
+    let json = serde_json::to_string_pretty(&JsonValue(&result)).expect("a result serialises");
+    let mut rasters = Vec::new();
+    for (name, svg) in std::iter::once(("overview".to_string(), overview)).chain(figures) {
+        let png = painter.png(&svg)?;
+        rasters.push((name, svg, png));
+    }
+
+    fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    for (name, svg, png) in &rasters {
+        for (ext, bytes) in [("svg", svg.as_bytes()), ("png", &png[..])] {
+            let path = args.out.join(format!("{name}.{ext}"));
+            fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    seen.save(args.out.join("photo.png")).map_err(|e| format!("cannot write photo.png: {e}"))?;
+    fs::write(args.out.join("result.json"), json).map_err(|e| format!("cannot write result.json: {e}"))?;
+
+    let ran = ran_on(&run.blocks);
+    let off_part = off_line.map(|l| format!(" ({l})")).unwrap_or_default();
+    let block_part = match &rasters[1..] {
+        [] => String::new(),
+        [one] => format!(", 1 block figure ({}.{{svg,png}})", one.0),
+        [first, rest @ ..] => format!(", {} block figures ({}.{{svg,png}}, ...)", rest.len() + 1, first.0),
+    };
+    Ok(format!(
+        "attention-playground: {} through {} ({}; {s} x {s} crop, {}) on the {ran}: {} {:.1}%{off_part}; wrote overview.{{svg,png}}{block_part}, photo.png and result.json to {}",
+        args.image.display(),
+        network.arch,
+        summary(&blocks),
+        transform.interpolation,
+        names[best],
+        100.0 * p,
+        args.out.display(),
+        s = transform.input_size,
+    ))
+}
+
+/// The figures of one block, by file name without the extension.
+fn block_figures_of(painter: &draw::Painter, photo: &draw::Photo, record: &BlockRecord) -> Vec<(String, String)> {
+    let stem = record.path.replace('.', "-");
+    let kind = kind_label(record.kind);
+    let mut out = Vec::new();
+    if let Some(gates) = record.maps.get("channel") {
+        let gates = first_image(gates);
+        let title = format!("{} · {kind}: {} channel gates (1 keeps a channel, 0 silences it)", record.path, gates.len());
+        let svg = if gates.len() <= BARS_UP_TO {
+            let names: Vec<String> = (0..gates.len()).map(|c| format!("channel {c}")).collect();
+            painter.channel_chart(&title, &names, gates)
+        } else {
+            painter.gate_profile(&title, gates)
+        };
+        out.push((format!("{stem}-channels"), svg));
+    }
+    for (key, what, legend) in [("spatial", "spatial gate", "gate"), ("context", "context weights (softmax over positions)", "weight")] {
+        if let Some(map) = record.maps.get(key).map(map_of) {
+            let title = format!("{} · {kind} {what}, {} x {}", record.path, map.width, map.height);
+            out.push((format!("{stem}-{key}"), painter.overlay(photo, &map, &title, legend)));
+        }
+    }
+    out
+}
+
+/// The first image's values of a `(N, ...)` map.
+fn first_image(t: &Tensor) -> &[f32] {
+    let per = t.shape()[1..].iter().product::<usize>();
+    &t.data()[..per]
+}
+
+/// A `(N, H, W)` map's first image.
+fn map_of(t: &Tensor) -> draw::Map {
+    let s = t.shape();
+    draw::Map { width: s[2], height: s[1], data: first_image(t).to_vec() }
+}
+
+/// The overview's rows: the blocks grouped by stage, in order of depth.
+fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
+    let mut stages: Vec<draw::Stage> = Vec::new();
+    for record in records {
+        let name = stage_of(&record.path);
+        let gates = record.maps.get("channel").map(|t| first_image(t).to_vec());
+        let maps: Vec<draw::Map> = ["spatial", "context"].iter().filter_map(|k| record.maps.get(k)).map(map_of).collect();
+        let (h, w) = record.grid;
+        let detail = match (&gates, maps.first()) {
+            (Some(g), _) => format!("mean {}", short_value(g.iter().map(|&v| v as f64).sum::<f64>() / g.len().max(1) as f64)),
+            (None, Some(m)) => format!("map {} x {}", m.width, m.height),
+            (None, None) if record.kind == "nl" => "N x N maps: not drawn".into(),
+            (None, None) => String::new(),
+        };
+        let cell = draw::Cell {
+            path: record.path.clone(),
+            caption: format!("{} · {} ch", kind_label(record.kind), record.channels),
+            detail,
+            gates,
+            maps,
+        };
+        let grid = format!("{h} x {w}");
+        match stages.last_mut() {
+            Some(stage) if stage.name == name => {
+                if !stage.note.split(", ").any(|g| g == grid) {
+                    stage.note = format!("{}, {grid}", stage.note);
+                }
+                stage.cells.push(cell);
+            }
+            _ => stages.push(draw::Stage { name, note: grid, cells: vec![cell] }),
+        }
+    }
+    stages
+}
+
+/// A mean for a caption: three significant digits.
+fn short_value(v: f64) -> String {
+    if v.abs() >= 0.001 || v == 0.0 { format!("{v:.3}") } else { format!("{v:.2e}") }
+}
+
+/// The stage of a module path: its components up to the first that holds a digit (`layer1` of
+/// `layer1.0.se`, `blocks.3` of `blocks.3.0.se`, `s2` of `s2.b1.se`, `features.4` of
+/// `features.4.block.2`).
+pub fn stage_of(path: &str) -> String {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        out.push(part);
+        if part.bytes().any(|b| b.is_ascii_digit()) {
+            break;
+        }
+    }
+    out.join(".")
+}
+
+fn kind_label(kind: &str) -> String {
+    match kind {
+        "nl" => "Non-local".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// `16 se blocks`, `3 eca blocks, 1 nl block` (as `net` says it).
+fn summary(blocks: &[&Attention]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for b in blocks {
+        match counts.iter_mut().find(|(k, _)| *k == b.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((b.kind, 1)),
+        }
+    }
+    counts.iter().map(|(k, n)| format!("{n} {k} block{}", if *n == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")
+}
+
+/// Where the blocks ran: the backend of the engine's blocks (the first that fell back to the CPU,
+/// if any did, so the line says why), or the CPU for gates computed beside the layers.
+fn ran_on(records: &[BlockRecord]) -> String {
+    let on_backend: Vec<_> = records.iter().filter(|b| b.on_backend).filter_map(|b| b.ran_on.as_ref()).collect();
+    match on_backend.iter().find(|r| r.fallback.is_some()).or(on_backend.first()) {
+        Some(r) => r.to_string(),
+        None => "cpu (its gates are computed beside the layers)".into(),
+    }
+}
+
+/// The normalised `(1, 3, S, S)` input back to its pixels: the crop the network saw.
+fn unnormalise(x: &Tensor, t: &Preprocess) -> RgbImage {
+    let s = x.shape()[2];
+    let d = x.data();
+    RgbImage::from_fn(s as u32, s as u32, |px, py| {
+        image::Rgb(std::array::from_fn(|c| {
+            let v = d[(c * s + py as usize) * s + px as usize];
+            ((v * t.std[c] + t.mean[c]) * 255.0).round().clamp(0.0, 255.0) as u8
+        }))
+    })
+}
+
+/// The same crop at up to the figures' photo size ([`decode::FIGURE_SIDE`]), from the whole
+/// photo; `None` when the photo holds no more detail than the network saw.
+fn figure_crop(photo: &image::RgbaImage, t: &Preprocess) -> attention_playground::Result<Option<RgbImage>> {
+    let shorter = photo.width().min(photo.height()) as f64;
+    let side = ((shorter * t.crop_pct).round() as usize).min(decode::FIGURE_SIDE);
+    if side <= t.input_size {
+        return Ok(None);
+    }
+    // The transform at a larger size crops the same share of the photo.
+    let sharp = Preprocess { input_size: side, ..t.clone() };
+    let x = sharp.apply(photo.as_raw(), photo.width() as usize, photo.height() as usize)?;
+    Ok(Some(unnormalise(&x, &sharp)))
+}
+
+/// `{ index, name, probability }` of the five most probable classes.
+fn top5(logits: &Tensor, names: &[String]) -> Value {
+    Value::List(
+        top_k(logits.data(), 5)
+            .into_iter()
+            .map(|(i, p)| {
+                object(vec![("index", Value::Number(i as f64)), ("name", Value::Text(names[i].clone())), ("probability", number(p))])
+            })
+            .collect(),
+    )
+}
+
+/// An f32 as the shortest decimal that reads back as it.
+fn number(v: f32) -> Value {
+    Value::Number(v.to_string().parse().unwrap_or(v as f64))
+}
+
+fn object(fields: Vec<(&str, Value)>) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn result_object(
+    network: &Net,
+    file: &str,
+    args: &RenderArgs,
+    transform: &Preprocess,
+    backend: &AnyBackend,
+    names: &[String],
+    run: &attention_playground::net::NetRun,
+    without: Option<&attention_playground::net::NetRun>,
+    off: &Off,
+    figures: &[Vec<String>],
+) -> Value {
+    let blocks = run
+        .blocks
+        .iter()
+        .zip(figures)
+        .map(|(record, figures)| {
+            let (h, w) = record.grid;
+            let mut fields = vec![
+                ("path", Value::Text(record.path.clone())),
+                ("kind", Value::Text(record.kind.into())),
+                ("channels", Value::Number(record.channels as f64)),
+                ("grid", object(vec![("width", Value::Number(w as f64)), ("height", Value::Number(h as f64))])),
+                ("ran_on", Value::Text(record.ran_on.as_ref().map_or_else(|| "off".into(), |r| r.to_string()))),
+            ];
+            if let Some(gates) = record.maps.get("channel") {
+                fields.push(("channel", Value::Floats(first_image(gates).to_vec())));
+            }
+            for key in ["spatial", "context"] {
+                if let Some(map) = record.maps.get(key).map(map_of) {
+                    fields.push((key, plane(map.width, map.height, &map.data)));
+                }
+            }
+            fields.push(("figures", Value::List(figures.iter().map(|f| Value::Text(f.clone())).collect())));
+            object(fields)
+        })
+        .collect();
+    let mut fields = vec![
+        ("arch", Value::Text(network.arch.clone())),
+        ("family", Value::Text(network.family.into())),
+        ("model", Value::Text(file.into())),
+        ("image", Value::Text(args.image.display().to_string())),
+        ("backend", Value::Text(backend.kind().to_string())),
+        (
+            "input",
+            object(vec![
+                ("size", Value::Number(transform.input_size as f64)),
+                ("crop_pct", Value::Number(transform.crop_pct)),
+                ("interpolation", Value::Text(transform.interpolation.to_string())),
+                ("mean", Value::Floats(transform.mean.to_vec())),
+                ("std", Value::Floats(transform.std.to_vec())),
+            ]),
+        ),
+        ("classes", Value::Number(network.classes as f64)),
+        ("top5", top5(&run.logits, names)),
+    ];
+    if let Some(without) = without {
+        let covered = without.blocks.iter().filter(|b| b.off).map(|b| Value::Text(b.path.clone())).collect();
+        fields.push((
+            "off",
+            object(vec![
+                ("given", Value::List(off.0.iter().map(|w| Value::Text(w.clone())).collect())),
+                ("blocks", Value::List(covered)),
+                ("top5", top5(&without.logits, names)),
+            ]),
+        ));
+    }
+    fields.push(("network", object(vec![("arch", Value::Text(network.arch.clone())), ("blocks", Value::List(blocks))])));
+    object(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_s_stage_is_its_path_up_to_the_first_numbered_part() {
+        assert_eq!(stage_of("layer3.1.se"), "layer3");
+        assert_eq!(stage_of("blocks.3.0.se"), "blocks.3");
+        assert_eq!(stage_of("s2.b1.se"), "s2");
+        assert_eq!(stage_of("features.4.block.2"), "features.4");
+        assert_eq!(stage_of("se"), "se");
+    }
+}
