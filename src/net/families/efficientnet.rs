@@ -18,12 +18,12 @@
 //!   global pool, `conv_head` 1x1 with bias (no BatchNorm), hard-swish, `classifier`;
 //! - padding `k / 2`; the `tf_` ports pad as TensorFlow's "SAME" and their BatchNorm's eps is 1e-3.
 
-use super::{conv, conv_bn_eps};
+use super::{channel_gate, conv, conv_bn_eps};
 use crate::error::{Error, Result};
 use crate::kernels::norm::BatchNorm;
 use crate::net::checkpoint::StateDict;
 use crate::net::layers::{Activation, Linear, Padding};
-use crate::net::{Attention, AttentionLayer, Net, Node};
+use crate::net::{Net, Node};
 
 /// What the weights cannot tell about an architecture.
 struct Spec {
@@ -126,12 +126,9 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
             let mut body = Vec::new();
             let se = |body: &mut Vec<Node>| -> Result<()> {
                 if dict.contains(&key("se.conv_reduce.weight")) {
-                    body.push(Node::Attention(Box::new(squeeze_excite(
-                        dict,
-                        &key("se"),
-                        spec.se_act.unwrap_or(spec.acts[s]),
-                        spec.se_gate,
-                    )?)));
+                    let act = spec.se_act.unwrap_or(spec.acts[s]);
+                    let gate = channel_gate(dict, &key("se"), "se", &["conv_reduce", "conv_expand"], act, spec.se_gate)?;
+                    body.push(Node::Attention(Box::new(gate)));
                 }
                 Ok(())
             };
@@ -178,19 +175,4 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     }));
     dict.finish(spec.family)?;
     Ok(Net { family: spec.family, arch: arch.to_string(), nodes, classes })
-}
-
-/// timm's `SqueezeExcite` at `path`: `conv_reduce`, `act`, `conv_expand`, `gate`.
-fn squeeze_excite(dict: &StateDict, path: &str, act: Activation, gate: Activation) -> Result<Attention> {
-    let linear = |name: &str| -> Result<Linear> {
-        let shape = dict.shape(&format!("{path}.{name}.weight"))?.to_vec();
-        let (out, inputs) = (shape[0], shape[1]);
-        Ok(Linear {
-            weight: dict.take_shaped(&format!("{path}.{name}.weight"), &[out, inputs, 1, 1])?,
-            bias: dict.take_shaped(&format!("{path}.{name}.bias"), &[out])?,
-            inputs,
-        })
-    };
-    let layers = vec![linear("conv_reduce")?, linear("conv_expand")?];
-    Ok(Attention { path: path.to_string(), kind: "se", layer: AttentionLayer::Gate { layers, act, gate } })
 }

@@ -9,7 +9,8 @@ pub mod torchvision;
 
 use super::Net;
 use super::checkpoint::{StateDict, describe};
-use super::layers::{Conv2d, Padding};
+use super::layers::{Activation, Conv2d, Linear, Padding};
+use super::{Attention, AttentionLayer};
 use crate::error::{Error, Result};
 
 /// The architectures supported, for messages.
@@ -89,4 +90,31 @@ pub(crate) fn conv(dict: &StateDict, name: &str, groups: usize, stride: usize, p
     let weight = dict.take(&key)?.data().to_vec();
     let bias = if dict.contains(&format!("{name}.bias")) { Some(dict.take(&format!("{name}.bias"))?.data().to_vec()) } else { None };
     Conv2d::new(&key, weight, &shape, bias, groups, stride, 1, padding)
+}
+
+/// A channel gate at `path` from its 1x1 convolutions `{path}.{name}` (weight and bias), in
+/// order, as the families' squeeze-and-excitation modules hold them:
+/// `x * gate(fc_n(act(... fc_1(mean(x)))))`.
+pub(crate) fn channel_gate(
+    dict: &StateDict,
+    path: &str,
+    kind: &'static str,
+    names: &[&str],
+    act: Activation,
+    gate: Activation,
+) -> Result<Attention> {
+    let layers = names
+        .iter()
+        .map(|name| {
+            let key = format!("{path}.{name}.weight");
+            let shape = dict.shape(&key)?.to_vec();
+            let (out, inputs) = (shape[0], shape.get(1).copied().unwrap_or(0));
+            Ok(Linear {
+                weight: dict.take_shaped(&key, &[out, inputs, 1, 1])?,
+                bias: dict.take_shaped(&format!("{path}.{name}.bias"), &[out])?,
+                inputs,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Gate { layers, act, gate } })
 }

@@ -162,16 +162,7 @@ fn attention(dict: &StateDict, path: &str, circular_eca: bool) -> Result<Attenti
         (if circular_eca { "ceca" } else { "eca" }, BlockKind::Eca, BlockOptions { padding: Some(padding), ..Default::default() })
     } else if has("fc.weight") {
         // EffectiveSE: x * hard_sigmoid(fc(mean(x))), fc a 1x1 convolution with bias.
-        let shape = dict.shape(&format!("{path}.fc.weight"))?.to_vec();
-        let (out, inputs) = (shape[0], shape[1]);
-        let weight = dict.take_shaped(&format!("{path}.fc.weight"), &[out, inputs, 1, 1])?;
-        let bias = dict.take_shaped(&format!("{path}.fc.bias"), &[out])?;
-        let layer = AttentionLayer::Gate {
-            layers: vec![Linear { weight, bias, inputs }],
-            act: Activation::Identity,
-            gate: Activation::HardSigmoid,
-        };
-        return Ok(Attention { path: path.to_string(), kind: "ese", layer });
+        return super::channel_gate(dict, path, "ese", &["fc"], Activation::Identity, Activation::HardSigmoid);
     } else if has("channel.fc1.weight") {
         ("cbam", BlockKind::Cbam, BlockOptions::default())
     } else if has("conv_attn.weight") && has("mlp_add.fc1.weight") {

@@ -28,7 +28,7 @@ use crate::error::{Error, Result, Shape};
 use crate::kernels::norm::BatchNorm;
 use crate::net::checkpoint::StateDict;
 use crate::net::layers::{Activation, Conv2d, Linear, Padding};
-use crate::net::{Attention, AttentionLayer, Net, Node};
+use crate::net::{Net, Node};
 
 use Activation::{HardSigmoid, HardSwish, Relu, Sigmoid, Silu};
 
@@ -228,7 +228,7 @@ fn inverted_residual(
     let mid = dict.shape(&format!("{depthwise}.0.weight"))?.first().copied().unwrap_or(0);
     body.extend([Node::Conv(conv_norm(dict, &depthwise, mid, stride, eps)?), Node::Act(act)]);
     if let (Some(&m), Some((se_act, se_gate))) = (se_at.first(), gate) {
-        body.push(Node::Attention(Box::new(squeeze_excitation(dict, &format!("{block}.{m}"), se_act, se_gate)?)));
+        body.push(Node::Attention(Box::new(super::channel_gate(dict, &format!("{block}.{m}"), "se", &["fc1", "fc2"], se_act, se_gate)?)));
     }
     let project = conv_norm(dict, &format!("{block}.{}", convs[convs.len() - 1]), 1, 1, eps)?;
     let out = project.cout;
@@ -238,19 +238,4 @@ fn inverted_residual(
     } else {
         Ok((body, out))
     }
-}
-
-/// torchvision's `SqueezeExcitation` at `path`: `x * gate(fc2(act(fc1(mean(x)))))`.
-fn squeeze_excitation(dict: &StateDict, path: &str, act: Activation, gate: Activation) -> Result<Attention> {
-    let layer = |name: &str| -> Result<Linear> {
-        let shape = dict.shape(&format!("{path}.{name}.weight"))?.to_vec();
-        let (out, inputs) = (shape[0], shape.get(1).copied().unwrap_or(0));
-        Ok(Linear {
-            weight: dict.take_shaped(&format!("{path}.{name}.weight"), &[out, inputs, 1, 1])?,
-            bias: dict.take_shaped(&format!("{path}.{name}.bias"), &[out])?,
-            inputs,
-        })
-    };
-    let layers = vec![layer("fc1")?, layer("fc2")?];
-    Ok(Attention { path: path.to_string(), kind: "se", layer: AttentionLayer::Gate { layers, act, gate } })
 }
