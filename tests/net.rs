@@ -391,7 +391,7 @@ fn a_real_sized_seresnet50_in_float16_names_imagenet_classes_for_a_photo() {
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("16 se blocks") && stderr.contains("224 x 224"), "{stderr}");
+    assert!(stderr.contains("seresnet50 (16 se blocks)") && stderr.contains("224 x 224"), "named as timm would: {stderr}");
     let imagenet: Vec<String> = attention_playground::net::preprocess::class_names(1000, None).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");

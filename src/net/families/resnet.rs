@@ -44,6 +44,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     let circular_eca = arch.contains("ceca");
     let mut nodes = stem(dict)?;
     let mut channels = dict.shape("bn1.weight")?[0];
+    let mut depths = Vec::new();
     for stage in 1..=4 {
         let prefix = format!("layer{stage}");
         let blocks = (0..).take_while(|j| dict.keys().any(|k| k.starts_with(&format!("{prefix}.{j}.")))).count();
@@ -53,6 +54,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 reason: format!("the checkpoint has no `{prefix}.0.*`: not a four-stage ResNet"),
             });
         }
+        depths.push(blocks);
         for j in 0..blocks {
             let stride = if stage > 1 && j == 0 { 2 } else { 1 };
             let (node, out) = block(dict, &format!("{prefix}.{j}"), channels, stride, circular_eca)?;
@@ -76,7 +78,41 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
         inputs: features,
     }));
     dict.finish("ResNet")?;
-    Ok(Net { family: "timm resnet", arch: arch.to_string(), nodes, classes })
+    let net = Net { family: "timm resnet", arch: arch.to_string(), nodes, classes };
+    // Without --arch, the name timm would give these depths and this attention, where it has one.
+    let arch = if arch == "resnet" { name_from_weights(dict, &depths, &net) } else { arch.to_string() };
+    Ok(Net { arch, ..net })
+}
+
+/// timm's name for a plain ResNet of these stage depths, the attention kind as its prefix
+/// (`seresnet50`, `ecaresnet101`), `resnext` where the 3x3 convolutions are grouped, `d`/`t`
+/// for the deep and tiered stems; `resnet` where the depths are no standard ones.
+fn name_from_weights(dict: &StateDict, depths: &[usize], net: &Net) -> String {
+    let bottleneck = dict.contains("layer1.0.conv3.weight");
+    let depth = match (bottleneck, depths) {
+        (false, [2, 2, 2, 2]) => "18",
+        (false, [3, 4, 6, 3]) => "34",
+        (true, [2, 2, 2, 2]) => "26",
+        (true, [3, 4, 6, 3]) => "50",
+        (true, [3, 4, 23, 3]) => "101",
+        (true, [3, 8, 36, 3]) => "152",
+        _ => return "resnet".into(),
+    };
+    let grouped = bottleneck && dict.shape("layer1.0.conv2.weight").is_ok_and(|s| s[1] < s[0]);
+    let prefix = match net.attention_blocks().first().map(|b| b.kind) {
+        Some(kind @ ("se" | "eca" | "gc" | "gca")) => kind,
+        _ => "",
+    };
+    let stem = match (
+        dict.contains("conv1.0.weight"),
+        dict.shape("conv1.0.weight").map(|s| s[0]).ok(),
+        dict.shape("conv1.3.weight").map(|s| s[0]).ok(),
+    ) {
+        (true, Some(a), Some(b)) if a != b => "t",
+        (true, ..) => "d",
+        _ => "",
+    };
+    format!("{prefix}{}{depth}{stem}", if grouped { "resnext" } else { "resnet" })
 }
 
 fn same(k: usize) -> Padding {
