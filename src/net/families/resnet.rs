@@ -112,7 +112,11 @@ fn name_from_weights(dict: &StateDict, depths: &[usize], net: &Net) -> String {
         (true, ..) => "d",
         _ => "",
     };
-    format!("{prefix}{}{depth}{stem}", if grouped { "resnext" } else { "resnet" })
+    match dict.shape("layer1.0.conv2.weight") {
+        // ResNeXt: `_{groups}x{width of a group}d`, as `seresnext26d_32x4d`.
+        Ok(s) if grouped => format!("{prefix}resnext{depth}{stem}_{}x{}d", s[0] / s[1], s[1]),
+        _ => format!("{prefix}resnet{depth}{stem}"),
+    }
 }
 
 fn same(k: usize) -> Padding {
