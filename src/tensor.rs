@@ -87,3 +87,17 @@ impl Dims {
         self.c * self.h * self.w
     }
 }
+
+/// `n` pseudo-random values in [-0.5, 0.5) from `seed` (xorshift32), for the unit tests.
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as f32 / u32::MAX as f32 - 0.5
+        })
+        .collect()
+}

@@ -27,13 +27,6 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// The size the page scales a `width x height` photo to before [`Playground::run`].
-#[wasm_bindgen(js_name = workingSize)]
-pub fn working_size(width: usize, height: usize) -> Vec<u32> {
-    let (w, h) = image::working_size(width, height);
-    vec![w as u32, h as u32]
-}
-
 /// [`crate::photo::read_header`] for the page: the first bytes of a photo (at least
 /// `photo::HEADER_BYTES` of them, or the whole file), its whole length and its name; resolves to
 /// `{ format, width, height, orientation }` (the size as shown, after the EXIF orientation) or
@@ -220,7 +213,7 @@ impl Playground {
         Ok(note)
     }
 
-    /// Runs the model on `width x height` RGBA pixels (already scaled to [`working_size`]) and
+    /// Runs the model on `width x height` RGBA pixels (already scaled to the working size by [`to_working_size`]) and
     /// resolves to the result object (its shape is in the README): prediction with and without
     /// the blocks, timings, per-block maps, the attention row of the centre position for
     /// Non-local and MHSA, and the features before and after each block.

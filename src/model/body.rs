@@ -110,17 +110,7 @@ impl Classifier {
 mod tests {
     use super::*;
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::tensor::test_values as values;
 
     /// The 3x3 convolution as patches times a 1x1 product equals the plain one, on every
     /// variant, on sizes down to a single pixel (every tap in the padding but the centre).

@@ -396,17 +396,7 @@ pub fn global_average(x: &[f32], positions: usize) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::tensor::test_values as values;
 
     /// Every shape of convolution the families use, fast against the reference, on every variant.
     #[test]

@@ -168,8 +168,8 @@ impl Net {
         }
         x.check_finite()?;
         let mut logits = Vec::with_capacity(dims.n * self.classes);
-        let mut records: Vec<BlockRecord> = Vec::new();
-        for (i, image) in x.data().chunks_exact(dims.image_len()).enumerate() {
+        let mut per_image: Vec<Vec<BlockRecord>> = Vec::with_capacity(dims.n);
+        for image in x.data().chunks_exact(dims.image_len()) {
             let mut state = State { kernels, backend, off, records: Vec::new() };
             let features = Features { data: image.to_vec(), channels: 3, height: dims.h, width: dims.w };
             let out = state.nodes(&self.nodes, features).await?;
@@ -180,20 +180,19 @@ impl Net {
                 });
             }
             logits.extend_from_slice(&out.data);
-            if i == 0 {
-                records = state.records;
-            } else {
-                for (record, more) in records.iter_mut().zip(state.records) {
-                    for (name, map) in more.maps {
-                        if let Some(batch) = record.maps.get_mut(name) {
-                            let mut shape = batch.shape().to_vec();
-                            shape[0] += 1;
-                            let mut data = batch.data().to_vec();
-                            data.extend_from_slice(map.data());
-                            *batch = Tensor::new(shape, data).expect("maps of equal shape");
-                        }
-                    }
-                }
+            per_image.push(state.records);
+        }
+        // The first image's records, each map stacked over the batch once.
+        let mut images = per_image.into_iter();
+        let mut records = images.next().unwrap_or_default();
+        let rest: Vec<Vec<BlockRecord>> = images.collect();
+        for (b, record) in records.iter_mut().enumerate() {
+            for (name, map) in record.maps.iter_mut() {
+                let mut data = map.data().to_vec();
+                rest.iter().filter_map(|image| image[b].maps.get(name)).for_each(|m| data.extend_from_slice(m.data()));
+                let mut shape = map.shape().to_vec();
+                shape[0] = data.len() / map.data().len();
+                *map = Tensor::new(shape, data).expect("maps of equal shape");
             }
         }
         Ok(NetRun { logits: Tensor::new(vec![dims.n, self.classes], logits).expect("logits of their shape"), blocks: records })

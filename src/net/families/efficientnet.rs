@@ -22,7 +22,7 @@ use super::{channel_gate, conv, conv_bn_eps};
 use crate::error::{Error, Result};
 use crate::kernels::norm::BatchNorm;
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Linear, Padding};
+use crate::net::layers::{Activation, Padding};
 use crate::net::{Net, Node};
 
 /// What the weights cannot tell about an architecture.
@@ -166,13 +166,9 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     } else {
         nodes.extend([conv_bn("conv_head", "bn2", 1, 1)?, Node::Act(spec.stem_act)]);
     }
-    let fc = dict.shape("classifier.weight")?.to_vec();
-    let (classes, features) = (fc[0], fc[1]);
-    nodes.push(Node::Head(Linear {
-        weight: dict.take_shaped("classifier.weight", &fc)?,
-        bias: dict.take_shaped("classifier.bias", &[classes])?,
-        inputs: features,
-    }));
+    let classifier = super::linear(dict, "classifier")?;
+    let classes = classifier.bias.len();
+    nodes.push(Node::Head(classifier));
     dict.finish(spec.family)?;
     Ok(Net { family: spec.family, arch: arch.to_string(), nodes, classes })
 }

@@ -11,7 +11,7 @@ use super::Net;
 use super::checkpoint::{StateDict, describe};
 use super::layers::{Activation, Conv2d, Linear, Padding};
 use super::{Attention, AttentionLayer};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Shape};
 
 /// The architectures supported, for messages.
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
@@ -117,4 +117,14 @@ pub(crate) fn channel_gate(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Gate { layers, act, gate } })
+}
+
+/// The `Linear` `{path}.weight` `(out, in)` and `{path}.bias`.
+pub(crate) fn linear(dict: &StateDict, path: &str) -> Result<Linear> {
+    let key = format!("{path}.weight");
+    let shape = dict.shape(&key)?.to_vec();
+    let [out, inputs] = shape[..] else {
+        return Err(Error::WrongShape { key, expected: "[out, in]".into(), found: Shape(shape) });
+    };
+    Ok(Linear { weight: dict.take_shaped(&key, &shape)?, bias: dict.take_shaped(&format!("{path}.bias"), &[out])?, inputs })
 }

@@ -19,9 +19,9 @@
 
 use super::conv_bn;
 use crate::blocks::{Block, BlockKind, BlockOptions};
-use crate::error::{Error, Result, Shape};
+use crate::error::{Error, Result};
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Linear, Padding};
+use crate::net::layers::{Activation, Padding};
 use crate::net::{Attention, AttentionLayer, Net, Node};
 
 /// Whether `arch` names a model of this family. `regnety_040_sgn` (GroupNorm and SiLU) and the
@@ -52,21 +52,15 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
             channels = out;
         }
     }
-    let fc = dict.shape("head.fc.weight")?.to_vec();
-    let [classes, features] = fc[..] else {
-        return Err(Error::WrongShape { key: "head.fc.weight".into(), expected: "[classes, features]".into(), found: Shape(fc) });
-    };
-    if features != channels {
+    let fc = super::linear(dict, "head.fc")?;
+    let classes = fc.bias.len();
+    if fc.inputs != channels {
         return Err(Error::BadOption {
             option: "model",
-            reason: format!("`head.fc.weight` takes {features} features; the last stage gives {channels}"),
+            reason: format!("`head.fc.weight` takes {} features; the last stage gives {channels}", fc.inputs),
         });
     }
-    nodes.push(Node::Head(Linear {
-        weight: dict.take_shaped("head.fc.weight", &fc)?,
-        bias: dict.take_shaped("head.fc.bias", &[classes])?,
-        inputs: features,
-    }));
+    nodes.push(Node::Head(fc));
     dict.finish("RegNet")?;
     Ok(Net { family: "timm regnet", arch: arch.to_string(), nodes, classes })
 }

@@ -26,7 +26,7 @@ use super::conv_bn;
 use crate::blocks::{Block, BlockKind, BlockOptions, EcaPadding, Fusion};
 use crate::error::{Error, Result};
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Linear, Padding, Pool};
+use crate::net::layers::{Activation, Padding, Pool};
 use crate::net::{Attention, AttentionLayer, Net, Node};
 
 /// Whether `arch` names a model of this family.
@@ -62,21 +62,15 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
             channels = out;
         }
     }
-    let fc = dict.shape("fc.weight")?.to_vec();
-    let [classes, features] = fc[..] else {
-        return Err(Error::WrongShape { key: "fc.weight".into(), expected: "[classes, features]".into(), found: crate::error::Shape(fc) });
-    };
-    if features != channels {
+    let fc = super::linear(dict, "fc")?;
+    let classes = fc.bias.len();
+    if fc.inputs != channels {
         return Err(Error::BadOption {
             option: "model",
-            reason: format!("`fc.weight` takes {features} features; the last stage gives {channels}"),
+            reason: format!("`fc.weight` takes {} features; the last stage gives {channels}", fc.inputs),
         });
     }
-    nodes.push(Node::Head(Linear {
-        weight: dict.take_shaped("fc.weight", &fc)?,
-        bias: dict.take_shaped("fc.bias", &[classes])?,
-        inputs: features,
-    }));
+    nodes.push(Node::Head(fc));
     dict.finish("ResNet")?;
     let net = Net { family: "timm resnet", arch: arch.to_string(), nodes, classes };
     // Without --arch, the name timm would give these depths and this attention, where it has one.

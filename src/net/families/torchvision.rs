@@ -24,10 +24,10 @@
 //!   B5 to B7, PyTorch's 1e-5 in B0 to B4.
 
 use super::conv_bn_eps;
-use crate::error::{Error, Result, Shape};
+use crate::error::{Error, Result};
 use crate::kernels::norm::BatchNorm;
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Conv2d, Linear, Padding};
+use crate::net::layers::{Activation, Conv2d, Padding};
 use crate::net::{Net, Node};
 
 use Activation::{HardSigmoid, HardSwish, Relu, Sigmoid, Silu};
@@ -150,10 +150,10 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     nodes.extend([Node::Conv(conv_norm(dict, &format!("features.{last}"), 1, 1, eps)?), Node::Act(act), Node::GlobalPool]);
     let classifier = match spec {
         Spec::MobileNetV3 { .. } => {
-            nodes.extend([Node::Head(linear(dict, "classifier.0")?), Node::Act(HardSwish)]);
-            linear(dict, "classifier.3")?
+            nodes.extend([Node::Head(super::linear(dict, "classifier.0")?), Node::Act(HardSwish)]);
+            super::linear(dict, "classifier.3")?
         }
-        Spec::EfficientNet { .. } => linear(dict, "classifier.1")?,
+        Spec::EfficientNet { .. } => super::linear(dict, "classifier.1")?,
     };
     let classes = classifier.bias.len();
     nodes.push(Node::Head(classifier));
@@ -171,16 +171,6 @@ fn wrong_arch(arch: &str, what: String) -> Error {
 fn conv_norm(dict: &StateDict, path: &str, groups: usize, stride: usize, eps: f32) -> Result<Conv2d> {
     let pad = dict.shape(&format!("{path}.0.weight"))?.get(2).map_or(0, |k| k.saturating_sub(1) / 2);
     conv_bn_eps(dict, &format!("{path}.0"), &format!("{path}.1"), groups, stride, Padding::Explicit(pad, pad), eps)
-}
-
-/// The `Linear` `{path}.weight` `(out, in)` and `{path}.bias`.
-fn linear(dict: &StateDict, path: &str) -> Result<Linear> {
-    let key = format!("{path}.weight");
-    let shape = dict.shape(&key)?.to_vec();
-    let [out, inputs] = shape[..] else {
-        return Err(Error::WrongShape { key, expected: "[out, in]".into(), found: Shape(shape) });
-    };
-    Ok(Linear { weight: dict.take_shaped(&key, &shape)?, bias: dict.take_shaped(&format!("{path}.bias"), &[out])?, inputs })
 }
 
 /// The inverted residual at `path` (`InvertedResidual` or `MBConv`) taking `channels`: its nodes
