@@ -163,6 +163,7 @@ struct ApplyArgs {
 }
 
 pub fn main() -> ExitCode {
+    ensure_runtime_dir();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -300,4 +301,24 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> 
         let _ = fs::remove_file(&tmp);
         format!("cannot write output file {}: {e}", path.display())
     })
+}
+
+/// Mesa's Vulkan loader (probed for a GPU) prints "error: XDG_RUNTIME_DIR is invalid or not set"
+/// on a headless machine, which reads like a failure of the run: give it one of its own, private
+/// and reused by every run, as `build.sh` does for the tests.
+fn ensure_runtime_dir() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
+            return;
+        }
+        let dir = std::env::temp_dir().join("attention-playground-runtime");
+        let _ = fs::DirBuilder::new().mode(0o700).create(&dir);
+        // Only a private folder (ours, made above or by an earlier run).
+        if fs::metadata(&dir).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o077 == 0) {
+            // SAFETY: the first thing main does, before any thread exists.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    }
 }

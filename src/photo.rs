@@ -104,7 +104,7 @@ pub fn read_header(bytes: &[u8], file_len: usize, name: &str) -> Result<PhotoHea
 }
 
 fn not_an_image(name: &str) -> Error {
-    Error::BadImage(format!("{name} is not a photo this can read; choose a JPEG, PNG, WebP or GIF file"))
+    Error::BadImage(format!("{name} is not a photo this can read; choose a JPEG, PNG, WebP, GIF or BMP file"))
 }
 
 /// The EXIF orientation (1..=8) of a JPEG, PNG, WebP or HEIF, 1 where there is none or it is

@@ -185,7 +185,7 @@ fn files_that_are_not_photos_are_refused_in_one_line() {
     let empty = dir.path().join("empty.png");
     std::fs::write(&empty, b"").unwrap();
     let cases = [
-        (text.clone(), "is not a photo this can read; choose a JPEG, PNG, WebP or GIF file"),
+        (text.clone(), "is not a photo this can read; choose a JPEG, PNG, WebP, GIF or BMP file"),
         (disguised, "is not a photo this can read"),
         (truncated, "cannot decode it, the file is damaged or cut short"),
         (huge, "is 30000 x 30000 pixels (900 megapixels), too large"),

@@ -282,7 +282,7 @@ export class AttentionPlayground extends HTMLElement {
       const problem = String(e.message ?? e).replace(/^weights:\s*/, '');
       const channels = ['se', 'eca', 'gc'].includes(block) ? 16 : 32;
       const remedy = /\b(pass|convert|run|download|use|save|choose|give)\b/i.test(problem) ? ''
-        : ` Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
+        : `${/[.!?]$/.test(problem) ? '' : '.'} Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
       const error = new Error(`${BLOCK_LABEL[block]} weights: ${problem}${remedy}`);
       this._showError(error);
       throw error;
@@ -435,6 +435,8 @@ export class AttentionPlayground extends HTMLElement {
           <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
         </div>
         <div class="bar prediction" aria-live="polite"></div>` : ''}
+        <div class="message" role="alert" hidden></div>
+        <div class="note" hidden></div>
         <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">Loading the attention engine…</div></div>
         ${controls !== 'none' ? `
         <div class="bar status">
@@ -444,8 +446,6 @@ export class AttentionPlayground extends HTMLElement {
             <button class="export-png">Export PNG</button><button class="export-json">Export JSON</button>
           </span>` : ''}
         </div>` : ''}
-        <div class="message" role="alert" hidden></div>
-        <div class="note" hidden></div>
       </div>`;
     const $ = (s) => root.querySelector(s);
     this._canvas = $('canvas');

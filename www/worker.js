@@ -141,11 +141,6 @@ const ops = {
     engine.configure({ blocks });
     return true;
   },
-  async workingSize({ width, height }) {
-    await load();
-    const [w, h] = wasm.workingSize(width, height);
-    return { width: w, height: h };
-  },
   decode,
   async run({ rgba, width, height }) {
     return engine.run(new Uint8Array(rgba), width, height);
@@ -162,7 +157,7 @@ const ops = {
 self.onmessage = async ({ data: { id, op, ...args } }) => {
   try {
     if (!ops[op]) throw new Error(`unknown operation ${op}`);
-    if (op !== 'init' && op !== 'workingSize' && op !== 'decode' && !engine) throw new Error('the engine is not started');
+    if (op !== 'init' && op !== 'decode' && !engine) throw new Error('the engine is not started');
     const value = await ops[op](args);
     self.postMessage({ id, ok: true, value }, transferables(value));
   } catch (e) {

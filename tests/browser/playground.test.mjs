@@ -380,7 +380,7 @@ describe('bad input', () => {
     await refused('a text file', () => async () => new File(['hello'], 'notes.txt', { type: 'text/plain' }), /"notes\.txt" is not an image \(text\/plain\)/);
     await refused('an empty file', () => async () => new File([], 'empty.jpg', { type: 'image/jpeg' }), /"empty\.jpg" is empty \(0 bytes\)/);
     await refused('a corrupt JPEG', () => async () => new File([new Uint8Array(4096).map((_, i) => (i * 7919) % 256)], 'broken.jpg', { type: 'image/jpeg' }),
-      /"broken\.jpg" is not a photo this can read; choose a JPEG, PNG, WebP or GIF file/);
+      /"broken\.jpg" is not a photo this can read; choose a JPEG, PNG, WebP, GIF or BMP file/);
     await refused('a file without a type that is not an image', () => async () => new File(['{"not": "an image"}'], 'data'), /"data" is not a photo this can read/);
     await refused('a 120 MB upload', () => async () => new File([new Uint8Array(120 * 2 ** 20)], 'huge.jpg', { type: 'image/jpeg' }), /is 120 MB; the limit is 100 MB/);
 
