@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use attention_playground::net::checkpoint::StateDict;
 use attention_playground::net::preprocess::{Interpolation, Preprocess, class_names, top_k};
+use attention_playground::net::report::block_counts;
+use attention_playground::net::session::Session;
 use attention_playground::net::{Net, Off, families};
 use attention_playground::weights::write_safetensors;
 use attention_playground::{AnyBackend, BackendChoice, Tensor};
@@ -75,19 +77,16 @@ pub fn net(args: &NetArgs) -> Result<String, String> {
     let dict = StateDict::read_path(&args.model).map_err(|e| e.to_string())?;
     let network = families::build(&dict, args.arch.as_deref()).map_err(|e| format!("{file}: {e}"))?;
     let off = Off::parse(&args.off);
-    let blocks = network.attention_blocks();
-    if let Some(word) = off.0.iter().find(|w| !blocks.iter().any(|b| off_matches(w, b))) {
-        return Err(format!("option --off: `{word}` names no attention block of this network (they are {})", summary(&blocks)));
-    }
+    off.check(&network).map_err(|e| e.to_string())?;
     match (&args.input, &args.image) {
         (Some(input), _) => net_on_input(args, &network, input, &off),
-        (None, Some(image)) => net_on_image(args, &network, image, &off),
+        (None, Some(image)) => net_on_image(args, network, image, &off),
         (None, None) => Err("give --input X.safetensors (with --output) or --image PHOTO".into()),
     }
 }
 
 /// `--image`: the top classes with every block on and with `--off`'s blocks off.
-fn net_on_image(args: &NetArgs, network: &Net, image: &Path, off: &Off) -> Result<String, String> {
+fn net_on_image(args: &NetArgs, network: Net, image: &Path, off: &Off) -> Result<String, String> {
     let photo = crate::render::decode::upright(image)?;
     let mut transform = Preprocess::for_arch(&network.arch);
     transform.input_size = args.input_size.unwrap_or(transform.input_size);
@@ -114,16 +113,19 @@ fn net_on_image(args: &NetArgs, network: &Net, image: &Path, off: &Off) -> Resul
             .collect::<Vec<_>>()
             .join(" · ")
     };
-    let full = pollster::block_on(network.run(&backend, &x, &Off::default())).map_err(|e| e.to_string())?;
-    println!("{}", line(&full.logits));
+    // A session: the run with blocks off starts from the first of them, as in the page.
+    let summary = format!("{} ({})", network.arch, block_counts(&network.attention_blocks()));
+    let mut session = Session::new(network);
+    let clock = || 0.0;
+    let kernels = backend.cpu_kernels();
+    let full = pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &clock)).map_err(|e| e.to_string())?;
+    println!("{}", line(&full.run.logits));
     if !off.0.is_empty() {
-        let run = pollster::block_on(network.run(&backend, &x, off)).map_err(|e| e.to_string())?;
-        println!("with {} off: {}", off.0.join(", "), line(&run.logits));
+        let run = pollster::block_on(session.run(&backend, kernels, &x, off, &clock)).map_err(|e| e.to_string())?;
+        println!("with {} off: {}", off.0.join(", "), line(&run.run.logits));
     }
     Ok(format!(
-        "attention-playground: {} ({}) on {} ({s} x {s}, {}, crop {}) ran on the {}",
-        network.arch,
-        summary(&network.attention_blocks()),
+        "attention-playground: {summary} on {} ({s} x {s}, {}, crop {}) ran on the {}",
         image.display(),
         transform.interpolation,
         transform.crop_pct,
@@ -169,24 +171,11 @@ fn net_on_input(args: &NetArgs, network: &Net, input: &Path, off: &Off) -> Resul
         }
     }
     write_atomically(output, &write_safetensors(named.iter().map(|(k, t)| (k.as_str(), *t))))?;
-    Ok(format!("attention-playground: {} ({}; {}) ran on the {}{timing}", network.arch, network.family, summary(&blocks), backend.kind()))
-}
-
-fn off_matches(word: &str, block: &attention_playground::net::Attention) -> bool {
-    Off(vec![word.to_string()]).covers(block)
-}
-
-/// `16 se blocks`, `3 eca blocks, 1 nl block`, or `no attention blocks`.
-fn summary(blocks: &[&attention_playground::net::Attention]) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for b in blocks {
-        match counts.iter_mut().find(|(k, _)| *k == b.kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((b.kind, 1)),
-        }
-    }
-    if counts.is_empty() {
-        return "no attention blocks".into();
-    }
-    counts.iter().map(|(k, n)| format!("{n} {k} block{}", if *n == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")
+    Ok(format!(
+        "attention-playground: {} ({}; {}) ran on the {}{timing}",
+        network.arch,
+        network.family,
+        block_counts(&blocks),
+        backend.kind()
+    ))
 }

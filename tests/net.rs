@@ -323,59 +323,23 @@ fn the_net_command_names_the_top_classes_of_a_photo_with_and_without_blocks() {
 /// A real-sized timm `seresnet50` state dict (26 M parameters, random weights) in float16
 /// safetensors, as a researcher's checkpoint would be: its names and shapes as timm writes them.
 fn seresnet50_f16(path: &Path) {
-    use safetensors::Dtype;
-    let mut seed = 7u64;
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut add = |name: String, shape: Vec<usize>, kind: &str| {
-        let n: usize = shape.iter().product();
-        let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
-        let values = (0..n).map(|_| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let u = (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-            match kind {
-                "weight" if shape.len() > 1 => u * (6.0 / fan_in as f32).sqrt(),
-                "weight" | "running_var" => 1.0 + 0.2 * u,
-                _ => 0.1 * u,
-            }
-        });
-        let bytes = values.flat_map(|v| half::f16::from_f32(v).to_le_bytes()).collect();
-        tensors.push((name, shape, bytes));
-    };
-    let bn = |add: &mut dyn FnMut(String, Vec<usize>, &str), name: &str, c: usize| {
-        for field in ["weight", "bias", "running_mean", "running_var"] {
-            add(format!("{name}.{field}"), vec![c], field);
-        }
-    };
-    add("conv1.weight".into(), vec![64, 3, 7, 7], "weight");
-    bn(&mut add, "bn1", 64);
-    let mut inplanes = 64;
-    for (stage, (&blocks, &planes)) in [3usize, 4, 6, 3].iter().zip(&[64usize, 128, 256, 512]).enumerate() {
-        for b in 0..blocks {
-            let p = format!("layer{}.{b}", stage + 1);
-            let out = planes * 4;
-            add(format!("{p}.conv1.weight"), vec![planes, inplanes, 1, 1], "weight");
-            bn(&mut add, &format!("{p}.bn1"), planes);
-            add(format!("{p}.conv2.weight"), vec![planes, planes, 3, 3], "weight");
-            bn(&mut add, &format!("{p}.bn2"), planes);
-            add(format!("{p}.conv3.weight"), vec![out, planes, 1, 1], "weight");
-            bn(&mut add, &format!("{p}.bn3"), out);
-            let rd = out / 16;
-            add(format!("{p}.se.fc1.weight"), vec![rd, out, 1, 1], "weight");
-            add(format!("{p}.se.fc1.bias"), vec![rd], "bias");
-            add(format!("{p}.se.fc2.weight"), vec![out, rd, 1, 1], "weight");
-            add(format!("{p}.se.fc2.bias"), vec![out], "bias");
-            if b == 0 {
-                add(format!("{p}.downsample.0.weight"), vec![out, inplanes, 1, 1], "weight");
-                bn(&mut add, &format!("{p}.downsample.1"), out);
-            }
-            inplanes = out;
-        }
+    std::fs::write(path, attention_playground::net::random::safetensors_f16("seresnet50", 7).unwrap()).unwrap();
+}
+
+#[test]
+fn the_real_sized_random_networks_have_timm_s_keys_and_shapes() {
+    use attention_playground::net::random;
+    let text = std::fs::read_to_string(fixtures().join("real_sized_shapes.json")).unwrap();
+    let timm: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for arch in random::ARCHS {
+        let want: BTreeMap<String, Vec<usize>> =
+            timm[arch].as_object().unwrap().iter().map(|(k, v)| (k.clone(), serde_json::from_value(v.clone()).unwrap())).collect();
+        let got: BTreeMap<String, Vec<usize>> = random::state_dict(arch, 1).unwrap().into_iter().map(|(k, s, _)| (k, s)).collect();
+        assert_eq!(got, want, "{arch}: the keys and shapes of timm.create_model('{arch}').state_dict()");
+        let dict = StateDict::read(&random::safetensors_f16(arch, 1).unwrap(), arch).unwrap();
+        let net = families::build(&dict, Some(arch)).unwrap();
+        assert_eq!(net.classes, 1000);
     }
-    add("fc.weight".into(), vec![1000, 2048], "weight");
-    add("fc.bias".into(), vec![1000], "bias");
-    let views: Vec<(String, safetensors::tensor::TensorView)> =
-        tensors.iter().map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(Dtype::F16, s.clone(), b).unwrap())).collect();
-    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
 }
 
 #[test]
@@ -400,4 +364,103 @@ fn a_real_sized_seresnet50_in_float16_names_imagenet_classes_for_a_photo() {
         let named = imagenet.iter().filter(|n| line.contains(&format!("{n} "))).count();
         assert!(named >= 5 && line.matches(" %").count() == 5, "{line}");
     }
+}
+
+/// The first image of `x` `(N, C, H, W)`, as `(1, C, H, W)`.
+fn first_image(x: &Tensor) -> Tensor {
+    let len = x.data().len() / x.shape()[0];
+    let mut shape = x.shape().to_vec();
+    shape[0] = 1;
+    Tensor::new(shape, x.data()[..len].to_vec()).unwrap()
+}
+
+#[test]
+fn a_session_reruns_only_from_the_first_toggled_block_and_gives_the_numbers_of_a_whole_run() {
+    use attention_playground::net::session::Session;
+    let backend = AnyBackend::Cpu(CpuBackend::new());
+    let kernels = backend.cpu_kernels();
+    let clock = || 0.0;
+    let mut toggled = 0;
+    for case in cases().iter().filter(|c| supported(c)) {
+        let dir = fixtures().join(&case.name);
+        let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
+        let net = families::build(&dict, Some(&case.arch)).unwrap();
+        let x = first_image(&read(&dir.join("input.safetensors"))["x"]);
+        let paths: Vec<String> = net.attention_blocks().iter().map(|b| b.path.clone()).collect();
+        let kinds: Vec<&str> = net.attention_blocks().iter().map(|b| b.kind).collect();
+        let mut session = Session::new(net.clone());
+        // Everything on, the last block off, the first, a kind, everything on again, a prefix.
+        let mut sequence: Vec<Vec<String>> = vec![vec![]];
+        if let (Some(first), Some(last)) = (paths.first(), paths.last()) {
+            let stage = first.split('.').next().unwrap().to_string();
+            sequence.extend([vec![last.clone()], vec![first.clone()], vec![kinds[0].to_string()], vec![], vec![stage], vec![last.clone()]]);
+        }
+        for words in sequence {
+            let off = Off(words.clone());
+            let got = pollster::block_on(session.run(&backend, kernels, &x, &off, &clock)).unwrap();
+            let want = pollster::block_on(net.run_with(&backend, kernels, &x, &off)).unwrap();
+            assert_eq!(got.run.logits, want.logits, "{}: logits with {words:?} off", case.name);
+            assert_eq!(got.run.blocks.len(), want.blocks.len());
+            for (g, w) in got.run.blocks.iter().zip(&want.blocks) {
+                assert_eq!((&g.path, g.off, &g.maps), (&w.path, w.off, &w.maps), "{}: {} with {words:?} off", case.name, g.path);
+            }
+            assert_eq!(got.stages.first().map(|s| s.stage.as_str()), Some("stem"), "{}", case.name);
+        }
+        // Switching the last block off after a run with everything on starts at its module.
+        if paths.len() > 1 {
+            pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &clock)).unwrap();
+            let last = paths.last().unwrap();
+            let got = pollster::block_on(session.run(&backend, kernels, &x, &Off(vec![last.clone()]), &clock)).unwrap();
+            assert!(got.resumed_at > 0 && got.stages.iter().any(|s| s.reused), "{}: {last} off re-ran everything", case.name);
+            let again = pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &clock)).unwrap();
+            assert_eq!(again.resumed_at, net.nodes.len(), "{}: the full run is kept", case.name);
+            toggled += 1;
+        }
+        // A block's features: its output is its input times its gate for a channel gate, and the
+        // input is unchanged where the block is off.
+        if let Some(path) = paths.iter().zip(&kinds).find(|(_, k)| ["se", "eca", "ese"].contains(k)).map(|(p, _)| p) {
+            let run = pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &clock)).unwrap();
+            let (input, output) = pollster::block_on(session.features(&backend, kernels, path)).unwrap();
+            let gate = &run.run.blocks.iter().find(|b| &b.path == path).unwrap().maps["channel"];
+            let plane = input.shape()[2] * input.shape()[3];
+            for (i, (a, b)) in input.data().iter().zip(output.data()).enumerate() {
+                assert!((a * gate.data()[i / plane] - b).abs() <= 1e-5 * (1.0 + b.abs()), "{}: {path} output", case.name);
+            }
+            pollster::block_on(session.run(&backend, kernels, &x, &Off(vec![path.clone()]), &clock)).unwrap();
+            let (input, output) = pollster::block_on(session.features(&backend, kernels, path)).unwrap();
+            assert_eq!(input, output, "{}: {path} off is the identity", case.name);
+        }
+    }
+    assert!(toggled >= 10, "toggles were checked on {toggled} networks");
+}
+
+#[test]
+fn a_session_gives_the_attention_rows_of_a_non_local_block_and_refuses_them_for_a_gate() {
+    use attention_playground::net::session::Session;
+    let backend = AnyBackend::Cpu(CpuBackend::new());
+    let kernels = backend.cpu_kernels();
+    let dir = fixtures().join("resnet50_nl");
+    let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
+    let arch = cases().into_iter().find(|c| c.name == "resnet50_nl").unwrap().arch;
+    let net = families::build(&dict, Some(&arch)).unwrap();
+    let x = first_image(&read(&dir.join("input.safetensors"))["x"]);
+    let nl = net.attention_blocks().iter().find(|b| b.kind == "nl").unwrap().path.clone();
+    let mut session = Session::new(net);
+    let err = pollster::block_on(session.attention_row(&backend, kernels, &nl, 0)).unwrap_err().to_string();
+    assert!(err.contains("run an image first"), "{err}");
+    pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &|| 0.0)).unwrap();
+    let row = pollster::block_on(session.attention_row(&backend, kernels, &nl, 0)).unwrap();
+    let sum: f32 = row.row.data().iter().sum();
+    assert!((sum - 1.0).abs() < 1e-4, "an embedded-Gaussian row sums to 1: {sum}");
+    // The same row as the block computes from its own input.
+    let (input, _) = pollster::block_on(session.features(&backend, kernels, &nl)).unwrap();
+    let attention_playground::net::AttentionLayer::Block(block) =
+        &session.net.attention_blocks().iter().find(|b| b.path == nl).unwrap().layer
+    else {
+        panic!("a Non-local block is one of the engine's blocks")
+    };
+    let direct = pollster::block_on(backend.attention_row(block, &input, 0)).unwrap();
+    assert_eq!(row.row, direct.row);
+    let err = pollster::block_on(session.attention_row(&backend, kernels, "layer9.0.se", 0)).unwrap_err().to_string();
+    assert!(err.contains("no attention block of this network"), "{err}");
 }

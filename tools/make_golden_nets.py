@@ -631,6 +631,16 @@ def write_checkpoints(folder, model, xd, off):
             "expected_bf16.safetensors": "logits, maps and logits_off computed from the bfloat16-rounded weights"}
 
 
+def write_real_sized_shapes():
+    """The keys and shapes of timm's real-sized networks that src/net/random.rs writes with seeded
+    weights for the benchmarks (tests/net.rs checks them against this file)."""
+    shapes = {}
+    for arch in ["seresnet50", "mobilenetv3_large_100"]:
+        model = timm.create_model(arch)
+        shapes[arch] = {k: list(v.shape) for k, v in model.state_dict().items() if "num_batches" not in k}
+    (NETS / "real_sized_shapes.json").write_text(json.dumps(shapes, separators=(",", ":")))
+
+
 def main():
     if NETS.exists():
         shutil.rmtree(NETS)
@@ -638,6 +648,7 @@ def main():
     torch.set_num_threads(2)
     entries = [write_case(*case) for case in CASES]
     (NETS / "cases.json").write_text(json.dumps(entries, indent=1) + "\n")
+    write_real_sized_shapes()
     total = sum(f.stat().st_size for f in NETS.rglob("*") if f.is_file())
     print(f"wrote {len(entries)} cases to {NETS}: {total / 1e6:.2f} MB "
           f"(torch {torch.__version__}, timm {timm.__version__}, torchvision {torchvision.__version__})")

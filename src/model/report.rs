@@ -13,6 +13,7 @@ use crate::tensor::Tensor;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Number(f64),
+    Bool(bool),
     Text(String),
     Floats(Vec<f32>),
     List(Vec<Value>),

@@ -12,6 +12,9 @@ pub mod checkpoint;
 pub mod families;
 pub mod layers;
 pub mod preprocess;
+pub mod random;
+pub mod report;
+pub mod session;
 
 use std::collections::BTreeMap;
 
@@ -37,6 +40,14 @@ pub enum Node {
     },
     /// An attention block, switchable.
     Attention(Box<Attention>),
+    /// One module of the reference library by its path (`layer3.1`, `blocks.2.0`,
+    /// `features.4`): a ResNet block, an inverted residual. A network's top level is its stem,
+    /// these modules in order and its head; a [`session::Session`] caches the features between
+    /// them.
+    Module {
+        path: String,
+        nodes: Vec<Node>,
+    },
     /// Global average pooling to `(C, 1, 1)` (MobileNetV3 pools before its last convolution).
     GlobalPool,
     /// Global average pooling, then the linear classifier: the logits.
@@ -94,6 +105,18 @@ impl Off {
         Off(list.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
     }
 
+    /// Refuses a word that names no block of `net`, listing what the blocks are.
+    pub fn check(&self, net: &Net) -> Result<()> {
+        let blocks = net.attention_blocks();
+        match self.0.iter().find(|w| !blocks.iter().any(|b| Off(vec![w.to_string()]).covers(b))) {
+            Some(word) => Err(Error::BadOption {
+                option: "--off",
+                reason: format!("`{word}` names no attention block of this network (they are {})", report::block_counts(&blocks)),
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub fn covers(&self, block: &Attention) -> bool {
         self.0.iter().any(|w| {
             w == block.kind || w == &block.path || (block.path.starts_with(w.as_str()) && block.path.as_bytes().get(w.len()) == Some(&b'.'))
@@ -141,6 +164,7 @@ impl Net {
                         walk(body, out);
                         walk(shortcut, out);
                     }
+                    Node::Module { nodes, .. } => walk(nodes, out),
                     _ => {}
                 }
             }
@@ -148,6 +172,26 @@ impl Net {
         let mut out = Vec::new();
         walk(&self.nodes, &mut out);
         out
+    }
+
+    /// The stage of each top-level node, for timings: `stem` before the first module,
+    /// [`report::stage_of`] the module's path (`layer3` for `layer3.1`, `blocks.2` for
+    /// `blocks.2.0`) for a module and anything between modules, `head` after the last.
+    pub fn stages(&self) -> Vec<String> {
+        let last_module = self.nodes.iter().rposition(|n| matches!(n, Node::Module { .. }));
+        let mut current = "stem".to_string();
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                if let Node::Module { path, .. } = node {
+                    current = report::stage_of(path);
+                } else if last_module.is_some_and(|m| i > m) {
+                    current = "head".into();
+                }
+                current.clone()
+            })
+            .collect()
     }
 
     /// Runs `x` `(N, 3, H, W)` (already preprocessed: normalised as the network expects) through
@@ -170,7 +214,7 @@ impl Net {
         let mut logits = Vec::with_capacity(dims.n * self.classes);
         let mut per_image: Vec<Vec<BlockRecord>> = Vec::with_capacity(dims.n);
         for image in x.data().chunks_exact(dims.image_len()) {
-            let mut state = State { kernels, backend, off, records: Vec::new() };
+            let mut state = State::new(kernels, backend, off);
             let features = Features { data: image.to_vec(), channels: 3, height: dims.h, width: dims.w };
             let out = state.nodes(&self.nodes, features).await?;
             if out.data.len() != self.classes {
@@ -200,7 +244,8 @@ impl Net {
 }
 
 /// One image's features, channel-major.
-struct Features {
+#[derive(Debug, Clone)]
+pub(crate) struct Features {
     data: Vec<f32>,
     channels: usize,
     height: usize,
@@ -208,16 +253,30 @@ struct Features {
 }
 
 /// What a forward pass carries through the nodes.
-struct State<'a> {
+pub(crate) struct State<'a> {
     kernels: Kernels,
     backend: &'a AnyBackend,
     off: &'a Off,
-    records: Vec<BlockRecord>,
+    pub(crate) records: Vec<BlockRecord>,
+    /// The block whose input and output to keep, by path.
+    capture: Option<&'a str>,
+    /// The captured block's `(input, output)`, each `(1, C, H, W)`.
+    pub(crate) captured: Option<(Tensor, Tensor)>,
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    pub(crate) fn new(kernels: Kernels, backend: &'a AnyBackend, off: &'a Off) -> Self {
+        State { kernels, backend, off, records: Vec::new(), capture: None, captured: None }
+    }
+
+    /// Keeps the input and output of the block at `path` in [`State::captured`].
+    pub(crate) fn capturing(mut self, path: &'a str) -> Self {
+        self.capture = Some(path);
+        self
+    }
+
     /// Runs `nodes` in order (boxed: residual blocks recurse).
-    fn nodes<'s>(
+    pub(crate) fn nodes<'s>(
         &'s mut self,
         nodes: &'s [Node],
         x: Features,
@@ -231,7 +290,7 @@ impl State<'_> {
         })
     }
 
-    async fn node(&mut self, node: &Node, x: Features) -> Result<Features> {
+    pub(crate) async fn node(&mut self, node: &Node, x: Features) -> Result<Features> {
         Ok(match node {
             Node::Conv(conv) => {
                 if conv.cin != x.channels {
@@ -266,6 +325,7 @@ impl State<'_> {
                 y
             }
             Node::Attention(block) => self.attention(block, x).await?,
+            Node::Module { nodes, .. } => self.nodes(nodes, x).await?,
             Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
             Node::Head(linear) => {
                 let pooled = global_average(&x.data, x.height * x.width);
@@ -293,21 +353,44 @@ impl State<'_> {
             ran_on: None,
             on_backend: matches!(block.layer, AttentionLayer::Block(_)),
         };
-        if off {
-            self.records.push(record);
+        let capture = self.capture == Some(block.path.as_str());
+        let input = capture.then(|| x.data.clone());
+        let y = self.attention_output(block, x.data, x.height, x.width, &mut record).await?;
+        if let Some(input) = input {
+            let shape = vec![1, x.channels, x.height, x.width];
+            self.captured = Some((
+                Tensor::new(shape.clone(), input).expect("features of their shape"),
+                Tensor::new(shape, y.clone()).expect("features of their shape"),
+            ));
+        }
+        self.records.push(record);
+        Ok(Features { data: y, ..x })
+    }
+
+    /// The block's output for `x` (itself when the block is off), its maps into `record`.
+    async fn attention_output(
+        &mut self,
+        block: &Attention,
+        x: Vec<f32>,
+        height: usize,
+        width: usize,
+        record: &mut BlockRecord,
+    ) -> Result<Vec<f32>> {
+        if record.off {
             return Ok(x);
         }
-        let positions = x.height * x.width;
+        let channels = x.len() / (height * width);
+        let positions = height * width;
         let y = match &block.layer {
             AttentionLayer::Block(b) => {
-                let input = Tensor::new(vec![1, x.channels, x.height, x.width], x.data).expect("features of their shape");
+                let input = Tensor::new(vec![1, channels, height, width], x).expect("features of their shape");
                 let out = self.backend.forward(b, &input, MapRequest::default()).await.map_err(|e| at_block(&block.path, e))?;
                 record.maps = out.maps;
                 record.ran_on = Some(out.ran_on);
                 out.y.into_data()
             }
             AttentionLayer::Gate { layers, act, gate } => {
-                let mut v = global_average(&x.data, positions);
+                let mut v = global_average(&x, positions);
                 for (i, layer) in layers.iter().enumerate() {
                     v = layer.forward(&v);
                     if i + 1 < layers.len() {
@@ -315,7 +398,7 @@ impl State<'_> {
                     }
                 }
                 gate.apply_in_place(&mut v);
-                let mut data = x.data;
+                let mut data = x;
                 for (plane, g) in data.chunks_exact_mut(positions).zip(&v) {
                     plane.iter_mut().for_each(|p| *p *= g);
                 }
@@ -324,8 +407,7 @@ impl State<'_> {
                 data
             }
         };
-        self.records.push(record);
-        Ok(Features { data: y, ..x })
+        Ok(y)
     }
 }
 

@@ -279,6 +279,7 @@ impl serde::Serialize for JsonValue<'_> {
         match self.0 {
             Value::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => s.serialize_i64(*n as i64),
             Value::Number(n) => s.serialize_f64(*n),
+            Value::Bool(b) => s.serialize_bool(*b),
             Value::Text(t) => s.serialize_str(t),
             Value::Floats(f) => {
                 let mut seq = s.serialize_seq(Some(f.len()))?;

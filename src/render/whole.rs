@@ -10,10 +10,11 @@
 use std::fs;
 use std::path::Path;
 
-use attention_playground::model::report::{Value, plane};
+use attention_playground::model::report::Value;
 use attention_playground::net::checkpoint::StateDict;
 use attention_playground::net::preprocess::{Preprocess, class_names, top_k};
-use attention_playground::net::{Attention, BlockRecord, Net, Off, families};
+use attention_playground::net::report::{self, block_counts, first_image, object, stage_of, top5};
+use attention_playground::net::{BlockRecord, Net, Off, families};
 use attention_playground::{AnyBackend, Tensor};
 use image::RgbImage;
 
@@ -38,9 +39,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
         ));
     }
     let off = Off::parse(args.off.as_deref().unwrap_or(""));
-    if let Some(word) = off.0.iter().find(|w| !blocks.iter().any(|b| Off(vec![w.to_string()]).covers(b))) {
-        return Err(format!("option --off: `{word}` names no attention block of this network (they are {})", summary(&blocks)));
-    }
+    off.check(&network).map_err(|e| e.to_string())?;
 
     // The photo as `net --image` reads it.
     let upright = decode::upright(&args.image)?;
@@ -74,7 +73,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     }
     let top = top_k(run.logits.data(), 5);
     let (best, p) = top.first().copied().unwrap_or((0, 0.0));
-    let mut notes = vec![format!("{}, shallow (top) to deep (bottom), a row per stage.", summary(&blocks))];
+    let mut notes = vec![format!("{}, shallow (top) to deep (bottom), a row per stage.", block_counts(&blocks))];
     if run.blocks.iter().any(|b| b.maps.contains_key("channel")) {
         notes.push(
             "Channel gates: sorted, highest first, on one axis shared by every block and coloured on it; beside them a bar from the lowest to the highest gate, the dot at the mean."
@@ -139,7 +138,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
         "attention-playground: {} through {} ({}; {s} x {s} crop, {}) on the {ran}: {} {:.1}%{off_part}; wrote overview.{{svg,png}}{block_part}, photo.png and result.json to {}",
         args.image.display(),
         network.arch,
-        summary(&blocks),
+        block_counts(&blocks),
         transform.interpolation,
         names[best],
         100.0 * p,
@@ -174,11 +173,6 @@ fn block_figures_of(painter: &draw::Painter, photo: &draw::Photo, record: &Block
 }
 
 /// The first image's values of a `(N, ...)` map.
-fn first_image(t: &Tensor) -> &[f32] {
-    let per = t.shape()[1..].iter().product::<usize>();
-    &t.data()[..per]
-}
-
 /// A `(N, H, W)` map's first image.
 fn map_of(t: &Tensor) -> draw::Map {
     let s = t.shape();
@@ -225,37 +219,11 @@ fn short_value(v: f64) -> String {
     if v.abs() >= 0.001 || v == 0.0 { format!("{v:.3}") } else { format!("{v:.2e}") }
 }
 
-/// The stage of a module path: its components up to the first that holds a digit (`layer1` of
-/// `layer1.0.se`, `blocks.3` of `blocks.3.0.se`, `s2` of `s2.b1.se`, `features.4` of
-/// `features.4.block.2`).
-pub fn stage_of(path: &str) -> String {
-    let mut out = Vec::new();
-    for part in path.split('.') {
-        out.push(part);
-        if part.bytes().any(|b| b.is_ascii_digit()) {
-            break;
-        }
-    }
-    out.join(".")
-}
-
 fn kind_label(kind: &str) -> String {
     match kind {
         "nl" => "Non-local".into(),
         other => other.to_uppercase(),
     }
-}
-
-/// `16 se blocks`, `3 eca blocks, 1 nl block` (as `net` says it).
-fn summary(blocks: &[&Attention]) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for b in blocks {
-        match counts.iter_mut().find(|(k, _)| *k == b.kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((b.kind, 1)),
-        }
-    }
-    counts.iter().map(|(k, n)| format!("{n} {k} block{}", if *n == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")
 }
 
 /// Where the blocks ran: the backend of the engine's blocks (the first that fell back to the CPU,
@@ -294,27 +262,6 @@ fn figure_crop(photo: &image::RgbaImage, t: &Preprocess) -> attention_playground
     Ok(Some(unnormalise(&x, &sharp)))
 }
 
-/// `{ index, name, probability }` of the five most probable classes.
-fn top5(logits: &Tensor, names: &[String]) -> Value {
-    Value::List(
-        top_k(logits.data(), 5)
-            .into_iter()
-            .map(|(i, p)| {
-                object(vec![("index", Value::Number(i as f64)), ("name", Value::Text(names[i].clone())), ("probability", number(p))])
-            })
-            .collect(),
-    )
-}
-
-/// An f32 as the shortest decimal that reads back as it.
-fn number(v: f32) -> Value {
-    Value::Number(v.to_string().parse().unwrap_or(v as f64))
-}
-
-fn object(fields: Vec<(&str, Value)>) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}
-
 #[allow(clippy::too_many_arguments)]
 fn result_object(
     network: &Net,
@@ -333,24 +280,11 @@ fn result_object(
         .iter()
         .zip(figures)
         .map(|(record, figures)| {
-            let (h, w) = record.grid;
-            let mut fields = vec![
-                ("path", Value::Text(record.path.clone())),
-                ("kind", Value::Text(record.kind.into())),
-                ("channels", Value::Number(record.channels as f64)),
-                ("grid", object(vec![("width", Value::Number(w as f64)), ("height", Value::Number(h as f64))])),
-                ("ran_on", Value::Text(record.ran_on.as_ref().map_or_else(|| "off".into(), |r| r.to_string()))),
-            ];
-            if let Some(gates) = record.maps.get("channel") {
-                fields.push(("channel", Value::Floats(first_image(gates).to_vec())));
+            let mut block = report::block(record);
+            if let Value::Object(fields) = &mut block {
+                fields.push(("figures".into(), Value::List(figures.iter().map(|f| Value::Text(f.clone())).collect())));
             }
-            for key in ["spatial", "context"] {
-                if let Some(map) = record.maps.get(key).map(map_of) {
-                    fields.push((key, plane(map.width, map.height, &map.data)));
-                }
-            }
-            fields.push(("figures", Value::List(figures.iter().map(|f| Value::Text(f.clone())).collect())));
-            object(fields)
+            block
         })
         .collect();
     let mut fields = vec![
@@ -359,16 +293,7 @@ fn result_object(
         ("model", Value::Text(file.into())),
         ("image", Value::Text(args.image.display().to_string())),
         ("backend", Value::Text(backend.kind().to_string())),
-        (
-            "input",
-            object(vec![
-                ("size", Value::Number(transform.input_size as f64)),
-                ("crop_pct", Value::Number(transform.crop_pct)),
-                ("interpolation", Value::Text(transform.interpolation.to_string())),
-                ("mean", Value::Floats(transform.mean.to_vec())),
-                ("std", Value::Floats(transform.std.to_vec())),
-            ]),
-        ),
+        ("input", report::input(transform)),
         ("classes", Value::Number(network.classes as f64)),
         ("top5", top5(&run.logits, names)),
     ];
@@ -385,18 +310,4 @@ fn result_object(
     }
     fields.push(("network", object(vec![("arch", Value::Text(network.arch.clone())), ("blocks", Value::List(blocks))])));
     object(fields)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_block_s_stage_is_its_path_up_to_the_first_numbered_part() {
-        assert_eq!(stage_of("layer3.1.se"), "layer3");
-        assert_eq!(stage_of("blocks.3.0.se"), "blocks.3");
-        assert_eq!(stage_of("s2.b1.se"), "s2");
-        assert_eq!(stage_of("features.4.block.2"), "features.4");
-        assert_eq!(stage_of("se"), "se");
-    }
 }

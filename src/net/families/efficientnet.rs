@@ -153,11 +153,8 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
             };
             // A conv-BN-act block has no residual in these architectures.
             let residual = stride == 1 && out == channels && !dict.contains(&key("conv.weight"));
-            if residual {
-                nodes.push(Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity });
-            } else {
-                nodes.extend(body);
-            }
+            let body = if residual { vec![Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity }] } else { body };
+            nodes.push(Node::Module { path, nodes: body });
             channels = out;
         }
     }

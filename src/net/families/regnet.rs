@@ -47,8 +47,9 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
         }
         for b in 1..=blocks {
             let stride = if b == 1 { 2 } else { 1 };
-            let (node, out) = block(dict, &format!("{prefix}.b{b}"), channels, stride)?;
-            nodes.push(node);
+            let path = format!("{prefix}.b{b}");
+            let (node, out) = block(dict, &path, channels, stride)?;
+            nodes.push(Node::Module { path, nodes: vec![node] });
             channels = out;
         }
     }

@@ -57,8 +57,9 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
         depths.push(blocks);
         for j in 0..blocks {
             let stride = if stage > 1 && j == 0 { 2 } else { 1 };
-            let (node, out) = block(dict, &format!("{prefix}.{j}"), channels, stride, circular_eca)?;
-            nodes.push(node);
+            let path = format!("{prefix}.{j}");
+            let (node, out) = block(dict, &path, channels, stride, circular_eca)?;
+            nodes.push(Node::Module { path, nodes: vec![node] });
             channels = out;
         }
     }

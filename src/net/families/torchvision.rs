@@ -121,7 +121,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 let path = format!("features.{}", i + 1);
                 let gate = if se { Some((Relu, HardSigmoid)) } else { None };
                 let (block, out) = inverted_residual(dict, arch, &path, channels, stride, if hs { HardSwish } else { Relu }, gate, eps)?;
-                nodes.extend(block);
+                nodes.push(Node::Module { path, nodes: block });
                 channels = out;
             }
             blocks.len() + 1
@@ -140,7 +140,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                     let path = format!("features.{}.{k}", s + 1);
                     let stride = if k == 0 { first_stride } else { 1 };
                     let (block, out) = inverted_residual(dict, arch, &path, channels, stride, Silu, Some((Silu, Sigmoid)), eps)?;
-                    nodes.extend(block);
+                    nodes.push(Node::Module { path, nodes: block });
                     channels = out;
                 }
             }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+mod network;
+
 use crate::backend::{AnyBackend, Backend, BackendChoice, CpuBackend};
 use crate::blocks::ports::{Ported, read_block_weights};
 use crate::blocks::{Block, BlockKind, BlockOptions, MapRequest};
@@ -114,6 +116,8 @@ struct State {
     /// Blocks whose weights the user loaded (under timm's names, with the options their
     /// convention implies), used instead of the trained ones.
     own_weights: RefCell<BTreeMap<BlockKind, Ported>>,
+    /// The user's own network, when one is open ([`network`]); taken out while it runs.
+    network: RefCell<Option<network::Open>>,
 }
 
 /// One backend, one model, and the last run (kept for [`Playground::attention_at`]).
@@ -140,6 +144,7 @@ impl Playground {
                 model: RefCell::new(None),
                 last_run: RefCell::new(None),
                 own_weights: RefCell::new(BTreeMap::new()),
+                network: RefCell::new(None),
             }),
         })
     }
@@ -321,6 +326,7 @@ impl BlockBench {
 fn to_js(value: &Value) -> JsValue {
     match value {
         Value::Number(n) => JsValue::from_f64(*n),
+        Value::Bool(b) => JsValue::from_bool(*b),
         Value::Text(t) => JsValue::from_str(t),
         Value::Floats(f) => Float32Array::from(&f[..]).into(),
         Value::List(items) => items.iter().map(to_js).collect::<Array>().into(),

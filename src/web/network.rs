@@ -1,0 +1,234 @@
+//! The user's own network in the page: open a checkpoint ([`crate::net::families`]), run it on a
+//! photo as timm evaluates it ([`crate::net::preprocess`]) with any blocks off, and ask for one
+//! block's features or a Non-local block's attention row. A [`Session`] keeps the run with every
+//! block on and the last run with some off, so switching a block re-runs only from its module.
+
+use js_sys::{Array, Float32Array, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::{Playground, js_error, now_ms, to_js};
+use crate::error::Error;
+use crate::model::report::{self as model_report, Value};
+use crate::net::checkpoint::StateDict;
+use crate::net::preprocess::{Preprocess, class_names, top_k};
+use crate::net::report::{self, object};
+use crate::net::session::Session;
+use crate::net::{Off, families};
+
+/// An open network: its session, its class names and the transform its photos go through.
+pub(super) struct Open {
+    session: Session,
+    names: Vec<String>,
+    transform: Preprocess,
+}
+
+/// The page's words for an error of the library: the CLI's options named as the element's
+/// attributes (`off`, `arch`, `labels`).
+fn page_text(e: &Error) -> String {
+    let mut text = e.to_string();
+    for option in ["off", "arch", "labels", "model"] {
+        if let Some(rest) = text.strip_prefix(&format!("option --{option}: ")) {
+            text = format!("{option}: {rest}");
+        }
+    }
+    text.replace("--arch ", "arch=")
+}
+
+fn page_error(e: Error) -> JsValue {
+    js_error(page_text(&e))
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// Opens the checkpoint `bytes` (safetensors in float32, float16 or bfloat16; a `.pth` and
+    /// other files are named with how to convert them) named `name` in messages, as `arch`
+    /// (timm's model name or `torchvision.NAME`; empty: read off the weights where they tell),
+    /// with `labels` (one class name per line; empty: ImageNet's for 1000 classes, else `class N`).
+    /// Returns `{ family, arch, classes, summary, blocks: [{ path, kind, stage, channels }] }`;
+    /// the network replaces any open one. On failure the open one stays.
+    #[wasm_bindgen(js_name = openNetwork)]
+    pub fn open_network(&self, bytes: Vec<u8>, name: String, arch: String, labels: String) -> Result<JsValue, JsValue> {
+        let dict = StateDict::read(&bytes, &name).map_err(page_error)?;
+        drop(bytes);
+        let arch = Some(arch.trim()).filter(|a| !a.is_empty());
+        let net = families::build(&dict, arch).map_err(|e| js_error(format!("{name}: {}", page_text(&e))))?;
+        drop(dict);
+        let labels = Some(labels.as_str()).filter(|l| !l.trim().is_empty());
+        let names = class_names(net.classes, labels).map_err(page_error)?;
+        let description = to_js(&report::network(&net));
+        let transform = Preprocess::for_arch(&net.arch);
+        self.state.network.replace(Some(Open { session: Session::new(net), names, transform }));
+        Ok(description)
+    }
+
+    /// Closes the open network (the page goes back to the bundled one).
+    #[wasm_bindgen(js_name = closeNetwork)]
+    pub fn close_network(&self) {
+        self.state.network.replace(None);
+    }
+
+    /// Runs the open network on `width x height` upright RGBA pixels (the photo at up to
+    /// `photo::PRESCALE_SIDE`; resized and centre-cropped here as timm evaluates) with the blocks
+    /// `off` names (space- or comma-separated paths, path prefixes or kinds) switched off.
+    /// Resolves to the network's result object (README, "The result object on a network").
+    #[wasm_bindgen(js_name = runNetwork)]
+    pub fn run_network(&self, rgba: Vec<u8>, width: usize, height: usize, off: String) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let mut open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
+            let result = run(&state.backend, &mut open, &rgba, width, height, &off).await;
+            // A network opened meanwhile wins.
+            if state.network.borrow().is_none() {
+                state.network.replace(Some(open));
+            }
+            result
+        })
+    }
+
+    /// The features `(C, H, W)` before and after the block at `path` in the last run, for the
+    /// channels listed: `{ width, height, channels, before: [Float32Array], after: [Float32Array] }`.
+    #[wasm_bindgen(js_name = networkFeatures)]
+    pub fn network_features(&self, path: String, channels: Vec<u32>) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
+            let kernels = state.backend.cpu_kernels();
+            let result = open.session.features(&state.backend, kernels, &path).await;
+            if state.network.borrow().is_none() {
+                state.network.replace(Some(open));
+            }
+            let (input, output) = result.map_err(page_error)?;
+            let (c, h, w) = (input.shape()[1], input.shape()[2], input.shape()[3]);
+            let planes = |t: &crate::tensor::Tensor| -> Result<Array, JsValue> {
+                channels
+                    .iter()
+                    .map(|&ch| {
+                        let ch = ch as usize;
+                        if ch >= c {
+                            return Err(js_error(format!("channel {ch} is outside the {c} channels of `{path}`")));
+                        }
+                        Ok(JsValue::from(Float32Array::from(&t.data()[ch * h * w..(ch + 1) * h * w])))
+                    })
+                    .collect()
+            };
+            let value = object(vec![
+                ("width", Value::Number(w as f64)),
+                ("height", Value::Number(h as f64)),
+                ("channels", Value::Number(c as f64)),
+            ]);
+            let out = to_js(&value);
+            js_sys::Reflect::set(&out, &"before".into(), &planes(&input)?.into())?;
+            js_sys::Reflect::set(&out, &"after".into(), &planes(&output)?.into())?;
+            Ok(out)
+        })
+    }
+
+    /// The attention row of feature position (`fx`, `fy`) of the Non-local block at `path`, in
+    /// the last run: `{ width, height, data }` over the positions it attends to.
+    #[wasm_bindgen(js_name = networkAttentionAt)]
+    pub fn network_attention_at(&self, path: String, fx: usize, fy: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
+            let kernels = state.backend.cpu_kernels();
+            let grid = open.session.net.attention_blocks().iter().any(|b| b.path == path);
+            let result = async {
+                if !grid {
+                    return Err(Error::BadOption { option: "block", reason: format!("`{path}` is no attention block of this network") });
+                }
+                let (input, _) = open.session.features(&state.backend, kernels, &path).await?;
+                let (h, w) = (input.shape()[2], input.shape()[3]);
+                if fx >= w || fy >= h {
+                    return Err(Error::BadOption {
+                        option: "query",
+                        reason: format!("({fx}, {fy}) is outside the {w} x {h} grid of `{path}`"),
+                    });
+                }
+                open.session.attention_row(&state.backend, kernels, &path, fy * w + fx).await
+            }
+            .await;
+            if state.network.borrow().is_none() {
+                state.network.replace(Some(open));
+            }
+            let row = result.map_err(page_error)?.row;
+            let s = row.shape();
+            Ok(to_js(&model_report::plane(s[2], s[1], report::first_image(&row))))
+        })
+    }
+}
+
+/// One run of the page: every block on (kept), then with `off`'s blocks off.
+async fn run(
+    backend: &crate::backend::AnyBackend,
+    open: &mut Open,
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+    off: &str,
+) -> Result<JsValue, JsValue> {
+    let start = now_ms();
+    let off = Off::parse(off);
+    off.check(&open.session.net).map_err(page_error)?;
+    let x = open.transform.apply(rgba, width, height).map_err(page_error)?;
+    let kernels = backend.cpu_kernels();
+    let full = open.session.run(backend, kernels, &x, &Off::default(), &now_ms).await.map_err(page_error)?;
+    let with_off =
+        if off.0.is_empty() { None } else { Some(open.session.run(backend, kernels, &x, &off, &now_ms).await.map_err(page_error)?) };
+    let shown = with_off.as_ref().unwrap_or(&full);
+    let names = &open.names;
+    // The change in the probability of the class predicted with every block on.
+    let (top, p_full) = top_k(full.run.logits.data(), 1)[0];
+    let p_off = softmax_at(shown.run.logits.data(), top);
+    let stages = |run: &crate::net::session::SessionRun| {
+        Value::List(
+            run.stages
+                .iter()
+                .map(|s| {
+                    object(vec![("stage", Value::Text(s.stage.clone())), ("ms", Value::Number(s.ms)), ("reused", Value::Bool(s.reused))])
+                })
+                .collect(),
+        )
+    };
+    let order = shown.run.blocks.iter().map(|b| Value::Text(b.path.clone())).collect();
+    let blocks = Value::Object(shown.run.blocks.iter().map(|b| (b.path.clone(), report::block(b))).collect());
+    let mut network = report::network(&open.session.net);
+    if let Value::Object(fields) = &mut network {
+        fields.push(("order".into(), Value::List(order)));
+    }
+    let switched = shown.run.blocks.iter().filter(|b| b.off).map(|b| Value::Text(b.path.clone())).collect();
+    let mut fields = vec![
+        ("network", network),
+        ("input", report::input(&open.transform)),
+        ("prediction", report::top5(&shown.run.logits, names)),
+        ("full", report::top5(&full.run.logits, names)),
+        (
+            "change",
+            object(vec![
+                ("index", Value::Number(top as f64)),
+                ("name", Value::Text(names[top].clone())),
+                ("full", report::number(p_full)),
+                ("off", report::number(p_off)),
+            ]),
+        ),
+        ("off", Value::List(off.0.iter().map(|w| Value::Text(w.clone())).collect())),
+        ("switched_off", Value::List(switched)),
+        ("blocks", blocks),
+        ("logits", Value::Floats(shown.run.logits.data().to_vec())),
+        ("full_logits", Value::Floats(full.run.logits.data().to_vec())),
+        ("timings", object(vec![("full", stages(&full)), ("stages", stages(shown)), ("total_ms", Value::Number(now_ms() - start))])),
+        ("backend", Value::Text(model_report::backend_word(backend.kind()).into())),
+        ("kernels", Value::Text(backend.cpu_kernels().name().into())),
+    ];
+    if let Some(ran_on) = shown.run.blocks.iter().filter(|b| b.on_backend).find_map(|b| b.ran_on.as_ref()) {
+        fields.push(("ran_on", Value::Text(ran_on.to_string())));
+    }
+    Ok(to_js(&object(fields)))
+}
+
+/// The softmax probability of class `i`.
+fn softmax_at(logits: &[f32], i: usize) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
+    (f64::from(logits[i] - max).exp() / sum) as f32
+}
