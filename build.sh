@@ -124,6 +124,10 @@ cmd_bench() {
     ensure_bench_node_modules
     log "our wasm SIMD build against onnxruntime-web (wasm, SIMD), one thread each, in headless Chromium"
     node tools/bench/side_by_side_web.mjs --out target/bench-cases
+    log "real-sized networks with random weights for the page's benchmark (target/bench-nets/)"
+    for arch in seresnet50 mobilenetv3_large_100; do
+        [ -f "target/bench-nets/$arch.safetensors" ] || cargo run --locked --release --example random_checkpoint -- "$arch" "target/bench-nets/$arch.safetensors"
+    done
     log "the playground's stages in headless Chromium (wasm CPU path and WebGPU on SwiftShader)"
     node tools/bench-browser.mjs
 }
@@ -165,6 +169,7 @@ cmd_build() {
     rm -rf dist
     mkdir -p dist/pkg dist/pkg-scalar
     cp index.html www/*.js www/*.html dist/
+    cp -r www/views dist/
     cp -r www/samples dist/
     cp target/web-pkg/attention_playground.js target/web-pkg/attention_playground_bg.wasm dist/pkg/
     cp target/web-pkg-scalar/attention_playground.js target/web-pkg-scalar/attention_playground_bg.wasm dist/pkg-scalar/

@@ -37,6 +37,48 @@ for (const [backend, flags] of [['cpu', []], ['webgpu', ['--enable-unsafe-webgpu
   await browser.close();
 }
 
+// Opened networks (real-sized, random float16 weights written by examples/random_checkpoint.rs
+// into target/bench-nets/): opening one (read, parse, build, first run on the cat), the first
+// run's own time, switching a stage off (re-run from that stage: two stages in turn, so each toggle
+// computes), and the engine's WebAssembly memory afterwards, which only grows, so it is the peak.
+{
+  const { stat } = await import('node:fs/promises');
+  const nets = new URL('../target/bench-nets/', import.meta.url).pathname;
+  const netServer = await serve({ '/': new URL('../dist/', import.meta.url).pathname, '/nets/': nets }, 0);
+  const netUrl = `http://127.0.0.1:${netServer.address().port}/embed.html`;
+  const CASES = [['seresnet50', ['layer3', 'layer4']], ['mobilenetv3_large_100', ['blocks.4', 'blocks.5']]];
+  for (const [backend, flags] of [['cpu', []], ['webgpu', ['--enable-unsafe-webgpu']]]) {
+    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-background-networking', ...flags] });
+    for (const [arch, words] of CASES) {
+      const size = (await stat(`${nets}${arch}.safetensors`)).size;
+      const page = await browser.newPage();
+      await page.goto(netUrl);
+      const f = await page.evaluate(async ({ arch, words, runs }) => {
+        const el = document.querySelector('attention-playground');
+        await el.ready;
+        await el.run(new URL('./samples/cat.jpg', location.href).href);
+        const t0 = performance.now();
+        await el.loadModel(`/nets/${arch}.safetensors`, { arch });
+        const open = performance.now() - t0;
+        const first = el.result.timings.total_ms;
+        const toggles = [];
+        for (let i = 0; i < runs; i++) {
+          const next = new Promise((r) => el.addEventListener('attention-result', (e) => r(e.detail), { once: true }));
+          el.setAttribute('off', words[i % 2]);
+          toggles.push((await next).timings.total_ms);
+        }
+        const memory = await el._engine.call('memory');
+        return { open, first, toggles, memory, backend: el.result.backend };
+      }, { arch, words, runs: RUNS });
+      console.log(`${f.backend.padEnd(6)} ${arch} (${(size / 2 ** 20).toFixed(0)} MB float16): open ${f.open.toFixed(0)} ms `
+        + `(first run ${f.first.toFixed(0)} ms), a stage off median ${median(f.toggles).toFixed(0)} ms, wasm memory ${(f.memory / 2 ** 20).toFixed(0)} MB`);
+      await page.close();
+    }
+    await browser.close();
+  }
+  netServer.close();
+}
+
 // Big photos: how long the worker takes to decode and scale them, and the longest task the page's
 // main thread ran meanwhile (what a person feels as a freeze; long tasks are those over 50 ms).
 {

@@ -1,61 +1,22 @@
 // <attention-playground>: the whole playground as one custom element. The embed is
 //   <script type="module" src=".../attention-playground.js"></script>
 //   <attention-playground></attention-playground>
-// Attributes: image, blocks, view, backend, controls (see the README). JS API: el.ready,
-// el.run(source), el.attentionAt(x, y), el.result, and the `attention-result` event.
+// Attributes: image, blocks, view, backend, controls, wasm, and for a network of your own model,
+// arch, labels, off (see the README). The JS API is in api.js; the controls in controls.js; each
+// view is a module of views/.
 import { Engine } from './engine.js';
-import { loadImage } from './image-input.js';
+import { PlaygroundApi } from './api.js';
+import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, sampleUrl } from './bundled.js';
+import { bindControls, cardHtml, syncControls } from './controls.js';
+import { networkPredictionLine, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
-import { drawChannelView, drawFeaturesView, drawOverlayView, predictionLine, timingLine } from './views.js';
+import { VIEWS, viewNamed } from './views/index.js';
 
-// In the order the network runs them: three on the 16 named stem channels (1/4 size), then
-// three after the first convolution (32 channels, 1/8 size). See src/model/mod.rs.
-const BLOCKS = [
-  { name: 'se', label: 'SE', title: 'Squeeze-and-Excitation: one gate per channel from the global average (on the 16 named channels)' },
-  { name: 'eca', label: 'ECA', title: 'Efficient Channel Attention: a 1-D conv across channels (on the 16 named channels)' },
-  { name: 'gc', label: 'GC', title: 'Global Context: one attention-pooled context, then a channel transform (on the 16 named channels)' },
-  { name: 'cbam', label: 'CBAM', title: 'CBAM: a channel gate, then a spatial gate from a 7x7 conv (after the first convolution)' },
-  { name: 'nonlocal', label: 'Non-local', title: 'Non-local block: every position attends to every other (after the first convolution)' },
-  { name: 'mhsa', label: 'MHSA', title: 'Multi-head self-attention over the positions, as x + MHSA(x) (after the first convolution)' },
-];
 // Views are laid out for at least this many CSS pixels; a narrower column shows them scaled.
 const MIN_DRAW_WIDTH = 280;
-const BLOCK_LABEL = Object.fromEntries(BLOCKS.map((b) => [b.name, b.label]));
 
-// The options a person can change, with the CLI's words (src/blocks/options.rs).
-const OPTIONS = {
-  cbam: [{ key: 'spatial_order', label: 'pooling order', values: ['mean-max', 'max-mean'] }],
-  nonlocal: [
-    // The Gaussian and concatenation forms need other weights than the trained block has.
-    { key: 'pairwise', label: 'pairwise', values: ['embedded-gaussian', 'dot-product'] },
-    { key: 'subsample', label: 'subsample keys', values: [false, true] },
-  ],
-  eca: [{ key: 'padding', label: 'padding', values: ['zero', 'circular'] }],
-  // GC's "add" fusion needs an mlp_add the trained network does not have, so GC has no options here.
-  // The engine has no default head count, so MHSA's is always sent.
-  mhsa: [{ key: 'heads', label: 'heads', values: [4, 1, 2, 8], alwaysSent: true }],
-};
-
-const VIEWS = [
-  { name: 'channel', label: 'Channel weights', blocks: ['se', 'cbam', 'eca', 'gc'] },
-  { name: 'spatial', label: 'Spatial map', blocks: ['cbam', 'gc'] },
-  { name: 'nonlocal', label: 'Attention', blocks: ['nonlocal', 'mhsa'] },
-  { name: 'features', label: 'Features', blocks: BLOCKS.map((b) => b.name) },
-];
-// The network was trained with every block; switching one off shows what it contributes.
-const DEFAULT_BLOCKS = BLOCKS.map((b) => b.name);
-const SAMPLES = [
-  { file: 'cat.jpg', label: 'Cat (CC0)' },
-  { file: 'astronaut.jpg', label: 'Astronaut (public domain)' },
-  { file: 'rocket.jpg', label: 'Rocket (public domain)' },
-];
-const sampleUrl = (file) => new URL(`./samples/${file}`, import.meta.url).href;
-
-// Which map of a block each overlay view shows.
-const SPATIAL_MAP = { cbam: ['spatial', 'CBAM spatial gate', 'gate'], gc: ['context', 'GC context weights (softmax over positions)', 'weight'] };
-
-export class AttentionPlayground extends HTMLElement {
-  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm'];
+export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
+  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off'];
 
   constructor() {
     super();
@@ -66,15 +27,17 @@ export class AttentionPlayground extends HTMLElement {
     });
     this.ready.catch(() => {}); // shown in the element; callers who await it still see the rejection
     this.result = null;
-    this._state = { opacity: 0.6, sorted: true, head: 0, hoverChannel: null, inspect: {}, options: {}, attention: null };
+    this._state = { opacity: 0.6, sorted: true, head: 0, hoverChannel: null, inspect: {}, options: {}, attention: null, rows: {} };
     this._photo = null;
     // The newest request wins: every photo run takes a ticket, every computation a generation;
     // whatever finishes after a newer one started is dropped (see _refresh).
     this._photoTicket = 0;
     this._generation = 0;
+    this._modelTicket = 0;
     this._waiters = [];
     this._busyCount = 0;
     this._ownWeights = {}; // block -> { bytes, prefix } while the user's own weights replace the trained ones
+    this._network = null; // { description, blob, name, arch, labels } while a network of the user's is open
     this._started = false;
   }
 
@@ -85,9 +48,16 @@ export class AttentionPlayground extends HTMLElement {
     return BLOCKS.map((b) => b.name).filter((n) => words.includes(n));
   }
 
+  /** What is switched off in an opened network: block paths, path prefixes or kinds. */
+  get off() {
+    return (this.getAttribute('off') ?? '').split(/[\s,]+/).filter(Boolean);
+  }
+
   get view() {
     const v = this.getAttribute('view');
-    return VIEWS.some((x) => x.name === v) ? v : 'spatial';
+    const view = viewNamed(v);
+    if (view && (!view.networkOnly || this._network)) return v;
+    return this._network ? 'network' : 'spatial';
   }
 
   get backend() {
@@ -113,13 +83,15 @@ export class AttentionPlayground extends HTMLElement {
     else if (name === 'wasm') {
       this._engine?.switchBuild(this.wasm);
       this._restartBackend();
-    }
-    else if (name === 'blocks') this._rerun();
-    else if (name === 'view') {
+    } else if (name === 'blocks') this._rerun();
+    else if (name === 'off') {
+      if (this._network) this._rerun();
+    } else if (name === 'view') {
       this._syncControls();
       this._render();
-    }
-    else if (name === 'image' && newValue) this.run(newValue).catch(() => {});
+      this._fetchDetails();
+    } else if (name === 'image' && newValue) this.run(newValue).catch(() => {});
+    else if (name === 'model' && this._started) this._loadModelAttribute();
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -156,19 +128,31 @@ export class AttentionPlayground extends HTMLElement {
         this._rejectReady(e);
         return;
       }
+      if (this.getAttribute('model')) this._loadModelAttribute();
       // The starting photo: the `image` attribute, or the first sample.
       if (!this._photo) this.run(this.getAttribute('image') || this._sampleImage(0) || sampleUrl(SAMPLES[0].file)).catch(() => {});
     })();
     return this.ready;
   }
 
+  _loadModelAttribute() {
+    const model = this.getAttribute('model');
+    if (!model) return this.closeModel().catch(() => {});
+    return this.loadModel(model, { arch: this.getAttribute('arch') ?? '', labels: this.getAttribute('labels') ?? '' }).catch(() => {});
+  }
+
   async _initBackend() {
     this._info = await this._engine.call('init', { backend: this.backend });
     // A new engine (another backend, or a restart) starts from the trained weights: send the
-    // user's own again.
+    // user's own again, and open their network again (from the Blob kept, no new download).
     for (const [block, { bytes, prefix }] of Object.entries(this._ownWeights)) {
       const copy = bytes.slice(0);
       await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
+    }
+    if (this._network) {
+      const { blob, name, arch, labelsText } = this._network;
+      const bytes = await blob.arrayBuffer();
+      await this._engine.call('openNetwork', { bytes, name, arch: arch ?? '', labels: labelsText }, [bytes]);
     }
     this._configured = null;
     this._engine.needsInit = false;
@@ -193,107 +177,6 @@ export class AttentionPlayground extends HTMLElement {
       this._settle('reject', e); // runs that waited for this backend learn why it is not there
       this._showError(e);
     }
-  }
-
-  // ---- public API ---------------------------------------------------------------------------
-
-  /**
-   * Runs the blocks on `source` (File/Blob, ImageBitmap, <img>, canvas, URL string); resolves to
-   * the result. The photo chosen last wins: a run overtaken by a newer one rejects with an
-   * AbortError (and shows nothing).
-   */
-  async run(source) {
-    this._start();
-    const ticket = ++this._photoTicket;
-    const done = this._busy();
-    try {
-      await this.ready;
-      const t0 = performance.now();
-      const photo = await loadImage(source, this._engine);
-      if (ticket !== this._photoTicket) {
-        photo.display.close();
-        throw superseded();
-      }
-      this._setPhoto(photo);
-      this._state.attention = null;
-      const result = await this._refresh({ decode_ms: performance.now() - t0 });
-      if (ticket !== this._photoTicket) throw superseded();
-      return result;
-    } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      // Only the newest photo's failure is the person's business.
-      if (error.name !== 'AbortError' && ticket === this._photoTicket) this._showError(error);
-      throw error;
-    } finally {
-      done();
-    }
-  }
-
-  /**
-   * The attention row of the query at image coordinates (x, y) of the last result (its
-   * `width x height`): `{ width, height, data }` for Non-local; for `block = 'mhsa'` also
-   * `heads`, with the heads' rows one after another in `data`.
-   */
-  async attentionAt(x, y, block) {
-    await this.ready;
-    if (!this.result) throw new Error('Run an image first: attentionAt() reads the last result.');
-    block ??= this.result.blocks.nonlocal ? 'nonlocal' : 'mhsa';
-    if (!this.result.blocks[block]) throw new Error(`Block ${block} is not switched on; switch it on to see its attention.`);
-    const { width, height } = this.result;
-    const features = this.result.blocks[block].grid; // the grid this block attends over
-    if (!(x >= 0 && y >= 0 && x < width && y < height)) throw new Error(`(${x}, ${y}) is outside the ${width} x ${height} image; pass coordinates inside it.`);
-    const fx = Math.min(features.width - 1, Math.floor((x / width) * features.width));
-    const fy = Math.min(features.height - 1, Math.floor((y / height) * features.height));
-    const asked = this.result;
-    const row = await this._engine.call('attentionAt', { block, fx, fy });
-    const answer = Array.isArray(row)
-      ? { width: row[0].width, height: row[0].height, heads: row.length, data: concat(row.map((r) => r.data)), perHead: row }
-      : row;
-    // A new result since the question: the answer belongs to the old one, so it is not drawn.
-    if (asked === this.result) {
-      this._state.attention = { block, fx, fy, row: answer };
-      this._render();
-    }
-    return answer;
-  }
-
-  /**
-   * Uses your own weights for `block`: a safetensors file (File, Blob, ArrayBuffer or bytes;
-   * float32, float16 or bfloat16) with timm's names or those of a port the engine knows
-   * (AlexHex7's or mmcv's Non-local, the official CBAM), optionally under `prefix` (e.g.
-   * `layer3.0.se.`). They must fit the channels the block sees here (16 for SE/ECA/GC, 32 for
-   * CBAM/Non-local/MHSA). Resolves to the line saying whose names were assumed ('' for timm's),
-   * which the element also shows. `source = null` goes back to the trained weights.
-   */
-  async loadWeights(block, source, prefix = '') {
-    await this.ready;
-    if (!BLOCK_LABEL[block]) throw new Error(`Unknown block ${block}; use one of ${BLOCKS.map((b) => b.name).join(', ')}.`);
-    const bytes = source == null ? new ArrayBuffer(0)
-      : source instanceof ArrayBuffer ? source.slice(0)
-      : ArrayBuffer.isView(source) ? source.slice().buffer
-      : await source.arrayBuffer();
-    const copy = bytes.slice(0);
-    let note;
-    try {
-      note = await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
-    } catch (e) {
-      // The library says "weights: ..."; the block's name takes that word's place, once. Where the
-      // library names no next step (a shape that does not fit), the page adds what would fit.
-      const problem = String(e.message ?? e).replace(/^weights:\s*/, '');
-      const channels = ['se', 'eca', 'gc'].includes(block) ? 16 : 32;
-      const remedy = /\b(pass|convert|run|download|use|save|choose|give)\b/i.test(problem) ? ''
-        : `${/[.!?]$/.test(problem) ? '' : '.'} Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
-      const error = new Error(`${BLOCK_LABEL[block]} weights: ${problem}${remedy}`);
-      this._showError(error);
-      throw error;
-    }
-    if (source == null) delete this._ownWeights[block];
-    else this._ownWeights[block] = { bytes, prefix };
-    this._note.textContent = note ? `${BLOCK_LABEL[block]} weights: ${note}` : '';
-    this._note.hidden = !note;
-    this._configured = null;
-    if (this._photo) await this._rerun();
-    return note;
   }
 
   // ---- the newest request wins ----------------------------------------------------------------
@@ -351,33 +234,47 @@ export class AttentionPlayground extends HTMLElement {
     const stale = () => generation !== this._generation;
     try {
       if (this._engine.needsInit) await this._initBackend();
-      const config = this._config();
-      const key = JSON.stringify(config);
-      if (this._configured !== key) {
-        await this._engine.call('configure', config);
-        this._configured = key;
-      }
-      if (stale()) return this._following(); // overtaken while it waited: never sent
       const photo = this._photo;
-      const { rgba, width, height } = photo;
-      // A copy is transferred: the photo stays here for the next run.
-      const pixels = new Uint8Array(rgba).buffer;
-      const result = await this._engine.call('run', { rgba: pixels, width, height }, [pixels]);
-      if (stale() || photo !== this._photo) return this._following();
-      result.timings = { ...extraTimings, ...result.timings };
-      for (const name of ['nonlocal', 'mhsa']) {
-        const entry = result.blocks[name];
-        if (!entry) continue;
-        const f = entry.grid;
-        // The query in image coordinates, at the centre of its feature cell.
-        entry.queryCell = entry.query;
-        entry.query = { x: ((entry.query.x + 0.5) * width) / f.width, y: ((entry.query.y + 0.5) * height) / f.height };
+      let result;
+      if (this._network) {
+        if (stale()) return this._following();
+        const { rgba, width, height } = photo.full;
+        const pixels = new Uint8Array(rgba).buffer; // a copy: the photo stays here for the next run
+        result = await this._engine.call('runNetwork', { rgba: pixels, width, height, off: this.off.join(' ') }, [pixels]);
+        if (stale() || photo !== this._photo) return this._following();
+        result.timings.decode_ms = extraTimings.decode_ms;
+        result.width = photo.full.width;
+        result.height = photo.full.height;
+        this._state.rows = {};
+        this._state.features = null;
+      } else {
+        const config = this._config();
+        const key = JSON.stringify(config);
+        if (this._configured !== key) {
+          await this._engine.call('configure', config);
+          this._configured = key;
+        }
+        if (stale()) return this._following(); // overtaken while it waited: never sent
+        const { rgba, width, height } = photo;
+        const pixels = new Uint8Array(rgba).buffer;
+        result = await this._engine.call('run', { rgba: pixels, width, height }, [pixels]);
+        if (stale() || photo !== this._photo) return this._following();
+        result.timings = { ...extraTimings, ...result.timings };
+        for (const name of ['nonlocal', 'mhsa']) {
+          const entry = result.blocks[name];
+          if (!entry) continue;
+          const f = entry.grid;
+          // The query in image coordinates, at the centre of its feature cell.
+          entry.queryCell = entry.query;
+          entry.query = { x: ((entry.query.x + 0.5) * width) / f.width, y: ((entry.query.y + 0.5) * height) / f.height };
+        }
       }
       this.result = result;
       this._hideError();
       this._syncControls();
       this._updateBadge();
       this._render();
+      this._fetchDetails();
       this.dispatchEvent(new CustomEvent('attention-result', { detail: result, bubbles: true, composed: true }));
       this._settle('resolve', result);
       return result;
@@ -388,7 +285,7 @@ export class AttentionPlayground extends HTMLElement {
     }
   }
 
-  // Re-runs the current photo after a change of blocks, options or weights.
+  // Re-runs the current photo after a change of blocks, options, weights or network.
   async _rerun() {
     this._syncControls();
     if (!this._photo || !this._started) return;
@@ -403,94 +300,84 @@ export class AttentionPlayground extends HTMLElement {
     }
   }
 
+  // ---- an opened network: what is off, details on demand ------------------------------------------
+
+  /** Whether `word` (a stage, a kind or a path) is switched off by the `off` attribute. */
+  _covers(word) {
+    const blocks = this._network?.description.blocks ?? [];
+    const covered = (b) => this.off.some((w) => w === b.kind || w === b.path || b.path.startsWith(`${w}.`));
+    const under = blocks.filter((b) => b.kind === word || b.path === word || b.path.startsWith(`${word}.`));
+    return under.length > 0 && under.every(covered);
+  }
+
+  /** Switches `word` (a block path, a stage or a kind) off or on, through the `off` attribute. */
+  _toggleOff(word, off) {
+    const blocks = this._network.description.blocks;
+    const under = (w) => blocks.filter((b) => b.kind === w || b.path === w || b.path.startsWith(`${w}.`));
+    let words = this.off;
+    if (off) words = [...words.filter((w) => !under(word).every((b) => under(w).includes(b)) || w === word), word];
+    else {
+      // On again: drop the words covering it, keeping their other blocks off by path.
+      const target = new Set(under(word));
+      const next = [];
+      for (const w of words) {
+        const covered = under(w);
+        if (!covered.some((b) => target.has(b))) next.push(w);
+        else next.push(...covered.filter((b) => !target.has(b)).map((b) => b.path));
+      }
+      words = next;
+    }
+    this.setAttribute('off', [...new Set(words)].join(' '));
+  }
+
+  // After a result, what the view needs beyond it: one channel's features (the channel view), a
+  // block's features (the features view). Each answer is drawn if the result is still current.
+  async _fetchDetails() {
+    if (!this._network || !this.result) return;
+    const asked = this.result;
+    const path = this._inspected();
+    const entry = path && asked.blocks[path];
+    if (!entry) return;
+    try {
+      if (this.view === 'features') {
+        const key = `${path}`;
+        if (this._state.features?.key === key) return;
+        const channels = pickChannels(entry, 16);
+        const answer = await this._engine.call('networkFeatures', { path, channels });
+        if (asked !== this.result) return;
+        this._state.features = { key, ...toFeatures(answer, channels, entry) };
+        this._render();
+      } else if (this.view === 'channel' && entry.channel) {
+        const order = [...entry.channel.keys()].sort((a, b) => entry.channel[b] - entry.channel[a]);
+        const channel = this._state.hoverChannel ?? order[0];
+        const key = `${path}#${channel}`;
+        if (this._state.channelFeatures?.key === key) return;
+        const answer = await this._engine.call('networkFeatures', { path, channels: [channel] });
+        if (asked !== this.result) return;
+        this._state.channelFeatures = { key, channel, ...toFeatures(answer, [channel], entry) };
+        this._render();
+      }
+    } catch (e) {
+      if (asked === this.result) this._showError(e);
+    }
+  }
+
   // ---- DOM ----------------------------------------------------------------------------------
 
   _build() {
     this._built = true;
-    const controls = this.controls;
-    const full = controls === 'full';
     const root = this.shadowRoot;
     // A constructed stylesheet, not a <style> element: a strict Content-Security-Policy
     // (style-src without 'unsafe-inline') allows it.
     root.adoptedStyleSheets = [stylesheet()];
-    root.innerHTML = `
-      <div class="card" part="card">
-        ${full ? `
-        <div class="bar input">
-          <button class="primary pick" title="Your photo stays in this browser: nothing is uploaded">Choose a photo</button>
-          <input class="file" type="file" accept="image/*" hidden>
-          <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${s.label}"><img alt="${s.label}" crossorigin="anonymous" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
-          <span class="hint">or drop or paste a photo · it stays on your machine</span>
-        </div>
-        <div class="bar blocks">${BLOCKS.map((b) => `<label class="chip" title="${b.title}"><input type="checkbox" value="${b.name}">${b.label}</label>`).join('')}</div>
-        <div class="bar options"></div>` : ''}
-        ${controls !== 'none' ? `
-        <div class="bar views">
-          <span class="tabs" role="tablist">${VIEWS.map((v) => `<button class="tab" role="tab" data-view="${v.name}">${v.label}</button>`).join('')}</span>
-          <select class="inspect" aria-label="block to inspect"></select>
-          <label class="muted sorted-box"><input type="checkbox" class="sorted" checked> sorted</label>
-          <label class="muted opacity-box">opacity <input type="range" class="opacity" min="0" max="1" step="0.05" value="${this._state.opacity}"></label>
-          <select class="head" aria-label="attention head"></select>
-          ${full ? `<span class="right"><button class="own-weights" title="Use your own trained weights (safetensors, timm names) for the block shown">Own weights…</button>
-          <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
-        </div>
-        <div class="bar prediction" aria-live="polite"></div>` : ''}
-        <div class="message" role="alert" hidden></div>
-        <div class="note" hidden></div>
-        <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">Loading the attention engine…</div></div>
-        ${controls !== 'none' ? `
-        <div class="bar status">
-          <span class="badge" title=""><b class="backend-name">…</b><span class="timings"></span></span>
-          ${full ? `<span class="right">
-            <select class="backend" aria-label="backend"><option value="auto">auto</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
-            <button class="export-png">Export PNG</button><button class="export-json">Export JSON</button>
-          </span>` : ''}
-        </div>` : ''}
-      </div>`;
+    root.innerHTML = cardHtml(this.controls, this._state.opacity);
     const $ = (s) => root.querySelector(s);
     this._canvas = $('canvas');
     this._placeholder = $('.placeholder');
     this._message = $('.message');
     this._note = $('.note');
     this._stage = $('.stage');
-
-    root.querySelectorAll('.tab').forEach((tab) => tab.addEventListener('click', () => this.setAttribute('view', tab.dataset.view)));
-    $('.inspect')?.addEventListener('change', (e) => {
-      this._state.inspect[this.view] = e.target.value;
-      this._state.attention = null;
-      this._syncControls();
-      this._render();
-    });
-    $('.sorted')?.addEventListener('change', (e) => { this._state.sorted = e.target.checked; this._render(); });
-    $('.opacity')?.addEventListener('input', (e) => { this._state.opacity = Number(e.target.value); this._render(); });
-    $('.head')?.addEventListener('change', (e) => { this._state.head = Number(e.target.value); this._render(); });
-    if (full) {
-      const file = $('.file');
-      $('.pick').addEventListener('click', () => file.click());
-      const weightsFile = $('.weights-file');
-      $('.own-weights').addEventListener('click', () => weightsFile.click());
-      weightsFile.addEventListener('change', () => {
-        if (weightsFile.files[0]) this.loadWeights(this._inspected(), weightsFile.files[0]).catch(() => {});
-        weightsFile.value = '';
-      });
-      file.addEventListener('change', () => {
-        if (file.files[0]) this.run(file.files[0]).catch(() => {});
-        file.value = '';
-      });
-      root.querySelectorAll('[data-sample]').forEach((b) => b.addEventListener('click', () => {
-        this.run(this._sampleImage(Number(b.dataset.sample))).catch(() => {});
-      }));
-      root.querySelectorAll('.blocks input').forEach((box) => box.addEventListener('change', () => {
-        const on = new Set(this.blocks);
-        if (box.checked) on.add(box.value);
-        else on.delete(box.value);
-        this.setAttribute('blocks', BLOCKS.map((b) => b.name).filter((n) => on.has(n)).join(' '));
-      }));
-      $('.backend').addEventListener('change', (e) => this.setAttribute('backend', e.target.value));
-      $('.export-png').addEventListener('click', () => this._exportPng());
-      $('.export-json').addEventListener('click', () => this._exportJson());
-      this._bindDrop();
-    }
+    bindControls(this);
     this._bindPointer();
     this._syncControls();
     this._render();
@@ -499,34 +386,6 @@ export class AttentionPlayground extends HTMLElement {
   // A gallery photo as the <img> already on the page: choosing it makes no network request.
   _sampleImage(index) {
     return this.shadowRoot.querySelector(`[data-sample="${index}"] img`) ?? sampleUrl(SAMPLES[index].file);
-  }
-
-  _bindDrop() {
-    const card = this.shadowRoot.querySelector('.card');
-    const take = (file) => file && this.run(file).catch(() => {});
-    this.addEventListener('dragover', (e) => {
-      e.preventDefault();
-      card.classList.add('drop');
-    });
-    this.addEventListener('dragleave', () => card.classList.remove('drop'));
-    this.addEventListener('drop', (e) => {
-      e.preventDefault();
-      card.classList.remove('drop');
-      take(e.dataTransfer?.files?.[0]);
-    });
-    // Paste anywhere on the page goes to the playground the person used last (or the only one).
-    this.addEventListener('pointerdown', () => { AttentionPlayground.active = this; });
-    if (!AttentionPlayground.pasteBound) {
-      AttentionPlayground.pasteBound = true;
-      document.addEventListener('paste', (e) => {
-        const target = AttentionPlayground.active?.isConnected ? AttentionPlayground.active : document.querySelector('attention-playground[controls="full"], attention-playground:not([controls])');
-        const file = [...(e.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
-        if (target && file) {
-          e.preventDefault();
-          target.run(file).catch(() => {});
-        }
-      });
-    }
   }
 
   _bindPointer() {
@@ -550,11 +409,15 @@ export class AttentionPlayground extends HTMLElement {
         pending = false;
       }
     };
-    this._canvas.addEventListener('click', query);
+    this._canvas.addEventListener('click', (event) => {
+      if (this.view === 'network') this._clickNetwork(event);
+      else query(event);
+    });
     this._canvas.addEventListener('pointermove', (event) => {
       if (this.view === 'nonlocal') query(event); // hover follows the pointer; requests coalesce
       if (this.view === 'channel') this._hoverBar(event);
       if (this.view === 'nonlocal') this._hoverHead(event, false);
+      if (this.view === 'network') this._canvas.style.cursor = this._tileAt(event) ? 'pointer' : '';
     });
     this._canvas.addEventListener('pointerdown', (event) => {
       if (this.view === 'nonlocal') this._hoverHead(event, true);
@@ -576,6 +439,10 @@ export class AttentionPlayground extends HTMLElement {
     return { x: (event.clientX - r.left) * sx, y: (event.clientY - r.top) * sy };
   }
 
+  _within(p, list) {
+    return list?.find((b) => p.x >= b.x && p.x < b.x + b.width && p.y >= b.y && p.y < b.y + b.height);
+  }
+
   // Image coordinates (of the result's width x height) under the pointer, if it is over the photo.
   _hitPhoto(event) {
     const rect = this._layout?.photoRect;
@@ -584,22 +451,55 @@ export class AttentionPlayground extends HTMLElement {
     const u = (p.x - rect.x) / rect.width;
     const v = (p.y - rect.y) / rect.height;
     if (u < 0 || v < 0 || u >= 1 || v >= 1) return null;
-    return { x: u * this.result.width, y: v * this.result.height };
+    const { x, y, width, height } = this._cropOf(this.result);
+    return { x: x + u * width, y: y + v * height };
+  }
+
+  // The part of the result's `width x height` photo the maps cover: all of it, or the centre
+  // crop an opened network saw (timm's eval transform: the shorter side to size / crop_pct, then
+  // the centre size x size, i.e. a centred square of crop_pct of the shorter side).
+  _cropOf({ width, height, input }, scale = 1) {
+    if (!this._network || !input) return { x: 0, y: 0, width: width * scale, height: height * scale };
+    const side = Math.min(width, height) * input.crop_pct * scale;
+    return { x: (width * scale - side) / 2, y: (height * scale - side) / 2, width: side, height: side };
+  }
+
+  _tileAt(event) {
+    const p = this._point(event);
+    return this._within(p, this._layout?.toggles) ?? this._within(p, this._layout?.tiles);
+  }
+
+  // In the network view a click on a block's corner switches it; elsewhere on it, opens it.
+  _clickNetwork(event) {
+    const p = this._point(event);
+    const toggle = this._within(p, this._layout?.toggles);
+    if (toggle) {
+      this._toggleOff(toggle.path, !this.result.blocks[toggle.path].off);
+      return;
+    }
+    const tile = this._within(p, this._layout?.tiles);
+    if (!tile) return;
+    const entry = this.result.blocks[tile.path];
+    const view = entry.spatial || entry.context ? 'spatial' : entry.kind === 'nl' ? 'nonlocal' : entry.channel ? 'channel' : 'features';
+    this._state.inspect[view] = tile.path;
+    this._state.selected = tile.path;
+    this.setAttribute('view', view);
   }
 
   _hoverBar(event) {
     const p = this._point(event);
-    const bar = this._layout?.bars?.find((b) => p.x >= b.x && p.x < b.x + b.width && p.y >= b.y && p.y < b.y + b.height);
+    const bar = this._within(p, this._layout?.bars);
     const channel = bar ? bar.index : null;
     if (channel !== this._state.hoverChannel) {
       this._state.hoverChannel = channel;
       this._render();
+      if (channel != null) this._fetchDetails();
     }
   }
 
   _hoverHead(event, select) {
     const p = this._point(event);
-    const region = this._layout?.regions?.find((r) => p.x >= r.x && p.x < r.x + r.width && p.y >= r.y && p.y < r.y + r.height);
+    const region = this._within(p, this._layout?.regions);
     this._canvas.style.cursor = region || this._hitPhoto(event) ? 'pointer' : '';
     if (region && select) {
       this._state.head = region.index;
@@ -608,63 +508,34 @@ export class AttentionPlayground extends HTMLElement {
     }
   }
 
-  // The block the current view shows: the person's pick if it is on, else the first that fits.
+  /** The blocks (bundled names, or an opened network's paths) that `view` can show. */
+  _fitting(view = this.view) {
+    const spec = viewNamed(view);
+    if (this._network) {
+      if (!this.result?.blocks || spec.networkOnly) return [];
+      return this.result.network.order.filter((path) => spec.fits(this.result.blocks[path]));
+    }
+    return spec.bundledBlocks.filter((b) => this.blocks.includes(b));
+  }
+
+  // The block the current view shows: the person's pick if it fits, else the first that fits.
   _inspected(view = this.view) {
-    const fits = VIEWS.find((v) => v.name === view).blocks.filter((b) => this.blocks.includes(b));
+    const fits = this._fitting(view);
     const chosen = this._state.inspect[view];
     return fits.includes(chosen) ? chosen : fits[0];
   }
 
+  _inspect(block) {
+    this._state.inspect[this.view] = block;
+    this._state.attention = null;
+    this._state.hoverChannel = null;
+    this._syncControls();
+    this._render();
+    this._fetchDetails();
+  }
+
   _syncControls() {
-    const root = this.shadowRoot;
-    const view = this.view;
-    root.querySelectorAll('.tab').forEach((t) => t.setAttribute('aria-selected', String(t.dataset.view === view)));
-    root.querySelectorAll('.blocks input').forEach((box) => {
-      box.checked = this.blocks.includes(box.value);
-      box.parentElement.classList.toggle('on', box.checked);
-    });
-    const inspect = root.querySelector('.inspect');
-    if (inspect) {
-      const fits = VIEWS.find((v) => v.name === view).blocks.filter((b) => this.blocks.includes(b));
-      inspect.innerHTML = fits.map((b) => `<option value="${b}">${BLOCK_LABEL[b]}</option>`).join('');
-      inspect.value = this._inspected() ?? '';
-      inspect.hidden = fits.length < 2;
-    }
-    const show = (sel, on) => { const el = root.querySelector(sel); if (el) el.hidden = !on; };
-    show('.sorted-box', view === 'channel');
-    show('.opacity-box', view === 'spatial' || view === 'nonlocal');
-    const head = root.querySelector('.head');
-    if (head) {
-      const heads = this.result?.blocks.mhsa?.heads ?? 0;
-      const onMhsa = view === 'nonlocal' && this._inspected() === 'mhsa' && heads > 0;
-      head.hidden = !onMhsa;
-      if (onMhsa) {
-        this._state.head = Math.min(this._state.head, heads - 1);
-        head.innerHTML = Array.from({ length: heads }, (_, i) => `<option value="${i}">head ${i + 1} of ${heads}</option>`).join('');
-        head.value = String(this._state.head);
-      }
-    }
-    const options = root.querySelector('.options');
-    if (options) {
-      options.innerHTML = this.blocks
-        .filter((b) => OPTIONS[b])
-        .map((b) => `<span class="group"><b>${BLOCK_LABEL[b]}</b>${OPTIONS[b]
-          .map((o) => {
-            const current = this._state.options[`${b}.${o.key}`] ?? o.values[0];
-            if (typeof o.values[0] === 'boolean') return `<label><input type="checkbox" data-option="${b}.${o.key}" ${current ? 'checked' : ''}>${o.label}</label>`;
-            return `<label>${o.label} <select data-option="${b}.${o.key}">${o.values.map((v) => `<option ${v === current ? 'selected' : ''}>${v}</option>`).join('')}</select></label>`;
-          })
-          .join('')}</span>`)
-        .join('');
-      options.querySelectorAll('[data-option]').forEach((input) => input.addEventListener('change', () => {
-        const [block, key] = input.dataset.option.split('.');
-        const spec = OPTIONS[block].find((o) => o.key === key);
-        this._state.options[input.dataset.option] = input.type === 'checkbox' ? input.checked : typeof spec.values[0] === 'number' ? Number(input.value) : input.value;
-        this._rerun();
-      }));
-    }
-    const backend = root.querySelector('select.backend');
-    if (backend) backend.value = this.backend;
+    syncControls(this);
   }
 
   _updateBadge() {
@@ -676,10 +547,11 @@ export class AttentionPlayground extends HTMLElement {
     name.classList.toggle('cpu', backend === 'cpu');
     const detail = this.result?.fallback ?? this._info?.detail ?? '';
     const kernels = this._info?.kernels ? ` (${this._info.kernels} kernels)` : '';
-    name.parentElement.title = backend === 'webgpu' ? `WebGPU adapter: ${detail}` : `CPU path${kernels}: ${detail}`;
+    const layers = this.result?.network ? '; the convolutions between the blocks run on the CPU kernels' : '';
+    name.parentElement.title = (backend === 'webgpu' ? `WebGPU adapter: ${detail}` : `CPU path${kernels}: ${detail}`) + layers;
     this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings) : '';
     const prediction = this.shadowRoot.querySelector('.prediction');
-    if (prediction) prediction.innerHTML = this.result ? predictionLine(this.result) : '';
+    if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result) : predictionLine(this.result);
   }
 
   _setBusy(busy) {
@@ -713,15 +585,16 @@ export class AttentionPlayground extends HTMLElement {
     this._placeholder.hidden = true;
     const dpr = window.devicePixelRatio || 1;
     // Draw on a tall scratch canvas, then keep only the height the view used.
+    const maxHeight = this.view === 'network' ? 2400 : 900;
     const scratch = document.createElement('canvas');
     scratch.width = Math.round(width * dpr);
-    scratch.height = Math.round(900 * dpr);
+    scratch.height = Math.round(maxHeight * dpr);
     const ctx = scratch.getContext('2d');
     ctx.scale(dpr, dpr);
     ctx.fillStyle = '#fff';
-    ctx.fillRect(0, 0, width, 900);
-    this._layout = this._draw(ctx, width);
-    const height = Math.min(900, Math.ceil(this._layout.height));
+    ctx.fillRect(0, 0, width, maxHeight);
+    this._layout = viewNamed(this.view).draw(ctx, width, this._scene());
+    const height = Math.min(maxHeight, Math.ceil(this._layout.height));
     this._canvas.width = scratch.width;
     this._canvas.height = Math.round(height * dpr);
     this._drawn = { width, height };
@@ -729,55 +602,21 @@ export class AttentionPlayground extends HTMLElement {
     scratch.width = scratch.height = 0; // freed now, not at the next GC
   }
 
-  _draw(ctx, width) {
-    const result = this.result;
+  // What a view draws from: the result, the block it shows and its name, the photo (and, for a
+  // network, the centre crop of it that the network saw), the element's view state.
+  _scene() {
     const block = this._inspected();
+    const result = this.result;
+    const entry = block && result.blocks?.[block];
     const photo = this._photo.display;
-    const say = (text) => {
-      ctx.font = '14px system-ui, sans-serif';
-      ctx.fillStyle = '#6b6b76';
-      ctx.fillText(text, 0, 30);
-      return { height: 60 };
+    const crop = this._network ? this._cropOf(result, photo.width / result.width) : null;
+    const label = this._network ? block : BLOCK_LABEL[block];
+    const features = this._state.features?.key === block ? this._state.features : null;
+    const channelFeatures = this._state.channelFeatures?.key?.startsWith(`${block}#`) ? this._state.channelFeatures : null;
+    return {
+      result, block, entry, label, photo, crop, state: this._state, selected: this._state.selected,
+      blockFeatures: features, channelFeatures: channelFeatures && (this._state.hoverChannel == null || channelFeatures.channel === this._state.hoverChannel) ? channelFeatures : null,
     };
-    const entry = block && result.blocks[block];
-    switch (this.view) {
-      case 'channel': {
-        if (!entry) return say('Switch on SE, CBAM, ECA or GC to see channel weights.');
-        const weights = entry.channel;
-        if (!weights) return say(`${BLOCK_LABEL[block]} with "add" fusion has no channel gate; switch fusion to "scale".`);
-        const { before, after } = entry.features;
-        const heading = `${BLOCK_LABEL[block]}: ${weights.length} channel weights (σ gates; 1 keeps a channel, 0 silences it)`;
-        return drawChannelView(ctx, width, { weights, names: entry.channel_names, sorted: this._state.sorted, hover: this._state.hoverChannel, before, after, heading });
-      }
-      case 'spatial': {
-        if (!entry) return say('Switch on CBAM or GC to see a spatial map.');
-        const [key, heading, label] = SPATIAL_MAP[block];
-        return drawOverlayView(ctx, width, photo, { map: entry[key], label, opacity: this._state.opacity }, `${heading}, ${entry[key].width} x ${entry[key].height}`);
-      }
-      case 'nonlocal': {
-        if (!entry) return say('Switch on Non-local or MHSA, then click the photo to see where a position attends.');
-        const chosen = this._state.attention?.block === block ? this._state.attention : null;
-        const cell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell;
-        const { grid } = entry;
-        if (block === 'mhsa') {
-          const perHead = chosen ? chosen.row.perHead : entry.attention;
-          const head = Math.min(this._state.head, perHead.length - 1);
-          const uniform = formatUniform(perHead[head]);
-          const extras = perHead.map((map, i) => ({ map, label: `head ${i + 1}`, selected: i === head }));
-          return drawOverlayView(ctx, width, photo, { map: perHead[head], label: 'attention', opacity: this._state.opacity, query: cell, queryGrid: grid },
-            `MHSA head ${head + 1} of ${perHead.length}: where the marked position attends (hover or click the photo; uniform ${uniform})`, extras);
-        }
-        const map = chosen ? chosen.row : entry.attention;
-        const keys = map.width === grid.width ? '' : ` (keys subsampled to ${map.width} x ${map.height})`;
-        return drawOverlayView(ctx, width, photo, { map, label: 'attention', opacity: this._state.opacity, query: cell, queryGrid: grid },
-          `Non-local: where the marked position attends${keys} (hover or click the photo; uniform ${formatUniform(map)})`);
-      }
-      default: {
-        if (!entry) return say('Switch on a block to compare its input and output features.');
-        const { before, after } = entry.features;
-        return drawFeaturesView(ctx, width, { before, after, heading: `${BLOCK_LABEL[block]}: the ${before.channels} feature maps before and after the block`, highlight: mostChanged(before, after, 4) });
-      }
-    }
   }
 
   // ---- export -------------------------------------------------------------------------------
@@ -798,57 +637,32 @@ export class AttentionPlayground extends HTMLElement {
     this._canvas.toBlob((blob) => blob && this._download(blob, `${this._baseName()}.png`), 'image/png');
   }
 
-  /** The last result's weights and maps as plain JSON; of the feature tensors only their sizes. */
-  exportJson() {
-    if (!this.result) return null;
-    const plain = (v) => (v instanceof Float32Array ? Array.from(v) : Array.isArray(v) ? v.map(plain)
-      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => !SKIPPED_IN_JSON.has(k)).map(([k, x]) => [k, plain(x)])) : v);
-    const { channels, width, height } = this.result.features;
-    return { image: this._photo?.name, ...plain(this.result), features: { channels, width, height } };
-  }
-
   _exportJson() {
     const json = this.exportJson();
     if (json) this._download(new Blob([JSON.stringify(json, null, 1)], { type: 'application/json' }), `${this._baseName()}.json`);
   }
 }
 
-function superseded() {
-  return new DOMException('A newer photo was chosen before this one finished; its result was dropped.', 'AbortError');
+// Which channels of a block's features to fetch for the features view: for a gate, the most and
+// the least kept; otherwise the first.
+function pickChannels(entry, count) {
+  const channels = entry.channels;
+  if (channels <= count) return [...Array(channels).keys()];
+  if (!entry.channel) return [...Array(count).keys()];
+  const order = [...entry.channel.keys()].sort((a, b) => entry.channel[b] - entry.channel[a]);
+  return [...order.slice(0, count / 2), ...order.slice(-count / 2)];
 }
 
-// Feature tensors (a few MB) and internal fields stay out of the exported JSON.
-const SKIPPED_IN_JSON = new Set(['features', 'output', 'queryCell']);
-
-// The weight every key would get if a query attended evenly: 1 / number of keys.
-function formatUniform(map) {
-  return `1/${map.width * map.height} = ${(1 / (map.width * map.height)).toExponential(2)}`;
-}
-
-function concat(arrays) {
-  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
-}
-
-// The `count` channels whose maps changed most (relative L1), to outline in the features view.
-function mostChanged(before, after, count) {
-  const plane = before.width * before.height;
-  const change = [];
-  for (let c = 0; c < before.channels; c++) {
-    let diff = 0;
-    let size = 0;
-    for (let i = c * plane; i < (c + 1) * plane; i++) {
-      diff += Math.abs(after.data[i] - before.data[i]);
-      size += Math.abs(before.data[i]);
-    }
-    change.push([diff / (size || 1), c]);
-  }
-  return change.sort((a, b) => b[0] - a[0]).slice(0, count).map(([, c]) => c);
+// The engine's per-channel planes as the features views' `{ channels, width, height, data }`.
+function toFeatures(answer, channels, entry) {
+  const pack = (planes) => {
+    const data = new Float32Array(planes.length * answer.width * answer.height);
+    planes.forEach((p, i) => data.set(p, i * p.length));
+    return { channels: planes.length, width: answer.width, height: answer.height, data };
+  };
+  const picked = channels.length === entry.channels ? '' : entry.channel ? `the ${channels.length / 2} most and least kept channels` : `channels 0 to ${channels.length - 1}`;
+  return { before: pack(answer.before), after: pack(answer.after), indices: channels, picked };
 }
 
 if (!customElements.get('attention-playground')) customElements.define('attention-playground', AttentionPlayground);
+export { VIEWS };

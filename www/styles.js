@@ -14,7 +14,8 @@ export const STYLES = `
 :host { display: block; max-width: 980px; min-width: 0; box-sizing: border-box; overflow-wrap: anywhere; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   color: #1d1d1f; --accent: #5b4bdb; --line: #e3e3e8; --soft: #f5f5f8; }
 :host([hidden]) { display: none; }
-.card { border: 1px solid var(--line); border-radius: 12px; background: #fff; padding: 12px 14px; min-width: 0; }
+[hidden] { display: none !important; }
+.card { border: 1px solid var(--line); border-radius: 12px; background: #fff; padding: 12px 14px; min-width: 0; container: playground / inline-size; }
 /* Below 420 px (a phone column) the card gives its padding to the figure. */
 @media (max-width: 420px) { .card { padding: 8px; } }
 .bar { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-bottom: 10px; }
@@ -61,4 +62,14 @@ select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
 .note[hidden] { display: none; }
 .drop { outline: 2px dashed var(--accent); outline-offset: 4px; border-radius: 12px; }
 input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: middle; }
+.network-bar progress { width: 120px; }
+.network-bar:not(.active) { display: none; }
+/* A phone column: the hint goes (the buttons say it), so the figure starts higher. */
+@container playground (max-width: 420px) { .input .hint { display: none; } }
+.network-bar [hidden], .tab[hidden] { display: none; }
+.top5 { display: inline-flex; flex-wrap: wrap; gap: 2px 10px; margin: 0 10px 0 0; padding: 0; list-style: none; font-size: 13px; }
+.top5 li:first-child { font-size: 14px; }
+.prediction .row { flex-basis: 100%; display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 10px; }
+.prediction .row > .muted { min-width: 120px; }
+.prediction .change { flex-basis: 100%; color: #44444d; font-size: 13px; }
 `;

@@ -17,6 +17,7 @@ const build = asked === 'simd' || asked === 'scalar' ? asked : WebAssembly.valid
 let engine = null; // Playground: one backend, one model, the last run
 let loaded = null;
 let wasm = null; // the module of the chosen build
+let exports = null; // its instance's exports (the memory, for the benchmark)
 
 // A Content-Security-Policy that forbids WebAssembly says so in the browser's words; ours name
 // the directive and the remedy.
@@ -36,7 +37,7 @@ async function load() {
   loaded ??= (async () => {
     try {
       wasm = await import(build === 'simd' ? './pkg/attention_playground.js' : './pkg-scalar/attention_playground.js');
-      await wasm.default();
+      exports = await wasm.default();
     } catch (e) {
       loaded = null; // a later call tries again
       throw explainLoadFailure(e);
@@ -108,11 +109,13 @@ async function decode({ blob, bitmap, name }) {
       throw e;
     }
     const working = wasm.toWorkingSize(pixels, width, height);
+    // An opened network resizes and crops the photo itself (as timm evaluates), from these.
+    const full = { rgba: new Uint8Array(pixels.buffer), width, height };
     const scale = Math.min(1, DISPLAY_SIDE / Math.max(width, height));
     const display = await createImageBitmap(canvas, {
       resizeWidth: Math.max(1, Math.round(width * scale)), resizeHeight: Math.max(1, Math.round(height * scale)), resizeQuality: 'high',
     });
-    return { rgba: working.rgba, width: working.width, height: working.height, display, originalWidth, originalHeight, name };
+    return { rgba: working.rgba, width: working.width, height: working.height, full, display, originalWidth, originalHeight, name };
   } finally {
     bitmap.close();
     if (canvas) canvas.width = canvas.height = 1; // the pixels are copied out; free them now
@@ -152,7 +155,39 @@ const ops = {
   async attentionAt({ block, fx, fy }) {
     return engine.attentionAt(block, fx, fy);
   },
+  // A network of the user's: opened from a checkpoint's bytes, run on the photo at up to 1024
+  // pixels (the engine resizes and crops it as timm does), one block's features or attention.
+  async openNetwork({ bytes, name, arch, labels }) {
+    try {
+      return engine.openNetwork(new Uint8Array(bytes), name, arch ?? '', labels ?? '');
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) {
+        throw new OutOfMemory(`${name} did not fit in this tab's memory for the engine (${(bytes.byteLength / 2 ** 20).toFixed(0)} MB of weights). Close other tabs and try again, or use a smaller network; the command line (attention-playground net) has no such limit.`);
+      }
+      throw e;
+    }
+  },
+  async closeNetwork() {
+    engine.closeNetwork();
+    return true;
+  },
+  async runNetwork({ rgba, width, height, off }) {
+    return engine.runNetwork(new Uint8Array(rgba), width, height, off ?? '');
+  },
+  async networkFeatures({ path, channels }) {
+    return engine.networkFeatures(path, Uint32Array.from(channels));
+  },
+  // The engine's WebAssembly memory in bytes: it only grows, so this is its peak so far.
+  async memory() {
+    return exports?.memory?.buffer.byteLength ?? 0;
+  },
+  async networkAttentionAt({ path, fx, fy }) {
+    return engine.networkAttentionAt(path, fx, fy);
+  },
 };
+
+// A trap while opening a network: the memory ran out. The worker restarts; the message says why.
+class OutOfMemory extends Error {}
 
 self.onmessage = async ({ data: { id, op, ...args } }) => {
   try {
@@ -161,8 +196,9 @@ self.onmessage = async ({ data: { id, op, ...args } }) => {
     const value = await ops[op](args);
     self.postMessage({ id, ok: true, value }, transferables(value));
   } catch (e) {
-    const fatal = e instanceof WebAssembly.RuntimeError;
-    const error = fatal ? `the engine stopped on an internal error (${e.message}); it restarts for the next image` : String(e?.message ?? e);
+    const fatal = e instanceof WebAssembly.RuntimeError || e instanceof OutOfMemory;
+    const error = e instanceof OutOfMemory ? e.message
+      : fatal ? `the engine stopped on an internal error (${e.message}); it restarts for the next image` : String(e?.message ?? e);
     self.postMessage({ id, ok: false, error, fatal });
   }
 };

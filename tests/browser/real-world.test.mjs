@@ -167,6 +167,7 @@ describe('the embed where blog authors put it', () => {
       const point = await page.evaluate((cell) => {
         const el = document.querySelector('attention-playground');
         const canvas = el.shadowRoot.querySelector('canvas');
+        canvas.scrollIntoView({ block: 'center' }); // the controls fill a phone's first screen
         const r = canvas.getBoundingClientRect();
         const photo = el._layout.photoRect;
         const grid = el.result.blocks.nonlocal.grid;

@@ -1,16 +1,16 @@
-// Drawing the four views onto one canvas (so "Export PNG" saves exactly what is on screen).
+// What the views draw with, onto one canvas (so "Export PNG" saves exactly what is on screen).
 // Each draw function takes the 2-D context, the canvas width in CSS pixels and what to show, and
 // returns the canvas height it used plus the regions the pointer can hit.
 import { VIRIDIS, viridis, diverging } from './colormap.js';
 
 const FONT = '13px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const SMALL = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
-const INK = '#1d1d1f';
-const MUTED = '#6b6b76';
-const ACCENT = '#5b4bdb';
+export const INK = '#1d1d1f';
+export const MUTED = '#6b6b76';
+export const ACCENT = '#5b4bdb';
 const LEGEND_WIDTH = 110;
 
-function range(data) {
+export function range(data) {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of data) {
@@ -21,7 +21,7 @@ function range(data) {
 }
 
 // A map as a small canvas of its own size, coloured by viridis over [lo, hi].
-function mapCanvas(map, lo, hi, alpha = 255) {
+export function mapCanvas(map, lo, hi, alpha = 255) {
   const canvas = document.createElement('canvas');
   canvas.width = map.width;
   canvas.height = map.height;
@@ -37,7 +37,7 @@ function mapCanvas(map, lo, hi, alpha = 255) {
 }
 
 // One channel of a `{ channels, width, height, data }` tensor, signed values on a diverging map.
-function channelCanvas(features, channel, scale) {
+export function channelCanvas(features, channel, scale) {
   const { width, height } = features;
   const plane = features.data.subarray(channel * width * height, (channel + 1) * width * height);
   const canvas = document.createElement('canvas');
@@ -53,13 +53,13 @@ function channelCanvas(features, channel, scale) {
   return canvas;
 }
 
-function maxAbs(data, from = 0, to = data.length) {
+export function maxAbs(data, from = 0, to = data.length) {
   let m = 0;
   for (let i = from; i < to; i++) m = Math.max(m, Math.abs(data[i]));
   return m;
 }
 
-function fit(srcW, srcH, maxW, maxH) {
+export function fit(srcW, srcH, maxW, maxH) {
   const s = Math.min(maxW / srcW, maxH / srcH);
   return { width: Math.round(srcW * s), height: Math.round(srcH * s) };
 }
@@ -70,7 +70,7 @@ function formatStep(v, step) {
   return digits > 5 ? v.toExponential(Math.max(2, Math.min(6, digits + Math.floor(Math.log10(Math.abs(v) || 1))))) : v.toFixed(digits);
 }
 
-function format(v) {
+export function format(v) {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a !== 0 && (a < 0.001 || a >= 10000)) return v.toExponential(2);
@@ -78,7 +78,7 @@ function format(v) {
 }
 
 // A heading in one line; in a narrow column (a phone) what does not fit ends in an ellipsis.
-function title(ctx, text, x, y) {
+export function title(ctx, text, x, y) {
   ctx.font = FONT;
   ctx.fillStyle = INK;
   ctx.textBaseline = 'top';
@@ -91,7 +91,7 @@ function title(ctx, text, x, y) {
   ctx.fillText(shown, x, y);
 }
 
-function note(ctx, text, x, y, color = MUTED) {
+export function note(ctx, text, x, y, color = MUTED) {
   ctx.font = SMALL;
   ctx.fillStyle = color;
   ctx.textBaseline = 'top';
@@ -120,13 +120,17 @@ function drawLegend(ctx, x, y, height, lo, hi, label) {
 /**
  * The photo with a map laid over it (a spatial gate, a context map, an attention row).
  * `overlay`: { map, label, lo?, hi?, opacity, query?: {x, y} (map cells of the query map), queryGrid?: {width, height} }
+ * or null (the photo alone); `extras`: small multiples beside it; `crop`: the part of the photo
+ * the maps cover.
  */
-export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []) {
+export function drawOverlayView(ctx, width, photo, overlay, heading, extras = [], crop = null) {
   const top = 26;
-  const box = fit(photo.width, photo.height, Math.max(160, width - LEGEND_WIDTH - 24), 420);
+  // A network's maps cover the centre crop it saw (`crop`, in the photo's pixels).
+  const src = crop ?? { x: 0, y: 0, width: photo.width, height: photo.height };
+  const box = fit(src.width, src.height, Math.max(160, width - LEGEND_WIDTH - 24), 420);
   const photoRect = { x: 0, y: top, width: box.width, height: box.height };
   title(ctx, heading, 0, 4);
-  ctx.drawImage(photo, photoRect.x, photoRect.y, photoRect.width, photoRect.height);
+  ctx.drawImage(photo, src.x, src.y, src.width, src.height, photoRect.x, photoRect.y, photoRect.width, photoRect.height);
   let { lo, hi } = overlay ? range(overlay.map.data) : { lo: 0, hi: 1 };
   if (overlay) {
     lo = overlay.lo ?? lo;
@@ -176,8 +180,13 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
   return { height: top + Math.max(box.height, extras.length ? y - top + Math.ceil(extras.length / 2) * (thumb + 22) : 0) + 8, photoRect, regions };
 }
 
-/** Channel weights as bars (sorted or in channel order), and the hovered channel's feature map. */
-export function drawChannelView(ctx, width, { weights, names, sorted, hover, before, after, heading }) {
+/**
+ * Channel weights as bars (sorted or in channel order), and the hovered channel's feature map
+ * before and after the block. Past MANY_CHANNELS the bars become a curve (one column per
+ * share of the channels) with the top and bottom channels named by index. `before`/`after`
+ * (`{ channels, width, height, data }`) may hold only the `shown` channel, or be absent.
+ */
+export function drawChannelView(ctx, width, { weights, names, sorted, hover, before, after, heading, shownChannel }) {
   const top = 26;
   const chartH = 150;
   title(ctx, heading, 0, 4);
@@ -201,32 +210,53 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
     note(ctx, format(v), 0, y - 6);
   }
   const bars = [];
+  const yOf = (v) => top + chartH - ((v - axisLo) / (axisHi - axisLo)) * chartH;
+  const y0 = yOf(0);
   order.forEach((channel, i) => {
     const v = weights[channel];
     const x = left + i * barW;
-    const y0 = top + chartH - ((0 - axisLo) / (axisHi - axisLo)) * chartH;
-    const y1 = top + chartH - ((v - axisLo) / (axisHi - axisLo)) * chartH;
+    const y1 = yOf(v);
     const [r, g, b] = viridis((v - lo) / (hi - lo || 1));
     ctx.fillStyle = channel === hover ? '#e5484d' : `rgb(${r},${g},${b})`;
-    ctx.fillRect(x + barW * 0.1, Math.min(y0, y1), Math.max(1, barW * 0.8), Math.max(1, Math.abs(y1 - y0)));
+    ctx.fillRect(x + (barW >= 3 ? barW * 0.1 : 0), Math.min(y0, y1), Math.max(barW >= 3 ? 1 : 0.6, barW * (barW >= 3 ? 0.8 : 1)), Math.max(1, Math.abs(y1 - y0)));
     bars.push({ x, y: top, width: barW, height: chartH, index: channel });
   });
-  note(ctx, sorted ? 'channels sorted by weight' : 'channels in order (0 on the left)', left, top + chartH + 4);
+  if (hover != null && barW < 3) {
+    const i = order.indexOf(hover);
+    ctx.fillStyle = '#e5484d';
+    ctx.fillRect(left + i * barW - 1, top, 2, chartH);
+  }
+  const many = weights.length > MANY_CHANNELS;
+  let caption = sorted ? 'channels sorted by weight' : 'channels in order (0 on the left)';
+  if (many && sorted) {
+    const named = (list) => list.map((c) => `#${c} ${format(weights[c])}`).join(', ');
+    caption += ` · highest: ${named(order.slice(0, 3))} · lowest: ${named(order.slice(-3))}`;
+  }
+  note(ctx, caption, left, top + chartH + 4);
   let y = top + chartH + 26;
-  const channel = hover ?? order[0];
-  const name = names?.[channel] ? `"${names[channel]}" (channel ${channel})` : `channel ${channel}`;
+  const channel = hover ?? shownChannel ?? order[0];
+  const name = names?.[channel] ? `"${names[channel]}" (channel ${channel})` : `channel #${channel}`;
   title(ctx, `${name}: weight ${format(weights[channel])}${hover == null ? ` (the ${sorted ? 'largest' : 'first'}; hover a bar for another)` : ''}`, 0, y);
   y += 22;
+  if (!before || !after) {
+    note(ctx, 'its feature map before and after the block is on its way…', 0, y);
+    return { height: y + 24, bars };
+  }
+  // The features hold every channel, or only the one shown.
+  const at = before.channels === weights.length ? channel : 0;
   const size = fit(before.width, before.height, (width - 24) / 2, 200);
-  const scale = Math.max(maxAbs(before.data, channel * before.width * before.height, (channel + 1) * before.width * before.height),
-    maxAbs(after.data, channel * after.width * after.height, (channel + 1) * after.width * after.height));
+  const plane = before.width * before.height;
+  const scale = Math.max(maxAbs(before.data, at * plane, (at + 1) * plane), maxAbs(after.data, at * plane, (at + 1) * plane));
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(channelCanvas(before, channel, scale), 0, y, size.width, size.height);
-  ctx.drawImage(channelCanvas(after, channel, scale), size.width + 24, y, size.width, size.height);
+  ctx.drawImage(channelCanvas(before, at, scale), 0, y, size.width, size.height);
+  ctx.drawImage(channelCanvas(after, at, scale), size.width + 24, y, size.width, size.height);
   note(ctx, 'feature map before the block', 0, y + size.height + 4);
   note(ctx, 'after (same colour scale: blue < 0 < red)', size.width + 24, y + size.height + 4);
   return { height: y + size.height + 24, bars };
 }
+
+// Past this many channels the bars are drawn as a curve and the extremes are named.
+export const MANY_CHANNELS = 96;
 
 /** Every channel before and after a block, each pair on one colour scale. */
 export function drawFeaturesView(ctx, width, { before, after, heading, highlight }) {
@@ -258,26 +288,4 @@ export function drawFeaturesView(ctx, width, { before, after, heading, highlight
   const bottom = top + 18 + rows * (cellH + gap);
   note(ctx, 'each channel on its own scale, shared by its two copies: blue < 0 < red; outlined: the channels the block changed most', 0, bottom + 4);
   return { height: bottom + 22 };
-}
-
-/** The result's timings as a line: "stem 12 ms · se 1.2 ms · total 30 ms". */
-export function timingLine(timings) {
-  return Object.entries(timings)
-    .map(([k, v]) => `${k.replace(/_ms$/, '').replace('_', ' ')} ${v < 10 ? v.toFixed(1) : Math.round(v)} ms`)
-    .join(' · ');
-}
-
-const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-
-/** The prediction with the blocks that are on, its runners-up, and with every block off (HTML). */
-export function predictionLine({ prediction, baseline }) {
-  if (!prediction) return '';
-  const ranked = (p) => [...p.probabilities.keys()].sort((a, b) => p.probabilities[b] - p.probabilities[a]);
-  const percent = (p, i) => `${Math.round(p.probabilities[i] * 100)}%`;
-  const top = ranked(prediction);
-  const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(prediction.classes[i])} ${percent(prediction, i)}`).join(' · ');
-  const off = baseline ? ranked(baseline)[0] : null;
-  return `<span title="The network was trained to name the shape of the one object that stands out in a cluttered scene">Prediction: <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
-    + `<span class="muted"> · ${runnersUp}</span>`
-    + (off != null ? `<span class="muted right">with every block off: ${escapeHtml(baseline.classes[off])} ${percent(baseline, off)}</span>` : '');
 }

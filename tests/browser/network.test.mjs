@@ -1,0 +1,302 @@
+// An opened network in the page: the small random-initialised timm and torchvision networks of the
+// golden fixtures (tests/fixtures/nets) opened through the file input, the API and the `model`
+// attribute; the network view draws every block; switching blocks off gives what `render --model
+// --off` gives natively; WebGPU against the CPU path; each bad checkpoint gives its message and the
+// element keeps working; nothing is fetched after the network has loaded.
+// Screenshots of the network view go to test-output/browser/network-*.png for a person to look at.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../../tools/serve.mjs';
+import { launch } from './support.mjs';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const NETS = join(ROOT, 'tests/fixtures/nets');
+const CASES = join(ROOT, 'tests/fixtures/cases');
+const SHOTS = join(ROOT, 'test-output/browser');
+const PHOTO = 'scene_rgb.png'; // a PNG: the page and `render` decode it to the same pixels
+// Page (wasm SIMD kernels, or WebGPU blocks) against the native CLI (other kernels, other summation
+// order): per probability |page - native| <= abs + rel * |native|.
+const NATIVE_TOLERANCE = { abs: 1e-5, rel: 1e-4 };
+// WebGPU (SwiftShader) against the CPU path: a block's float32 differences (the shader's exp in a
+// Non-local softmax, another summation order) pass through every layer after it.
+const BACKEND_TOLERANCE = { abs: 1e-4, rel: 5e-4 };
+
+let server;
+let origin;
+const browsers = {};
+
+before(async () => {
+  server = await serve({ '/': join(ROOT, 'dist'), '/nets/': NETS, '/cases/': CASES, '/pages/': join(ROOT, 'tests/browser/pages') }, 0);
+  origin = `http://127.0.0.1:${server.address().port}`;
+  await mkdir(SHOTS, { recursive: true });
+  browsers.cpu = await launch();
+  browsers.webgpu = await launch({ webgpu: true });
+});
+
+after(async () => {
+  await Promise.all(Object.values(browsers).map((b) => b.close()));
+  server?.close();
+});
+
+/** A blank page holding one element with `attributes`; problems and requests are collected. */
+async function open(kind, attributes = '') {
+  const page = await browsers[kind].newPage({ viewport: { width: 1100, height: 1000 } });
+  const problems = [];
+  const requests = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => r.url().startsWith('http') && requests.push(r.url()));
+  await page.goto(`${origin}/pages/blank.html`);
+  await page.evaluate(async ({ attributes, origin }) => {
+    await import(`${origin}/attention-playground.js`);
+    document.body.insertAdjacentHTML('beforeend', `<attention-playground ${attributes}></attention-playground>`);
+  }, { attributes, origin });
+  return { page, problems, requests };
+}
+
+/** Runs the case photo and waits for its result. */
+async function runPhoto(page) {
+  const b64 = (await readFile(join(CASES, PHOTO))).toString('base64');
+  return page.evaluate(async ({ b64, name }) => {
+    const el = document.querySelector('attention-playground');
+    await el.ready;
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    await el.run(new File([bytes], name, { type: 'image/png' }));
+    return el.exportJson();
+  }, { b64, name: PHOTO });
+}
+
+/** The element's next result after `action` (a function run in the page, with `arg`). */
+async function resultAfter(page, action, arg) {
+  return page.evaluate(async ({ action, arg }) => {
+    const el = document.querySelector('attention-playground');
+    const next = new Promise((resolve, reject) => {
+      el.addEventListener('attention-result', () => resolve(), { once: true });
+      el.addEventListener('attention-error', (e) => reject(new Error(e.detail.message)), { once: true });
+    });
+    await new Function('el', 'arg', `return (${action})(el, arg)`)(el, arg);
+    await next;
+    return el.exportJson();
+  }, { action: action.toString(), arg });
+}
+
+/** Opens the fixture network `name` through the API with its bytes. */
+async function loadFixture(page, name, options = {}) {
+  const b64 = (await readFile(join(NETS, name, 'model.safetensors'))).toString('base64');
+  return page.evaluate(async ({ b64, name, options }) => {
+    const el = document.querySelector('attention-playground');
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    try {
+      return { description: await el.loadModel(new File([bytes], `${name}.safetensors`), options), result: el.exportJson() };
+    } catch (e) {
+      return { error: e.message, message: el.shadowRoot.querySelector('.message').textContent };
+    }
+  }, { b64, name, options });
+}
+
+/** `render --model` natively on the case photo: `{ top5, off?: { top5 } }`. */
+const nativeCache = new Map();
+async function native(name, arch, off = '') {
+  const key = `${name}|${off}`;
+  if (nativeCache.has(key)) return nativeCache.get(key);
+  const bin = join(ROOT, 'target/debug/attention-playground');
+  assert.ok(existsSync(bin), 'cargo test builds target/debug/attention-playground before the browser tests');
+  const out = await mkdtemp(join(tmpdir(), 'ap-net-'));
+  const args = ['render', '--model', join(NETS, name, 'model.safetensors'), '--arch', arch, '--image', join(CASES, PHOTO), '--out', out, '--backend', 'cpu'];
+  if (off) args.push('--off', off);
+  execFileSync(bin, args, { stdio: 'pipe' });
+  const json = JSON.parse(await readFile(join(out, 'result.json'), 'utf8'));
+  nativeCache.set(key, json);
+  return json;
+}
+
+function close(got, want, tolerance, what) {
+  assert.equal(got.length, want.length, what);
+  got.forEach((g, i) => {
+    const w = want[i];
+    assert.equal(g.index, w.index, `${what}: class ${i}`);
+    assert.ok(Math.abs(g.probability - w.probability) <= tolerance.abs + tolerance.rel * Math.abs(w.probability),
+      `${what}: class ${w.name} ${g.probability} vs ${w.probability}`);
+  });
+}
+
+/** The network view's drawn tiles (one per block), from the element's layout. */
+const tiles = (page) => page.evaluate(() => {
+  const el = document.querySelector('attention-playground');
+  return { tiles: el._layout?.tiles?.map((t) => t.path) ?? [], view: el.view };
+});
+
+describe('an opened network', () => {
+  test('opens through the file input, draws every block, and switching layer4 off gives what render --off gives natively', async () => {
+    const { page, problems } = await open('cpu', 'controls="full"');
+    await runPhoto(page);
+    const opened = resultAfter(page, () => {});
+    await page.locator('attention-playground .model-file').setInputFiles(join(NETS, 'seresnet50', 'model.safetensors'));
+    const result = await opened;
+    assert.equal(result.network.arch, 'resnet', 'a ResNet is read off its weights');
+    assert.equal(result.network.summary, 'timm resnet, 5 se blocks, 7 classes');
+    assert.equal(await page.locator('attention-playground .network-name').textContent(), result.network.summary);
+    assert.equal(result.network.order.length, 5);
+    const drawn = await tiles(page);
+    assert.equal(drawn.view, 'network', 'an opened network shows the network view');
+    assert.deepEqual(drawn.tiles, result.network.order, 'the network view draws every block, in order of depth');
+    await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'network-seresnet50.png') });
+
+    const want = await native('seresnet50', 'seresnet50', 'layer4');
+    close(result.full, want.top5, NATIVE_TOLERANCE, 'every block on, page vs native');
+    const off = await resultAfter(page, (el) => el.setAttribute('off', 'layer4'));
+    close(off.prediction, want.off.top5, NATIVE_TOLERANCE, 'layer4 off, page vs native');
+    close(off.full, want.top5, NATIVE_TOLERANCE, 'the full prediction is kept');
+    assert.deepEqual(off.switched_off, ['layer4.0.se', 'layer4.1.se', 'layer4.2.se'].filter((p) => off.network.order.includes(p)));
+    assert.ok(off.timings.stages.some((s) => s.reused), 'the stages before layer4 were reused');
+    assert.ok(off.blocks['layer4.0.se'].off && !off.blocks['layer1.0.se'].off);
+    assert.notDeepEqual(off.logits, off.full_logits, 'switching layer4 off changes the logits');
+    const line = await page.locator('attention-playground .prediction').textContent();
+    assert.match(line, /without layer4: .* → /);
+    await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'network-seresnet50-layer4-off.png') });
+
+    // A block's corner in the network view switches it; clicking the block opens it.
+    const toggled = await resultAfter(page, (el) => { el.setAttribute('off', ''); });
+    assert.equal(toggled.switched_off.length, 0);
+    const first = await page.evaluate(() => document.querySelector('attention-playground')._layout.toggles[0]);
+    const box = await page.locator('attention-playground canvas').boundingBox();
+    const drawnWidth = await page.evaluate(() => document.querySelector('attention-playground')._drawn.width);
+    const scale = box.width / drawnWidth;
+    const next = page.evaluate(() => new Promise((r) => document.querySelector('attention-playground').addEventListener('attention-result', r, { once: true })));
+    await page.mouse.click(box.x + (first.x + first.width / 2) * scale, box.y + (first.y + first.height / 2) * scale);
+    await next;
+    assert.equal(await page.evaluate(() => document.querySelector('attention-playground').getAttribute('off')), first.path);
+    // The prediction line grew (two top-5 lists): the canvas moved down.
+    const moved = await page.locator('attention-playground canvas').boundingBox();
+    const tile = await page.evaluate(() => document.querySelector('attention-playground')._layout.tiles[1]);
+    await page.mouse.click(moved.x + (tile.x + 20) * scale, moved.y + (tile.y + 40) * scale);
+    assert.equal(await page.evaluate(() => document.querySelector('attention-playground').view), 'channel', 'an SE block opens in the channel view');
+    await page.waitForFunction(() => document.querySelector('attention-playground')._state.channelFeatures);
+    await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'network-seresnet50-channel.png') });
+
+    // One click back to the bundled network.
+    const bundled = await resultAfter(page, (el) => el.shadowRoot.querySelector('.bundled').click());
+    assert.equal(bundled.network, undefined);
+    assert.ok(bundled.prediction.label);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('every family opens through the API, draws its blocks, and WebGPU gives the CPU path numbers', async () => {
+    const cases = [['efficientnet_b0', 'efficientnet_b0'], ['resnet50d_cbam', ''], ['resnet50_gc', ''], ['torchvision_mobilenet_v3_small', 'torchvision.mobilenet_v3_small'], ['resnet50_nl', '']];
+    const results = {};
+    for (const kind of ['cpu', 'webgpu']) {
+      const { page, problems } = await open(kind, 'controls="full"');
+      await runPhoto(page);
+      for (const [name, arch] of cases) {
+        const { description, result, error } = await loadFixture(page, name, { arch });
+        assert.equal(error, undefined, `${name}: ${error}`);
+        assert.equal(description.blocks.length, result.network.order.length);
+        assert.deepEqual((await tiles(page)).tiles, result.network.order, `${kind} ${name}: every block drawn`);
+        assert.equal(result.backend, kind === 'webgpu' ? 'webgpu' : 'cpu');
+        results[`${kind} ${name}`] = result;
+        if (kind === 'cpu') await page.locator('attention-playground').screenshot({ path: join(SHOTS, `network-${name}.png`) });
+      }
+      // A Non-local block's attention row for a point of the photo.
+      const row = await page.evaluate(async () => {
+        const el = document.querySelector('attention-playground');
+        const r = await el.attentionAt(el.result.width / 2, el.result.height / 2);
+        return { sum: Array.from(r.data).reduce((a, b) => a + b, 0), size: r.data.length };
+      });
+      assert.ok(Math.abs(row.sum - 1) < 1e-3 && row.size > 1, `${kind}: a Non-local row sums to 1 (${row.sum})`);
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
+    for (const [name] of cases) {
+      const cpu = results[`cpu ${name}`];
+      const gpu = results[`webgpu ${name}`];
+      gpu.full_logits.forEach((g, i) => {
+        const c = cpu.full_logits[i];
+        assert.ok(Math.abs(g - c) <= BACKEND_TOLERANCE.abs + BACKEND_TOLERANCE.rel * Math.abs(c), `${name} logit ${i}: webgpu ${g} vs cpu ${c}`);
+      });
+    }
+  });
+
+  test('the model attribute fetches the network once; nothing is fetched after it has loaded', async () => {
+    const { page, problems, requests } = await open('cpu', `model="${origin}/nets/resnet50_gc/model.safetensors" view="network" labels="a\nb\nc\nd\ne\nf\ng"`);
+    const result = await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      for (;;) {
+        if (el.result?.network) return el.exportJson();
+        await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+      }
+    });
+    assert.equal(result.network.order.length, 4);
+    assert.ok(['a', 'b', 'c', 'd', 'e', 'f', 'g'].includes(result.full[0].name), 'the labels name the classes');
+    assert.equal(requests.filter((u) => u.includes('/nets/')).length, 1, 'fetched once');
+    const before = requests.length;
+    await resultAfter(page, (el) => el.setAttribute('off', 'gc'));
+    await resultAfter(page, (el) => el.setAttribute('backend', 'cpu'));
+    await resultAfter(page, (el) => el.setAttribute('off', 'layer1'));
+    assert.deepEqual(requests.slice(before), [], 'no request after the network loaded');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('bad checkpoints each give their message and the element keeps its network', async () => {
+    const { page, problems } = await open('cpu', 'controls="full"');
+    await runPhoto(page);
+    const { error } = await loadFixture(page, 'resnet50_gc');
+    assert.equal(error, undefined);
+    const bad = {
+      'an LFS pointer': [new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 102400000\n'), /LFS/i],
+      'a file cut short': [(await readFile(join(NETS, 'seresnet50', 'model.safetensors'))).subarray(0, 5000), /cut short|truncated|ends/i],
+      'a PyTorch .pth': [Uint8Array.from([0x50, 0x4b, 0x03, 0x04, ...new TextEncoder().encode('archive/data.pkl'), ...new Array(64).fill(0)]), /PyTorch|safetensors/],
+      'an HTML page': [new TextEncoder().encode('<!doctype html><title>404</title>'), /web page|HTML/i],
+      'one SE block': [await readFile(join(ROOT, 'tests/fixtures/se_timm/weights.safetensors')).catch(() => null), /supported|looks like/i],
+      'an EfficientNet without its arch': [await readFile(join(NETS, 'efficientnet_b0', 'model.safetensors')), /arch=/],
+    };
+    for (const [what, [bytes, pattern]] of Object.entries(bad)) {
+      if (!bytes) continue;
+      const outcome = await page.evaluate(async (b64) => {
+        const el = document.querySelector('attention-playground');
+        const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        try {
+          await el.loadModel(new File([data], 'weights.safetensors'));
+          return { ok: true };
+        } catch (e) {
+          return { error: e.message, shown: el.shadowRoot.querySelector('.message').textContent, arch: el.result?.network?.arch, archPick: !el.shadowRoot.querySelector('.arch-pick').hidden };
+        }
+      }, Buffer.from(bytes).toString('base64'));
+      assert.ok(outcome.error, `${what}: refused`);
+      assert.match(outcome.error, pattern, `${what}: ${outcome.error}`);
+      assert.equal(outcome.shown, outcome.error, `${what}: shown in the element`);
+      assert.doesNotMatch(outcome.error, /JsValue|panicked|RuntimeError|undefined|\[object/, `${what}: no internals`);
+      assert.equal(outcome.arch, 'resnet', `${what}: the network that was open stays`);
+      if (what.includes('EfficientNet')) assert.ok(outcome.archPick, 'a list to pick the architecture from');
+    }
+    // Picking the architecture opens it.
+    const picked = await resultAfter(page, (el) => {
+      const pick = el.shadowRoot.querySelector('.arch-pick');
+      pick.value = 'efficientnet_b0';
+      pick.dispatchEvent(new Event('change'));
+    });
+    assert.equal(picked.network.arch, 'efficientnet_b0');
+    // The element still runs photos, and a 404 model is named.
+    await runPhoto(page);
+    const missing = await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      return el.loadModel('/nets/nothing-here.safetensors').then(() => 'loaded', (e) => e.message);
+    });
+    assert.match(missing, /404/);
+    assert.match(missing, /model address/);
+    const off = await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      el.setAttribute('off', 'layer9');
+      return new Promise((r) => el.addEventListener('attention-error', (e) => r(e.detail.message), { once: true }));
+    });
+    assert.match(off, /off: `layer9` names no attention block of this network/);
+    assert.deepEqual(problems.filter((p) => !/404/.test(p)), []);
+    await page.close();
+  });
+});

@@ -1,0 +1,229 @@
+// The element's JavaScript API, as a mixin over the element class: run a photo, ask where a
+// position attends, use your own weights for a block, open your own network, export the result.
+// Every failure rejects with an Error whose message names the problem and the next step, and is
+// shown in the element.
+import { BLOCK_LABEL, BLOCKS } from './bundled.js';
+import { loadImage } from './image-input.js';
+import { archChoices, modelName, readModel } from './model-source.js';
+import { offerArchitectures, showProgress } from './controls.js';
+
+function superseded(what = 'photo') {
+  return new DOMException(`A newer ${what} was chosen before this one finished; its result was dropped.`, 'AbortError');
+}
+
+function concat(arrays) {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+// Feature tensors (a few MB) and internal fields stay out of the exported JSON.
+const SKIPPED_IN_JSON = new Set(['features', 'output', 'queryCell']);
+
+export const PlaygroundApi = (Base) => class extends Base {
+  /**
+   * Runs the blocks on `source` (File/Blob, ImageBitmap, <img>, canvas, URL string); resolves to
+   * the result. The photo chosen last wins: a run overtaken by a newer one rejects with an
+   * AbortError (and shows nothing).
+   */
+  async run(source) {
+    this._start();
+    const ticket = ++this._photoTicket;
+    const done = this._busy();
+    try {
+      await this.ready;
+      const t0 = performance.now();
+      const photo = await loadImage(source, this._engine);
+      if (ticket !== this._photoTicket) {
+        photo.display.close();
+        throw superseded();
+      }
+      this._setPhoto(photo);
+      this._state.attention = null;
+      const result = await this._refresh({ decode_ms: performance.now() - t0 });
+      if (ticket !== this._photoTicket) throw superseded();
+      return result;
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      // Only the newest photo's failure is the person's business.
+      if (error.name !== 'AbortError' && ticket === this._photoTicket) this._showError(error);
+      throw error;
+    } finally {
+      done();
+    }
+  }
+
+  /**
+   * The attention row of the query at image coordinates (x, y) of the last result (its
+   * `width x height`): `{ width, height, data }` for Non-local; for `block = 'mhsa'` also
+   * `heads`, with the heads' rows one after another in `data`. With a network open, `block` is a
+   * Non-local block's path and (x, y) must lie in the centre crop the network saw.
+   */
+  async attentionAt(x, y, block) {
+    await this.ready;
+    if (!this.result) throw new Error('Run an image first: attentionAt() reads the last result.');
+    const network = Boolean(this.result.network);
+    block ??= network ? this.result.network.order.find((p) => this.result.blocks[p].kind === 'nl') : this.result.blocks.nonlocal ? 'nonlocal' : 'mhsa';
+    const entry = block && this.result.blocks[block];
+    if (!entry || (network && entry.kind !== 'nl')) {
+      throw new Error(network ? `${block ?? 'This network'} has no Non-local block to ask; pick one of its Non-local blocks.`
+        : `Block ${block} is not switched on; switch it on to see its attention.`);
+    }
+    const { width, height } = this.result;
+    if (!(x >= 0 && y >= 0 && x < width && y < height)) throw new Error(`(${x}, ${y}) is outside the ${width} x ${height} image; pass coordinates inside it.`);
+    const crop = this._cropOf(this.result);
+    const u = (x - crop.x) / crop.width;
+    const v = (y - crop.y) / crop.height;
+    if (!(u >= 0 && v >= 0 && u < 1 && v < 1)) throw new Error(`(${x}, ${y}) is outside the centre crop the network saw; pass a point inside it.`);
+    const features = entry.grid; // the grid this block attends over
+    const fx = Math.min(features.width - 1, Math.floor(u * features.width));
+    const fy = Math.min(features.height - 1, Math.floor(v * features.height));
+    const asked = this.result;
+    let answer;
+    if (network) {
+      answer = await this._engine.call('networkAttentionAt', { path: block, fx, fy });
+    } else {
+      const row = await this._engine.call('attentionAt', { block, fx, fy });
+      answer = Array.isArray(row)
+        ? { width: row[0].width, height: row[0].height, heads: row.length, data: concat(row.map((r) => r.data)), perHead: row }
+        : row;
+    }
+    // A new result since the question: the answer belongs to the old one, so it is not drawn.
+    if (asked === this.result) {
+      this._state.attention = { block, fx, fy, row: answer };
+      if (network) this._state.rows[block] = answer;
+      this._render();
+    }
+    return answer;
+  }
+
+  /**
+   * Uses your own weights for `block` of the bundled network: a safetensors file (File, Blob,
+   * ArrayBuffer or bytes; float32, float16 or bfloat16) with timm's names or those of a port the
+   * engine knows (AlexHex7's or mmcv's Non-local, the official CBAM), optionally under `prefix`
+   * (e.g. `layer3.0.se.`). They must fit the channels the block sees here (16 for SE/ECA/GC, 32
+   * for CBAM/Non-local/MHSA). Resolves to the line saying whose names were assumed ('' for
+   * timm's), which the element also shows. `source = null` goes back to the trained weights.
+   */
+  async loadWeights(block, source, prefix = '') {
+    await this.ready;
+    if (!BLOCK_LABEL[block]) throw new Error(`Unknown block ${block}; use one of ${BLOCKS.map((b) => b.name).join(', ')}.`);
+    const bytes = source == null ? new ArrayBuffer(0)
+      : source instanceof ArrayBuffer ? source.slice(0)
+      : ArrayBuffer.isView(source) ? source.slice().buffer
+      : await source.arrayBuffer();
+    const copy = bytes.slice(0);
+    let note;
+    try {
+      note = await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
+    } catch (e) {
+      // The library says "weights: ..."; the block's name takes that word's place, once. Where the
+      // library names no next step (a shape that does not fit), the page adds what would fit.
+      const problem = String(e.message ?? e).replace(/^weights:\s*/, '');
+      const channels = ['se', 'eca', 'gc'].includes(block) ? 16 : 32;
+      const remedy = /\b(pass|convert|run|download|use|save|choose|give)\b/i.test(problem) ? ''
+        : `${/[.!?]$/.test(problem) ? '' : '.'} Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
+      const error = new Error(`${BLOCK_LABEL[block]} weights: ${problem}${remedy}`);
+      this._showError(error);
+      throw error;
+    }
+    if (source == null) delete this._ownWeights[block];
+    else this._ownWeights[block] = { bytes, prefix };
+    this._note.textContent = note ? `${BLOCK_LABEL[block]} weights: ${note}` : '';
+    this._note.hidden = !note;
+    this._configured = null;
+    if (this._photo) await this._rerun();
+    return note;
+  }
+
+  /**
+   * Opens your own network: a timm or torchvision checkpoint (File, Blob, ArrayBuffer, bytes, or
+   * a URL, fetched once) in safetensors (float32, float16 or bfloat16). `arch`: timm's model name
+   * or `torchvision.NAME`, where the weights do not tell it (EfficientNet, MobileNetV3);
+   * `labels`: the class names, one per line (a string, or a URL of a text file); ImageNet's are
+   * used for a 1000-way head. Resolves to `{ family, arch, classes, summary, blocks }` once the
+   * photo has run on it. On failure the element keeps the network it had.
+   */
+  async loadModel(source, { arch = '', labels = '' } = {}) {
+    this._start();
+    const ticket = ++this._modelTicket;
+    const done = this._busy();
+    const name = modelName(source);
+    try {
+      await this.ready;
+      offerArchitectures(this, null);
+      showProgress(this, 0);
+      const { bytes, blob } = await readModel(source, (loaded, total) => {
+        if (ticket === this._modelTicket) showProgress(this, total ? loaded / total : null);
+      });
+      let labelsText = labels;
+      if (labels && /^(https?:|\.{0,2}\/)|\.txt$/i.test(labels.trim()) && !labels.includes('\n')) {
+        const response = await fetch(new URL(labels, document.baseURI)).catch(() => null);
+        if (!response?.ok) throw new Error(`The labels at ${labels} could not be fetched; give one class name per line, or a reachable URL of such a file.`);
+        labelsText = await response.text();
+      }
+      if (ticket !== this._modelTicket) throw superseded('network');
+      showProgress(this, null);
+      if (this._engine.needsInit) await this._initBackend();
+      let description;
+      try {
+        description = await this._engine.call('openNetwork', { bytes, name, arch, labels: labelsText }, [bytes]);
+      } catch (e) {
+        // A restart (memory ran out) left a fresh engine: it opens what the element had before.
+        if (this._engine.needsInit) await this._initBackend().catch(() => {});
+        const choices = archChoices(e.message);
+        if (choices) {
+          this._pendingModel = blob;
+          offerArchitectures(this, choices);
+        }
+        throw e;
+      }
+      if (ticket !== this._modelTicket) throw superseded('network');
+      this._network = { description, blob, name, arch: description.arch, labelsText };
+      this._pendingModel = null;
+      this._state.inspect = {};
+      this._state.selected = null;
+      this.result = null;
+      this._syncControls();
+      if (this._photo) await this._refresh();
+      return description;
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      if (error.name !== 'AbortError' && ticket === this._modelTicket) this._showError(error);
+      throw error;
+    } finally {
+      if (ticket === this._modelTicket) showProgress(this, 0, true);
+      this._syncControls();
+      done();
+    }
+  }
+
+  /** Closes an opened network: the element goes back to the bundled one. */
+  async closeModel() {
+    this._modelTicket++;
+    if (!this._network) return;
+    this._network = null;
+    this.result = null;
+    this._state.inspect = {};
+    offerArchitectures(this, null);
+    await this._engine?.call('closeNetwork').catch(() => {});
+    await this._rerun();
+  }
+
+  /** The last result's weights and maps as plain JSON; of the feature tensors only their sizes. */
+  exportJson() {
+    if (!this.result) return null;
+    const plain = (v) => (v instanceof Float32Array ? Array.from(v) : Array.isArray(v) ? v.map(plain)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => !SKIPPED_IN_JSON.has(k)).map(([k, x]) => [k, plain(x)])) : v);
+    const out = { image: this._photo?.name, ...plain(this.result) };
+    if (this.result.features) {
+      const { channels, width, height } = this.result.features;
+      out.features = { channels, width, height };
+    }
+    return out;
+  }
+};

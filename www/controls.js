@@ -1,0 +1,254 @@
+// The element's controls: the card's markup, the listeners that turn clicks into attributes and
+// API calls, and keeping the controls in step with the element's state. The element owns the
+// state; nothing here computes.
+import { BLOCKS, BLOCK_LABEL, KIND_LABEL, OPTIONS, SAMPLES, sampleUrl } from './bundled.js';
+import { isPhotoFile } from './model-source.js';
+import { VIEWS } from './views/index.js';
+
+const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+/** The card's markup for `controls` (full, minimal, none). */
+export function cardHtml(controls, opacity) {
+  const full = controls === 'full';
+  return `
+      <div class="card" part="card">
+        ${full ? `
+        <div class="bar input">
+          <button class="primary pick" title="Your photo stays in this browser: nothing is uploaded">Choose a photo</button>
+          <input class="file" type="file" accept="image/*" hidden>
+          <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${s.label}"><img alt="${s.label}" crossorigin="anonymous" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
+          <button class="open-model" title="Your own timm or torchvision checkpoint (safetensors); it stays on your machine">Open a network…</button>
+          <input class="model-file" type="file" accept=".safetensors,.pth,.pt,.bin" hidden>
+          <span class="hint">or drop or paste a photo · it stays on your machine</span>
+        </div>
+        <div class="bar network-bar">
+          <select class="arch-pick" aria-label="architecture" hidden></select>
+          <progress class="model-progress" max="1" hidden></progress>
+          <span class="network-name muted"></span>
+          <button class="bundled" hidden title="Back to the small network this page ships with">Bundled network</button>
+        </div>
+        <div class="bar blocks"></div>
+        <div class="bar options"></div>` : ''}
+        ${controls !== 'none' ? `
+        <div class="bar views">
+          <span class="tabs" role="tablist">${VIEWS.map((v) => `<button class="tab" role="tab" data-view="${v.name}">${v.label}</button>`).join('')}</span>
+          <select class="inspect" aria-label="block to inspect"></select>
+          <label class="muted sorted-box"><input type="checkbox" class="sorted" checked> sorted</label>
+          <label class="muted opacity-box">opacity <input type="range" class="opacity" min="0" max="1" step="0.05" value="${opacity}"></label>
+          <select class="head" aria-label="attention head"></select>
+          ${full ? `<span class="right"><button class="own-weights" title="Use your own trained weights (safetensors, timm names) for the block shown">Own weights…</button>
+          <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
+        </div>
+        <div class="bar prediction" aria-live="polite"></div>` : ''}
+        <div class="message" role="alert" hidden></div>
+        <div class="note" hidden></div>
+        <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">Loading the attention engine…</div></div>
+        ${controls !== 'none' ? `
+        <div class="bar status">
+          <span class="badge" title=""><b class="backend-name">…</b><span class="timings"></span></span>
+          ${full ? `<span class="right">
+            <select class="backend" aria-label="backend"><option value="auto">auto</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
+            <button class="export-png">Export PNG</button><button class="export-json">Export JSON</button>
+          </span>` : ''}
+        </div>` : ''}
+      </div>`;
+}
+
+/** Binds the controls of `el`'s card to its attributes and API. */
+export function bindControls(el) {
+  const root = el.shadowRoot;
+  const $ = (s) => root.querySelector(s);
+  const quietly = (promise) => promise.catch(() => {}); // failures are shown in the element
+  root.querySelectorAll('.tab').forEach((tab) => tab.addEventListener('click', () => el.setAttribute('view', tab.dataset.view)));
+  $('.inspect')?.addEventListener('change', (e) => el._inspect(e.target.value));
+  $('.sorted')?.addEventListener('change', (e) => { el._state.sorted = e.target.checked; el._render(); });
+  $('.opacity')?.addEventListener('input', (e) => { el._state.opacity = Number(e.target.value); el._render(); });
+  $('.head')?.addEventListener('change', (e) => { el._state.head = Number(e.target.value); el._render(); });
+  if (el.controls !== 'full') return;
+  const file = $('.file');
+  $('.pick').addEventListener('click', () => file.click());
+  file.addEventListener('change', () => {
+    if (file.files[0]) quietly(el.run(file.files[0]));
+    file.value = '';
+  });
+  const weightsFile = $('.weights-file');
+  $('.own-weights').addEventListener('click', () => weightsFile.click());
+  weightsFile.addEventListener('change', () => {
+    if (weightsFile.files[0]) quietly(el.loadWeights(el._inspected(), weightsFile.files[0]));
+    weightsFile.value = '';
+  });
+  const modelFile = $('.model-file');
+  $('.open-model').addEventListener('click', () => modelFile.click());
+  modelFile.addEventListener('change', () => {
+    if (modelFile.files[0]) quietly(el.loadModel(modelFile.files[0]));
+    modelFile.value = '';
+  });
+  $('.arch-pick').addEventListener('change', (e) => {
+    if (e.target.value && el._pendingModel) quietly(el.loadModel(el._pendingModel, { arch: e.target.value }));
+  });
+  $('.bundled').addEventListener('click', () => quietly(el.closeModel()));
+  root.querySelectorAll('[data-sample]').forEach((b) => b.addEventListener('click', () => quietly(el.run(el._sampleImage(Number(b.dataset.sample))))));
+  $('.blocks').addEventListener('change', (e) => {
+    const box = e.target.closest('input[type=checkbox]');
+    if (!box) return;
+    if (el._network) el._toggleOff(box.value, !box.checked);
+    else {
+      const on = new Set(el.blocks);
+      if (box.checked) on.add(box.value);
+      else on.delete(box.value);
+      el.setAttribute('blocks', BLOCKS.map((b) => b.name).filter((n) => on.has(n)).join(' '));
+    }
+  });
+  $('.backend').addEventListener('change', (e) => el.setAttribute('backend', e.target.value));
+  $('.export-png').addEventListener('click', () => el._exportPng());
+  $('.export-json').addEventListener('click', () => el._exportJson());
+  bindDrop(el);
+}
+
+// A dropped photo runs; a dropped checkpoint opens (told apart by type and name).
+function bindDrop(el) {
+  const card = el.shadowRoot.querySelector('.card');
+  const take = (file) => {
+    if (!file) return;
+    (isPhotoFile(file) ? el.run(file) : el.loadModel(file)).catch(() => {});
+  };
+  el.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    card.classList.add('drop');
+  });
+  el.addEventListener('dragleave', () => card.classList.remove('drop'));
+  el.addEventListener('drop', (e) => {
+    e.preventDefault();
+    card.classList.remove('drop');
+    take(e.dataTransfer?.files?.[0]);
+  });
+  // Paste anywhere on the page goes to the playground the person used last (or the only one).
+  const Element = el.constructor;
+  el.addEventListener('pointerdown', () => { Element.active = el; });
+  if (!Element.pasteBound) {
+    Element.pasteBound = true;
+    document.addEventListener('paste', (e) => {
+      const target = Element.active?.isConnected ? Element.active : document.querySelector('attention-playground[controls="full"], attention-playground:not([controls])');
+      const file = [...(e.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
+      if (target && file) {
+        e.preventDefault();
+        target.run(file).catch(() => {});
+      }
+    });
+  }
+}
+
+/** The block chips: the bundled network's six, or an opened network's stages and kinds. */
+function blockChips(el) {
+  if (!el._network) {
+    return BLOCKS.map((b) => `<label class="chip${el.blocks.includes(b.name) ? ' on' : ''}" title="${b.title}"><input type="checkbox" value="${b.name}" ${el.blocks.includes(b.name) ? 'checked' : ''}>${b.label}</label>`).join('');
+  }
+  const blocks = el._network.description.blocks;
+  if (!blocks.length) return '<span class="muted">this network has no attention blocks</span>';
+  const stages = [...new Set(blocks.map((b) => b.stage))];
+  const kinds = [...new Set(blocks.map((b) => b.kind))];
+  const chip = (word, label, title) => {
+    const on = !el._covers(word);
+    return `<label class="chip${on ? ' on' : ''}" title="${escapeHtml(title)}"><input type="checkbox" value="${escapeHtml(word)}" ${on ? 'checked' : ''}>${escapeHtml(label)}</label>`;
+  };
+  const byStage = stages.map((s) => chip(s, s, `every block of ${s}: ${blocks.filter((b) => b.stage === s).map((b) => b.path).join(', ')}`));
+  const byKind = kinds.length > 1 ? kinds.map((k) => chip(k, `all ${KIND_LABEL[k] ?? k}`, `every ${KIND_LABEL[k] ?? k} block`)) : [];
+  return `<span class="muted">on:</span>${[...byStage, ...byKind].join('')}`;
+}
+
+/** Brings every control of `el` in step with its state. */
+export function syncControls(el) {
+  const root = el.shadowRoot;
+  const view = el.view;
+  const network = Boolean(el._network);
+  root.querySelectorAll('.tab').forEach((t) => {
+    t.setAttribute('aria-selected', String(t.dataset.view === view));
+    t.hidden = VIEWS.find((v) => v.name === t.dataset.view).networkOnly && !network;
+  });
+  const chips = root.querySelector('.blocks');
+  if (chips) chips.innerHTML = blockChips(el);
+  const inspect = root.querySelector('.inspect');
+  if (inspect) {
+    const fits = el._fitting(view);
+    const label = (b) => (network ? b : BLOCK_LABEL[b]);
+    inspect.innerHTML = fits.map((b) => `<option value="${escapeHtml(b)}">${escapeHtml(label(b))}</option>`).join('');
+    inspect.value = el._inspected() ?? '';
+    inspect.hidden = fits.length < 2 || view === 'network';
+  }
+  const current = VIEWS.find((v) => v.name === view);
+  const show = (sel, on) => { const e = root.querySelector(sel); if (e) e.hidden = !on; };
+  show('.sorted-box', current.controls.includes('sorted'));
+  show('.opacity-box', current.controls.includes('opacity'));
+  show('.own-weights', !network);
+  show('.options', !network);
+  const head = root.querySelector('.head');
+  if (head) {
+    const heads = network ? 0 : el.result?.blocks?.mhsa?.heads ?? 0;
+    const onMhsa = view === 'nonlocal' && el._inspected() === 'mhsa' && heads > 0;
+    head.hidden = !onMhsa;
+    if (onMhsa) {
+      el._state.head = Math.min(el._state.head, heads - 1);
+      head.innerHTML = Array.from({ length: heads }, (_, i) => `<option value="${i}">head ${i + 1} of ${heads}</option>`).join('');
+      head.value = String(el._state.head);
+    }
+  }
+  const options = root.querySelector('.options');
+  if (options && !network) {
+    options.innerHTML = el.blocks
+      .filter((b) => OPTIONS[b])
+      .map((b) => `<span class="group"><b>${BLOCK_LABEL[b]}</b>${OPTIONS[b]
+        .map((o) => {
+          const value = el._state.options[`${b}.${o.key}`] ?? o.values[0];
+          if (typeof o.values[0] === 'boolean') return `<label><input type="checkbox" data-option="${b}.${o.key}" ${value ? 'checked' : ''}>${o.label}</label>`;
+          return `<label>${o.label} <select data-option="${b}.${o.key}">${o.values.map((v) => `<option ${v === value ? 'selected' : ''}>${v}</option>`).join('')}</select></label>`;
+        })
+        .join('')}</span>`)
+      .join('');
+    options.querySelectorAll('[data-option]').forEach((input) => input.addEventListener('change', () => {
+      const [block, key] = input.dataset.option.split('.');
+      const spec = OPTIONS[block].find((o) => o.key === key);
+      el._state.options[input.dataset.option] = input.type === 'checkbox' ? input.checked : typeof spec.values[0] === 'number' ? Number(input.value) : input.value;
+      el._rerun();
+    }));
+  }
+  const name = root.querySelector('.network-name');
+  if (name && !busyOpening(el)) name.textContent = network ? el._network.description.summary : '';
+  show('.bundled', network);
+  showNetworkBar(el);
+  const backend = root.querySelector('select.backend');
+  if (backend) backend.value = el.backend;
+}
+
+// The network bar shows while a network is open, read, or waits for its architecture.
+function busyOpening(el) {
+  const bar = el.shadowRoot.querySelector('.model-progress');
+  return bar && !bar.hidden;
+}
+
+function showNetworkBar(el) {
+  const bar = el.shadowRoot.querySelector('.network-bar');
+  if (!bar) return;
+  const pick = el.shadowRoot.querySelector('.arch-pick');
+  bar.classList.toggle('active', Boolean(el._network) || busyOpening(el) || !pick.hidden);
+}
+
+/** The progress of reading a checkpoint: `fraction` in [0, 1], null while parsing, or hidden. */
+export function showProgress(el, fraction, hidden = false) {
+  const bar = el.shadowRoot.querySelector('.model-progress');
+  const name = el.shadowRoot.querySelector('.network-name');
+  if (!bar) return;
+  bar.hidden = hidden;
+  if (fraction == null) bar.removeAttribute('value');
+  else bar.value = fraction;
+  if (!hidden && name) name.textContent = fraction == null ? 'building the network…' : `reading ${Math.round(fraction * 100)} %…`;
+  showNetworkBar(el);
+}
+
+/** Offers the architectures to pick from (the engine could not tell), or hides the list. */
+export function offerArchitectures(el, choices) {
+  const pick = el.shadowRoot.querySelector('.arch-pick');
+  if (!pick) return;
+  pick.hidden = !choices;
+  if (choices) pick.innerHTML = `<option value="">pick the architecture…</option>${choices.map((c) => `<option>${c}</option>`).join('')}`;
+  showNetworkBar(el);
+}

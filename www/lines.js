@@ -1,0 +1,52 @@
+// The lines of text around the figure: the prediction (HTML, above it) and the timings (the
+// badge under it).
+import { KIND_LABEL } from './bundled.js';
+
+const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+const ms = (v) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`;
+
+/** The result's timings as a line: "stem 12 ms · se 1.2 ms · total 30 ms". */
+export function timingLine(timings) {
+  if (Array.isArray(timings.stages)) {
+    // An opened network: its stages (those reused from the last run are left out), then the total.
+    const ran = timings.stages.filter((s) => !s.reused);
+    const reused = timings.stages.length - ran.length;
+    return [...ran.map((s) => `${s.stage} ${ms(s.ms)}`), ...(reused ? [`${reused} stages reused`] : []), `total ${ms(timings.total_ms)}`].join(' · ');
+  }
+  return Object.entries(timings).map(([k, v]) => `${k.replace(/_ms$/, '').replace('_', ' ')} ${ms(v)}`).join(' · ');
+}
+
+/** The bundled network's prediction with the blocks that are on, its runners-up, and with every block off (HTML). */
+export function predictionLine({ prediction, baseline }) {
+  if (!prediction) return '';
+  const ranked = (p) => [...p.probabilities.keys()].sort((a, b) => p.probabilities[b] - p.probabilities[a]);
+  const percent = (p, i) => `${Math.round(p.probabilities[i] * 100)}%`;
+  const top = ranked(prediction);
+  const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(prediction.classes[i])} ${percent(prediction, i)}`).join(' · ');
+  const off = baseline ? ranked(baseline)[0] : null;
+  return `<span title="The network was trained to name the shape of the one object that stands out in a cluttered scene">Prediction: <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
+    + `<span class="muted"> · ${runnersUp}</span>`
+    + (off != null ? `<span class="muted right">with every block off: ${escapeHtml(baseline.classes[off])} ${percent(baseline, off)}</span>` : '');
+}
+
+const pct = (p) => `${(p * 100).toFixed(p >= 0.1 ? 0 : 1)} %`;
+
+function topList(top, title) {
+  return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(t.name)}</b> ${pct(t.probability)}</li>`).join('')}</ol>`;
+}
+
+/** What is switched off, in words: "layer4", "every SE block", "layer3.1.se". */
+function offWords(off) {
+  return off.map((w) => (KIND_LABEL[w] ? `every ${KIND_LABEL[w]} block` : w)).join(', ');
+}
+
+/**
+ * An opened network's top-5 (HTML): with every block on, and, where blocks are off, with them off
+ * beside it and the change in the first class's probability ("without layer4: tabby 62 % → 12 %").
+ */
+export function networkPredictionLine({ full, prediction, change, off }) {
+  if (!off.length) return `<span>Prediction:</span>${topList(full, 'with every attention block on')}`;
+  return `<div class="row"><span class="muted">every block on</span>${topList(full, 'with every attention block on')}</div>`
+    + `<div class="row"><span class="muted">without ${escapeHtml(offWords(off))}</span>${topList(prediction, 'with the switched-off blocks as the identity')}</div>`
+    + `<span class="change">without ${escapeHtml(offWords(off))}: ${escapeHtml(change.name)} ${pct(change.full)} → ${pct(change.off)}</span>`;
+}
