@@ -104,7 +104,7 @@ ensure_bench_venv() {
     if [ -x .venv-bench/bin/python ] && cmp -s tools/bench/requirements.txt "$stamp"; then
         return
     fi
-    log "installing numpy, onnx and onnxruntime into .venv-bench"
+    log "installing numpy, onnx, onnxruntime, torch and timm into .venv-bench"
     python3 -m venv .venv-bench
     .venv-bench/bin/pip install --quiet --disable-pip-version-check -r tools/bench/requirements.txt
     cp tools/bench/requirements.txt "$stamp"
@@ -117,6 +117,8 @@ cmd_bench() {
     log "our blocks against ONNX Runtime on the CPU, one thread each (the table of BENCHMARKS.md)"
     cargo build --locked --release
     .venv-bench/bin/python tools/bench/side_by_side.py --binary target/release/attention-playground --out target/bench-cases
+    log "whole networks against ONNX Runtime on the CPU, one thread each, and their peak memory"
+    .venv-bench/bin/python tools/bench/nets.py --binary target/release/attention-playground --out target/bench-nets
     log "cargo bench (criterion: the fast CPU kernels and the GPU backend; the network)"
     cargo bench --locked --bench blocks --bench model
     cmd_build
@@ -124,9 +126,11 @@ cmd_bench() {
     ensure_bench_node_modules
     log "our wasm SIMD build against onnxruntime-web (wasm, SIMD), one thread each, in headless Chromium"
     node tools/bench/side_by_side_web.mjs --out target/bench-cases
-    log "real-sized networks with random weights for the page's benchmark (target/bench-nets/)"
+    log "whole networks: our wasm SIMD build against onnxruntime-web, one thread each, in headless Chromium"
+    node tools/bench/nets_web.mjs --out target/bench-nets
+    log "real-sized networks with random weights for the page's benchmark (target/bench-random/)"
     for arch in seresnet50 mobilenetv3_large_100; do
-        [ -f "target/bench-nets/$arch.safetensors" ] || cargo run --locked --release --example random_checkpoint -- "$arch" "target/bench-nets/$arch.safetensors"
+        [ -f "target/bench-random/$arch.safetensors" ] || cargo run --locked --release --example random_checkpoint -- "$arch" "target/bench-random/$arch.safetensors"
     done
     log "the playground's stages in headless Chromium (wasm CPU path and WebGPU on SwiftShader)"
     node tools/bench-browser.mjs

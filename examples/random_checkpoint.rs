@@ -1,6 +1,6 @@
 //! Writes a real-sized network with seeded random weights as float16 safetensors, under timm's
 //! names (`src/net/random.rs`): what the benchmarks open when no download is possible.
-//!   cargo run --release --example random_checkpoint -- seresnet50 target/bench-nets/seresnet50.safetensors
+//!   cargo run --release --example random_checkpoint -- seresnet50 target/bench-random/seresnet50.safetensors
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

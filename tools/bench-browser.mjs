@@ -38,12 +38,12 @@ for (const [backend, flags] of [['cpu', []], ['webgpu', ['--enable-unsafe-webgpu
 }
 
 // Opened networks (real-sized, random float16 weights written by examples/random_checkpoint.rs
-// into target/bench-nets/): opening one (read, parse, build, first run on the cat), the first
+// into target/bench-random/): opening one (read, parse, build, first run on the cat), the first
 // run's own time, switching a stage off (re-run from that stage: two stages in turn, so each toggle
 // computes), and the engine's WebAssembly memory afterwards, which only grows, so it is the peak.
 {
   const { stat } = await import('node:fs/promises');
-  const nets = new URL('../target/bench-nets/', import.meta.url).pathname;
+  const nets = new URL('../target/bench-random/', import.meta.url).pathname;
   const netServer = await serve({ '/': new URL('../dist/', import.meta.url).pathname, '/nets/': nets }, 0);
   const netUrl = `http://127.0.0.1:${netServer.address().port}/embed.html`;
   const CASES = [['seresnet50', ['layer3', 'layer4']], ['mobilenetv3_large_100', ['blocks.4', 'blocks.5']]];

@@ -5,7 +5,7 @@
 //! know is refused instead of silently running without them.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::error::{Error, Result, Shape};
 use crate::kernels::norm::BatchNorm;
@@ -18,11 +18,15 @@ const WRAPPERS: [&str; 4] = ["state_dict.", "model_state_dict.", "module.", "mod
 /// Checkpoints over this are refused before they are read.
 pub const MAX_CHECKPOINT_BYTES: u64 = 2 << 30;
 
-/// A network's state dict.
+/// A network's state dict. Builders take each tensor out as they build (its memory moves into
+/// the network, so building needs little more than the checkpoint), and what nobody took is
+/// what [`StateDict::finish`] refuses.
 #[derive(Debug)]
 pub struct StateDict {
-    tensors: BTreeMap<String, Tensor>,
-    used: RefCell<BTreeSet<String>>,
+    /// Every key's shape, taken or not.
+    shapes: BTreeMap<String, Vec<usize>>,
+    /// The tensors not taken yet.
+    tensors: RefCell<BTreeMap<String, Tensor>>,
 }
 
 impl StateDict {
@@ -93,13 +97,13 @@ impl StateDict {
     fn checked(self, file: &str) -> Result<Self> {
         let optimizer =
             |k: &str| k.starts_with("optimizer.") || k.starts_with("state.") || k.contains("exp_avg") || k.contains("momentum_buffer");
-        if self.tensors.is_empty() {
+        if self.shapes.is_empty() {
             return Err(Error::NotSafetensors {
                 file: file.into(),
                 what: "holds no tensors: save the network's weights (`torch.save(model.state_dict(), ...)`)".into(),
             });
         }
-        if self.tensors.keys().all(|k| optimizer(k)) {
+        if self.shapes.keys().all(|k| optimizer(k)) {
             return Err(Error::NotSafetensors {
                 file: file.into(),
                 what: "holds an optimizer's state, not a network's weights: save `model.state_dict()`, or give the checkpoint that has it"
@@ -114,40 +118,41 @@ impl StateDict {
         while let Some(wrapper) = WRAPPERS.iter().find(|w| !tensors.is_empty() && tensors.keys().all(|k| k.starts_with(*w))) {
             tensors = tensors.into_iter().map(|(k, t)| (k[wrapper.len()..].to_string(), t)).collect();
         }
-        Self { tensors, used: RefCell::new(BTreeSet::new()) }
+        let shapes = tensors.iter().map(|(k, t)| (k.clone(), t.shape().to_vec())).collect();
+        Self { shapes, tensors: RefCell::new(tensors) }
     }
 
     pub fn contains(&self, key: &str) -> bool {
-        self.tensors.contains_key(key)
+        self.shapes.contains_key(key)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.tensors.keys().map(String::as_str)
+        self.shapes.keys().map(String::as_str)
     }
 
-    /// The shape of `key`, without using it.
+    /// The shape of `key`, taken or not.
     pub fn shape(&self, key: &str) -> Result<&[usize]> {
-        self.tensors.get(key).map(Tensor::shape).ok_or_else(|| missing(key))
+        self.shapes.get(key).map(Vec::as_slice).ok_or_else(|| missing(key))
     }
 
-    /// `key`'s tensor, marked used.
-    pub fn take(&self, key: &str) -> Result<&Tensor> {
-        let tensor = self.tensors.get(key).ok_or_else(|| missing(key))?;
-        self.used.borrow_mut().insert(key.to_string());
-        Ok(tensor)
-    }
-
-    /// `key` of exactly `shape`, marked used.
-    pub fn take_shaped(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let tensor = self.take(key)?;
-        if tensor.shape() != shape {
-            return Err(Error::WrongShape {
-                key: key.to_string(),
-                expected: Shape(shape.to_vec()).to_string(),
-                found: Shape(tensor.shape().to_vec()),
-            });
+    /// `key`'s tensor, taken out (a builder takes each key once).
+    pub fn take(&self, key: &str) -> Result<Tensor> {
+        if !self.shapes.contains_key(key) {
+            return Err(missing(key));
         }
-        Ok(tensor.data().to_vec())
+        self.tensors.borrow_mut().remove(key).ok_or_else(|| Error::BadOption {
+            option: "model",
+            reason: format!("`{key}` was read twice while building the network (a bug in its family's builder)"),
+        })
+    }
+
+    /// `key` of exactly `shape`, taken out.
+    pub fn take_shaped(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let found = self.shape(key)?;
+        if found != shape {
+            return Err(Error::WrongShape { key: key.to_string(), expected: Shape(shape.to_vec()).to_string(), found: Shape(found.to_vec()) });
+        }
+        Ok(self.take(key)?.into_data())
     }
 
     /// The BatchNorm `{prefix}.{weight,bias,running_mean,running_var}` over `channels`.
@@ -156,20 +161,19 @@ impl StateDict {
         Ok(BatchNorm { weight: get("weight")?, bias: get("bias")?, running_mean: get("running_mean")?, running_var: get("running_var")? })
     }
 
-    /// Every key under `prefix` (stripped), marked used: one attention block's own state dict.
+    /// Every key under `prefix` (stripped), taken out: one attention block's own state dict.
     pub fn take_under(&self, prefix: &str) -> Weights {
-        let mut used = self.used.borrow_mut();
-        Weights::from_tensors(self.tensors.iter().filter_map(|(k, t)| {
-            let rest = k.strip_prefix(prefix)?;
-            used.insert(k.clone());
-            Some((rest.to_string(), t.clone()))
+        let mut tensors = self.tensors.borrow_mut();
+        let keys: Vec<String> = tensors.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+        Weights::from_tensors(keys.into_iter().filter_map(|k| {
+            let t = tensors.remove(&k)?;
+            Some((k[prefix.len()..].to_string(), t))
         }))
     }
 
-    /// Fails on the first key no builder used: a layer the family's builder does not know.
+    /// Fails on the first key no builder took: a layer the family's builder does not know.
     pub fn finish(&self, family: &str) -> Result<()> {
-        let used = self.used.borrow();
-        match self.tensors.keys().find(|k| !used.contains(*k)) {
+        match self.tensors.borrow().keys().next() {
             Some(key) => Err(Error::BadOption {
                 option: "model",
                 reason: format!(

@@ -3,6 +3,8 @@
 //! block's features or a Non-local block's attention row. A [`Session`] keeps the run with every
 //! block on and the last run with some off, so switching a block re-runs only from its module.
 
+use std::rc::Rc;
+
 use js_sys::{Array, Float32Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -231,4 +233,67 @@ fn softmax_at(logits: &[f32], i: usize) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
     (f64::from(logits[i] - max).exp() / sum) as f32
+}
+
+/// A whole network and one input `x` on this build's CPU kernels: what `tools/bench/nets_web.mjs`
+/// times against onnxruntime-web. `model` and `input` are safetensors files as the CLI reads them.
+#[wasm_bindgen]
+pub struct NetBench {
+    net: Rc<crate::net::Net>,
+    x: Rc<crate::tensor::Tensor>,
+    backend: Rc<crate::backend::AnyBackend>,
+}
+
+#[wasm_bindgen]
+impl NetBench {
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: Vec<u8>, arch: String, input: Vec<u8>) -> Result<NetBench, JsValue> {
+        let dict = StateDict::read(&model, "model").map_err(page_error)?;
+        drop(model);
+        let net = families::build(&dict, Some(&arch)).map_err(page_error)?;
+        let x = crate::weights::read_input(&input).map_err(page_error)?;
+        let backend = crate::backend::AnyBackend::Cpu(crate::backend::CpuBackend::new());
+        Ok(NetBench { net: Rc::new(net), x: Rc::new(x), backend: Rc::new(backend) })
+    }
+
+    /// One forward pass; resolves when done (the logits are dropped).
+    pub fn run(&self) -> Promise {
+        let (net, x, backend) = (self.net.clone(), self.x.clone(), self.backend.clone());
+        future_to_promise(async move {
+            net.run(&backend, &x, &Off::default()).await.map_err(page_error)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The logits of one forward pass.
+    pub fn logits(&self) -> Promise {
+        let (net, x, backend) = (self.net.clone(), self.x.clone(), self.backend.clone());
+        future_to_promise(async move {
+            let run = net.run(&backend, &x, &Off::default()).await.map_err(page_error)?;
+            Ok(Float32Array::from(run.logits.data()).into())
+        })
+    }
+
+    /// `x`, for the other engine's input.
+    pub fn input(&self) -> Float32Array {
+        Float32Array::from(self.x.data())
+    }
+
+    /// The shape of `x` (N, 3, H, W).
+    #[wasm_bindgen(getter)]
+    pub fn shape(&self) -> Vec<u32> {
+        self.x.shape().iter().map(|&d| d as u32).collect()
+    }
+
+    /// The CPU kernels that run: `simd128`, or `portable` in the scalar build.
+    #[wasm_bindgen(getter)]
+    pub fn kernels(&self) -> String {
+        self.backend.cpu_kernels().name().into()
+    }
+
+    /// This module's WebAssembly memory in bytes (it only grows: the peak so far).
+    #[wasm_bindgen(getter)]
+    pub fn memory(&self) -> f64 {
+        (core::arch::wasm32::memory_size(0) * 65536) as f64
+    }
 }

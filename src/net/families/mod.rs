@@ -87,8 +87,8 @@ pub(crate) fn conv_bn_eps(
 pub(crate) fn conv(dict: &StateDict, name: &str, groups: usize, stride: usize, padding: Padding) -> Result<Conv2d> {
     let key = format!("{name}.weight");
     let shape = dict.shape(&key)?.to_vec();
-    let weight = dict.take(&key)?.data().to_vec();
-    let bias = if dict.contains(&format!("{name}.bias")) { Some(dict.take(&format!("{name}.bias"))?.data().to_vec()) } else { None };
+    let weight = dict.take(&key)?.into_data();
+    let bias = if dict.contains(&format!("{name}.bias")) { Some(dict.take(&format!("{name}.bias"))?.into_data()) } else { None };
     Conv2d::new(&key, weight, &shape, bias, groups, stride, 1, padding)
 }
 

@@ -1,7 +1,7 @@
 // The browser half of ./build.sh bench, in the page: one case at a time, our wasm SIMD build
 // (BlockBench, on this build's CPU kernels) and onnxruntime-web's wasm backend, one thread each,
 // on the same weights and input, after checking that both give the same output.
-import init, { BlockBench } from '/pkg/attention_playground.js';
+import init, { BlockBench, NetBench } from '/pkg/attention_playground.js';
 import * as ort from '/ort/ort.wasm.min.mjs';
 
 // Both float32 with different summation orders: the tolerance of the native table.
@@ -72,3 +72,28 @@ window.benchCase = async ({ name, block, options }, iters) => {
   }
 };
 window.benchReady = true;
+
+// Whole networks (nets.py wrote them): our NetBench (the network on this build's CPU kernels) and
+// onnxruntime-web on the same ONNX export, after checking both give PyTorch's logits.
+window.benchNet = async ({ arch }, iters) => {
+  const folder = `/nets/${arch}`;
+  const ours = new NetBench(await bytes(`${folder}/model.safetensors`), arch, await bytes(`${folder}/input.safetensors`));
+  const session = await ort.InferenceSession.create(await bytes(`${folder}/model.onnx`), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  try {
+    const feeds = { x: new ort.Tensor('float32', ours.input(), Array.from(ours.shape)) };
+    const theirs = (await session.run(feeds)).logits.data;
+    const mine = await ours.logits();
+    let maxDiff = 0;
+    for (let i = 0; i < mine.length; i++) {
+      const diff = Math.abs(mine[i] - theirs[i]);
+      if (!(diff <= 1e-3 + 1e-3 * Math.abs(theirs[i]))) throw new Error(`${arch}: our logit ${i} is ${mine[i]}, onnxruntime-web's ${theirs[i]}`);
+      maxDiff = Math.max(maxDiff, diff);
+    }
+    const oursTime = await time(() => ours.run(), iters);
+    const theirsTime = await time(() => session.run(feeds), iters);
+    return { kernels: ours.kernels, ours: oursTime, ort: theirsTime, max_abs_diff: maxDiff, wasm_memory_mib: ours.memory / 2 ** 20 };
+  } finally {
+    ours.free();
+    await session.release();
+  }
+};
