@@ -150,7 +150,11 @@ impl StateDict {
     pub fn take_shaped(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let found = self.shape(key)?;
         if found != shape {
-            return Err(Error::WrongShape { key: key.to_string(), expected: Shape(shape.to_vec()).to_string(), found: Shape(found.to_vec()) });
+            return Err(Error::WrongShape {
+                key: key.to_string(),
+                expected: Shape(shape.to_vec()).to_string(),
+                found: Shape(found.to_vec()),
+            });
         }
         Ok(self.take(key)?.into_data())
     }

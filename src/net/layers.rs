@@ -193,8 +193,9 @@ impl Conv2d {
 
     /// A depthwise k x k convolution (odd k, no dilation) as the stride-1 "same" convolution of
     /// each channel on the vector kernels, read at every `stride`-th position from the offset
-    /// the padding gives: `None` for any other convolution. (A stride of 2 computes four times
-    /// the outputs it keeps, still far fewer operations than patches of one row each.)
+    /// the padding gives: `None` for any other convolution. (Only the rows the stride keeps are
+    /// computed; a stride of 2 still computes twice the columns it keeps, far fewer operations
+    /// than patches of one row each.)
     fn depthwise(&self, x: &[f32], height: usize, width: usize, ho: usize, wo: usize, kernels: Kernels) -> Option<Vec<f32>> {
         let (k, kw) = self.kernel;
         if self.groups != self.cin || self.cout != self.cin || self.dilation != 1 || k != kw || k % 2 == 0 {
@@ -209,7 +210,9 @@ impl Conv2d {
         let plane = height * width;
         let mut out = Vec::with_capacity(self.cout * ho * wo);
         for (c, channel) in x.chunks_exact(plane).enumerate() {
-            let full = kernels.conv2d_same(channel, &self.weight[c * k * k..(c + 1) * k * k], 1, height, width, k);
+            // Only the rows the stride keeps are computed.
+            let full =
+                kernels.conv2d_same_rows(channel, &self.weight[c * k * k..(c + 1) * k * k], 1, height, width, k, (self.stride, off_y));
             let bias = self.bias[c];
             for oy in 0..ho {
                 let row = &full[(oy * self.stride + off_y) * width..][..width];
@@ -286,6 +289,26 @@ impl Activation {
     pub fn apply_in_place(self, values: &mut [f32]) {
         if self != Activation::Identity {
             values.iter_mut().for_each(|v| *v = self.apply(*v));
+        }
+    }
+
+    /// [`Activation::apply_in_place`] on `kernels`: vectorised on the fast kernels (their exp
+    /// for SiLU and the sigmoid), as written here on the reference kernels and for GELU.
+    pub fn apply_on(self, values: &mut [f32], kernels: Kernels) {
+        use crate::simd::reduce::Pointwise;
+        let pointwise = match self {
+            Activation::Relu => Pointwise::Relu,
+            Activation::Relu6 => Pointwise::Relu6,
+            Activation::Silu => Pointwise::Silu,
+            Activation::HardSwish => Pointwise::HardSwish,
+            Activation::HardSigmoid => Pointwise::HardSigmoid,
+            Activation::Sigmoid => Pointwise::Sigmoid,
+            Activation::Identity => return,
+            Activation::Gelu => return self.apply_in_place(values),
+        };
+        match kernels {
+            Kernels::Reference => self.apply_in_place(values),
+            fast => fast.pointwise_in_place(values, pointwise),
         }
     }
 }

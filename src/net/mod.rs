@@ -304,7 +304,7 @@ impl<'a> State<'a> {
             }
             Node::Act(act) => {
                 let mut x = x;
-                act.apply_in_place(&mut x.data);
+                act.apply_on(&mut x.data, self.kernels);
                 x
             }
             Node::Pool(pool) => {
@@ -321,7 +321,7 @@ impl<'a> State<'a> {
                     return Err(Error::BadOption { option: "model", reason: "a residual block's two branches differ in shape".into() });
                 }
                 y.data.iter_mut().zip(skip_data).for_each(|(v, s)| *v += s);
-                act.apply_in_place(&mut y.data);
+                act.apply_on(&mut y.data, self.kernels);
                 y
             }
             Node::Attention(block) => self.attention(block, x).await?,

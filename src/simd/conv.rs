@@ -8,6 +8,24 @@ use super::vector::Simd;
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_same<S: Simd>(s: S, x: &[f32], weight: &[f32], cin: usize, height: usize, width: usize, k: usize, out: &mut [f32]) {
+    conv2d_same_rows(s, x, weight, cin, height, width, k, (1, 0), out);
+}
+
+/// [`conv2d_same`] on the output rows `offset, offset + step, ...` only (the others stay zero):
+/// a strided convolution reads every `step`-th row, and need not compute the rest.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_same_rows<S: Simd>(
+    s: S,
+    x: &[f32],
+    weight: &[f32],
+    cin: usize,
+    height: usize,
+    width: usize,
+    k: usize,
+    (step, offset): (usize, usize),
+    out: &mut [f32],
+) {
     let pad = (k / 2) as isize;
     let plane = height * width;
     out.fill(0.0);
@@ -25,7 +43,9 @@ pub fn conv2d_same<S: Simd>(s: S, x: &[f32], weight: &[f32], cin: usize, height:
                     let w = s.splat(weight[((o * cin + c) * k + ky) * k + kx]);
                     let span = x1 - x0;
                     let vectors = span / S::LANES * S::LANES;
-                    for y in y0..y1 {
+                    // The first row at or after y0 of the form offset + j * step.
+                    let first = if y0 <= offset { offset } else { offset + (y0 - offset).div_ceil(step) * step };
+                    for y in (first..y1).step_by(step) {
                         let src_start = ((y as isize + dy) as usize * width) as isize + x0 as isize + dx;
                         let src = &in_plane[src_start as usize..][..span];
                         let dst = &mut out_plane[y * width + x0..][..span];

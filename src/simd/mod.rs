@@ -166,6 +166,28 @@ impl Kernels {
         dispatch!(self, s => reduce::affine_sigmoid_in_place(s, v, scale, shift));
     }
 
+    /// [`Kernels::conv2d_same`] computing only the output rows `offset + j * step` (the rest are zero).
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv2d_same_rows(
+        self,
+        x: &[f32],
+        weight: &[f32],
+        cin: usize,
+        height: usize,
+        width: usize,
+        k: usize,
+        rows: (usize, usize),
+    ) -> Vec<f32> {
+        let mut out = vec![0.0; weight.len() / (cin * k * k) * height * width];
+        dispatch!(self, s => conv::conv2d_same_rows(s, x, weight, cin, height, width, k, rows, &mut out));
+        out
+    }
+
+    /// `v = act(v)` for a pointwise activation.
+    pub fn pointwise_in_place(self, v: &mut [f32], act: reduce::Pointwise) {
+        dispatch!(self, s => reduce::pointwise_in_place(s, v, act));
+    }
+
     /// Zero-padded "same" convolution, stride 1, no bias; see [`conv`].
     pub fn conv2d_same(self, x: &[f32], weight: &[f32], cin: usize, height: usize, width: usize, k: usize) -> Vec<f32> {
         let mut out = vec![0.0; weight.len() / (cin * k * k) * height * width];

@@ -218,3 +218,58 @@ pub fn affine_sigmoid_in_place<S: Simd>(s: S, v: &mut [f32], scale: f32, shift: 
         *x = 1.0 / (1.0 + (-(*x * scale + shift)).exp());
     }
 }
+
+/// The pointwise activations of whole networks (`net::layers::Activation`), vectorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pointwise {
+    Relu,
+    Relu6,
+    /// `x * sigmoid(x)`.
+    Silu,
+    /// `x * relu6(x + 3) / 6`.
+    HardSwish,
+    /// `relu6(x + 3) / 6`.
+    HardSigmoid,
+    Sigmoid,
+}
+
+impl Pointwise {
+    /// The scalar definition, for the lanes left over.
+    pub fn scalar(self, x: f32) -> f32 {
+        match self {
+            Pointwise::Relu => x.max(0.0),
+            Pointwise::Relu6 => x.clamp(0.0, 6.0),
+            Pointwise::Silu => x / (1.0 + (-x).exp()),
+            Pointwise::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Pointwise::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
+            Pointwise::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        }
+    }
+}
+
+/// `v = f(v)` lane by lane, `g` for the remainder.
+#[inline(always)]
+fn map_in_place<S: Simd>(s: S, v: &mut [f32], f: impl Fn(S::V) -> S::V, g: impl Fn(f32) -> f32) {
+    let mut chunks = v.chunks_exact_mut(S::LANES);
+    for chunk in &mut chunks {
+        let y = f(s.load(chunk));
+        s.store(chunk, y);
+    }
+    chunks.into_remainder().iter_mut().for_each(|x| *x = g(*x));
+}
+
+/// `v = act(v)`.
+#[inline(always)]
+pub fn pointwise_in_place<S: Simd>(s: S, v: &mut [f32], act: Pointwise) {
+    let (zero, three, six) = (s.splat(0.0), s.splat(3.0), s.splat(6.0));
+    let relu6 = move |x: S::V| s.min(s.max(x, zero), six);
+    let g = move |x: f32| act.scalar(x);
+    match act {
+        Pointwise::Relu => map_in_place(s, v, |x| s.max(x, zero), g),
+        Pointwise::Relu6 => map_in_place(s, v, relu6, g),
+        Pointwise::Silu => map_in_place(s, v, |x| s.mul(x, s.sigmoid(x)), g),
+        Pointwise::HardSwish => map_in_place(s, v, |x| s.div(s.mul(x, relu6(s.add(x, three))), six), g),
+        Pointwise::HardSigmoid => map_in_place(s, v, |x| s.div(relu6(s.add(x, three)), six), g),
+        Pointwise::Sigmoid => map_in_place(s, v, |x| s.sigmoid(x), g),
+    }
+}
