@@ -4,7 +4,7 @@
 // shown in the element.
 import { BLOCK_LABEL, BLOCKS } from './bundled.js';
 import { loadImage } from './image-input.js';
-import { archChoices, modelName, readModel } from './model-source.js';
+import { archChoices, modelName, pickMessage, readModel } from './model-source.js';
 import { offerArchitectures, showProgress } from './controls.js';
 
 function superseded(what = 'photo') {
@@ -95,7 +95,7 @@ export const PlaygroundApi = (Base) => class extends Base {
     // A new result since the question: the answer belongs to the old one, so it is not drawn.
     if (asked === this.result) {
       this._state.attention = { block, fx, fy, row: answer };
-      if (network) this._state.rows[block] = answer;
+      if (network) this._state.rows[block] = { ...answer, query: { fx, fy } };
       this._render();
     }
     return answer;
@@ -148,14 +148,15 @@ export const PlaygroundApi = (Base) => class extends Base {
    * used for a 1000-way head. Resolves to `{ family, arch, classes, summary, blocks }` once the
    * photo has run on it. On failure the element keeps the network it had.
    */
-  async loadModel(source, { arch = '', labels = '' } = {}) {
+  async loadModel(source, { arch = '', labels = '', fromAttribute = false } = {}) {
     this._start();
     const ticket = ++this._modelTicket;
     const done = this._busy();
     const name = modelName(source);
     try {
       await this.ready;
-      offerArchitectures(this, null);
+      const picked = Boolean(arch) && source === this._pendingModel;
+      if (!picked) offerArchitectures(this, null);
       showProgress(this, 0);
       const { bytes, blob } = await readModel(source, (loaded, total) => {
         if (ticket === this._modelTicket) showProgress(this, total ? loaded / total : null);
@@ -179,16 +180,30 @@ export const PlaygroundApi = (Base) => class extends Base {
         if (choices) {
           this._pendingModel = blob;
           offerArchitectures(this, choices);
+          throw new Error(pickMessage(e.message));
+        }
+        if (picked) {
+          // A pick that does not fit the weights: the list stays for another.
+          throw new Error(`${name} is not a ${arch}: ${e.message.replace(/^[^:]*: /, '')} Pick another architecture from the list.`);
         }
         throw e;
       }
       if (ticket !== this._modelTicket) throw superseded('network');
       this._network = { description, blob, name, arch: description.arch, labelsText };
       this._pendingModel = null;
+      offerArchitectures(this, null);
       this._state.inspect = {};
       this._state.selected = null;
       this.result = null;
+      // A network opened here starts with every block on and shows its blocks; the embed's
+      // own `off` and `view` attributes apply to the network its `model` names.
+      if (!fromAttribute) {
+        this.removeAttribute('off');
+        this.setAttribute('view', 'network');
+      }
       this._syncControls();
+      this._updateBadge();
+      this._render();
       if (this._photo) await this._refresh();
       return description;
     } catch (e) {
@@ -208,6 +223,7 @@ export const PlaygroundApi = (Base) => class extends Base {
     if (!this._network) return;
     this._network = null;
     this.result = null;
+    this.removeAttribute('off');
     this._state.inspect = {};
     offerArchitectures(this, null);
     await this._engine?.call('closeNetwork').catch(() => {});

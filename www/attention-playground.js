@@ -128,9 +128,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
         this._rejectReady(e);
         return;
       }
+      // The starting photo (the `image` attribute, or the first sample), then the network the
+      // `model` attribute names: a failure to open it stays on screen.
+      if (!this._photo) await this.run(this.getAttribute('image') || this._sampleImage(0) || sampleUrl(SAMPLES[0].file)).catch(() => {});
       if (this.getAttribute('model')) this._loadModelAttribute();
-      // The starting photo: the `image` attribute, or the first sample.
-      if (!this._photo) this.run(this.getAttribute('image') || this._sampleImage(0) || sampleUrl(SAMPLES[0].file)).catch(() => {});
     })();
     return this.ready;
   }
@@ -138,7 +139,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   _loadModelAttribute() {
     const model = this.getAttribute('model');
     if (!model) return this.closeModel().catch(() => {});
-    return this.loadModel(model, { arch: this.getAttribute('arch') ?? '', labels: this.getAttribute('labels') ?? '' }).catch(() => {});
+    return this.loadModel(model, { arch: this.getAttribute('arch') ?? '', labels: this.getAttribute('labels') ?? '', fromAttribute: true }).catch(() => {});
   }
 
   async _initBackend() {
@@ -335,6 +336,23 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   async _fetchDetails() {
     if (!this._network || !this.result) return;
     const asked = this.result;
+    if (this.view === 'network') {
+      // Each Non-local block's row for the centre query (or the one last clicked), for its tile.
+      try {
+        for (const path of asked.network.order) {
+          const entry = asked.blocks[path];
+          if (entry.kind !== 'nl' || entry.off || this._state.rows[path]) continue;
+          const query = { fx: Math.floor(entry.grid.width / 2), fy: Math.floor(entry.grid.height / 2) };
+          const row = await this._engine.call('networkAttentionAt', { path, ...query });
+          if (asked !== this.result) return;
+          this._state.rows[path] = { ...row, query };
+          this._render();
+        }
+      } catch (e) {
+        if (asked === this.result) this._showError(e);
+      }
+      return;
+    }
     const path = this._inspected();
     const entry = path && asked.blocks[path];
     if (!entry) return;
@@ -481,7 +499,8 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     if (!tile) return;
     const entry = this.result.blocks[tile.path];
     const view = entry.spatial || entry.context ? 'spatial' : entry.kind === 'nl' ? 'nonlocal' : entry.channel ? 'channel' : 'features';
-    this._state.inspect[view] = tile.path;
+    // The block is the one every view that can show it shows.
+    for (const v of VIEWS) if (!v.networkOnly && v.fits(entry)) this._state.inspect[v.name] = tile.path;
     this._state.selected = tile.path;
     this.setAttribute('view', view);
   }
@@ -548,7 +567,8 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const detail = this.result?.fallback ?? this._info?.detail ?? '';
     const kernels = this._info?.kernels ? ` (${this._info.kernels} kernels)` : '';
     const layers = this.result?.network ? '; the convolutions between the blocks run on the CPU kernels' : '';
-    name.parentElement.title = (backend === 'webgpu' ? `WebGPU adapter: ${detail}` : `CPU path${kernels}: ${detail}`) + layers;
+    const adapter = /^webgpu/i.test(detail) ? detail : `WebGPU adapter: ${detail}`;
+    name.parentElement.title = (backend === 'webgpu' ? adapter : `CPU path${kernels}: ${detail}`) + layers;
     this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings) : '';
     const prediction = this.shadowRoot.querySelector('.prediction');
     if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result) : predictionLine(this.result);
@@ -614,7 +634,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const features = this._state.features?.key === block ? this._state.features : null;
     const channelFeatures = this._state.channelFeatures?.key?.startsWith(`${block}#`) ? this._state.channelFeatures : null;
     return {
-      result, block, entry, label, photo, crop, state: this._state, selected: this._state.selected,
+      result, block, entry, label, photo, crop, state: this._state, selected: this._state.selected, network: Boolean(this._network),
       blockFeatures: features, channelFeatures: channelFeatures && (this._state.hoverChannel == null || channelFeatures.channel === this._state.hoverChannel) ? channelFeatures : null,
     };
   }

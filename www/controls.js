@@ -178,7 +178,8 @@ export function syncControls(el) {
   const current = VIEWS.find((v) => v.name === view);
   const show = (sel, on) => { const e = root.querySelector(sel); if (e) e.hidden = !on; };
   show('.sorted-box', current.controls.includes('sorted'));
-  show('.opacity-box', current.controls.includes('opacity'));
+  const maps = !network || Object.values(el.result?.blocks ?? {}).some((b) => b.spatial || b.context || b.kind === 'nl');
+  show('.opacity-box', current.controls.includes('opacity') && maps);
   show('.own-weights', !network);
   show('.options', !network);
   const head = root.querySelector('.head');

@@ -11,7 +11,7 @@ export function timingLine(timings) {
     // An opened network: its stages (those reused from the last run are left out), then the total.
     const ran = timings.stages.filter((s) => !s.reused);
     const reused = timings.stages.length - ran.length;
-    return [...ran.map((s) => `${s.stage} ${ms(s.ms)}`), ...(reused ? [`${reused} stages reused`] : []), `total ${ms(timings.total_ms)}`].join(' · ');
+    return [...ran.map((s) => `${s.stage} ${ms(s.ms)}`), ...(reused ? [`${reused} stage${reused === 1 ? '' : 's'} reused`] : []), `total ${ms(timings.total_ms)}`].join(' · ');
   }
   return Object.entries(timings).map(([k, v]) => `${k.replace(/_ms$/, '').replace('_', ' ')} ${ms(v)}`).join(' · ');
 }
@@ -29,7 +29,15 @@ export function predictionLine({ prediction, baseline }) {
     + (off != null ? `<span class="muted right">with every block off: ${escapeHtml(baseline.classes[off])} ${percent(baseline, off)}</span>` : '');
 }
 
-const pct = (p) => `${(p * 100).toFixed(p >= 0.1 ? 0 : 1)} %`;
+const pct = (p) => `${p >= 0.1 ? (p * 100).toFixed(0) : (p * 100).toPrecision(2)} %`;
+// Two probabilities with as many digits as it takes to tell them apart (up to 4).
+function pair(a, b) {
+  for (let digits = 2; digits <= 4; digits++) {
+    const [x, y] = [a, b].map((p) => `${(p * 100).toPrecision(digits)} %`);
+    if (x !== y || digits === 4) return [x, y];
+  }
+  return [pct(a), pct(b)];
+}
 
 function topList(top, title) {
   return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(t.name)}</b> ${pct(t.probability)}</li>`).join('')}</ol>`;
@@ -48,5 +56,5 @@ export function networkPredictionLine({ full, prediction, change, off }) {
   if (!off.length) return `<span>Prediction:</span>${topList(full, 'with every attention block on')}`;
   return `<div class="row"><span class="muted">every block on</span>${topList(full, 'with every attention block on')}</div>`
     + `<div class="row"><span class="muted">without ${escapeHtml(offWords(off))}</span>${topList(prediction, 'with the switched-off blocks as the identity')}</div>`
-    + `<span class="change">without ${escapeHtml(offWords(off))}: ${escapeHtml(change.name)} ${pct(change.full)} → ${pct(change.off)}</span>`;
+    + `<span class="change">without ${escapeHtml(offWords(off))}: ${escapeHtml(change.name)} ${pair(change.full, change.off).join(' → ')}</span>`;
 }

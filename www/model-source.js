@@ -86,16 +86,24 @@ export function isPhotoFile(file) {
 }
 
 // The architectures to pick from where the weights do not tell (the engine says which family).
+const EFFICIENTNETS = ['efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2', 'efficientnet_b3', 'efficientnet_b4',
+  'tf_efficientnet_b0', 'tf_efficientnet_b1', 'tf_efficientnet_b2', 'tf_efficientnet_b3'];
+const MOBILENETS = ['mobilenetv3_large_100', 'mobilenetv3_small_100'];
 export const ARCH_CHOICES = {
-  timm: ['efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2', 'efficientnet_b3', 'tf_efficientnet_b0', 'tf_efficientnet_b1',
-    'mobilenetv3_large_100', 'mobilenetv3_small_100'],
-  torchvision: ['torchvision.mobilenet_v3_large', 'torchvision.mobilenet_v3_small', 'torchvision.efficientnet_b0', 'torchvision.efficientnet_b1',
-    'torchvision.efficientnet_b2', 'torchvision.efficientnet_b3', 'torchvision.efficientnet_b4', 'torchvision.efficientnet_b5',
-    'torchvision.efficientnet_b6', 'torchvision.efficientnet_b7'],
+  timm: [...EFFICIENTNETS, ...MOBILENETS],
+  'torchvision EfficientNet': Array.from({ length: 8 }, (_, i) => `torchvision.efficientnet_b${i}`),
+  'torchvision MobileNetV3': ['torchvision.mobilenet_v3_large', 'torchvision.mobilenet_v3_small'],
 };
 
 /** The architectures to offer after the engine's message `text` asked for one, or null. */
 export function archChoices(text) {
-  if (!/\barch=/.test(text)) return null;
-  return /torchvision/.test(text) ? ARCH_CHOICES.torchvision : ARCH_CHOICES.timm;
+  if (!/name it/.test(text)) return null;
+  if (/torchvision EfficientNet/.test(text)) return ARCH_CHOICES['torchvision EfficientNet'];
+  if (/torchvision MobileNetV3/.test(text)) return ARCH_CHOICES['torchvision MobileNetV3'];
+  return ARCH_CHOICES.timm;
+}
+
+/** The engine's request for an architecture, in the page's words (the list is beside it). */
+export function pickMessage(text) {
+  return text.replace(/:?\s*name it,? (e\.g\.|as) .*$|:\s*name it.*$/, '') + '. Pick it from the list beside the network\'s name (in an embed: the arch attribute).';
 }

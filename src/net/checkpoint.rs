@@ -209,6 +209,9 @@ pub fn describe(dict: &StateDict) -> &'static str {
         "a timm ConvNeXt or another stage-based network"
     } else if any("layer1.") && (has("conv1.weight") || has("conv1.0.weight")) {
         "a ResNet"
+    } else if dict.keys().count() <= 16 && dict.keys().all(|k| !k.contains("layer") && !k.contains("blocks") && !k.contains("features")) {
+        "the weights of one attention block, not a whole network (they go to a block of the bundled network: \
+            Own weights… in the page, --weights in render)"
     } else if dict.keys().next().is_none() {
         "an empty state dict"
     } else {

@@ -29,12 +29,19 @@ pub(super) struct Open {
 /// attributes (`off`, `arch`, `labels`).
 fn page_text(e: &Error) -> String {
     let mut text = e.to_string();
-    for option in ["off", "arch", "labels", "model"] {
+    for option in ["off", "arch", "labels"] {
         if let Some(rest) = text.strip_prefix(&format!("option --{option}: ")) {
             text = format!("{option}: {rest}");
         }
     }
-    text.replace("--arch ", "arch=")
+    for prefix in ["option --model: ", "option model: "] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            text = rest.to_string();
+        }
+    }
+    text.replace("(with --arch torchvision.NAME)", "(with their architecture named)")
+        .replace("(with --arch)", "(with their architecture named)")
+        .replace("--arch ", "arch=")
 }
 
 fn page_error(e: Error) -> JsValue {

@@ -44,6 +44,8 @@ pub enum FileKind {
     Json,
     /// A photo given where weights were expected.
     Image(&'static str),
+    /// Some other text (notes, a list of class names, a config file).
+    Text,
     /// A safetensors file cut short: `expected` bytes announced, `found` there.
     Truncated {
         expected: u64,
@@ -96,6 +98,16 @@ pub fn sniff(bytes: &[u8]) -> Option<FileKind> {
     }
     if starts(b"{\"") || (starts(b"[") && text.get(1).is_some_and(|b| b"{\"[ \n".contains(b))) {
         return Some(FileKind::Json);
+    }
+    // Text: the first bytes are UTF-8 with no control characters but whitespace.
+    let head = &bytes[..bytes.len().min(512)];
+    let text_like = match std::str::from_utf8(head) {
+        Ok(t) => !t.chars().any(|c| c.is_control() && !c.is_whitespace()),
+        // A multi-byte character cut at the 512th byte.
+        Err(e) => e.valid_up_to() + 4 > head.len() && e.error_len().is_none(),
+    };
+    if text_like && !skip_text_start(bytes).is_empty() {
+        return Some(FileKind::Text);
     }
     None
 }
@@ -270,6 +282,7 @@ impl fmt::Display for Described<'_> {
             ),
             FileKind::Json => f.write_str("a JSON text, not the weights (an error response saved instead of the download?)"),
             FileKind::Image(format) => write!(f, "a {format} image, not a weights file"),
+            FileKind::Text => f.write_str("a text file, not weights: give the .safetensors file itself"),
             FileKind::Truncated { expected, found } => write!(
                 f,
                 "a safetensors file cut short: its header announces {expected} bytes, the file has {found}; download or copy \
@@ -347,6 +360,7 @@ mod tests {
             (b"\xef\xbb\xbf\n  <!DOCTYPE html><html><head>".to_vec(), FileKind::Html),
             (b"<html lang=en>".to_vec(), FileKind::Html),
             (b"{\"error\": \"Repository not found\"}".to_vec(), FileKind::Json),
+            (b"my notes about the run\nlr 3e-4\n".to_vec(), FileKind::Text),
             (b"\xff\xd8\xff\xe0\0\x10JFIF".to_vec(), FileKind::Image("JPEG")),
             (b"RIFF\x10\0\0\0WEBPVP8 ".to_vec(), FileKind::Image("WebP")),
         ];
@@ -355,7 +369,9 @@ mod tests {
         }
         // Not recognised: the parser's own message stays.
         assert_eq!(sniff(b"RIFF\x10\0\0\0AVI LIST"), None);
-        assert_eq!(sniff(b"just some text"), None);
+        assert_eq!(sniff(b"\x00\x01binary\x02"), None);
+        // Plain text is named as such (it used to get the parser's "header too large").
+        assert_eq!(sniff(b"just some text"), Some(FileKind::Text));
     }
 
     #[test]

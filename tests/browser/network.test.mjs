@@ -200,6 +200,10 @@ describe('an opened network', () => {
         assert.deepEqual((await tiles(page)).tiles, result.network.order, `${kind} ${name}: every block drawn`);
         assert.equal(result.backend, kind === 'webgpu' ? 'webgpu' : 'cpu');
         results[`${kind} ${name}`] = result;
+        if (name === 'resnet50_nl') {
+          // Each Non-local tile gets its block's row for the centre query.
+          await page.waitForFunction((n) => Object.keys(document.querySelector('attention-playground')._state.rows).length === n, result.network.order.length);
+        }
         if (kind === 'cpu') await page.locator('attention-playground').screenshot({ path: join(SHOTS, `network-${name}.png`) });
       }
       // A Non-local block's attention row for a point of the photo.
@@ -243,6 +247,43 @@ describe('an opened network', () => {
     await page.close();
   });
 
+  test('a network opened after another starts with every block on; a model attribute that fails says so and stays said', async () => {
+    const { page, problems } = await open('cpu', 'controls="full"');
+    await runPhoto(page);
+    assert.equal((await loadFixture(page, 'seresnet50')).error, undefined);
+    await resultAfter(page, (el) => el.setAttribute('off', 'layer4'));
+    const second = await loadFixture(page, 'regnety_002');
+    assert.equal(second.error, undefined, second.error);
+    assert.deepEqual(second.result.off, [], 'the next network starts with every block on');
+    assert.equal(second.result.network.arch, 'regnet');
+    // Clicking a block opens it in every view that can show it.
+    const inspected = await page.evaluate(() => {
+      const el = document.querySelector('attention-playground');
+      const tile = el._layout.tiles[2];
+      const canvas = el.shadowRoot.querySelector('canvas');
+      const r = canvas.getBoundingClientRect();
+      const scale = r.width / el._drawn.width;
+      canvas.dispatchEvent(new MouseEvent('click', { clientX: r.left + (tile.x + 20) * scale, clientY: r.top + (tile.y + 40) * scale, bubbles: true }));
+      return { path: tile.path, channel: el._inspected('channel'), features: el._inspected('features'), view: el.view };
+    });
+    assert.equal(inspected.view, 'channel');
+    assert.equal(inspected.channel, inspected.path);
+    assert.equal(inspected.features, inspected.path, 'the features view shows the clicked block too');
+    await page.close();
+
+    const missing = await open('cpu', 'model="/nets/not-there.safetensors"');
+    const message = await missing.page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      await new Promise((r) => el.addEventListener('attention-error', r, { once: true }));
+      await new Promise((r) => setTimeout(r, 1500)); // anything that would hide it has happened by now
+      const box = el.shadowRoot.querySelector('.message');
+      return box.hidden ? null : box.textContent;
+    });
+    assert.match(message ?? 'hidden', /404.*Check the model address/);
+    await missing.page.close();
+    assert.deepEqual(problems, []);
+  });
+
   test('bad checkpoints each give their message and the element keeps its network', async () => {
     const { page, problems } = await open('cpu', 'controls="full"');
     await runPhoto(page);
@@ -254,7 +295,8 @@ describe('an opened network', () => {
       'a PyTorch .pth': [Uint8Array.from([0x50, 0x4b, 0x03, 0x04, ...new TextEncoder().encode('archive/data.pkl'), ...new Array(64).fill(0)]), /PyTorch|safetensors/],
       'an HTML page': [new TextEncoder().encode('<!doctype html><title>404</title>'), /web page|HTML/i],
       'one SE block': [await readFile(join(ROOT, 'tests/fixtures/se_timm/weights.safetensors')).catch(() => null), /supported|looks like/i],
-      'an EfficientNet without its arch': [await readFile(join(NETS, 'efficientnet_b0', 'model.safetensors')), /arch=/],
+      'a text file': [new TextEncoder().encode('notes on the run\nlr 3e-4, 90 epochs\n'), /a text file, not weights/],
+      'an EfficientNet without its arch': [await readFile(join(NETS, 'efficientnet_b0', 'model.safetensors')), /Pick it from the list/],
     };
     for (const [what, [bytes, pattern]] of Object.entries(bad)) {
       if (!bytes) continue;
@@ -275,6 +317,17 @@ describe('an opened network', () => {
       assert.equal(outcome.arch, 'resnet', `${what}: the network that was open stays`);
       if (what.includes('EfficientNet')) assert.ok(outcome.archPick, 'a list to pick the architecture from');
     }
+    // A pick that does not fit the weights says so, and the list stays for another pick.
+    const wrong = await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      const pick = el.shadowRoot.querySelector('.arch-pick');
+      const failed = new Promise((r) => el.addEventListener('attention-error', (e) => r(e.detail.message), { once: true }));
+      pick.value = 'mobilenetv3_large_100';
+      pick.dispatchEvent(new Event('change'));
+      return { message: await failed, listed: !pick.hidden };
+    });
+    assert.match(wrong.message, /is not a mobilenetv3_large_100: .*Pick another architecture from the list/);
+    assert.ok(wrong.listed, 'the list stays after a wrong pick');
     // Picking the architecture opens it.
     const picked = await resultAfter(page, (el) => {
       const pick = el.shadowRoot.querySelector('.arch-pick');

@@ -15,7 +15,8 @@ export default {
   fits: (entry) => entry.kind === 'nl',
   controls: ['opacity', 'head'],
   queries: true,
-  draw(ctx, width, { entry, block, label, photo, crop, state }) {
+  draw(ctx, width, { entry, block, label, photo, crop, state, network }) {
+    if (!entry && network) return say(ctx, 'This network has no Non-local block, so no position attends to others; the Network view shows its blocks.');
     if (!entry) return say(ctx, 'Switch on Non-local or MHSA, then click the photo to see where a position attends.');
     const chosen = state.attention?.block === block ? state.attention : null;
     const { grid } = entry;

@@ -10,7 +10,8 @@ export default {
   bundledBlocks: ['se', 'cbam', 'eca', 'gc'],
   fits: (entry) => Boolean(entry.channel),
   controls: ['sorted'],
-  draw(ctx, width, { entry, label, state, channelFeatures }) {
+  draw(ctx, width, { entry, label, state, channelFeatures, network }) {
+    if (!entry && network) return say(ctx, 'This network has no block with channel gates; the Network view shows its blocks.');
     if (!entry) return say(ctx, 'Switch on SE, CBAM, ECA or GC to see channel weights.');
     const weights = entry.channel;
     if (!weights) return say(ctx, `${label} has no channel gate here (GC with "add" fusion adds instead); pick another block.`);

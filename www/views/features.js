@@ -25,7 +25,8 @@ export default {
   bundledBlocks: ['se', 'eca', 'gc', 'cbam', 'nonlocal', 'mhsa'],
   fits: () => true,
   controls: [],
-  draw(ctx, width, { entry, label, blockFeatures }) {
+  draw(ctx, width, { entry, label, blockFeatures, network }) {
+    if (!entry && network) return say(ctx, 'This network has no attention blocks to compare before and after.');
     if (!entry) return say(ctx, 'Switch on a block to compare its input and output features.');
     const features = entry.features ?? blockFeatures;
     if (!features) return say(ctx, `${label}: its features are on their way…`);

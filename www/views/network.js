@@ -57,6 +57,19 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected }) {
       ctx.drawImage(mapCanvas(map, lo, hi), x, y, TILE, TILE);
       ctx.restore();
     }
+    if (map?.query) {
+      // The query whose row this is, on the block's grid.
+      const qx = x + ((map.query.fx + 0.5) / entry.grid.width) * TILE;
+      const qy = y + ((map.query.fy + 0.5) / entry.grid.height) * TILE;
+      ctx.strokeStyle = '#fff';
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.arc(qx, qy, 4, 0, Math.PI * 2);
+      ctx.stroke();
+      ctx.strokeStyle = '#e5484d';
+      ctx.lineWidth = 1;
+      ctx.stroke();
+    }
   } else if (entry.channel) {
     drawStrip(ctx, entry.channel, x, y, TILE, TILE);
   }
@@ -86,11 +99,13 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected }) {
   if (!entry.off && entry.channel && !map) {
     const { mean, std } = spread(entry.channel);
     line = `${short(mean)} ± ${short(std)}`;
+  } else if (!entry.off && map?.query) {
+    line = 'row of the marked query';
   } else if (!entry.off && map) {
     const { lo, hi } = range(map.data);
     line = `${short(lo)} … ${short(hi)}`;
   } else if (!entry.off && entry.kind === 'nl') {
-    line = 'click: its attention';
+    line = 'its row: on its way…';
   }
   note(ctx, line, x, y + TILE + 16);
 }
@@ -110,7 +125,8 @@ export default {
     const counts = {};
     for (const path of order) counts[result.blocks[path].kind] = (counts[result.blocks[path].kind] ?? 0) + 1;
     const kinds = Object.entries(counts).map(([k, n]) => `${n} ${k === 'nl' ? 'Non-local' : k.toUpperCase()}`).join(', ');
-    title(ctx, `${network.arch}: ${kinds} blocks, shallow (top) to deep (bottom); click one to open it, its corner to switch it off`, 0, 4);
+    title(ctx, `${network.arch}: ${kinds} blocks, shallow (top) to deep (bottom)`, 0, 4);
+    note(ctx, 'Click a block to open it in the other views; click its corner to switch it off.', 0, 22);
     const stages = [];
     for (const path of order) {
       const entry = result.blocks[path];
@@ -121,7 +137,7 @@ export default {
     const perRow = Math.max(1, Math.floor((width - LABEL + GAP) / (TILE + GAP)));
     const tiles = [];
     const toggles = [];
-    let y = 30;
+    let y = 42;
     const rowH = TILE + 36;
     for (const { stage, entries } of stages) {
       const { grid, channels } = entries[0];
@@ -137,8 +153,9 @@ export default {
       });
       y += Math.ceil(entries.length / perRow) * rowH + 6;
     }
-    note(ctx, 'Each tile: a spatial gate or context weights over the crop the network saw (own range, lowest … highest),', 0, y);
-    note(ctx, 'or the channel gates sorted largest to smallest on a 0 to 1 axis (mean ± spread).', 0, y + 14);
-    return { height: y + 34, tiles, toggles };
+    const legend = ['Each tile: a spatial gate, context weights or a Non-local row (for', 'the marked query) over the crop the network saw, each on its own range;',
+      'or the channel gates sorted largest to smallest on a 0 to 1 axis (mean ± spread).'];
+    legend.forEach((line, i) => note(ctx, line, 0, y + i * 14));
+    return { height: y + 14 * legend.length + 6, tiles, toggles };
   },
 };

@@ -14,7 +14,8 @@ export default {
   bundledBlocks: ['cbam', 'gc'],
   fits: (entry) => Boolean(entry.spatial || entry.context),
   controls: ['opacity'],
-  draw(ctx, width, { entry, label, photo, crop, state }) {
+  draw(ctx, width, { entry, label, photo, crop, state, network }) {
+    if (!entry && network) return say(ctx, 'This network has no CBAM or GC block, so no spatial map; the Network view shows its blocks.');
     if (!entry) return say(ctx, 'Switch on CBAM or GC to see a spatial map.');
     const found = MAPS.find(([key]) => entry[key]);
     if (!found) return say(ctx, `${label} has no spatial map; pick a CBAM or GC block.`);
