@@ -1,0 +1,34 @@
+// The playground page's state in its address, so that a link opens what was shown: the view,
+// the blocks (or, with a network open from a URL, the network and what is switched off) and the
+// backend of the page's <attention-playground>, as the fragment `#view=spatial&blocks=se+cbam`.
+// Used by index.html, not by embeds (a post's element takes its attributes from the post).
+
+// The attributes kept, in the order they are written.
+export const KEPT = ['view', 'blocks', 'off', 'backend', 'model', 'arch'];
+
+/** The attributes a fragment names (unknown keys are ignored). */
+export function fromFragment(hash) {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  return Object.fromEntries(KEPT.filter((k) => params.has(k)).map((k) => [k, params.get(k)]));
+}
+
+/** The fragment of `el`'s kept attributes. */
+export function toFragment(el) {
+  const params = new URLSearchParams();
+  for (const k of KEPT) if (el.hasAttribute(k) && el.getAttribute(k) !== '') params.set(k, el.getAttribute(k));
+  const text = params.toString();
+  return text ? `#${text}` : '';
+}
+
+/** Applies the address to `el`, then keeps the address in step with it. */
+export function keepInAddress(el) {
+  for (const [k, v] of Object.entries(fromFragment(location.hash))) el.setAttribute(k, v);
+  const write = () => {
+    const fragment = toFragment(el);
+    if (fragment !== location.hash) history.replaceState(null, '', fragment || location.pathname + location.search);
+  };
+  new MutationObserver(write).observe(el, { attributes: true, attributeFilter: KEPT });
+  addEventListener('hashchange', () => {
+    for (const [k, v] of Object.entries(fromFragment(location.hash))) if (el.getAttribute(k) !== v) el.setAttribute(k, v);
+  });
+}
