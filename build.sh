@@ -18,8 +18,9 @@ cd "$(dirname "$0")"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# Debian packages: Mesa's lavapipe (a software Vulkan GPU) and Chromium with its driver.
-APT_PACKAGES=(mesa-vulkan-drivers chromium chromium-driver)
+# Debian packages: Mesa's lavapipe (a software Vulkan GPU), Chromium with its driver, and a CJK
+# font so that the Chinese screenshots of the browser tests can be read.
+APT_PACKAGES=(mesa-vulkan-drivers chromium chromium-driver fonts-wqy-microhei)
 
 ensure_apt_packages() {
     local missing=()

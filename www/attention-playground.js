@@ -8,6 +8,7 @@ import { Engine } from './engine.js';
 import { PlaygroundApi } from './api.js';
 import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, sampleUrl } from './bundled.js';
 import { bindControls, cardHtml, syncControls } from './controls.js';
+import { languageOf, translator } from './i18n.js';
 import { networkPredictionLine, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
 import { VIEWS, viewNamed } from './views/index.js';
@@ -16,7 +17,7 @@ import { VIEWS, viewNamed } from './views/index.js';
 const MIN_DRAW_WIDTH = 280;
 
 export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
-  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off'];
+  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'lang'];
 
   constructor() {
     super();
@@ -71,6 +72,16 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     return ['simd', 'scalar'].includes(w) ? w : 'auto';
   }
 
+  /** `en` or `zh`: the `lang` attribute, else the page's language. */
+  get language() {
+    return languageOf(this);
+  }
+
+  /** The element's words in its language (www/i18n.js). */
+  get _t() {
+    return translator(this.language);
+  }
+
   get controls() {
     const c = this.getAttribute('controls');
     return ['full', 'minimal', 'none'].includes(c) ? c : 'full';
@@ -78,7 +89,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
 
   attributeChangedCallback(name, oldValue, newValue) {
     if (!this._built || oldValue === newValue) return;
-    if (name === 'controls') this._build();
+    if (name === 'controls' || name === 'lang') {
+      this._build();
+      this._updateBadge();
+    }
     else if (name === 'backend') this._restartBackend();
     else if (name === 'wasm') {
       this._engine?.switchBuild(this.wasm);
@@ -388,7 +402,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     // A constructed stylesheet, not a <style> element: a strict Content-Security-Policy
     // (style-src without 'unsafe-inline') allows it.
     root.adoptedStyleSheets = [stylesheet()];
-    root.innerHTML = cardHtml(this.controls, this._state.opacity);
+    root.innerHTML = cardHtml(this.controls, this._state.opacity, this._t);
     const $ = (s) => root.querySelector(s);
     this._canvas = $('canvas');
     this._placeholder = $('.placeholder');
@@ -569,9 +583,9 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const layers = this.result?.network ? '; the convolutions between the blocks run on the CPU kernels' : '';
     const adapter = /^webgpu/i.test(detail) ? detail : `WebGPU adapter: ${detail}`;
     name.parentElement.title = (backend === 'webgpu' ? adapter : `CPU path${kernels}: ${detail}`) + layers;
-    this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings) : '';
+    this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings, this._t) : '';
     const prediction = this.shadowRoot.querySelector('.prediction');
-    if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result) : predictionLine(this.result);
+    if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result, this._t) : predictionLine(this.result, this._t);
   }
 
   _setBusy(busy) {
@@ -584,7 +598,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._message.hidden = false;
     if (!this.result) {
       this._placeholder.hidden = false;
-      this._placeholder.textContent = 'Choose a photo to start.';
+      this._placeholder.textContent = this._t('start');
     }
     this.dispatchEvent(new CustomEvent('attention-error', { detail: { message }, bubbles: true, composed: true }));
   }
@@ -634,7 +648,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const features = this._state.features?.key === block ? this._state.features : null;
     const channelFeatures = this._state.channelFeatures?.key?.startsWith(`${block}#`) ? this._state.channelFeatures : null;
     return {
-      result, block, entry, label, photo, crop, state: this._state, selected: this._state.selected, network: Boolean(this._network),
+      result, block, entry, label, photo, crop, state: this._state, selected: this._state.selected, network: Boolean(this._network), t: this._t,
       blockFeatures: features, channelFeatures: channelFeatures && (this._state.hoverChannel == null || channelFeatures.channel === this._state.hoverChannel) ? channelFeatures : null,
     };
   }
@@ -680,7 +694,7 @@ function toFeatures(answer, channels, entry) {
     planes.forEach((p, i) => data.set(p, i * p.length));
     return { channels: planes.length, width: answer.width, height: answer.height, data };
   };
-  const picked = channels.length === entry.channels ? '' : entry.channel ? `the ${channels.length / 2} most and least kept channels` : `channels 0 to ${channels.length - 1}`;
+  const picked = channels.length === entry.channels ? null : entry.channel ? { gates: channels.length / 2 } : { last: channels.length - 1 };
   return { before: pack(answer.before), after: pack(answer.after), indices: channels, picked };
 }
 

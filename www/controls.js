@@ -2,53 +2,55 @@
 // API calls, and keeping the controls in step with the element's state. The element owns the
 // state; nothing here computes.
 import { BLOCKS, BLOCK_LABEL, KIND_LABEL, OPTIONS, SAMPLES, sampleUrl } from './bundled.js';
+import { LANGUAGES } from './i18n.js';
 import { isPhotoFile } from './model-source.js';
 import { VIEWS } from './views/index.js';
 
 const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
 /** The card's markup for `controls` (full, minimal, none). */
-export function cardHtml(controls, opacity) {
+export function cardHtml(controls, opacity, t) {
   const full = controls === 'full';
   return `
       <div class="card" part="card">
         ${full ? `
         <div class="bar input">
-          <button class="primary pick" title="Your photo stays in this browser: nothing is uploaded">Choose a photo</button>
+          <button class="primary pick" title="${t('pick.title')}">${t('pick')}</button>
           <input class="file" type="file" accept="image/*" hidden>
           <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${s.label}"><img alt="${s.label}" crossorigin="anonymous" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
-          <button class="open-model" title="Your own timm or torchvision checkpoint (safetensors); it stays on your machine">Open a network…</button>
+          <button class="open-model" title="${t('open.title')}">${t('open')}</button>
           <input class="model-file" type="file" accept=".safetensors,.pth,.pt,.bin" hidden>
-          <span class="hint">or drop or paste a photo · it stays on your machine</span>
+          <span class="hint">${t('hint')}</span>
         </div>
         <div class="bar network-bar">
           <select class="arch-pick" aria-label="architecture" hidden></select>
           <progress class="model-progress" max="1" hidden></progress>
           <span class="network-name muted"></span>
-          <button class="bundled" hidden title="Back to the small network this page ships with">Bundled network</button>
+          <button class="bundled" hidden title="${t('bundled.title')}">${t('bundled')}</button>
         </div>
         <div class="bar blocks"></div>
         <div class="bar options"></div>` : ''}
         ${controls !== 'none' ? `
         <div class="bar views">
-          <span class="tabs" role="tablist">${VIEWS.map((v) => `<button class="tab" role="tab" data-view="${v.name}">${v.label}</button>`).join('')}</span>
+          <span class="tabs" role="tablist">${VIEWS.map((v) => `<button class="tab" role="tab" data-view="${v.name}">${t(`view.${v.name}`)}</button>`).join('')}</span>
           <select class="inspect" aria-label="block to inspect"></select>
-          <label class="muted sorted-box"><input type="checkbox" class="sorted" checked> sorted</label>
-          <label class="muted opacity-box">opacity <input type="range" class="opacity" min="0" max="1" step="0.05" value="${opacity}"></label>
+          <label class="muted sorted-box"><input type="checkbox" class="sorted" checked> ${t('sorted')}</label>
+          <label class="muted opacity-box">${t('opacity')} <input type="range" class="opacity" min="0" max="1" step="0.05" value="${opacity}"></label>
           <select class="head" aria-label="attention head"></select>
-          ${full ? `<span class="right"><button class="own-weights" title="Use your own trained weights (safetensors, timm names) for the block shown">Own weights…</button>
+          ${full ? `<span class="right"><button class="own-weights" title="${t('own.title')}">${t('own')}</button>
           <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
         </div>
         <div class="bar prediction" aria-live="polite"></div>` : ''}
         <div class="message" role="alert" hidden></div>
         <div class="note" hidden></div>
-        <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">Loading the attention engine…</div></div>
+        <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">${t('loading')}</div></div>
         ${controls !== 'none' ? `
         <div class="bar status">
           <span class="badge" title=""><b class="backend-name">…</b><span class="timings"></span></span>
           ${full ? `<span class="right">
-            <select class="backend" aria-label="backend"><option value="auto">auto</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
-            <button class="export-png">Export PNG</button><button class="export-json">Export JSON</button>
+            <select class="backend" aria-label="backend"><option value="auto">${t('backend.auto')}</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
+            <select class="lang" aria-label="${t('language')}">${Object.entries(LANGUAGES).map(([k, v]) => `<option value="${k}">${v}</option>`).join('')}</select>
+            <button class="export-png">${t('export.png')}</button><button class="export-json">${t('export.json')}</button>
           </span>` : ''}
         </div>` : ''}
       </div>`;
@@ -100,6 +102,7 @@ export function bindControls(el) {
     }
   });
   $('.backend').addEventListener('change', (e) => el.setAttribute('backend', e.target.value));
+  $('.lang').addEventListener('change', (e) => el.setAttribute('lang', e.target.value));
   $('.export-png').addEventListener('click', () => el._exportPng());
   $('.export-json').addEventListener('click', () => el._exportJson());
   bindDrop(el);
@@ -140,20 +143,21 @@ function bindDrop(el) {
 
 /** The block chips: the bundled network's six, or an opened network's stages and kinds. */
 function blockChips(el) {
+  const t = el._t;
   if (!el._network) {
-    return BLOCKS.map((b) => `<label class="chip${el.blocks.includes(b.name) ? ' on' : ''}" title="${b.title}"><input type="checkbox" value="${b.name}" ${el.blocks.includes(b.name) ? 'checked' : ''}>${b.label}</label>`).join('');
+    return BLOCKS.map((b) => `<label class="chip${el.blocks.includes(b.name) ? ' on' : ''}" title="${escapeHtml(t(`block.${b.name}`))}"><input type="checkbox" value="${b.name}" ${el.blocks.includes(b.name) ? 'checked' : ''}>${b.label}</label>`).join('');
   }
   const blocks = el._network.description.blocks;
-  if (!blocks.length) return '<span class="muted">this network has no attention blocks</span>';
+  if (!blocks.length) return `<span class="muted">${t('chips.none')}</span>`;
   const stages = [...new Set(blocks.map((b) => b.stage))];
   const kinds = [...new Set(blocks.map((b) => b.kind))];
   const chip = (word, label, title) => {
     const on = !el._covers(word);
     return `<label class="chip${on ? ' on' : ''}" title="${escapeHtml(title)}"><input type="checkbox" value="${escapeHtml(word)}" ${on ? 'checked' : ''}>${escapeHtml(label)}</label>`;
   };
-  const byStage = stages.map((s) => chip(s, s, `every block of ${s}: ${blocks.filter((b) => b.stage === s).map((b) => b.path).join(', ')}`));
-  const byKind = kinds.length > 1 ? kinds.map((k) => chip(k, `all ${KIND_LABEL[k] ?? k}`, `every ${KIND_LABEL[k] ?? k} block`)) : [];
-  return `<span class="muted">on:</span>${[...byStage, ...byKind].join('')}`;
+  const byStage = stages.map((s) => chip(s, s, t('chips.stage', { stage: s, paths: blocks.filter((b) => b.stage === s).map((b) => b.path).join(', ') })));
+  const byKind = kinds.length > 1 ? kinds.map((k) => chip(k, t('chips.all', { kind: KIND_LABEL[k] ?? k }), t('chips.kind', { kind: KIND_LABEL[k] ?? k }))) : [];
+  return `<span class="muted">${t('chips.on')}</span>${[...byStage, ...byKind].join('')}`;
 }
 
 /** Brings every control of `el` in step with its state. */
@@ -189,7 +193,7 @@ export function syncControls(el) {
     head.hidden = !onMhsa;
     if (onMhsa) {
       el._state.head = Math.min(el._state.head, heads - 1);
-      head.innerHTML = Array.from({ length: heads }, (_, i) => `<option value="${i}">head ${i + 1} of ${heads}</option>`).join('');
+      head.innerHTML = Array.from({ length: heads }, (_, i) => `<option value="${i}">${el._t('head', { i: i + 1, n: heads })}</option>`).join('');
       head.value = String(el._state.head);
     }
   }
@@ -200,8 +204,9 @@ export function syncControls(el) {
       .map((b) => `<span class="group"><b>${BLOCK_LABEL[b]}</b>${OPTIONS[b]
         .map((o) => {
           const value = el._state.options[`${b}.${o.key}`] ?? o.values[0];
-          if (typeof o.values[0] === 'boolean') return `<label><input type="checkbox" data-option="${b}.${o.key}" ${value ? 'checked' : ''}>${o.label}</label>`;
-          return `<label>${o.label} <select data-option="${b}.${o.key}">${o.values.map((v) => `<option ${v === value ? 'selected' : ''}>${v}</option>`).join('')}</select></label>`;
+          const label = el._t(`option.${o.key}`);
+          if (typeof o.values[0] === 'boolean') return `<label><input type="checkbox" data-option="${b}.${o.key}" ${value ? 'checked' : ''}>${label}</label>`;
+          return `<label>${label} <select data-option="${b}.${o.key}">${o.values.map((v) => `<option ${v === value ? 'selected' : ''}>${v}</option>`).join('')}</select></label>`;
         })
         .join('')}</span>`)
       .join('');
@@ -218,6 +223,8 @@ export function syncControls(el) {
   showNetworkBar(el);
   const backend = root.querySelector('select.backend');
   if (backend) backend.value = el.backend;
+  const lang = root.querySelector('select.lang');
+  if (lang) lang.value = el.language;
 }
 
 // The network bar shows while a network is open, read, or waits for its architecture.
@@ -241,7 +248,7 @@ export function showProgress(el, fraction, hidden = false) {
   bar.hidden = hidden;
   if (fraction == null) bar.removeAttribute('value');
   else bar.value = fraction;
-  if (!hidden && name) name.textContent = fraction == null ? 'building the network…' : `reading ${Math.round(fraction * 100)} %…`;
+  if (!hidden && name) name.textContent = fraction == null ? el._t('building') : el._t('reading', { p: Math.round(fraction * 100) });
   showNetworkBar(el);
 }
 
@@ -250,6 +257,6 @@ export function offerArchitectures(el, choices) {
   const pick = el.shadowRoot.querySelector('.arch-pick');
   if (!pick) return;
   pick.hidden = !choices;
-  if (choices) pick.innerHTML = `<option value="">pick the architecture…</option>${choices.map((c) => `<option>${c}</option>`).join('')}`;
+  if (choices) pick.innerHTML = `<option value="">${el._t('arch.pick')}</option>${choices.map((c) => `<option>${c}</option>`).join('')}`;
   showNetworkBar(el);
 }

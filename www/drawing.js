@@ -186,7 +186,7 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
  * share of the channels) with the top and bottom channels named by index. `before`/`after`
  * (`{ channels, width, height, data }`) may hold only the `shown` channel, or be absent.
  */
-export function drawChannelView(ctx, width, { weights, names, sorted, hover, before, after, heading, shownChannel }) {
+export function drawChannelView(ctx, width, { weights, names, sorted, hover, before, after, heading, shownChannel, t }) {
   const top = 26;
   const chartH = 150;
   title(ctx, heading, 0, 4);
@@ -227,19 +227,19 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
     ctx.fillRect(left + i * barW - 1, top, 2, chartH);
   }
   const many = weights.length > MANY_CHANNELS;
-  let caption = sorted ? 'channels sorted by weight' : 'channels in order (0 on the left)';
+  let caption = t(sorted ? 'channel.sorted' : 'channel.order');
   if (many && sorted) {
     const named = (list) => list.map((c) => `#${c} ${format(weights[c])}`).join(', ');
-    caption += ` · highest: ${named(order.slice(0, 3))} · lowest: ${named(order.slice(-3))}`;
+    caption += ` · ${t('channel.highest')}: ${named(order.slice(0, 3))} · ${t('channel.lowest')}: ${named(order.slice(-3))}`;
   }
   note(ctx, caption, left, top + chartH + 4);
   let y = top + chartH + 26;
   const channel = hover ?? shownChannel ?? order[0];
-  const name = names?.[channel] ? `"${names[channel]}" (channel ${channel})` : `channel #${channel}`;
-  title(ctx, `${name}: weight ${format(weights[channel])}${hover == null ? ` (the ${sorted ? 'largest' : 'first'}; hover a bar for another)` : ''}`, 0, y);
+  const name = names?.[channel] ? t('channel.named', { name: names[channel], c: channel }) : t('channel.numbered', { c: channel });
+  title(ctx, `${t('channel.weight', { name, w: format(weights[channel]) })}${hover == null ? t(sorted ? 'channel.largest' : 'channel.first') : ''}`, 0, y);
   y += 22;
   if (!before || !after) {
-    note(ctx, 'its feature map before and after the block is on its way…', 0, y);
+    note(ctx, t('channel.wait'), 0, y);
     return { height: y + 24, bars };
   }
   // The features hold every channel, or only the one shown.
@@ -250,8 +250,8 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(channelCanvas(before, at, scale), 0, y, size.width, size.height);
   ctx.drawImage(channelCanvas(after, at, scale), size.width + 24, y, size.width, size.height);
-  note(ctx, 'feature map before the block', 0, y + size.height + 4);
-  note(ctx, 'after (same colour scale: blue < 0 < red)', size.width + 24, y + size.height + 4);
+  note(ctx, t('channel.before'), 0, y + size.height + 4);
+  note(ctx, t('channel.after'), size.width + 24, y + size.height + 4);
   return { height: y + size.height + 24, bars };
 }
 
@@ -259,7 +259,7 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
 export const MANY_CHANNELS = 96;
 
 /** Every channel before and after a block, each pair on one colour scale. */
-export function drawFeaturesView(ctx, width, { before, after, heading, highlight }) {
+export function drawFeaturesView(ctx, width, { before, after, heading, highlight, t }) {
   const top = 26;
   title(ctx, heading, 0, 4);
   const cols = 8;
@@ -272,7 +272,7 @@ export function drawFeaturesView(ctx, width, { before, after, heading, highlight
   ctx.imageSmoothingEnabled = false;
   [before, after].forEach((features, side) => {
     const x0 = side * (half + 20);
-    note(ctx, side ? 'after the block' : 'before the block', x0, top, INK);
+    note(ctx, t(side ? 'features.after' : 'features.before'), x0, top, INK);
     for (let c = 0; c < features.channels; c++) {
       const scale = Math.max(maxAbs(before.data, c * plane, (c + 1) * plane), maxAbs(after.data, c * plane, (c + 1) * plane));
       const x = x0 + (c % cols) * (cell + gap);
@@ -286,6 +286,6 @@ export function drawFeaturesView(ctx, width, { before, after, heading, highlight
     }
   });
   const bottom = top + 18 + rows * (cellH + gap);
-  note(ctx, 'each channel on its own scale, shared by its two copies: blue < 0 < red; outlined: the channels the block changed most', 0, bottom + 4);
+  note(ctx, t('features.note'), 0, bottom + 4);
   return { height: bottom + 22 };
 }

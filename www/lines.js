@@ -6,27 +6,27 @@ const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&am
 const ms = (v) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`;
 
 /** The result's timings as a line: "stem 12 ms · se 1.2 ms · total 30 ms". */
-export function timingLine(timings) {
+export function timingLine(timings, t) {
   if (Array.isArray(timings.stages)) {
     // An opened network: its stages (those reused from the last run are left out), then the total.
     const ran = timings.stages.filter((s) => !s.reused);
     const reused = timings.stages.length - ran.length;
-    return [...ran.map((s) => `${s.stage} ${ms(s.ms)}`), ...(reused ? [`${reused} stage${reused === 1 ? '' : 's'} reused`] : []), `total ${ms(timings.total_ms)}`].join(' · ');
+    return [...ran.map((s) => `${s.stage} ${ms(s.ms)}`), ...(reused ? [reused === 1 ? t('timing.reused1') : t('timing.reused', { n: reused })] : []), `${t('timing.total')} ${ms(timings.total_ms)}`].join(' · ');
   }
-  return Object.entries(timings).map(([k, v]) => `${k.replace(/_ms$/, '').replace('_', ' ')} ${ms(v)}`).join(' · ');
+  return Object.entries(timings).map(([k, v]) => `${k === 'total_ms' ? t('timing.total') : k.replace(/_ms$/, '').replace('_', ' ')} ${ms(v)}`).join(' · ');
 }
 
 /** The bundled network's prediction with the blocks that are on, its runners-up, and with every block off (HTML). */
-export function predictionLine({ prediction, baseline }) {
+export function predictionLine({ prediction, baseline }, t) {
   if (!prediction) return '';
   const ranked = (p) => [...p.probabilities.keys()].sort((a, b) => p.probabilities[b] - p.probabilities[a]);
   const percent = (p, i) => `${Math.round(p.probabilities[i] * 100)}%`;
   const top = ranked(prediction);
   const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(prediction.classes[i])} ${percent(prediction, i)}`).join(' · ');
   const off = baseline ? ranked(baseline)[0] : null;
-  return `<span title="The network was trained to name the shape of the one object that stands out in a cluttered scene">Prediction: <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
+  return `<span title="${escapeHtml(t('prediction.title'))}">${t('prediction')} <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
     + `<span class="muted"> · ${runnersUp}</span>`
-    + (off != null ? `<span class="muted right">with every block off: ${escapeHtml(baseline.classes[off])} ${percent(baseline, off)}</span>` : '');
+    + (off != null ? `<span class="muted right">${escapeHtml(t('prediction.blocksoff', { label: baseline.classes[off], p: percent(baseline, off) }))}</span>` : '');
 }
 
 const pct = (p) => `${p >= 0.1 ? (p * 100).toFixed(0) : (p * 100).toPrecision(2)} %`;
@@ -44,17 +44,19 @@ function topList(top, title) {
 }
 
 /** What is switched off, in words: "layer4", "every SE block", "layer3.1.se". */
-function offWords(off) {
-  return off.map((w) => (KIND_LABEL[w] ? `every ${KIND_LABEL[w]} block` : w)).join(', ');
+function offWords(off, t) {
+  return off.map((w) => (KIND_LABEL[w] ? t('prediction.every', { kind: KIND_LABEL[w] }) : w)).join(', ');
 }
 
 /**
  * An opened network's top-5 (HTML): with every block on, and, where blocks are off, with them off
  * beside it and the change in the first class's probability ("without layer4: tabby 62 % → 12 %").
  */
-export function networkPredictionLine({ full, prediction, change, off }) {
-  if (!off.length) return `<span>Prediction:</span>${topList(full, 'with every attention block on')}`;
-  return `<div class="row"><span class="muted">every block on</span>${topList(full, 'with every attention block on')}</div>`
-    + `<div class="row"><span class="muted">without ${escapeHtml(offWords(off))}</span>${topList(prediction, 'with the switched-off blocks as the identity')}</div>`
-    + `<span class="change">without ${escapeHtml(offWords(off))}: ${escapeHtml(change.name)} ${pair(change.full, change.off).join(' → ')}</span>`;
+export function networkPredictionLine({ full, prediction, change, off }, t) {
+  if (!off.length) return `<span>${t('prediction')}</span>${topList(full, t('prediction.on.title'))}`;
+  const words = offWords(off, t);
+  const [from, to] = pair(change.full, change.off);
+  return `<div class="row"><span class="muted">${t('prediction.on')}</span>${topList(full, t('prediction.on.title'))}</div>`
+    + `<div class="row"><span class="muted">${escapeHtml(t('prediction.without', { words }))}</span>${topList(prediction, t('prediction.without.title'))}</div>`
+    + `<span class="change">${escapeHtml(t('prediction.change', { words, name: change.name, from, to }))}</span>`;
 }

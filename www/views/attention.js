@@ -10,30 +10,28 @@ export function formatUniform(map) {
 
 export default {
   name: 'nonlocal',
-  label: 'Attention',
   bundledBlocks: ['nonlocal', 'mhsa'],
   fits: (entry) => entry.kind === 'nl',
   controls: ['opacity', 'head'],
   queries: true,
-  draw(ctx, width, { entry, block, label, photo, crop, state, network }) {
-    if (!entry && network) return say(ctx, 'This network has no Non-local block, so no position attends to others; the Network view shows its blocks.');
-    if (!entry) return say(ctx, 'Switch on Non-local or MHSA, then click the photo to see where a position attends.');
+  draw(ctx, width, { entry, block, label, photo, crop, state, network, t }) {
+    if (!entry) return say(ctx, t(network ? 'say.attention.network' : 'say.attention'));
     const chosen = state.attention?.block === block ? state.attention : null;
     const { grid } = entry;
     const cell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell;
     if (block === 'mhsa') {
       const perHead = chosen ? chosen.row.perHead : entry.attention;
       const head = Math.min(state.head, perHead.length - 1);
-      const extras = perHead.map((map, i) => ({ map, label: `head ${i + 1}`, selected: i === head }));
-      return drawOverlayView(ctx, width, photo, { map: perHead[head], label: 'attention', opacity: state.opacity, query: cell, queryGrid: grid },
-        `MHSA head ${head + 1} of ${perHead.length}: where the marked position attends (hover or click the photo; uniform ${formatUniform(perHead[head])})`, extras);
+      const extras = perHead.map((map, i) => ({ map, label: t('attention.headn', { i: i + 1 }), selected: i === head }));
+      return drawOverlayView(ctx, width, photo, { map: perHead[head], label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
+        t('attention.mhsa', { h: head + 1, n: perHead.length, u: formatUniform(perHead[head]) }), extras);
     }
     const map = chosen ? chosen.row : entry.attention;
     if (!map) {
-      return drawOverlayView(ctx, width, photo, null, `${label}: click or hover the photo to see where that position attends`, [], crop);
+      return drawOverlayView(ctx, width, photo, null, t('attention.click', { label }), [], crop);
     }
-    const keys = map.width === grid.width ? '' : ` (keys subsampled to ${map.width} x ${map.height})`;
-    return drawOverlayView(ctx, width, photo, { map, label: 'attention', opacity: state.opacity, query: cell, queryGrid: grid },
-      `${label}: where the marked position attends${keys} (hover or click the photo; uniform ${formatUniform(map)})`, [], crop);
+    const keys = map.width === grid.width ? '' : t('attention.keys', { w: map.width, h: map.height });
+    return drawOverlayView(ctx, width, photo, { map, label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
+      t('attention.nonlocal', { label, keys, u: formatUniform(map) }), [], crop);
   },
 };

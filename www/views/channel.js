@@ -6,21 +6,19 @@ import { say } from './say.js';
 
 export default {
   name: 'channel',
-  label: 'Channel weights',
   bundledBlocks: ['se', 'cbam', 'eca', 'gc'],
   fits: (entry) => Boolean(entry.channel),
   controls: ['sorted'],
-  draw(ctx, width, { entry, label, state, channelFeatures, network }) {
-    if (!entry && network) return say(ctx, 'This network has no block with channel gates; the Network view shows its blocks.');
-    if (!entry) return say(ctx, 'Switch on SE, CBAM, ECA or GC to see channel weights.');
+  draw(ctx, width, { entry, label, state, channelFeatures, network, t }) {
+    if (!entry) return say(ctx, t(network ? 'say.channel.network' : 'say.channel'));
     const weights = entry.channel;
-    if (!weights) return say(ctx, `${label} has no channel gate here (GC with "add" fusion adds instead); pick another block.`);
+    if (!weights) return say(ctx, t('say.channel.none', { label }));
     // The bundled network sends every channel's features; a network's come one channel at a time.
     const { before, after } = entry.features ?? channelFeatures ?? {};
-    const heading = `${label}: ${weights.length} channel weights (σ gates; 1 keeps a channel, 0 silences it)`;
+    const heading = t('channel.heading', { label, n: weights.length });
     return drawChannelView(ctx, width, {
       weights, names: entry.channel_names, sorted: state.sorted, hover: state.hoverChannel, before, after, heading,
-      shownChannel: channelFeatures?.channel,
+      shownChannel: channelFeatures?.channel, t,
     });
   },
 };

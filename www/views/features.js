@@ -21,20 +21,17 @@ export function mostChanged(before, after, count) {
 
 export default {
   name: 'features',
-  label: 'Features',
   bundledBlocks: ['se', 'eca', 'gc', 'cbam', 'nonlocal', 'mhsa'],
   fits: () => true,
   controls: [],
-  draw(ctx, width, { entry, label, blockFeatures, network }) {
-    if (!entry && network) return say(ctx, 'This network has no attention blocks to compare before and after.');
-    if (!entry) return say(ctx, 'Switch on a block to compare its input and output features.');
+  draw(ctx, width, { entry, label, blockFeatures, network, t }) {
+    if (!entry) return say(ctx, t(network ? 'say.features.network' : 'say.features'));
     const features = entry.features ?? blockFeatures;
-    if (!features) return say(ctx, `${label}: its features are on their way…`);
+    if (!features) return say(ctx, t('say.features.wait', { label }));
     const { before, after } = features;
-    const which = features.picked ? ` (${features.picked})` : '';
-    return drawFeaturesView(ctx, width, {
-      before, after, highlight: mostChanged(before, after, 4),
-      heading: `${label}: ${before.channels === entry.channels ? `the ${before.channels}` : `${before.channels} of the ${entry.channels}`} feature maps before and after the block${which}`,
-    });
+    const total = entry.channels ?? before.channels;
+    const which = before.channels === total ? t('features.all', { n: before.channels }) : t('features.some', { n: before.channels, total });
+    const picked = !features.picked ? '' : features.picked.gates ? t('features.picked.gates', { n: features.picked.gates }) : t('features.picked.first', { last: features.picked.last });
+    return drawFeaturesView(ctx, width, { before, after, highlight: mostChanged(before, after, 4), t, heading: t('features.heading', { label, which, picked }) });
   },
 };

@@ -1,5 +1,6 @@
 // The views, in the order of their tabs. A view is one module exporting
-//   { name, label, bundledBlocks, fits(entry), controls, draw(ctx, width, scene) -> layout }
+//   { name, bundledBlocks, fits(entry), controls, draw(ctx, width, scene) -> layout }
+// (its tab says i18n.js's `view.<name>`)
 // (see channel.js for the simplest); a new view is a new file listed here.
 import channel from './channel.js';
 import spatial from './spatial.js';

@@ -41,12 +41,12 @@ function drawStrip(ctx, gates, x, y, w, h) {
   ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
 }
 
-function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected }) {
+function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t }) {
   const map = entry.spatial ?? entry.context ?? rows?.[entry.path] ?? null;
   if (entry.off) {
     ctx.fillStyle = '#ececf1';
     ctx.fillRect(x, y, TILE, TILE);
-    note(ctx, 'off', x + TILE / 2 - 8, y + TILE / 2 - 6, MUTED);
+    note(ctx, t('network.off'), x + TILE / 2 - 8, y + TILE / 2 - 6, MUTED);
   } else if (map || entry.kind === 'nl') {
     ctx.drawImage(photo, crop.x, crop.y, crop.width, crop.height, x, y, TILE, TILE);
     if (map) {
@@ -95,38 +95,37 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected }) {
   // Its path, and what the tile shows in numbers.
   const name = entry.path.length > 15 ? `…${entry.path.slice(-14)}` : entry.path;
   note(ctx, name, x, y + TILE + 3, INK);
-  let line = entry.off ? 'switched off' : '';
+  let line = entry.off ? t('network.switched') : '';
   if (!entry.off && entry.channel && !map) {
     const { mean, std } = spread(entry.channel);
     line = `${short(mean)} ± ${short(std)}`;
   } else if (!entry.off && map?.query) {
-    line = 'row of the marked query';
+    line = t('network.row');
   } else if (!entry.off && map) {
     const { lo, hi } = range(map.data);
     line = `${short(lo)} … ${short(hi)}`;
   } else if (!entry.off && entry.kind === 'nl') {
-    line = 'its row: on its way…';
+    line = t('network.wait');
   }
   note(ctx, line, x, y + TILE + 16);
 }
 
 export default {
   name: 'network',
-  label: 'Network',
   bundledBlocks: [],
   networkOnly: true,
   fits: () => true,
   controls: ['opacity'],
-  draw(ctx, width, { result, photo, crop, state, selected }) {
-    if (!result?.network) return say(ctx, 'Open a network (a timm or torchvision checkpoint) to see every attention block of it.');
+  draw(ctx, width, { result, photo, crop, state, selected, t }) {
+    if (!result?.network) return say(ctx, t('say.network'));
     const { network } = result;
     const order = network.order;
-    if (!order.length) return say(ctx, `${network.arch} has no attention blocks: its prediction is above, there is nothing to switch.`);
+    if (!order.length) return say(ctx, t('say.network.none', { arch: network.arch }));
     const counts = {};
     for (const path of order) counts[result.blocks[path].kind] = (counts[result.blocks[path].kind] ?? 0) + 1;
     const kinds = Object.entries(counts).map(([k, n]) => `${n} ${k === 'nl' ? 'Non-local' : k.toUpperCase()}`).join(', ');
-    title(ctx, `${network.arch}: ${kinds} blocks, shallow (top) to deep (bottom)`, 0, 4);
-    note(ctx, 'Click a block to open it in the other views; click its corner to switch it off.', 0, 22);
+    title(ctx, t('network.title', { arch: network.arch, kinds }), 0, 4);
+    note(ctx, t('network.hint'), 0, 22);
     const stages = [];
     for (const path of order) {
       const entry = result.blocks[path];
@@ -147,14 +146,13 @@ export default {
       entries.forEach((entry, i) => {
         const x = LABEL + (i % perRow) * (TILE + GAP);
         const yy = y + Math.floor(i / perRow) * rowH;
-        drawTile(ctx, entry, x, yy, { photo, crop, rows: state.rows, opacity: state.opacity, selected: entry.path === selected });
+        drawTile(ctx, entry, x, yy, { photo, crop, rows: state.rows, opacity: state.opacity, selected: entry.path === selected, t });
         tiles.push({ x, y: yy, width: TILE, height: TILE + 28, path: entry.path });
         toggles.push({ x: x + TILE - 20, y: yy, width: 20, height: 20, path: entry.path });
       });
       y += Math.ceil(entries.length / perRow) * rowH + 6;
     }
-    const legend = ['Each tile: a spatial gate, context weights or a Non-local row (for', 'the marked query) over the crop the network saw, each on its own range;',
-      'or the channel gates sorted largest to smallest on a 0 to 1 axis (mean ± spread).'];
+    const legend = [t('network.legend1'), t('network.legend2'), t('network.legend3')];
     legend.forEach((line, i) => note(ctx, line, 0, y + i * 14));
     return { height: y + 14 * legend.length + 6, tiles, toggles };
   },
