@@ -235,7 +235,7 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
   note(ctx, caption, left, top + chartH + 4);
   let y = top + chartH + 26;
   const channel = hover ?? shownChannel ?? order[0];
-  const name = names?.[channel] ? t('channel.named', { name: names[channel], c: channel }) : t('channel.numbered', { c: channel });
+  const name = names?.[channel] ? t('channel.named', { name: t.named(names[channel]), c: channel }) : t('channel.numbered', { c: channel });
   title(ctx, `${t('channel.weight', { name, w: format(weights[channel]) })}${hover == null ? t(sorted ? 'channel.largest' : 'channel.first') : ''}`, 0, y);
   y += 22;
   if (!before || !after) {

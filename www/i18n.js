@@ -228,6 +228,19 @@ export const STRINGS = {
   },
 };
 
+// Names the bundled network gives (its six shapes, its sixteen stem channels) in Chinese; English
+// is the engine's own.
+export const NAMES = {
+  zh: {
+    disc: '圆盘', square: '正方形', triangle: '三角形', cross: '十字', ring: '圆环', star: '星形',
+    red: '红', green: '绿', blue: '蓝', yellow: '黄', bright: '亮', dark: '暗',
+    'vertical edges, fine': '竖直边缘（细）', 'diagonal edges /, fine': '斜边缘 /（细）', 'horizontal edges, fine': '水平边缘（细）',
+    'diagonal edges \\, fine': '斜边缘 \\（细）', 'vertical edges, coarse': '竖直边缘（粗）', 'diagonal edges /, coarse': '斜边缘 /（粗）',
+    'horizontal edges, coarse': '水平边缘（粗）', 'diagonal edges \\, coarse': '斜边缘 \\（粗）', 'red-green edges': '红绿边缘',
+    'blue-yellow edges': '蓝黄边缘',
+  },
+};
+
 /** `en` or `zh`: the element's `lang`, else the nearest one above it. */
 export function languageOf(el) {
   const lang = el.getAttribute('lang') || el.closest?.('[lang]')?.getAttribute('lang') || document.documentElement.lang || 'en';
@@ -237,5 +250,8 @@ export function languageOf(el) {
 /** A function from a key and its values to the text in `lang` (English where a key is missing). */
 export function translator(lang) {
   const table = STRINGS[lang] ?? STRINGS.en;
-  return (key, values = {}) => (table[key] ?? STRINGS.en[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+  const t = (key, values = {}) => (table[key] ?? STRINGS.en[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+  /** A name of the bundled network (a class, a channel) in `lang`. */
+  t.named = (name) => NAMES[lang]?.[name] ?? name;
+  return t;
 }

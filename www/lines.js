@@ -22,11 +22,11 @@ export function predictionLine({ prediction, baseline }, t) {
   const ranked = (p) => [...p.probabilities.keys()].sort((a, b) => p.probabilities[b] - p.probabilities[a]);
   const percent = (p, i) => `${Math.round(p.probabilities[i] * 100)}%`;
   const top = ranked(prediction);
-  const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(prediction.classes[i])} ${percent(prediction, i)}`).join(' · ');
+  const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(t.named(prediction.classes[i]))} ${percent(prediction, i)}`).join(' · ');
   const off = baseline ? ranked(baseline)[0] : null;
-  return `<span title="${escapeHtml(t('prediction.title'))}">${t('prediction')} <b>${escapeHtml(prediction.label)}</b> ${percent(prediction, top[0])}</span>`
+  return `<span title="${escapeHtml(t('prediction.title'))}">${t('prediction')} <b>${escapeHtml(t.named(prediction.label))}</b> ${percent(prediction, top[0])}</span>`
     + `<span class="muted"> · ${runnersUp}</span>`
-    + (off != null ? `<span class="muted right">${escapeHtml(t('prediction.blocksoff', { label: baseline.classes[off], p: percent(baseline, off) }))}</span>` : '');
+    + (off != null ? `<span class="muted right">${escapeHtml(t('prediction.blocksoff', { label: t.named(baseline.classes[off]), p: percent(baseline, off) }))}</span>` : '');
 }
 
 const pct = (p) => `${p >= 0.1 ? (p * 100).toFixed(0) : (p * 100).toPrecision(2)} %`;

@@ -1,10 +1,10 @@
 // The playground page's state in its address, so that a link opens what was shown: the view,
-// the blocks (or, with a network open from a URL, the network and what is switched off) and the
-// backend of the page's <attention-playground>, as the fragment `#view=spatial&blocks=se+cbam`.
+// the blocks (or, with a network open from a URL, the network and what is switched off), the
+// backend and the language of the page's <attention-playground>, as the fragment `#view=spatial&blocks=se+cbam`.
 // Used by index.html, not by embeds (a post's element takes its attributes from the post).
 
 // The attributes kept, in the order they are written.
-export const KEPT = ['view', 'blocks', 'off', 'backend', 'model', 'arch'];
+export const KEPT = ['view', 'blocks', 'off', 'backend', 'lang', 'model', 'arch'];
 
 /** The attributes a fragment names (unknown keys are ignored). */
 export function fromFragment(hash) {

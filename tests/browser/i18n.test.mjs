@@ -85,6 +85,7 @@ test('with lang="zh" the controls and every view speak Chinese, and the switch t
     return { after, lang: el.language };
   }));
   assert.deepEqual(seen.tabs, ['通道权重', '空间图', '注意力', '特征']);
+  assert.ok(seen.texts.some((t) => /^(圆盘|正方形|三角形|十字|圆环|星形)$/.test(t)), 'the predicted shape is named in Chinese');
   assert.deepEqual(seen.texts.filter((t) => english.has(t)), [], 'no English word of the element with lang="zh"');
   assert.ok(seen.views.every(Boolean), 'every view draws');
   assert.deepEqual(seen.after, ['Channel weights', 'Spatial map', 'Attention', 'Features']);
