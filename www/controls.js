@@ -160,6 +160,15 @@ function blockChips(el) {
   return `<span class="muted">${t('chips.on')}</span>${[...byStage, ...byKind].join('')}`;
 }
 
+/** What was found, in the element's language: "timm resnet seresnet50, 16 SE blocks, 1000 ImageNet classes". */
+function describe({ family, arch, classes, blocks }, t) {
+  const counts = {};
+  for (const b of blocks) counts[b.kind] = (counts[b.kind] ?? 0) + 1;
+  const kinds = Object.entries(counts).map(([k, n]) => t(n === 1 ? 'found.block' : 'found.blocks', { n, kind: KIND_LABEL[k] ?? k })).join(', ') || t('found.none');
+  const name = family.endsWith(arch) ? family : `${family} ${arch}`;
+  return t(classes === 1000 ? 'found.imagenet' : 'found', { name, kinds, classes });
+}
+
 /** Brings every control of `el` in step with its state. */
 export function syncControls(el) {
   const root = el.shadowRoot;
@@ -218,7 +227,7 @@ export function syncControls(el) {
     }));
   }
   const name = root.querySelector('.network-name');
-  if (name && !busyOpening(el)) name.textContent = network ? el._network.description.summary : '';
+  if (name && !busyOpening(el)) name.textContent = network ? describe(el._network.description, el._t) : '';
   show('.bundled', network);
   showNetworkBar(el);
   const backend = root.querySelector('select.backend');
