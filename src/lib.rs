@@ -29,6 +29,7 @@
 //! The library has no file system or thread use, so it builds for `wasm32-unknown-unknown` as it
 //! does natively; the command-line tool lives in `src/main.rs` and `src/cli.rs`.
 
+pub mod analysis;
 pub mod backend;
 pub mod blocks;
 pub mod error;

@@ -132,6 +132,14 @@ fn a_photo_gives_every_figure_and_the_result_object() {
     assert_eq!(query["x"].as_u64().unwrap(), (100.0 / photo_w as f64 * (width / 8) as f64) as u64);
     assert_eq!(query["y"].as_u64().unwrap(), (60.0 / photo_h as f64 * (height / 8) as f64) as u64);
     assert_eq!(result["blocks"]["mhsa"]["attention"].as_array().unwrap().len(), 4);
+    // GCNet's question, measured on a 4 x 4 grid of queries: one divergence per head, in bits.
+    for (block, heads) in [("nonlocal", 1), ("mhsa", 4)] {
+        let measured = &result["blocks"][block]["query_independence"];
+        assert_eq!(measured["side"], 4, "{block}: {measured}");
+        let bits: Vec<f64> = measured["js_bits"].as_array().unwrap().iter().map(|b| b.as_f64().unwrap()).collect();
+        assert_eq!(bits.len(), heads, "{block}");
+        assert!(bits.iter().all(|b| (0.0..=1.0).contains(b)), "{block}: {bits:?}");
+    }
     let probabilities = result["prediction"]["probabilities"].as_array().unwrap();
     assert_eq!(probabilities.len(), 6);
     assert!((probabilities.iter().map(|p| p.as_f64().unwrap()).sum::<f64>() - 1.0).abs() < 1e-5);

@@ -348,8 +348,27 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   // After a result, what the view needs beyond it: one channel's features (the channel view), a
   // block's features (the features view). Each answer is drawn if the result is still current.
   async _fetchDetails() {
-    if (!this._network || !this.result) return;
+    if (!this.result) return;
     const asked = this.result;
+    if (this.view === 'nonlocal') {
+      // Is the attention the same for every query? A 4 x 4 grid of queries, once per block and result.
+      const block = this._inspected();
+      const entry = block && asked.blocks[block];
+      if (!entry || entry.off || this._state.independence?.block === block && this._state.independence.result === asked) return;
+      try {
+        const measured = this._network
+          ? await this._engine.call('networkQueryIndependence', { path: block, side: 4 })
+          : await this._engine.call('queryIndependence', { block, side: 4 });
+        if (asked !== this.result) return;
+        this._state.independence = { block, result: asked, ...measured };
+        this._render();
+      } catch (e) {
+        if (asked === this.result) this._state.independence = { block, result: asked, unavailable: String(e.message ?? e) };
+        this._render();
+      }
+      return;
+    }
+    if (!this._network) return;
     if (this.view === 'network') {
       // Each Non-local block's row for the centre query (or the one last clicked), for its tile.
       try {
@@ -649,6 +668,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const channelFeatures = this._state.channelFeatures?.key?.startsWith(`${block}#`) ? this._state.channelFeatures : null;
     return {
       result, block, entry, label, photo, crop, state: this._state, selected: this._state.selected, network: Boolean(this._network), t: this._t,
+      independence: block && this._state.independence?.block === block && this._state.independence.result === result ? this._state.independence : null,
       blockFeatures: features, channelFeatures: channelFeatures && (this._state.hoverChannel == null || channelFeatures.channel === this._state.hoverChannel) ? channelFeatures : null,
     };
   }

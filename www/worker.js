@@ -177,6 +177,13 @@ const ops = {
   async networkFeatures({ path, channels }) {
     return engine.networkFeatures(path, Uint32Array.from(channels));
   },
+  // GCNet's question: the rows of a grid of queries and how much they differ.
+  async queryIndependence({ block, side }) {
+    return engine.queryIndependence(block, side);
+  },
+  async networkQueryIndependence({ path, side }) {
+    return engine.networkQueryIndependence(path, side);
+  },
   // The engine's WebAssembly memory in bytes: it only grows, so this is its peak so far.
   async memory() {
     return exports?.memory?.buffer.byteLength ?? 0;

@@ -201,6 +201,21 @@ impl Model {
         Prediction::from_logits(&self.head.logits(&self.conv2.forward(&self.conv1.forward(&run.features, k), k)))
     }
 
+    /// [`crate::analysis::query_independence`] of block `kind` (Non-local or MHSA) with a
+    /// `side x side` grid of queries, on the input that block saw in `run`.
+    pub async fn query_independence(
+        &self,
+        backend: &AnyBackend,
+        run: &ModelRun,
+        kind: BlockKind,
+        side: usize,
+    ) -> Result<crate::analysis::QueryIndependence> {
+        let (Some(block), Some(stage)) = (self.block(kind), run.stage(kind)) else {
+            return Err(Error::BadOption { option: "block", reason: format!("block {} is not switched on", kind.name()) });
+        };
+        crate::analysis::query_independence(backend, block, &stage.input, side).await
+    }
+
     /// The attention row of feature position `query` in block `kind` (Non-local or MHSA), on the
     /// input that block saw in `run`.
     pub async fn attention_row(&self, backend: &AnyBackend, run: &ModelRun, kind: BlockKind, query: usize) -> Result<AttentionRow> {

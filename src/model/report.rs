@@ -41,6 +41,33 @@ impl Value {
 }
 
 /// `{ width, height, data }`, the shape of every map.
+/// [`crate::analysis::QueryIndependence`] as the page reads it: the queries as `{ x, y }` cells of
+/// the block's grid, each query's rows per head as planes.
+pub fn independence_value(measured: &crate::analysis::QueryIndependence) -> Value {
+    let width = measured.grid.1;
+    let queries = measured
+        .queries
+        .iter()
+        .map(|&q| Value::object(vec![("x", Value::Number((q % width) as f64)), ("y", Value::Number((q / width) as f64))]))
+        .collect();
+    let rows = measured
+        .rows
+        .iter()
+        .map(|r| {
+            let s = r.shape();
+            Value::List(r.data().chunks_exact(s[1] * s[2]).map(|h| plane(s[2], s[1], h)).collect())
+        })
+        .collect();
+    Value::object(vec![
+        ("side", Value::Number(measured.side as f64)),
+        ("grid", Value::object(vec![("width", Value::Number(measured.grid.1 as f64)), ("height", Value::Number(measured.grid.0 as f64))])),
+        ("heads", Value::Number(measured.js_bits.len() as f64)),
+        ("js_bits", Value::List(measured.js_bits.iter().map(|&b| Value::Number(b)).collect())),
+        ("queries", Value::List(queries)),
+        ("rows", Value::List(rows)),
+    ])
+}
+
 pub fn plane(width: usize, height: usize, data: &[f32]) -> Value {
     Value::object(vec![
         ("width", Value::Number(width as f64)),
@@ -96,6 +123,9 @@ pub struct ReportOptions {
     pub features: bool,
     /// What the backend is called in the report (`webgpu` in the browser, `gpu` natively).
     pub gpu_word: &'static str,
+    /// Queries a side of the grid measured for [`crate::analysis::query_independence`] (its
+    /// mean divergence per head, under `query_independence`); `None` leaves it out.
+    pub independence: Option<usize>,
 }
 
 /// The result object of `run` on a `width x height` image. Computes the attention rows asked for
@@ -146,6 +176,19 @@ pub async fn report(
             entry.push("attention", attention_value(stage.kind, &row.row));
             if stage.kind == BlockKind::Mhsa {
                 entry.push("heads", Value::Number(row.row.shape()[1] as f64));
+            }
+            if let Some(side) = options.independence {
+                match model.query_independence(backend, run, stage.kind, side.min(fw).min(fh)).await {
+                    Ok(m) => entry.push(
+                        "query_independence",
+                        Value::object(vec![
+                            ("side", Value::Number(m.side as f64)),
+                            ("js_bits", Value::List(m.js_bits.iter().map(|&b| Value::Number(b)).collect())),
+                        ]),
+                    ),
+                    // Not softmax attention: said in the result instead of a number.
+                    Err(e) => entry.push("query_independence", Value::object(vec![("unavailable", Value::Text(e.to_string()))])),
+                }
             }
         }
         timings.push(&format!("{name}_ms"), Value::Number(stage.ms + (clock() - row_start)));

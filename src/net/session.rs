@@ -200,6 +200,28 @@ impl Session {
         state.captured.ok_or_else(|| Error::BadOption { option: "block", reason: format!("`{path}` did not run") })
     }
 
+    /// [`crate::analysis::query_independence`] of the Non-local block at `path` in the last run,
+    /// with a `side x side` grid of queries.
+    pub async fn query_independence(
+        &self,
+        backend: &AnyBackend,
+        kernels: Kernels,
+        path: &str,
+        side: usize,
+    ) -> Result<crate::analysis::QueryIndependence> {
+        let (_, block) = self.find(path)?;
+        let super::AttentionLayer::Block(engine_block) = &block.layer else {
+            return Err(Error::BadOption {
+                option: "block",
+                reason: format!("`{path}` is a {} block, which has no attention rows", block.kind),
+            });
+        };
+        let engine_block = engine_block.clone();
+        let (input, _) = self.features(backend, kernels, path).await?;
+        let side = side.min(input.shape()[2]).min(input.shape()[3]);
+        crate::analysis::query_independence(backend, &engine_block, &input, side).await
+    }
+
     /// The attention row of feature position `query` (row-major on the block's grid) of the
     /// Non-local block at `path`, in the last run.
     pub async fn attention_row(&self, backend: &AnyBackend, kernels: Kernels, path: &str, query: usize) -> Result<AttentionRow> {

@@ -127,7 +127,7 @@ pub fn render(args: &RenderArgs) -> Result<String, String> {
             Some((kind, (((x * fw as f64) as usize).min(fw - 1), ((y * fh as f64) as usize).min(fh - 1))))
         })
         .collect();
-    let options = ReportOptions { queries, features: false, gpu_word: "gpu" };
+    let options = ReportOptions { queries, features: false, gpu_word: "gpu", independence: Some(4) };
     let result = pollster::block_on(report::report(&model, &backend, &run, width, height, &options, &|| 0.0)).map_err(|e| e.to_string())?;
 
     fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;

@@ -229,7 +229,7 @@ impl Playground {
             let input = image::rgba_to_input(&rgba, width, height).map_err(js_error)?;
             let start = now_ms();
             let run = Rc::new(model.run(&state.backend, &input, &now_ms).await.map_err(js_error)?);
-            let options = ReportOptions { queries: vec![], features: true, gpu_word: "webgpu" };
+            let options = ReportOptions { queries: vec![], features: true, gpu_word: "webgpu", independence: None };
             let mut result = report::report(&model, &state.backend, &run, width, height, &options, &now_ms).await.map_err(js_error)?;
             if let Value::Object(fields) = &mut result {
                 if let Some((_, Value::Object(timings))) = fields.iter_mut().find(|(k, _)| k == "timings") {
@@ -261,6 +261,25 @@ impl Playground {
             }
             let row = model.attention_row(&state.backend, &run, kind, fy * fw + fx).await.map_err(js_error)?;
             Ok(to_js(&report::attention_value(kind, &row.row)))
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// Is `block`'s (`nonlocal` or `mhsa`) attention the same for every query? In the last run,
+    /// the rows of a `side x side` grid of queries and, per head, the mean Jensen-Shannon
+    /// divergence between them in bits ([`crate::analysis`]): `{ side, queries: [{ x, y }],
+    /// heads, js_bits: [..], rows: [[{ width, height, data } per head] per query] }`.
+    #[wasm_bindgen(js_name = queryIndependence)]
+    pub fn query_independence(&self, block: String, side: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let kind: BlockKind = block.parse().map_err(js_error)?;
+            let model = state.model.borrow().clone().ok_or_else(|| js_error("configure the blocks before running"))?;
+            let run = state.last_run.borrow().clone().ok_or_else(|| js_error("run an image first"))?;
+            let measured = model.query_independence(&state.backend, &run, kind, side).await.map_err(js_error)?;
+            Ok(to_js(&report::independence_value(&measured)))
         })
     }
 }

@@ -133,6 +133,21 @@ impl Playground {
         })
     }
 
+    /// [`Playground::query_independence`] for the Non-local block at `path` of the open network.
+    #[wasm_bindgen(js_name = networkQueryIndependence)]
+    pub fn network_query_independence(&self, path: String, side: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
+            let kernels = state.backend.cpu_kernels();
+            let result = open.session.query_independence(&state.backend, kernels, &path, side).await;
+            if state.network.borrow().is_none() {
+                state.network.replace(Some(open));
+            }
+            Ok(to_js(&model_report::independence_value(&result.map_err(page_error)?)))
+        })
+    }
+
     /// The attention row of feature position (`fx`, `fy`) of the Non-local block at `path`, in
     /// the last run: `{ width, height, data }` over the positions it attends to.
     #[wasm_bindgen(js_name = networkAttentionAt)]

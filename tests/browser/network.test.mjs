@@ -284,6 +284,31 @@ describe('an opened network', () => {
     assert.deepEqual(problems, []);
   });
 
+  test('the attention view measures how much the rows of a grid of queries differ, as render does natively', async () => {
+    const { page, problems } = await open('cpu', 'controls="full" view="nonlocal"');
+    await runPhoto(page);
+    const measure = () => page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      for (let i = 0; i < 200 && !el._layout?.independence; i++) await new Promise((r) => setTimeout(r, 50));
+      return el._layout?.independence ?? null;
+    });
+    const pageBits = await measure();
+    // render on the same PNG (the same pixels as the page decodes), every block on, the CPU.
+    const out = await mkdtemp(join(tmpdir(), 'ap-qi-'));
+    execFileSync(join(ROOT, 'target/debug/attention-playground'), ['render', '--image', join(CASES, PHOTO), '--out', out, '--backend', 'cpu'], { stdio: 'pipe' });
+    const native = JSON.parse(await readFile(join(out, 'result.json'), 'utf8')).blocks.nonlocal.query_independence.js_bits;
+    assert.equal(pageBits?.length, 1, 'one head for Non-local');
+    assert.ok(Math.abs(pageBits[0] - native[0]) <= 1e-4, `page ${pageBits[0]} bits, render ${native[0]} bits`);
+    await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'query-independence.png') });
+    // An opened network's Non-local block too.
+    assert.equal((await loadFixture(page, 'resnet50_nl')).error, undefined);
+    await page.evaluate(() => document.querySelector('attention-playground').setAttribute('view', 'nonlocal'));
+    const networkBits = await measure();
+    assert.ok(networkBits?.length === 1 && networkBits[0] >= 0 && networkBits[0] <= 1, `${networkBits}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   test('bad checkpoints each give their message and the element keeps its network', async () => {
     const { page, problems } = await open('cpu', 'controls="full"');
     await runPhoto(page);

@@ -1,11 +1,55 @@
 // The attention view: where one query position attends: a Non-local block's attention row, or
 // each head's row of multi-head self-attention. Hover or click the photo to move the query.
-import { drawOverlayView } from '../drawing.js';
+import { INK, drawOverlayView, mapCanvas, note, range, title } from '../drawing.js';
 import { say } from './say.js';
 
 // The weight every key would get if a query attended evenly: 1 / number of keys.
 export function formatUniform(map) {
   return `1/${map.width * map.height} = ${(1 / (map.width * map.height)).toExponential(2)}`;
+}
+
+// GCNet's question under the figure: the rows of a grid of queries, each on its own range with
+// its query marked, and their mean Jensen-Shannon divergence (www/../src/analysis.rs).
+function drawIndependence(ctx, width, top, measured, head, t) {
+  title(ctx, t('independence.title'), 0, top);
+  if (measured.unavailable) {
+    note(ctx, measured.unavailable, 0, top + 22);
+    return top + 44;
+  }
+  const { side, queries, rows } = measured;
+  const h = Math.min(head, measured.heads - 1);
+  const thumb = Math.max(28, Math.min(56, Math.floor((width * 0.45 - (side - 1) * 4) / side)));
+  const y0 = top + 22;
+  queries.forEach((q, i) => {
+    const map = rows[i][h];
+    const x = (i % side) * (thumb + 4);
+    const y = y0 + Math.floor(i / side) * (thumb + 4);
+    const { lo, hi } = range(map.data);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(mapCanvas(map, lo, hi), x, y, thumb, thumb);
+    // The query, on the block's grid (keys may be subsampled: the map is drawn over the same area).
+    const grid = measured.grid ?? { width: map.width, height: map.height };
+    ctx.strokeStyle = '#e5484d';
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.arc(x + ((q.x + 0.5) / grid.width) * thumb, y + ((q.y + 0.5) / grid.height) * thumb, 3, 0, Math.PI * 2);
+    ctx.stroke();
+  });
+  const textX = side * (thumb + 4) + 12;
+  const bits = measured.js_bits[h];
+  ctx.font = '600 22px system-ui, sans-serif';
+  ctx.fillStyle = INK;
+  ctx.textBaseline = 'top';
+  ctx.fillText(t('independence.value', { bits: bits.toFixed(3) }), textX, y0);
+  const lines = [t('independence.scale'), t('independence.meaning1'), t('independence.meaning2'), t('independence.meaning3')];
+  lines.forEach((line, i) => note(ctx, line, textX, y0 + 34 + i * 15));
+  return Math.max(y0 + side * (thumb + 4), y0 + 34 + lines.length * 15) + 8;
+}
+
+// The figure's layout, grown by the independence section where it has been measured.
+function withIndependence(ctx, width, layout, independence, head, t) {
+  if (!independence) return layout;
+  return { ...layout, height: drawIndependence(ctx, width, layout.height + 12, independence, head, t), independence: independence.js_bits };
 }
 
 export default {
@@ -14,7 +58,7 @@ export default {
   fits: (entry) => entry.kind === 'nl',
   controls: ['opacity', 'head'],
   queries: true,
-  draw(ctx, width, { entry, block, label, photo, crop, state, network, t }) {
+  draw(ctx, width, { entry, block, label, photo, crop, state, network, t, independence }) {
     if (!entry) return say(ctx, t(network ? 'say.attention.network' : 'say.attention'));
     const chosen = state.attention?.block === block ? state.attention : null;
     const { grid } = entry;
@@ -23,15 +67,17 @@ export default {
       const perHead = chosen ? chosen.row.perHead : entry.attention;
       const head = Math.min(state.head, perHead.length - 1);
       const extras = perHead.map((map, i) => ({ map, label: t('attention.headn', { i: i + 1 }), selected: i === head }));
-      return drawOverlayView(ctx, width, photo, { map: perHead[head], label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
+      const layout = drawOverlayView(ctx, width, photo, { map: perHead[head], label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
         t('attention.mhsa', { h: head + 1, n: perHead.length, u: formatUniform(perHead[head]) }), extras);
+      return withIndependence(ctx, width, layout, independence, head, t);
     }
     const map = chosen ? chosen.row : entry.attention;
     if (!map) {
-      return drawOverlayView(ctx, width, photo, null, t('attention.click', { label }), [], crop);
+      return withIndependence(ctx, width, drawOverlayView(ctx, width, photo, null, t('attention.click', { label }), [], crop), independence, 0, t);
     }
     const keys = map.width === grid.width ? '' : t('attention.keys', { w: map.width, h: map.height });
-    return drawOverlayView(ctx, width, photo, { map, label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
+    const layout = drawOverlayView(ctx, width, photo, { map, label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
       t('attention.nonlocal', { label, keys, u: formatUniform(map) }), [], crop);
+    return withIndependence(ctx, width, layout, independence, 0, t);
   },
 };
