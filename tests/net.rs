@@ -446,10 +446,10 @@ fn a_session_gives_the_attention_rows_of_a_non_local_block_and_refuses_them_for_
     let x = first_image(&read(&dir.join("input.safetensors"))["x"]);
     let nl = net.attention_blocks().iter().find(|b| b.kind == "nl").unwrap().path.clone();
     let mut session = Session::new(net);
-    let err = pollster::block_on(session.attention_row(&backend, kernels, &nl, 0)).unwrap_err().to_string();
+    let err = pollster::block_on(session.attention_row(&backend, kernels, &nl, (0, 0))).unwrap_err().to_string();
     assert!(err.contains("run an image first"), "{err}");
     pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &|| 0.0)).unwrap();
-    let row = pollster::block_on(session.attention_row(&backend, kernels, &nl, 0)).unwrap();
+    let row = pollster::block_on(session.attention_row(&backend, kernels, &nl, (0, 0))).unwrap();
     let sum: f32 = row.row.data().iter().sum();
     assert!((sum - 1.0).abs() < 1e-4, "an embedded-Gaussian row sums to 1: {sum}");
     // The same row as the block computes from its own input.
@@ -461,6 +461,6 @@ fn a_session_gives_the_attention_rows_of_a_non_local_block_and_refuses_them_for_
     };
     let direct = pollster::block_on(backend.attention_row(block, &input, 0)).unwrap();
     assert_eq!(row.row, direct.row);
-    let err = pollster::block_on(session.attention_row(&backend, kernels, "layer9.0.se", 0)).unwrap_err().to_string();
+    let err = pollster::block_on(session.attention_row(&backend, kernels, "layer9.0.se", (0, 0))).unwrap_err().to_string();
     assert!(err.contains("no attention block of this network"), "{err}");
 }

@@ -719,4 +719,3 @@ function toFeatures(answer, channels, entry) {
 }
 
 if (!customElements.get('attention-playground')) customElements.define('attention-playground', AttentionPlayground);
-export { VIEWS };

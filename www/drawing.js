@@ -117,6 +117,23 @@ function drawLegend(ctx, x, y, height, lo, hi, label) {
   }
 }
 
+/** The query marker at (x, y): a ring of `radius` (white under red), with cross hairs if `hairs`. */
+export function drawQuery(ctx, x, y, radius, hairs = false) {
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = '#fff';
+  ctx.beginPath();
+  ctx.arc(x, y, radius, 0, Math.PI * 2);
+  ctx.stroke();
+  ctx.strokeStyle = '#e5484d';
+  ctx.lineWidth = 1.5;
+  if (hairs) {
+    ctx.beginPath();
+    ctx.moveTo(x - 12, y); ctx.lineTo(x - 4, y); ctx.moveTo(x + 4, y); ctx.lineTo(x + 12, y);
+    ctx.moveTo(x, y - 12); ctx.lineTo(x, y - 4); ctx.moveTo(x, y + 4); ctx.lineTo(x, y + 12);
+  }
+  ctx.stroke();
+}
+
 /**
  * The photo with a map laid over it (a spatial gate, a context map, an attention row).
  * `overlay`: { map, label, lo?, hi?, opacity, query?: {x, y} (map cells of the query map), queryGrid?: {width, height} }
@@ -147,17 +164,7 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
     const grid = overlay.queryGrid;
     const qx = photoRect.x + ((overlay.query.x + 0.5) / grid.width) * photoRect.width;
     const qy = photoRect.y + ((overlay.query.y + 0.5) / grid.height) * photoRect.height;
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = '#fff';
-    ctx.beginPath();
-    ctx.arc(qx, qy, 7, 0, Math.PI * 2);
-    ctx.stroke();
-    ctx.strokeStyle = '#e5484d';
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    ctx.moveTo(qx - 12, qy); ctx.lineTo(qx - 4, qy); ctx.moveTo(qx + 4, qy); ctx.lineTo(qx + 12, qy);
-    ctx.moveTo(qx, qy - 12); ctx.lineTo(qx, qy - 4); ctx.moveTo(qx, qy + 4); ctx.lineTo(qx, qy + 12);
-    ctx.stroke();
+    drawQuery(ctx, qx, qy, 7, true);
   }
   // Small multiples under the legend (one per self-attention head).
   const regions = [];

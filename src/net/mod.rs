@@ -54,6 +54,18 @@ pub enum Node {
     Head(Linear),
 }
 
+impl Node {
+    /// How many attention blocks this node holds.
+    pub fn attention_count(&self) -> usize {
+        match self {
+            Node::Attention(_) => 1,
+            Node::Residual { body, shortcut, .. } => body.iter().chain(shortcut).map(Node::attention_count).sum(),
+            Node::Module { nodes, .. } => nodes.iter().map(Node::attention_count).sum(),
+            _ => 0,
+        }
+    }
+}
+
 /// An attention block in a network.
 #[derive(Debug, Clone)]
 pub struct Attention {

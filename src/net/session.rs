@@ -8,7 +8,7 @@
 
 use std::rc::Rc;
 
-use super::{BlockRecord, Features, Net, NetRun, Node, Off, State};
+use super::{BlockRecord, Features, Net, NetRun, Off, State};
 use crate::backend::{AnyBackend, AttentionRow};
 use crate::blocks::BlockKind;
 use crate::error::{Error, Result};
@@ -189,6 +189,18 @@ impl Session {
         Ok((self.block_node[b], blocks[b]))
     }
 
+    /// The engine block at `path`, where it has attention rows (Non-local).
+    fn with_rows(&self, path: &str) -> Result<crate::blocks::Block> {
+        let (_, block) = self.find(path)?;
+        match &block.layer {
+            super::AttentionLayer::Block(b) if matches!(b.kind(), BlockKind::NonLocal | BlockKind::Mhsa) => Ok(b.clone()),
+            _ => Err(Error::BadOption {
+                option: "block",
+                reason: format!("`{path}` is a {} block, which has no attention rows (Non-local blocks have)", block.kind),
+            }),
+        }
+    }
+
     /// The input and output features `(1, C, H, W)` of the block at `path` in the last run
     /// (equal where the block was off); re-runs the one module that holds it.
     pub async fn features(&self, backend: &AnyBackend, kernels: Kernels, path: &str) -> Result<(Tensor, Tensor)> {
@@ -222,39 +234,21 @@ impl Session {
         crate::analysis::query_independence(backend, &engine_block, &input, side).await
     }
 
-    /// The attention row of feature position `query` (row-major on the block's grid) of the
-    /// Non-local block at `path`, in the last run.
-    pub async fn attention_row(&self, backend: &AnyBackend, kernels: Kernels, path: &str, query: usize) -> Result<AttentionRow> {
-        let (_, block) = self.find(path)?;
-        let engine_block = match &block.layer {
-            super::AttentionLayer::Block(b) if matches!(b.kind(), BlockKind::NonLocal | BlockKind::Mhsa) => b.clone(),
-            _ => {
-                return Err(Error::BadOption {
-                    option: "block",
-                    reason: format!("`{path}` is a {} block, which has no attention rows (Non-local blocks have)", block.kind),
-                });
-            }
-        };
+    /// The attention row of feature position (`fx`, `fy`) on the block's grid of the Non-local
+    /// block at `path`, in the last run.
+    pub async fn attention_row(
+        &self,
+        backend: &AnyBackend,
+        kernels: Kernels,
+        path: &str,
+        (fx, fy): (usize, usize),
+    ) -> Result<AttentionRow> {
+        let engine_block = self.with_rows(path)?;
         let (input, _) = self.features(backend, kernels, path).await?;
-        let positions = input.shape()[2] * input.shape()[3];
-        if query >= positions {
-            return Err(Error::BadOption {
-                option: "query",
-                reason: format!("position {query} is outside the {positions} positions of `{path}`"),
-            });
+        let (h, w) = (input.shape()[2], input.shape()[3]);
+        if fx >= w || fy >= h {
+            return Err(Error::BadOption { option: "query", reason: format!("({fx}, {fy}) is outside the {w} x {h} grid of `{path}`") });
         }
-        backend.attention_row(&engine_block, &input, query).await
-    }
-}
-
-impl Node {
-    /// How many attention blocks this node holds.
-    pub fn attention_count(&self) -> usize {
-        match self {
-            Node::Attention(_) => 1,
-            Node::Residual { body, shortcut, .. } => body.iter().chain(shortcut).map(Node::attention_count).sum(),
-            Node::Module { nodes, .. } => nodes.iter().map(Node::attention_count).sum(),
-            _ => 0,
-        }
+        backend.attention_row(&engine_block, &input, fy * w + fx).await
     }
 }

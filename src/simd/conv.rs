@@ -4,15 +4,9 @@
 
 use super::vector::Simd;
 
-/// `(cin, H, W)` with `(cout, cin, k, k)` weights, stride 1, padding `k / 2`, no bias.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub fn conv2d_same<S: Simd>(s: S, x: &[f32], weight: &[f32], cin: usize, height: usize, width: usize, k: usize, out: &mut [f32]) {
-    conv2d_same_rows(s, x, weight, cin, height, width, k, (1, 0), out);
-}
-
-/// [`conv2d_same`] on the output rows `offset, offset + step, ...` only (the others stay zero):
-/// a strided convolution reads every `step`-th row, and need not compute the rest.
+/// `(cin, H, W)` with `(cout, cin, k, k)` weights, stride 1, padding `k / 2`, no bias, on the
+/// output rows `offset, offset + step, ...` only (the others stay zero; `(1, 0)` computes every
+/// row): a strided convolution reads every `step`-th row, and need not compute the rest.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_same_rows<S: Simd>(

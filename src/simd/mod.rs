@@ -190,9 +190,7 @@ impl Kernels {
 
     /// Zero-padded "same" convolution, stride 1, no bias; see [`conv`].
     pub fn conv2d_same(self, x: &[f32], weight: &[f32], cin: usize, height: usize, width: usize, k: usize) -> Vec<f32> {
-        let mut out = vec![0.0; weight.len() / (cin * k * k) * height * width];
-        dispatch!(self, s => conv::conv2d_same(s, x, weight, cin, height, width, k, &mut out));
-        out
+        self.conv2d_same_rows(x, weight, cin, height, width, k, (1, 0))
     }
 }
 

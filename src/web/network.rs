@@ -48,6 +48,19 @@ fn page_error(e: Error) -> JsValue {
     js_error(page_text(&e))
 }
 
+/// The open network, taken out of `state` while a call uses it (the worker runs one call at a
+/// time; the session is borrowed across awaits).
+fn take_network(state: &super::State) -> Result<Open, JsValue> {
+    state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))
+}
+
+/// Puts `open` back, unless a network opened meanwhile took its place.
+fn restore_network(state: &super::State, open: Open) {
+    if state.network.borrow().is_none() {
+        state.network.replace(Some(open));
+    }
+}
+
 #[wasm_bindgen]
 impl Playground {
     /// Opens the checkpoint `bytes` (safetensors in float32, float16 or bfloat16; a `.pth` and
@@ -85,12 +98,9 @@ impl Playground {
     pub fn run_network(&self, rgba: Vec<u8>, width: usize, height: usize, off: String) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let mut open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
+            let mut open = take_network(&state)?;
             let result = run(&state.backend, &mut open, &rgba, width, height, &off).await;
-            // A network opened meanwhile wins.
-            if state.network.borrow().is_none() {
-                state.network.replace(Some(open));
-            }
+            restore_network(&state, open);
             result
         })
     }
@@ -101,12 +111,9 @@ impl Playground {
     pub fn network_features(&self, path: String, channels: Vec<u32>) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
-            let kernels = state.backend.cpu_kernels();
-            let result = open.session.features(&state.backend, kernels, &path).await;
-            if state.network.borrow().is_none() {
-                state.network.replace(Some(open));
-            }
+            let open = take_network(&state)?;
+            let result = open.session.features(&state.backend, state.backend.cpu_kernels(), &path).await;
+            restore_network(&state, open);
             let (input, output) = result.map_err(page_error)?;
             let (c, h, w) = (input.shape()[1], input.shape()[2], input.shape()[3]);
             let planes = |t: &crate::tensor::Tensor| -> Result<Array, JsValue> {
@@ -138,12 +145,9 @@ impl Playground {
     pub fn network_query_independence(&self, path: String, side: usize) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
-            let kernels = state.backend.cpu_kernels();
-            let result = open.session.query_independence(&state.backend, kernels, &path, side).await;
-            if state.network.borrow().is_none() {
-                state.network.replace(Some(open));
-            }
+            let open = take_network(&state)?;
+            let result = open.session.query_independence(&state.backend, state.backend.cpu_kernels(), &path, side).await;
+            restore_network(&state, open);
             Ok(to_js(&model_report::independence_value(&result.map_err(page_error)?)))
         })
     }
@@ -154,27 +158,9 @@ impl Playground {
     pub fn network_attention_at(&self, path: String, fx: usize, fy: usize) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let open = state.network.borrow_mut().take().ok_or_else(|| js_error("open a network first"))?;
-            let kernels = state.backend.cpu_kernels();
-            let grid = open.session.net.attention_blocks().iter().any(|b| b.path == path);
-            let result = async {
-                if !grid {
-                    return Err(Error::BadOption { option: "block", reason: format!("`{path}` is no attention block of this network") });
-                }
-                let (input, _) = open.session.features(&state.backend, kernels, &path).await?;
-                let (h, w) = (input.shape()[2], input.shape()[3]);
-                if fx >= w || fy >= h {
-                    return Err(Error::BadOption {
-                        option: "query",
-                        reason: format!("({fx}, {fy}) is outside the {w} x {h} grid of `{path}`"),
-                    });
-                }
-                open.session.attention_row(&state.backend, kernels, &path, fy * w + fx).await
-            }
-            .await;
-            if state.network.borrow().is_none() {
-                state.network.replace(Some(open));
-            }
+            let open = take_network(&state)?;
+            let result = open.session.attention_row(&state.backend, state.backend.cpu_kernels(), &path, (fx, fy)).await;
+            restore_network(&state, open);
             let row = result.map_err(page_error)?.row;
             let s = row.shape();
             Ok(to_js(&model_report::plane(s[2], s[1], report::first_image(&row))))

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../../tools/serve.mjs';
-import { launch } from './support.mjs';
+import { launch, openPage } from './support.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const NETS = join(ROOT, 'tests/fixtures/nets');
@@ -45,13 +45,7 @@ after(async () => {
 
 /** A blank page holding one element with `attributes`; problems and requests are collected. */
 async function open(kind, attributes = '') {
-  const page = await browsers[kind].newPage({ viewport: { width: 1100, height: 1000 } });
-  const problems = [];
-  const requests = [];
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('request', (r) => r.url().startsWith('http') && requests.push(r.url()));
-  await page.goto(`${origin}/pages/blank.html`);
+  const { page, problems, requests } = await openPage(browsers[kind], `${origin}/pages/blank.html`);
   await page.evaluate(async ({ attributes, origin }) => {
     await import(`${origin}/attention-playground.js`);
     document.body.insertAdjacentHTML('beforeend', `<attention-playground ${attributes}></attention-playground>`);

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { serve } from '../../tools/serve.mjs';
-import { firstResult, launch } from './support.mjs';
+import { firstResult, launch, openPage } from './support.mjs';
 
 const SHOTS = new URL('../../test-output/browser/', import.meta.url).pathname;
 // Between the WebGPU pass and the CPU path: the blocks run in sequence, so float32 differences
@@ -34,14 +34,7 @@ after(async () => {
 
 /** Opens `path`, collecting console errors, page errors and every http request. */
 async function open(kind, path = '/') {
-  const page = await browsers[kind].newPage({ viewport: { width: 1100, height: 1000 } });
-  const problems = [];
-  const requests = [];
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('request', (r) => r.url().startsWith('http') && requests.push(r.url()));
-  await page.goto(origin + path);
-  return { page, problems, requests };
+  return openPage(browsers[kind], origin + path);
 }
 
 /** Waits for the element's next `attention-result` after `action`, and returns the result as JSON. */

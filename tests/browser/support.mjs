@@ -13,14 +13,16 @@ export function launch({ webgpu = false, args = [] } = {}) {
   return chromium.launch({ executablePath: chromiumPath(), args: [...BASE_ARGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...args] });
 }
 
-/** Opens `url` in a new page of `browser`, collecting console errors and page errors. */
+/** Opens `url` in a new page of `browser`, collecting console errors, page errors and every http request. */
 export async function openPage(browser, url, viewport = { width: 1100, height: 1000 }) {
   const page = await browser.newPage({ viewport });
   const problems = [];
+  const requests = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => r.url().startsWith('http') && requests.push(r.url()));
   await page.goto(url);
-  return { page, problems };
+  return { page, problems, requests };
 }
 
 /** The first result of the element `selector`, which runs its starting photo by itself. */

@@ -1,6 +1,6 @@
 // The attention view: where one query position attends: a Non-local block's attention row, or
 // each head's row of multi-head self-attention. Hover or click the photo to move the query.
-import { INK, drawOverlayView, mapCanvas, note, range, title } from '../drawing.js';
+import { INK, drawOverlayView, drawQuery, mapCanvas, note, range, title } from '../drawing.js';
 import { say } from './say.js';
 
 // The weight every key would get if a query attended evenly: 1 / number of keys.
@@ -29,11 +29,7 @@ function drawIndependence(ctx, width, top, measured, head, t) {
     ctx.drawImage(mapCanvas(map, lo, hi), x, y, thumb, thumb);
     // The query, on the block's grid (keys may be subsampled: the map is drawn over the same area).
     const grid = measured.grid ?? { width: map.width, height: map.height };
-    ctx.strokeStyle = '#e5484d';
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    ctx.arc(x + ((q.x + 0.5) / grid.width) * thumb, y + ((q.y + 0.5) / grid.height) * thumb, 3, 0, Math.PI * 2);
-    ctx.stroke();
+    drawQuery(ctx, x + ((q.x + 0.5) / grid.width) * thumb, y + ((q.y + 0.5) / grid.height) * thumb, 3);
   });
   const textX = side * (thumb + 4) + 12;
   const bits = measured.js_bits[h];

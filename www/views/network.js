@@ -4,7 +4,7 @@
 // (Non-local), or the block's gates sorted from largest to smallest with their spread (SE, ECA,
 // EfficientNet's and MobileNetV3's squeeze-and-excitation). Click a block to open it in the other
 // views; click its corner to switch it off or on.
-import { ACCENT, INK, MUTED, mapCanvas, note, range, title } from '../drawing.js';
+import { ACCENT, INK, MUTED, drawQuery, mapCanvas, note, range, title } from '../drawing.js';
 import { viridis } from '../colormap.js';
 import { say } from './say.js';
 
@@ -59,16 +59,7 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t })
     }
     if (map?.query) {
       // The query whose row this is, on the block's grid.
-      const qx = x + ((map.query.fx + 0.5) / entry.grid.width) * TILE;
-      const qy = y + ((map.query.fy + 0.5) / entry.grid.height) * TILE;
-      ctx.strokeStyle = '#fff';
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      ctx.arc(qx, qy, 4, 0, Math.PI * 2);
-      ctx.stroke();
-      ctx.strokeStyle = '#e5484d';
-      ctx.lineWidth = 1;
-      ctx.stroke();
+      drawQuery(ctx, x + ((map.query.fx + 0.5) / entry.grid.width) * TILE, y + ((map.query.fy + 0.5) / entry.grid.height) * TILE, 4);
     }
   } else if (entry.channel) {
     drawStrip(ctx, entry.channel, x, y, TILE, TILE);
