@@ -184,6 +184,15 @@ impl AnyBackend {
         }
     }
 
+    /// Where a network's layers run on this backend: the GPU's adapter, or the CPU (with why
+    /// `auto` did not take a GPU).
+    pub fn layers_ran_on(&self) -> RanOn {
+        match self {
+            Self::Cpu(cpu) => cpu.ran_on(),
+            Self::Gpu(gpu) => gpu.ran_on(),
+        }
+    }
+
     /// Resolves a choice:
     /// - `cpu` never touches a GPU;
     /// - `gpu` opens the first adapter, software ones included, or fails with the reason;

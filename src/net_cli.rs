@@ -66,7 +66,8 @@ pub struct NetArgs {
     /// (`layer4`) or kinds (`se`), comma-separated
     #[arg(long, value_name = "LIST", default_value = "")]
     off: String,
-    /// auto (a hardware GPU if present, else the CPU), cpu, or gpu: where the attention blocks run
+    /// auto (a hardware GPU if present, else the CPU), cpu, or gpu: where the layers and the
+    /// attention blocks run
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     backend: BackendChoice,
 }
@@ -129,7 +130,7 @@ fn net_on_image(args: &NetArgs, network: Net, image: &Path, off: &Off) -> Result
         image.display(),
         transform.interpolation,
         transform.crop_pct,
-        backend.kind(),
+        full.run.ran_on(),
         s = transform.input_size
     ))
 }
@@ -176,6 +177,6 @@ fn net_on_input(args: &NetArgs, network: &Net, input: &Path, off: &Off) -> Resul
         network.arch,
         network.family,
         block_counts(&blocks),
-        backend.kind()
+        run.ran_on()
     ))
 }

@@ -13,7 +13,7 @@ use attention_playground::net::checkpoint::StateDict;
 use attention_playground::net::{Off, families};
 use attention_playground::simd::Kernels;
 use attention_playground::weights::read_safetensors;
-use attention_playground::{AnyBackend, BackendKind, CpuBackend, GpuBackend, Tensor};
+use attention_playground::{AnyBackend, BackendKind, CpuBackend, GpuBackend, RanOn, Tensor};
 
 /// Per value: |got - expected| <= ABS + REL * |expected|. The fixtures are float64 results; the
 /// engine sums in float32 through a dozen layers (largest seen: 2e-5 on logits of magnitude 3).
@@ -76,8 +76,8 @@ fn compare(what: &str, got: &Tensor, expected: &Tensor, failures: &mut Vec<Strin
 
 /// Runs every supported case on `backend` with the layers on `kernels`; checks logits, every map
 /// of the fixture (the full Non-local matrices aside: the engine never builds them) and the
-/// logits with the case's blocks off. Returns where the attention blocks ran.
-fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<BackendKind> {
+/// logits with the case's blocks off. Returns where the layers and the attention blocks ran.
+fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<RanOn> {
     let mut failures = Vec::new();
     let mut ran = Vec::new();
     let mut checked = 0;
@@ -102,9 +102,8 @@ fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<BackendKind> {
         // checked per block in tests/golden.rs); every other kind has maps here.
         let with_maps = run.blocks.iter().any(|b| b.kind != "nl");
         assert_eq!(maps > 0, with_maps, "{}: every network with gates or maps has them checked", case.name);
-        // The channel gates of EffectiveSE and the mobile nets' SqueezeExcite are computed beside the
-        // layers, on the CPU; the engine's blocks run on the backend.
-        ran.extend(run.blocks.iter().filter(|b| b.on_backend).filter_map(|b| b.ran_on.as_ref().map(|r| r.backend)));
+        ran.push(run.layers.clone());
+        ran.extend(run.blocks.iter().filter_map(|b| b.ran_on.clone()));
         if let Some(want) = expected.get("logits_off") {
             let off = Off(case.off.clone());
             let run = pollster::block_on(net.run_with(backend, kernels, &x, &off)).unwrap();
@@ -131,16 +130,20 @@ fn every_supported_network_reproduces_its_reference_on_every_cpu_kernel_variant(
     let backend = AnyBackend::Cpu(CpuBackend::new());
     for kernels in Kernels::available() {
         let ran = check_cases(&backend, kernels);
-        assert!(ran.iter().all(|&b| b == BackendKind::Cpu));
+        assert!(ran.iter().all(|r| r.backend == BackendKind::Cpu));
     }
 }
 
 #[test]
-fn every_supported_network_reproduces_its_reference_with_its_blocks_on_the_gpu() {
+fn every_supported_network_reproduces_its_reference_on_the_gpu_layers_and_blocks() {
     let gpu = pollster::block_on(GpuBackend::new()).expect("a GPU adapter (build.sh installs Mesa's software Vulkan, mesa-vulkan-drivers)");
     let backend = AnyBackend::Gpu(Box::new(gpu));
     let ran = check_cases(&backend, Kernels::best());
-    assert!(!ran.is_empty() && ran.iter().all(|&b| b == BackendKind::Gpu), "every attention block ran on the GPU: {ran:?}");
+    assert!(
+        !ran.is_empty() && ran.iter().all(|r| r.backend == BackendKind::Gpu && r.fallback.is_none()),
+        "every layer and attention block ran on the GPU: {:?}",
+        ran.iter().filter(|r| r.backend != BackendKind::Gpu || r.fallback.is_some()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -463,4 +466,124 @@ fn a_session_gives_the_attention_rows_of_a_non_local_block_and_refuses_them_for_
     assert_eq!(row.row, direct.row);
     let err = pollster::block_on(session.attention_row(&backend, kernels, "layer9.0.se", (0, 0))).unwrap_err().to_string();
     assert!(err.contains("no attention block of this network"), "{err}");
+}
+
+/// Deterministic values in [-1, 1) (a linear congruential stream).
+fn noise(len: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Every kind of layer the families use, alone, on the GPU (lavapipe) against the plain CPU
+/// reference: convolutions of every stride, padding (PyTorch's and TF's "same"), dilation and
+/// grouping (dense, ResNeXt-grouped, depthwise: the tiled and the one-thread-per-output shader),
+/// each activation (GELU and the rest), max and average pooling (ceil mode, padding counted or
+/// not), and residual joins. Each is a one-node network whose "logits" are its whole output.
+#[test]
+fn every_layer_on_the_gpu_equals_the_cpu_reference() {
+    use attention_playground::net::layers::{Activation, Conv2d, Padding, Pool};
+    use attention_playground::net::{Net, Node};
+    let conv = |cin: usize, cout: usize, k: usize, stride, dilation, groups: usize, padding, seed| {
+        let shape = [cout, cin / groups, k, k];
+        let conv =
+            Conv2d::new("w", noise(shape.iter().product(), seed), &shape, Some(noise(cout, seed + 1)), groups, stride, dilation, padding);
+        Node::Conv(conv.unwrap())
+    };
+    // A 1x1 convolution from the RGB input to `c` channels, so the layer under test sees `c`.
+    let widen = |c: usize| conv(3, c, 1, 1, 1, 1, Padding::Explicit(0, 0), 99);
+    let mut cases: Vec<(String, Vec<Node>)> = Vec::new();
+    let convs = [
+        // cin, cout, k, stride, dilation, groups, padding
+        (3, 24, 7, 2, 1, 1, Padding::Explicit(3, 3)),
+        (16, 40, 3, 1, 1, 1, Padding::Explicit(1, 1)),
+        (16, 32, 1, 2, 1, 1, Padding::Explicit(0, 0)),
+        (32, 32, 3, 2, 1, 4, Padding::Explicit(1, 1)),
+        (32, 64, 3, 1, 1, 2, Padding::TfSame),
+        (12, 12, 5, 2, 1, 12, Padding::TfSame),
+        (12, 12, 3, 1, 2, 12, Padding::Explicit(2, 2)),
+        (8, 8, 3, 2, 1, 8, Padding::Explicit(1, 1)),
+        (6, 12, 3, 1, 1, 3, Padding::Explicit(1, 1)),
+    ];
+    for (i, (cin, cout, k, stride, dilation, groups, padding)) in convs.into_iter().enumerate() {
+        let layer = conv(cin, cout, k, stride, dilation, groups, padding, 10 * i as u32);
+        let nodes = if cin == 3 { vec![layer] } else { vec![widen(cin), layer] };
+        cases.push((format!("conv {cin}->{cout} k{k} s{stride} d{dilation} g{groups} {padding:?}"), nodes));
+    }
+    for act in [
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::Silu,
+        Activation::HardSwish,
+        Activation::HardSigmoid,
+        Activation::Gelu,
+        Activation::Sigmoid,
+    ] {
+        // Spread over [-8, 8]: past ReLU6's and the hard functions' corners, deep into the tails.
+        let scaled =
+            Conv2d::new("w", noise(3 * 16, 5).iter().map(|w| 4.0 * w).collect(), &[16, 3, 1, 1], None, 1, 1, 1, Padding::Explicit(0, 0))
+                .unwrap();
+        // In one module the activation is the convolution's epilogue; as top-level nodes each
+        // is a pass of its own, the activation its own shader.
+        cases.push((
+            format!("{act:?} fused into a convolution"),
+            vec![Node::Module { path: "m".into(), nodes: vec![Node::Conv(scaled.clone()), Node::Act(act)] }],
+        ));
+        cases.push((format!("{act:?} alone"), vec![Node::Conv(scaled), Node::Act(act)]));
+    }
+    let pools = [
+        Pool { max: true, kernel: 3, stride: 2, padding: 1, ceil_mode: false, count_include_pad: true },
+        Pool { max: false, kernel: 2, stride: 2, padding: 0, ceil_mode: true, count_include_pad: false },
+        Pool { max: false, kernel: 3, stride: 2, padding: 1, ceil_mode: false, count_include_pad: true },
+        Pool { max: false, kernel: 3, stride: 2, padding: 1, ceil_mode: true, count_include_pad: false },
+    ];
+    for pool in pools {
+        cases.push((format!("{pool:?}"), vec![widen(5), Node::Pool(pool)]));
+    }
+    cases.push((
+        "residual, identity shortcut".into(),
+        vec![
+            widen(8),
+            Node::Residual { body: vec![conv(8, 8, 3, 1, 1, 1, Padding::Explicit(1, 1), 3)], shortcut: vec![], act: Activation::Relu },
+        ],
+    ));
+    cases.push((
+        "residual, strided shortcut".into(),
+        vec![
+            widen(8),
+            Node::Residual {
+                body: vec![conv(8, 16, 3, 2, 1, 1, Padding::Explicit(1, 1), 4), Node::Act(Activation::Silu)],
+                shortcut: vec![conv(8, 16, 1, 2, 1, 1, Padding::Explicit(0, 0), 5)],
+                act: Activation::Identity,
+            },
+        ],
+    ));
+    cases.push(("global pool".into(), vec![widen(7), Node::GlobalPool]));
+
+    let gpu = AnyBackend::Gpu(Box::new(pollster::block_on(GpuBackend::new()).expect("a GPU adapter (lavapipe)")));
+    let cpu = AnyBackend::Cpu(CpuBackend::with_kernels(Kernels::Reference));
+    let (h, w) = (23, 18);
+    let x = Tensor::new(vec![1, 3, h, w], noise(3 * h * w, 77)).unwrap();
+    let mut failures = Vec::new();
+    for (name, nodes) in cases {
+        let mut net = Net { family: "test", arch: name.clone(), nodes, classes: 0 };
+        // The network's output is the layer's: its length is the class count the run checks.
+        let probe = pollster::block_on(net.run(&cpu, &x, &Off::default()));
+        let Err(e) = probe else { panic!("{name}: the class count 0 was not checked") };
+        net.classes =
+            e.to_string().split("ends in ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).expect("the length");
+        let want = pollster::block_on(net.run(&cpu, &x, &Off::default())).unwrap();
+        let got = pollster::block_on(net.run(&gpu, &x, &Off::default())).unwrap();
+        assert!(got.layers.backend == BackendKind::Gpu && got.layers.fallback.is_none(), "{name}: ran on {}", got.layers);
+        let worst =
+            got.logits.data().iter().zip(want.logits.data()).map(|(a, b)| (a - b).abs() - (1e-5 + 1e-4 * b.abs())).fold(f32::MIN, f32::max);
+        if worst > 0.0 {
+            failures.push(format!("{name}: off by {worst:e} beyond 1e-5 + 1e-4 |x|"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -174,16 +174,23 @@ impl Block {
     /// [`Block::check_input`] but for the values.
     pub(crate) fn check_shape(&self, x: &Tensor) -> Result<Dims> {
         let dims = x.dims4()?;
+        self.check_dims(dims)?;
+        Ok(dims)
+    }
+
+    /// [`Block::check_shape`] of an input of `dims` (one on the GPU, whose values are not here).
+    pub(crate) fn check_dims(&self, dims: Dims) -> Result<()> {
+        let shape = [dims.n, dims.c, dims.h, dims.w];
         if let Some(c) = self.channels().filter(|&c| c != dims.c) {
             return Err(Error::InputShape {
                 expected: format!("(N, {c}, H, W): the weights are for {c} channels"),
-                found: Shape(x.shape().to_vec()),
+                found: Shape(shape.to_vec()),
             });
         }
         if let Block::NonLocal(b) = self {
-            b.check_size(dims, x.shape())?;
+            b.check_size(dims, &shape)?;
         }
-        Ok(dims)
+        Ok(())
     }
 
     /// Whether [`Block::forward_cpu`] on `kernels` checks that the input is finite itself, from

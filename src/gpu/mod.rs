@@ -68,7 +68,12 @@ impl GpuBackend {
         self.ctx.device.destroy();
     }
 
-    fn ran_on(&self) -> RanOn {
+    /// A new forward pass on this device (a network's nodes record into it: `net::gpu`).
+    pub(crate) fn graph(&self) -> Graph<'_> {
+        Graph::new(&self.ctx)
+    }
+
+    pub(crate) fn ran_on(&self) -> RanOn {
         RanOn {
             backend: BackendKind::Gpu,
             adapter: Some(format!("{}, {}", self.ctx.adapter.name, self.ctx.adapter.backend)),

@@ -111,6 +111,14 @@ impl Conv2d {
         (ho, wo)
     }
 
+    /// The padding before the first row and column for an `height x width` input (TF "same"
+    /// puts the odd pixel after).
+    pub(crate) fn padding_before(&self, height: usize, width: usize) -> (usize, usize) {
+        let (_, pad_y) = out_size(height, self.kernel.0, self.stride, self.dilation, self.padding, 0);
+        let (_, pad_x) = out_size(width, self.kernel.1, self.stride, self.dilation, self.padding, 1);
+        (pad_y, pad_x)
+    }
+
     fn is_pointwise(&self) -> bool {
         self.kernel == (1, 1)
             && self.stride == 1
@@ -346,7 +354,7 @@ pub struct Pool {
 impl Pool {
     /// PyTorch's `pooling_output_shape`: windows that start inside the input (or its left
     /// padding) count; with `ceil_mode` a partial last window does too.
-    fn out_size(&self, input: usize) -> usize {
+    pub(crate) fn out_size(&self, input: usize) -> usize {
         let span = (input + 2 * self.padding) as isize - self.kernel as isize + if self.ceil_mode { self.stride as isize - 1 } else { 0 };
         let mut out = (span.div_euclid(self.stride as isize) + 1).max(1) as usize;
         // PyTorch: the last window must start inside the input or the left padding.

@@ -5,11 +5,15 @@
 //! pass ([`Net::run`]) gives the logits and every attention block's maps, with any set of blocks
 //! switched off.
 //!
-//! The attention blocks run on the chosen backend (the GPU where there is one) through the same
-//! [`Block`]s as the single-block engine; the layers around them run on the CPU kernels.
+//! Everything runs on the chosen backend. On the CPU the layers run on the SIMD kernels
+//! ([`layers`], each beside its plain reference) and the attention blocks through the same
+//! [`Block`]s as the single-block engine. On the GPU each top-level node (the stem's layers, a
+//! module, the head) is recorded into one pass of WGSL dispatches, layers and blocks alike, and read
+//! back once ([`gpu`]); where the device fails, that node runs on the CPU and says why.
 
 pub mod checkpoint;
 pub mod families;
+mod gpu;
 pub mod layers;
 pub mod preprocess;
 pub mod random;
@@ -18,7 +22,7 @@ pub mod session;
 
 use std::collections::BTreeMap;
 
-use crate::backend::{AnyBackend, RanOn};
+use crate::backend::{AnyBackend, BackendKind, RanOn};
 use crate::blocks::{Block, MapRequest};
 use crate::error::{Error, Result};
 use crate::simd::Kernels;
@@ -151,8 +155,9 @@ pub struct BlockRecord {
     /// Where it ran (the first image's pass): the backend's, or the CPU for the gates computed
     /// beside the layers; `None` when it was off.
     pub ran_on: Option<RanOn>,
-    /// Whether it is one of the engine's blocks, which run on the backend (the GPU where there
-    /// is one); the channel gates of [`AttentionLayer::Gate`] run beside the layers on the CPU.
+    /// Whether it ran on the backend: the engine's blocks always; the channel gates of
+    /// [`AttentionLayer::Gate`] where the layers run there too (the GPU), while on the CPU path
+    /// they are computed beside the layers.
     pub on_backend: bool,
 }
 
@@ -163,6 +168,20 @@ pub struct NetRun {
     pub logits: Tensor,
     /// Every attention block, in order of depth.
     pub blocks: Vec<BlockRecord>,
+    /// Where the layers ran: the GPU backend's adapter, or the CPU (with why, where the GPU failed
+    /// for some node: the first such reason).
+    pub layers: RanOn,
+}
+
+impl NetRun {
+    /// Where the run ran, for the line a user reads: the first layer or block that fell back to
+    /// the CPU (so the line says why), else where the layers ran.
+    pub fn ran_on(&self) -> &RanOn {
+        std::iter::once(&self.layers)
+            .chain(self.blocks.iter().filter_map(|b| b.ran_on.as_ref()))
+            .find(|r| r.fallback.is_some())
+            .unwrap_or(&self.layers)
+    }
 }
 
 impl Net {
@@ -207,13 +226,14 @@ impl Net {
     }
 
     /// Runs `x` `(N, 3, H, W)` (already preprocessed: normalised as the network expects) through
-    /// the network: the layers on `backend`'s CPU kernels, the attention blocks on `backend`, the
-    /// blocks `off` covers as the identity.
+    /// the network on `backend` (on the CPU, the layers on its kernels), the blocks `off` covers as
+    /// the identity.
     pub async fn run(&self, backend: &AnyBackend, x: &Tensor, off: &Off) -> Result<NetRun> {
         self.run_with(backend, backend.cpu_kernels(), x, off).await
     }
 
-    /// [`Net::run`] with the layers on `kernels` (the reference, to compare).
+    /// [`Net::run`] with the layers on `kernels` where they run on the CPU (the reference, to
+    /// compare); a GPU backend runs them on the device.
     pub async fn run_with(&self, backend: &AnyBackend, kernels: Kernels, x: &Tensor, off: &Off) -> Result<NetRun> {
         let dims = x.dims4()?;
         if dims.c != 3 {
@@ -225,10 +245,14 @@ impl Net {
         x.check_finite()?;
         let mut logits = Vec::with_capacity(dims.n * self.classes);
         let mut per_image: Vec<Vec<BlockRecord>> = Vec::with_capacity(dims.n);
+        let mut layers = None;
         for image in x.data().chunks_exact(dims.image_len()) {
             let mut state = State::new(kernels, backend, off);
-            let features = Features { data: image.to_vec(), channels: 3, height: dims.h, width: dims.w };
-            let out = state.nodes(&self.nodes, features).await?;
+            let mut out = Features { data: image.to_vec(), channels: 3, height: dims.h, width: dims.w };
+            for node in &self.nodes {
+                out = state.node(node, out).await?;
+            }
+            layers = layers.or(state.layers.take());
             if out.data.len() != self.classes {
                 return Err(Error::BadOption {
                     option: "model",
@@ -251,7 +275,11 @@ impl Net {
                 *map = Tensor::new(shape, data).expect("maps of equal shape");
             }
         }
-        Ok(NetRun { logits: Tensor::new(vec![dims.n, self.classes], logits).expect("logits of their shape"), blocks: records })
+        Ok(NetRun {
+            logits: Tensor::new(vec![dims.n, self.classes], logits).expect("logits of their shape"),
+            blocks: records,
+            layers: layers.unwrap_or_else(|| backend.layers_ran_on()),
+        })
     }
 }
 
@@ -274,11 +302,14 @@ pub(crate) struct State<'a> {
     capture: Option<&'a str>,
     /// The captured block's `(input, output)`, each `(1, C, H, W)`.
     pub(crate) captured: Option<(Tensor, Tensor)>,
+    /// Where the layers of the nodes run so far ran: set by the first node, replaced by the
+    /// first that fell back to the CPU.
+    pub(crate) layers: Option<RanOn>,
 }
 
 impl<'a> State<'a> {
     pub(crate) fn new(kernels: Kernels, backend: &'a AnyBackend, off: &'a Off) -> Self {
-        State { kernels, backend, off, records: Vec::new(), capture: None, captured: None }
+        State { kernels, backend, off, records: Vec::new(), capture: None, captured: None, layers: None }
     }
 
     /// Keeps the input and output of the block at `path` in [`State::captured`].
@@ -287,8 +318,47 @@ impl<'a> State<'a> {
         self
     }
 
-    /// Runs `nodes` in order (boxed: residual blocks recurse).
-    pub(crate) fn nodes<'s>(
+    /// Runs one top-level node (the stem's layers, a module, the head): on a GPU backend as one
+    /// pass on the device ([`gpu::node`]), on the CPU where the device fails (saying why in
+    /// [`State::layers`] and the blocks' records), else on the CPU kernels.
+    pub(crate) async fn node(&mut self, node: &Node, x: Features) -> Result<Features> {
+        let AnyBackend::Gpu(device) = self.backend else {
+            self.note_layers(self.backend.layers_ran_on());
+            return self.node_cpu(node, x).await;
+        };
+        match gpu::node(device, node, &x, self.off, self.capture).await {
+            Ok(run) => {
+                self.records.extend(run.records);
+                if run.captured.is_some() {
+                    self.captured = run.captured;
+                }
+                self.note_layers(device.ran_on());
+                Ok(run.out)
+            }
+            Err(Error::GpuFailed(reason)) => {
+                let first = self.records.len();
+                let out = self.node_cpu(node, x).await?;
+                let fallback = RanOn::cpu_instead_of_gpu(reason);
+                for record in &mut self.records[first..] {
+                    if let Some(ran_on) = record.ran_on.as_mut().filter(|r| r.backend == BackendKind::Cpu && r.fallback.is_none()) {
+                        *ran_on = fallback.clone();
+                    }
+                }
+                self.note_layers(fallback);
+                Ok(out)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn note_layers(&mut self, ran_on: RanOn) {
+        if self.layers.as_ref().is_none_or(|r| r.fallback.is_none() && ran_on.fallback.is_some()) {
+            self.layers = Some(ran_on);
+        }
+    }
+
+    /// Runs `nodes` in order on the CPU (boxed: residual blocks recurse).
+    fn nodes_cpu<'s>(
         &'s mut self,
         nodes: &'s [Node],
         x: Features,
@@ -296,21 +366,16 @@ impl<'a> State<'a> {
         Box::pin(async move {
             let mut x = x;
             for node in nodes {
-                x = self.node(node, x).await?;
+                x = self.node_cpu(node, x).await?;
             }
             Ok(x)
         })
     }
 
-    pub(crate) async fn node(&mut self, node: &Node, x: Features) -> Result<Features> {
+    async fn node_cpu(&mut self, node: &Node, x: Features) -> Result<Features> {
         Ok(match node {
             Node::Conv(conv) => {
-                if conv.cin != x.channels {
-                    return Err(Error::BadOption {
-                        option: "model",
-                        reason: format!("a convolution takes {} channels but receives {}", conv.cin, x.channels),
-                    });
-                }
+                check_conv(conv, x.channels)?;
                 let (data, height, width) = conv.forward(&x.data, x.height, x.width, self.kernels);
                 Features { data, channels: conv.cout, height, width }
             }
@@ -325,28 +390,21 @@ impl<'a> State<'a> {
             }
             Node::Residual { body, shortcut, act } => {
                 let skip =
-                    if shortcut.is_empty() { None } else { Some(self.nodes(shortcut, Features { data: x.data.clone(), ..x }).await?) };
+                    if shortcut.is_empty() { None } else { Some(self.nodes_cpu(shortcut, Features { data: x.data.clone(), ..x }).await?) };
                 let input = if skip.is_none() { Some(x.data.clone()) } else { None };
-                let mut y = self.nodes(body, x).await?;
+                let mut y = self.nodes_cpu(body, x).await?;
                 let skip_data = skip.as_ref().map(|s| &s.data[..]).or(input.as_deref()).expect("one of the two");
-                if skip_data.len() != y.data.len() {
-                    return Err(Error::BadOption { option: "model", reason: "a residual block's two branches differ in shape".into() });
-                }
+                check_residual(skip_data.len(), y.data.len())?;
                 y.data.iter_mut().zip(skip_data).for_each(|(v, s)| *v += s);
                 act.apply_on(&mut y.data, self.kernels);
                 y
             }
             Node::Attention(block) => self.attention(block, x).await?,
-            Node::Module { nodes, .. } => self.nodes(nodes, x).await?,
+            Node::Module { nodes, .. } => self.nodes_cpu(nodes, x).await?,
             Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
             Node::Head(linear) => {
                 let pooled = global_average(&x.data, x.height * x.width);
-                if pooled.len() != linear.inputs {
-                    return Err(Error::BadOption {
-                        option: "model",
-                        reason: format!("the classifier takes {} features but receives {}", linear.inputs, pooled.len()),
-                    });
-                }
+                check_head(linear, pooled.len())?;
                 let data = linear.forward(&pooled);
                 Features { channels: data.len(), data, height: 1, width: 1 }
             }
@@ -354,17 +412,7 @@ impl<'a> State<'a> {
     }
 
     async fn attention(&mut self, block: &Attention, x: Features) -> Result<Features> {
-        let off = self.off.covers(block);
-        let mut record = BlockRecord {
-            path: block.path.clone(),
-            kind: block.kind,
-            channels: block.channels(),
-            grid: (x.height, x.width),
-            off,
-            maps: BTreeMap::new(),
-            ran_on: None,
-            on_backend: matches!(block.layer, AttentionLayer::Block(_)),
-        };
+        let mut record = BlockRecord::new(block, self.off, (x.height, x.width));
         let capture = self.capture == Some(block.path.as_str());
         let input = capture.then(|| x.data.clone());
         let y = self.attention_output(block, x.data, x.height, x.width, &mut record).await?;
@@ -402,6 +450,7 @@ impl<'a> State<'a> {
                 out.y.into_data()
             }
             AttentionLayer::Gate { layers, act, gate } => {
+                check_gate(block, channels)?;
                 let mut v = global_average(&x, positions);
                 for (i, layer) in layers.iter().enumerate() {
                     v = layer.forward(&v);
@@ -421,6 +470,62 @@ impl<'a> State<'a> {
         };
         Ok(y)
     }
+}
+
+impl BlockRecord {
+    /// The record of `block` on a `grid`, before it runs: off where `off` covers it, no maps yet.
+    fn new(block: &Attention, off: &Off, grid: (usize, usize)) -> Self {
+        BlockRecord {
+            path: block.path.clone(),
+            kind: block.kind,
+            channels: block.channels(),
+            grid,
+            off: off.covers(block),
+            maps: BTreeMap::new(),
+            ran_on: None,
+            on_backend: matches!(block.layer, AttentionLayer::Block(_)),
+        }
+    }
+}
+
+/// Refuses a convolution's input of the wrong width (a builder's mistake, or a checkpoint whose
+/// shapes disagree in a way the builder did not see).
+fn check_conv(conv: &Conv2d, channels: usize) -> Result<()> {
+    if conv.cin != channels {
+        return Err(Error::BadOption {
+            option: "model",
+            reason: format!("a convolution takes {} channels but receives {channels}", conv.cin),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a channel gate whose first layer does not take the features' width.
+fn check_gate(block: &Attention, channels: usize) -> Result<()> {
+    match &block.layer {
+        AttentionLayer::Gate { layers, .. } if layers.first().is_some_and(|l| l.inputs != channels) => Err(Error::BadOption {
+            option: "model",
+            reason: format!("{}: the gate takes {} channels but receives {channels}", block.path, layers[0].inputs),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn check_residual(skip: usize, body: usize) -> Result<()> {
+    if skip != body {
+        return Err(Error::BadOption { option: "model", reason: "a residual block's two branches differ in shape".into() });
+    }
+    Ok(())
+}
+
+fn check_head(linear: &Linear, features: usize) -> Result<()> {
+    if features != linear.inputs {
+        return Err(Error::BadOption {
+            option: "model",
+            reason: format!("the classifier takes {} features but receives {features}", linear.inputs),
+        });
+    }
+    Ok(())
 }
 
 /// An error inside a block, with the block's path.

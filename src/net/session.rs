@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use super::{BlockRecord, Features, Net, NetRun, Off, State};
-use crate::backend::{AnyBackend, AttentionRow};
+use crate::backend::{AnyBackend, AttentionRow, RanOn};
 use crate::blocks::BlockKind;
 use crate::error::{Error, Result};
 use crate::simd::Kernels;
@@ -46,6 +46,8 @@ struct Cached {
     /// The records of each top-level node's blocks.
     records: Vec<Rc<Vec<BlockRecord>>>,
     ms: Vec<f64>,
+    /// Where each top-level node's layers ran.
+    layers: Vec<RanOn>,
 }
 
 /// A network and its cached runs on the current input.
@@ -116,11 +118,13 @@ impl Session {
         let mut inputs: Vec<Rc<Features>> = Vec::with_capacity(n + 1);
         let mut records: Vec<Rc<Vec<BlockRecord>>> = Vec::with_capacity(n);
         let mut ms = Vec::with_capacity(n);
+        let mut layers = Vec::with_capacity(n);
         match base {
             Some(cached) if start > 0 => {
                 inputs.extend(cached.inputs[..=start.min(n)].iter().cloned());
                 records.extend(cached.records[..start.min(n)].iter().cloned());
                 ms.extend(std::iter::repeat_n(0.0, start.min(n)));
+                layers.extend(cached.layers[..start.min(n)].iter().cloned());
             }
             _ => inputs.push(Rc::new(Features { data: x.data().to_vec(), channels: 3, height: dims.h, width: dims.w })),
         }
@@ -128,12 +132,14 @@ impl Session {
         inputs.truncate(start + 1);
         records.truncate(start);
         ms.truncate(start);
+        layers.truncate(start);
         for node in &self.net.nodes[start..] {
             let begin = clock();
             let mut state = State::new(kernels, backend, off);
             let features = Features::clone(inputs.last().expect("the node's input"));
             let out = state.node(node, features).await?;
             inputs.push(Rc::new(out));
+            layers.push(state.layers.take().unwrap_or_else(|| backend.layers_ran_on()));
             records.push(Rc::new(state.records));
             ms.push(clock() - begin);
         }
@@ -144,7 +150,7 @@ impl Session {
                 reason: format!("the network ends in {} values, not {} logits", out.data.len(), self.net.classes),
             });
         }
-        let cached = Cached { mask, inputs, records, ms };
+        let cached = Cached { mask, inputs, records, ms, layers };
         let result = self.result(&cached, start);
         if everything_on {
             self.full = Some(cached);
@@ -170,7 +176,8 @@ impl Session {
                 _ => stages.push(StageTime { stage: stage.clone(), ms: cached.ms[i], reused }),
             }
         }
-        SessionRun { run: NetRun { logits, blocks }, stages, resumed_at: start }
+        let layers = cached.layers.iter().find(|r| r.fallback.is_some()).or(cached.layers.first()).cloned().unwrap_or_else(RanOn::cpu);
+        SessionRun { run: NetRun { logits, blocks, layers }, stages, resumed_at: start }
     }
 
     /// The last run's cache.

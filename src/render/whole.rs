@@ -127,7 +127,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     seen.save(args.out.join("photo.png")).map_err(|e| format!("cannot write photo.png: {e}"))?;
     fs::write(args.out.join("result.json"), json).map_err(|e| format!("cannot write result.json: {e}"))?;
 
-    let ran = ran_on(&run.blocks);
+    let ran = run.ran_on();
     let off_part = off_line.map(|l| format!(" ({l})")).unwrap_or_default();
     let block_part = match &rasters[1..] {
         [] => String::new(),
@@ -223,16 +223,6 @@ fn kind_label(kind: &str) -> String {
     match kind {
         "nl" => "Non-local".into(),
         other => other.to_uppercase(),
-    }
-}
-
-/// Where the blocks ran: the backend of the engine's blocks (the first that fell back to the CPU,
-/// if any did, so the line says why), or the CPU for gates computed beside the layers.
-fn ran_on(records: &[BlockRecord]) -> String {
-    let on_backend: Vec<_> = records.iter().filter(|b| b.on_backend).filter_map(|b| b.ran_on.as_ref()).collect();
-    match on_backend.iter().find(|r| r.fallback.is_some()).or(on_backend.first()) {
-        Some(r) => r.to_string(),
-        None => "cpu (its gates are computed beside the layers)".into(),
     }
 }
 

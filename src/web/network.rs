@@ -230,9 +230,7 @@ async fn run(
         ("backend", Value::Text(model_report::backend_word(backend.kind()).into())),
         ("kernels", Value::Text(backend.cpu_kernels().name().into())),
     ];
-    if let Some(ran_on) = shown.run.blocks.iter().filter(|b| b.on_backend).find_map(|b| b.ran_on.as_ref()) {
-        fields.push(("ran_on", Value::Text(ran_on.to_string())));
-    }
+    fields.push(("ran_on", Value::Text(shown.run.ran_on().to_string())));
     Ok(to_js(&object(fields)))
 }
 

@@ -193,6 +193,8 @@ describe('an opened network', () => {
         assert.equal(description.blocks.length, result.network.order.length);
         assert.deepEqual((await tiles(page)).tiles, result.network.order, `${kind} ${name}: every block drawn`);
         assert.equal(result.backend, kind === 'webgpu' ? 'webgpu' : 'cpu');
+        // On WebGPU the layers and the blocks ran on the device, none fell back to the CPU.
+        if (kind === 'webgpu') assert.match(result.ran_on, /^gpu backend \(/, `${name}: ${result.ran_on}`);
         results[`${kind} ${name}`] = result;
         if (name === 'resnet50_nl') {
           // Each Non-local tile gets its block's row for the centre query.

@@ -35,9 +35,31 @@ pub(crate) fn conv1x1(
     activation: Activation,
     residual: Option<&GpuTensor>,
 ) -> Result<GpuTensor> {
+    let dense = Dense { weight: &layer.weight, bias: layer.bias.as_deref(), inputs: layer.inputs, outputs: layer.outputs };
+    product(g, dense, x, positions, activation, residual)
+}
+
+/// A weight `(outputs, inputs)` and its bias, as slices.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dense<'w> {
+    pub weight: &'w [f32],
+    pub bias: Option<&'w [f32]>,
+    pub inputs: usize,
+    pub outputs: usize,
+}
+
+/// [`conv1x1`] of a weight given as slices (a network's linear layers: positions = 1).
+pub(crate) fn product(
+    g: &mut Graph,
+    layer: Dense,
+    x: &GpuTensor,
+    positions: usize,
+    activation: Activation,
+    residual: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
     let images = x.len / (layer.inputs * positions);
-    let weight = g.upload(&layer.weight)?;
-    let bias = match &layer.bias {
+    let weight = g.upload(layer.weight)?;
+    let bias = match layer.bias {
         Some(b) => g.upload(b)?,
         None => g.upload(&vec![0.0; layer.outputs])?,
     };

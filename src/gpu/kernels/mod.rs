@@ -7,6 +7,7 @@
 pub(crate) mod attention;
 pub(crate) mod conv;
 pub(crate) mod gates;
+pub(crate) mod layers;
 pub(crate) mod linear;
 pub(crate) mod norm;
 pub(crate) mod pooling;
@@ -26,6 +27,10 @@ pub(crate) enum Kernel {
     LayerNorm,
     Attention,
     AttentionRows,
+    Conv2d,
+    Conv2dDirect,
+    Pool2d,
+    Activate,
 }
 
 /// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "fragment.wgsl"` for a shader that
@@ -65,6 +70,10 @@ shaders! {
     LayerNorm => "layer_norm.wgsl" after "workgroup_reduce.wgsl",
     Attention => "attention.wgsl",
     AttentionRows => "attention_rows.wgsl" after "workgroup_reduce.wgsl",
+    Conv2d => "conv2d.wgsl" after "activations.wgsl",
+    Conv2dDirect => "conv2d_direct.wgsl" after "activations.wgsl",
+    Pool2d => "pool2d.wgsl",
+    Activate => "activate.wgsl" after "activations.wgsl",
 }
 
 /// A `u32` for a shader parameter; sizes above 4 G elements never reach a shader because the

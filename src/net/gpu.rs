@@ -1,0 +1,181 @@
+//! A network's top-level node (the stem's layers, one module, the head) as one pass on the GPU:
+//! every layer and attention block is recorded into one [`Graph`] of WGSL dispatches
+//! (`gpu::kernels::layers` for the layers, each block's own `record_gpu`), then run with one
+//! submission; the node's output, every block's maps and a captured block's features are read
+//! back together. The CPU path in [`super::State`] is the reference it is tested against
+//! (`tests/net.rs` on lavapipe, `tests/web_gpu.rs` in Chromium).
+
+use super::{Attention, AttentionLayer, BlockRecord, Features, Node, Off, check_conv, check_head, check_residual};
+use crate::blocks::MapRequest;
+use crate::error::Result;
+use crate::gpu::GpuBackend;
+use crate::gpu::graph::{GpuTensor, Graph};
+use crate::gpu::kernels::gates::{Gating, apply_gates};
+use crate::gpu::kernels::layers::{activate, conv2d, linear, pool2d};
+use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
+use crate::net::layers::Activation;
+use crate::tensor::{Dims, Tensor};
+
+/// What [`node`] gives back: the node's output, its blocks' records (maps read back) and the
+/// captured block's `(input, output)`.
+pub(crate) struct NodeRun {
+    pub out: Features,
+    pub records: Vec<BlockRecord>,
+    pub captured: Option<(Tensor, Tensor)>,
+}
+
+/// Features on the device: one image, `(channels, height, width)`.
+#[derive(Clone)]
+struct OnDevice {
+    t: GpuTensor,
+    channels: usize,
+    height: usize,
+    width: usize,
+}
+
+impl OnDevice {
+    fn dims(&self) -> Dims {
+        Dims { n: 1, c: self.channels, h: self.height, w: self.width }
+    }
+}
+
+/// The maps one block asked to read: `(name, shape of one image's map, tensor)`.
+type MapReads = Vec<(&'static str, Vec<usize>, GpuTensor)>;
+
+struct Recorder<'a, 'g> {
+    g: &'a mut Graph<'g>,
+    device: &'a GpuBackend,
+    off: &'a Off,
+    capture: Option<&'a str>,
+    records: Vec<(BlockRecord, MapReads)>,
+    captured: Option<(OnDevice, GpuTensor)>,
+}
+
+/// Runs `node` on `x` on the device, the blocks `off` covers as the identity, keeping the input
+/// and output of the block at `capture`. A device failure is [`crate::Error::GpuFailed`], for the
+/// caller to run the node on the CPU instead; a network that does not fit together fails as on the
+/// CPU.
+pub(crate) async fn node(device: &GpuBackend, node: &Node, x: &Features, off: &Off, capture: Option<&str>) -> Result<NodeRun> {
+    let mut g = device.graph();
+    let input = g.upload(&x.data)?;
+    let mut recorder = Recorder { g: &mut g, device, off, capture, records: Vec::new(), captured: None };
+    let out = recorder.node(node, OnDevice { t: input, channels: x.channels, height: x.height, width: x.width })?;
+    let Recorder { records, captured, .. } = recorder;
+    g.read(&out.t);
+    for (_, maps) in &records {
+        maps.iter().for_each(|(_, _, t)| g.read(t));
+    }
+    if let Some((input, output)) = &captured {
+        g.read(&input.t);
+        g.read(output);
+    }
+    let mut data = g.run().await?.into_iter();
+    let mut next = || data.next().expect("every tensor asked for was read");
+    let features = Features { data: next(), channels: out.channels, height: out.height, width: out.width };
+    let records = records
+        .into_iter()
+        .map(|(mut record, maps)| {
+            for (name, shape, _) in maps {
+                let mut full = vec![1];
+                full.extend(shape);
+                record.maps.insert(name, Tensor::new(full, next()).expect("a map has its declared shape"));
+            }
+            record
+        })
+        .collect();
+    let captured = captured.map(|(input, _)| {
+        let shape = vec![1, input.channels, input.height, input.width];
+        (Tensor::new(shape.clone(), next()).expect("features of their shape"), Tensor::new(shape, next()).expect("features of their shape"))
+    });
+    Ok(NodeRun { out: features, records, captured })
+}
+
+impl Recorder<'_, '_> {
+    /// Records `nodes` in order, a convolution and the activation after it as one dispatch.
+    fn nodes(&mut self, nodes: &[Node], x: OnDevice) -> Result<OnDevice> {
+        let mut x = x;
+        let mut i = 0;
+        while i < nodes.len() {
+            x = match (&nodes[i], nodes.get(i + 1)) {
+                (Node::Conv(conv), Some(Node::Act(act))) => {
+                    i += 1;
+                    self.conv(conv, x, *act)?
+                }
+                (node, _) => self.node(node, x)?,
+            };
+            i += 1;
+        }
+        Ok(x)
+    }
+
+    fn conv(&mut self, conv: &super::layers::Conv2d, x: OnDevice, act: Activation) -> Result<OnDevice> {
+        check_conv(conv, x.channels)?;
+        let (t, (height, width)) = conv2d(self.g, conv, &x.t, (x.height, x.width), act)?;
+        Ok(OnDevice { t, channels: conv.cout, height, width })
+    }
+
+    fn node(&mut self, node: &Node, x: OnDevice) -> Result<OnDevice> {
+        Ok(match node {
+            Node::Conv(conv) => self.conv(conv, x, Activation::Identity)?,
+            Node::Act(act) => OnDevice { t: activate(self.g, &x.t, None, *act)?, ..x },
+            Node::Pool(pool) => {
+                let (t, (height, width)) = pool2d(self.g, pool, &x.t, x.channels, (x.height, x.width))?;
+                OnDevice { t, height, width, ..x }
+            }
+            Node::Residual { body, shortcut, act } => {
+                let skip = if shortcut.is_empty() { x.t.clone() } else { self.nodes(shortcut, x.clone())?.t };
+                let y = self.nodes(body, x)?;
+                check_residual(skip.len, y.t.len)?;
+                OnDevice { t: activate(self.g, &y.t, Some(&skip), *act)?, ..y }
+            }
+            Node::Attention(block) => self.attention(block, x)?,
+            Node::Module { nodes, .. } => self.nodes(nodes, x)?,
+            Node::GlobalPool => {
+                let t = channel_reduce(self.g, &x.t, x.channels, x.height * x.width, ChannelReduction::Mean)?;
+                OnDevice { t, height: 1, width: 1, ..x }
+            }
+            Node::Head(layer) => {
+                check_head(layer, x.channels)?;
+                let pooled = channel_reduce(self.g, &x.t, x.channels, x.height * x.width, ChannelReduction::Mean)?;
+                let t = linear(self.g, layer, &pooled)?;
+                OnDevice { channels: t.len, t, height: 1, width: 1 }
+            }
+        })
+    }
+
+    fn attention(&mut self, block: &Attention, x: OnDevice) -> Result<OnDevice> {
+        let mut record = BlockRecord::new(block, self.off, (x.height, x.width));
+        let mut maps = MapReads::new();
+        let y = if record.off {
+            x.t.clone()
+        } else {
+            record.ran_on = Some(self.device.ran_on());
+            match &block.layer {
+                AttentionLayer::Block(b) => {
+                    b.check_dims(x.dims()).map_err(|e| super::at_block(&block.path, e))?;
+                    let out = b.record_gpu(self.g, &x.t, x.dims(), MapRequest::default()).map_err(|e| super::at_block(&block.path, e))?;
+                    maps = out.maps;
+                    out.y
+                }
+                AttentionLayer::Gate { layers, act, gate } => {
+                    super::check_gate(block, x.channels)?;
+                    let positions = x.height * x.width;
+                    let mut v = channel_reduce(self.g, &x.t, x.channels, positions, ChannelReduction::Mean)?;
+                    for (i, layer) in layers.iter().enumerate() {
+                        v = linear(self.g, layer, &v)?;
+                        let after = if i + 1 < layers.len() { *act } else { *gate };
+                        v = activate(self.g, &v, None, after)?;
+                    }
+                    record.on_backend = true;
+                    maps.push(("channel", vec![v.len], v.clone()));
+                    apply_gates(self.g, &x.t, x.channels, positions, Gating::Channel(&v))?
+                }
+            }
+        };
+        if self.capture == Some(block.path.as_str()) {
+            self.captured = Some((x.clone(), y.clone()));
+        }
+        self.records.push((record, maps));
+        Ok(OnDevice { t: y, ..x })
+    }
+}
