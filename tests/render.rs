@@ -453,7 +453,7 @@ fn a_mobile_net_renders_with_its_arch() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("6 se blocks") && stderr.contains("computed beside the layers"), "{stderr}");
+    assert!(stderr.contains("6 se blocks") && stderr.contains("on the cpu backend"), "{stderr}");
     let blocks = check_result(&out, &model, Some("mobilenetv3_small_100"), &sample("astronaut.jpg"), &[]);
     assert_eq!(blocks.len(), 6);
     assert_eq!(blocks[0].0, "blocks.0.0.se");
