@@ -70,6 +70,19 @@ impl RanOn {
     pub fn cpu_instead_of_gpu(reason: impl Into<String>) -> Self {
         Self { backend: BackendKind::Cpu, adapter: None, fallback: Some(reason.into()) }
     }
+
+    /// The one of several places that a user's line should name: the first that fell back to the
+    /// CPU (so the line says why), else the first; `None` for none.
+    pub fn telling<'a>(places: impl IntoIterator<Item = &'a RanOn>) -> Option<&'a RanOn> {
+        let mut first = None;
+        for place in places {
+            if place.fallback.is_some() {
+                return Some(place);
+            }
+            first = first.or(Some(place));
+        }
+        first
+    }
 }
 
 impl fmt::Display for RanOn {

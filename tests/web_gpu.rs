@@ -206,15 +206,18 @@ async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path()
                         tolerance,
                     ));
                 }
-                if record.on_backend {
-                    assert_eq!(
-                        record.ran_on.as_ref().map(|r| r.backend),
-                        Some(backend.kind()),
-                        "{name} {} ran on the backend",
-                        record.path
-                    );
-                }
+                assert_eq!(
+                    record.ran_on.as_ref().map(|r| (r.backend, r.fallback.is_none())),
+                    Some((backend.kind(), true)),
+                    "{name} {} ran on the backend",
+                    record.path
+                );
             }
+            assert_eq!(
+                (run.layers.backend, run.layers.fallback.as_deref()),
+                (backend.kind(), None),
+                "{name}: the layers ran on the backend"
+            );
             assert!(run.blocks.iter().all(|b| !b.maps.is_empty()), "{name}: every block gave its maps");
         }
     }

@@ -166,7 +166,6 @@ impl Recorder<'_, '_> {
                         let after = if i + 1 < layers.len() { *act } else { *gate };
                         v = activate(self.g, &v, None, after)?;
                     }
-                    record.on_backend = true;
                     maps.push(("channel", vec![v.len], v.clone()));
                     apply_gates(self.g, &x.t, x.channels, positions, Gating::Channel(&v))?
                 }

@@ -152,13 +152,8 @@ pub struct BlockRecord {
     pub off: bool,
     /// `channel (N, C)`, `spatial (N, H, W)`, `context (N, H, W)`, as the block gives them.
     pub maps: BTreeMap<&'static str, Tensor>,
-    /// Where it ran (the first image's pass): the backend's, or the CPU for the gates computed
-    /// beside the layers; `None` when it was off.
+    /// Where it ran (the first image's pass); `None` when it was off.
     pub ran_on: Option<RanOn>,
-    /// Whether it ran on the backend: the engine's blocks always; the channel gates of
-    /// [`AttentionLayer::Gate`] where the layers run there too (the GPU), while on the CPU path
-    /// they are computed beside the layers.
-    pub on_backend: bool,
 }
 
 /// What [`Net::run`] returns.
@@ -177,10 +172,8 @@ impl NetRun {
     /// Where the run ran, for the line a user reads: the first layer or block that fell back to
     /// the CPU (so the line says why), else where the layers ran.
     pub fn ran_on(&self) -> &RanOn {
-        std::iter::once(&self.layers)
-            .chain(self.blocks.iter().filter_map(|b| b.ran_on.as_ref()))
-            .find(|r| r.fallback.is_some())
-            .unwrap_or(&self.layers)
+        RanOn::telling(std::iter::once(&self.layers).chain(self.blocks.iter().filter_map(|b| b.ran_on.as_ref())))
+            .expect("the layers' entry")
     }
 }
 
@@ -464,7 +457,7 @@ impl<'a> State<'a> {
                     plane.iter_mut().for_each(|p| *p *= g);
                 }
                 record.maps.insert("channel", Tensor::new(vec![1, v.len()], v).expect("a gate per channel"));
-                record.ran_on = Some(RanOn::cpu());
+                record.ran_on = Some(self.backend.layers_ran_on());
                 data
             }
         };
@@ -483,7 +476,6 @@ impl BlockRecord {
             off: off.covers(block),
             maps: BTreeMap::new(),
             ran_on: None,
-            on_backend: matches!(block.layer, AttentionLayer::Block(_)),
         }
     }
 }

@@ -176,7 +176,7 @@ impl Session {
                 _ => stages.push(StageTime { stage: stage.clone(), ms: cached.ms[i], reused }),
             }
         }
-        let layers = cached.layers.iter().find(|r| r.fallback.is_some()).or(cached.layers.first()).cloned().unwrap_or_else(RanOn::cpu);
+        let layers = RanOn::telling(&cached.layers).cloned().unwrap_or_else(RanOn::cpu);
         SessionRun { run: NetRun { logits, blocks, layers }, stages, resumed_at: start }
     }
 

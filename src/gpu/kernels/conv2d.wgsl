@@ -6,32 +6,9 @@
 // the output positions, the sum runs over the taps (c, ky, kx) in PyTorch's weight order. Each
 // workgroup computes a 16 x 16 tile, staging 16 taps of the weights and of the patches it reads
 // (zero in the padding) in workgroup memory (2 KiB). Workgroups: (positions / 16, Cog / 16, groups).
-
-struct Params {
-    // Per group.
-    in_channels: u32,
-    out_channels: u32,
-    groups: u32,
-    height: u32,
-    width: u32,
-    out_height: u32,
-    out_width: u32,
-    kernel_h: u32,
-    kernel_w: u32,
-    stride: u32,
-    dilation: u32,
-    pad_y: u32,
-    pad_x: u32,
-    activation: u32,
-}
+// Parameters and bindings: conv2d_params.wgsl.
 
 const TILE: u32 = 16u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 var<workgroup> weight_tile: array<f32, 256>; // [o][tap]
 var<workgroup> patch_tile: array<f32, 256>;  // [tap][p]

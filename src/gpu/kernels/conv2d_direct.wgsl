@@ -1,29 +1,6 @@
 // The same convolution as `conv2d.wgsl` with one thread per output, for convolutions with few
 // output channels per group (depthwise ones: one), where a 16-row tile would idle most threads.
-// The parameters are `conv2d.wgsl`'s.
-
-struct Params {
-    in_channels: u32,
-    out_channels: u32,
-    groups: u32,
-    height: u32,
-    width: u32,
-    out_height: u32,
-    out_width: u32,
-    kernel_h: u32,
-    kernel_w: u32,
-    stride: u32,
-    dilation: u32,
-    pad_y: u32,
-    pad_x: u32,
-    activation: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// Its parameters and bindings are conv2d_params.wgsl's.
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -33,10 +33,10 @@ pub(crate) enum Kernel {
     Activate,
 }
 
-/// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "fragment.wgsl"` for a shader that
-/// uses functions of a shared fragment (WGSL has no includes): its source is the two joined.
+/// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "a.wgsl", "b.wgsl"` for a shader that
+/// uses declarations of shared fragments (WGSL has no includes): its source is them joined, in order.
 macro_rules! shaders {
-    ($($kernel:ident => $file:literal $(after $fragment:literal)?),+ $(,)?) => {
+    ($($kernel:ident => $file:literal $(after $($fragment:literal),+)?),+ $(,)?) => {
         impl Kernel {
             #[allow(dead_code)] // read by the shader validation test only
             pub const ALL: &[Kernel] = &[$(Kernel::$kernel),+];
@@ -46,12 +46,12 @@ macro_rules! shaders {
             }
 
             #[allow(dead_code)] // read by the shader validation test only
-            pub fn fragment(self) -> Option<&'static str> {
-                match self { $(Kernel::$kernel => None $(.or(Some($fragment)))?,)+ }
+            pub fn fragments(self) -> &'static [&'static str] {
+                match self { $(Kernel::$kernel => &[$($($fragment),+)?],)+ }
             }
 
             pub fn source(self) -> &'static str {
-                match self { $(Kernel::$kernel => concat!($(include_str!($fragment), "\n",)? include_str!($file)),)+ }
+                match self { $(Kernel::$kernel => concat!($($(include_str!($fragment), "\n",)+)? include_str!($file)),)+ }
             }
         }
     };
@@ -70,8 +70,8 @@ shaders! {
     LayerNorm => "layer_norm.wgsl" after "workgroup_reduce.wgsl",
     Attention => "attention.wgsl",
     AttentionRows => "attention_rows.wgsl" after "workgroup_reduce.wgsl",
-    Conv2d => "conv2d.wgsl" after "activations.wgsl",
-    Conv2dDirect => "conv2d_direct.wgsl" after "activations.wgsl",
+    Conv2d => "conv2d.wgsl" after "activations.wgsl", "conv2d_params.wgsl",
+    Conv2dDirect => "conv2d_direct.wgsl" after "activations.wgsl", "conv2d_params.wgsl",
     Pool2d => "pool2d.wgsl",
     Activate => "activate.wgsl" after "activations.wgsl",
 }
@@ -130,8 +130,11 @@ mod tests {
             .filter(|n| n.ends_with(".wgsl"))
             .collect();
         files.sort();
-        let mut named: Vec<String> =
-            Kernel::ALL.iter().flat_map(|k| [Some(k.file_name()), k.fragment()]).flatten().map(String::from).collect();
+        let mut named: Vec<String> = Kernel::ALL
+            .iter()
+            .flat_map(|k| std::iter::once(k.file_name()).chain(k.fragments().iter().copied()))
+            .map(String::from)
+            .collect();
         named.sort();
         named.dedup();
         assert_eq!(files, named);
