@@ -6,7 +6,7 @@
 // view is a module of views/.
 import { Engine } from './engine.js';
 import { PlaygroundApi } from './api.js';
-import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, sampleUrl } from './bundled.js';
+import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sampleUrl } from './bundled.js';
 import { bindControls, cardHtml, syncControls } from './controls.js';
 import { languageOf, translator } from './i18n.js';
 import { networkPredictionLine, predictionLine, timingLine } from './lines.js';
@@ -17,7 +17,7 @@ import { VIEWS, viewNamed } from './views/index.js';
 const MIN_DRAW_WIDTH = 280;
 
 export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
-  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'lang'];
+  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'lang', 'options', 'query'];
 
   constructor() {
     super();
@@ -28,7 +28,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     });
     this.ready.catch(() => {}); // shown in the element; callers who await it still see the rejection
     this.result = null;
-    this._state = { opacity: 0.6, sorted: true, head: 0, hoverChannel: null, inspect: {}, options: {}, attention: null, rows: {} };
+    this._state = { opacity: 0.6, sorted: true, head: 0, hoverChannel: null, inspect: {}, attention: null, rows: {} };
     this._photo = null;
     // The newest request wins: every photo run takes a ticket, every computation a generation;
     // whatever finishes after a newer one started is dropped (see _refresh).
@@ -47,6 +47,21 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   get blocks() {
     const words = (this.getAttribute('blocks') ?? DEFAULT_BLOCKS.join(' ')).split(/\s+/).filter(Boolean);
     return BLOCKS.map((b) => b.name).filter((n) => words.includes(n));
+  }
+
+  /** The bundled blocks' options the `options` attribute sets (`nonlocal.pairwise=dot-product
+   *  mhsa.heads=2`), as `{ 'nonlocal.pairwise': 'dot-product', ... }`; words that name no option
+   *  or value are left out (and named by `optionsProblem`). */
+  get options() {
+    return parseOptions(this.getAttribute('options')).options;
+  }
+
+  /** The query the `query` attribute names, `{ u, v }` as fractions of the photo's width and
+   *  height, or null. */
+  get query() {
+    const m = /^\s*([0-9.]+)\s*,\s*([0-9.]+)\s*$/.exec(this.getAttribute('query') ?? '');
+    const [u, v] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+    return u >= 0 && u < 1 && v >= 0 && v < 1 ? { u, v } : null;
   }
 
   /** What is switched off in an opened network: block paths, path prefixes or kinds. */
@@ -97,14 +112,17 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     else if (name === 'wasm') {
       this._engine?.switchBuild(this.wasm);
       this._restartBackend();
-    } else if (name === 'blocks') this._rerun();
+    } else if (name === 'blocks' || name === 'options') this._rerun();
+    else if (name === 'query') {
+      if (newValue !== this._queryShown) this._fetchDetails();
+    }
     else if (name === 'off') {
       if (this._network) this._rerun();
     } else if (name === 'view') {
       this._syncControls();
       this._render();
       this._fetchDetails();
-    } else if (name === 'image' && newValue) this.run(newValue).catch(() => {});
+    } else if (name === 'image' && newValue) this.run(this._imageNamed(newValue)).catch(() => {});
     else if (name === 'model' && this._started) this._loadModelAttribute();
   }
 
@@ -144,7 +162,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       }
       // The starting photo (the `image` attribute, or the first sample), then the network the
       // `model` attribute names: a failure to open it stays on screen.
-      if (!this._photo) await this.run(this.getAttribute('image') || this._sampleImage(0) || sampleUrl(SAMPLES[0].file)).catch(() => {});
+      if (!this._photo) await this.run(this._imageNamed(this.getAttribute('image'))).catch(() => {});
       if (this.getAttribute('model')) this._loadModelAttribute();
     })();
     return this.ready;
@@ -187,7 +205,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       this._hideError();
       this._syncControls();
       if (this._photo) await this._refresh();
-      else await this.run(this.getAttribute('image') || this._sampleImage(0));
+      else await this.run(this._imageNamed(this.getAttribute('image')));
     } catch (e) {
       this._settle('reject', e); // runs that waited for this backend learn why it is not there
       this._showError(e);
@@ -236,7 +254,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     for (const name of this.blocks) {
       const chosen = {};
       for (const opt of OPTIONS[name] ?? []) {
-        const v = this._state.options[`${name}.${opt.key}`] ?? opt.values[0];
+        const v = this.options[`${name}.${opt.key}`] ?? opt.values[0];
         // Defaults stay unset, so the engine applies timm's defaults.
         if (v !== opt.values[0] || opt.alwaysSent) chosen[opt.key] = v;
       }
@@ -286,6 +304,8 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       }
       this.result = result;
       this._hideError();
+      const problem = parseOptions(this.getAttribute('options')).problem;
+      if (problem && !this._network) this._showError(new Error(this._t('options.unknown', problem)));
       this._syncControls();
       this._updateBadge();
       this._render();
@@ -351,6 +371,14 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     if (!this.result) return;
     const asked = this.result;
     if (this.view === 'nonlocal') {
+      // The query the `query` attribute names (a link's), once per result.
+      const q = this.query;
+      if (q && this._queryAsked !== asked) {
+        this._queryAsked = asked;
+        this._queryShown = this.getAttribute('query');
+        await this.attentionAt(q.u * asked.width, q.v * asked.height, this._inspected('nonlocal')).catch((e) => asked === this.result && this._showError(e));
+        if (asked !== this.result) return;
+      }
       // Is the attention the same for every query? A 4 x 4 grid of queries, once per block and result.
       const block = this._inspected();
       const entry = block && asked.blocks[block];
@@ -439,6 +467,21 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     return this.shadowRoot.querySelector(`[data-sample="${index}"] img`) ?? sampleUrl(SAMPLES[index].file);
   }
 
+  // What an `image` attribute names: a sample by its file name (`astronaut.jpg`, as the gallery
+  // and the page's address write it), else a URL; none, the first sample.
+  _imageNamed(value) {
+    const sample = SAMPLES.findIndex((s) => s.file === value);
+    return value && sample < 0 ? value : this._sampleImage(Math.max(sample, 0));
+  }
+
+  // Sets the `query` attribute for a point the user clicked, without asking for its row again.
+  _keepQuery(x, y) {
+    if (!this.result) return;
+    const at = (t) => String(Math.round(t * 1000) / 1000);
+    this._queryShown = `${at(x / this.result.width)},${at(y / this.result.height)}`;
+    this.setAttribute('query', this._queryShown);
+  }
+
   _bindPointer() {
     let pending = false;
     let next = null;
@@ -461,8 +504,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       }
     };
     this._canvas.addEventListener('click', (event) => {
-      if (this.view === 'network') this._clickNetwork(event);
-      else query(event);
+      if (this.view === 'network') return this._clickNetwork(event);
+      const hit = this._hitPhoto(event);
+      if (hit && this.view === 'nonlocal') this._keepQuery(hit.x, hit.y);
+      query(event);
     });
     this._canvas.addEventListener('pointermove', (event) => {
       if (this.view === 'nonlocal') query(event); // hover follows the pointer; requests coalesce

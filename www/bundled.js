@@ -31,6 +31,35 @@ export const OPTIONS = {
   mhsa: [{ key: 'heads', values: [4, 1, 2, 8], alwaysSent: true }],
 };
 
+/** The `options` attribute's words (`nonlocal.pairwise=dot-product mhsa.heads=2`) as
+ *  `{ options: { 'nonlocal.pairwise': 'dot-product', ... }, problem }`: `problem` is the first
+ *  word that names no option or no value of it (`{ word, list }`, for the element's message). */
+export function parseOptions(text) {
+  const options = {};
+  let problem = null;
+  for (const word of (text ?? '').split(/\s+/).filter(Boolean)) {
+    const [key, raw] = word.split('=');
+    const [block, name] = key.split('.');
+    const spec = OPTIONS[block]?.find((o) => o.key === name);
+    const value = spec?.values.find((v) => String(v) === raw);
+    const list = () => Object.entries(OPTIONS).flatMap(([b, specs]) => specs.map((o) => `${b}.${o.key}=${o.values.join('|')}`)).join(' ');
+    if (value === undefined) problem ??= { word, list: list() };
+    else options[key] = value;
+  }
+  return { options, problem };
+}
+
+/** The `options` attribute of `options` (`{ 'mhsa.heads': 2 }`), defaults left out. */
+export function optionsText(options) {
+  return Object.entries(options)
+    .filter(([key, value]) => {
+      const [block, name] = key.split('.');
+      return OPTIONS[block]?.find((o) => o.key === name)?.values[0] !== value;
+    })
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
+}
+
 export const SAMPLES = [
   { file: 'cat.jpg', label: 'Cat (CC0)' },
   { file: 'astronaut.jpg', label: 'Astronaut (public domain)' },

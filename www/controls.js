@@ -1,7 +1,7 @@
 // The element's controls: the card's markup, the listeners that turn clicks into attributes and
 // API calls, and keeping the controls in step with the element's state. The element owns the
 // state; nothing here computes.
-import { BLOCKS, BLOCK_LABEL, KIND_LABEL, OPTIONS, SAMPLES, sampleUrl } from './bundled.js';
+import { BLOCKS, BLOCK_LABEL, KIND_LABEL, OPTIONS, SAMPLES, optionsText, sampleUrl } from './bundled.js';
 import { LANGUAGES } from './i18n.js';
 import { isPhotoFile } from './model-source.js';
 import { VIEWS } from './views/index.js';
@@ -70,7 +70,10 @@ export function bindControls(el) {
   const file = $('.file');
   $('.pick').addEventListener('click', () => file.click());
   file.addEventListener('change', () => {
-    if (file.files[0]) quietly(el.run(file.files[0]));
+    if (file.files[0]) {
+      el.removeAttribute('image'); // the user's own photo stays on their machine: no address names it
+      quietly(el.run(file.files[0]));
+    }
     file.value = '';
   });
   const weightsFile = $('.weights-file');
@@ -89,7 +92,11 @@ export function bindControls(el) {
     if (e.target.value && el._pendingModel) quietly(el.loadModel(el._pendingModel, { arch: e.target.value }));
   });
   $('.bundled').addEventListener('click', () => quietly(el.closeModel()));
-  root.querySelectorAll('[data-sample]').forEach((b) => b.addEventListener('click', () => quietly(el.run(el._sampleImage(Number(b.dataset.sample))))));
+  root.querySelectorAll('[data-sample]').forEach((b) => b.addEventListener('click', () => {
+    const file = SAMPLES[Number(b.dataset.sample)].file;
+    if (el.getAttribute('image') === file) quietly(el.run(el._imageNamed(file)));
+    else el.setAttribute('image', file); // the attribute runs it, and the page's address keeps it
+  }));
   $('.blocks').addEventListener('change', (e) => {
     const box = e.target.closest('input[type=checkbox]');
     if (!box) return;
@@ -113,6 +120,7 @@ function bindDrop(el) {
   const card = el.shadowRoot.querySelector('.card');
   const take = (file) => {
     if (!file) return;
+    if (isPhotoFile(file)) el.removeAttribute('image'); // the user's own photo: no address names it
     (isPhotoFile(file) ? el.run(file) : el.loadModel(file)).catch(() => {});
   };
   el.addEventListener('dragover', (e) => {
@@ -212,7 +220,7 @@ export function syncControls(el) {
       .filter((b) => OPTIONS[b])
       .map((b) => `<span class="group"><b>${BLOCK_LABEL[b]}</b>${OPTIONS[b]
         .map((o) => {
-          const value = el._state.options[`${b}.${o.key}`] ?? o.values[0];
+          const value = el.options[`${b}.${o.key}`] ?? o.values[0];
           const label = el._t(`option.${o.key}`);
           if (typeof o.values[0] === 'boolean') return `<label><input type="checkbox" data-option="${b}.${o.key}" ${value ? 'checked' : ''}>${label}</label>`;
           return `<label>${label} <select data-option="${b}.${o.key}">${o.values.map((v) => `<option ${v === value ? 'selected' : ''}>${v}</option>`).join('')}</select></label>`;
@@ -222,8 +230,8 @@ export function syncControls(el) {
     options.querySelectorAll('[data-option]').forEach((input) => input.addEventListener('change', () => {
       const [block, key] = input.dataset.option.split('.');
       const spec = OPTIONS[block].find((o) => o.key === key);
-      el._state.options[input.dataset.option] = input.type === 'checkbox' ? input.checked : typeof spec.values[0] === 'number' ? Number(input.value) : input.value;
-      el._rerun();
+      const options = { ...el.options, [input.dataset.option]: input.type === 'checkbox' ? input.checked : typeof spec.values[0] === 'number' ? Number(input.value) : input.value };
+      el.setAttribute('options', optionsText(options));
     }));
   }
   const name = root.querySelector('.network-name');

@@ -1,10 +1,12 @@
 // The playground page's state in its address, so that a link opens what was shown: the view,
-// the blocks (or, with a network open from a URL, the network and what is switched off), the
-// backend and the language of the page's <attention-playground>, as the fragment `#view=spatial&blocks=se+cbam`.
+// the blocks and their options (or, with a network open from a URL, the network and what is
+// switched off), the sample photo (a photo of the user's own stays on their machine, so a link
+// names none), the clicked query, the backend and the language of the page's
+// <attention-playground>, as the fragment `#view=spatial&blocks=se+cbam&image=astronaut.jpg`.
 // Used by index.html, not by embeds (a post's element takes its attributes from the post).
 
 // The attributes kept, in the order they are written.
-export const KEPT = ['view', 'blocks', 'off', 'backend', 'lang', 'model', 'arch'];
+export const KEPT = ['view', 'blocks', 'options', 'image', 'query', 'off', 'backend', 'lang', 'model', 'arch'];
 
 /** The attributes a fragment names (unknown keys are ignored). */
 export function fromFragment(hash) {
