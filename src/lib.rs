@@ -41,6 +41,7 @@ pub mod photo;
 pub mod scenes;
 pub mod simd;
 pub mod tensor;
+pub mod tokens;
 /// The `#[wasm_bindgen]` surface the browser playground's worker calls.
 #[cfg(target_arch = "wasm32")]
 pub mod web;

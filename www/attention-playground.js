@@ -17,7 +17,7 @@ import { VIEWS, viewNamed } from './views/index.js';
 const MIN_DRAW_WIDTH = 280;
 
 export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
-  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'lang', 'options', 'query'];
+  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'lang', 'options', 'query', 'tokens', 'token-heads'];
 
   constructor() {
     super();
@@ -62,6 +62,17 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const m = /^\s*([0-9.]+)\s*,\s*([0-9.]+)\s*$/.exec(this.getAttribute('query') ?? '');
     const [u, v] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
     return u >= 0 && u < 1 && v >= 0 && v < 1 ? { u, v } : null;
+  }
+
+  /** The token walkthrough's characters (the `tokens` attribute), 早上好 by default. */
+  get tokens() {
+    return this.getAttribute('tokens') ?? '早上好';
+  }
+
+  /** The token walkthrough's heads, 1 to 4 (the `token-heads` attribute). */
+  get tokenHeads() {
+    const h = Number(this.getAttribute('token-heads'));
+    return [1, 2, 3, 4].includes(h) ? h : 1;
   }
 
   /** What is switched off in an opened network: block paths, path prefixes or kinds. */
@@ -113,7 +124,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       this._engine?.switchBuild(this.wasm);
       this._restartBackend();
     } else if (name === 'blocks' || name === 'options') this._rerun();
-    else if (name === 'query') {
+    else if (name === 'tokens' || name === 'token-heads') {
+      this._syncControls();
+      this._fetchDetails();
+    } else if (name === 'query') {
       if (newValue !== this._queryShown) this._fetchDetails();
     }
     else if (name === 'off') {
@@ -370,6 +384,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   async _fetchDetails() {
     if (!this.result) return;
     const asked = this.result;
+    if (this.view === 'tokens') return this._fetchWalk();
     if (this.view === 'nonlocal') {
       // The query the `query` attribute names (a link's), once per result.
       const q = this.query;
@@ -512,6 +527,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._canvas.addEventListener('pointermove', (event) => {
       if (this.view === 'nonlocal') query(event); // hover follows the pointer; requests coalesce
       if (this.view === 'channel') this._hoverBar(event);
+      if (this.view === 'tokens') this._hoverToken(event);
       if (this.view === 'nonlocal') this._hoverHead(event, false);
       if (this.view === 'network') this._canvas.style.cursor = this._tileAt(event) ? 'pointer' : '';
     });
@@ -591,6 +607,29 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       this._state.hoverChannel = channel;
       this._render();
       if (channel != null) this._fetchDetails();
+    }
+  }
+
+  // The token walkthrough for the current characters and heads, once per (text, heads, backend).
+  async _fetchWalk() {
+    const key = `${this.tokens}|${this.tokenHeads}|${this.backend}`;
+    if (this._state.walk?.key === key) return;
+    this._state.walk = { key };
+    try {
+      const result = await this._engine.call('tokenWalk', { text: this.tokens, heads: this.tokenHeads });
+      if (this._state.walk.key === key) this._state.walk.result = result;
+    } catch (e) {
+      if (this._state.walk.key === key) this._state.walk.error = this._t('tokens.refused', { why: String(e.message ?? e) });
+    }
+    if (this._state.walk.key === key && this.view === 'tokens') this._render();
+  }
+
+  _hoverToken(event) {
+    const region = this._within(this._point(event), this._layout?.tokenRows);
+    const row = region ? region.index : null;
+    if (row !== this._state.tokenHover) {
+      this._state.tokenHover = row;
+      this._render();
     }
   }
 
@@ -683,7 +722,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._placeholder.hidden = true;
     const dpr = window.devicePixelRatio || 1;
     // Draw on a tall scratch canvas, then keep only the height the view used.
-    const maxHeight = this.view === 'network' ? 2400 : 900;
+    const maxHeight = viewNamed(this.view).maxHeight ?? 900;
     const scratch = document.createElement('canvas');
     scratch.width = Math.round(width * dpr);
     scratch.height = Math.round(maxHeight * dpr);

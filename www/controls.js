@@ -37,6 +37,8 @@ export function cardHtml(controls, opacity, t) {
           <label class="muted sorted-box"><input type="checkbox" class="sorted" checked> ${t('sorted')}</label>
           <label class="muted opacity-box">${t('opacity')} <input type="range" class="opacity" min="0" max="1" step="0.05" value="${opacity}"></label>
           <select class="head" aria-label="attention head"></select>
+          <label class="muted tokens-box">${t('tokens.input')} <input class="tokens" maxlength="12" size="10" spellcheck="false"></label>
+          <label class="muted token-heads-box">${t('tokens.heads')} <select class="token-heads">${[1, 2, 3, 4].map((h) => `<option>${h}</option>`).join('')}</select></label>
           ${full ? `<span class="right"><button class="own-weights" title="${t('own.title')}">${t('own')}</button>
           <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
         </div>
@@ -66,6 +68,8 @@ export function bindControls(el) {
   $('.sorted')?.addEventListener('change', (e) => { el._state.sorted = e.target.checked; el._render(); });
   $('.opacity')?.addEventListener('input', (e) => { el._state.opacity = Number(e.target.value); el._render(); });
   $('.head')?.addEventListener('change', (e) => { el._state.head = Number(e.target.value); el._render(); });
+  $('.tokens')?.addEventListener('input', (e) => el.setAttribute('tokens', e.target.value));
+  $('.token-heads')?.addEventListener('change', (e) => el.setAttribute('token-heads', e.target.value));
   if (el.controls !== 'full') return;
   const file = $('.file');
   $('.pick').addEventListener('click', () => file.click());
@@ -198,6 +202,12 @@ export function syncControls(el) {
   }
   const current = VIEWS.find((v) => v.name === view);
   const show = (sel, on) => { const e = root.querySelector(sel); if (e) e.hidden = !on; };
+  show('.tokens-box', current.controls.includes('tokens'));
+  show('.token-heads-box', current.controls.includes('tokens'));
+  const tokens = root.querySelector('input.tokens');
+  if (tokens && tokens.value !== el.tokens && root.activeElement !== tokens) tokens.value = el.tokens;
+  const tokenHeads = root.querySelector('select.token-heads');
+  if (tokenHeads) tokenHeads.value = String(el.tokenHeads);
   show('.sorted-box', current.controls.includes('sorted'));
   const maps = !network || Object.values(el.result?.blocks ?? {}).some((b) => b.spatial || b.context || b.kind === 'nl');
   show('.opacity-box', current.controls.includes('opacity') && maps);

@@ -177,6 +177,10 @@ const ops = {
   async networkFeatures({ path, channels }) {
     return engine.networkFeatures(path, Uint32Array.from(channels));
   },
+  // Self-attention on a few characters, step by step (the token walkthrough view).
+  async tokenWalk({ text, heads }) {
+    return engine.tokenWalk(text, heads);
+  },
   // GCNet's question: the rows of a grid of queries and how much they differ.
   async queryIndependence({ block, side }) {
     return engine.queryIndependence(block, side);

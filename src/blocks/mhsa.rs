@@ -50,7 +50,7 @@ impl Mhsa {
     }
 
     /// Queries, keys and values of every head, position-major `(N, C/heads)` each.
-    fn project(&self, img: &[f32], n: usize) -> Vec<[Vec<f32>; 3]> {
+    pub(crate) fn project(&self, img: &[f32], n: usize) -> Vec<[Vec<f32>; 3]> {
         let qkv = self.qkv.apply(img, n);
         let (c, dh) = (self.channels(), self.head_dim());
         let part = |which: usize, head: usize| {

@@ -68,6 +68,38 @@ pub fn independence_value(measured: &crate::analysis::QueryIndependence) -> Valu
     ])
 }
 
+/// [`crate::tokens::Walkthrough`] as the page reads it: every matrix a plane `{ width, height,
+/// data }` with one row per token (`width` its columns).
+pub fn walkthrough_value(w: &crate::tokens::Walkthrough) -> Value {
+    let t = w.tokens.len();
+    let dk = crate::tokens::DIM / w.heads.len();
+    let heads = w
+        .heads
+        .iter()
+        .map(|h| {
+            Value::object(vec![
+                ("q", plane(dk, t, &h.q)),
+                ("k", plane(dk, t, &h.k)),
+                ("v", plane(dk, t, &h.v)),
+                ("scores", plane(t, t, &h.scores)),
+                ("weights", plane(t, t, &h.weights)),
+                ("out", plane(dk, t, &h.out)),
+            ])
+        })
+        .collect();
+    Value::object(vec![
+        ("tokens", Value::List(w.tokens.iter().map(|s| Value::Text(s.clone())).collect())),
+        ("dim", Value::Number(crate::tokens::DIM as f64)),
+        ("x", plane(crate::tokens::DIM, t, &w.x)),
+        ("similarity", plane(t, t, &w.similarity)),
+        ("similarity_weights", plane(t, t, &w.similarity_weights)),
+        ("scale", Value::Number(f64::from(w.scale))),
+        ("heads", Value::List(heads)),
+        ("output", plane(crate::tokens::DIM, t, &w.output)),
+        ("ran_on", Value::Text(w.ran_on.to_string())),
+    ])
+}
+
 pub fn plane(width: usize, height: usize, data: &[f32]) -> Value {
     Value::object(vec![
         ("width", Value::Number(width as f64)),

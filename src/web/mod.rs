@@ -284,6 +284,22 @@ impl Playground {
     }
 }
 
+#[wasm_bindgen]
+impl Playground {
+    /// Self-attention on the characters of `text` with `heads` heads, step by step
+    /// ([`crate::tokens`]), on this playground's backend: `{ tokens, dim, x, similarity,
+    /// similarity_weights, scale, heads: [{ q, k, v, scores, weights, out }], output, ran_on }`,
+    /// every matrix `{ width, height, data }` with a row per token.
+    #[wasm_bindgen(js_name = tokenWalk)]
+    pub fn token_walk(&self, text: String, heads: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let walked = crate::tokens::walk(&state.backend, &text, heads).await.map_err(js_error)?;
+            Ok(to_js(&report::walkthrough_value(&walked)))
+        })
+    }
+}
+
 /// One block, its weights and one input `x`, on this build's CPU kernels: what
 /// `tools/bench/browser.mjs` times against onnxruntime-web, as `attention-playground bench`
 /// does natively. Both files are safetensors, as the CLI reads them.

@@ -1,5 +1,6 @@
 // The views, in the order of their tabs. A view is one module exporting
 //   { name, bundledBlocks, fits(entry), controls, draw(ctx, width, scene) -> layout }
+// and optionally networkOnly and maxHeight (CSS pixels; 900 unless it says)
 // (its tab says i18n.js's `view.<name>`)
 // (see channel.js for the simplest); a new view is a new file listed here.
 import channel from './channel.js';
@@ -7,6 +8,7 @@ import spatial from './spatial.js';
 import attention from './attention.js';
 import features from './features.js';
 import network from './network.js';
+import tokens from './tokens.js';
 
-export const VIEWS = [network, channel, spatial, attention, features];
+export const VIEWS = [network, channel, spatial, attention, features, tokens];
 export const viewNamed = (name) => VIEWS.find((v) => v.name === name);

@@ -105,6 +105,7 @@ export default {
   name: 'network',
   bundledBlocks: [],
   networkOnly: true,
+  maxHeight: 2400,
   fits: () => true,
   controls: ['opacity'],
   draw(ctx, width, { result, photo, crop, state, selected, t }) {
