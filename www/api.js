@@ -189,18 +189,20 @@ export const PlaygroundApi = (Base) => class extends Base {
         throw e;
       }
       if (ticket !== this._modelTicket) throw superseded('network');
-      this._network = { description, blob, name, arch: description.arch, labelsText };
       this._pendingModel = null;
       offerArchitectures(this, null);
       this._state.inspect = {};
       this._state.selected = null;
       this.result = null;
       // A network opened here starts with every block on and shows its blocks; the embed's
-      // own `off` and `view` attributes apply to the network its `model` names.
+      // own `off` and `view` attributes apply to the network its `model` names. The old network
+      // is closed first, so that clearing its `off` does not run it (or the new one) once more.
       if (!fromAttribute) {
+        this._network = null;
         this.removeAttribute('off');
-        this.setAttribute('view', 'network');
       }
+      this._network = { description, blob, name, arch: description.arch, labelsText };
+      if (!fromAttribute) this.setAttribute('view', 'network');
       this._syncControls();
       this._updateBadge();
       this._render();

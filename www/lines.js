@@ -20,7 +20,7 @@ export function timingLine(timings, t) {
 export function predictionLine({ prediction, baseline }, t) {
   if (!prediction) return '';
   const ranked = (p) => [...p.probabilities.keys()].sort((a, b) => p.probabilities[b] - p.probabilities[a]);
-  const percent = (p, i) => `${Math.round(p.probabilities[i] * 100)}%`;
+  const percent = (p, i) => pct(p.probabilities[i]);
   const top = ranked(prediction);
   const runnersUp = top.slice(1, 3).map((i) => `${escapeHtml(t.named(prediction.classes[i]))} ${percent(prediction, i)}`).join(' · ');
   const off = baseline ? ranked(baseline)[0] : null;
@@ -29,11 +29,17 @@ export function predictionLine({ prediction, baseline }, t) {
     + (off != null ? `<span class="muted right">${escapeHtml(t('prediction.blocksoff', { label: t.named(baseline.classes[off]), p: percent(baseline, off) }))}</span>` : '');
 }
 
-const pct = (p) => `${p >= 0.1 ? (p * 100).toFixed(0) : (p * 100).toPrecision(2)} %`;
+// A probability as a percentage, one way everywhere: whole from 10 %, two significant digits
+// below, and "< 0.01 %" for what would need an exponent.
+const SMALLEST = 1e-4;
+function pct(p, digits = 2) {
+  if (p < SMALLEST) return '< 0.01 %';
+  return `${p >= 0.1 && digits === 2 ? (p * 100).toFixed(0) : (p * 100).toPrecision(digits)} %`;
+}
 // Two probabilities with as many digits as it takes to tell them apart (up to 4).
 function pair(a, b) {
   for (let digits = 2; digits <= 4; digits++) {
-    const [x, y] = [a, b].map((p) => `${(p * 100).toPrecision(digits)} %`);
+    const [x, y] = [a, b].map((p) => pct(p, digits));
     if (x !== y || digits === 4) return [x, y];
   }
   return [pct(a), pct(b)];

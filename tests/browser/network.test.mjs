@@ -251,6 +251,12 @@ describe('an opened network', () => {
     const second = await loadFixture(page, 'regnety_002');
     assert.equal(second.error, undefined, second.error);
     assert.deepEqual(second.result.off, [], 'the next network starts with every block on');
+    // It ran once, from its stem: no second run that reused every stage replaced the first.
+    const stages = await page.evaluate(async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      return document.querySelector('attention-playground').result.timings.stages;
+    });
+    assert.ok(stages.length > 2 && stages.every((s) => !s.reused), `a fresh network's stages all ran: ${JSON.stringify(stages)}`);
     assert.equal(second.result.network.arch, 'regnet');
     // Clicking a block opens it in every view that can show it.
     const inspected = await page.evaluate(() => {

@@ -189,7 +189,7 @@ describe('the playground page', () => {
     assert.equal(first.backend, 'cpu', 'no WebGPU adapter in this browser: auto falls back to the CPU');
     // Every block of the trained network is on by default; the prediction line shows.
     assertResult(first, ALL_BLOCKS);
-    assert.match(await page.locator('attention-playground .prediction').innerText(), /Prediction: \w+ \d+%[\s\S]*with every block off: \w+ \d+%/);
+    assert.match(await page.locator('attention-playground .prediction').innerText(), /Prediction: \w+ \d+ %[\s\S]*with every block off: \w+ \d+ %/);
 
     // Switch each block off and on again: off is the identity, so the prediction changes.
     const loadedRequests = requests.length;
