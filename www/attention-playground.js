@@ -730,7 +730,18 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     ctx.scale(dpr, dpr);
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, width, maxHeight);
-    this._layout = viewNamed(this.view).draw(ctx, width, this._scene());
+    const view = viewNamed(this.view);
+    const scene = this._scene();
+    const html = this.shadowRoot.querySelector('.view-html');
+    if (html) {
+      html.hidden = !view.html;
+      const markup = view.html?.(scene) ?? '';
+      if (html._markup !== markup) {
+        html.innerHTML = markup;
+        html._markup = markup;
+      }
+    }
+    this._layout = view.draw(ctx, width, scene);
     const height = Math.min(maxHeight, Math.ceil(this._layout.height));
     this._canvas.width = scratch.width;
     this._canvas.height = Math.round(height * dpr);

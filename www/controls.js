@@ -45,6 +45,7 @@ export function cardHtml(controls, opacity, t) {
         <div class="bar prediction" aria-live="polite"></div>` : ''}
         <div class="message" role="alert" hidden></div>
         <div class="note" hidden></div>
+        <div class="view-html" hidden></div>
         <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">${t('loading')}</div></div>
         ${controls !== 'none' ? `
         <div class="bar status">

@@ -40,6 +40,10 @@ select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
 .options label { display: inline-flex; align-items: center; gap: 4px; margin-right: 10px; }
 .options .group { display: inline-flex; flex-wrap: wrap; max-width: 100%; box-sizing: border-box; align-items: center; gap: 6px; padding: 3px 8px; background: var(--soft); border-radius: 8px; }
 .stage { position: relative; min-height: 200px; }
+.view-html { margin: 4px 0 10px; }
+.view-html math { font-size: 1.35em; }
+.view-html .terms { font-size: 13px; margin: 6px 0 4px; }
+.view-html .muted { font-size: 12px; }
 .stage canvas { display: block; width: 100%; touch-action: none; }
 .stage.busy::before { content: ""; position: absolute; left: 0; right: 0; top: -6px; height: 3px; border-radius: 2px;
   background: linear-gradient(90deg, transparent, var(--accent), transparent); background-size: 40% 100%;

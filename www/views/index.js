@@ -1,6 +1,7 @@
 // The views, in the order of their tabs. A view is one module exporting
 //   { name, bundledBlocks, fits(entry), controls, draw(ctx, width, scene) -> layout }
-// and optionally networkOnly and maxHeight (CSS pixels; 900 unless it says)
+// and optionally networkOnly, maxHeight (CSS pixels; 900 unless it says) and html(scene) (markup
+// shown above the canvas: the formula view's MathML)
 // (its tab says i18n.js's `view.<name>`)
 // (see channel.js for the simplest); a new view is a new file listed here.
 import channel from './channel.js';
@@ -9,6 +10,7 @@ import attention from './attention.js';
 import features from './features.js';
 import network from './network.js';
 import tokens from './tokens.js';
+import formula from './formula.js';
 
-export const VIEWS = [network, channel, spatial, attention, features, tokens];
+export const VIEWS = [network, channel, spatial, attention, features, formula, tokens];
 export const viewNamed = (name) => VIEWS.find((v) => v.name === name);

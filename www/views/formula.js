@@ -1,0 +1,156 @@
+// The generalized attention formula of Zhu et al. (2019, "An Empirical Study of Spatial Attention
+// Mechanisms in Deep Networks"), typeset by the browser (MathML, no library, no network), with the
+// terms the chosen block sets coloured; a table placing every block of the page, a 3x3
+// convolution and a deformable one in it; and, for the query, the attention weight maps of the
+// three kinds the bundled network realises: query and key content (Non-local), key content only
+// (GC's context weights), relative position only (body.conv1's 3x3 window around the query).
+import { INK, MUTED, drawQuery, mapCanvas, note, range, title } from '../drawing.js';
+
+// The formula's terms and their colours.
+const TERMS = { M: '#b7791f', omega: '#2a9d8f', A: '#d1495b', Wp: '#5b4bdb', W: '#1f6fb4' };
+
+// Each row: the block, M, Ω_q, A_m(q, k, z_q, x_k), W′_m, W_m, and the kind of weight (i18n key).
+// Ω = H×W: every position; x̄ and x̂: the channel means and maxima; p_m: the m-th offset of a
+// 3x3 window; G: bilinear interpolation.
+const ROWS = [
+  { block: 'nonlocal', name: 'Non-local', M: '1', omega: 'H×W', A: 'softmaxₖ θ(z_q)ᵀ φ(x_k)', Wp: 'W_g', W: 'W_z, BN, + x', kind: 'qk' },
+  { block: 'mhsa', name: 'MHSA', M: 'h', omega: 'H×W', A: 'softmaxₖ q_mᵀ k_m / √d', Wp: 'W_v,m', W: 'W_proj,m', kind: 'qk' },
+  { block: 'gc', name: 'GC', M: '1', omega: 'H×W', A: 'softmaxₖ W_k x_k', Wp: '1', W: 'W_v2 δ LN W_v1, ⊙ x', kind: 'k' },
+  { block: 'se', name: 'SE', M: '1', omega: '{q}', A: '1', Wp: 'diag σ(W₂ δ(W₁ x̄))', W: '1', kind: 'gate' },
+  { block: 'eca', name: 'ECA', M: '1', omega: '{q}', A: '1', Wp: 'diag σ(conv1d x̄)', W: '1', kind: 'gate' },
+  { block: 'cbam', name: 'CBAM', M: '1', omega: '{q}', A: 'σ(BN conv₇ₓ₇[x̄_c, x̂_c](x′))_q', Wp: 'diag σ(MLP x̄ + MLP x̂)', W: '1', kind: 'q' },
+  { block: 'conv', nameKey: 'formula.row.conv', M: '9', omega: 'q + p_m', A: '[k − q = p_m]', Wp: '1', W: 'W_m', kind: 'position' },
+  { block: 'deform', nameKey: 'formula.row.deform', M: '9', omega: 'H×W', A: 'G(k, q + p_m + Δp_m(z_q))', Wp: '1', W: 'W_m', kind: 'qposition' },
+];
+const rowName = (row, t) => row.name ?? t(row.nameKey);
+// An opened network's kinds, as the rows name them.
+const KIND_ROW = { nl: 'nonlocal', se: 'se', ese: 'se', eca: 'eca', ceca: 'eca', gc: 'gc', gca: 'gc', cbam: 'cbam' };
+const rowOf = (block, entry) => ROWS.find((r) => r.block === (KIND_ROW[entry?.kind] ?? block));
+
+const mi = (text) => `<mi>${text}</mi>`;
+const term = (name, body, on) => `<mrow data-term="${name}"${on ? ` style="color:${TERMS[name]}"` : ''}>${body}</mrow>`;
+
+/** The formula as MathML, the chosen block's terms coloured, and what that block sets each term to. */
+function formulaHtml(row, t) {
+  const on = Boolean(row);
+  const math = `<math display="block">`
+    + `<msub>${mi('y')}${mi('q')}</msub><mo>=</mo>`
+    + `<munderover><mo>∑</mo><mrow>${mi('m')}<mo>=</mo><mn>1</mn></mrow>${term('M', mi('M'), on)}</munderover>`
+    + term('W', `<msub>${mi('W')}${mi('m')}</msub>`, on)
+    + `<mo>[</mo><munder><mo>∑</mo><mrow>${mi('k')}<mo>∈</mo>${term('omega', `<msub>${mi('Ω')}${mi('q')}</msub>`, on)}</mrow></munder>`
+    + term('A', `<msub>${mi('A')}${mi('m')}</msub><mo>(</mo>${mi('q')}<mo>,</mo>${mi('k')}<mo>,</mo><msub>${mi('z')}${mi('q')}</msub><mo>,</mo><msub>${mi('x')}${mi('k')}</msub><mo>)</mo>`, on)
+    + `<mo>⊙</mo>` + term('Wp', `<msubsup>${mi('W')}${mi('m')}<mo>′</mo></msubsup>`, on) + `<msub>${mi('x')}${mi('k')}</msub><mo>]</mo></math>`;
+  const legend = row
+    ? `<div class="terms">${t('formula.terms', { name: rowName(row, t) })} ${['M', 'omega', 'A', 'Wp', 'W']
+      .map((k) => `<span data-term="${k}" style="color:${TERMS[k]}">${{ M: 'M', omega: 'Ω_q', A: 'A_m', Wp: 'W′_m', W: 'W_m' }[k]} = ${row[k]}</span>`)
+      .join(' · ')}</div>`
+    : '';
+  return `<div class="formula">${math}</div>${legend}<div class="muted">${t('formula.source')}</div>`;
+}
+
+// The table of rows; the chosen block's row outlined. Returns the y under it.
+function drawTable(ctx, width, top, chosen, t) {
+  const columns = [
+    ['', 0], ['M', 0.17], ['Ω_q', 0.21], ['A_m(q, k, z_q, x_k)', 0.3], ['W′_m', 0.53], ['W_m', 0.675], [t('formula.kind'), 0.8],
+  ];
+  const lineHeight = 20;
+  ctx.font = '12px system-ui, sans-serif';
+  columns.forEach(([head, at]) => note(ctx, head, at * width, top, INK));
+  ROWS.forEach((row, i) => {
+    const y = top + 20 + i * lineHeight;
+    if (row === chosen) {
+      ctx.fillStyle = '#efeefe';
+      ctx.fillRect(0, y - 3, width, lineHeight);
+    }
+    const cells = [rowName(row, t), row.M, row.omega, row.A, row.Wp, row.W, t(`formula.kind.${row.kind}`)];
+    cells.forEach((cell, c) => note(ctx, cell, columns[c][1] * width, y, c === 0 ? INK : MUTED));
+  });
+  return top + 20 + ROWS.length * lineHeight + 8;
+}
+
+// One map tile over the photo, the query marked; returns the tile's height.
+function tile(ctx, x, y, size, photo, map, query, caption, sentence) {
+  note(ctx, caption, x, y, INK);
+  const box = { x, y: y + 16, width: size, height: Math.round((size * photo.height) / photo.width) };
+  ctx.drawImage(photo, box.x, box.y, box.width, box.height);
+  const { lo, hi } = range(map.data);
+  ctx.save();
+  ctx.globalAlpha = 0.7;
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(mapCanvas(map, lo, hi), box.x, box.y, box.width, box.height);
+  ctx.restore();
+  drawQuery(ctx, box.x + query.u * box.width, box.y + query.v * box.height, 5);
+  // The sentence, wrapped to the tile's width.
+  ctx.font = '11px system-ui, sans-serif';
+  const words = sentence.split(/(?<=\s)|(?=[\u4e00-\u9fff])/);
+  let line = '';
+  let ly = box.y + box.height + 6;
+  for (const w of words) {
+    if (ctx.measureText(line + w).width > size && line) {
+      note(ctx, line.trim(), x, ly);
+      ly += 14;
+      line = '';
+    }
+    line += w;
+  }
+  if (line) note(ctx, line.trim(), x, ly);
+  return ly + 16 - y;
+}
+
+/** body.conv1's 3x3 window around the query on its grid: 1 where the convolution reads, else 0. */
+export function convWindow(grid, query) {
+  const cx = Math.min(grid.width - 1, Math.floor(query.u * grid.width));
+  const cy = Math.min(grid.height - 1, Math.floor(query.v * grid.height));
+  const data = new Float32Array(grid.width * grid.height);
+  for (let dy = -1; dy <= 1; dy++) {
+    for (let dx = -1; dx <= 1; dx++) {
+      const [x, y] = [cx + dx, cy + dy];
+      if (x >= 0 && y >= 0 && x < grid.width && y < grid.height) data[y * grid.width + x] = 1;
+    }
+  }
+  return { width: grid.width, height: grid.height, data };
+}
+
+export default {
+  name: 'formula',
+  bundledBlocks: ['nonlocal', 'mhsa', 'gc', 'se', 'eca', 'cbam'],
+  fits: (entry) => Boolean(KIND_ROW[entry.kind]),
+  controls: [],
+  maxHeight: 1400,
+  html: ({ block, entry, t }) => formulaHtml(rowOf(block, entry), t),
+  draw(ctx, width, { result, block, entry, photo, state, network, t }) {
+    const chosen = rowOf(block, entry);
+    title(ctx, t('formula.heading'), 0, 0);
+    let y = drawTable(ctx, width, 26, chosen, t);
+    title(ctx, t('formula.maps'), 0, y + 6);
+    y += 30;
+    if (network) {
+      note(ctx, t('formula.maps.network'), 0, y);
+      return { height: y + 30 };
+    }
+    const nonlocal = result.blocks.nonlocal;
+    if (!nonlocal || !result.blocks.gc) return sayBelow(ctx, y, t('formula.maps.switch'));
+    // The query: the one clicked in the attention view (Non-local's), else the block's centre.
+    const clicked = state.attention?.block === 'nonlocal' ? state.attention : null;
+    const cell = clicked ? { x: clicked.fx, y: clicked.fy } : nonlocal.queryCell;
+    const query = { u: (cell.x + 0.5) / nonlocal.grid.width, v: (cell.y + 0.5) / nonlocal.grid.height };
+    const stem = result.blocks.se?.grid ?? result.blocks.eca?.grid ?? result.blocks.gc.grid;
+    const maps = {
+      query_key: clicked ? clicked.row : nonlocal.attention,
+      key: result.blocks.gc.context,
+      position: convWindow(stem, query),
+    };
+    const size = Math.max(140, Math.min(300, Math.floor((width - 40) / 3)));
+    const heights = [
+      tile(ctx, 0, y, size, photo, maps.query_key, query, t('formula.kind.qk'), t('formula.map.qk')),
+      tile(ctx, size + 20, y, size, photo, maps.key, query, t('formula.kind.k'), t('formula.map.k')),
+      tile(ctx, 2 * (size + 20), y, size, photo, maps.position, query, t('formula.kind.position'), t('formula.map.position')),
+    ];
+    return { height: y + Math.max(...heights) + 8, maps, query };
+  },
+};
+
+function sayBelow(ctx, y, text) {
+  note(ctx, text, 0, y, MUTED);
+  return { height: y + 30 };
+}
