@@ -157,6 +157,10 @@ struct ApplyArgs {
     /// nonlocal, mhsa: also write the full attention matrix `attention` (N^2 floats per image)
     #[arg(long, help_heading = "Maps")]
     save_attention: bool,
+
+    /// se, eca: also write the block's steps, `trace.squeeze`, `trace.hidden` (SE), `trace.logits`
+    #[arg(long, help_heading = "Maps")]
+    trace: bool,
     /// nonlocal, mhsa: also write `attention_row`, where the pixel at column X, row Y attends
     #[arg(long, value_name = "X,Y", help_heading = "Maps")]
     query: Option<String>,
@@ -211,7 +215,7 @@ fn apply(args: &ApplyArgs) -> Result<String, String> {
     let (block, x, dims) = args.what.load()?;
     let query = args.query.as_deref().map(|q| parse_query(q, dims.w, dims.h)).transpose()?;
 
-    let request = MapRequest { full_attention: args.save_attention };
+    let request = MapRequest { full_attention: args.save_attention, trace: args.trace };
     block.check_request(dims, request).map_err(|e| e.to_string())?;
 
     let backend = select_backend(args.backend).map_err(|e| e.to_string())?;

@@ -49,6 +49,9 @@ fn cli_reproduces_golden_cases(backend: &str, tolerance: Tolerance) -> String {
         if expected.contains_key("attention") {
             extra.extend(["--save-attention", "--query", &query]);
         }
+        if expected.keys().any(|k| k.starts_with("trace.")) {
+            extra.push("--trace");
+        }
         let out = apply(&case, &case.dir.join("weights.safetensors"), &case.dir.join("input.safetensors"), &out_path, &extra);
         assert!(out.status.success(), "{}: {}", case.name, String::from_utf8_lossy(&out.stderr));
         if report.is_empty() {
@@ -433,4 +436,21 @@ fn bench_prints_one_json_line_last_and_refuses_what_it_cannot_run() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expected) && stderr.lines().count() == 1, "{extra:?}: {stderr}");
     }
+}
+
+#[test]
+fn trace_is_refused_in_one_line_for_a_block_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = case("cbam_timm");
+    let out = apply(
+        &case,
+        &case.dir.join("weights.safetensors"),
+        &case.dir.join("input.safetensors"),
+        &dir.path().join("y.safetensors"),
+        &["--trace"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("block cbam has no step-by-step trace yet (SE and ECA have)"), "{stderr}");
 }

@@ -78,7 +78,7 @@ fn gpu_matches_cpu_for_every_block_and_option_at_larger_sizes() {
         let c = if *kind == BlockKind::Mhsa { 48 } else { 72 };
         let block = Block::load(*kind, &seeded_weights(*kind, c, options, 100 + i as u64).unwrap(), options).unwrap();
         let x = random_tensor(vec![3, c, 13, 11], 200 + i as u64, 1.0);
-        let request = MapRequest { full_attention: matches!(kind, BlockKind::NonLocal | BlockKind::Mhsa) };
+        let request = MapRequest { full_attention: matches!(kind, BlockKind::NonLocal | BlockKind::Mhsa), ..Default::default() };
         let what = format!("{kind} {options:?}");
         let on_gpu = gpu.forward(&block, &x, request).unwrap();
         assert_ran_on_gpu(&what, &on_gpu);

@@ -107,7 +107,7 @@ proptest! {
         let x = random_tensor(vec![2, c, h, w], seed, 1.5);
         let options = BlockOptions { pairwise: Some(pairwise), scale: Some(ScaleMode::Inner), subsample, ..Default::default() };
         let block = Block::load(BlockKind::NonLocal, &random_weights(&nonlocal_spec(c, rd, pairwise), seed), &options).unwrap();
-        let out = CpuBackend::new().forward(&block, &x, MapRequest { full_attention: true }).unwrap();
+        let out = CpuBackend::new().forward(&block, &x, MapRequest { full_attention: true, ..Default::default() }).unwrap();
         let attention = &out.maps["attention"];
         let keys = if subsample { (h / 2) * (w / 2) } else { h * w };
         prop_assert_eq!(attention.shape(), &[2, h * w, keys][..]);
@@ -131,7 +131,7 @@ proptest! {
         let x = random_tensor(vec![1, c, h, w], seed, 1.5);
         let spec = [conv("qkv", 3 * c, c, true), conv("proj", c, c, true)].concat();
         let block = Block::load(BlockKind::Mhsa, &random_weights(&spec, seed), &BlockOptions { heads: Some(heads), ..Default::default() }).unwrap();
-        let out = CpuBackend::new().forward(&block, &x, MapRequest { full_attention: true }).unwrap();
+        let out = CpuBackend::new().forward(&block, &x, MapRequest { full_attention: true, ..Default::default() }).unwrap();
         let attention = &out.maps["attention"];
         prop_assert_eq!(attention.shape(), &[1, heads, n, n][..]);
         assert_rows_sum_to_one("mhsa attention", attention)?;

@@ -65,6 +65,20 @@ class GateRecorder:
         self.value = output
 
 
+class InputRecorder:
+    """Records what a module received (its first input) during the forward pass; `trim` cuts
+    `trim` values off both ends of the last axis (the circular padding CecaModule adds)."""
+
+    def __init__(self, module: nn.Module, trim: int = 0):
+        self.value = None
+        self.trim = trim
+        module.register_forward_pre_hook(self._hook)
+
+    def _hook(self, _module, inputs):
+        v = inputs[0]
+        self.value = v[..., self.trim:v.shape[-1] - self.trim] if self.trim else v
+
+
 class CbamMaxMean(CbamModule):
     """The official CBAM code's spatial gate: ChannelPool concatenates [max, mean]."""
 
@@ -165,9 +179,10 @@ def gate_run(gates):
 
 def main():
     torch.manual_seed(SEED)
-    # Everything under tests/fixtures/ is rewritten, except nets/ (tools/make_golden_nets.py's).
+    # Everything under tests/fixtures/ is rewritten, except nets/ (tools/make_golden_nets.py's)
+    # and cases/ (real users' files, copied from shared/cases).
     for old in sorted(FIXTURES.iterdir()) if FIXTURES.exists() else []:
-        if old.name != "nets":
+        if old.name not in ("nets", "cases"):
             shutil.rmtree(old) if old.is_dir() else old.unlink()
     FIXTURES.mkdir(parents=True, exist_ok=True)
     cases = []
@@ -181,8 +196,13 @@ def main():
             m.fc1 = nn.Conv2d(c, c // 16, 1, bias=False)
             m.fc2 = nn.Conv2d(c // 16, c, 1, bias=False)
         randomise(m)
-        rec = GateRecorder(m.gate)
-        write_case(cases, name, "se", [], m, torch.randn(2, c, 7, 9), gate_run({"channel": (rec, channel_map)}))
+        # The steps (MapRequest::trace): the means fc1 receives, the hidden units after the
+        # activation, fc2's logits, then the gate.
+        steps = {"channel": (GateRecorder(m.gate), channel_map),
+                 "trace.squeeze": (InputRecorder(m.fc1), channel_map),
+                 "trace.hidden": (GateRecorder(m.act), channel_map),
+                 "trace.logits": (GateRecorder(m.fc2), channel_map)}
+        write_case(cases, name, "se", [], m, torch.randn(2, c, 7, 9), gate_run(steps))
 
     # --- CBAM: timm default, the official code (MLP bias, [max, mean]), and a 3x3 spatial kernel.
     for name, args, make in [
@@ -238,9 +258,12 @@ def main():
                              ("eca_zero_auto", ["--padding", "zero"], EcaModule(channels=64), 64),
                              ("eca_circular_k5", ["--padding", "circular"], CecaModule(kernel_size=5), 20)]:
         randomise(m)
-        rec = GateRecorder(m.gate)
-        write_case(cases, name, "eca", args, m, torch.randn(2, c, 5, 6),
-                   gate_run({"channel": (rec, channel_map)}))
+        # The steps: the channel means the 1-D convolution receives (without CecaModule's circular
+        # padding), its logits, then the gate.
+        steps = {"channel": (GateRecorder(m.gate), channel_map),
+                 "trace.squeeze": (InputRecorder(m.conv, trim=m.padding if isinstance(m, CecaModule) else 0), channel_map),
+                 "trace.logits": (GateRecorder(m.conv), channel_map)}
+        write_case(cases, name, "eca", args, m, torch.randn(2, c, 5, 6), gate_run(steps))
 
     # --- GC: scale fusion (timm default) and add fusion (the paper's).
     for name, args, fuse_add in [("gc_scale", [], False), ("gc_add", ["--fusion", "add"], True)]:

@@ -385,6 +385,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     if (!this.result) return;
     const asked = this.result;
     if (this.view === 'tokens') return this._fetchWalk();
+    if (this.view === 'explain') return this._fetchTrace(asked);
     if (this.view === 'nonlocal') {
       // The query the `query` attribute names (a link's), once per result.
       const q = this.query;
@@ -528,6 +529,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       if (this.view === 'nonlocal') query(event); // hover follows the pointer; requests coalesce
       if (this.view === 'channel') this._hoverBar(event);
       if (this.view === 'tokens') this._hoverToken(event);
+      if (this.view === 'explain') this._hoverTrace(event);
       if (this.view === 'nonlocal') this._hoverHead(event, false);
       if (this.view === 'network') this._canvas.style.cursor = this._tileAt(event) ? 'pointer' : '';
     });
@@ -622,6 +624,29 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       if (this._state.walk.key === key) this._state.walk.error = this._t('tokens.refused', { why: String(e.message ?? e) });
     }
     if (this._state.walk.key === key && this.view === 'tokens') this._render();
+  }
+
+  // The inspected block's steps on the last run's input (SE, ECA), once per result and block.
+  async _fetchTrace(asked) {
+    const block = this._inspected();
+    if (this._network || !block || (this._state.trace?.block === block && this._state.trace.result_of === asked)) return;
+    const trace = { block, result_of: asked };
+    this._state.trace = trace;
+    try {
+      trace.result = await this._engine.call('trace', { block });
+    } catch (e) {
+      trace.error = String(e.message ?? e);
+    }
+    if (this._state.trace === trace && asked === this.result) this._render();
+  }
+
+  _hoverTrace(event) {
+    const bar = this._within(this._point(event), this._layout?.bars);
+    const channel = bar ? bar.index : null;
+    if (channel !== this._state.traceHover) {
+      this._state.traceHover = channel;
+      this._render();
+    }
   }
 
   _hoverToken(event) {

@@ -177,6 +177,10 @@ const ops = {
   async networkFeatures({ path, channels }) {
     return engine.networkFeatures(path, Uint32Array.from(channels));
   },
+  // A block's steps on the last run's input (the how-it-works view).
+  async trace({ block }) {
+    return engine.trace(block);
+  },
   // Self-attention on a few characters, step by step (the token walkthrough view).
   async tokenWalk({ text, heads }) {
     return engine.tokenWalk(text, heads);

@@ -2,8 +2,8 @@
 //! `a = sigmoid(conv1d_k(mean_hw(x)))` along the channel axis, `y = x * a`. Its weights do not
 //! fix the channel count, so it runs on any C.
 
-use super::ImageOutput;
 use super::options::{BlockOptions, EcaPadding};
+use super::{ImageOutput, MapRequest, Trace};
 use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -38,20 +38,25 @@ impl Eca {
         Ok(Self { kernel: r.require("conv.weight", &[1, 1, k])?, padding: options.padding.unwrap_or_default() })
     }
 
-    fn gate_from_means(&self, means: &[f32]) -> Vec<f32> {
+    fn gate_from_means(&self, means: &[f32], trace: &mut Trace) -> Vec<f32> {
         let mut gate = conv1d_channels(means, &self.kernel, self.padding.into());
+        trace.keep("trace.logits", &gate);
         sigmoid_in_place(&mut gate);
         gate
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
-        ImageOutput::gated_by_means(img, dims, kernels, |means| self.gate_from_means(means))
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, trace: Trace, kernels: Kernels) -> Result<ImageOutput> {
+        ImageOutput::gated_by_means(img, dims, kernels, trace, |means, trace| self.gate_from_means(means, trace))
     }
 
-    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         let means = channel_reduce(g, x, dims.c, dims.positions(), ChannelReduction::Mean)?;
         let logits = channel_conv1d(g, &means, dims.c, &self.kernel, self.padding.into())?;
         let gate = channel_gate(g, &logits, 1)?;
-        GpuOutput::channel_gated(g, x, gate, dims)
+        let mut out = GpuOutput::channel_gated(g, x, gate, dims)?;
+        if request.trace {
+            out.maps.extend([("trace.squeeze", vec![dims.c], means), ("trace.logits", vec![dims.c], logits)]);
+        }
+        Ok(out)
     }
 }

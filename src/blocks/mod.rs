@@ -37,6 +37,12 @@ pub const MAX_ATTENTION_BYTES: usize = 1 << 30;
 pub struct MapRequest {
     /// The whole attention matrix of Non-local / self-attention: `N` squared floats per image.
     pub full_attention: bool,
+    /// The block's steps, as maps named `trace.<step>` (the page's "how it works" view; the
+    /// golden tests hold them to the reference modules' intermediates). So far SE and ECA have
+    /// them: SE `trace.squeeze (N, C)` (the channel means), `trace.hidden (N, rd)` (fc1 then
+    /// ReLU), `trace.logits (N, C)` (fc2); ECA `trace.squeeze (N, C)`, `trace.logits (N, C)` (the
+    /// 1-D convolution). The gate is the `channel` map. Other blocks refuse it.
+    pub trace: bool,
 }
 
 /// A block's output `y`, its named maps (`channel`, `spatial`, `context`, `attention`), and
@@ -66,12 +72,14 @@ impl ImageOutput {
     }
 
     /// SE and ECA: the gate `gate_from_means` makes of the channel means, applied. The fast
-    /// kernels' means also prove the input finite ([`check_finite_via`]).
+    /// kernels' means also prove the input finite ([`check_finite_via`]). With `trace` on, the
+    /// means are kept as `trace.squeeze` and `gate_from_means` keeps its own steps in `trace`.
     pub(crate) fn gated_by_means(
         img: &[f32],
         dims: Dims,
         kernels: Kernels,
-        gate_from_means: impl FnOnce(&[f32]) -> Vec<f32>,
+        mut trace: Trace,
+        gate_from_means: impl FnOnce(&[f32], &mut Trace) -> Vec<f32>,
     ) -> Result<Self> {
         let means = match kernels {
             Kernels::Reference => mean_per_channel(img, dims.positions()),
@@ -81,7 +89,30 @@ impl ImageOutput {
                 means
             }
         };
-        Ok(Self::channel_gated(img, gate_from_means(&means), dims, kernels))
+        trace.keep("trace.squeeze", &means);
+        let gate = gate_from_means(&means, &mut trace);
+        let mut out = Self::channel_gated(img, gate, dims, kernels);
+        out.maps.extend(trace.steps);
+        Ok(out)
+    }
+}
+
+/// The steps a block keeps for [`MapRequest::trace`], one image's: nothing unless asked.
+pub(crate) struct Trace {
+    on: bool,
+    pub steps: Vec<(&'static str, Vec<usize>, Vec<f32>)>,
+}
+
+impl Trace {
+    pub fn new(request: MapRequest) -> Self {
+        Self { on: request.trace, steps: Vec::new() }
+    }
+
+    /// Keeps a copy of a vector step (one value per channel or hidden unit) when tracing.
+    pub fn keep(&mut self, name: &'static str, values: &[f32]) {
+        if self.on {
+            self.steps.push((name, vec![values.len()], values.to_vec()));
+        }
     }
 }
 
@@ -202,6 +233,12 @@ impl Block {
 
     /// Refuses a full attention map larger than [`MAX_ATTENTION_BYTES`].
     pub fn check_request(&self, dims: Dims, request: MapRequest) -> Result<()> {
+        if request.trace && !matches!(self, Block::Se(_) | Block::Eca(_)) {
+            return Err(Error::BadOption {
+                option: "trace",
+                reason: format!("block {} has no step-by-step trace yet (SE and ECA have)", self.kind().name()),
+            });
+        }
         if !request.full_attention {
             return Ok(());
         }
@@ -229,10 +266,10 @@ impl Block {
     /// [`Block::check_input`].
     pub(crate) fn forward_cpu(&self, x: &Tensor, dims: Dims, request: MapRequest, kernels: Kernels) -> Result<BlockOutput> {
         let per_image = |img: &[f32]| match self {
-            Block::Se(b) => b.forward_image(img, dims, kernels),
+            Block::Se(b) => b.forward_image(img, dims, Trace::new(request), kernels),
             Block::Cbam(b) => b.forward_image(img, dims, kernels),
             Block::NonLocal(b) => Ok(b.forward_image(img, dims, request, kernels)),
-            Block::Eca(b) => b.forward_image(img, dims, kernels),
+            Block::Eca(b) => b.forward_image(img, dims, Trace::new(request), kernels),
             Block::Gc(b) => b.forward_image(img, dims, kernels),
             Block::Mhsa(b) => Ok(b.forward_image(img, dims, request, kernels)),
         };
@@ -263,10 +300,10 @@ impl Block {
     /// Records the forward pass on the GPU; the twin of [`Block::forward_cpu`].
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         match self {
-            Block::Se(b) => b.record_gpu(g, x, dims),
+            Block::Se(b) => b.record_gpu(g, x, dims, request),
             Block::Cbam(b) => b.record_gpu(g, x, dims),
             Block::NonLocal(b) => b.record_gpu(g, x, dims, request),
-            Block::Eca(b) => b.record_gpu(g, x, dims),
+            Block::Eca(b) => b.record_gpu(g, x, dims, request),
             Block::Gc(b) => b.record_gpu(g, x, dims),
             Block::Mhsa(b) => b.record_gpu(g, x, dims, request),
         }

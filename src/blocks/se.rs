@@ -1,8 +1,8 @@
 //! Squeeze-and-Excitation (Hu et al. 2018), as timm's `SEModule`:
 //! `a = sigmoid(fc2(relu(fc1(mean_hw(x)))))`, `y = x * a`.
 
-use super::ImageOutput;
 use super::params::{Bias, Conv1x1};
+use super::{ImageOutput, MapRequest, Trace};
 use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -32,23 +32,34 @@ impl Se {
         self.fc1.inputs
     }
 
-    fn gate_from_means(&self, means: &[f32], kernels: Kernels) -> Vec<f32> {
+    fn gate_from_means(&self, means: &[f32], kernels: Kernels, trace: &mut Trace) -> Vec<f32> {
         let mut hidden = self.fc1.apply_with(kernels, means, 1);
         relu_in_place(&mut hidden);
+        trace.keep("trace.hidden", &hidden);
         let mut gate = self.fc2.apply_with(kernels, &hidden, 1);
+        trace.keep("trace.logits", &gate);
         sigmoid_in_place(&mut gate);
         gate
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
-        ImageOutput::gated_by_means(img, dims, kernels, |means| self.gate_from_means(means, kernels))
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, trace: Trace, kernels: Kernels) -> Result<ImageOutput> {
+        ImageOutput::gated_by_means(img, dims, kernels, trace, |means, trace| self.gate_from_means(means, kernels, trace))
     }
 
-    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         let means = channel_reduce(g, x, dims.c, dims.positions(), ChannelReduction::Mean)?;
         let hidden = conv1x1(g, &self.fc1, &means, 1, Activation::Relu, None)?;
         let logits = conv1x1(g, &self.fc2, &hidden, 1, Activation::None, None)?;
         let gate = channel_gate(g, &logits, 1)?;
-        GpuOutput::channel_gated(g, x, gate, dims)
+        let mut out = GpuOutput::channel_gated(g, x, gate, dims)?;
+        if request.trace {
+            let rd = self.fc1.outputs;
+            out.maps.extend([
+                ("trace.squeeze", vec![dims.c], means),
+                ("trace.hidden", vec![rd], hidden),
+                ("trace.logits", vec![dims.c], logits),
+            ]);
+        }
+        Ok(out)
     }
 }

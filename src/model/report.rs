@@ -68,6 +68,21 @@ pub fn independence_value(measured: &crate::analysis::QueryIndependence) -> Valu
     ])
 }
 
+/// A block's steps ([`Model::trace`]) as the page reads them: `{ squeeze, hidden?, logits, gate,
+/// channel_names?, ran_on }`, each a `Float32Array` of one image's values.
+pub fn trace_value(kind: BlockKind, out: &crate::blocks::BlockOutput) -> Value {
+    let mut fields: Vec<(&str, Value)> =
+        out.maps.iter().filter_map(|(name, t)| name.strip_prefix("trace.").map(|step| (step, Value::Floats(t.data().to_vec())))).collect();
+    if let Some(gate) = out.maps.get("channel") {
+        fields.push(("gate", Value::Floats(gate.data().to_vec())));
+    }
+    if let Some(names) = channel_names(kind) {
+        fields.push(("channel_names", Value::List(names.iter().map(|n| Value::Text(n.to_string())).collect())));
+    }
+    fields.push(("ran_on", Value::Text(out.ran_on.to_string())));
+    Value::object(fields)
+}
+
 /// [`crate::tokens::Walkthrough`] as the page reads it: every matrix a plane `{ width, height,
 /// data }` with one row per token (`width` its columns).
 pub fn walkthrough_value(w: &crate::tokens::Walkthrough) -> Value {

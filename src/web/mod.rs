@@ -286,6 +286,19 @@ impl Playground {
 
 #[wasm_bindgen]
 impl Playground {
+    /// `block`'s steps in the last run (SE and ECA so far; [`crate::blocks::MapRequest::trace`]):
+    /// `{ squeeze, hidden?, logits, gate, channel_names?, ran_on }`.
+    pub fn trace(&self, block: String) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let kind: BlockKind = block.parse().map_err(js_error)?;
+            let model = state.model.borrow().clone().ok_or_else(|| js_error("configure the blocks before running"))?;
+            let run = state.last_run.borrow().clone().ok_or_else(|| js_error("run an image first"))?;
+            let out = model.trace(&state.backend, &run, kind).await.map_err(js_error)?;
+            Ok(to_js(&report::trace_value(kind, &out)))
+        })
+    }
+
     /// Self-attention on the characters of `text` with `heads` heads, step by step
     /// ([`crate::tokens`]), on this playground's backend: `{ tokens, dim, x, similarity,
     /// similarity_weights, scale, heads: [{ q, k, v, scores, weights, out }], output, ran_on }`,

@@ -69,7 +69,7 @@ test('with lang="zh" the controls and every view speak Chinese, and the switch t
     const tabs = [...el.shadowRoot.querySelectorAll('.tab')].filter((t) => !t.hidden).map((t) => t.textContent);
     // Every view draws in Chinese (the canvas text is checked through the scene's translator).
     const views = [];
-    for (const view of ['channel', 'spatial', 'nonlocal', 'features', 'formula', 'tokens']) {
+    for (const view of ['channel', 'spatial', 'nonlocal', 'features', 'explain', 'formula', 'tokens']) {
       el.setAttribute('view', view);
       views.push(el._layout?.height > 40);
     }
@@ -84,11 +84,11 @@ test('with lang="zh" the controls and every view speak Chinese, and the switch t
     const after = [...el.shadowRoot.querySelectorAll('.tab')].filter((t) => !t.hidden).map((t) => t.textContent);
     return { after, lang: el.language };
   }));
-  assert.deepEqual(seen.tabs, ['通道权重', '空间图', '注意力', '特征', '统一公式', '词元自注意力']);
+  assert.deepEqual(seen.tabs, ['通道权重', '空间图', '注意力', '特征', '计算过程', '统一公式', '词元自注意力']);
   assert.ok(seen.texts.some((t) => /^(圆盘|正方形|三角形|十字|圆环|星形)$/.test(t)), 'the predicted shape is named in Chinese');
   assert.deepEqual(seen.texts.filter((t) => english.has(t)), [], 'no English word of the element with lang="zh"');
   assert.ok(seen.views.every(Boolean), 'every view draws');
-  assert.deepEqual(seen.after, ['Channel weights', 'Spatial map', 'Attention', 'Features', 'One formula', 'Self-attention on tokens']);
+  assert.deepEqual(seen.after, ['Channel weights', 'Spatial map', 'Attention', 'Features', 'How it works', 'One formula', 'Self-attention on tokens']);
   assert.equal(seen.lang, 'en');
   assert.deepEqual(problems, []);
   await page.close();

@@ -11,6 +11,7 @@ import features from './features.js';
 import network from './network.js';
 import tokens from './tokens.js';
 import formula from './formula.js';
+import explain from './explain.js';
 
-export const VIEWS = [network, channel, spatial, attention, features, formula, tokens];
+export const VIEWS = [network, channel, spatial, attention, features, explain, formula, tokens];
 export const viewNamed = (name) => VIEWS.find((v) => v.name === name);
