@@ -158,7 +158,8 @@ struct ApplyArgs {
     #[arg(long, help_heading = "Maps")]
     save_attention: bool,
 
-    /// se, eca: also write the block's steps, `trace.squeeze`, `trace.hidden` (SE), `trace.logits`
+    /// Also write the block's steps as `trace.*` (SE: squeeze, hidden, logits; CBAM: squeeze, mlp,
+    /// pooled, conv, logits; ...; Non-local and MHSA at the --query pixel, which they need)
     #[arg(long, help_heading = "Maps")]
     trace: bool,
     /// nonlocal, mhsa: also write `attention_row`, where the pixel at column X, row Y attends
@@ -215,7 +216,10 @@ fn apply(args: &ApplyArgs) -> Result<String, String> {
     let (block, x, dims) = args.what.load()?;
     let query = args.query.as_deref().map(|q| parse_query(q, dims.w, dims.h)).transpose()?;
 
-    let request = MapRequest { full_attention: args.save_attention, trace: args.trace };
+    if args.trace && has_attention && query.is_none() {
+        return Err(format!("option --trace: block {} traces one query pixel's steps; give it with --query X,Y", args.what.block.name()));
+    }
+    let request = MapRequest { full_attention: args.save_attention, trace: args.trace, query: query.unwrap_or(0) };
     block.check_request(dims, request).map_err(|e| e.to_string())?;
 
     let backend = select_backend(args.backend).map_err(|e| e.to_string())?;

@@ -439,9 +439,9 @@ fn bench_prints_one_json_line_last_and_refuses_what_it_cannot_run() {
 }
 
 #[test]
-fn trace_is_refused_in_one_line_for_a_block_without_one() {
+fn a_trace_of_nonlocal_without_a_query_is_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let case = case("cbam_timm");
+    let case = case("nonlocal_timm");
     let out = apply(
         &case,
         &case.dir.join("weights.safetensors"),
@@ -452,5 +452,6 @@ fn trace_is_refused_in_one_line_for_a_block_without_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("block cbam has no step-by-step trace yet (SE and ECA have)"), "{stderr}");
+    assert!(stderr.contains("option --trace: block nonlocal traces one query pixel's steps; give it with --query X,Y"), "{stderr}");
+    assert!(!dir.path().join("y.safetensors").exists());
 }

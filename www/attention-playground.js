@@ -521,6 +521,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     };
     this._canvas.addEventListener('click', (event) => {
       if (this.view === 'network') return this._clickNetwork(event);
+      if (this.view === 'explain') {
+        this._hoverTrace(event);
+        return this._clickTrace();
+      }
       const hit = this._hitPhoto(event);
       if (hit && this.view === 'nonlocal') this._keepQuery(hit.x, hit.y);
       query(event);
@@ -626,27 +630,59 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     if (this._state.walk.key === key && this.view === 'tokens') this._render();
   }
 
-  // The inspected block's steps on the last run's input (SE, ECA), once per result and block.
+  // The inspected block's steps on the last run's input, once per result, block and (for
+  // Non-local and MHSA) query: the one clicked in this view, else the attention view's, else the
+  // run's own.
   async _fetchTrace(asked) {
     const block = this._inspected();
-    if (this._network || !block || (this._state.trace?.block === block && this._state.trace.result_of === asked)) return;
-    const trace = { block, result_of: asked };
+    if (this._network || !block || !asked.blocks[block]) return;
+    const entry = asked.blocks[block];
+    const chosen = [this._state.traceQuery, this._state.attention].find((q) => q?.block === block);
+    const askedCell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell ?? { x: 0, y: 0 };
+    // A query kept from another photo may lie outside this one's grid.
+    const grid = entry.grid ?? { width: askedCell.x + 1, height: askedCell.y + 1 };
+    const cell = { x: Math.min(askedCell.x, grid.width - 1), y: Math.min(askedCell.y, grid.height - 1) };
+    const at = block === 'nonlocal' || block === 'mhsa' ? `${cell.x},${cell.y}` : '';
+    const old = this._state.trace;
+    if (old?.block === block && old.result_of === asked && old.at === at) return;
+    const trace = { block, result_of: asked, at };
     this._state.trace = trace;
     try {
-      trace.result = await this._engine.call('trace', { block });
+      trace.result = await this._engine.call('trace', { block, fx: cell.x, fy: cell.y });
     } catch (e) {
       trace.error = String(e.message ?? e);
     }
     if (this._state.trace === trace && asked === this.result) this._render();
   }
 
+  // Hover in the how-it-works view: a bar follows its channel, a map cell its position.
   _hoverTrace(event) {
-    const bar = this._within(this._point(event), this._layout?.bars);
-    const channel = bar ? bar.index : null;
-    if (channel !== this._state.traceHover) {
-      this._state.traceHover = channel;
+    const p = this._point(event);
+    const region = this._within(p, this._layout?.bars);
+    let hover = null;
+    if (region?.kind === 'c') hover = { kind: 'c', index: region.index };
+    if (region?.kind === 'p') {
+      const { width, height } = region.grid;
+      const cx = Math.min(width - 1, Math.floor(((p.x - region.x) / region.width) * width));
+      const cy = Math.min(height - 1, Math.floor(((p.y - region.y) / region.height) * height));
+      hover = { kind: 'p', index: cy * width + cx, width, height };
+    }
+    const key = (h) => (h ? `${h.kind}${h.index}/${h.width}` : '');
+    if (key(hover) !== key(this._state.traceHover)) {
+      this._state.traceHover = hover;
       this._render();
     }
+  }
+
+  // A click on a map of Non-local's or MHSA's steps moves the query there.
+  _clickTrace() {
+    const hover = this._state.traceHover;
+    const block = this._inspected();
+    const grid = this._layout?.traceGrid;
+    if (hover?.kind !== 'p' || !grid || !this.result) return;
+    const cell = viewNamed('explain').onGrid(hover.index, hover, grid);
+    this._state.traceQuery = { block, fx: cell.x, fy: cell.y };
+    this._fetchTrace(this.result);
   }
 
   _hoverToken(event) {

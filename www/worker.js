@@ -177,9 +177,10 @@ const ops = {
   async networkFeatures({ path, channels }) {
     return engine.networkFeatures(path, Uint32Array.from(channels));
   },
-  // A block's steps on the last run's input (the how-it-works view).
-  async trace({ block }) {
-    return engine.trace(block);
+  // A block's steps on the last run's input (the how-it-works view); Non-local and MHSA at the
+  // feature cell (fx, fy).
+  async trace({ block, fx, fy }) {
+    return engine.trace(block, fx ?? 0, fy ?? 0);
   },
   // Self-attention on a few characters, step by step (the token walkthrough view).
   async tokenWalk({ text, heads }) {

@@ -5,7 +5,7 @@
 
 use super::options::{BlockOptions, Fusion};
 use super::params::{Bias, Conv1x1};
-use super::{ImageOutput, check_finite_via};
+use super::{ImageOutput, MapRequest, Trace, check_finite_via};
 use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -63,69 +63,90 @@ impl Gc {
         w
     }
 
-    /// `T(ctx)` for the pooled context vector.
-    fn transform(&self, context: &[f32], kernels: Kernels) -> Vec<f32> {
+    /// `T(ctx)` for the pooled context vector, keeping `trace.hidden` (fc1), `trace.normed`
+    /// (LayerNorm then ReLU) and `trace.transform` when tracing.
+    fn transform(&self, context: &[f32], kernels: Kernels, trace: &mut Trace) -> Vec<f32> {
         let mut hidden = self.fc1.apply_with(kernels, context, 1);
+        trace.keep("trace.hidden", &hidden);
         layer_norm_in_place(&mut hidden, &self.norm_weight, &self.norm_bias, LAYER_NORM_EPS);
         relu_in_place(&mut hidden);
-        self.fc2.apply_with(kernels, &hidden, 1)
+        trace.keep("trace.normed", &hidden);
+        let t = self.fc2.apply_with(kernels, &hidden, 1);
+        trace.keep("trace.transform", &t);
+        t
     }
 
-    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, kernels: Kernels) -> Result<ImageOutput> {
+    pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, mut trace: Trace, kernels: Kernels) -> Result<ImageOutput> {
         let positions = dims.positions();
-        let (weights, context) = match kernels {
-            Kernels::Reference => {
-                let weights = self.context_weights(img, positions);
-                let context = img
-                    .chunks_exact(positions)
-                    .map(|ch| ch.iter().zip(&weights).map(|(&v, &w)| f64::from(v) * f64::from(w)).sum::<f64>() as f32)
-                    .collect();
-                (weights, context)
-            }
+        let mut weights = match kernels {
+            Kernels::Reference => self.conv_attn.apply(img, positions),
             fast => {
-                let mut weights = fast.conv1x1(self.conv_attn.dense(), img, positions, None);
+                let logits = fast.conv1x1(self.conv_attn.dense(), img, positions, None);
                 // Each logit sums a weight times every channel's value at its position.
-                check_finite_via(&weights, img)?;
-                fast.softmax_in_place(&mut weights);
-                let context = fast.weighted_channel_sums(img, &weights);
-                (weights, context)
+                check_finite_via(&logits, img)?;
+                logits
             }
         };
-        let mut t = self.transform(&context, kernels);
+        trace.keep_shaped("trace.logits", &[dims.h, dims.w], &weights);
+        let context: Vec<f32> = match kernels {
+            Kernels::Reference => {
+                softmax_in_place(&mut weights);
+                img.chunks_exact(positions)
+                    .map(|ch| ch.iter().zip(&weights).map(|(&v, &w)| f64::from(v) * f64::from(w)).sum::<f64>() as f32)
+                    .collect()
+            }
+            fast => {
+                fast.softmax_in_place(&mut weights);
+                fast.weighted_channel_sums(img, &weights)
+            }
+        };
+        trace.keep("trace.context", &context);
+        let mut t = self.transform(&context, kernels, &mut trace);
         let context_map = ("context", vec![dims.h, dims.w], weights);
-        match self.fusion {
+        let mut out = match self.fusion {
             Fusion::Scale => {
                 sigmoid_in_place(&mut t);
                 let mut out = ImageOutput::channel_gated(img, t, dims, kernels);
                 out.maps.push(context_map);
-                Ok(out)
+                out
             }
             Fusion::Add => {
                 let y = img.chunks_exact(positions).zip(&t).flat_map(|(ch, &add)| ch.iter().map(move |&v| v + add)).collect();
-                Ok(ImageOutput { y, maps: vec![context_map] })
+                ImageOutput { y, maps: vec![context_map] }
             }
-        }
+        };
+        out.maps.extend(trace.steps);
+        Ok(out)
     }
 
-    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuOutput> {
+    pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         let (c, positions) = (dims.c, dims.positions());
         let logits = conv1x1(g, &self.conv_attn, x, positions, Activation::None, None)?;
         let weights = softmax_positions(g, &logits, positions)?;
         let context = channel_reduce(g, x, c, positions, ChannelReduction::WeightedSum(&weights))?;
         let hidden = conv1x1(g, &self.fc1, &context, 1, Activation::None, None)?;
-        let hidden = layer_norm_relu(g, &hidden, &self.norm_weight, &self.norm_bias, LAYER_NORM_EPS)?;
-        let t = conv1x1(g, &self.fc2, &hidden, 1, Activation::None, None)?;
-        let context_map = ("context", vec![dims.h, dims.w], weights);
-        match self.fusion {
+        let normed = layer_norm_relu(g, &hidden, &self.norm_weight, &self.norm_bias, LAYER_NORM_EPS)?;
+        let t = conv1x1(g, &self.fc2, &normed, 1, Activation::None, None)?;
+        let mut maps = vec![("context", vec![dims.h, dims.w], weights)];
+        let y = match self.fusion {
             Fusion::Scale => {
                 let gate = channel_gate(g, &t, 1)?;
                 let y = apply_gates(g, x, c, positions, Gating::Channel(&gate))?;
-                Ok(GpuOutput { y, maps: vec![context_map, ("channel", vec![c], gate)] })
+                maps.push(("channel", vec![c], gate));
+                y
             }
-            Fusion::Add => {
-                let y = apply_gates(g, x, c, positions, Gating::AddChannel(&t))?;
-                Ok(GpuOutput { y, maps: vec![context_map] })
-            }
+            Fusion::Add => apply_gates(g, x, c, positions, Gating::AddChannel(&t))?,
+        };
+        if request.trace {
+            let rd = self.fc1.outputs;
+            maps.extend([
+                ("trace.logits", vec![dims.h, dims.w], logits),
+                ("trace.context", vec![c], context),
+                ("trace.hidden", vec![rd], hidden),
+                ("trace.normed", vec![rd], normed),
+                ("trace.transform", vec![c], t),
+            ]);
         }
+        Ok(GpuOutput { y, maps })
     }
 }

@@ -8,8 +8,9 @@ use super::{ImageOutput, MapRequest};
 use crate::error::{Error, Result};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
-use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows};
+use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows, attention_scores};
 use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::slice::{at_position, slice};
 use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
 use crate::simd::{AttentionInput, Kernels, Weighting};
@@ -61,6 +62,49 @@ impl Mhsa {
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
+        let mut out = self.forward_untraced(img, dims, request, kernels);
+        if request.trace {
+            out.maps.extend(self.trace_at(img, dims, request.query));
+        }
+        out
+    }
+
+    /// The steps at position `query` ([`MapRequest::trace`]), from the plain code: per head the
+    /// query vector, the keys and values, the scaled scores and their softmax, the weighted sum
+    /// of the values; then `proj` of the heads side by side.
+    fn trace_at(&self, img: &[f32], dims: Dims, query: usize) -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
+        let (n, c, dh, heads) = (dims.positions(), self.channels(), self.head_dim(), self.heads);
+        let projected = self.project(img, n);
+        let (mut q, mut keys, mut values, mut scores, mut weights, mut mixed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for qkv in &projected {
+            let affinity = self.head_affinity(qkv);
+            let row = affinity.row(query);
+            q.extend_from_slice(&qkv[0][query * dh..(query + 1) * dh]);
+            keys.extend(transpose(&qkv[1], n, dh));
+            values.extend(transpose(&qkv[2], n, dh));
+            scores.extend(affinity.logits(query));
+            let mut sum = vec![0.0f32; dh];
+            for (w, v) in row.iter().zip(qkv[2].chunks_exact(dh)) {
+                sum.iter_mut().zip(v).for_each(|(a, &v)| *a += w * v);
+            }
+            mixed.extend(sum);
+            weights.extend(row);
+        }
+        let output = self.proj.apply(&mixed, 1);
+        let (h, w) = (dims.h, dims.w);
+        vec![
+            ("trace.query", vec![heads, dh], q),
+            ("trace.keys", vec![heads, dh, h, w], keys),
+            ("trace.values", vec![heads, dh, h, w], values),
+            ("trace.scores", vec![heads, h, w], scores),
+            ("trace.weights", vec![heads, h, w], weights),
+            ("trace.mixed", vec![heads, dh], mixed),
+            ("trace.output", vec![c], output),
+        ]
+    }
+
+    fn forward_untraced(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
         match kernels {
             Kernels::Reference => self.forward_reference(img, dims, request),
             // The full matrix, when asked for, comes from the reference.
@@ -150,6 +194,19 @@ impl Mhsa {
         let mut maps = Vec::new();
         if request.full_attention {
             maps.push(("attention", vec![self.heads, n, n], attention_rows(g, &inputs, 0, n)?));
+        }
+        if request.trace {
+            let (q, c, dh, heads, (h, w)) = (request.query, self.channels(), self.head_dim(), self.heads, (dims.h, dims.w));
+            let qkv = &inputs.q.tensor;
+            maps.extend([
+                ("trace.query", vec![heads, dh], slice(g, qkv, 3 * c, n, 0..c, q..q + 1)?),
+                ("trace.keys", vec![heads, dh, h, w], slice(g, qkv, 3 * c, n, c..2 * c, 0..n)?),
+                ("trace.values", vec![heads, dh, h, w], slice(g, qkv, 3 * c, n, 2 * c..3 * c, 0..n)?),
+                ("trace.scores", vec![heads, h, w], attention_scores(g, &inputs, q)?),
+                ("trace.weights", vec![heads, h, w], attention_rows(g, &inputs, q, 1)?),
+                ("trace.mixed", vec![heads, dh], at_position(g, &heads_out, c, n, q)?),
+                ("trace.output", vec![c], at_position(g, &y, c, n, q)?),
+            ]);
         }
         Ok(GpuOutput { y, maps })
     }

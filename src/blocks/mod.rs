@@ -38,11 +38,26 @@ pub struct MapRequest {
     /// The whole attention matrix of Non-local / self-attention: `N` squared floats per image.
     pub full_attention: bool,
     /// The block's steps, as maps named `trace.<step>` (the page's "how it works" view; the
-    /// golden tests hold them to the reference modules' intermediates). So far SE and ECA have
-    /// them: SE `trace.squeeze (N, C)` (the channel means), `trace.hidden (N, rd)` (fc1 then
-    /// ReLU), `trace.logits (N, C)` (fc2); ECA `trace.squeeze (N, C)`, `trace.logits (N, C)` (the
-    /// 1-D convolution). The gate is the `channel` map. Other blocks refuse it.
+    /// golden tests hold them to the reference modules' intermediates). Shapes are one image's
+    /// (the batch adds a leading `N`); the gates stay the `channel` / `spatial` / `context` maps.
+    /// - SE: `squeeze (C)` the channel means, `hidden (rd)` fc1 then ReLU, `logits (C)` fc2.
+    /// - ECA: `squeeze (C)`, `logits (C)` the 1-D convolution.
+    /// - CBAM: `squeeze (C, 2)` each channel's mean and max, `mlp (C, 2)` the shared MLP on each,
+    ///   `pooled (2, H, W)` the maps over the channels of `x * a` in the block's order, `conv (H, W)`
+    ///   the k x k convolution, `logits (H, W)` after its BatchNorm.
+    /// - GC: `logits (H, W)` conv_attn, `context (C)` the weighted sum, `hidden (rd)` fc1,
+    ///   `normed (rd)` LayerNorm then ReLU, `transform (C)` fc2.
+    /// - Non-local, at [`MapRequest::query`]: `input (C)` x there, `theta (d)`, `keys (d, Hk, Wk)`
+    ///   phi, `logits (Hk, Wk)` the scores before normalising (softmax forms: `scale theta.phi`;
+    ///   dot product: `theta.phi`; concatenation: `relu(w.[theta, phi])`), `weights (Hk, Wk)` the
+    ///   normalised row, `attended (rd)` the weighted sum of g, `z (C)`, `normed (C)` after the
+    ///   BatchNorm, `output (C)` with the residual.
+    /// - MHSA, at [`MapRequest::query`]: `query (heads, dh)`, `keys (heads, dh, H, W)`,
+    ///   `values (heads, dh, H, W)`, `scores (heads, H, W)` `q.k / sqrt(dh)`, `weights (heads, H, W)`
+    ///   their softmax, `mixed (heads, dh)` the weighted sum of v, `output (C)` after `proj`.
     pub trace: bool,
+    /// The position (row-major over `H x W`) whose steps Non-local and MHSA trace.
+    pub query: usize,
 }
 
 /// A block's output `y`, its named maps (`channel`, `spatial`, `context`, `attention`), and
@@ -108,10 +123,26 @@ impl Trace {
         Self { on: request.trace, steps: Vec::new() }
     }
 
+    /// Keeps nothing.
+    pub fn off() -> Self {
+        Self { on: false, steps: Vec::new() }
+    }
+
+    /// Whether the caller asked for the steps.
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
     /// Keeps a copy of a vector step (one value per channel or hidden unit) when tracing.
     pub fn keep(&mut self, name: &'static str, values: &[f32]) {
+        self.keep_shaped(name, &[values.len()], values);
+    }
+
+    /// Keeps a copy of a step of one image's `shape` when tracing.
+    pub fn keep_shaped(&mut self, name: &'static str, shape: &[usize], values: &[f32]) {
         if self.on {
-            self.steps.push((name, vec![values.len()], values.to_vec()));
+            debug_assert_eq!(shape.iter().product::<usize>(), values.len(), "{name}");
+            self.steps.push((name, shape.to_vec(), values.to_vec()));
         }
     }
 }
@@ -233,11 +264,8 @@ impl Block {
 
     /// Refuses a full attention map larger than [`MAX_ATTENTION_BYTES`].
     pub fn check_request(&self, dims: Dims, request: MapRequest) -> Result<()> {
-        if request.trace && !matches!(self, Block::Se(_) | Block::Eca(_)) {
-            return Err(Error::BadOption {
-                option: "trace",
-                reason: format!("block {} has no step-by-step trace yet (SE and ECA have)", self.kind().name()),
-            });
+        if request.trace && matches!(self, Block::NonLocal(_) | Block::Mhsa(_)) {
+            self.check_query(dims, request.query)?;
         }
         if !request.full_attention {
             return Ok(());
@@ -267,10 +295,10 @@ impl Block {
     pub(crate) fn forward_cpu(&self, x: &Tensor, dims: Dims, request: MapRequest, kernels: Kernels) -> Result<BlockOutput> {
         let per_image = |img: &[f32]| match self {
             Block::Se(b) => b.forward_image(img, dims, Trace::new(request), kernels),
-            Block::Cbam(b) => b.forward_image(img, dims, kernels),
+            Block::Cbam(b) => b.forward_image(img, dims, Trace::new(request), kernels),
             Block::NonLocal(b) => Ok(b.forward_image(img, dims, request, kernels)),
             Block::Eca(b) => b.forward_image(img, dims, Trace::new(request), kernels),
-            Block::Gc(b) => b.forward_image(img, dims, kernels),
+            Block::Gc(b) => b.forward_image(img, dims, Trace::new(request), kernels),
             Block::Mhsa(b) => Ok(b.forward_image(img, dims, request, kernels)),
         };
         let image_len = dims.image_len();
@@ -301,10 +329,10 @@ impl Block {
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         match self {
             Block::Se(b) => b.record_gpu(g, x, dims, request),
-            Block::Cbam(b) => b.record_gpu(g, x, dims),
+            Block::Cbam(b) => b.record_gpu(g, x, dims, request),
             Block::NonLocal(b) => b.record_gpu(g, x, dims, request),
             Block::Eca(b) => b.record_gpu(g, x, dims, request),
-            Block::Gc(b) => b.record_gpu(g, x, dims),
+            Block::Gc(b) => b.record_gpu(g, x, dims, request),
             Block::Mhsa(b) => b.record_gpu(g, x, dims, request),
         }
     }

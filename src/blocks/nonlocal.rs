@@ -11,9 +11,10 @@ use super::{ImageOutput, MapRequest};
 use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
-use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows};
+use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows, attention_scores};
 use crate::gpu::kernels::linear::{Activation, conv1x1};
 use crate::gpu::kernels::pooling as gpu_pooling;
+use crate::gpu::kernels::slice::at_position;
 use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
 use crate::kernels::norm::BatchNorm;
@@ -151,6 +152,14 @@ impl NonLocal {
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
+        let mut out = self.forward_untraced(img, dims, request, kernels);
+        if request.trace {
+            out.maps.extend(self.trace_at(img, dims, request.query));
+        }
+        out
+    }
+
+    fn forward_untraced(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
         // The fast path has no full matrix to report and no concatenation form (its scores are
         // not a product); those run on the reference.
         let weighting = match self.pairwise {
@@ -197,14 +206,47 @@ impl NonLocal {
         ImageOutput { y: out, maps }
     }
 
+    /// The steps at position `query` ([`MapRequest::trace`]), from the plain code: the query
+    /// vector, the keys, the scores and their normalised row, the weighted sum of g, `z`, its
+    /// BatchNorm and the residual.
+    fn trace_at(&self, img: &[f32], dims: Dims, query: usize) -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
+        let (n, c, rd) = (dims.positions(), dims.c, self.g.outputs);
+        let (key_rows, key_cols) = self.key_grid(dims);
+        let e = self.embed(img, dims);
+        let affinity = self.affinity(&e);
+        let weights = affinity.row(query);
+        let mut attended = vec![0.0f32; rd];
+        for (w, v) in weights.iter().zip(e.values.chunks_exact(rd)) {
+            attended.iter_mut().zip(v).for_each(|(a, &v)| *a += w * v);
+        }
+        let z = self.z.apply(&attended, 1);
+        let mut normed = z.clone();
+        self.norm.apply(&mut normed, 1);
+        let input: Vec<f32> = (0..c).map(|ch| img[ch * n + query]).collect();
+        let output = normed.iter().zip(&input).map(|(a, b)| a + b).collect();
+        let grid = vec![key_rows, key_cols];
+        vec![
+            ("trace.input", vec![c], input),
+            ("trace.theta", vec![e.dim], e.queries[query * e.dim..(query + 1) * e.dim].to_vec()),
+            ("trace.keys", vec![e.dim, key_rows, key_cols], transpose(&e.keys, key_rows * key_cols, e.dim)),
+            ("trace.logits", grid.clone(), affinity.logits(query)),
+            ("trace.weights", grid, weights),
+            ("trace.attended", vec![rd], attended),
+            ("trace.z", vec![c], z),
+            ("trace.normed", vec![c], normed),
+            ("trace.output", vec![c], output),
+        ]
+    }
+
     /// Where query `query` attends, as a `(Hk, Wk)` map over the key grid.
     pub(crate) fn attention_row(&self, img: &[f32], dims: Dims, query: usize) -> (Vec<usize>, Vec<f32>) {
         let (key_rows, key_cols) = self.key_grid(dims);
         (vec![key_rows, key_cols], self.affinity(&self.embed(img, dims)).row(query))
     }
 
-    /// Queries, keys and values on the GPU, channel-major as the convolutions write them.
-    fn embed_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<AttentionInputs> {
+    /// Queries, keys and values on the GPU, channel-major as the convolutions write them; also
+    /// theta and phi themselves (the concatenation form's queries and keys are their projections).
+    fn embed_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<(AttentionInputs, GpuTensor, GpuTensor)> {
         let (positions, rd) = (dims.positions(), self.g.outputs);
         let (theta, mut phi, dim) = match &self.theta_phi {
             Some((t, p)) => {
@@ -224,10 +266,10 @@ impl NonLocal {
                 let key_terms = conv1x1(g, w_phi, &phi, keys, Activation::None, None)?;
                 (query_terms, key_terms, 1, PairwiseForm::ConcatReluMean)
             }
-            (None, Pairwise::DotProduct) => (theta, phi, dim, PairwiseForm::DotMean),
-            (None, _) => (theta, phi, dim, PairwiseForm::Softmax { scale: self.scale }),
+            (None, Pairwise::DotProduct) => (theta.clone(), phi.clone(), dim, PairwiseForm::DotMean),
+            (None, _) => (theta.clone(), phi.clone(), dim, PairwiseForm::Softmax { scale: self.scale }),
         };
-        Ok(AttentionInputs {
+        let inputs = AttentionInputs {
             q: Operand::whole(q, dim),
             k: Operand::whole(k, dim),
             v: Operand::whole(values, rd),
@@ -238,18 +280,36 @@ impl NonLocal {
             heads: 1,
             images: dims.n,
             form,
-        })
+        };
+        Ok((inputs, theta, phi))
     }
 
     /// `BN(z(attend(...))) + x`, with BN folded into `z` and the residual added as `z` writes.
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         let positions = dims.positions();
-        let inputs = self.embed_gpu(g, x, dims)?;
+        let (inputs, theta, phi) = self.embed_gpu(g, x, dims)?;
         let attended = attend(g, &inputs)?;
         let y = conv1x1(g, &self.z_with_norm, &attended, positions, Activation::None, Some(x))?;
         let mut maps = Vec::new();
         if request.full_attention {
             maps.push(("attention", vec![positions, inputs.keys], attention_rows(g, &inputs, 0, positions)?));
+        }
+        if request.trace {
+            let (q, c, rd) = (request.query, dims.c, self.g.outputs);
+            let d = theta.len / (dims.n * positions);
+            let (key_rows, key_cols) = self.key_grid(dims);
+            let attended_q = at_position(g, &attended, rd, positions, q)?;
+            maps.extend([
+                ("trace.input", vec![c], at_position(g, x, c, positions, q)?),
+                ("trace.theta", vec![d], at_position(g, &theta, d, positions, q)?),
+                ("trace.keys", vec![d, key_rows, key_cols], phi),
+                ("trace.logits", vec![key_rows, key_cols], attention_scores(g, &inputs, q)?),
+                ("trace.weights", vec![key_rows, key_cols], attention_rows(g, &inputs, q, 1)?),
+                ("trace.z", vec![c], conv1x1(g, &self.z, &attended_q, 1, Activation::None, None)?),
+                ("trace.normed", vec![c], conv1x1(g, &self.z_with_norm, &attended_q, 1, Activation::None, None)?),
+                ("trace.attended", vec![rd], attended_q),
+                ("trace.output", vec![c], at_position(g, &y, c, positions, q)?),
+            ]);
         }
         Ok(GpuOutput { y, maps })
     }
@@ -262,7 +322,7 @@ impl NonLocal {
         query: usize,
     ) -> Result<(Vec<usize>, GpuTensor)> {
         let (key_rows, key_cols) = self.key_grid(dims);
-        let inputs = self.embed_gpu(g, x, dims)?;
+        let (inputs, ..) = self.embed_gpu(g, x, dims)?;
         Ok((vec![key_rows, key_cols], attention_rows(g, &inputs, query, 1)?))
     }
 }

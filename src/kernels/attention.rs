@@ -70,6 +70,23 @@ impl Affinity<'_> {
         }
     }
 
+    /// The scores of query `i` over all keys before they are normalised: `scale * q_i . k_j`
+    /// (softmax), `q_i . k_j` (dot product, before `/ num_keys`), `relu(a_i + b_j)`
+    /// (concatenation, before `/ num_keys`). [`Affinity::row`] is these, normalised.
+    pub fn logits(&self, i: usize) -> Vec<f32> {
+        match *self {
+            Affinity::Softmax { queries, keys, dim, scale } => {
+                let q = &queries[i * dim..(i + 1) * dim];
+                keys.chunks_exact(dim).map(|k| scale * dot(q, k)).collect()
+            }
+            Affinity::DotMean { queries, keys, dim } => {
+                let q = &queries[i * dim..(i + 1) * dim];
+                keys.chunks_exact(dim).map(|k| dot(q, k)).collect()
+            }
+            Affinity::ConcatReluMean { query_terms, key_terms } => key_terms.iter().map(|&b| (query_terms[i] + b).max(0.0)).collect(),
+        }
+    }
+
     /// The attention weights of query `i` over all keys.
     pub fn row(&self, i: usize) -> Vec<f32> {
         let mut row = vec![0.0; self.num_keys()];

@@ -216,13 +216,14 @@ impl Model {
         crate::analysis::query_independence(backend, block, &stage.input, side).await
     }
 
-    /// Block `kind`'s steps ([`MapRequest::trace`]: SE and ECA so far) on the input that block saw
-    /// in `run`, on `backend`: its output with the `trace.*` maps beside its gate.
-    pub async fn trace(&self, backend: &AnyBackend, run: &ModelRun, kind: BlockKind) -> Result<BlockOutput> {
+    /// Block `kind`'s steps ([`MapRequest::trace`]) on the input that block saw in `run`, on
+    /// `backend`: its output with the `trace.*` maps beside its gates. Non-local and MHSA trace
+    /// feature position `query` (row-major); the others ignore it.
+    pub async fn trace(&self, backend: &AnyBackend, run: &ModelRun, kind: BlockKind, query: usize) -> Result<BlockOutput> {
         let (Some(block), Some(stage)) = (self.block(kind), run.stage(kind)) else {
             return Err(Error::BadOption { option: "block", reason: format!("block {} is not switched on", kind.name()) });
         };
-        backend.forward(block, &stage.input, MapRequest { trace: true, ..Default::default() }).await
+        backend.forward(block, &stage.input, MapRequest { trace: true, query, ..Default::default() }).await
     }
 
     /// The attention row of feature position `query` in block `kind` (Non-local or MHSA), on the

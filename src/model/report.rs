@@ -4,7 +4,7 @@
 
 use super::{Model, ModelRun, Prediction, channel_names};
 use crate::backend::{AnyBackend, BackendKind};
-use crate::blocks::BlockKind;
+use crate::blocks::{Block, BlockKind};
 use crate::error::Result;
 use crate::scenes::CLASSES;
 use crate::tensor::Tensor;
@@ -68,16 +68,46 @@ pub fn independence_value(measured: &crate::analysis::QueryIndependence) -> Valu
     ])
 }
 
-/// A block's steps ([`Model::trace`]) as the page reads them: `{ squeeze, hidden?, logits, gate,
-/// channel_names?, ran_on }`, each a `Float32Array` of one image's values.
-pub fn trace_value(kind: BlockKind, out: &crate::blocks::BlockOutput) -> Value {
-    let mut fields: Vec<(&str, Value)> =
-        out.maps.iter().filter_map(|(name, t)| name.strip_prefix("trace.").map(|step| (step, Value::Floats(t.data().to_vec())))).collect();
-    if let Some(gate) = out.maps.get("channel") {
-        fields.push(("gate", Value::Floats(gate.data().to_vec())));
+/// A block's steps ([`Model::trace`]) as the page reads them: each `trace.<step>` map under its
+/// step's name and each gate (`gate` for the channel map, `spatial`, `context_weights`) as
+/// `{ shape, data }` (one image's shape, `data` a `Float32Array`); CBAM also gives its spatial
+/// `kernel` `{ shape: [2, k, k], data }`, its BatchNorm as `bn: [scale, shift]` and its pooling
+/// `order`; then `channel_names?`, `at?` (the traced query `{ x, y }` on the block's grid, for
+/// Non-local and MHSA) and `ran_on`.
+pub fn trace_value(block: &Block, out: &crate::blocks::BlockOutput, query: Option<(usize, usize)>) -> Value {
+    let step = |shape: &[usize], data: &[f32]| {
+        Value::object(vec![
+            ("shape", Value::List(shape.iter().map(|&d| Value::Number(d as f64)).collect())),
+            ("data", Value::Floats(data.to_vec())),
+        ])
+    };
+    // Maps are batches; the page's run is one image.
+    let image = |t: &Tensor| step(&t.shape()[1..], t.data());
+    let mut fields: Vec<(&str, Value)> = out
+        .maps
+        .iter()
+        .filter_map(|(name, t)| {
+            let field = match *name {
+                "channel" => "gate",
+                "spatial" => "spatial",
+                "context" => "context_weights",
+                other => other.strip_prefix("trace.")?,
+            };
+            Some((field, image(t)))
+        })
+        .collect();
+    if let Block::Cbam(cbam) = block {
+        let (kernel, k) = cbam.spatial_kernel();
+        let (scale, shift) = cbam.spatial_bn_affine();
+        fields.push(("kernel", step(&[2, k, k], kernel)));
+        fields.push(("bn", Value::Floats(vec![scale, shift])));
+        fields.push(("order", Value::Text(cbam.spatial_order().to_string())));
     }
-    if let Some(names) = channel_names(kind) {
+    if let Some(names) = channel_names(block.kind()) {
         fields.push(("channel_names", Value::List(names.iter().map(|n| Value::Text(n.to_string())).collect())));
+    }
+    if let Some((x, y)) = query {
+        fields.push(("at", Value::object(vec![("x", Value::Number(x as f64)), ("y", Value::Number(y as f64))])));
     }
     fields.push(("ran_on", Value::Text(out.ran_on.to_string())));
     Value::object(fields)

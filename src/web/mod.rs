@@ -286,16 +286,23 @@ impl Playground {
 
 #[wasm_bindgen]
 impl Playground {
-    /// `block`'s steps in the last run (SE and ECA so far; [`crate::blocks::MapRequest::trace`]):
-    /// `{ squeeze, hidden?, logits, gate, channel_names?, ran_on }`.
-    pub fn trace(&self, block: String) -> Promise {
+    /// `block`'s steps in the last run ([`crate::blocks::MapRequest::trace`]); Non-local and MHSA
+    /// at feature cell `(fx, fy)` of their grid: [`report::trace_value`].
+    pub fn trace(&self, block: String, fx: usize, fy: usize) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let kind: BlockKind = block.parse().map_err(js_error)?;
             let model = state.model.borrow().clone().ok_or_else(|| js_error("configure the blocks before running"))?;
             let run = state.last_run.borrow().clone().ok_or_else(|| js_error("run an image first"))?;
-            let out = model.trace(&state.backend, &run, kind).await.map_err(js_error)?;
-            Ok(to_js(&report::trace_value(kind, &out)))
+            let stage = run.stage(kind).ok_or_else(|| js_error(format!("block {} is not switched on", kind.name())))?;
+            let (fh, fw) = (stage.input.shape()[2], stage.input.shape()[3]);
+            if fx >= fw || fy >= fh {
+                return Err(js_error(format!("position ({fx}, {fy}) is outside the {fw} x {fh} feature map")));
+            }
+            let out = model.trace(&state.backend, &run, kind, fy * fw + fx).await.map_err(js_error)?;
+            let block = model.block(kind).expect("a block that ran is loaded");
+            let query = matches!(kind, BlockKind::NonLocal | BlockKind::Mhsa).then_some((fx, fy));
+            Ok(to_js(&report::trace_value(block, &out, query)))
         })
     }
 

@@ -1,8 +1,10 @@
-// How it works (view="explain", www/views/explain.js): SE's and ECA's steps on the photo, from the
-// engine's trace (MapRequest::trace, which tests/golden.rs holds to timm's intermediates). Here:
-// the steps are what the block computes from them, by hand: the gates are the sigmoid of the
-// logits, SE's hidden units are ReLU'd, and the gates equal the result's channel gates; hover
-// follows one channel; WebGPU gives the CPU path's steps.
+// How it works (view="explain", www/views/explain.js): every block's steps on the photo, from the
+// engine's trace (MapRequest::trace, which tests/golden.rs holds to the reference modules'
+// intermediates). Here: each step follows from the one before by hand (gates are the sigmoid of
+// their logits, softmaxes sum to 1, CBAM's convolution is its kernel over the pooled maps, the
+// residual adds x), the last step equals what the result shows (gates, maps, attention rows from
+// the engine's own row call), hover follows a channel or a position, a click on a map moves the
+// Non-local query, and WebGPU gives the CPU path's steps for every block.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -28,74 +30,223 @@ after(async () => {
   server?.close();
 });
 
-// The trace the view drew for `block`, once it is there, and the result's gates.
-function traced(page, block) {
-  return page.evaluate(async (block) => {
+// The trace the view drew for `block` (at feature cell `at` for Non-local and MHSA, when given),
+// once it is there, as plain arrays, with the result's maps for that block.
+function traced(page, block, at = null) {
+  return page.evaluate(async ({ block, at }) => {
     const el = document.querySelector('attention-playground');
+    if (at) el._state.traceQuery = { block, fx: at.x, fy: at.y };
     el._inspect(block);
-    for (let i = 0; i < 200; i++) {
+    if (at) el._fetchDetails();
+    for (let i = 0; i < 400; i++) {
       const tr = el._state.trace;
-      if (tr?.block === block && tr.result_of === el.result && (tr.result || tr.error)) {
-        const plain = (v) => (v ? Array.from(v) : undefined);
+      const ready = tr?.block === block && tr.result_of === el.result && (tr.result || tr.error);
+      if (ready && (!at || (tr.result?.at?.x === at.x && tr.result?.at?.y === at.y))) {
+        const steps = {};
+        for (const [k, v] of Object.entries(tr.result ?? {})) {
+          steps[k] = v?.data ? { shape: v.shape, data: Array.from(v.data) } : v instanceof Float32Array ? Array.from(v) : v;
+        }
+        const entry = el.result.blocks[block];
+        const plane = (m) => m && { width: m.width, height: m.height, data: Array.from(m.data) };
         return {
-          error: tr.error, squeeze: plain(tr.result?.squeeze), hidden: plain(tr.result?.hidden), logits: plain(tr.result?.logits),
-          gate: plain(tr.result?.gate), ran_on: tr.result?.ran_on, resultGate: Array.from(el.result.blocks[block].channel),
-          bars: el._layout?.bars?.length, height: el._layout?.height,
+          error: tr.error, steps, grid: entry.grid, resultGate: entry.channel && Array.from(entry.channel),
+          spatial: plane(entry.spatial), context: plane(entry.context), bars: el._layout?.bars?.length, height: el._layout?.height,
         };
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error('no trace');
-  }, block);
+  }, { block, at });
 }
 
 const near = (a, b, what) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= TOLERANCE.abs + TOLERANCE.rel * Math.abs(b[i]), `${what}[${i}]: ${v} against ${b[i]}`));
 const sigmoid = (v) => 1 / (1 + Math.exp(-v));
+
+const data = (x, step) => x.steps[step].data;
+const softmax = (v) => {
+  const m = Math.max(...v);
+  const e = v.map((x) => Math.exp(x - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / sum);
+};
+const sum = (v) => v.reduce((a, b) => a + b, 0);
+
+// Moves the pointer onto the centre of the drawn region `index` of the view's layout.
+async function hoverRegion(page, pick) {
+  const region = await page.evaluate(pick);
+  const box = await page.locator('attention-playground canvas').boundingBox();
+  const scale = await page.evaluate(() => { const el = document.querySelector('attention-playground'); return el._canvas.getBoundingClientRect().width / el._drawn.width; });
+  await page.mouse.move(box.x + (region.x + region.width / 2) * scale, box.y + (region.y + region.height / 2) * scale);
+  return region;
+}
 
 test('SE and ECA step by step: each step follows from the one before, and hover follows a channel', async () => {
   const { page, problems } = await openPage(browsers.cpu, `${origin}/#view=explain&backend=cpu`);
   await firstResult(page);
   const se = await traced(page, 'se');
   assert.equal(se.error, undefined);
-  assert.equal(se.squeeze.length, 16);
-  assert.ok(se.hidden.length > 0 && se.hidden.every((v) => v >= 0), 'SE hidden units after ReLU');
-  near(se.gate, se.logits.map(sigmoid), 'SE gate = sigmoid(logits)');
-  near(se.gate, se.resultGate, 'SE gate = the result\'s channel gate');
+  assert.equal(data(se, 'squeeze').length, 16);
+  assert.ok(data(se, 'hidden').length > 0 && data(se, 'hidden').every((v) => v >= 0), 'SE hidden units after ReLU');
+  near(data(se, 'gate'), data(se, 'logits').map(sigmoid), 'SE gate = sigmoid(logits)');
+  near(data(se, 'gate'), se.resultGate, 'SE gate = the result\'s channel gate');
   assert.equal(se.bars, 16 * 3, 'three per-channel strips');
-  const region = await page.evaluate(() => document.querySelector('attention-playground')._layout.bars[5]);
-  const box = await page.locator('attention-playground canvas').boundingBox();
-  await page.mouse.move(box.x + region.x + region.width / 2, box.y + region.y + region.height / 2);
-  await page.waitForFunction(() => document.querySelector('attention-playground')._state.traceHover === 5);
+  await hoverRegion(page, () => document.querySelector('attention-playground')._layout.bars[5]);
+  await page.waitForFunction(() => { const h = document.querySelector('attention-playground')._state.traceHover; return h?.kind === 'c' && h.index === 5; });
   await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-se.png') });
   const eca = await traced(page, 'eca');
-  assert.equal(eca.hidden, undefined);
-  near(eca.gate, eca.logits.map(sigmoid), 'ECA gate = sigmoid(logits)');
-  near(eca.gate, eca.resultGate, 'ECA gate = the result\'s channel gate');
+  assert.equal(eca.steps.hidden, undefined);
+  near(data(eca, 'gate'), data(eca, 'logits').map(sigmoid), 'ECA gate = sigmoid(logits)');
+  near(data(eca, 'gate'), eca.resultGate, 'ECA gate = the result\'s channel gate');
   // ECA runs on SE's output: its channel means are SE's means times SE's gates (SE's scale step).
-  near(eca.squeeze, se.squeeze.map((m, i) => m * se.gate[i]), 'ECA\'s squeeze = SE\'s squeeze x SE\'s gates');
+  near(data(eca, 'squeeze'), data(se, 'squeeze').map((m, i) => m * data(se, 'gate')[i]), 'ECA\'s squeeze = SE\'s squeeze x SE\'s gates');
   assert.deepEqual(problems, []);
   await page.close();
 });
 
-test('on WebGPU the steps are the CPU path\'s', async () => {
+test('CBAM step by step: the MLP\'s sum makes the channel gate, the kernel over the pooled maps the convolution, BatchNorm and sigmoid the result\'s spatial gate; hover reads a position', async () => {
+  const { page, problems } = await openPage(browsers.cpu, `${origin}/#view=explain&backend=cpu`);
+  await firstResult(page);
+  const x = await traced(page, 'cbam');
+  assert.equal(x.error, undefined);
+  const [c] = x.steps.squeeze.shape;
+  assert.deepEqual(x.steps.squeeze.shape, [c, 2]);
+  const sq = data(x, 'squeeze');
+  const mlp = data(x, 'mlp');
+  for (let i = 0; i < c; i++) assert.ok(sq[2 * i + 1] >= sq[2 * i] - 1e-6, `channel ${i}: max >= mean`);
+  near(data(x, 'gate'), Array.from({ length: c }, (_, i) => sigmoid(mlp[2 * i] + mlp[2 * i + 1])), 'channel gate = sigmoid(MLP(mean) + MLP(max))');
+  near(data(x, 'gate'), x.resultGate, 'channel gate = the result\'s');
+  // The convolution by hand: the k x k kernel over the two pooled maps, zero "same" padding.
+  const [, h, w] = x.steps.pooled.shape;
+  const pooled = data(x, 'pooled');
+  const [, k] = x.steps.kernel.shape;
+  const kernel = data(x, 'kernel');
+  const pad = (k - 1) / 2;
+  const conv = [];
+  for (let yy = 0; yy < h; yy++) {
+    for (let xx = 0; xx < w; xx++) {
+      let acc = 0;
+      for (let ch = 0; ch < 2; ch++) {
+        for (let ky = 0; ky < k; ky++) {
+          for (let kx = 0; kx < k; kx++) {
+            const sy = yy + ky - pad;
+            const sx = xx + kx - pad;
+            if (sy >= 0 && sy < h && sx >= 0 && sx < w) acc += kernel[(ch * k + ky) * k + kx] * pooled[(ch * h + sy) * w + sx];
+          }
+        }
+      }
+      conv.push(acc);
+    }
+  }
+  assert.equal(x.steps.order, 'mean-max');
+  for (let p = 0; p < h * w; p++) assert.ok(pooled[h * w + p] >= pooled[p] - 1e-6, `position ${p}: max over channels >= mean`);
+  near(data(x, 'conv'), conv, 'conv = the kernel over the pooled maps');
+  const [scale, shift] = x.steps.bn;
+  near(data(x, 'logits'), data(x, 'conv').map((v) => scale * v + shift), 'logits = BatchNorm of the conv');
+  near(data(x, 'spatial'), data(x, 'logits').map(sigmoid), 'spatial gate = sigmoid(logits)');
+  near(data(x, 'spatial'), x.spatial.data, 'spatial gate = the result\'s spatial map');
+  assert.deepEqual([x.spatial.height, x.spatial.width], [h, w]);
+  // Hover a map: the position is read in every map of its grid.
+  await hoverRegion(page, () => document.querySelector('attention-playground')._layout.bars.find((b) => b.kind === 'p'));
+  await page.waitForFunction(() => document.querySelector('attention-playground')._state.traceHover?.kind === 'p');
+  await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-cbam.png') });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('GC step by step: the softmax of the logits is the result\'s context map, the sigmoid of the transform its gates', async () => {
+  const { page, problems } = await openPage(browsers.cpu, `${origin}/#view=explain&backend=cpu`);
+  await firstResult(page);
+  const x = await traced(page, 'gc');
+  assert.equal(x.error, undefined);
+  near(data(x, 'context_weights'), softmax(data(x, 'logits')), 'context weights = softmax(logits)');
+  near(data(x, 'context_weights'), x.context.data, 'context weights = the result\'s context map');
+  assert.ok(Math.abs(sum(data(x, 'context_weights')) - 1) < 1e-4);
+  assert.equal(data(x, 'context').length, x.resultGate.length);
+  assert.ok(data(x, 'normed').every((v) => v >= 0), 'LayerNorm then ReLU');
+  near(data(x, 'gate'), data(x, 'transform').map(sigmoid), 'gates = sigmoid(transform)');
+  near(data(x, 'gate'), x.resultGate, 'gates = the result\'s channel gates');
+  await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-gc.png') });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+// The engine's own row call for the same query (what the attention view draws).
+const engineRow = (page, block, at) => page.evaluate(async ({ block, at }) => {
+  const row = await document.querySelector('attention-playground')._engine.call('attentionAt', { block, fx: at.x, fy: at.y });
+  return (Array.isArray(row) ? row : [row]).map((r) => Array.from(r.data));
+}, { block, at });
+
+test('Non-local step by step for a query: the softmax of the scores is the engine\'s attention row, the output is x plus BatchNorm(W_z y); a click on a map moves the query', async () => {
+  const { page, problems } = await openPage(browsers.cpu, `${origin}/#view=explain&backend=cpu`);
+  await firstResult(page);
+  const x = await traced(page, 'nonlocal');
+  assert.equal(x.error, undefined);
+  const at = x.steps.at;
+  assert.ok(at.x < x.grid.width && at.y < x.grid.height);
+  near(data(x, 'weights'), softmax(data(x, 'logits')), 'weights = softmax(scores)');
+  near(data(x, 'weights'), (await engineRow(page, 'nonlocal', at))[0], 'weights = the engine\'s row for the query');
+  near(data(x, 'output'), data(x, 'input').map((v, i) => v + data(x, 'normed')[i]), 'output = x + BatchNorm(W_z y)');
+  assert.deepEqual(x.steps.keys.shape, [data(x, 'theta').length, x.grid.height, x.grid.width]);
+  await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-nonlocal.png') });
+  // Click the top-left cell of the scores map: the query moves there and the steps follow.
+  const scores = await page.evaluate(() => document.querySelector('attention-playground')._layout.bars.find((b) => b.id === 'scores'));
+  const box = await page.locator('attention-playground canvas').boundingBox();
+  const scale = await page.evaluate(() => { const el = document.querySelector('attention-playground'); return el._canvas.getBoundingClientRect().width / el._drawn.width; });
+  await page.mouse.click(box.x + (scores.x + 1) * scale, box.y + (scores.y + 1) * scale);
+  await page.waitForFunction(() => { const tr = document.querySelector('attention-playground')._state.trace; return tr?.result?.at?.x === 0 && tr.result.at.y === 0; });
+  const moved = await traced(page, 'nonlocal');
+  assert.deepEqual(moved.steps.at, { x: 0, y: 0 });
+  near(data(moved, 'weights'), (await engineRow(page, 'nonlocal', { x: 0, y: 0 }))[0], 'the moved query\'s weights = the engine\'s row there');
+  assert.notDeepEqual(data(moved, 'theta'), data(x, 'theta'));
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('MHSA step by step for a query: per head the softmax of the scaled scores is the engine\'s row; in Chinese too', async () => {
+  const { page, problems } = await openPage(browsers.cpu, `${origin}/#view=explain&backend=cpu&lang=zh`);
+  await firstResult(page);
+  const at = { x: 3, y: 2 };
+  const x = await traced(page, 'mhsa', at);
+  assert.equal(x.error, undefined);
+  const [heads, dh] = x.steps.query.shape;
+  assert.equal(heads, 4);
+  const n = x.grid.width * x.grid.height;
+  const rows = await engineRow(page, 'mhsa', at);
+  for (let head = 0; head < heads; head++) {
+    const scores = data(x, 'scores').slice(head * n, (head + 1) * n);
+    const weights = data(x, 'weights').slice(head * n, (head + 1) * n);
+    near(weights, softmax(scores), `head ${head + 1}: weights = softmax(scores)`);
+    near(weights, rows[head], `head ${head + 1}: weights = the engine's row`);
+  }
+  assert.equal(data(x, 'mixed').length, heads * dh);
+  assert.equal(data(x, 'output').length, heads * dh);
+  const lang = await page.evaluate(() => document.querySelector('attention-playground')._t('explain.mhsa.weights', { n: 3 }));
+  assert.match(lang, /注意力权重/);
+  await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-mhsa-zh.png') });
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('on WebGPU every block\'s steps are the CPU path\'s', async () => {
   const steps = {};
   for (const kind of ['cpu', 'webgpu']) {
-    const { page, problems } = await openPage(browsers[kind], `${origin}/#view=explain&backend=${kind}&blocks=se`);
+    const { page, problems } = await openPage(browsers[kind], `${origin}/#view=explain&backend=${kind}`);
     await firstResult(page);
-    steps[kind] = await traced(page, 'se');
-    assert.match(steps[kind].ran_on, kind === 'webgpu' ? /^gpu backend/ : /^cpu backend/);
+    steps[kind] = {};
+    for (const block of ['se', 'eca', 'cbam', 'gc', 'nonlocal', 'mhsa']) {
+      steps[kind][block] = await traced(page, block, block === 'nonlocal' || block === 'mhsa' ? { x: 5, y: 4 } : null);
+      assert.equal(steps[kind][block].error, undefined, `${kind} ${block}`);
+      assert.match(steps[kind][block].steps.ran_on, kind === 'webgpu' ? /^gpu backend/ : /^cpu backend/);
+    }
     assert.deepEqual(problems, []);
     await page.close();
   }
-  for (const step of ['squeeze', 'hidden', 'logits', 'gate']) near(steps.webgpu[step], steps.cpu[step], `${step}, WebGPU against the CPU`);
-});
-
-test('a block without a trace yet says so', async () => {
-  const { page } = await openPage(browsers.cpu, `${origin}/#view=explain&backend=cpu&blocks=cbam`);
-  await firstResult(page);
-  const shown = await page.evaluate(() => { const el = document.querySelector('attention-playground'); return { block: el._inspected() ?? null, height: el._layout.height }; });
-  assert.deepEqual(shown, { block: null, height: 60 }, 'one line saying which blocks have steps');
-  const tab = await page.evaluate(() => document.querySelector('attention-playground').shadowRoot.querySelector('.tab[aria-selected="true"]').textContent);
-  assert.equal(tab, 'How it works');
-  await page.close();
+  for (const [block, traced] of Object.entries(steps.cpu)) {
+    const numeric = Object.entries(traced.steps).filter(([, v]) => v?.data);
+    assert.ok(numeric.length >= 3, block);
+    for (const [step, v] of numeric) {
+      assert.deepEqual(steps.webgpu[block].steps[step].shape, v.shape, `${block} ${step} shape`);
+      near(steps.webgpu[block].steps[step].data, v.data, `${block} ${step}, WebGPU against the CPU`);
+    }
+  }
 });

@@ -166,9 +166,10 @@ pub fn case_request(case: &GoldenCase) -> (MapRequest, Option<usize>) {
     let expected = case.expected();
     let (qx, qy) = golden_query();
     let width = case.x().shape()[3];
+    let query = qy * width + qx;
     (
-        MapRequest { full_attention: expected.contains_key("attention"), trace: expected.keys().any(|k| k.starts_with("trace.")) },
-        expected.contains_key("attention_row").then_some(qy * width + qx),
+        MapRequest { full_attention: expected.contains_key("attention"), trace: expected.keys().any(|k| k.starts_with("trace.")), query },
+        expected.contains_key("attention_row").then_some(query),
     )
 }
 

@@ -1,93 +1,356 @@
 // How it works: a block's computation step by step, drawn from the engine's trace of it on the
-// current photo (MapRequest::trace, checked against timm's modules' intermediates by the golden
-// tests). SE: squeeze (the channel means) → fc1 + ReLU → fc2 → sigmoid (the gates) → scale; ECA:
-// squeeze → the 1-D convolution along the channels → sigmoid → scale. Hover a bar to follow one
-// channel through every step. The other blocks' steps are not traced yet; the view says so.
-import { ACCENT, INK, MUTED, note, title } from '../drawing.js';
+// current photo (MapRequest::trace, held to the reference modules' intermediates by the golden
+// tests). Every step is `{ shape, data }` from the engine (src/model/report.rs, trace_value):
+// - SE: squeeze → fc1 + ReLU → fc2 → sigmoid → scale; ECA: squeeze → 1-D convolution → sigmoid.
+// - CBAM: mean and max of each channel → the shared MLP on each → sum, sigmoid (channel gate);
+//   mean and max over the channels → the k x k kernel (drawn as numbers) → BatchNorm → sigmoid.
+// - GC: conv_attn logits → softmax (context weights) → context vector → fc1 → LayerNorm + ReLU →
+//   fc2 → fusion.
+// - Non-local and MHSA, for one query (click a map to move it): the query vector, the scores over
+//   the keys, their normalisation, the weighted sum of the values, W_z / BatchNorm / residual or
+//   proj.
+// Hover a bar to follow its channel through the per-channel steps, or a map to read every map's
+// value at that position.
+import { ACCENT, INK, MUTED, drawQuery, format, mapCanvas, note, range, title } from '../drawing.js';
 import { viridis, diverging } from '../colormap.js';
 import { say } from './say.js';
 
 const STRIP = 56; // bar height
 const GAP = 30;
+const MAP = 168; // the largest side of a drawn map
 
-// One step's values as bars at (0, y): signed values on a diverging scale around a zero line,
-// gates (0..1) from the bottom. Returns the bars' regions.
-function strip(ctx, width, y, values, { unit, hover }) {
+// One step's values as bars at (x, y) within `width`: signed values on a diverging scale around a
+// zero line, gates (0..1) from the bottom. Returns the bars' regions.
+function strip(ctx, x, y, width, values, { unit, hover }) {
   const n = values.length;
-  const bar = Math.max(2, Math.min(28, Math.floor((width - 40) / n)));
+  const bar = Math.max(1, Math.min(28, Math.floor((width - 60) / n)));
   let scale = 0;
   for (const v of values) scale = Math.max(scale, Math.abs(v));
   const zero = unit ? y + STRIP : y + STRIP / 2;
   const regions = [];
   ctx.strokeStyle = '#c9c9d2';
   ctx.beginPath();
-  ctx.moveTo(0, zero + 0.5);
-  ctx.lineTo(n * bar, zero + 0.5);
+  ctx.moveTo(x, zero + 0.5);
+  ctx.lineTo(x + n * bar, zero + 0.5);
   ctx.stroke();
   values.forEach((v, i) => {
     const h = unit ? v * STRIP : (v / (scale || 1)) * (STRIP / 2);
     const [r, g, b] = unit ? viridis(v) : diverging(v / (scale || 1));
     ctx.fillStyle = `rgb(${r},${g},${b})`;
-    ctx.fillRect(i * bar, Math.min(zero, zero - h), bar - (bar > 4 ? 1 : 0), Math.max(1, Math.abs(h)));
-    regions.push({ x: i * bar, y, width: bar, height: STRIP, index: i });
+    ctx.fillRect(x + i * bar, Math.min(zero, zero - h), bar - (bar > 4 ? 1 : 0), Math.max(1, Math.abs(h)));
+    regions.push({ x: x + i * bar, y, width: bar, height: STRIP, index: i });
   });
   if (hover != null && hover < n) {
     ctx.strokeStyle = ACCENT;
     ctx.lineWidth = 2;
-    ctx.strokeRect(hover * bar - 1, y - 2, bar + 1, STRIP + 4);
+    ctx.strokeRect(x + hover * bar - 1, y - 2, bar + 1, STRIP + 4);
     ctx.lineWidth = 1;
   }
-  note(ctx, unit ? '0 … 1' : `± ${scale.toPrecision(3)}`, n * bar + 6, y + STRIP / 2 - 6);
+  note(ctx, unit ? '0 … 1' : `± ${scale.toPrecision(3)}`, x + n * bar + 6, y + STRIP / 2 - 6);
   return regions;
 }
 
-const STEPS = {
-  se: ['squeeze', 'hidden', 'logits', 'gate'],
-  eca: ['squeeze', 'logits', 'gate'],
-};
+// A step `{ shape, data }` as the plane `{ width, height, data }` of its last two axes, from
+// `offset` values in.
+function plane(step, offset = 0) {
+  const [height, width] = step.shape.slice(-2);
+  return { width, height, data: step.data.subarray(offset, offset + width * height) };
+}
+
+// The steps of one block, stacked top to bottom: bars, maps and lines of text; it keeps the
+// regions hover and clicks use.
+class Sheet {
+  constructor(ctx, width, t, hover, channels) {
+    Object.assign(this, { ctx, width, t, hover, channels, y: 48, barRegions: [], cells: [], readout: [] });
+  }
+
+  step(text) {
+    title(this.ctx, text, 0, this.y);
+    this.y += 22;
+  }
+
+  // A line of text, wrapped to the width (at spaces, or anywhere in text without them: Chinese).
+  line(text, color = INK) {
+    note(this.ctx, '', 0, this.y, color); // sets the font the measuring below uses
+    let rest = text;
+    while (rest) {
+      let end = rest.length;
+      while (end > 1 && this.ctx.measureText(rest.slice(0, end)).width > this.width - 8) {
+        const space = rest.lastIndexOf(' ', end - 1);
+        end = space > 0 && /\s/.test(rest.slice(0, end)) ? space : end - 1;
+      }
+      note(this.ctx, rest.slice(0, end), 0, this.y, color);
+      rest = rest.slice(end).trimStart();
+      this.y += 16;
+    }
+    this.y += 2;
+  }
+
+  // Per-channel bars (`follow`: hover follows the channel here too); several side by side.
+  bars(list, { unit = false, labels = [] } = {}) {
+    const column = Math.floor(this.width / list.length);
+    list.forEach((values, i) => {
+      const follows = values.length === this.channels;
+      const hover = this.hover?.kind === 'c' && follows ? this.hover.index : null;
+      if (labels[i]) note(this.ctx, labels[i], i * column, this.y, MUTED);
+      const regions = strip(this.ctx, i * column, this.y + (labels.length ? 16 : 0), column - 12, Array.from(values), { unit, hover });
+      if (follows) this.barRegions.push(...regions.map((r) => ({ ...r, kind: 'c' })));
+    });
+    this.y += STRIP + GAP + (labels.length ? 16 : 0);
+  }
+
+  // Maps side by side, each `{ map, label, query?: { x, y, grid }, numbers? }`; `short` names it in
+  // the hover readout.
+  maps(list) {
+    const { ctx } = this;
+    const column = Math.floor(this.width / Math.max(list.length, 3));
+    let tallest = 0;
+    list.forEach(({ map, label, short, query, unit, id }, i) => {
+      const scale = Math.max(1, Math.floor(Math.min(MAP, column - 16) / Math.max(map.width, map.height)));
+      const w = map.width * scale;
+      const h = map.height * scale;
+      const x = i * column;
+      const { lo, hi } = unit ? { lo: 0, hi: 1 } : range(map.data);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(mapCanvas(map, lo, hi), x, this.y, w, h);
+      ctx.imageSmoothingEnabled = true;
+      const hovered = this.hover?.kind === 'p' && this.hover.width === map.width && this.hover.height === map.height ? this.hover.index : null;
+      if (hovered != null) {
+        ctx.strokeStyle = ACCENT;
+        ctx.lineWidth = 2;
+        ctx.strokeRect(x + (hovered % map.width) * scale, this.y + Math.floor(hovered / map.width) * scale, scale, scale);
+        ctx.lineWidth = 1;
+        this.readout.push(`${short ?? label} ${format(map.data[hovered])}`);
+      }
+      if (query) drawQuery(ctx, x + ((query.x + 0.5) / query.grid.width) * w, this.y + ((query.y + 0.5) / query.grid.height) * h, Math.max(3, scale / 2));
+      note(ctx, label, x, this.y + h + 4, INK);
+      note(ctx, `${format(lo)} … ${format(hi)}`, x, this.y + h + 19);
+      this.cells.push({ x, y: this.y, width: w, height: h, kind: 'p', id, grid: { width: map.width, height: map.height } });
+      tallest = Math.max(tallest, h);
+    });
+    this.y += tallest + 44;
+  }
+
+  // A k x k kernel (or any small matrix) as numbers on tinted cells.
+  numbers(map, label, x, cell = 30) {
+    const { ctx } = this;
+    let scale = 0;
+    for (const v of map.data) scale = Math.max(scale, Math.abs(v));
+    ctx.font = '10px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'center';
+    for (let i = 0; i < map.data.length; i++) {
+      const [r, g, b] = diverging(map.data[i] / (scale || 1));
+      const cx = x + (i % map.width) * cell;
+      const cy = this.y + Math.floor(i / map.width) * cell;
+      ctx.fillStyle = `rgb(${r},${g},${b})`;
+      ctx.fillRect(cx, cy, cell - 1, cell - 1);
+      ctx.fillStyle = INK;
+      ctx.fillText(map.data[i].toFixed(2), cx + cell / 2, cy + cell / 2);
+    }
+    ctx.textAlign = 'start';
+    note(ctx, label, x, this.y + map.height * cell + 4, INK);
+    return map.height * cell + 24;
+  }
+
+  done(extra = {}) {
+    if (this.readout.length) this.line(`${this.t('explain.here')}: ${this.readout.join(' · ')}`);
+    return { height: this.y + 40, bars: [...this.barRegions, ...this.cells], ...extra };
+  }
+}
+
+// ---- the blocks ------------------------------------------------------------------------------
+
+function channelGated(s, steps, block, named) {
+  const c = steps.gate.data.length;
+  const order = ['squeeze', 'hidden', 'logits'].filter((k) => steps[k]);
+  order.forEach((k, i) => {
+    s.step(s.t(`explain.${block}.${k}`, { c, rd: steps.hidden?.data.length ?? 0, n: i + 1 }));
+    s.bars([steps[k].data]);
+  });
+  s.step(s.t(`explain.${block}.gate`, { n: order.length + 1 }));
+  s.bars([steps.gate.data], { unit: true });
+  scaleStep(s, steps.gate.data, order.length + 2, named);
+  if (s.hover?.kind === 'c' && s.hover.index < c) {
+    const i = s.hover.index;
+    const parts = [...order.filter((k) => steps[k].data.length === c), 'gate'].map((k) => `${s.t(`explain.short.${k}`)} ${steps[k].data[i].toFixed(3)}`);
+    s.line(`${named(i)}: ${parts.join(' → ')}`);
+  }
+}
+
+// The last step of a gate: every channel times its gate, with the two ends named.
+function scaleStep(s, gate, n, named) {
+  const order = [...gate.keys()].sort((a, b) => gate[a] - gate[b]);
+  s.step(s.t('explain.scale', { n }));
+  s.line(s.t('explain.scale.ends', {
+    low: named(order[0]), lowg: gate[order[0]].toFixed(3), high: named(order[order.length - 1]), highg: gate[order[order.length - 1]].toFixed(3),
+  }));
+}
+
+// (C, 2) as its two columns.
+function columns(step) {
+  const c = step.shape[0];
+  const a = new Float32Array(c);
+  const b = new Float32Array(c);
+  for (let i = 0; i < c; i++) {
+    a[i] = step.data[2 * i];
+    b[i] = step.data[2 * i + 1];
+  }
+  return [a, b];
+}
+
+function cbam(s, steps, named) {
+  const { t } = s;
+  const c = steps.gate.data.length;
+  const [mean, max] = columns(steps.squeeze);
+  const [fromMean, fromMax] = columns(steps.mlp);
+  s.step(t('explain.cbam.squeeze', { c, n: 1 }));
+  s.bars([mean, max], { labels: [t('explain.cbam.mean'), t('explain.cbam.max')] });
+  s.step(t('explain.cbam.mlp', { n: 2 }));
+  s.bars([fromMean, fromMax], { labels: [t('explain.cbam.mlp.mean'), t('explain.cbam.mlp.max')] });
+  s.step(t('explain.cbam.gate', { n: 3 }));
+  s.bars([steps.gate.data], { unit: true });
+  if (s.hover?.kind === 'c' && s.hover.index < c) {
+    const i = s.hover.index;
+    s.line(t('explain.cbam.follow', {
+      channel: named(i), mean: mean[i].toFixed(3), max: max[i].toFixed(3), a: fromMean[i].toFixed(3), b: fromMax[i].toFixed(3), gate: steps.gate.data[i].toFixed(3),
+    }));
+  }
+  // The two maps in the order the convolution reads them (mean, max unless the block says otherwise).
+  const names = steps.order === 'max-mean' ? ['max', 'mean'] : ['mean', 'max'];
+  const [first, second] = names.map((name, i) => ({ name: t(`explain.cbam.${name}`), key: name, map: plane(steps.pooled, (i * steps.pooled.data.length) / 2) }));
+  s.step(t('explain.cbam.pooled', { n: 4 }));
+  s.maps([first, second].map((p) => ({ map: p.map, label: t(`explain.cbam.pooled.${p.key}`), short: p.name })));
+  const k = steps.kernel.shape[1];
+  s.step(t('explain.cbam.conv', { n: 5, k }));
+  const kernelCell = Math.max(16, Math.min(30, Math.floor((s.width / 2 - 40) / (2 * k))));
+  const tall = Math.max(
+    s.numbers({ width: k, height: k, data: steps.kernel.data.subarray(0, k * k) }, t('explain.cbam.kernel', { map: first.name }), 0, kernelCell),
+    s.numbers({ width: k, height: k, data: steps.kernel.data.subarray(k * k) }, t('explain.cbam.kernel', { map: second.name }), k * kernelCell + 16, kernelCell),
+  );
+  s.y += tall + 8;
+  s.maps([{ map: plane(steps.conv), label: t('explain.cbam.conv.map'), short: t('explain.short.conv') }]);
+  const [scale, shift] = steps.bn;
+  s.step(t('explain.cbam.bn', { n: 6, scale: scale.toFixed(3), shift: shift.toFixed(3) }));
+  s.maps([{ map: plane(steps.logits), label: t('explain.cbam.logits'), short: t('explain.short.logits') }]);
+  s.step(t('explain.cbam.spatial', { n: 7 }));
+  s.maps([{ map: plane(steps.spatial), label: t('explain.cbam.spatial.map'), short: t('explain.short.gate'), unit: true }]);
+  s.step(t('explain.cbam.scale', { n: 8 }));
+}
+
+function gc(s, steps, named) {
+  const { t } = s;
+  const c = steps.context.data.length;
+  const rd = steps.hidden.data.length;
+  s.step(t('explain.gc.logits', { n: 1 }));
+  s.maps([
+    { map: plane(steps.logits), label: t('explain.gc.logits.map'), short: t('explain.short.logits') },
+    { map: plane(steps.context_weights), label: t('explain.gc.weights.map'), short: t('explain.short.weight') },
+  ]);
+  s.step(t('explain.gc.context', { n: 2, c }));
+  s.bars([steps.context.data]);
+  s.step(t('explain.gc.hidden', { n: 3, c, rd }));
+  s.bars([steps.hidden.data, steps.normed.data], { labels: [t('explain.gc.fc1'), t('explain.gc.normed')] });
+  s.step(t('explain.gc.transform', { n: 4, rd, c }));
+  s.bars([steps.transform.data]);
+  if (steps.gate) {
+    s.step(t('explain.gc.gate', { n: 5 }));
+    s.bars([steps.gate.data], { unit: true });
+    scaleStep(s, steps.gate.data, 6, named);
+  } else {
+    s.step(t('explain.gc.add', { n: 5 }));
+  }
+}
+
+// Where a click on a map of `map`'s grid lands on the block's grid.
+function onGrid(cell, map, grid) {
+  return {
+    x: Math.min(grid.width - 1, Math.floor(((cell % map.width) + 0.5) * (grid.width / map.width))),
+    y: Math.min(grid.height - 1, Math.floor((Math.floor(cell / map.width) + 0.5) * (grid.height / map.height))),
+  };
+}
+
+function nonlocal(s, steps, grid) {
+  const { t } = s;
+  const q = { ...steps.at, grid };
+  const c = steps.input.data.length;
+  const d = steps.theta.data.length;
+  const keys = plane(steps.logits);
+  const subsampled = keys.width !== grid.width;
+  s.line(t('explain.query.hint', { x: q.x, y: q.y }), MUTED);
+  s.step(t('explain.nonlocal.theta', { n: 1, d }));
+  s.bars([steps.theta.data]);
+  s.step(t('explain.nonlocal.keys', { n: 2, d, keys: subsampled ? t('explain.nonlocal.subsampled', { w: keys.width, h: keys.height }) : '' }));
+  const shown = Math.min(d, 8);
+  s.maps(Array.from({ length: shown }, (_, i) => ({ map: plane(steps.keys, i * keys.width * keys.height), label: `φ${i + 1}` })));
+  const softmax = Math.abs(steps.weights.data.reduce((a, b) => a + b, 0) - 1) < 1e-3 && steps.weights.data.every((v) => v > 0);
+  s.step(t('explain.nonlocal.logits', { n: 3 }));
+  s.maps([
+    { map: keys, label: t('explain.nonlocal.logits.map'), short: t('explain.short.score'), query: q, id: 'scores' },
+    { map: plane(steps.weights), label: t(softmax ? 'explain.nonlocal.softmax' : 'explain.nonlocal.mean', { n: keys.width * keys.height }), short: t('explain.short.weight'), query: q },
+  ]);
+  s.step(t('explain.nonlocal.attended', { n: 4, rd: steps.attended.data.length }));
+  s.bars([steps.attended.data]);
+  s.step(t('explain.nonlocal.z', { n: 5, c }));
+  s.bars([steps.z.data, steps.normed.data], { labels: [t('explain.nonlocal.wz'), t('explain.nonlocal.bn')] });
+  s.step(t('explain.nonlocal.output', { n: 6 }));
+  s.bars([steps.input.data, steps.output.data], { labels: [t('explain.nonlocal.input'), t('explain.nonlocal.out')] });
+  if (s.hover?.kind === 'c' && s.hover.index < c) {
+    const i = s.hover.index;
+    s.line(t('explain.nonlocal.follow', { c: i, z: steps.z.data[i].toFixed(3), bn: steps.normed.data[i].toFixed(3), x: steps.input.data[i].toFixed(3), y: steps.output.data[i].toFixed(3) }));
+  }
+  return { grid, keys };
+}
+
+function mhsa(s, steps, grid) {
+  const { t } = s;
+  const q = { ...steps.at, grid };
+  const [heads, dh] = steps.query.shape;
+  const plane0 = steps.scores.shape.slice(-2);
+  const size = plane0[0] * plane0[1];
+  s.line(t('explain.query.hint', { x: q.x, y: q.y }), MUTED);
+  const perHead = (step, len) => Array.from({ length: heads }, (_, h) => step.data.subarray(h * len, (h + 1) * len));
+  const labels = Array.from({ length: heads }, (_, h) => t('attention.headn', { i: h + 1 }));
+  s.step(t('explain.mhsa.query', { n: 1, heads, dh, c: heads * dh }));
+  s.bars(perHead(steps.query, dh), { labels });
+  s.step(t('explain.mhsa.scores', { n: 2, dh }));
+  s.maps(Array.from({ length: heads }, (_, h) => ({ map: plane(steps.scores, h * size), label: labels[h], short: `${labels[h]} ${t('explain.short.score')}`, query: q })));
+  s.step(t('explain.mhsa.weights', { n: 3 }));
+  s.maps(Array.from({ length: heads }, (_, h) => ({ map: plane(steps.weights, h * size), label: labels[h], short: `${labels[h]} ${t('explain.short.weight')}`, query: q })));
+  s.step(t('explain.mhsa.mixed', { n: 4, dh }));
+  s.bars(perHead(steps.mixed, dh), { labels });
+  s.step(t('explain.mhsa.proj', { n: 5, c: heads * dh }));
+  s.bars([steps.output.data]);
+  return { grid };
+}
 
 export default {
   name: 'explain',
-  bundledBlocks: ['se', 'eca'],
+  bundledBlocks: ['se', 'eca', 'cbam', 'gc', 'nonlocal', 'mhsa'],
   fits: () => false,
   controls: [],
-  maxHeight: 1200,
-  draw(ctx, width, { block, label, state, network, t }) {
+  maxHeight: 1500,
+  draw(ctx, width, { block, label, entry, state, network, t }) {
     if (network) return say(ctx, t('say.explain.network'));
     if (!block) return say(ctx, t('say.explain'));
     const trace = state.trace?.block === block ? state.trace : null;
     if (!trace?.result) return say(ctx, trace?.error ?? t('say.explain.wait', { label }));
     const steps = trace.result;
     const names = steps.channel_names;
-    const hover = state.traceHover;
-    title(ctx, t('explain.heading', { label }), 0, 0);
-    note(ctx, t('explain.hint'), 0, 20);
-    let y = 48;
-    const regions = [];
-    STEPS[block].forEach((step, s) => {
-      const values = steps[step];
-      title(ctx, t(`explain.${block}.${step}`, { c: steps.gate.length, rd: steps.hidden?.length ?? 0, n: s + 1 }), 0, y);
-      const stripRegions = strip(ctx, width, y + 22, values, { unit: step === 'gate', hover: values.length === steps.gate.length ? hover : null });
-      // Only the per-channel strips follow the hovered channel.
-      if (values.length === steps.gate.length) regions.push(...stripRegions);
-      y += 22 + STRIP + GAP;
-    });
-    // The last step: scale every channel by its gate.
-    const gate = steps.gate;
-    const order = [...gate.keys()].sort((a, b) => gate[a] - gate[b]);
     const named = (c) => (names ? `“${t.named(names[c])}”` : t('explain.channel', { c }));
-    title(ctx, t('explain.scale', { n: STEPS[block].length + 1 }), 0, y);
-    note(ctx, t('explain.scale.ends', {
-      low: named(order[0]), lowg: gate[order[0]].toFixed(3), high: named(order[order.length - 1]), highg: gate[order[order.length - 1]].toFixed(3),
-    }), 0, y + 22, INK);
-    y += 46;
-    if (hover != null && hover < gate.length) {
-      const parts = STEPS[block].filter((s) => steps[s].length === gate.length).map((s) => `${t(`explain.short.${s}`)} ${steps[s][hover].toFixed(3)}`);
-      note(ctx, `${named(hover)}: ${parts.join(' → ')}`, 0, y, INK);
-      y += 20;
-    }
-    note(ctx, t('explain.formula'), 0, y, MUTED);
-    note(ctx, t('explain.ran', { where: steps.ran_on }), 0, y + 16, MUTED);
-    return { height: y + 40, bars: regions };
+    const channels = (steps.gate ?? steps.input ?? steps.output ?? steps.transform).data.length;
+    const s = new Sheet(ctx, width, t, state.traceHover, channels);
+    title(ctx, t('explain.heading', { label }), 0, 0);
+    note(ctx, t(block === 'nonlocal' || block === 'mhsa' ? 'explain.hint.query' : 'explain.hint'), 0, 20);
+    let extra = {};
+    if (block === 'se' || block === 'eca') channelGated(s, steps, block, named);
+    else if (block === 'cbam') cbam(s, steps, named);
+    else if (block === 'gc') gc(s, steps, named);
+    else if (block === 'nonlocal') extra = nonlocal(s, steps, entry.grid);
+    else if (block === 'mhsa') extra = mhsa(s, steps, entry.grid);
+    s.line(t(`explain.formula.${block}`), MUTED);
+    s.line(t('explain.ran', { where: steps.ran_on }), MUTED);
+    return s.done({ traceGrid: extra.grid });
   },
+  onGrid,
 };

@@ -148,11 +148,22 @@ struct RowsParams {
     q_first: u32,
     k_stride: u32,
     k_first: u32,
+    normalise: u32,
 }
 
 /// The attention weights of queries `first_query..first_query + rows`:
 /// `(images, heads, rows, keys)`.
 pub(crate) fn attention_rows(g: &mut Graph, a: &AttentionInputs, first_query: usize, rows: usize) -> Result<GpuTensor> {
+    rows_of(g, a, first_query, rows, true)
+}
+
+/// The scores of query `query` before they are normalised (a block's trace), the twin of
+/// `Affinity::logits`: `(images, heads, 1, keys)`.
+pub(crate) fn attention_scores(g: &mut Graph, a: &AttentionInputs, query: usize) -> Result<GpuTensor> {
+    rows_of(g, a, query, 1, false)
+}
+
+fn rows_of(g: &mut Graph, a: &AttentionInputs, first_query: usize, rows: usize, normalise: bool) -> Result<GpuTensor> {
     let out = g.output(a.images * a.heads * rows * a.keys)?;
     let (mode, scale) = a.form.mode_and_scale();
     let params = RowsParams {
@@ -168,6 +179,7 @@ pub(crate) fn attention_rows(g: &mut Graph, a: &AttentionInputs, first_query: us
         q_first: u32_of(a.q.first),
         k_stride: u32_of(a.k.channels * a.keys),
         k_first: u32_of(a.k.first),
+        normalise: normalise as u32,
     };
     g.dispatch(Kernel::AttentionRows, &params, &[&a.q.tensor, &a.k.tensor, &out], [u32_of(rows), 1, u32_of(a.images * a.heads)])?;
     Ok(out)

@@ -1,6 +1,7 @@
 // Rows of the attention matrix f(i, .) of Non-local / self-attention, for the queries a caller
 // asked for: one row when a user clicks a pixel, every row only when the full map is requested.
-// One workgroup per (row, image * head); f is the same as in attention.wgsl.
+// One workgroup per (row, image * head); f is the same as in attention.wgsl. With `normalise` 0
+// the rows are the scores before normalising (a block's trace): scale * q.k, q.k, relu(q + k).
 // out[((image * heads + head) * rows + row) * keys + j].
 // GROUP, `partial`, reduce_max and reduce_sum come from workgroup_reduce.wgsl.
 
@@ -17,6 +18,7 @@ struct Params {
     q_first: u32,
     k_stride: u32,
     k_first: u32,
+    normalise: u32,
 }
 
 // A finite "minus infinity" for running maxima: WGSL rejects infinite constants, and Chrome's
@@ -37,7 +39,10 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     let q_base = image * params.q_stride + (params.q_first + head * params.dim) * params.queries;
     let k_base = image * params.k_stride + (params.k_first + head * params.dim) * params.keys;
     let out_base = (group.z * params.rows + row) * params.keys;
-    let inv_keys = 1.0 / f32(params.keys);
+    var inv_keys = 1.0 / f32(params.keys);
+    if (params.normalise == 0u) {
+        inv_keys = 1.0;
+    }
 
     var largest = LOWEST;
     for (var j = lane; j < params.keys; j += GROUP) {
@@ -57,7 +62,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         out[out_base + j] = s;
         largest = max(largest, s);
     }
-    if (params.mode != 0u) {
+    if (params.mode != 0u || params.normalise == 0u) {
         return;
     }
 

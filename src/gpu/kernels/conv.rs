@@ -6,7 +6,6 @@ use super::{Kernel, u32_of};
 use crate::error::Result;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::kernels::conv::ChannelPadding;
-use crate::kernels::norm::BatchNorm;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -17,20 +16,37 @@ struct SpatialParams {
     kernel_size: u32,
     bn_scale: f32,
     bn_shift: f32,
+    sigmoid: u32,
 }
 
-/// CBAM's spatial gate `sigmoid(bn(conv_kxk(pooled)))` of `pooled` `(N, 2, H, W)`: `(N, H, W)`.
-pub(crate) fn spatial_gate(
+/// What [`spatial_conv`] writes: CBAM's gate, or (for the block's trace) a step before it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SpatialOutput {
+    /// `sigmoid(scale * conv + shift)`: the spatial gate, BatchNorm given as its scale and shift.
+    Gate((f32, f32)),
+    /// `scale * conv + shift`: the logits after BatchNorm.
+    Logits((f32, f32)),
+    /// The k x k convolution alone.
+    Convolution,
+}
+
+/// CBAM's spatial gate `sigmoid(bn(conv_kxk(pooled)))` of `pooled` `(N, 2, H, W)`, or a step
+/// of it (`output`): `(N, H, W)`.
+pub(crate) fn spatial_conv(
     g: &mut Graph,
     pooled: &GpuTensor,
     height: usize,
     width: usize,
     kernel: &[f32],
     kernel_size: usize,
-    bn: &BatchNorm,
+    output: SpatialOutput,
 ) -> Result<GpuTensor> {
     let images = pooled.len / (2 * height * width);
-    let (bn_scale, bn_shift) = bn.scale_and_shift(0);
+    let ((bn_scale, bn_shift), sigmoid) = match output {
+        SpatialOutput::Gate(affine) => (affine, 1),
+        SpatialOutput::Logits(affine) => (affine, 0),
+        SpatialOutput::Convolution => ((1.0, 0.0), 0),
+    };
     let kernel = g.upload(kernel)?;
     let gate = g.output(images * height * width)?;
     let params = SpatialParams {
@@ -40,6 +56,7 @@ pub(crate) fn spatial_gate(
         kernel_size: u32_of(kernel_size),
         bn_scale,
         bn_shift,
+        sigmoid,
     };
     g.dispatch_elementwise(Kernel::SpatialGate, &params, &[pooled, &kernel, &gate], gate.len)?;
     Ok(gate)

@@ -11,6 +11,7 @@ pub(crate) mod layers;
 pub(crate) mod linear;
 pub(crate) mod norm;
 pub(crate) mod pooling;
+pub(crate) mod slice;
 
 /// Every shader the GPU backend runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +32,7 @@ pub(crate) enum Kernel {
     Conv2dDirect,
     Pool2d,
     Activate,
+    Slice,
 }
 
 /// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "a.wgsl", "b.wgsl"` for a shader that
@@ -74,6 +76,7 @@ shaders! {
     Conv2dDirect => "conv2d_direct.wgsl" after "activations.wgsl", "conv2d_params.wgsl",
     Pool2d => "pool2d.wgsl",
     Activate => "activate.wgsl" after "activations.wgsl",
+    Slice => "slice.wgsl",
 }
 
 /// A `u32` for a shader parameter; sizes above 4 G elements never reach a shader because the

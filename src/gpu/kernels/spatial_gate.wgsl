@@ -1,5 +1,6 @@
 // CBAM's spatial gate: s[n, p] = sigmoid(bn(conv_kxk(pooled[n])))[p], a zero-padded "same"
-// convolution of the two pooled maps, with BatchNorm folded into one scale and shift.
+// convolution of the two pooled maps, with BatchNorm folded into one scale and shift. Without
+// `sigmoid` it writes the logits (the block's trace; scale 1 and shift 0 give the bare conv).
 
 struct Params {
     height: u32,
@@ -8,6 +9,7 @@ struct Params {
     kernel_size: u32,
     bn_scale: f32,
     bn_shift: f32,
+    sigmoid: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -45,5 +47,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         }
     }
     let v = acc * params.bn_scale + params.bn_shift;
-    gate[index] = 1.0 / (1.0 + exp(-v));
+    if (params.sigmoid == 1u) {
+        gate[index] = 1.0 / (1.0 + exp(-v));
+    } else {
+        gate[index] = v;
+    }
 }
