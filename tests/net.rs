@@ -587,3 +587,45 @@ fn every_layer_on_the_gpu_equals_the_cpu_reference() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every attention block of every fixture network traces its steps in a session (the page's how-it-
+/// works view on a loaded network): the trace's gates and maps are the reference's for that block
+/// (timm's or torchvision's), and a channel gate's steps follow one from the other through its own
+/// activations (SiLU, ReLU, hard-sigmoid).
+#[test]
+fn every_block_of_every_network_traces_steps_that_end_in_the_reference_maps() {
+    use attention_playground::net::AttentionLayer;
+    use attention_playground::net::session::Session;
+    let backend = AnyBackend::Cpu(CpuBackend::new());
+    let kernels = backend.cpu_kernels();
+    let (mut traced, mut gates, mut failures) = (0, 0, Vec::new());
+    for case in cases().into_iter().filter(supported) {
+        let dir = fixtures().join(&case.name);
+        let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
+        let net = families::build(&dict, Some(&case.arch)).unwrap();
+        let expected = read(&dir.join("expected.safetensors"));
+        let x = first_image(&read(&dir.join("input.safetensors"))["x"]);
+        let mut session = Session::new(net);
+        pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &|| 0.0)).unwrap();
+        for block in session.net.attention_blocks() {
+            let t = pollster::block_on(session.trace(&backend, kernels, &block.path, (0, 0))).unwrap();
+            for (map, name) in [("channel", "channel"), ("spatial", "spatial"), ("context", "context")] {
+                if let Some(want) = expected.get(&format!("{}.{name}", block.path)) {
+                    compare(&format!("{} {} trace {map}", case.name, block.path), &t.out.maps[map], &first_image(want), &mut failures);
+                }
+            }
+            assert!(t.out.maps.keys().any(|k| k.starts_with("trace.")), "{} {}: no steps", case.name, block.path);
+            if let AttentionLayer::Gate { act, gate, .. } = &block.layer {
+                assert_eq!(t.activations, Some((*act, *gate)));
+                let mut logits = t.out.maps["trace.logits"].data().to_vec();
+                gate.apply_in_place(&mut logits);
+                let want = Tensor::new(t.out.maps["channel"].shape().to_vec(), logits).unwrap();
+                compare(&format!("{} {} gate of its logits", case.name, block.path), &t.out.maps["channel"], &want, &mut failures);
+                gates += 1;
+            }
+            traced += 1;
+        }
+    }
+    assert!(traced >= 40 && gates >= 10, "{traced} blocks traced, {gates} of them channel gates");
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}

@@ -635,20 +635,22 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   // run's own.
   async _fetchTrace(asked) {
     const block = this._inspected();
-    if (this._network || !block || !asked.blocks[block]) return;
+    if (!block || !asked.blocks[block]) return;
     const entry = asked.blocks[block];
+    const grid = entry.grid ?? { width: 1, height: 1 };
     const chosen = [this._state.traceQuery, this._state.attention].find((q) => q?.block === block);
-    const askedCell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell ?? { x: 0, y: 0 };
+    const askedCell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell ?? { x: Math.floor(grid.width / 2), y: Math.floor(grid.height / 2) };
     // A query kept from another photo may lie outside this one's grid.
-    const grid = entry.grid ?? { width: askedCell.x + 1, height: askedCell.y + 1 };
     const cell = { x: Math.min(askedCell.x, grid.width - 1), y: Math.min(askedCell.y, grid.height - 1) };
-    const at = block === 'nonlocal' || block === 'mhsa' ? `${cell.x},${cell.y}` : '';
+    const at = `${cell.x},${cell.y}`;
     const old = this._state.trace;
     if (old?.block === block && old.result_of === asked && old.at === at) return;
     const trace = { block, result_of: asked, at };
     this._state.trace = trace;
     try {
-      trace.result = await this._engine.call('trace', { block, fx: cell.x, fy: cell.y });
+      trace.result = this._network
+        ? await this._engine.call('networkTrace', { path: block, fx: cell.x, fy: cell.y })
+        : await this._engine.call('trace', { block, fx: cell.x, fy: cell.y });
     } catch (e) {
       trace.error = String(e.message ?? e);
     }

@@ -182,6 +182,10 @@ const ops = {
   async trace({ block, fx, fy }) {
     return engine.trace(block, fx ?? 0, fy ?? 0);
   },
+  // A loaded network's block's steps (the how-it-works view on a network).
+  async networkTrace({ path, fx, fy }) {
+    return engine.networkTrace(path, fx ?? 0, fy ?? 0);
+  },
   // Self-attention on a few characters, step by step (the token walkthrough view).
   async tokenWalk({ text, heads }) {
     return engine.tokenWalk(text, heads);

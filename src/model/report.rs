@@ -75,6 +75,18 @@ pub fn independence_value(measured: &crate::analysis::QueryIndependence) -> Valu
 /// `order`; then `channel_names?`, `at?` (the traced query `{ x, y }` on the block's grid, for
 /// Non-local and MHSA) and `ran_on`.
 pub fn trace_value(block: &Block, out: &crate::blocks::BlockOutput, query: Option<(usize, usize)>) -> Value {
+    steps_value(block.kind(), Some(block), out, query, channel_names(block.kind()))
+}
+
+/// [`trace_value`] of any block's steps: `kind` says whose steps they are, `block` (where there is
+/// one) adds CBAM's kernel, `names` the channels' names; with a `kind` field added.
+pub fn steps_value(
+    kind: BlockKind,
+    block: Option<&Block>,
+    out: &crate::blocks::BlockOutput,
+    query: Option<(usize, usize)>,
+    names: Option<&[&str]>,
+) -> Value {
     let step = |shape: &[usize], data: &[f32]| {
         Value::object(vec![
             ("shape", Value::List(shape.iter().map(|&d| Value::Number(d as f64)).collect())),
@@ -96,19 +108,20 @@ pub fn trace_value(block: &Block, out: &crate::blocks::BlockOutput, query: Optio
             Some((field, image(t)))
         })
         .collect();
-    if let Block::Cbam(cbam) = block {
+    if let Some(Block::Cbam(cbam)) = block {
         let (kernel, k) = cbam.spatial_kernel();
         let (scale, shift) = cbam.spatial_bn_affine();
         fields.push(("kernel", step(&[2, k, k], kernel)));
         fields.push(("bn", Value::Floats(vec![scale, shift])));
         fields.push(("order", Value::Text(cbam.spatial_order().to_string())));
     }
-    if let Some(names) = channel_names(block.kind()) {
+    if let Some(names) = names {
         fields.push(("channel_names", Value::List(names.iter().map(|n| Value::Text(n.to_string())).collect())));
     }
     if let Some((x, y)) = query {
         fields.push(("at", Value::object(vec![("x", Value::Number(x as f64)), ("y", Value::Number(y as f64))])));
     }
+    fields.push(("kind", Value::Text(kind.name().to_string())));
     fields.push(("ran_on", Value::Text(out.ran_on.to_string())));
     Value::object(fields)
 }

@@ -281,6 +281,20 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The name a reader knows it by: `ReLU`, `SiLU`, `hard-sigmoid`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "ReLU",
+            Activation::Relu6 => "ReLU6",
+            Activation::Silu => "SiLU",
+            Activation::HardSwish => "hard-swish",
+            Activation::HardSigmoid => "hard-sigmoid",
+            Activation::Gelu => "GELU",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+
     pub fn apply(self, v: f32) -> f32 {
         match self {
             Activation::Identity => v,

@@ -37,6 +37,19 @@ pub struct SessionRun {
     pub resumed_at: usize,
 }
 
+/// A block's steps in a network: [`Session::trace`].
+#[derive(Debug, Clone)]
+pub struct NetTrace {
+    /// Whose steps these are: the engine block's kind, SE's for a channel gate.
+    pub kind: BlockKind,
+    /// The engine block, where the network's block is one (CBAM's kernel is read off it).
+    pub block: Option<crate::blocks::Block>,
+    /// A channel gate's activation between its layers, and its gate.
+    pub activations: Option<(super::layers::Activation, super::layers::Activation)>,
+    /// The block's output with its `trace.*` maps beside its gates.
+    pub out: crate::blocks::BlockOutput,
+}
+
 /// One run's features and records, per top-level node.
 struct Cached {
     /// Which blocks (in order of depth) were off.
@@ -239,6 +252,50 @@ impl Session {
         let (input, _) = self.features(backend, kernels, path).await?;
         let side = side.min(input.shape()[2]).min(input.shape()[3]);
         crate::analysis::query_independence(backend, &engine_block, &input, side).await
+    }
+
+    /// The steps of the block at `path` in the last run ([`crate::blocks::MapRequest::trace`]),
+    /// Non-local and MHSA at feature position (`fx`, `fy`) of the block's grid. An engine block
+    /// traces on `backend`; a channel gate (timm's `SqueezeExcite`, `EffectiveSEModule`,
+    /// torchvision's `SqueezeExcitation`) gives SE's steps, `trace.squeeze (1, C)`, `trace.hidden
+    /// (1, rd)` after its activation where it has two layers, `trace.logits (1, C)` and its gate,
+    /// computed by the plain code from the features the block received.
+    pub async fn trace(&self, backend: &AnyBackend, kernels: Kernels, path: &str, (fx, fy): (usize, usize)) -> Result<NetTrace> {
+        let (_, block) = self.find(path)?;
+        let (input, _) = self.features(backend, kernels, path).await?;
+        let (c, h, w) = (input.shape()[1], input.shape()[2], input.shape()[3]);
+        if fx >= w || fy >= h {
+            return Err(Error::BadOption { option: "query", reason: format!("({fx}, {fy}) is outside the {w} x {h} grid of `{path}`") });
+        }
+        match &block.layer {
+            super::AttentionLayer::Block(b) => {
+                let request = crate::blocks::MapRequest { trace: true, query: fy * w + fx, ..Default::default() };
+                let out = backend.forward(b, &input, request).await?;
+                Ok(NetTrace { kind: b.kind(), block: Some(b.clone()), activations: None, out })
+            }
+            super::AttentionLayer::Gate { layers, act, gate } => {
+                super::check_gate(block, c)?;
+                let vector = |name, v: &[f32]| (name, Tensor::new(vec![1, v.len()], v.to_vec()).expect("a vector"));
+                let means = super::layers::global_average(input.data(), h * w);
+                let mut maps = std::collections::BTreeMap::from([vector("trace.squeeze", &means)]);
+                let mut v = means;
+                for (i, layer) in layers.iter().enumerate() {
+                    v = layer.forward(&v);
+                    if i + 1 < layers.len() {
+                        act.apply_in_place(&mut v);
+                        maps.extend([vector("trace.hidden", &v)]);
+                    }
+                }
+                maps.extend([vector("trace.logits", &v)]);
+                gate.apply_in_place(&mut v);
+                let y: Vec<f32> =
+                    input.data().chunks_exact(h * w).zip(&v).flat_map(|(plane, &g)| plane.iter().map(move |p| p * g)).collect();
+                maps.extend([vector("channel", &v)]);
+                let y = Tensor::new(input.shape().to_vec(), y).expect("y has the shape of the input");
+                let out = crate::blocks::BlockOutput { y, maps, ran_on: RanOn::cpu() };
+                Ok(NetTrace { kind: BlockKind::Se, block: None, activations: Some((*act, *gate)), out })
+            }
+        }
     }
 
     /// The attention row of feature position (`fx`, `fy`) on the block's grid of the Non-local

@@ -152,6 +152,27 @@ impl Playground {
         })
     }
 
+    /// The steps of the block at `path` in the last run (Non-local at feature cell `(fx, fy)`):
+    /// [`model_report::steps_value`], with `act` and `gate_act` (activation names) for a channel
+    /// gate, whose steps are SE's.
+    #[wasm_bindgen(js_name = networkTrace)]
+    pub fn network_trace(&self, path: String, fx: usize, fy: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let open = take_network(&state)?;
+            let result = open.session.trace(&state.backend, state.backend.cpu_kernels(), &path, (fx, fy)).await;
+            restore_network(&state, open);
+            let traced = result.map_err(page_error)?;
+            let query = matches!(traced.kind, crate::blocks::BlockKind::NonLocal | crate::blocks::BlockKind::Mhsa).then_some((fx, fy));
+            let mut value = model_report::steps_value(traced.kind, traced.block.as_ref(), &traced.out, query, None);
+            if let (Some((act, gate)), Value::Object(fields)) = (traced.activations, &mut value) {
+                fields.push(("act".into(), Value::Text(act.name().into())));
+                fields.push(("gate_act".into(), Value::Text(gate.name().into())));
+            }
+            Ok(to_js(&value))
+        })
+    }
+
     /// The attention row of feature position (`fx`, `fy`) of the Non-local block at `path`, in
     /// the last run: `{ width, height, data }` over the positions it attends to.
     #[wasm_bindgen(js_name = networkAttentionAt)]

@@ -19,7 +19,8 @@ let origin;
 const browsers = {};
 
 before(async () => {
-  server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
+  const root = new URL('../../', import.meta.url).pathname;
+  server = await serve({ '/': join(root, 'dist'), '/nets/': join(root, 'tests/fixtures/nets') }, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
   browsers.cpu = await launch();
   browsers.webgpu = await launch({ webgpu: true });
@@ -248,5 +249,68 @@ test('on WebGPU every block\'s steps are the CPU path\'s', async () => {
       assert.deepEqual(steps.webgpu[block].steps[step].shape, v.shape, `${block} ${step} shape`);
       near(steps.webgpu[block].steps[step].data, v.data, `${block} ${step}, WebGPU against the CPU`);
     }
+  }
+});
+
+// A loaded network's block, traced in the page: `path`'s steps and the result's entry for it.
+async function networkTraced(page, path, at = null) {
+  return page.evaluate(async ({ path, at }) => {
+    const el = document.querySelector('attention-playground');
+    for (let i = 0; i < 600 && !el.result?.network; i++) await new Promise((r) => setTimeout(r, 50));
+    if (at) el._state.traceQuery = { block: path, fx: at.x, fy: at.y };
+    el._inspect(path);
+    for (let i = 0; i < 600; i++) {
+      const tr = el._state.trace;
+      if (tr?.block === path && tr.result_of === el.result && (tr.result || tr.error) && (!at || tr.result?.at?.x === at.x)) {
+        const steps = {};
+        for (const [k, v] of Object.entries(tr.result ?? {})) steps[k] = v?.data ? { shape: v.shape, data: Array.from(v.data) } : v;
+        const entry = el.result.blocks[path];
+        const plane = (m) => m && { width: m.width, height: m.height, data: Array.from(m.data) };
+        return { error: tr.error, steps, grid: entry.grid, resultGate: entry.channel && Array.from(entry.channel), spatial: plane(entry.spatial), height: el._layout?.height };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no trace');
+  }, { path, at });
+}
+
+const hardSigmoid = (v) => Math.min(Math.max(v + 3, 0), 6) / 6;
+
+test('a loaded network\'s blocks step by step: MobileNetV3\'s gates (ReLU, hard-sigmoid), CBAM in a ResNet-D, Non-local in a ResNet-50, on both backends', async () => {
+  for (const kind of ['cpu', 'webgpu']) {
+    const mobile = await openPage(browsers[kind], `${origin}/#view=explain&backend=${kind}&model=${encodeURIComponent('/nets/mobilenetv3_small_100/model.safetensors')}&arch=mobilenetv3_small_100`);
+    const gate = await networkTraced(mobile.page, 'blocks.2.0.se');
+    assert.equal(gate.error, undefined);
+    assert.equal(gate.steps.kind, 'se');
+    assert.deepEqual([gate.steps.act, gate.steps.gate_act], ['ReLU', 'hard-sigmoid']);
+    assert.ok(data(gate, 'hidden').every((v) => v >= 0), 'hidden units after ReLU');
+    near(data(gate, 'gate'), data(gate, 'logits').map(hardSigmoid), 'gate = hard-sigmoid(logits)');
+    near(data(gate, 'gate'), gate.resultGate, 'gate = the result\'s channel gate for the block');
+    if (kind === 'cpu') await mobile.page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-network-mobilenetv3.png') });
+    assert.deepEqual(mobile.problems, []);
+    await mobile.page.close();
+
+    const resnet = await openPage(browsers[kind], `${origin}/#view=explain&backend=${kind}&model=${encodeURIComponent('/nets/resnet50d_cbam/model.safetensors')}&arch=resnet50d`);
+    const cbam = await networkTraced(resnet.page, 'layer2.0.se');
+    assert.equal(cbam.error, undefined);
+    assert.equal(cbam.steps.kind, 'cbam');
+    assert.match(cbam.steps.ran_on, kind === 'webgpu' ? /^gpu backend/ : /^cpu backend/);
+    near(data(cbam, 'spatial'), data(cbam, 'logits').map(sigmoid), 'spatial gate = sigmoid(logits)');
+    near(data(cbam, 'spatial'), cbam.spatial.data, 'spatial gate = the result\'s spatial map');
+    near(data(cbam, 'gate'), cbam.resultGate, 'channel gate = the result\'s');
+    assert.deepEqual(resnet.problems, []);
+    await resnet.page.close();
+
+    const nl = await openPage(browsers[kind], `${origin}/#view=explain&backend=${kind}&model=${encodeURIComponent('/nets/resnet50_nl/model.safetensors')}&arch=resnet50`);
+    const at = { x: 1, y: 2 };
+    const traced = await networkTraced(nl.page, 'layer2.0.se', at);
+    assert.equal(traced.error, undefined);
+    assert.equal(traced.steps.kind, 'nonlocal');
+    near(data(traced, 'weights'), softmax(data(traced, 'logits')), 'weights = softmax(scores)');
+    const row = await nl.page.evaluate(async (at) => Array.from((await document.querySelector('attention-playground')._engine.call('networkAttentionAt', { path: 'layer2.0.se', fx: at.x, fy: at.y })).data), at);
+    near(data(traced, 'weights'), row, 'weights = the engine\'s row for the query');
+    near(data(traced, 'output'), data(traced, 'input').map((v, i) => v + data(traced, 'normed')[i]), 'output = x + BatchNorm(W_z y)');
+    assert.deepEqual(nl.problems, []);
+    await nl.page.close();
   }
 });

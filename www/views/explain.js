@@ -161,14 +161,21 @@ class Sheet {
 
 // ---- the blocks ------------------------------------------------------------------------------
 
+// SE, ECA, and a loaded network's channel gates (timm's SqueezeExcite, torchvision's
+// SqueezeExcitation: SE's steps with their own activations, `act` and `gate_act`).
 function channelGated(s, steps, block, named) {
   const c = steps.gate.data.length;
   const order = ['squeeze', 'hidden', 'logits'].filter((k) => steps[k]);
+  const words = { c, rd: steps.hidden?.data.length ?? 0, act: steps.act, gate: steps.gate_act };
+  const key = (k) => {
+    if (!steps.act || k === 'squeeze') return `explain.${block}.${k}`;
+    return k === 'logits' && !steps.hidden ? 'explain.gate.logits1' : `explain.gate.${k}`;
+  };
   order.forEach((k, i) => {
-    s.step(s.t(`explain.${block}.${k}`, { c, rd: steps.hidden?.data.length ?? 0, n: i + 1 }));
+    s.step(s.t(key(k), { ...words, n: i + 1 }));
     s.bars([steps[k].data]);
   });
-  s.step(s.t(`explain.${block}.gate`, { n: order.length + 1 }));
+  s.step(s.t(key('gate'), { ...words, n: order.length + 1 }));
   s.bars([steps.gate.data], { unit: true });
   scaleStep(s, steps.gate.data, order.length + 2, named);
   if (s.hover?.kind === 'c' && s.hover.index < c) {
@@ -327,12 +334,12 @@ function mhsa(s, steps, grid) {
 export default {
   name: 'explain',
   bundledBlocks: ['se', 'eca', 'cbam', 'gc', 'nonlocal', 'mhsa'],
-  fits: () => false,
+  // On a loaded network every attention block can be followed.
+  fits: (entry) => Boolean(entry),
   controls: [],
   maxHeight: 1500,
   draw(ctx, width, { block, label, entry, state, network, t }) {
-    if (network) return say(ctx, t('say.explain.network'));
-    if (!block) return say(ctx, t('say.explain'));
+    if (!block) return say(ctx, t(network ? 'say.explain.network' : 'say.explain'));
     const trace = state.trace?.block === block ? state.trace : null;
     if (!trace?.result) return say(ctx, trace?.error ?? t('say.explain.wait', { label }));
     const steps = trace.result;
@@ -341,14 +348,16 @@ export default {
     const channels = (steps.gate ?? steps.input ?? steps.output ?? steps.transform).data.length;
     const s = new Sheet(ctx, width, t, state.traceHover, channels);
     title(ctx, t('explain.heading', { label }), 0, 0);
-    note(ctx, t(block === 'nonlocal' || block === 'mhsa' ? 'explain.hint.query' : 'explain.hint'), 0, 20);
+    note(ctx, t(steps.kind === 'nonlocal' || steps.kind === 'mhsa' ? 'explain.hint.query' : 'explain.hint'), 0, 20);
+    // Whose steps: the bundled network's block by name, a loaded network's by the engine's kind.
+    const kind = steps.kind;
     let extra = {};
-    if (block === 'se' || block === 'eca') channelGated(s, steps, block, named);
-    else if (block === 'cbam') cbam(s, steps, named);
-    else if (block === 'gc') gc(s, steps, named);
-    else if (block === 'nonlocal') extra = nonlocal(s, steps, entry.grid);
-    else if (block === 'mhsa') extra = mhsa(s, steps, entry.grid);
-    s.line(t(`explain.formula.${block}`), MUTED);
+    if (kind === 'se' || kind === 'eca') channelGated(s, steps, kind, named);
+    else if (kind === 'cbam') cbam(s, steps, named);
+    else if (kind === 'gc') gc(s, steps, named);
+    else if (kind === 'nonlocal') extra = nonlocal(s, steps, entry.grid);
+    else if (kind === 'mhsa') extra = mhsa(s, steps, entry.grid);
+    s.line(t(`explain.formula.${kind}`), MUTED);
     s.line(t('explain.ran', { where: steps.ran_on }), MUTED);
     return s.done({ traceGrid: extra.grid });
   },
