@@ -625,7 +625,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       const result = await this._engine.call('tokenWalk', { text: this.tokens, heads: this.tokenHeads });
       if (this._state.walk.key === key) this._state.walk.result = result;
     } catch (e) {
-      if (this._state.walk.key === key) this._state.walk.error = this._t('tokens.refused', { why: String(e.message ?? e) });
+      if (this._state.walk.key === key) this._state.walk.error = this._t('tokens.refused', { why: this._t.message(String(e.message ?? e)) });
     }
     if (this._state.walk.key === key && this.view === 'tokens') this._render();
   }
@@ -759,14 +759,15 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   }
 
   _showError(error) {
-    const message = String(error?.message ?? error);
+    const english = String(error?.message ?? error);
+    const message = this._t.message(english);
     this._message.textContent = message;
     this._message.hidden = false;
     if (!this.result) {
       this._placeholder.hidden = false;
       this._placeholder.textContent = this._t('start');
     }
-    this.dispatchEvent(new CustomEvent('attention-error', { detail: { message }, bubbles: true, composed: true }));
+    this.dispatchEvent(new CustomEvent('attention-error', { detail: { message, english }, bubbles: true, composed: true }));
   }
 
   _hideError() {

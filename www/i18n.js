@@ -1,9 +1,11 @@
 // The element's words in English and Chinese. The language is the element's `lang` attribute, else
 // the nearest `lang` above it (the page's), English unless it starts with `zh`; the controls have a
 // switch. Terms follow the field's usual Chinese (注意力, 通道注意力, 空间注意力, 自注意力, 查询/键/值).
-// Messages that come from the engine (a file that cannot be read, a shape that does not fit) are
-// in English in both.
+// Messages that come from the engine or the scripts (a file that cannot be read, a shape that does
+// not fit) are written in English and shown translated by t.message (www/messages.js).
 // Every key is in both tables (tests/browser/i18n.test.mjs fails on one that is not).
+
+import { translateMessage } from './messages.js';
 
 export const LANGUAGES = { en: 'English', zh: '中文' };
 
@@ -525,5 +527,7 @@ export function translator(lang) {
   const t = (key, values = {}) => (table[key] ?? STRINGS.en[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
   /** A name of the bundled network (a class, a channel) in `lang`. */
   t.named = (name) => NAMES[lang]?.[name] ?? name;
+  /** A message of the engine or the page's scripts (English) in `lang` (www/messages.js). */
+  t.message = (text) => (lang === 'zh' ? translateMessage(String(text)) ?? String(text) : String(text));
   return t;
 }

@@ -13,7 +13,7 @@ export function formatUniform(map) {
 function drawIndependence(ctx, width, top, measured, head, t) {
   title(ctx, t('independence.title'), 0, top);
   if (measured.unavailable) {
-    note(ctx, measured.unavailable, 0, top + 22);
+    note(ctx, t.message(measured.unavailable), 0, top + 22);
     return top + 44;
   }
   const { side, queries, rows } = measured;

@@ -341,7 +341,7 @@ export default {
   draw(ctx, width, { block, label, entry, state, network, t }) {
     if (!block) return say(ctx, t(network ? 'say.explain.network' : 'say.explain'));
     const trace = state.trace?.block === block ? state.trace : null;
-    if (!trace?.result) return say(ctx, trace?.error ?? t('say.explain.wait', { label }));
+    if (!trace?.result) return say(ctx, trace?.error ? t.message(trace.error) : t('say.explain.wait', { label }));
     const steps = trace.result;
     const names = steps.channel_names;
     const named = (c) => (names ? `“${t.named(names[c])}”` : t('explain.channel', { c }));
@@ -358,7 +358,7 @@ export default {
     else if (kind === 'nonlocal') extra = nonlocal(s, steps, entry.grid);
     else if (kind === 'mhsa') extra = mhsa(s, steps, entry.grid);
     s.line(t(`explain.formula.${kind}`), MUTED);
-    s.line(t('explain.ran', { where: steps.ran_on }), MUTED);
+    s.line(t('explain.ran', { where: t.message(steps.ran_on) }), MUTED);
     return s.done({ traceGrid: extra.grid });
   },
   onGrid,

@@ -141,7 +141,7 @@ export default {
       lines.forEach((line, i) => note(ctx, line, 0, y + i * 16, INK));
       y += lines.length * 16 + 8;
     }
-    note(ctx, t('tokens.ran', { where: w.ran_on }), 0, y, MUTED);
+    note(ctx, t('tokens.ran', { where: t.message(w.ran_on) }), 0, y, MUTED);
     return { height: y + 24, tokenRows: regions };
   },
 };

@@ -1,0 +1,189 @@
+// The element's messages in Chinese. The engine (Rust) and the page's scripts write each message in
+// English from one template; MESSAGES_ZH gives each template's Chinese. translateMessage finds the
+// template a message was made from, translates the parts that are messages themselves (the holes
+// named in NESTED, e.g. the reason after "SE weights: ") and keeps the rest as it is (file names,
+// keys, commands, numbers, a browser's own words). A message no template matches stays English,
+// and tests/browser/messages.test.mjs fails on the messages a user meets that are not matched.
+//
+// The English templates are the Rust format strings (src/error.rs, src/weights/sniff.rs,
+// src/net/, src/photo.rs) and the scripts' (www/api.js, www/image-input.js, www/model-source.js,
+// www/worker.js) with `{name}` for each inserted part; keep them in step when a message changes.
+
+// Holes whose text is itself a message (translated in turn); every other hole is kept verbatim.
+const NESTED = new Set(['what', 'reason', 'problem', 'inner', 'hint', 'size', 'legacy', 'kind', 'looks', 'supported', 'fallback', 'remedy', 'detail', 'also']);
+
+/** [English template, Chinese template], the more specific before the more general. */
+export const MESSAGES_ZH = [
+  // ---- where a computation ran (RanOn, src/backend.rs) ----
+  ['cpu backend', 'CPU 后端'],
+  ['cpu backend (instead of the GPU: {fallback})', 'CPU 后端（代替 GPU：{fallback}）'],
+  ['gpu backend ({adapter})', 'GPU 后端（{adapter}）'],
+  ['gpu backend', 'GPU 后端'],
+
+  // ---- a weights file that is something else (src/weights/sniff.rs) ----
+  ['the file is empty (0 bytes): the download or the save did not finish; get the file again',
+    '文件是空的（0 字节）：下载或保存没有完成；请重新获取该文件'],
+  ['a git-LFS pointer, not the weights: the real file{size} was never downloaded; run `git lfs pull` in its repository (or download the file itself)',
+    '这是 git-LFS 指针，不是权重：真正的文件{size}从未下载；请在它的仓库中运行 `git lfs pull`（或直接下载该文件）'],
+  [' of {n} bytes', '（{n} 字节）'],
+  ['a PyTorch checkpoint (torch.save{legacy}), not safetensors: convert it once with {command} (when the checkpoint nests the weights, e.g. {\'state_dict\': ...}, save that entry; for a saved module, its .state_dict())',
+    '这是 PyTorch 检查点（torch.save{legacy}），不是 safetensors：请用这条命令转换一次：{command}（检查点若把权重嵌套存放，例如 {\'state_dict\': ...}，请保存那一项；保存的若是整个模块，请保存它的 .state_dict()）'],
+  [', legacy pickle format', '，旧版 pickle 格式'],
+  ['a TorchScript archive (torch.jit.save), not safetensors: convert it once with {command}',
+    '这是 TorchScript 存档（torch.jit.save），不是 safetensors：请用这条命令转换一次：{command}'],
+  ['a NumPy .npz archive, not safetensors: convert it once with {command} (the arrays must carry timm\'s names)',
+    '这是 NumPy .npz 存档，不是 safetensors：请用这条命令转换一次：{command}（数组必须使用 timm 的名字）'],
+  ['a single NumPy .npy array, not safetensors: the weights must be named tensors; save them with {command}',
+    '这是单个 NumPy .npy 数组，不是 safetensors：权重必须是有名字的张量；请用 {command} 保存'],
+  ['{kind}, not safetensors: save the block\'s tensors under timm\'s names in PyTorch\'s layout (a Conv2D kernel (kh, kw, in, out) becomes (out, in, kh, kw)) with safetensors\' save_file',
+    '{kind}，不是 safetensors：请用 safetensors 的 save_file，以 timm 的名字、按 PyTorch 的布局保存模块的张量（Conv2D 卷积核 (kh, kw, in, out) 要变成 (out, in, kh, kw)）'],
+  ['an HDF5 file (Keras .h5 weights?)', '这是 HDF5 文件（Keras 的 .h5 权重？）'],
+  ['a Keras .keras archive', '这是 Keras 的 .keras 存档'],
+  ['a GGUF file (llama.cpp\'s format), not safetensors', '这是 GGUF 文件（llama.cpp 的格式），不是 safetensors'],
+  ['gzip-compressed, not safetensors itself: decompress it first (gunzip; a .tar.gz also needs tar -x)',
+    '这是 gzip 压缩文件，不是 safetensors 本身：请先解压（gunzip；.tar.gz 还需要 tar -x）'],
+  ['a zip archive, not safetensors: unpack it and give the .safetensors file inside',
+    '这是 zip 压缩包，不是 safetensors：请解压后选择其中的 .safetensors 文件'],
+  ['an HTML page, not the weights: the download saved a web page (a login or error page, or a file\'s page instead of its content); download the raw file (GitHub\'s "Raw" link; on the Hugging Face Hub a /resolve/ URL, not /blob/)',
+    '这是 HTML 网页，不是权重：下载保存的是网页（登录页、错误页，或文件的介绍页而不是文件内容）；请下载原始文件（GitHub 的 “Raw” 链接；Hugging Face Hub 上用 /resolve/ 地址，不要用 /blob/）'],
+  ['a JSON text, not the weights (an error response saved instead of the download?)',
+    '这是 JSON 文本，不是权重（也许保存的是错误响应，而不是下载的文件？）'],
+  ['a {format} image, not a weights file', '这是一张 {format} 图片，不是权重文件'],
+  ['a text file, not weights: give the .safetensors file itself', '这是文本文件，不是权重：请选择 .safetensors 文件本身'],
+  ['a safetensors file cut short: its header announces {expected} bytes, the file has {found}; download or copy it again',
+    'safetensors 文件不完整：文件头声明 {expected} 字节，文件只有 {found} 字节；请重新下载或复制'],
+  ['holds no tensors: save the network\'s weights ({command})', '不含任何张量：请保存网络的权重（{command}）'],
+  ['holds an optimizer\'s state, not a network\'s weights: save `model.state_dict()`, or give the checkpoint that has it',
+    '存的是优化器的状态，不是网络的权重：请保存 `model.state_dict()`，或选择含有它的检查点'],
+  ['{size} GB is over the 2 GB this reads; a CNN\'s weights are a few hundred MB at most: save `model.state_dict()` alone',
+    '{size} GB 超过了可读取的 2 GB；一个 CNN 的权重最多几百 MB：请只保存 `model.state_dict()`'],
+
+  // ---- a block's weights (src/error.rs; www/api.js adds the block's name and what would fit) ----
+  ['{block} weights: {problem}. Choose a safetensors file of one {label} block with timm\'s names, for the {c} channels it sees here.',
+    '{block} 权重：{problem}。请选择一个 {label} 模块的 safetensors 文件，使用 timm 的名字，对应它在这里看到的 {c} 个通道。'],
+  ['{block} weights: {problem}', '{block} 权重：{problem}'],
+  ['weights: {problem}', '权重：{problem}'],
+  ['missing key `{key}` (block {name} expects it)', '缺少键 `{key}`（模块 {name} 需要它）'],
+  ['unexpected key `{key}` for block {name}{hint}', '模块 {name} 不认识键 `{key}`{hint}'],
+  [' (`{first}` already gives timm\'s `{timm}`; read with the names of {convention})', '（`{first}` 已经给出了 timm 的 `{timm}`；按 {convention} 的名字读取）'],
+  [' ({hint})', '（{hint}）'],
+  ['the gaussian form has no t.* or p.*', 'gaussian 形式没有 t.* 或 p.*'],
+  ['concat_project.* belongs to --pairwise concatenation', 'concat_project.* 属于 --pairwise concatenation'],
+  ['mlp_add.* belongs to --fusion add, mlp_scale.* to --fusion scale', 'mlp_add.* 属于 --fusion add，mlp_scale.* 属于 --fusion scale'],
+  ['key `{key}` has shape {found}, expected {expected}', '键 `{key}` 的形状是 {found}，应为 {expected}'],
+  ['block {name}\'s keys are under `{prefix}` (found `{found}`{detail}): pass that prefix (`--prefix {again}`)',
+    '模块 {name} 的键位于前缀 `{prefix}` 之下（发现了 `{found}`{detail}）：请给出这个前缀（`--prefix {again}`）'],
+  [', the names of {convention}{also}', '，使用 {convention} 的名字{also}'],
+  ['; such a block is also under {list}', '；这样的模块还位于 {list}'],
+  ['{inner} (the weights were read with the names of {convention})', '{inner}（权重是按 {convention} 的名字读取的）'],
+  ['{file}: key `{key}` has dtype {found}, expected F32 (or F16, BF16); {remedy}', '{file}：键 `{key}` 的数据类型是 {found}，应为 F32（或 F16、BF16）；{remedy}'],
+  ['{file}: not a valid safetensors file ({reason})', '{file}：不是有效的 safetensors 文件（{reason}）'],
+  ['no key of the weights starts with `{prefix}` (they look like `{example}`)', '权重中没有以 `{prefix}` 开头的键（它们形如 `{example}`）'],
+  ['tensor `{name}` holds the wrong number of bytes', '张量 `{name}` 的字节数不对'],
+  ['option {option} does not apply to block {block}', '选项 {option} 不适用于模块 {block}'],
+  ['{n} heads do not divide the {c} channels', '{n} 个头不能整除 {c} 个通道'],
+  ['unknown value `{value}` (one of: {list})', '未知的值 `{value}`（可选：{list}）'],
+
+  // ---- a network's checkpoint (src/net/; www/api.js, www/model-source.js) ----
+  ['arch: {reason}', '架构：{reason}'],
+  ['off: {reason}', 'off：{reason}'],
+  ['labels: {reason}', '类别名：{reason}'],
+  ['the checkpoint is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell. Pick it from the list beside the network\'s name (in an embed: the arch attribute).',
+    '这个检查点是 timm 的 EfficientNet 或 MobileNetV3，它的步幅和激活函数无法从权重看出。请在网络名称旁的列表中选择它（嵌入时：用 arch 属性）。'],
+  ['{name} is not a {arch}: {reason} Pick another architecture from the list.', '{name} 不是 {arch}：{reason} 请从列表中选择另一个架构。'],
+  ['the checkpoint looks like {looks}, which is not supported yet; supported: {supported}', '这个检查点看起来是{looks}，目前还不支持；支持的有：{supported}'],
+  ['{name} is not supported yet (the checkpoint looks like {looks}); supported: {supported}', '{name} 目前还不支持（这个检查点看起来是{looks}）；支持的有：{supported}'],
+  ['a Vision Transformer (timm vit_* / deit_*)', 'Vision Transformer（timm 的 vit_* / deit_*）'],
+  ['a timm EfficientNet or MobileNetV3', 'timm 的 EfficientNet 或 MobileNetV3'],
+  ['a torchvision MobileNet, EfficientNet or VGG', 'torchvision 的 MobileNet、EfficientNet 或 VGG'],
+  ['a timm RegNet', 'timm 的 RegNet'],
+  ['a timm ConvNeXt or another stage-based network', 'timm 的 ConvNeXt 或其他分阶段的网络'],
+  ['a ResNet', '一个 ResNet'],
+  ['the weights of one attention block, not a whole network (they go to a block of the bundled network: Own weights… in the page, --weights in render)',
+    '一个注意力模块的权重，而不是整个网络（它们可以用于内置网络的模块：页面上的“自己的权重…”，render 的 --weights）'],
+  ['an empty state dict', '空的 state dict'],
+  ['no network this engine knows', '本引擎不认识的网络'],
+  ['timm\'s ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), timm\'s regnetx_* and regnety_*, timm\'s efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_* (with their architecture named), torchvision\'s resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with their architecture named)',
+    'timm 的 ResNet 系列（resnet*、seresnet*、seresnext*、ecaresnet* 等；BasicBlock 和 Bottleneck，deep 和 tiered stem，平均池化下采样，ResNeXt 分组，se/eca/ceca/ese/cbam/gc/gca/nl 注意力），timm 的 regnetx_* 和 regnety_*，timm 的 efficientnet_b*、tf_efficientnet_b*、mobilenetv3_large_*、mobilenetv3_small_*（需指明架构），torchvision 的 resnet18/50、mobilenet_v3_large、mobilenet_v3_small、efficientnet_b0..b7（需指明架构）'],
+  ['the checkpoint has `{key}`, which the {family} builder does not know: a variant this engine does not run yet',
+    '检查点中有 `{key}`，{family} 的构建器不认识它：这是本引擎还不能运行的变体'],
+  ['the checkpoint lacks `{key}`', '检查点缺少 `{key}`'],
+  ['the checkpoint has no `{key}`: not a four-stage ResNet', '检查点中没有 `{key}`：不是四阶段的 ResNet'],
+  ['the checkpoint has no `{key}`: not a four-stage RegNet', '检查点中没有 `{key}`：不是四阶段的 RegNet'],
+  ['{arch} is not an EfficientNet or MobileNetV3 this knows', '{arch} 不是本引擎认识的 EfficientNet 或 MobileNetV3'],
+  ['{arch} is not a torchvision MobileNetV3 or EfficientNet this knows', '{arch} 不是本引擎认识的 torchvision MobileNetV3 或 EfficientNet'],
+  ['{arch} has {found}: name the architecture it was trained as', '{arch} 有 {found}：请指明训练它时用的架构'],
+  ['`{key}`: an attention layer this engine does not know', '`{key}`：本引擎不认识的注意力层'],
+  ['`{key}`: a block this engine does not know', '`{key}`：本引擎不认识的模块'],
+  ['`{path}` changes the shape but has no `downsample`', '`{path}` 改变了形状，却没有 `downsample`'],
+  ['`{key}` takes {n} features; the last stage gives {c}', '`{key}` 需要 {n} 个特征；最后一个阶段给出 {c} 个'],
+  ['{path}: missing `{key}`', '{path}：缺少 `{key}`'],
+  ['`{word}` names no attention block of this network (they are {list})', '`{word}` 不是这个网络中任何注意力模块的名字（它们是 {list}）'],
+  ['{n} names for a network with {classes} classes: give one name per line, in the head\'s order',
+    '给了 {n} 个名字，而网络有 {classes} 个类别：请每行写一个名字，按分类头的顺序'],
+  ['The network at {url} could not be fetched: the host answered {status}. Check the model address.',
+    '无法获取 {url} 处的网络：服务器返回 {status}。请检查模型地址。'],
+  ['The network at {url} could not be fetched: the host did not answer, or it does not let this page read the file (CORS). Host the checkpoint beside the page, or have its host send Access-Control-Allow-Origin: *.',
+    '无法获取 {url} 处的网络：服务器没有响应，或不允许这个页面读取该文件（CORS）。请把检查点放在页面旁边，或让它的服务器发送 Access-Control-Allow-Origin: *。'],
+  ['{name} is {size}; the page reads networks up to {max} (the command line, attention-playground net, reads up to 2 GB). Save the weights alone, in float16 if they are float32.',
+    '{name} 有 {size}；页面最多读取 {max} 的网络（命令行 attention-playground net 最多读取 2 GB）。请只保存权重，float32 的可存为 float16。'],
+  ['The labels at {url} could not be fetched; give one class name per line, or a reachable URL of such a file.',
+    '无法获取 {url} 处的类别名：请每行写一个类别名，或给出这样一个文件的可访问地址。'],
+
+  // ---- photos (src/photo.rs, www/worker.js, www/image-input.js) ----
+  ['image: {problem}', '图片：{problem}'],
+  ['{name} is not a photo this can read; choose a JPEG, PNG, WebP, GIF or BMP file', '{name} 不是可以读取的照片；请选择 JPEG、PNG、WebP、GIF 或 BMP 文件'],
+  ['{name} is {w} x {h} pixels ({mp} megapixels), too large: the limit is {limit} megapixels (16384 x 16384); scale it down first (the network sees 224 pixels)',
+    '{name} 有 {w} x {h} 像素（{mp} 百万像素），太大了：上限是 {limit} 百万像素（16384 x 16384）；请先缩小（网络只看 224 像素）'],
+  ['{name} is empty (0 bytes); choose a photo (JPEG, PNG, WebP or GIF)', '{name} 是空的（0 字节）；请选择一张照片（JPEG、PNG、WebP 或 GIF）'],
+  ['{name} is {mb} MB, over the {limit} MB limit; save it smaller (a JPEG of a few MB is plenty: the network sees 224 pixels)',
+    '{name} 有 {mb} MB，超过了 {limit} MB 的上限；请存得小一些（几 MB 的 JPEG 就足够了：网络只看 224 像素）'],
+  ['{name} starts as a {format} file but its size cannot be read: the file is damaged or cut short', '{name} 开头是 {format} 文件，但读不出它的尺寸：文件已损坏或不完整'],
+  ['{name} says it is {w} x {h} pixels: the file is damaged', '{name} 声称自己有 {w} x {h} 像素：文件已损坏'],
+  ['{name} is an AVIF or HEIC photo this browser does not decode; convert it to JPEG (an iPhone saves JPEG with Settings > Camera > Formats > Most Compatible).',
+    '{name} 是这个浏览器无法解码的 AVIF 或 HEIC 照片；请转换成 JPEG（iPhone 可在“设置 > 相机 > 格式 > 兼容性最佳”中保存为 JPEG）。'],
+  ['{name} could not be read as an image: the file is damaged or cut short. Choose another photo, or open and save it again as JPEG or PNG.',
+    '{name} 无法作为图片读取：文件已损坏或不完整。请选择另一张照片，或打开后重新存为 JPEG 或 PNG。'],
+  ['{name} could not be read as an image: the SVG is damaged.', '{name} 无法作为图片读取：SVG 已损坏。'],
+  ['Could not load {url}: the server answered {status}. Check the address, or choose the file instead.', '无法加载 {url}：服务器返回 {status}。请检查地址，或改为选择文件。'],
+  ['Could not load {url}: the server did not answer. Check the address, or choose the file instead.', '无法加载 {url}：服务器没有响应。请检查地址，或改为选择文件。'],
+
+  // ---- the GPU (src/error.rs, src/gpu/) ----
+  ['GPU backend unavailable: {reason}', 'GPU 后端不可用：{reason}'],
+  ['this browser offers no WebGPU adapter (WebGPU is off, unsupported, or blocked for this GPU); choose the CPU backend, or auto, which falls back to it',
+    '这个浏览器没有提供 WebGPU 适配器（WebGPU 已关闭、不受支持，或这块 GPU 被屏蔽）；请选择 CPU 后端，或选择自动（它会退回到 CPU）'],
+  ['the GPU could not run this pass: {reason}', 'GPU 无法完成这一遍计算：{reason}'],
+
+  // ---- a file name before its problem: last, the most general ----
+  ['{file}: {what}', '{file}：{what}'],
+];
+
+const compiled = MESSAGES_ZH.map(([en, zh]) => {
+  const holes = [];
+  const pattern = en.split(/\{([a-z_]+)\}/).map((part, i) => {
+    if (i % 2 === 0) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    holes.push(part);
+    return '([\\s\\S]*?)';
+  }).join('');
+  return { re: new RegExp(`^${pattern}$`), holes, zh };
+});
+
+/** `text` in Chinese, or null where no template makes it (see the header). */
+export function translateMessage(text) {
+  if (text === '') return '';
+  for (const { re, holes, zh } of compiled) {
+    const m = re.exec(text);
+    if (!m) continue;
+    const values = {};
+    let whole = true;
+    holes.forEach((name, i) => {
+      if (!whole) return;
+      const value = m[i + 1];
+      const translated = NESTED.has(name) ? translateMessage(value) : value;
+      if (translated === null) whole = false;
+      values[name] = translated;
+    });
+    if (whole) return zh.replace(/\{([a-z_]+)\}/g, (_, name) => values[name] ?? '');
+  }
+  return null;
+}
