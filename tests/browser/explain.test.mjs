@@ -20,7 +20,7 @@ const browsers = {};
 
 before(async () => {
   const root = new URL('../../', import.meta.url).pathname;
-  server = await serve({ '/': join(root, 'dist'), '/nets/': join(root, 'tests/fixtures/nets') }, 0);
+  server = await serve({ '/': join(root, 'dist'), '/nets/': join(root, 'tests/fixtures/nets'), '/pages/': join(root, 'tests/browser/pages') }, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
   browsers.cpu = await launch();
   browsers.webgpu = await launch({ webgpu: true });
@@ -312,5 +312,40 @@ test('a loaded network\'s blocks step by step: MobileNetV3\'s gates (ReLU, hard-
     near(data(traced, 'output'), data(traced, 'input').map((v, i) => v + data(traced, 'normed')[i]), 'output = x + BatchNorm(W_z y)');
     assert.deepEqual(nl.problems, []);
     await nl.page.close();
+  }
+});
+
+test('in an embed (a blank page, controls="none", lang="zh"), view="explain", "formula" and "tokens" draw on both backends', async () => {
+  for (const kind of ['cpu', 'webgpu']) {
+    for (const view of ['explain', 'formula', 'tokens']) {
+      const { page, problems } = await openPage(browsers[kind], `${origin}/pages/blank.html`);
+      const drawn = await page.evaluate(async ({ origin, view, kind }) => {
+        await import(`${origin}/attention-playground.js`);
+        document.body.insertAdjacentHTML('beforeend',
+          `<attention-playground view="${view}" blocks="cbam gc nonlocal" controls="none" lang="zh" backend="${kind}"></attention-playground>`);
+        const el = document.querySelector('attention-playground');
+        for (let i = 0; i < 1200; i++) {
+          const ready = view === 'explain' ? el._state?.trace?.result
+            : view === 'tokens' ? el._state?.walk?.result
+            : el.result && el._layout?.height > 200;
+          if (ready && el._layout?.height > 200) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return {
+          backend: el.result?.backend, height: el._layout?.height, kind: el._state.trace?.result?.kind,
+          ranOn: el._state.trace?.result?.ran_on, walk: Boolean(el._state.walk?.result), tab: el.shadowRoot.querySelector('.tab[aria-selected="true"]')?.textContent,
+        };
+      }, { origin, view, kind });
+      assert.equal(drawn.backend, kind === 'webgpu' ? 'webgpu' : 'cpu', `${view} on ${kind}`);
+      assert.ok(drawn.height > 200, `${view} on ${kind}: drawn (${drawn.height})`);
+      if (view === 'explain') {
+        assert.equal(drawn.kind, 'cbam', 'the first block of the embed');
+        assert.match(drawn.ranOn, kind === 'webgpu' ? /^gpu backend/ : /^cpu backend/);
+      }
+      if (view === 'tokens') assert.ok(drawn.walk);
+      if (kind === 'cpu' && view === 'explain') await page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-embed-zh.png') });
+      assert.deepEqual(problems, [], `${view} on ${kind}`);
+      await page.close();
+    }
   }
 });
