@@ -629,3 +629,64 @@ fn every_block_of_every_network_traces_steps_that_end_in_the_reference_maps() {
     assert!(traced >= 40 && gates >= 10, "{traced} blocks traced, {gates} of them channel gates");
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// A network's weights stay on the GPU between passes: the first pass uploads every convolution's
+/// and linear layer's weights once, a second pass on another input uploads none and gives what a
+/// fresh device gives, and a second network's weights are uploaded beside the first's.
+#[test]
+fn a_network_s_weights_are_uploaded_to_the_gpu_once_and_kept_between_passes() {
+    let gpu = pollster::block_on(GpuBackend::new()).expect("a GPU adapter (lavapipe)");
+    let stats = |b: &AnyBackend| match b {
+        AnyBackend::Gpu(g) => g.pool_stats(),
+        _ => unreachable!(),
+    };
+    let backend = AnyBackend::Gpu(Box::new(gpu));
+    let load = |name: &str| {
+        let dir = fixtures().join(name);
+        let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
+        let arch = cases().into_iter().find(|c| c.name == name).unwrap().arch;
+        (families::build(&dict, Some(&arch)).unwrap(), first_image(&read(&dir.join("input.safetensors"))["x"]))
+    };
+    let (net, x) = load("seresnet50");
+    // Every convolution's and linear layer's values, in float32.
+    fn layer_bytes(nodes: &[attention_playground::net::Node]) -> u64 {
+        use attention_playground::net::Node;
+        nodes
+            .iter()
+            .map(|n| match n {
+                Node::Conv(c) => 4 * (c.weight.len() + c.bias.len()) as u64,
+                Node::Head(l) => 4 * (l.weight.len() + l.bias.len()) as u64,
+                Node::Residual { body, shortcut, .. } => layer_bytes(body) + layer_bytes(shortcut),
+                Node::Module { nodes, .. } => layer_bytes(nodes),
+                _ => 0,
+            })
+            .sum()
+    }
+    let expected = layer_bytes(&net.nodes);
+    let before = stats(&backend);
+    let first = pollster::block_on(net.run_with(&backend, Kernels::best(), &x, &Off::default())).unwrap();
+    let after_first = stats(&backend);
+    let uploaded = after_first.weight_bytes_uploaded - before.weight_bytes_uploaded;
+    assert!(uploaded >= expected, "the first pass uploads the layers' {expected} bytes (uploaded {uploaded})");
+    assert_eq!(after_first.cached_weight_bytes, uploaded, "and keeps them");
+    // A second pass, on another input and with a block off: nothing uploaded, nothing created.
+    let other = Tensor::new(x.shape().to_vec(), x.data().iter().map(|v| v * 0.5 + 0.1).collect()).unwrap();
+    let off = Off(vec![net.attention_blocks()[0].path.clone()]);
+    let second = pollster::block_on(net.run_with(&backend, Kernels::best(), &other, &off)).unwrap();
+    let after_second = stats(&backend);
+    assert_eq!(after_second.weight_bytes_uploaded, after_first.weight_bytes_uploaded, "the second pass uploads no weights");
+    // The cached weights give what a device without them gives.
+    let fresh = AnyBackend::Gpu(Box::new(pollster::block_on(GpuBackend::new()).unwrap()));
+    let want = pollster::block_on(net.run_with(&fresh, Kernels::best(), &other, &off)).unwrap();
+    assert_eq!(second.logits, want.logits, "the same logits as from freshly uploaded weights");
+    assert_ne!(first.logits, second.logits);
+    // A clone of the network is the same weights; another network's are uploaded beside them.
+    let again = pollster::block_on(net.clone().run_with(&backend, Kernels::best(), &x, &Off::default())).unwrap();
+    assert_eq!(again.logits, first.logits);
+    assert_eq!(stats(&backend).weight_bytes_uploaded, after_first.weight_bytes_uploaded, "a clone holds the same weights");
+    let (mobile, y) = load("mobilenetv3_small_100");
+    pollster::block_on(mobile.run_with(&backend, Kernels::best(), &y, &Off::default())).unwrap();
+    let after_mobile = stats(&backend);
+    assert!(after_mobile.weight_bytes_uploaded > after_second.weight_bytes_uploaded);
+    assert_eq!(after_mobile.cached_weight_bytes, after_mobile.weight_bytes_uploaded, "both networks' weights kept (far under the cap)");
+}

@@ -27,9 +27,18 @@ pub struct AdapterSummary {
     pub software: bool,
 }
 
-/// Device-memory accounting of the buffer pool.
+/// Bytes of a network's weights kept on the device between passes, at most; past it the weights
+/// used longest ago are let go (and uploaded again when a pass needs them).
+const WEIGHT_CACHE_BYTES: u64 = 1 << 30;
+
+/// Device-memory accounting of the buffer pool and of the weights kept between passes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
+    /// Bytes of a network's weights kept on the device for the next pass.
+    pub cached_weight_bytes: u64,
+    /// Bytes of weights uploaded since the context was made: a network's first pass uploads its
+    /// weights, later passes nothing (while they fit [`WEIGHT_CACHE_BYTES`]).
+    pub weight_bytes_uploaded: u64,
     /// Bytes of buffers alive now (in use or free in the pool).
     pub allocated_bytes: u64,
     /// The most that was ever alive at once.
@@ -47,6 +56,9 @@ pub(crate) struct GpuContext {
     pub adapter: AdapterSummary,
     pipelines: RefCell<HashMap<Kernel, wgpu::ComputePipeline>>,
     free: RefCell<HashMap<(u64, wgpu::BufferUsages), Vec<wgpu::Buffer>>>,
+    /// Uploaded weights by (layer, slot): the buffer and the pass that last used it.
+    weights: RefCell<HashMap<(u64, u8), (wgpu::Buffer, u64)>>,
+    passes: std::cell::Cell<u64>,
     stats: RefCell<PoolStats>,
     lost: Arc<AtomicBool>,
     uncaptured: Arc<Mutex<Option<String>>>,
@@ -101,6 +113,8 @@ impl GpuContext {
             adapter: AdapterSummary { name, backend: info.backend.to_string(), software: info.device_type == wgpu::DeviceType::Cpu },
             pipelines: RefCell::default(),
             free: RefCell::default(),
+            weights: RefCell::default(),
+            passes: std::cell::Cell::new(0),
             stats: RefCell::default(),
             lost,
             uncaptured,
@@ -161,6 +175,54 @@ impl GpuContext {
         stats.allocated_bytes += class;
         stats.peak_bytes = stats.peak_bytes.max(stats.allocated_bytes);
         stats.buffers_created += 1;
+        Ok(buffer)
+    }
+
+    /// A new pass begins (for [`GpuContext::cached_weights`]' notion of "used longest ago").
+    pub fn begin_pass(&self) {
+        self.passes.set(self.passes.get() + 1);
+    }
+
+    /// The buffer holding `data`, the weights of layer `layer` in slot `slot` (weight, bias):
+    /// uploaded on first use and kept for later passes. The caller guarantees that `layer` names
+    /// these values (`crate::net::layers::WeightId`). Past [`WEIGHT_CACHE_BYTES`] the weights
+    /// used longest ago are dropped first, never those of the pass under way.
+    pub fn cached_weights(&self, layer: u64, slot: u8, data: &[f32]) -> Result<wgpu::Buffer> {
+        let pass = self.passes.get();
+        let mut weights = self.weights.borrow_mut();
+        if let Some((buffer, used)) = weights.get_mut(&(layer, slot)) {
+            *used = pass;
+            return Ok(buffer.clone());
+        }
+        let bytes = (data.len().max(1) * 4) as u64;
+        if bytes > self.limits.max_buffer_size {
+            return Err(Error::GpuFailed(format!(
+                "a weight of {} MiB is over the device's limit of {} MiB",
+                bytes >> 20,
+                self.limits.max_buffer_size >> 20
+            )));
+        }
+        let mut stats = self.stats.borrow_mut();
+        while stats.cached_weight_bytes + bytes > WEIGHT_CACHE_BYTES {
+            let oldest = weights.iter().filter(|(_, (_, used))| *used < pass).min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k);
+            let Some(key) = oldest else { break };
+            let (buffer, _) = weights.remove(&key).expect("an entry just found");
+            stats.cached_weight_bytes -= buffer.size();
+            stats.allocated_bytes -= buffer.size();
+            buffer.destroy();
+        }
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let buffer =
+            self.device.create_buffer(&wgpu::BufferDescriptor { label: Some("weights"), size: bytes, usage, mapped_at_creation: false });
+        if !data.is_empty() {
+            self.queue.write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+        }
+        stats.cached_weight_bytes += bytes;
+        stats.weight_bytes_uploaded += bytes;
+        stats.allocated_bytes += bytes;
+        stats.peak_bytes = stats.peak_bytes.max(stats.allocated_bytes);
+        stats.buffers_created += 1;
+        weights.insert((layer, slot), (buffer.clone(), pass));
         Ok(buffer)
     }
 

@@ -54,6 +54,7 @@ impl<'c> Graph<'c> {
     pub fn new(ctx: &'c GpuContext) -> Self {
         let memory_scope = Some(ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory));
         let validation_scope = Some(ctx.device.push_error_scope(wgpu::ErrorFilter::Validation));
+        ctx.begin_pass();
         Self { ctx, dispatches: Vec::new(), reads: Vec::new(), held: Vec::new(), validation_scope, memory_scope }
     }
 
@@ -74,6 +75,13 @@ impl<'c> Graph<'c> {
     }
 
     /// A device copy of `data`.
+    /// A layer's weights (slot 0) or bias (slot 1), uploaded on the first pass that needs them and
+    /// kept on the device for the next ([`GpuContext::cached_weights`]).
+    pub fn weights(&mut self, layer: crate::net::layers::WeightId, slot: u8, data: &[f32]) -> Result<GpuTensor> {
+        let buffer = self.ctx.cached_weights(layer.0, slot, data)?;
+        Ok(GpuTensor { buffer, len: data.len() })
+    }
+
     pub fn upload(&mut self, data: &[f32]) -> Result<GpuTensor> {
         let tensor = self.output(data.len())?;
         if !data.is_empty() {

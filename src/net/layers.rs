@@ -35,9 +35,24 @@ fn out_size(input: usize, k: usize, stride: usize, dilation: usize, padding: Pad
     }
 }
 
+/// Which values a layer's weights hold, for the GPU's cache of uploaded weights
+/// (`GpuContext::cached_weights`): a fresh id for every layer built, and again whenever its values
+/// change (BatchNorm folded in); clones share it, and they hold the same values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WeightId(pub u64);
+
+impl WeightId {
+    pub fn fresh() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// A 2-D convolution `(cout, cin / groups, kh, kw)` with a bias (a BatchNorm after it folded in).
 #[derive(Debug, Clone)]
 pub struct Conv2d {
+    /// Changed whenever `weight` or `bias` is (the GPU keeps uploaded weights by it).
+    pub id: WeightId,
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
     pub cin: usize,
@@ -73,6 +88,7 @@ impl Conv2d {
             });
         }
         Ok(Self {
+            id: WeightId::fresh(),
             weight,
             bias: bias.unwrap_or_else(|| vec![0.0; cout]),
             cin: per_group * groups,
@@ -101,6 +117,7 @@ impl Conv2d {
             weights.iter_mut().for_each(|w| *w *= scale);
             self.bias[o] = self.bias[o] * scale + shift;
         }
+        self.id = WeightId::fresh();
         self
     }
 
@@ -417,6 +434,8 @@ impl Pool {
 /// A linear layer `(out, in)` with bias (the classifier, or a fully connected layer of an SE).
 #[derive(Debug, Clone)]
 pub struct Linear {
+    /// Changed whenever `weight` or `bias` is (the GPU keeps uploaded weights by it).
+    pub id: WeightId,
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
     pub inputs: usize,

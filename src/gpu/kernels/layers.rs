@@ -58,8 +58,8 @@ pub(crate) fn conv2d(
 ) -> Result<(GpuTensor, (usize, usize))> {
     let (ho, wo) = conv.output_size(height, width);
     let (pad_y, pad_x) = conv.padding_before(height, width);
-    let weight = g.upload(&conv.weight)?;
-    let bias = g.upload(&conv.bias)?;
+    let weight = g.weights(conv.id, 0, &conv.weight)?;
+    let bias = g.weights(conv.id, 1, &conv.bias)?;
     let out = g.output(conv.cout * ho * wo)?;
     let out_per_group = conv.cout / conv.groups;
     let params = ConvParams {
@@ -148,6 +148,7 @@ pub(crate) fn activate(g: &mut Graph, x: &GpuTensor, addend: Option<&GpuTensor>,
 
 /// `linear(v)` of a vector `v` `(inputs)`: `(outputs)`.
 pub(crate) fn linear(g: &mut Graph, layer: &Linear, v: &GpuTensor) -> Result<GpuTensor> {
-    let dense = Dense { weight: &layer.weight, bias: Some(&layer.bias), inputs: layer.inputs, outputs: layer.bias.len() };
+    let dense =
+        Dense { weight: &layer.weight, bias: Some(&layer.bias), inputs: layer.inputs, outputs: layer.bias.len(), kept: Some(layer.id) };
     linear::product(g, dense, v, 1, linear::Activation::None, None)
 }

@@ -35,7 +35,7 @@ pub(crate) fn conv1x1(
     activation: Activation,
     residual: Option<&GpuTensor>,
 ) -> Result<GpuTensor> {
-    let dense = Dense { weight: &layer.weight, bias: layer.bias.as_deref(), inputs: layer.inputs, outputs: layer.outputs };
+    let dense = Dense { weight: &layer.weight, bias: layer.bias.as_deref(), inputs: layer.inputs, outputs: layer.outputs, kept: None };
     product(g, dense, x, positions, activation, residual)
 }
 
@@ -46,6 +46,8 @@ pub(crate) struct Dense<'w> {
     pub bias: Option<&'w [f32]>,
     pub inputs: usize,
     pub outputs: usize,
+    /// A network layer's weights, kept on the device between passes under this id.
+    pub kept: Option<crate::net::layers::WeightId>,
 }
 
 /// [`conv1x1`] of a weight given as slices (a network's linear layers: positions = 1).
@@ -58,10 +60,17 @@ pub(crate) fn product(
     residual: Option<&GpuTensor>,
 ) -> Result<GpuTensor> {
     let images = x.len / (layer.inputs * positions);
-    let weight = g.upload(layer.weight)?;
+    let zeros;
     let bias = match layer.bias {
-        Some(b) => g.upload(b)?,
-        None => g.upload(&vec![0.0; layer.outputs])?,
+        Some(b) => b,
+        None => {
+            zeros = vec![0.0; layer.outputs];
+            &zeros
+        }
+    };
+    let (weight, bias) = match layer.kept {
+        Some(id) => (g.weights(id, 0, layer.weight)?, g.weights(id, 1, bias)?),
+        None => (g.upload(layer.weight)?, g.upload(bias)?),
     };
     let out = g.output(images * layer.outputs * positions)?;
     let params = Params {

@@ -9,7 +9,7 @@ pub mod torchvision;
 
 use super::Net;
 use super::checkpoint::{StateDict, describe};
-use super::layers::{Activation, Conv2d, Linear, Padding};
+use super::layers::{Activation, Conv2d, Linear, Padding, WeightId};
 use super::{Attention, AttentionLayer};
 use crate::error::{Error, Result, Shape};
 
@@ -110,6 +110,7 @@ pub(crate) fn channel_gate(
             let shape = dict.shape(&key)?.to_vec();
             let (out, inputs) = (shape[0], shape.get(1).copied().unwrap_or(0));
             Ok(Linear {
+                id: WeightId::fresh(),
                 weight: dict.take_shaped(&key, &[out, inputs, 1, 1])?,
                 bias: dict.take_shaped(&format!("{path}.{name}.bias"), &[out])?,
                 inputs,
@@ -126,5 +127,10 @@ pub(crate) fn linear(dict: &StateDict, path: &str) -> Result<Linear> {
     let [out, inputs] = shape[..] else {
         return Err(Error::WrongShape { key, expected: "[out, in]".into(), found: Shape(shape) });
     };
-    Ok(Linear { weight: dict.take_shaped(&key, &shape)?, bias: dict.take_shaped(&format!("{path}.bias"), &[out])?, inputs })
+    Ok(Linear {
+        id: WeightId::fresh(),
+        weight: dict.take_shaped(&key, &shape)?,
+        bias: dict.take_shaped(&format!("{path}.bias"), &[out])?,
+        inputs,
+    })
 }
