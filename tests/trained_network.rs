@@ -161,3 +161,26 @@ fn switching_blocks_off_changes_the_features_and_the_prediction() {
         assert!((a - b).abs() < 1e-6);
     }
 }
+
+/// What the page compares a run with blocks off against: the configuration with every block on
+/// keeps the options the person chose for the blocks that are on (and the trained ones for the
+/// rest), and its run from another configuration's stem features is that configuration's own run
+/// of the photo (the stem has no weights).
+#[test]
+fn a_run_with_blocks_off_is_compared_with_every_block_on_from_the_same_stem_features() {
+    use attention_playground::blocks::{BlockOptions, Pairwise};
+    let backend = cpu();
+    let dot = BlockOptions { pairwise: Some(Pairwise::DotProduct), ..Default::default() };
+    let partial = ModelConfig { blocks: vec![(BlockKind::Cbam, BlockOptions::default()), (BlockKind::NonLocal, dot.clone())] };
+    let all = Model::all_on(&partial);
+    assert_eq!(all.blocks.len(), 6);
+    assert_eq!(all.blocks.iter().find(|(k, _)| *k == BlockKind::NonLocal).unwrap().1, dot, "the chosen options stay");
+    assert_eq!(Model::all_on(&ModelConfig::all_trained()), ModelConfig::all_trained());
+    let photo = sample("astronaut.jpg");
+    let off_run = run(&Model::trained(&partial).unwrap(), &backend, &photo);
+    let everything = Model::trained(&all).unwrap();
+    let from_features = pollster::block_on(everything.run_from_features(&backend, off_run.features.clone(), 0.0, &|| 0.0)).unwrap();
+    let whole = run(&everything, &backend, &photo);
+    assert_eq!(from_features.prediction, whole.prediction);
+    assert_ne!(from_features.prediction, off_run.prediction, "switching four blocks off changes the prediction");
+}

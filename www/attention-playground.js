@@ -9,7 +9,7 @@ import { PlaygroundApi } from './api.js';
 import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sampleUrl } from './bundled.js';
 import { bindControls, cardHtml, syncControls } from './controls.js';
 import { languageOf, translator } from './i18n.js';
-import { networkPredictionLine, predictionLine, timingLine } from './lines.js';
+import { networkPredictionLine, offLabels, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
 import { VIEWS, viewNamed } from './views/index.js';
 
@@ -751,7 +751,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     name.parentElement.title = (backend === 'webgpu' ? adapter : `CPU path${kernels}: ${detail}`) + layers;
     this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings, this._t) : '';
     const prediction = this.shadowRoot.querySelector('.prediction');
-    if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result, this._t) : predictionLine(this.result, this._t);
+    if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result, this._t) : predictionLine(this.result, this._t, offLabels(this.blocks));
   }
 
   _setBusy(busy) {

@@ -157,6 +157,19 @@ impl Model {
         Ok(Self { early: load_blocks(&EARLY_BLOCKS)?, late: load_blocks(&LATE_BLOCKS)?, conv1, conv2, head })
     }
 
+    /// The configuration with every block on: `config`'s blocks with their options, and the
+    /// others with the options the network was trained with. What a run with some blocks off is
+    /// compared with.
+    pub fn all_on(config: &ModelConfig) -> ModelConfig {
+        let mut all = ModelConfig::all_trained();
+        for (kind, options) in &mut all.blocks {
+            if let Some((_, given)) = config.blocks.iter().find(|(k, _)| k == kind) {
+                *options = given.clone();
+            }
+        }
+        all
+    }
+
     /// Swaps in other weights for one block (a user's own), checked against the channels the
     /// block sees in this network.
     pub fn replace_block(&mut self, kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<()> {
@@ -180,6 +193,18 @@ impl Model {
         let start = clock();
         let features = stem::forward(image);
         let stem_ms = clock() - start;
+        self.run_from_features(backend, features, stem_ms, clock).await
+    }
+
+    /// [`Model::run`] from the stem's output (the stem has no weights, so any configuration's run
+    /// of a photo can start from another's `features`).
+    pub async fn run_from_features(
+        &self,
+        backend: &AnyBackend,
+        features: Tensor,
+        stem_ms: f64,
+        clock: &dyn Fn() -> f64,
+    ) -> Result<ModelRun> {
         let mut stages = Vec::with_capacity(self.early.len() + self.late.len());
         let mut body_ms = 0.0;
         let mut x = run_blocks(backend, &self.early, features.clone(), &mut stages, clock).await?;

@@ -189,7 +189,7 @@ pub fn attention_value(kind: BlockKind, row: &Tensor) -> Value {
 }
 
 /// `{ label, classes, probabilities }`.
-fn prediction_value(prediction: &Prediction) -> Value {
+pub fn prediction_value(prediction: &Prediction) -> Value {
     Value::object(vec![
         ("label", Value::Text(prediction.label().to_string())),
         ("classes", Value::List(CLASSES.iter().map(|c| Value::Text(c.to_string())).collect())),
