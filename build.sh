@@ -12,7 +12,7 @@
 #                      wasm-opt; the front end from www/ and index.html)
 #   ./build.sh serve   builds it and serves dist/ at http://127.0.0.1:8080
 #   ./build.sh train   trains the default network and its ablation variants (tools/train), writes
-#                      src/model/trained.safetensors and prints the README's table (~30 min)
+#                      src/model/trained.safetensors and prints the README's tables (~32 min)
 set -euo pipefail
 cd "$(dirname "$0")"
 

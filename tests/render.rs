@@ -123,14 +123,17 @@ fn a_photo_gives_every_figure_and_the_result_object() {
     assert_eq!(width.max(height), 224);
     assert_eq!(result["blocks"]["se"]["channel"].as_array().unwrap().len(), 16);
     assert_eq!(result["blocks"]["se"]["channel_names"][0], "red");
+    // The network computes on the photo scaled to 96 px on its longer side; the late blocks work
+    // on an eighth of that.
+    let late = |v: u64| ((v as f64 * 96.0 / width.max(height) as f64).round() as u64).max(16) / 4 / 2;
     let spatial = &result["blocks"]["cbam"]["spatial"];
-    assert_eq!(spatial["width"].as_u64().unwrap(), width / 8);
-    assert_eq!(spatial["data"].as_array().unwrap().len() as u64, (width / 8) * (height / 8));
-    // --query 100,60 on the 512-px photo lands in this cell of the 1/8 grid.
+    assert_eq!(spatial["width"].as_u64().unwrap(), late(width));
+    assert_eq!(spatial["data"].as_array().unwrap().len() as u64, late(width) * late(height));
+    // --query 100,60 on the 512-px photo lands in this cell of the late blocks' grid.
     let (photo_w, photo_h) = image::image_dimensions(sample("astronaut.jpg")).unwrap();
     let query = &result["blocks"]["nonlocal"]["query"];
-    assert_eq!(query["x"].as_u64().unwrap(), (100.0 / photo_w as f64 * (width / 8) as f64) as u64);
-    assert_eq!(query["y"].as_u64().unwrap(), (60.0 / photo_h as f64 * (height / 8) as f64) as u64);
+    assert_eq!(query["x"].as_u64().unwrap(), (100.0 / photo_w as f64 * late(width) as f64) as u64);
+    assert_eq!(query["y"].as_u64().unwrap(), (60.0 / photo_h as f64 * late(height) as f64) as u64);
     assert_eq!(result["blocks"]["mhsa"]["attention"].as_array().unwrap().len(), 4);
     // GCNet's question, measured on a 4 x 4 grid of queries: one divergence per head, in bits.
     for (block, heads) in [("nonlocal", 1), ("mhsa", 4)] {

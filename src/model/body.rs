@@ -1,5 +1,5 @@
-//! The network's own trained layers around the attention blocks: two 3x3 convolutions and the
-//! linear classifier. They run on the CPU on every backend, on the CPU kernels it names (the
+//! The network's own trained layers around the attention blocks: three 3x3 convolutions (the
+//! last after [`max_pool_to`]) and the linear classifier. They run on the CPU on every backend, on the CPU kernels it names (the
 //! GPU backend on the fastest); the attention blocks are what the backends accelerate.
 
 use crate::error::Result;
@@ -53,6 +53,39 @@ impl ConvRelu {
         let (y, h, w) = if self.pool { max_pool_2x2(&y, height, width) } else { (y, height, width) };
         Tensor::new(vec![1, self.cout, h, w], y).expect("conv output matches its shape")
     }
+}
+
+/// Max pooling of `(1, C, H, W)` down to at most `side x side`: an axis longer than `side` is cut
+/// into `side` bins as PyTorch's `AdaptiveMaxPool2d` cuts it (bin `i` spans `floor(i L / side)`
+/// to `ceil((i + 1) L / side)`), a shorter one is kept. The network puts it before `body.conv3`,
+/// so that conv3 sees an object at the cell size it was trained at (96 px scenes give a 6 x 6
+/// grid there, which passes unchanged) whatever the photo's size: its receptive field covers the
+/// object at 224 px too.
+pub fn max_pool_to(x: &Tensor, side: usize) -> Tensor {
+    let (c, h, w) = (x.shape()[1], x.shape()[2], x.shape()[3]);
+    let bins = |len: usize| -> Vec<(usize, usize)> {
+        if len <= side {
+            (0..len).map(|i| (i, i + 1)).collect()
+        } else {
+            (0..side).map(|i| (i * len / side, ((i + 1) * len).div_ceil(side))).collect()
+        }
+    };
+    let (rows, cols) = (bins(h), bins(w));
+    let mut out = Vec::with_capacity(c * rows.len() * cols.len());
+    for plane in x.data().chunks_exact(h * w) {
+        for &(y0, y1) in &rows {
+            for &(x0, x1) in &cols {
+                let mut m = f32::NEG_INFINITY;
+                for y in y0..y1 {
+                    for v in &plane[y * w + x0..y * w + x1] {
+                        m = m.max(*v);
+                    }
+                }
+                out.push(m);
+            }
+        }
+    }
+    Tensor::new(vec![1, c, rows.len(), cols.len()], out).expect("pooled to its shape")
 }
 
 /// `(C * 9, H * W)`: row `(c, ky, kx)` is channel `c` shifted by `(ky - 1, kx - 1)`, zero

@@ -7,7 +7,9 @@
 //!   ──► se ──► eca ──► gc                               early blocks, on the named channels
 //!   ──► body.conv1: 3x3 conv 16 -> 32, ReLU, 2x2 max pool  (H/8)
 //!   ──► cbam ──► nonlocal ──► mhsa (as x + mhsa(x))      late blocks, on learned channels
-//!   ──► body.conv2: 3x3 conv 32 -> 64, ReLU
+//!   ──► body.conv2: 3x3 conv 32 -> 64, ReLU, 2x2 max pool  (H/16)
+//!   ──► max pool to at most 6 x 6 (body::max_pool_to; the 96 px training scenes give 6 x 6)
+//!   ──► body.conv3: 3x3 conv 64 -> 128, ReLU              (its receptive field covers the object)
 //!   ──► mean over positions ──► head.fc ──► one logit per shape class
 //! ```
 //!
@@ -41,8 +43,10 @@ pub const TRAINED_WEIGHTS: &[u8] = include_bytes!("trained.safetensors");
 pub const EARLY_BLOCKS: [BlockKind; 3] = [BlockKind::Se, BlockKind::Eca, BlockKind::Gc];
 /// Blocks after the first convolution, in the order they run.
 pub const LATE_BLOCKS: [BlockKind; 3] = [BlockKind::Cbam, BlockKind::NonLocal, BlockKind::Mhsa];
-/// Channels after `body.conv1` and `body.conv2`.
-pub const BODY_WIDTHS: [usize; 2] = [32, 64];
+/// The grid `body.conv3` works on at most: what the 96 px training scenes give it.
+pub const CONV3_GRID: usize = 6;
+/// Channels after `body.conv1`, `body.conv2` and `body.conv3`.
+pub const BODY_WIDTHS: [usize; 3] = [32, 64, 128];
 /// The trained network's self-attention heads.
 pub const MHSA_HEADS: usize = 4;
 
@@ -109,7 +113,7 @@ pub struct ModelRun {
     /// The stem's output.
     pub features: Tensor,
     pub stem_ms: f64,
-    /// The two convolutions and the classifier together.
+    /// The three convolutions and the classifier together.
     pub body_ms: f64,
     pub stages: Vec<Stage>,
     pub prediction: Prediction,
@@ -129,6 +133,7 @@ pub struct Model {
     late: Vec<(BlockKind, Block)>,
     conv1: ConvRelu,
     conv2: ConvRelu,
+    conv3: ConvRelu,
     head: Classifier,
 }
 
@@ -143,8 +148,9 @@ impl Model {
     pub fn load(weights: &Weights, config: &ModelConfig) -> Result<Self> {
         let layer = |prefix: &str| weights.under(prefix);
         let conv1 = ConvRelu::load(&mut layer("body.conv1.").reader("body.conv1"), stem::CHANNELS, BODY_WIDTHS[0], true)?;
-        let conv2 = ConvRelu::load(&mut layer("body.conv2.").reader("body.conv2"), BODY_WIDTHS[0], BODY_WIDTHS[1], false)?;
-        let head = Classifier::load(&mut layer("head.fc.").reader("head.fc"), BODY_WIDTHS[1], CLASSES.len())?;
+        let conv2 = ConvRelu::load(&mut layer("body.conv2.").reader("body.conv2"), BODY_WIDTHS[0], BODY_WIDTHS[1], true)?;
+        let conv3 = ConvRelu::load(&mut layer("body.conv3.").reader("body.conv3"), BODY_WIDTHS[1], BODY_WIDTHS[2], false)?;
+        let head = Classifier::load(&mut layer("head.fc.").reader("head.fc"), BODY_WIDTHS[2], CLASSES.len())?;
         let load_blocks = |kinds: &[BlockKind]| -> Result<Vec<(BlockKind, Block)>> {
             let mut blocks = Vec::new();
             for &kind in kinds {
@@ -154,7 +160,7 @@ impl Model {
             }
             Ok(blocks)
         };
-        Ok(Self { early: load_blocks(&EARLY_BLOCKS)?, late: load_blocks(&LATE_BLOCKS)?, conv1, conv2, head })
+        Ok(Self { early: load_blocks(&EARLY_BLOCKS)?, late: load_blocks(&LATE_BLOCKS)?, conv1, conv2, conv3, head })
     }
 
     /// The configuration with every block on: `config`'s blocks with their options, and the
@@ -187,11 +193,12 @@ impl Model {
         self.early.iter().chain(&self.late).find(|(k, _)| *k == kind).map(|(_, b)| b)
     }
 
-    /// Runs the stem and the body on the CPU and each block on `backend`. `clock` gives
+    /// Runs the stem and the body on the CPU and each block on `backend`, on `image` scaled to
+    /// [`image::NETWORK_SIDE`] (the scale of the training scenes). `clock` gives
     /// milliseconds (`performance.now()` in the browser) for the per-stage timings.
     pub async fn run(&self, backend: &AnyBackend, image: &Tensor, clock: &dyn Fn() -> f64) -> Result<ModelRun> {
         let start = clock();
-        let features = stem::forward(image);
+        let features = stem::forward(&image::to_network_side(image));
         let stem_ms = clock() - start;
         self.run_from_features(backend, features, stem_ms, clock).await
     }
@@ -214,7 +221,7 @@ impl Model {
         body_ms += clock() - start;
         x = run_blocks(backend, &self.late, x, &mut stages, clock).await?;
         let start = clock();
-        let logits = self.head.logits(&self.conv2.forward(&x, kernels));
+        let logits = self.head.logits(&self.conv3.forward(&body::max_pool_to(&self.conv2.forward(&x, kernels), CONV3_GRID), kernels));
         body_ms += clock() - start;
         Ok(ModelRun { features, stem_ms, body_ms, stages, prediction: Prediction::from_logits(&logits), kernels })
     }
@@ -223,7 +230,8 @@ impl Model {
     /// the body alone makes of the same photo.
     pub fn predict_without_blocks(&self, run: &ModelRun) -> Prediction {
         let k = run.kernels;
-        Prediction::from_logits(&self.head.logits(&self.conv2.forward(&self.conv1.forward(&run.features, k), k)))
+        let x = self.conv2.forward(&self.conv1.forward(&run.features, k), k);
+        Prediction::from_logits(&self.head.logits(&self.conv3.forward(&body::max_pool_to(&x, CONV3_GRID), k)))
     }
 
     /// [`crate::analysis::query_independence`] of block `kind` (Non-local or MHSA) with a
@@ -313,6 +321,7 @@ mod tests {
         for key in [
             "body.conv1.weight",
             "body.conv2.bias",
+            "body.conv3.weight",
             "head.fc.weight",
             "se.fc1.weight",
             "cbam.spatial.conv.conv.weight",
@@ -338,17 +347,18 @@ mod tests {
     fn blocks_run_at_their_depths_and_off_means_identity() {
         let backend = pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap();
         let model = Model::trained(&ModelConfig::all_trained()).unwrap();
+        // A 40 x 24 photo is computed on at 96 x 58 (the network's side), so the stem gives 24 x 14.
         let run = pollster::block_on(model.run(&backend, &photo(40, 24), &|| 0.0)).unwrap();
-        assert_eq!(run.features.shape(), &[1, 16, 6, 10]);
+        assert_eq!(run.features.shape(), &[1, 16, 14, 24]);
         let order: Vec<BlockKind> = run.stages.iter().map(|s| s.kind).collect();
         assert_eq!(order, [EARLY_BLOCKS, LATE_BLOCKS].concat());
         assert_eq!(run.stages[0].input, run.features);
-        assert_eq!(run.stage(BlockKind::Cbam).unwrap().input.shape(), &[1, 32, 3, 5]);
+        assert_eq!(run.stage(BlockKind::Cbam).unwrap().input.shape(), &[1, 32, 7, 12]);
         let p = &run.prediction.probabilities;
         assert_eq!(p.len(), CLASSES.len());
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         let row = pollster::block_on(model.attention_row(&backend, &run, BlockKind::Mhsa, 7)).unwrap();
-        assert_eq!(row.row.shape(), &[1, MHSA_HEADS, 3, 5]);
+        assert_eq!(row.row.shape(), &[1, MHSA_HEADS, 7, 12]);
 
         // With every block off the network is stem, body and head alone.
         let bare = Model::trained(&ModelConfig::default()).unwrap();

@@ -17,6 +17,9 @@ pub struct Dataset {
     /// its map the object covers, in [0, 1], widened by a cell on every side (the shape is read
     /// off the object's outline, so the gate must not close on it).
     pub coverage: Vec<f32>,
+    /// `len * (side/8)^2` floats: the part of each cell of CBAM's map the object covers, not
+    /// widened (for the inside / outside ratio of the evaluation, as `scenes::inside_outside_ratio`).
+    pub exact_coverage: Vec<f32>,
     /// The feature map's side.
     pub side: usize,
 }
@@ -26,30 +29,34 @@ impl Dataset {
     pub fn generate(seed: u64, len: usize, side: usize) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = len.div_ceil(threads);
-        let parts: Vec<(Vec<f32>, Vec<u32>, Vec<f32>)> = std::thread::scope(|s| {
+        type Part = (Vec<f32>, Vec<u32>, Vec<f32>, Vec<f32>);
+        let parts: Vec<Part> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     s.spawn(move || {
-                        let (mut features, mut labels, mut coverage) = (Vec::new(), Vec::new(), Vec::new());
+                        let (mut features, mut labels, mut coverage, mut exact) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
                         for index in (t * chunk)..((t + 1) * chunk).min(len) {
                             let scene = scenes::generate(seed, index as u64, side);
                             features.extend_from_slice(stem::forward(&scene.image).data());
                             labels.push(scene.label as u32);
-                            coverage.extend(widened(&scenes::mask_coverage(&scene.mask, side, MASK_CELL), side / MASK_CELL));
+                            let cells = scenes::mask_coverage(&scene.mask, side, MASK_CELL);
+                            coverage.extend(widened(&cells, side / MASK_CELL));
+                            exact.extend(cells);
                         }
-                        (features, labels, coverage)
+                        (features, labels, coverage, exact)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("scene generation does not panic")).collect()
         });
-        let (mut features, mut labels, mut coverage) = (Vec::new(), Vec::new(), Vec::new());
-        for (f, l, c) in parts {
+        let (mut features, mut labels, mut coverage, mut exact_coverage) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (f, l, c, e) in parts {
             features.extend(f);
             labels.extend(l);
             coverage.extend(c);
+            exact_coverage.extend(e);
         }
-        Self { features, labels, coverage, side: side / stem::STRIDE }
+        Self { features, labels, coverage, exact_coverage, side: side / stem::STRIDE }
     }
 
     pub fn len(&self) -> usize {

@@ -11,6 +11,7 @@
 //! weights, the batch order. The thread count is pinned too, since it decides how the matrix
 //! products split their sums.
 
+mod combinations;
 mod data;
 mod net;
 
@@ -46,9 +47,13 @@ struct Args {
     /// Held-out scenes (a different seed, never trained on)
     #[arg(long, default_value_t = 2_000)]
     held_out: usize,
-    /// Passes over the training scenes
+    /// Passes over the training scenes (the variants with some blocks)
     #[arg(long, default_value_t = 8)]
     epochs: usize,
+    /// Passes over the training scenes for the `all` variant, the shipped network: with block
+    /// dropout each combination gets a share of the batches, so it trains twice as long
+    #[arg(long, default_value_t = 16)]
+    all_epochs: usize,
     /// Side of the generated scenes in pixels
     #[arg(long, default_value_t = 96)]
     side: usize,
@@ -65,6 +70,18 @@ struct Args {
     /// Seed of the initial weights and the batch order
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Block dropout in the `all` variant (the shipped network): the probability that each block
+    /// is switched off (the identity) for a batch, independently, so that every on/off
+    /// combination is a configuration of one set of weights that was trained. At 0.5 every one
+    /// of the 64 combinations is equally likely, so none is favoured and "every block off" is
+    /// trained as often as "every block on" (0: every block always on)
+    #[arg(long, default_value_t = 0.5)]
+    block_dropout: f64,
+    /// After training `all`, evaluate every on/off combination of its blocks on the held-out
+    /// scenes and print the ablation table of that one set of weights (on by default; this turns
+    /// it off)
+    #[arg(long)]
+    no_combinations: bool,
 }
 
 fn blocks_of(variant: &str) -> std::result::Result<Vec<BlockKind>, String> {
@@ -110,12 +127,15 @@ fn train(args: &Args, variant: &str, train_set: &Dataset, held_out: &Dataset) ->
     let blocks = blocks_of(variant).map_err(candle_core::Error::Msg)?;
     let net = Net::new(&blocks, args.seed)?;
     let steps_per_epoch = train_set.len() / args.batch;
-    let total = steps_per_epoch * args.epochs;
+    let epochs = if variant == "all" { args.all_epochs } else { args.epochs };
+    let total = steps_per_epoch * epochs;
     let warmup = steps_per_epoch / 2;
     let mut optimizer = AdamW::new(net.vars(), ParamsAdamW { lr: args.lr, weight_decay: 1e-4, ..Default::default() })?;
     let start = Instant::now();
     let mut step = 0;
-    for epoch in 0..args.epochs {
+    // Its own stream, so that block dropout leaves the batch order and the initial weights alone.
+    let mut dropout = Seeded(args.seed ^ 0xb10c_d50b);
+    for epoch in 0..epochs {
         let order = shuffled(train_set.len(), args.seed ^ (epoch as u64 + 1) << 32);
         let (mut loss_sum, mut correct) = (0.0, 0usize);
         for chunk in order.chunks_exact(args.batch) {
@@ -126,7 +146,16 @@ fn train(args: &Args, variant: &str, train_set: &Dataset, held_out: &Dataset) ->
             };
             optimizer.set_learning_rate(lr);
             let (x, y) = (train_set.features_of(chunk)?, train_set.labels_of(chunk)?);
-            let (logits, spatial) = net.forward_with_spatial_logits(&x)?;
+            let on: Vec<BlockKind> = if variant == "all" && args.block_dropout > 0.0 {
+                net.blocks
+                    .iter()
+                    .copied()
+                    .filter(|_| (dropout.next_u64() >> 11) as f64 / (1u64 << 53) as f64 >= args.block_dropout)
+                    .collect()
+            } else {
+                net.blocks.clone()
+            };
+            let (logits, spatial) = net.forward_on(&x, &on)?;
             let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             if let Some(spatial) = spatial.filter(|_| args.mask_loss > 0.0) {
                 let mask_loss = net::binary_cross_entropy_with_logits(&spatial, &train_set.coverage_of(chunk)?)?;
@@ -222,6 +251,9 @@ fn run(args: &Args) -> Result<()> {
                 100.0 * outcome.accuracy
             )));
         }
+        if variant == "all" && !args.no_combinations {
+            print_combinations(&net, &held_out, args.batch)?;
+        }
         if variant == "all" {
             let weights = net.state_dict()?;
             let bytes = write_safetensors(weights.keys().map(|k| (k, weights.get(k).expect("listed key"))));
@@ -240,6 +272,34 @@ fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// The ablation of one set of weights: every on/off combination's held-out accuracy (and CBAM's
+/// gate ratio where CBAM is on) on stderr, then the README's fourteen rows as a Markdown table.
+fn print_combinations(net: &Net, held_out: &Dataset, batch: usize) -> Result<()> {
+    let all: Vec<combinations::Combination> =
+        combinations::all_subsets(&net.blocks).iter().map(|on| combinations::evaluate(net, held_out, on, batch)).collect::<Result<_>>()?;
+    let names =
+        |on: &[BlockKind]| if on.is_empty() { "none".to_string() } else { on.iter().map(|k| k.name()).collect::<Vec<_>>().join("+") };
+    for c in &all {
+        eprintln!(
+            "  {:>40}: {:.1}%{}",
+            names(&c.on),
+            100.0 * c.accuracy,
+            c.cbam_ratio.map(|r| format!(", CBAM gate {r:.2}")).unwrap_or_default()
+        );
+    }
+    let ratios: Vec<f64> = all.iter().filter_map(|c| c.cbam_ratio).collect();
+    if let Some(lowest) = ratios.iter().copied().reduce(f64::min) {
+        eprintln!("  CBAM's gate inside / outside the object: {lowest:.2} at the lowest of the {} combinations with CBAM on", ratios.len());
+    }
+    println!("| One set of weights | Held-out accuracy | CBAM gate inside / outside |");
+    println!("|---|---:|---:|");
+    for (name, i) in combinations::table_rows(&net.blocks, &all) {
+        let ratio = all[i].cbam_ratio.map_or(String::new(), |r| format!("{r:.2}"));
+        println!("| {name} | {:.1}% | {ratio} |", 100.0 * all[i].accuracy);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,7 +313,8 @@ mod tests {
         let mut net = Net::new(&blocks, 3).unwrap();
         // Non-local starts as the identity (BN weight 0, as timm); train one step so every block
         // is exercised with non-trivial weights.
-        let set = Dataset::generate(scenes::HELD_OUT_SEED, 8, 64);
+        // At the network's own scale (96 px), which the engine does not rescale.
+        let set = Dataset::generate(scenes::HELD_OUT_SEED, 8, 96);
         let indices: Vec<usize> = (0..set.len()).collect();
         let (x, y) = (set.features_of(&indices).unwrap(), set.labels_of(&indices).unwrap());
         let mut optimizer = AdamW::new(net.vars(), ParamsAdamW { lr: 0.05, ..Default::default() }).unwrap();
@@ -266,7 +327,7 @@ mod tests {
         let backend = pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap();
         let mut largest = 0.0f32;
         for (i, expected) in probabilities.iter().enumerate() {
-            let scene = scenes::generate(scenes::HELD_OUT_SEED, i as u64, 64);
+            let scene = scenes::generate(scenes::HELD_OUT_SEED, i as u64, 96);
             let run = pollster::block_on(model.run(&backend, &scene.image, &|| 0.0)).unwrap();
             for (a, b) in run.prediction.probabilities.iter().zip(expected) {
                 largest = largest.max((a - b).abs());
@@ -281,11 +342,12 @@ mod tests {
 
     #[test]
     fn a_few_steps_lower_the_loss() {
-        let set = Dataset::generate(scenes::TRAIN_SEED, 64, 64);
+        let set = Dataset::generate(scenes::TRAIN_SEED, 64, 96);
         let net = Net::new(&[BlockKind::Se, BlockKind::Cbam], 5).unwrap();
         let indices: Vec<usize> = (0..set.len()).collect();
         let (x, y) = (set.features_of(&indices).unwrap(), set.labels_of(&indices).unwrap());
-        let mut optimizer = AdamW::new(net.vars(), ParamsAdamW { lr: 1e-2, ..Default::default() }).unwrap();
+        // The training's learning rate (a larger one overshoots with the three convolutions).
+        let mut optimizer = AdamW::new(net.vars(), ParamsAdamW { lr: 3e-3, ..Default::default() }).unwrap();
         let loss = |net: &Net| candle_nn::loss::cross_entropy(&net.forward(&x).unwrap(), &y).unwrap().to_scalar::<f32>().unwrap();
         let before = loss(&net);
         for _ in 0..40 {
@@ -293,6 +355,30 @@ mod tests {
         }
         let after = loss(&net);
         assert!(after < 0.8 * before, "loss {before} -> {after}");
+    }
+
+    /// Switching a block off in training is the identity the engine uses for an off block: the
+    /// candle network with only some blocks on computes what the engine computes with only those.
+    #[test]
+    fn a_combination_of_blocks_is_the_engine_s_network_with_those_blocks() {
+        let blocks: Vec<BlockKind> = ModelConfig::all_trained().blocks.into_iter().map(|(k, _)| k).collect();
+        let net = Net::new(&blocks, 11).unwrap();
+        let set = Dataset::generate(scenes::HELD_OUT_SEED, 4, 96);
+        let indices: Vec<usize> = (0..set.len()).collect();
+        let x = set.features_of(&indices).unwrap();
+        let backend = pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap();
+        for on in [vec![], vec![BlockKind::Cbam, BlockKind::Mhsa], vec![BlockKind::Se, BlockKind::NonLocal]] {
+            let probabilities = candle_nn::ops::softmax(&net.forward_on(&x, &on).unwrap().0, D::Minus1).unwrap().to_vec2::<f32>().unwrap();
+            let config = ModelConfig { blocks: on.iter().map(|&k| (k, trained_options(k))).collect() };
+            let model = Model::load(&net.state_dict().unwrap(), &config).unwrap();
+            for (i, expected) in probabilities.iter().enumerate() {
+                let scene = scenes::generate(scenes::HELD_OUT_SEED, i as u64, 96);
+                let run = pollster::block_on(model.run(&backend, &scene.image, &|| 0.0)).unwrap();
+                for (a, b) in run.prediction.probabilities.iter().zip(expected) {
+                    assert!((a - b).abs() < 1e-4, "{on:?}: {a} against {b}");
+                }
+            }
+        }
     }
 
     #[test]

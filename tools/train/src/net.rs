@@ -44,12 +44,16 @@ impl Net {
             params.insert(name, Var::from_tensor(&Tensor::from_vec(t.into_data(), shape, &device)?)?);
             Ok(())
         };
-        let convs = [("body.conv1", stem::CHANNELS, BODY_WIDTHS[0]), ("body.conv2", BODY_WIDTHS[0], BODY_WIDTHS[1])];
+        let convs = [
+            ("body.conv1", stem::CHANNELS, BODY_WIDTHS[0]),
+            ("body.conv2", BODY_WIDTHS[0], BODY_WIDTHS[1]),
+            ("body.conv3", BODY_WIDTHS[1], BODY_WIDTHS[2]),
+        ];
         for (name, cin, cout) in convs {
             add(format!("{name}.weight"), vec![cout, cin, 3, 3], (6.0 / (9 * cin) as f32).sqrt(), &mut params)?;
             add(format!("{name}.bias"), vec![cout], 0.0, &mut params)?;
         }
-        add("head.fc.weight".into(), vec![CLASSES.len(), BODY_WIDTHS[1]], (1.0 / BODY_WIDTHS[1] as f32).sqrt(), &mut params)?;
+        add("head.fc.weight".into(), vec![CLASSES.len(), BODY_WIDTHS[2]], (1.0 / BODY_WIDTHS[2] as f32).sqrt(), &mut params)?;
         add("head.fc.bias".into(), vec![CLASSES.len()], 0.0, &mut params)?;
 
         for &kind in blocks {
@@ -104,20 +108,28 @@ impl Net {
     /// The logits, and with CBAM present its spatial gate before the sigmoid, `(B, 1, S/2, S/2)`
     /// (what the trainer's mask loss looks at).
     pub fn forward_with_spatial_logits(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        self.forward_on(x, &self.blocks)
+    }
+
+    /// [`Net::forward_with_spatial_logits`] with only the blocks `on` (of those present) switched
+    /// on, the others the identity: block dropout in training, and every on/off combination in
+    /// the evaluation.
+    pub fn forward_on(&self, x: &Tensor, on: &[BlockKind]) -> Result<(Tensor, Option<Tensor>)> {
         let mut spatial = None;
         let mut x = x.clone();
         for kind in model::EARLY_BLOCKS {
-            if self.has(kind) {
+            if self.has(kind) && on.contains(&kind) {
                 x = self.block(kind, &x, &mut spatial)?;
             }
         }
         x = self.conv3x3_relu(&x, "body.conv1")?.max_pool2d(2)?;
         for kind in model::LATE_BLOCKS {
-            if self.has(kind) {
+            if self.has(kind) && on.contains(&kind) {
                 x = self.block(kind, &x, &mut spatial)?;
             }
         }
-        x = self.conv3x3_relu(&x, "body.conv2")?;
+        x = max_pool_to(&self.conv3x3_relu(&x, "body.conv2")?.max_pool2d(2)?, model::CONV3_GRID)?;
+        x = self.conv3x3_relu(&x, "body.conv3")?;
         let pooled = x.mean((2, 3))?;
         let logits = pooled.matmul(&self.p("head.fc.weight").t()?)?.broadcast_add(self.p("head.fc.bias"))?;
         Ok((logits, spatial))
@@ -249,6 +261,26 @@ impl Net {
         }
         Ok(Weights::from_tensors(tensors))
     }
+}
+
+/// `attention_playground::model::body::max_pool_to` in candle ops: an axis longer than `side`
+/// max-pooled into `side` bins as `AdaptiveMaxPool2d` cuts it, a shorter one kept. (At the
+/// training size, 96 px, the grid is already 6 x 6 and this passes it through.)
+fn max_pool_to(x: &Tensor, side: usize) -> Result<Tensor> {
+    let pool_axis = |x: Tensor, axis: usize| -> Result<Tensor> {
+        let len = x.dim(axis)?;
+        if len <= side {
+            return Ok(x);
+        }
+        let bins: Vec<Tensor> = (0..side)
+            .map(|i| {
+                let (start, end) = (i * len / side, ((i + 1) * len).div_ceil(side));
+                x.narrow(axis, start, end - start)?.max_keepdim(axis)
+            })
+            .collect::<Result<_>>()?;
+        Tensor::cat(&bins, axis)
+    };
+    pool_axis(pool_axis(x.clone(), 2)?, 3)
 }
 
 fn gate_channels(x: &Tensor, gate: &Tensor) -> Result<Tensor> {
