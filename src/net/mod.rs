@@ -444,14 +444,7 @@ impl<'a> State<'a> {
             }
             AttentionLayer::Gate { layers, act, gate } => {
                 check_gate(block, channels)?;
-                let mut v = global_average(&x, positions);
-                for (i, layer) in layers.iter().enumerate() {
-                    v = layer.forward(&v);
-                    if i + 1 < layers.len() {
-                        act.apply_in_place(&mut v);
-                    }
-                }
-                gate.apply_in_place(&mut v);
+                let v = gate_values(layers, *act, *gate, &x, positions, None);
                 let mut data = x;
                 for (plane, g) in data.chunks_exact_mut(positions).zip(&v) {
                     plane.iter_mut().for_each(|p| *p *= g);
@@ -490,6 +483,36 @@ fn check_conv(conv: &Conv2d, channels: usize) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// A channel gate's values for the features `x` `(C, positions)`: the channel means through
+/// `layers`, `act` between them and `gate` after the last. With `steps`, it keeps what the page's
+/// how-it-works view shows: the means, the hidden units after `act` (two layers) and the logits.
+pub(crate) fn gate_values(
+    layers: &[Linear],
+    act: Activation,
+    gate: Activation,
+    x: &[f32],
+    positions: usize,
+    mut steps: Option<&mut Vec<(&'static str, Vec<f32>)>>,
+) -> Vec<f32> {
+    let mut keep = |name, v: &[f32]| {
+        if let Some(steps) = steps.as_deref_mut() {
+            steps.push((name, v.to_vec()));
+        }
+    };
+    let mut v = global_average(x, positions);
+    keep("trace.squeeze", &v);
+    for (i, layer) in layers.iter().enumerate() {
+        v = layer.forward(&v);
+        if i + 1 < layers.len() {
+            act.apply_in_place(&mut v);
+            keep("trace.hidden", &v);
+        }
+    }
+    keep("trace.logits", &v);
+    gate.apply_in_place(&mut v);
+    v
 }
 
 /// Refuses a channel gate whose first layer does not take the features' width.

@@ -264,9 +264,7 @@ impl Session {
         let (_, block) = self.find(path)?;
         let (input, _) = self.features(backend, kernels, path).await?;
         let (c, h, w) = (input.shape()[1], input.shape()[2], input.shape()[3]);
-        if fx >= w || fy >= h {
-            return Err(Error::BadOption { option: "query", reason: format!("({fx}, {fy}) is outside the {w} x {h} grid of `{path}`") });
-        }
+        check_cell(path, (fx, fy), (w, h))?;
         match &block.layer {
             super::AttentionLayer::Block(b) => {
                 let request = crate::blocks::MapRequest { trace: true, query: fy * w + fx, ..Default::default() };
@@ -275,22 +273,11 @@ impl Session {
             }
             super::AttentionLayer::Gate { layers, act, gate } => {
                 super::check_gate(block, c)?;
-                let vector = |name, v: &[f32]| (name, Tensor::new(vec![1, v.len()], v.to_vec()).expect("a vector"));
-                let means = super::layers::global_average(input.data(), h * w);
-                let mut maps = std::collections::BTreeMap::from([vector("trace.squeeze", &means)]);
-                let mut v = means;
-                for (i, layer) in layers.iter().enumerate() {
-                    v = layer.forward(&v);
-                    if i + 1 < layers.len() {
-                        act.apply_in_place(&mut v);
-                        maps.extend([vector("trace.hidden", &v)]);
-                    }
-                }
-                maps.extend([vector("trace.logits", &v)]);
-                gate.apply_in_place(&mut v);
-                let y: Vec<f32> =
-                    input.data().chunks_exact(h * w).zip(&v).flat_map(|(plane, &g)| plane.iter().map(move |p| p * g)).collect();
-                maps.extend([vector("channel", &v)]);
+                let mut steps = Vec::new();
+                let v = super::gate_values(layers, *act, *gate, input.data(), h * w, Some(&mut steps));
+                let y = crate::blocks::scale_channels(input.data(), &v, h * w);
+                steps.push(("channel", v));
+                let maps = steps.into_iter().map(|(name, v)| (name, Tensor::new(vec![1, v.len()], v).expect("a vector"))).collect();
                 let y = Tensor::new(input.shape().to_vec(), y).expect("y has the shape of the input");
                 let out = crate::blocks::BlockOutput { y, maps, ran_on: RanOn::cpu() };
                 Ok(NetTrace { kind: BlockKind::Se, block: None, activations: Some((*act, *gate)), out })
@@ -310,9 +297,15 @@ impl Session {
         let engine_block = self.with_rows(path)?;
         let (input, _) = self.features(backend, kernels, path).await?;
         let (h, w) = (input.shape()[2], input.shape()[3]);
-        if fx >= w || fy >= h {
-            return Err(Error::BadOption { option: "query", reason: format!("({fx}, {fy}) is outside the {w} x {h} grid of `{path}`") });
-        }
+        check_cell(path, (fx, fy), (w, h))?;
         backend.attention_row(&engine_block, &input, fy * w + fx).await
     }
+}
+
+/// Refuses a feature cell outside the `(w, h)` grid of the block at `path`.
+fn check_cell(path: &str, (fx, fy): (usize, usize), (w, h): (usize, usize)) -> Result<()> {
+    if fx >= w || fy >= h {
+        return Err(Error::BadOption { option: "query", reason: format!("({fx}, {fy}) is outside the {w} x {h} grid of `{path}`") });
+    }
+    Ok(())
 }

@@ -99,6 +99,19 @@ fn js_error(e: impl std::fmt::Display) -> JsValue {
     js_sys::Error::new(&e.to_string()).into()
 }
 
+/// The model, the last run and the row-major position of feature cell `(fx, fy)` on the grid
+/// block `kind` worked on in that run; each missing piece refused in one line.
+fn last_cell(state: &State, kind: BlockKind, fx: usize, fy: usize) -> Result<(Rc<Model>, Rc<ModelRun>, usize), JsValue> {
+    let model = state.model.borrow().clone().ok_or_else(|| js_error("configure the blocks before running"))?;
+    let run = state.last_run.borrow().clone().ok_or_else(|| js_error("run an image first"))?;
+    let stage = run.stage(kind).ok_or_else(|| js_error(format!("block {} is not switched on", kind.name())))?;
+    let (fh, fw) = (stage.input.shape()[2], stage.input.shape()[3]);
+    if fx >= fw || fy >= fh {
+        return Err(js_error(format!("position ({fx}, {fy}) is outside the {fw} x {fh} feature map")));
+    }
+    Ok((model, run, fy * fw + fx))
+}
+
 /// `performance.now()` of the window or worker we run in.
 fn now_ms() -> f64 {
     let performance = Reflect::get(&js_sys::global(), &"performance".into()).ok();
@@ -277,14 +290,8 @@ impl Playground {
         let state = self.state.clone();
         future_to_promise(async move {
             let kind: BlockKind = block.parse().map_err(js_error)?;
-            let model = state.model.borrow().clone().ok_or_else(|| js_error("configure the blocks before running"))?;
-            let run = state.last_run.borrow().clone().ok_or_else(|| js_error("run an image first"))?;
-            let stage = run.stage(kind).ok_or_else(|| js_error(format!("block {} is not switched on", kind.name())))?;
-            let (fh, fw) = (stage.input.shape()[2], stage.input.shape()[3]);
-            if fx >= fw || fy >= fh {
-                return Err(js_error(format!("position ({fx}, {fy}) is outside the {fw} x {fh} feature map")));
-            }
-            let row = model.attention_row(&state.backend, &run, kind, fy * fw + fx).await.map_err(js_error)?;
+            let (model, run, position) = last_cell(&state, kind, fx, fy)?;
+            let row = model.attention_row(&state.backend, &run, kind, position).await.map_err(js_error)?;
             Ok(to_js(&report::attention_value(kind, &row.row)))
         })
     }
@@ -317,14 +324,8 @@ impl Playground {
         let state = self.state.clone();
         future_to_promise(async move {
             let kind: BlockKind = block.parse().map_err(js_error)?;
-            let model = state.model.borrow().clone().ok_or_else(|| js_error("configure the blocks before running"))?;
-            let run = state.last_run.borrow().clone().ok_or_else(|| js_error("run an image first"))?;
-            let stage = run.stage(kind).ok_or_else(|| js_error(format!("block {} is not switched on", kind.name())))?;
-            let (fh, fw) = (stage.input.shape()[2], stage.input.shape()[3]);
-            if fx >= fw || fy >= fh {
-                return Err(js_error(format!("position ({fx}, {fy}) is outside the {fw} x {fh} feature map")));
-            }
-            let out = model.trace(&state.backend, &run, kind, fy * fw + fx).await.map_err(js_error)?;
+            let (model, run, position) = last_cell(&state, kind, fx, fy)?;
+            let out = model.trace(&state.backend, &run, kind, position).await.map_err(js_error)?;
             let block = model.block(kind).expect("a block that ran is loaded");
             let query = matches!(kind, BlockKind::NonLocal | BlockKind::Mhsa).then_some((fx, fy));
             Ok(to_js(&report::trace_value(block, &out, query)))
