@@ -198,7 +198,7 @@ report_size() {
 
 cmd_serve() {
     cmd_build
-    exec node tools/serve.mjs dist 8080
+    exec node tools/serve.mjs dist "${PORT:-8080}"
 }
 
 cmd_train() {

@@ -46,7 +46,8 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   serve(root, Number(port))
     .then((server) => console.log(`attention-playground: serving ${root}/ at http://127.0.0.1:${server.address().port}/ (Ctrl-C stops)`))
     .catch((e) => {
-      console.error(`attention-playground: cannot serve on port ${port}: ${e.message}`);
+      const taken = e.code === 'EADDRINUSE' ? ` (another program has it: PORT=${Number(port) + 1} ./build.sh serve uses another port)` : '';
+      console.error(`attention-playground: cannot serve on port ${port}: ${e.message}${taken}`);
       process.exit(1);
     });
 }

@@ -2,7 +2,7 @@
 // position attends, use your own weights for a block, open your own network, export the result.
 // Every failure rejects with an Error whose message names the problem and the next step, and is
 // shown in the element.
-import { BLOCK_LABEL, BLOCKS } from './bundled.js';
+import { BLOCK_LABEL, BLOCKS, inPageWords } from './bundled.js';
 import { loadImage } from './image-input.js';
 import { archChoices, modelName, pickMessage, readModel } from './model-source.js';
 import { offerArchitectures, showProgress } from './controls.js';
@@ -117,13 +117,16 @@ export const PlaygroundApi = (Base) => class extends Base {
       : ArrayBuffer.isView(source) ? source.slice().buffer
       : await source.arrayBuffer();
     const copy = bytes.slice(0);
+    // A File's name goes into the messages (and the Python line that converts a .pth).
+    const name = typeof source?.name === 'string' ? source.name : '';
     let note;
     try {
-      note = await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
+      note = await this._engine.call('loadWeights', { block, bytes: copy, prefix, name }, [copy]);
     } catch (e) {
-      // The library says "weights: ..."; the block's name takes that word's place, once. Where the
-      // library names no next step (a shape that does not fit), the page adds what would fit.
-      const problem = String(e.message ?? e).replace(/^weights:\s*/, '');
+      // The library says "weights: ..." (or the file's name); the block's name takes that word's
+      // place, once. Where the library names no next step (a shape that does not fit), the page
+      // adds what would fit.
+      const problem = inPageWords(String(e.message ?? e).replace(/^weights:\s*/, ''), block);
       const channels = ['se', 'eca', 'gc'].includes(block) ? 16 : 32;
       const remedy = /\b(pass|convert|run|download|use|save|choose|give)\b/i.test(problem) ? ''
         : `${/[.!?]$/.test(problem) ? '' : '.'} Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
@@ -132,7 +135,8 @@ export const PlaygroundApi = (Base) => class extends Base {
       throw error;
     }
     if (source == null) delete this._ownWeights[block];
-    else this._ownWeights[block] = { bytes, prefix };
+    else this._ownWeights[block] = { bytes, prefix, name };
+    note = inPageWords(note, block);
     this._note.textContent = note ? `${BLOCK_LABEL[block]} weights: ${note}` : '';
     this._note.hidden = !note;
     this._configured = null;

@@ -170,8 +170,11 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
         await this._initBackend();
         this._resolveReady();
       } catch (e) {
+        // Nothing can run: the placeholder and the badge say so instead of inviting a photo.
+        this._engineFailed = true;
         this._showError(e);
         this._rejectReady(e);
+        this._updateBadge();
         return;
       }
       // The starting photo (the `image` attribute, or the first sample), then the network the
@@ -192,9 +195,9 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._info = await this._engine.call('init', { backend: this.backend });
     // A new engine (another backend, or a restart) starts from the trained weights: send the
     // user's own again, and open their network again (from the Blob kept, no new download).
-    for (const [block, { bytes, prefix }] of Object.entries(this._ownWeights)) {
+    for (const [block, { bytes, prefix, name }] of Object.entries(this._ownWeights)) {
       const copy = bytes.slice(0);
-      await this._engine.call('loadWeights', { block, bytes: copy, prefix }, [copy]);
+      await this._engine.call('loadWeights', { block, bytes: copy, prefix, name }, [copy]);
     }
     if (this._network) {
       const { blob, name, arch, labelsText } = this._network;
@@ -742,14 +745,18 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     if (!name) return;
     const backend = this.result?.backend ?? this._info?.backend;
     const cpuWord = this._info?.wasm === 'scalar' ? 'CPU · wasm' : 'CPU · wasm SIMD';
-    name.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'cpu' ? cpuWord : '…';
+    name.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'cpu' ? cpuWord : this._engineFailed ? this._t('badge.failed') : '…';
     name.classList.toggle('cpu', backend === 'cpu');
     const detail = this.result?.fallback ?? this._info?.detail ?? '';
     const kernels = this._info?.kernels ? ` (${this._info.kernels} kernels)` : '';
-    const layers = this.result?.network ? '; the convolutions between the blocks run on the CPU kernels' : '';
+    // On WebGPU an opened network runs whole on the device; the bundled one runs its blocks there
+    // and its fixed stem, convolutions and classifier on the CPU kernels.
+    const layers = backend !== 'webgpu' ? '' : this.result?.network ? '; every layer and block runs on it' : `; the stem, convolutions and classifier run on the CPU${kernels}`;
     const adapter = /^webgpu/i.test(detail) ? detail : `WebGPU adapter: ${detail}`;
     name.parentElement.title = (backend === 'webgpu' ? adapter : `CPU path${kernels}: ${detail}`) + layers;
-    this.shadowRoot.querySelector('.timings').textContent = this.result ? timingLine(this.result.timings, this._t) : '';
+    const timings = this.shadowRoot.querySelector('.timings');
+    timings.textContent = this.result ? timingLine(this.result.timings, this._t) : '';
+    timings.title = this.result && !this.result.network ? this._t('timing.title') : '';
     const prediction = this.shadowRoot.querySelector('.prediction');
     if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result, this._t) : predictionLine(this.result, this._t, offLabels(this.blocks));
   }
@@ -765,7 +772,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._message.hidden = false;
     if (!this.result) {
       this._placeholder.hidden = false;
-      this._placeholder.textContent = this._t('start');
+      this._placeholder.textContent = this._t(this._engineFailed ? 'start.failed' : 'start');
     }
     this.dispatchEvent(new CustomEvent('attention-error', { detail: { message, english }, bubbles: true, composed: true }));
   }

@@ -24,6 +24,8 @@ export const OPTIONS = {
     // The Gaussian and concatenation forms need other weights than the trained block has.
     { key: 'pairwise', values: ['embedded-gaussian', 'dot-product'] },
     { key: 'subsample', values: [false, true] },
+    // The logits' scale: 1/√C (timm), 1/√C′ of the inner width (mmcv's use_scale), or none.
+    { key: 'scale', values: ['input', 'inner', 'none'] },
   ],
   eca: [{ key: 'padding', values: ['zero', 'circular'] }],
   // GC's "add" fusion needs an mlp_add the trained network does not have, so GC has no options here.
@@ -69,3 +71,13 @@ export const sampleUrl = (file) => new URL(`./samples/${file}`, import.meta.url)
 
 // The kinds of block an opened network may have, as the page names them.
 export const KIND_LABEL = { se: 'SE', eca: 'ECA', ceca: 'CECA', ese: 'EffectiveSE', cbam: 'CBAM', gc: 'GC', gca: 'GCA', nl: 'Non-local' };
+
+/** `text` (an engine's note or message) with the CLI's flags for `block`'s options in the page's
+ *  words: `--scale none` becomes `nonlocal.scale=none`, what the options above the figure (and the
+ *  `options` attribute) take. Flags of other options (`--prefix`) are left as they are. */
+export function inPageWords(text, block) {
+  return text.replace(/--([a-z][a-z-]*) ([a-z0-9-]+)/g, (whole, flag, value) => {
+    const key = flag.replace(/-/g, '_');
+    return OPTIONS[block]?.some((o) => o.key === key && o.values.map(String).includes(value)) ? `${block}.${key}=${value}` : whole;
+  });
+}

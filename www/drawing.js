@@ -98,9 +98,47 @@ export function note(ctx, text, x, y, color = MUTED) {
   ctx.fillText(text, x, y);
 }
 
-// A vertical colour bar with five labelled values.
-function drawLegend(ctx, x, y, height, lo, hi, label) {
+/** `text` in the small font, wrapped to `width` (at spaces, or anywhere in text without them:
+ *  Chinese), 16 px a line from `y`; returns the height used. */
+export function paragraph(ctx, text, x, y, width, color = MUTED) {
+  note(ctx, '', x, y, color); // sets the font the measuring below uses
+  let rest = text;
+  let height = 0;
+  while (rest) {
+    let end = rest.length;
+    while (end > 1 && ctx.measureText(rest.slice(0, end)).width > width) {
+      const space = rest.lastIndexOf(' ', end - 1);
+      end = space > 0 && /\s/.test(rest.slice(0, end)) ? space : end - 1;
+    }
+    note(ctx, rest.slice(0, end), x, y + height, color);
+    rest = rest.slice(end).trimStart();
+    height += 16;
+  }
+  return height;
+}
+
+/** The legend's words for a flat or nearly flat map, in the page's language. */
+export function legendWords(t) {
+  return { flat: t('legend.flat'), narrow: (p) => t('legend.narrow', { p }) };
+}
+
+// A vertical colour bar with five labelled values. A map that is the same everywhere gets one
+// label (and no colour scale to read into); one whose values differ by under 2 % of their size
+// gets a note under the bar, since the colours then stretch a tiny range over the whole scale.
+function drawLegend(ctx, x, y, height, lo, hi, label, words) {
   note(ctx, label, x, y - 16, INK);
+  const size = Math.max(Math.abs(lo), Math.abs(hi));
+  if (words && hi - lo <= 1e-6 * size) {
+    ctx.fillStyle = `rgb(${viridis(0.5).join(',')})`;
+    ctx.fillRect(x, y, 14, height);
+    note(ctx, format(hi), x + 21, y + height / 2 - 6, INK);
+    note(ctx, words.flat, x, y + height + 6);
+    return;
+  }
+  if (words && size > 0 && (hi - lo) / 2 < 0.02 * size) {
+    const p = ((100 * (hi - lo)) / 2 / ((Math.abs(hi) + Math.abs(lo)) / 2)).toPrecision(2);
+    words.narrow(p).split('\n').forEach((line, i) => note(ctx, line, x, y + height + 6 + 14 * i));
+  }
   const barW = 14;
   for (let i = 0; i < height; i++) {
     const [r, g, b] = viridis(1 - i / (height - 1));
@@ -158,7 +196,7 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
     ctx.imageSmoothingQuality = 'high';
     ctx.drawImage(mapCanvas(overlay.map, lo, hi), photoRect.x, photoRect.y, photoRect.width, photoRect.height);
     ctx.restore();
-    drawLegend(ctx, photoRect.width + 20, top + 20, Math.min(220, box.height - 30), lo, hi, overlay.label);
+    drawLegend(ctx, photoRect.width + 20, top + 20, Math.min(220, box.height - 30), lo, hi, overlay.label, overlay.words);
   }
   if (overlay?.query) {
     const grid = overlay.queryGrid;

@@ -13,7 +13,15 @@ export function timingLine(timings, t) {
     const reused = timings.stages.length - ran.length;
     return [...ran.map((s) => `${s.stage} ${ms(s.ms)}`), ...(reused ? [reused === 1 ? t('timing.reused1') : t('timing.reused', { n: reused })] : []), `${t('timing.total')} ${ms(timings.total_ms)}`].join(' · ');
   }
-  return Object.entries(timings).map(([k, v]) => `${k === 'total_ms' ? t('timing.total') : k.replace(/_ms$/, '').replace('_', ' ')} ${ms(v)}`).join(' · ');
+  // The bundled network: the decode (when the photo was new), each stage, then the total of them
+  // all, so that the total is never less than its parts. Block names stay as they are (se, cbam).
+  const parts = Object.entries(timings).filter(([k]) => k !== 'total_ms').sort(([a], [b]) => (b === 'decode_ms') - (a === 'decode_ms'));
+  const label = (k) => {
+    const key = `timing.${k.replace(/_ms$/, '')}`;
+    return t(key) === key ? k.replace(/_ms$/, '') : t(key);
+  };
+  const total = (timings.total_ms ?? 0) + (timings.decode_ms ?? 0);
+  return [...parts.map(([k, v]) => `${label(k)} ${ms(v)}`), `${t('timing.total')} ${ms(total)}`].join(' · ');
 }
 
 /**

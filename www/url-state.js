@@ -22,9 +22,11 @@ export function toFragment(el) {
   return text ? `#${text}` : '';
 }
 
-/** Applies the address to `el`, then keeps the address in step with it. */
+/** Applies the address to `el` (the query, `?lang=zh`, then the fragment, which wins), then keeps
+ *  the fragment in step with it. */
 export function keepInAddress(el) {
-  for (const [k, v] of Object.entries(fromFragment(location.hash))) el.setAttribute(k, v);
+  const given = { ...fromFragment(location.search.replace(/^\?/, '')), ...fromFragment(location.hash) };
+  for (const [k, v] of Object.entries(given)) el.setAttribute(k, v);
   const write = () => {
     const fragment = toFragment(el);
     if (fragment !== location.hash) history.replaceState(null, '', fragment || location.pathname + location.search);

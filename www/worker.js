@@ -148,9 +148,10 @@ const ops = {
   async run({ rgba, width, height }) {
     return engine.run(new Uint8Array(rgba), width, height);
   },
-  async loadWeights({ block, bytes, prefix }) {
-    // The line saying whose names the file uses, where they are not timm's ('' otherwise).
-    return engine.loadWeights(block, new Uint8Array(bytes), prefix ?? '');
+  async loadWeights({ block, bytes, prefix, name }) {
+    // The line saying where in the file the block was found and whose names it uses ('' for a
+    // timm block at the top level).
+    return engine.loadWeights(block, new Uint8Array(bytes), prefix ?? '', name ?? '');
   },
   async attentionAt({ block, fx, fy }) {
     return engine.attentionAt(block, fx, fy);

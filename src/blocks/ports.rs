@@ -192,6 +192,12 @@ fn recognise_under(kind: BlockKind, weights: Weights, taken: &str, given: &Block
     })
 }
 
+/// The prefixes under which a whole block of `kind` sits in `weights` (e.g. `layer1.0.se.` of a
+/// whole network's state dict), in key order, in any convention a port knows.
+pub fn block_prefixes(kind: BlockKind, weights: &Weights) -> Vec<String> {
+    under_prefixes(kind, weights).into_keys().collect()
+}
+
 /// The prefixes under which a whole block of `kind` sits, in key order, each with its convention
 /// and the key that gave it away.
 fn under_prefixes(kind: BlockKind, weights: &Weights) -> BTreeMap<String, (Convention, &'static str)> {

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 mod network;
 
 use crate::backend::{AnyBackend, Backend, BackendChoice, CpuBackend};
-use crate::blocks::ports::{Ported, read_block_weights};
+use crate::blocks::ports::{self, Ported, read_block_weights};
 use crate::blocks::{Block, BlockKind, BlockOptions, MapRequest};
 use crate::error::Error;
 use crate::model::report::{self, ReportOptions, Value};
@@ -226,18 +226,43 @@ impl Playground {
     /// port [`crate::blocks::ports`] knows; optionally under a prefix such as `layer3.0.se.`) as
     /// `block`'s weights from the next [`Playground::configure`] on; checked now, against the
     /// channels the block sees in this network. Resolves to the line saying which port's names
-    /// were assumed, or `""` for timm's. Empty `bytes` go back to the trained weights.
+    /// were assumed, or `""` for timm's. Empty `bytes` go back to the trained weights. `name` is
+    /// the file's name for messages (`""`: "weights").
+    ///
+    /// With no `prefix`, a file that holds the block only under prefixes (a whole network's state
+    /// dict, `module.layer1.0.cbam.`) gives the first of them whose weights fit the block here,
+    /// and the line says which was taken and which others there are.
     #[wasm_bindgen(js_name = loadWeights)]
-    pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String) -> Result<String, JsValue> {
+    pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String, name: String) -> Result<String, JsValue> {
         let kind: BlockKind = block.parse().map_err(js_error)?;
         if bytes.is_empty() {
             self.state.own_weights.borrow_mut().remove(&kind);
             return Ok(String::new());
         }
+        let file = if name.is_empty() { "weights" } else { name.as_str() };
         let given = trained_options(kind);
-        let ported = read_block_weights(&bytes, "weights", &prefix, kind, &given).map_err(js_error)?;
-        model::load_block(kind, &ported.weights, &ported.options(&given)).map_err(|e| js_error(ported.explain(e)))?;
-        let note = ported.note.clone().unwrap_or_default();
+        let load = |prefix: &str| -> crate::Result<Ported> {
+            let ported = read_block_weights(&bytes, file, prefix, kind, &given)?;
+            model::load_block(kind, &ported.weights, &ported.options(&given)).map_err(|e| ported.explain(e))?;
+            Ok(ported)
+        };
+        let (ported, taken) = match load(&prefix) {
+            Err(first @ crate::Error::KeysUnderPrefix { .. }) if prefix.is_empty() => {
+                let found = Weights::read(&bytes, file, "").map(|w| ports::block_prefixes(kind, &w)).unwrap_or_default();
+                let fitting = found.iter().find_map(|p| load(p).ok().map(|ported| (ported, p.clone())));
+                // None fits: why the first does not (its channels, say) tells more than where it is.
+                let (ported, taken) = fitting.ok_or_else(|| js_error(found.first().map_or(first, |p| load(p).err().expect("did not fit"))))?;
+                let others = found.len() - 1;
+                let also = if others == 0 {
+                    String::new()
+                } else {
+                    format!(" ({others} other block{} of that kind in the file: loadWeights(block, file, prefix) picks one)", if others == 1 { "" } else { "s" })
+                };
+                (ported, format!("read from `{taken}`{also}"))
+            }
+            other => (other.map_err(js_error)?, String::new()),
+        };
+        let note = [taken, ported.note.clone().unwrap_or_default()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
         self.state.own_weights.borrow_mut().insert(kind, ported);
         Ok(note)
     }

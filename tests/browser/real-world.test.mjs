@@ -362,7 +362,7 @@ describe('messages that say what to do', () => {
       await grab('garbage weights', el.loadWeights('se', new Uint8Array([1, 2, 3])));
       await grab('a PyTorch file', el.loadWeights('se', bytes('se_weights.pth')));
       await grab('a git-LFS pointer', el.loadWeights('se', bytes('se_lfs_pointer.safetensors')));
-      await grab('keys under module.', el.loadWeights('se', bytes('se_module_prefix.safetensors')));
+      await grab('a PyTorch file by its name', el.loadWeights('se', new File([bytes('se_weights.pth')], 'se_weights.pth')));
       await grab('an input file as weights', el.loadWeights('cbam', bytes('x_c32.safetensors')));
       await grab('float16 weights', el.loadWeights('se', bytes('se_f16.safetensors')));
       await grab('bfloat16 weights', el.loadWeights('se', bytes('se_bf16.safetensors')));
@@ -372,13 +372,18 @@ describe('messages that say what to do', () => {
         alexhex7: await el.loadWeights('nonlocal', bytes('alexhex7_nonlocal.safetensors')),
         cbam: await el.loadWeights('cbam', bytes('cbam_official_resnet.safetensors'), 'module.layer1.0.cbam.'),
         shown: el.shadowRoot.querySelector('.note').textContent,
+        // With no prefix, the block is found under the one it sits under, and the line says so.
+        underModule: await el.loadWeights('se', bytes('se_module_prefix.safetensors')),
+        cbamFound: await el.loadWeights('cbam', bytes('cbam_official_resnet.safetensors')),
       };
       return out;
     }, { files, missing: `${cdn}/samples/no-such-photo.jpg` });
     for (const ok of ['float16 weights', 'bfloat16 weights', 'the prefix given']) assert.equal(messages[ok], 'resolved', `${ok} load`);
     assert.match(messages['a PyTorch file'].message, /PyTorch/);
     assert.match(messages['a git-LFS pointer'].message, /LFS/);
-    assert.match(messages['keys under module.'].message, /module\./);
+    assert.match(messages['a PyTorch file by its name'].message, /torch\.load\('se_weights\.pth'/, 'the conversion line names the file');
+    assert.match(messages.ports.underModule, /^read from `module\.`/);
+    assert.match(messages.ports.cbamFound, /^read from `module\.layer1\.0\.cbam\.`.*official CBAM/);
     assert.match(messages.ports.alexhex7, /AlexHex7/);
     assert.match(messages.ports.cbam, /official CBAM/);
     assert.match(messages.ports.shown, /^CBAM weights: .*official CBAM/);

@@ -1,6 +1,6 @@
 // The attention view: where one query position attends: a Non-local block's attention row, or
 // each head's row of multi-head self-attention. Hover or click the photo to move the query.
-import { INK, drawOverlayView, drawQuery, mapCanvas, note, range, title } from '../drawing.js';
+import { INK, drawOverlayView, drawQuery, legendWords, mapCanvas, note, range, title } from '../drawing.js';
 import { say } from './say.js';
 
 // The weight every key would get if a query attended evenly: 1 / number of keys.
@@ -63,7 +63,7 @@ export default {
       const perHead = chosen ? chosen.row.perHead : entry.attention;
       const head = Math.min(state.head, perHead.length - 1);
       const extras = perHead.map((map, i) => ({ map, label: t('attention.headn', { i: i + 1 }), selected: i === head }));
-      const layout = drawOverlayView(ctx, width, photo, { map: perHead[head], label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
+      const layout = drawOverlayView(ctx, width, photo, { map: perHead[head], label: t('legend.attention'), opacity: state.opacity, words: legendWords(t), query: cell, queryGrid: grid },
         t('attention.mhsa', { h: head + 1, n: perHead.length, u: formatUniform(perHead[head]) }), extras);
       return withIndependence(ctx, width, layout, independence, head, t);
     }
@@ -72,7 +72,7 @@ export default {
       return withIndependence(ctx, width, drawOverlayView(ctx, width, photo, null, t('attention.click', { label }), [], crop), independence, 0, t);
     }
     const keys = map.width === grid.width ? '' : t('attention.keys', { w: map.width, h: map.height });
-    const layout = drawOverlayView(ctx, width, photo, { map, label: t('legend.attention'), opacity: state.opacity, query: cell, queryGrid: grid },
+    const layout = drawOverlayView(ctx, width, photo, { map, label: t('legend.attention'), opacity: state.opacity, words: legendWords(t), query: cell, queryGrid: grid },
       t('attention.nonlocal', { label, keys, u: formatUniform(map) }), [], crop);
     return withIndependence(ctx, width, layout, independence, 0, t);
   },

@@ -11,7 +11,7 @@
 //   proj.
 // Hover a bar to follow its channel through the per-channel steps, or a map to read every map's
 // value at that position.
-import { ACCENT, INK, MUTED, drawQuery, format, mapCanvas, note, range, title } from '../drawing.js';
+import { ACCENT, INK, MUTED, drawQuery, format, mapCanvas, note, paragraph, range, title } from '../drawing.js';
 import { viridis, diverging } from '../colormap.js';
 import { say } from './say.js';
 
@@ -71,19 +71,7 @@ class Sheet {
 
   // A line of text, wrapped to the width (at spaces, or anywhere in text without them: Chinese).
   line(text, color = INK) {
-    note(this.ctx, '', 0, this.y, color); // sets the font the measuring below uses
-    let rest = text;
-    while (rest) {
-      let end = rest.length;
-      while (end > 1 && this.ctx.measureText(rest.slice(0, end)).width > this.width - 8) {
-        const space = rest.lastIndexOf(' ', end - 1);
-        end = space > 0 && /\s/.test(rest.slice(0, end)) ? space : end - 1;
-      }
-      note(this.ctx, rest.slice(0, end), 0, this.y, color);
-      rest = rest.slice(end).trimStart();
-      this.y += 16;
-    }
-    this.y += 2;
+    this.y += paragraph(this.ctx, text, 0, this.y, this.width - 8, color) + 2;
   }
 
   // Per-channel bars (`follow`: hover follows the channel here too); several side by side.
@@ -238,7 +226,7 @@ function cbam(s, steps, named) {
   s.y += tall + 8;
   s.maps([{ map: plane(steps.conv), label: t('explain.cbam.conv.map'), short: t('explain.short.conv') }]);
   const [scale, shift] = steps.bn;
-  s.step(t('explain.cbam.bn', { n: 6, scale: scale.toFixed(3), shift: shift.toFixed(3) }));
+  s.step(t('explain.cbam.bn', { n: 6, scale: scale.toFixed(3), sign: shift < 0 ? '−' : '+', shift: Math.abs(shift).toFixed(3) }));
   s.maps([{ map: plane(steps.logits), label: t('explain.cbam.logits'), short: t('explain.short.logits') }]);
   s.step(t('explain.cbam.spatial', { n: 7 }));
   s.maps([{ map: plane(steps.spatial), label: t('explain.cbam.spatial.map'), short: t('explain.short.gate'), unit: true }]);
@@ -287,8 +275,9 @@ function nonlocal(s, steps, grid) {
   s.line(t('explain.query.hint', { x: q.x, y: q.y }), MUTED);
   s.step(t('explain.nonlocal.theta', { n: 1, d }));
   s.bars([steps.theta.data]);
-  s.step(t('explain.nonlocal.keys', { n: 2, d, keys: subsampled ? t('explain.nonlocal.subsampled', { w: keys.width, h: keys.height }) : '' }));
   const shown = Math.min(d, 8);
+  const first = d > shown ? t('explain.first', { k: shown }) : '';
+  s.step(t('explain.nonlocal.keys', { n: 2, d, first, keys: subsampled ? t('explain.nonlocal.subsampled', { w: keys.width, h: keys.height }) : '' }));
   s.maps(Array.from({ length: shown }, (_, i) => ({ map: plane(steps.keys, i * keys.width * keys.height), label: `φ${i + 1}` })));
   const softmax = Math.abs(steps.weights.data.reduce((a, b) => a + b, 0) - 1) < 1e-3 && steps.weights.data.every((v) => v > 0);
   s.step(t('explain.nonlocal.logits', { n: 3 }));

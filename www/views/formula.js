@@ -48,24 +48,38 @@ function formulaHtml(row, t) {
   return `<div class="formula">${math}</div>${legend}<div class="muted">${t('formula.source')}</div>`;
 }
 
-// The table of rows; the chosen block's row outlined. Returns the y under it.
+// The table of rows; the chosen block's row outlined. Each column is as wide as its widest cell,
+// and the whole table's font shrinks (to 9 px at least) where it would not fit the width. Returns
+// the y under it.
 function drawTable(ctx, width, top, chosen, t) {
-  const columns = [
-    ['', 0], ['M', 0.17], ['Ω_q', 0.21], ['A_m(q, k, z_q, x_k)', 0.3], ['W′_m', 0.53], ['W_m', 0.675], [t('formula.kind'), 0.8],
-  ];
-  const lineHeight = 20;
-  ctx.font = '12px system-ui, sans-serif';
-  columns.forEach(([head, at]) => note(ctx, head, at * width, top, INK));
-  ROWS.forEach((row, i) => {
-    const y = top + 20 + i * lineHeight;
-    if (row === chosen) {
+  const heads = ['', 'M', 'Ω_q', 'A_m(q, k, z_q, x_k)', 'W′_m', 'W_m', t('formula.kind')];
+  const rows = ROWS.map((row) => [rowName(row, t), row.M, row.omega, row.A, row.Wp, row.W, t(`formula.kind.${row.kind}`)]);
+  const gap = 12;
+  const widths = (px) => {
+    ctx.font = `${px}px system-ui, sans-serif`;
+    return heads.map((head, c) => Math.max(ctx.measureText(head).width, ...rows.map((cells) => ctx.measureText(cells[c]).width)));
+  };
+  let px = 12;
+  let w = widths(px);
+  while (px > 9 && w.reduce((a, b) => a + b + gap, 0) > width) w = widths(--px);
+  const at = w.map((_, c) => w.slice(0, c).reduce((a, b) => a + b + gap, 0));
+  const lineHeight = px + 8;
+  const cell = (text, x, y, color) => {
+    ctx.font = `${px}px system-ui, sans-serif`;
+    ctx.fillStyle = color;
+    ctx.textBaseline = 'top';
+    ctx.fillText(text, x, y);
+  };
+  heads.forEach((head, c) => cell(head, at[c], top, INK));
+  rows.forEach((cells, i) => {
+    const y = top + lineHeight + i * lineHeight;
+    if (ROWS[i] === chosen) {
       ctx.fillStyle = '#efeefe';
       ctx.fillRect(0, y - 3, width, lineHeight);
     }
-    const cells = [rowName(row, t), row.M, row.omega, row.A, row.Wp, row.W, t(`formula.kind.${row.kind}`)];
-    cells.forEach((cell, c) => note(ctx, cell, columns[c][1] * width, y, c === 0 ? INK : MUTED));
+    cells.forEach((text, c) => cell(text, at[c], y, c === 0 ? INK : MUTED));
   });
-  return top + 20 + ROWS.length * lineHeight + 8;
+  return top + lineHeight + ROWS.length * lineHeight + 8;
 }
 
 // One map tile over the photo, the query marked; returns the tile's height.

@@ -1,6 +1,6 @@
 // The spatial view: a map over the photo: CBAM's spatial gate, GC's context weights (softmax
 // over positions).
-import { drawOverlayView } from '../drawing.js';
+import { drawOverlayView, legendWords } from '../drawing.js';
 import { say } from './say.js';
 
 const MAPS = [
@@ -19,6 +19,6 @@ export default {
     if (!found) return say(ctx, t('say.spatial.none', { label }));
     const [key, heading, legend] = found;
     const map = entry[key];
-    return drawOverlayView(ctx, width, photo, { map, label: t(legend), opacity: state.opacity }, `${label} ${t(heading)}, ${map.width} x ${map.height}`, [], crop);
+    return drawOverlayView(ctx, width, photo, { map, label: t(legend), opacity: state.opacity, words: legendWords(t) }, `${label} ${t(heading)}, ${map.width} x ${map.height}`, [], crop);
   },
 };

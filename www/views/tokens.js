@@ -3,7 +3,7 @@
 // head Q, K, V from learned weights, the scaled scores, their softmax (the attention weights), A V,
 // and the heads joined through the projection. Every number comes from the engine (src/tokens.rs,
 // the same MHSA kernels as the image blocks). Hover a row to see where that token attends.
-import { INK, MUTED, note, title } from '../drawing.js';
+import { INK, MUTED, note, paragraph, title } from '../drawing.js';
 import { diverging, viridis } from '../colormap.js';
 import { say } from './say.js';
 
@@ -102,8 +102,7 @@ export default {
     const heads = w.heads.length;
     const dk = w.dim / heads;
     title(ctx, t('tokens.heading', { n, d: w.dim, heads }), 0, 0);
-    note(ctx, t('tokens.hint'), 0, 20);
-    let y = 46;
+    let y = 20 + paragraph(ctx, t('tokens.hint'), 0, 20, width - 8) + 10;
     const regions = [];
     const section = (text, items) => {
       title(ctx, text, 0, y);
@@ -138,10 +137,10 @@ export default {
         const list = row.map((v, j) => `${tokens[j]} ${v.toFixed(2)}`).join(' · ');
         return t('tokens.attends', { token: tokens[hover], h: h + 1, list });
       });
-      lines.forEach((line, i) => note(ctx, line, 0, y + i * 16, INK));
-      y += lines.length * 16 + 8;
+      lines.forEach((line) => { y += paragraph(ctx, line, 0, y, width - 8, INK); });
+      y += 8;
     }
-    note(ctx, t('tokens.ran', { where: t.message(w.ran_on) }), 0, y, MUTED);
-    return { height: y + 24, tokenRows: regions };
+    y += paragraph(ctx, t('tokens.ran', { where: t.message(w.ran_on) }), 0, y, width - 8, MUTED);
+    return { height: y + 8, tokenRows: regions };
   },
 };
