@@ -690,3 +690,61 @@ fn a_network_s_weights_are_uploaded_to_the_gpu_once_and_kept_between_passes() {
     assert!(after_mobile.weight_bytes_uploaded > after_second.weight_bytes_uploaded);
     assert_eq!(after_mobile.cached_weight_bytes, after_mobile.weight_bytes_uploaded, "both networks' weights kept (far under the cap)");
 }
+
+/// The bundled scenes network is one more [`Net`] (`families::scenes`). Run whole on lavapipe,
+/// every layer and block on the device (its fixed stem on the CPU), it gives the CPU reference's
+/// logits and every block's maps, with every block on and with some switched off; and `Model`,
+/// which the page runs node by node to keep each block's input, gives the prediction of the
+/// network run whole, where a block switched off (MHSA's residual included: `x + 0`) is the
+/// network built without it.
+#[test]
+fn the_bundled_network_is_a_net_and_runs_on_the_gpu_as_on_the_cpu() {
+    use attention_playground::model::{Model, ModelConfig, TRAINED_WEIGHTS};
+    use attention_playground::scenes;
+    use attention_playground::weights::Weights;
+    let weights = Weights::from_safetensors(TRAINED_WEIGHTS).unwrap();
+    let all = ModelConfig::all_trained();
+    let net = families::scenes::build(&weights, &all.blocks).unwrap();
+    let gpu = AnyBackend::Gpu(Box::new(pollster::block_on(GpuBackend::new()).expect("a GPU adapter (lavapipe)")));
+    let cpu = AnyBackend::Cpu(CpuBackend::with_kernels(Kernels::Reference));
+    let photo = scenes::generate(scenes::HELD_OUT_SEED, 3, 160).image;
+    let close = |got: &[f32], want: &[f32], what: &str| {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-5 + 1e-4 * w.abs(), "{what}: {g} on the GPU, {w} on the CPU");
+        }
+    };
+    let softmax = |logits: &[f32]| {
+        let top = logits.iter().copied().fold(f32::MIN, f32::max);
+        let e: Vec<f32> = logits.iter().map(|v| (v - top).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        e.into_iter().map(|v| v / sum).collect::<Vec<f32>>()
+    };
+    for off in ["", "se,cbam,mhsa"] {
+        let off = Off::parse(off);
+        let want = pollster::block_on(net.run(&cpu, &photo, &off)).unwrap();
+        let got = pollster::block_on(net.run(&gpu, &photo, &off)).unwrap();
+        assert!(got.layers.backend == BackendKind::Gpu && got.layers.fallback.is_none(), "ran on {}", got.layers);
+        close(got.logits.data(), want.logits.data(), "logits");
+        assert_eq!(got.blocks.len(), 6);
+        for (g, w) in got.blocks.iter().zip(&want.blocks) {
+            assert_eq!(g.off, off.0.contains(&g.path), "{}", g.path);
+            if g.off {
+                assert!(g.maps.is_empty() && g.ran_on.is_none(), "{} is off", g.path);
+                continue;
+            }
+            assert_eq!(g.ran_on.as_ref().map(|r| r.backend), Some(BackendKind::Gpu), "{}", g.path);
+            assert_eq!(g.maps.keys().collect::<Vec<_>>(), w.maps.keys().collect::<Vec<_>>(), "{}", g.path);
+            for (name, map) in &w.maps {
+                assert_eq!(g.maps[name].shape(), map.shape(), "{} {name}", g.path);
+                close(g.maps[name].data(), map.data(), &format!("{} {name}", g.path));
+            }
+        }
+        // The page's path: the model with the blocks that are on, node by node.
+        let on = ModelConfig { blocks: all.blocks.iter().filter(|(k, _)| !off.0.contains(&k.name().to_string())).cloned().collect() };
+        let run = pollster::block_on(Model::trained(&on).unwrap().run(&cpu, &photo, &|| 0.0)).unwrap();
+        for (p, q) in run.prediction.probabilities.iter().zip(softmax(want.logits.data())) {
+            assert!((p - q).abs() < 1e-6, "the model's {p}, the network's {q}");
+        }
+    }
+}

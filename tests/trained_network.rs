@@ -167,7 +167,7 @@ fn switching_blocks_off_changes_the_features_and_the_prediction() {
     assert!(moved > 0.02, "the prediction moves by {moved} with every block off");
     // The report's baseline is that same all-off network.
     let model = Model::trained(&ModelConfig::all_trained()).unwrap();
-    let baseline = model.predict_without_blocks(&all);
+    let baseline = pollster::block_on(model.predict_without_blocks(&backend, &all)).unwrap();
     for (a, b) in baseline.probabilities.iter().zip(&none.prediction.probabilities) {
         assert!((a - b).abs() < 1e-6);
     }

@@ -2,18 +2,19 @@
 //! `tools/train`). The attention blocks sit at two depths:
 //!
 //! ```text
-//! RGB photo (3, H, W) in [0, 1]
+//! RGB photo (3, H, W) in [0, 1], scaled to 96 px on its longer side (image.rs)
 //!   ──► stem: 16 fixed, named channels at H/4          (stem.rs: "red", "vertical edges, fine", ...)
 //!   ──► se ──► eca ──► gc                               early blocks, on the named channels
 //!   ──► body.conv1: 3x3 conv 16 -> 32, ReLU, 2x2 max pool  (H/8)
 //!   ──► cbam ──► nonlocal ──► mhsa (as x + mhsa(x))      late blocks, on learned channels
 //!   ──► body.conv2: 3x3 conv 32 -> 64, ReLU, 2x2 max pool  (H/16)
-//!   ──► max pool to at most 6 x 6 (body::max_pool_to; the 96 px training scenes give 6 x 6)
 //!   ──► body.conv3: 3x3 conv 64 -> 128, ReLU              (its receptive field covers the object)
 //!   ──► mean over positions ──► head.fc ──► one logit per shape class
 //! ```
 //!
-//! A block that is switched off is the identity. MHSA runs as a residual branch, as in the
+//! The network is a [`Net`] like any loaded one, built by `net::families::scenes` (the grid
+//! `body.conv3` sees is at most 6 x 6, the training scenes' grid, since the photo is scaled to
+//! 96 px first). A block that is switched off is the identity. MHSA runs as a residual branch, as in the
 //! self-attention blocks of BoTNet and timm's ByobNet (timm's `Attention2d` has no residual of its
 //! own), so off means `x + 0`. The other blocks carry their residual (Non-local) or are gates.
 //!
@@ -22,7 +23,6 @@
 //! `nonlocal.t.weight`, ...). The trained dict ships in the crate ([`TRAINED_WEIGHTS`]); any dict
 //! with the same names loads through [`Model::load`].
 
-pub mod body;
 pub mod image;
 pub mod report;
 pub mod stem;
@@ -30,11 +30,12 @@ pub mod stem;
 use crate::backend::{AnyBackend, AttentionRow};
 use crate::blocks::{Block, BlockKind, BlockOptions, BlockOutput, MapRequest};
 use crate::error::{Error, Result};
+use crate::net::families::scenes;
+use crate::net::{AttentionLayer, Features, Net, Node, Off, State};
 use crate::scenes::CLASSES;
 use crate::simd::Kernels;
 use crate::tensor::Tensor;
 use crate::weights::Weights;
-use body::{Classifier, ConvRelu};
 
 /// The state dict `tools/train` wrote for the shipped network (every block present).
 pub const TRAINED_WEIGHTS: &[u8] = include_bytes!("trained.safetensors");
@@ -43,8 +44,6 @@ pub const TRAINED_WEIGHTS: &[u8] = include_bytes!("trained.safetensors");
 pub const EARLY_BLOCKS: [BlockKind; 3] = [BlockKind::Se, BlockKind::Eca, BlockKind::Gc];
 /// Blocks after the first convolution, in the order they run.
 pub const LATE_BLOCKS: [BlockKind; 3] = [BlockKind::Cbam, BlockKind::NonLocal, BlockKind::Mhsa];
-/// The grid `body.conv3` works on at most: what the 96 px training scenes give it.
-pub const CONV3_GRID: usize = 6;
 /// Channels after `body.conv1`, `body.conv2` and `body.conv3`.
 pub const BODY_WIDTHS: [usize; 3] = [32, 64, 128];
 /// The trained network's self-attention heads.
@@ -117,7 +116,8 @@ pub struct ModelRun {
     pub body_ms: f64,
     pub stages: Vec<Stage>,
     pub prediction: Prediction,
-    /// The CPU kernels the body's convolutions ran on (and [`Model::predict_without_blocks`] runs on).
+    /// The CPU kernels the layers ran on where they ran on the CPU (and
+    /// [`Model::predict_without_blocks`] runs on).
     pub kernels: Kernels,
 }
 
@@ -127,14 +127,12 @@ impl ModelRun {
     }
 }
 
+/// The bundled network with the blocks of a [`ModelConfig`] switched on: a [`Net`] built by
+/// [`crate::net::families::scenes`], run node by node so that every block's input, output, maps
+/// and time are kept ([`ModelRun::stages`]), which the page's views draw.
 #[derive(Debug, Clone)]
 pub struct Model {
-    early: Vec<(BlockKind, Block)>,
-    late: Vec<(BlockKind, Block)>,
-    conv1: ConvRelu,
-    conv2: ConvRelu,
-    conv3: ConvRelu,
-    head: Classifier,
+    net: Net,
 }
 
 impl Model {
@@ -146,21 +144,12 @@ impl Model {
     /// Loads the body and the blocks in `config` from one state dict (names in the module docs).
     /// Keys of blocks that are off are ignored, so one dict serves every on/off combination.
     pub fn load(weights: &Weights, config: &ModelConfig) -> Result<Self> {
-        let layer = |prefix: &str| weights.under(prefix);
-        let conv1 = ConvRelu::load(&mut layer("body.conv1.").reader("body.conv1"), stem::CHANNELS, BODY_WIDTHS[0], true)?;
-        let conv2 = ConvRelu::load(&mut layer("body.conv2.").reader("body.conv2"), BODY_WIDTHS[0], BODY_WIDTHS[1], true)?;
-        let conv3 = ConvRelu::load(&mut layer("body.conv3.").reader("body.conv3"), BODY_WIDTHS[1], BODY_WIDTHS[2], false)?;
-        let head = Classifier::load(&mut layer("head.fc.").reader("head.fc"), BODY_WIDTHS[2], CLASSES.len())?;
-        let load_blocks = |kinds: &[BlockKind]| -> Result<Vec<(BlockKind, Block)>> {
-            let mut blocks = Vec::new();
-            for &kind in kinds {
-                if let Some((_, options)) = config.blocks.iter().find(|(k, _)| *k == kind) {
-                    blocks.push((kind, load_block(kind, &layer(&format!("{}.", kind.name())), options)?));
-                }
-            }
-            Ok(blocks)
-        };
-        Ok(Self { early: load_blocks(&EARLY_BLOCKS)?, late: load_blocks(&LATE_BLOCKS)?, conv1, conv2, conv3, head })
+        Ok(Self { net: scenes::build(weights, &config.blocks)? })
+    }
+
+    /// The network these runs go through.
+    pub fn net(&self) -> &Net {
+        &self.net
     }
 
     /// The configuration with every block on: `config`'s blocks with their options, and the
@@ -180,22 +169,26 @@ impl Model {
     /// block sees in this network.
     pub fn replace_block(&mut self, kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<()> {
         let block = load_block(kind, weights, options)?;
-        for (k, b) in self.early.iter_mut().chain(self.late.iter_mut()) {
-            if *k == kind {
-                *b = block;
-                return Ok(());
+        match self.net.attention_mut(kind.name()) {
+            Some(attention) => {
+                attention.layer = AttentionLayer::Block(block);
+                Ok(())
             }
+            None => Err(Error::BadOption { option: "block", reason: format!("block {} is not switched on", kind.name()) }),
         }
-        Err(Error::BadOption { option: "block", reason: format!("block {} is not switched on", kind.name()) })
     }
 
     pub fn block(&self, kind: BlockKind) -> Option<&Block> {
-        self.early.iter().chain(&self.late).find(|(k, _)| *k == kind).map(|(_, b)| b)
+        self.net.attention_blocks().into_iter().find(|a| a.path == kind.name()).and_then(|a| match &a.layer {
+            AttentionLayer::Block(block) => Some(block),
+            AttentionLayer::Gate { .. } => None,
+        })
     }
 
-    /// Runs the stem and the body on the CPU and each block on `backend`, on `image` scaled to
-    /// [`image::NETWORK_SIDE`] (the scale of the training scenes). `clock` gives
-    /// milliseconds (`performance.now()` in the browser) for the per-stage timings.
+    /// Runs the stem on `image` scaled to [`image::NETWORK_SIDE`] (the scale of the training
+    /// scenes), then the rest of the network on `backend`: on the GPU each block and each
+    /// convolution is a pass on the device, on the CPU the layers run on its kernels. `clock`
+    /// gives milliseconds (`performance.now()` in the browser) for the per-stage timings.
     pub async fn run(&self, backend: &AnyBackend, image: &Tensor, clock: &dyn Fn() -> f64) -> Result<ModelRun> {
         let start = clock();
         let features = stem::forward(&image::to_network_side(image));
@@ -212,26 +205,46 @@ impl Model {
         stem_ms: f64,
         clock: &dyn Fn() -> f64,
     ) -> Result<ModelRun> {
-        let mut stages = Vec::with_capacity(self.early.len() + self.late.len());
-        let mut body_ms = 0.0;
-        let mut x = run_blocks(backend, &self.early, features.clone(), &mut stages, clock).await?;
+        let off = Off::default();
         let kernels = backend.cpu_kernels();
-        let start = clock();
-        x = self.conv1.forward(&x, kernels);
-        body_ms += clock() - start;
-        x = run_blocks(backend, &self.late, x, &mut stages, clock).await?;
-        let start = clock();
-        let logits = self.head.logits(&self.conv3.forward(&body::max_pool_to(&self.conv2.forward(&x, kernels), CONV3_GRID), kernels));
-        body_ms += clock() - start;
-        Ok(ModelRun { features, stem_ms, body_ms, stages, prediction: Prediction::from_logits(&logits), kernels })
+        let mut state = State::new(kernels, backend, &off);
+        let mut stages = Vec::new();
+        let mut body_ms = 0.0;
+        let mut x = Features::from_tensor(&features);
+        for node in self.after_stem() {
+            let kind = block_of(node);
+            let input = kind.map(|_| x.to_tensor());
+            let start = clock();
+            x = state.node(node, x).await?;
+            let ms = clock() - start;
+            match (kind, input) {
+                (Some(kind), Some(input)) => {
+                    let record = state.records.pop().expect("a block's module records the block");
+                    let ran_on = record.ran_on.expect("a block that is on says where it ran");
+                    stages.push(Stage { kind, input, output: BlockOutput { y: x.to_tensor(), maps: record.maps, ran_on }, ms });
+                }
+                _ => body_ms += ms,
+            }
+        }
+        Ok(ModelRun { features, stem_ms, body_ms, stages, prediction: Prediction::from_logits(&x.into_data()), kernels })
     }
 
     /// The prediction of the network with every block off, from the stem features of `run`: what
     /// the body alone makes of the same photo.
-    pub fn predict_without_blocks(&self, run: &ModelRun) -> Prediction {
-        let k = run.kernels;
-        let x = self.conv2.forward(&self.conv1.forward(&run.features, k), k);
-        Prediction::from_logits(&self.head.logits(&self.conv3.forward(&body::max_pool_to(&x, CONV3_GRID), k)))
+    pub async fn predict_without_blocks(&self, backend: &AnyBackend, run: &ModelRun) -> Result<Prediction> {
+        let off = Off(BlockKind::ALL.iter().map(|k| k.name().to_string()).collect());
+        let mut state = State::new(run.kernels, backend, &off);
+        let mut x = Features::from_tensor(&run.features);
+        for node in self.after_stem() {
+            x = state.node(node, x).await?;
+        }
+        Ok(Prediction::from_logits(&x.into_data()))
+    }
+
+    /// The network's nodes after its fixed stem.
+    fn after_stem(&self) -> &[Node] {
+        debug_assert!(matches!(self.net.nodes.first(), Some(Node::SceneStem)));
+        &self.net.nodes[1..]
     }
 
     /// [`crate::analysis::query_independence`] of block `kind` (Non-local or MHSA) with a
@@ -269,6 +282,14 @@ impl Model {
     }
 }
 
+/// The block a top-level node of the network is the module of (its path is the block's name).
+fn block_of(node: &Node) -> Option<BlockKind> {
+    match node {
+        Node::Module { path, .. } => path.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Loads a block's weights for its place in this network: the block's own checks (names,
 /// shapes, options) and the channel count it sees here.
 pub fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<Block> {
@@ -281,28 +302,6 @@ pub fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) ->
         }),
         _ => Ok(block),
     }
-}
-
-/// Runs `blocks` in order from `x`, recording each stage; returns the last output.
-async fn run_blocks(
-    backend: &AnyBackend,
-    blocks: &[(BlockKind, Block)],
-    mut x: Tensor,
-    stages: &mut Vec<Stage>,
-    clock: &dyn Fn() -> f64,
-) -> Result<Tensor> {
-    for (kind, block) in blocks {
-        let start = clock();
-        let mut output = backend.forward(block, &x, MapRequest::default()).await?;
-        if *kind == BlockKind::Mhsa {
-            // The residual around self-attention (see the module docs).
-            output.y.data_mut().iter_mut().zip(x.data()).for_each(|(y, x)| *y += x);
-        }
-        let ms = clock() - start;
-        let input = std::mem::replace(&mut x, output.y.clone());
-        stages.push(Stage { kind: *kind, input, output, ms });
-    }
-    Ok(x)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -287,7 +287,7 @@ pub async fn report(
         }
         blocks.push(name, entry);
     }
-    let baseline = model.predict_without_blocks(run);
+    let baseline = model.predict_without_blocks(backend, run).await?;
     let ran_on = run.stages.first().map_or(backend.kind(), |s| s.output.ran_on.backend);
     let mut result = Value::Object(vec![]);
     result.push("backend", Value::Text(if ran_on == BackendKind::Gpu { options.gpu_word } else { "cpu" }.to_string()));

@@ -134,6 +134,10 @@ impl Recorder<'_, '_> {
                 let t = channel_reduce(self.g, &x.t, x.channels, x.height * x.width, ChannelReduction::Mean)?;
                 OnDevice { t, height: 1, width: 1, ..x }
             }
+            Node::SceneStem => {
+                // `State::node` runs the fixed stem on the CPU before it gets here.
+                return Err(crate::Error::GpuFailed("the scenes network's stem has no GPU kernel".into()));
+            }
             Node::Head(layer) => {
                 check_head(layer, x.channels)?;
                 let pooled = channel_reduce(self.g, &x.t, x.channels, x.height * x.width, ChannelReduction::Mean)?;
@@ -155,7 +159,7 @@ impl Recorder<'_, '_> {
                     b.check_dims(x.dims()).map_err(|e| super::at_block(&block.path, e))?;
                     let out = b.record_gpu(self.g, &x.t, x.dims(), MapRequest::default()).map_err(|e| super::at_block(&block.path, e))?;
                     maps = out.maps;
-                    out.y
+                    if block.residual { activate(self.g, &out.y, Some(&x.t), Activation::Identity)? } else { out.y }
                 }
                 AttentionLayer::Gate { layers, act, gate } => {
                     super::check_gate(block, x.channels)?;

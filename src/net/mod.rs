@@ -54,6 +54,10 @@ pub enum Node {
     },
     /// Global average pooling to `(C, 1, 1)` (MobileNetV3 pools before its last convolution).
     GlobalPool,
+    /// The bundled scenes network's stem ([`crate::model::stem`]): the photo scaled to
+    /// [`crate::model::image::NETWORK_SIDE`] on its longer side, then 16 fixed, named channels at
+    /// a quarter of that. It has no weights and runs on the CPU on every backend.
+    SceneStem,
     /// Global average pooling, then the linear classifier: the logits.
     Head(Linear),
 }
@@ -78,6 +82,10 @@ pub struct Attention {
     /// The kind as the family names it: `se`, `eca`, `ceca`, `ese`, `cbam`, `gc`, `gca`, `nl`.
     pub kind: &'static str,
     pub layer: AttentionLayer,
+    /// The network adds the block's output to its input, `x + block(x)` (the scenes network's
+    /// MHSA, as BoTNet's self-attention: timm's `Attention2d` has no residual of its own), so
+    /// switched off it gives `x`. A block with its own residual (Non-local) has `false`.
+    pub residual: bool,
 }
 
 /// How an attention block computes.
@@ -198,6 +206,25 @@ impl Net {
         out
     }
 
+    /// The attention block at `path`, to change it (a user's own weights for one block).
+    pub fn attention_mut(&mut self, path: &str) -> Option<&mut Attention> {
+        fn walk<'a>(nodes: &'a mut [Node], path: &str) -> Option<&'a mut Attention> {
+            for node in nodes {
+                let found = match node {
+                    Node::Attention(a) if a.path == path => return Some(a),
+                    Node::Residual { body, shortcut, .. } => walk(body, path).or_else(|| walk(shortcut, path)),
+                    Node::Module { nodes, .. } => walk(nodes, path),
+                    _ => None,
+                };
+                if found.is_some() {
+                    return found;
+                }
+            }
+            None
+        }
+        walk(&mut self.nodes, path)
+    }
+
     /// The stage of each top-level node, for timings: `stem` before the first module,
     /// [`report::stage_of`] the module's path (`layer3` for `layer3.1`, `blocks.2` for
     /// `blocks.2.0`) for a module and anything between modules, `head` after the last.
@@ -285,6 +312,24 @@ pub(crate) struct Features {
     width: usize,
 }
 
+impl Features {
+    /// The first image of `(N, C, H, W)`.
+    pub(crate) fn from_tensor(t: &Tensor) -> Self {
+        let s = t.shape();
+        let (channels, height, width) = (s[1], s[2], s[3]);
+        Features { data: t.data()[..channels * height * width].to_vec(), channels, height, width }
+    }
+
+    /// As `(1, C, H, W)`.
+    pub(crate) fn to_tensor(&self) -> Tensor {
+        Tensor::new(vec![1, self.channels, self.height, self.width], self.data.clone()).expect("features of their shape")
+    }
+
+    pub(crate) fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+}
+
 /// What a forward pass carries through the nodes.
 pub(crate) struct State<'a> {
     kernels: Kernels,
@@ -315,6 +360,10 @@ impl<'a> State<'a> {
     /// pass on the device ([`gpu::node`]), on the CPU where the device fails (saying why in
     /// [`State::layers`] and the blocks' records), else on the CPU kernels.
     pub(crate) async fn node(&mut self, node: &Node, x: Features) -> Result<Features> {
+        if matches!(node, Node::SceneStem) {
+            // No GPU kernel: the fixed stem is a CPU step on every backend, not a fallback.
+            return self.node_cpu(node, x).await;
+        }
         let AnyBackend::Gpu(device) = self.backend else {
             self.note_layers(self.backend.layers_ran_on());
             return self.node_cpu(node, x).await;
@@ -395,6 +444,10 @@ impl<'a> State<'a> {
             Node::Attention(block) => self.attention(block, x).await?,
             Node::Module { nodes, .. } => self.nodes_cpu(nodes, x).await?,
             Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
+            Node::SceneStem => {
+                let image = Tensor::new(vec![1, x.channels, x.height, x.width], x.data).expect("features of their shape");
+                Features::from_tensor(&crate::model::stem::forward(&crate::model::image::to_network_side(&image)))
+            }
             Node::Head(linear) => {
                 let pooled = global_average(&x.data, x.height * x.width);
                 check_head(linear, pooled.len())?;
@@ -440,7 +493,11 @@ impl<'a> State<'a> {
                 let out = self.backend.forward(b, &input, MapRequest::default()).await.map_err(|e| at_block(&block.path, e))?;
                 record.maps = out.maps;
                 record.ran_on = Some(out.ran_on);
-                out.y.into_data()
+                let mut y = out.y.into_data();
+                if block.residual {
+                    y.iter_mut().zip(input.data()).for_each(|(y, x)| *y += x);
+                }
+                y
             }
             AttentionLayer::Gate { layers, act, gate } => {
                 check_gate(block, channels)?;

@@ -5,6 +5,7 @@
 pub mod efficientnet;
 pub mod regnet;
 pub mod resnet;
+pub mod scenes;
 pub mod torchvision;
 
 use super::Net;
@@ -117,7 +118,7 @@ pub(crate) fn channel_gate(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Gate { layers, act, gate } })
+    Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Gate { layers, act, gate }, residual: false })
 }
 
 /// The `Linear` `{path}.weight` `(out, in)` and `{path}.bias`.

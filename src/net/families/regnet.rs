@@ -108,5 +108,5 @@ fn squeeze_excite(dict: &StateDict, path: &str) -> Result<Attention> {
         Error::MissingKey { key, .. } => Error::BadOption { option: "model", reason: format!("{path}: missing `{path}.{key}`") },
         other => other,
     })?;
-    Ok(Attention { path: path.to_string(), kind: "se", layer: AttentionLayer::Block(block) })
+    Ok(Attention { path: path.to_string(), kind: "se", layer: AttentionLayer::Block(block), residual: false })
 }

@@ -215,5 +215,5 @@ fn attention(dict: &StateDict, path: &str, circular_eca: bool) -> Result<Attenti
         Error::MissingKey { key, .. } => Error::BadOption { option: "model", reason: format!("{path}: missing `{path}.{key}`") },
         other => other,
     })?;
-    Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Block(block) })
+    Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Block(block), residual: false })
 }

@@ -128,7 +128,9 @@ impl Net {
                 x = self.block(kind, &x, &mut spatial)?;
             }
         }
-        x = max_pool_to(&self.conv3x3_relu(&x, "body.conv2")?.max_pool2d(2)?, model::CONV3_GRID)?;
+        // At the training scenes' 96 px the grid here is 6 x 6, what the engine's stem (which
+        // scales every photo to 96 px) always gives body.conv3.
+        x = self.conv3x3_relu(&x, "body.conv2")?.max_pool2d(2)?;
         x = self.conv3x3_relu(&x, "body.conv3")?;
         let pooled = x.mean((2, 3))?;
         let logits = pooled.matmul(&self.p("head.fc.weight").t()?)?.broadcast_add(self.p("head.fc.bias"))?;
@@ -261,26 +263,6 @@ impl Net {
         }
         Ok(Weights::from_tensors(tensors))
     }
-}
-
-/// `attention_playground::model::body::max_pool_to` in candle ops: an axis longer than `side`
-/// max-pooled into `side` bins as `AdaptiveMaxPool2d` cuts it, a shorter one kept. (At the
-/// training size, 96 px, the grid is already 6 x 6 and this passes it through.)
-fn max_pool_to(x: &Tensor, side: usize) -> Result<Tensor> {
-    let pool_axis = |x: Tensor, axis: usize| -> Result<Tensor> {
-        let len = x.dim(axis)?;
-        if len <= side {
-            return Ok(x);
-        }
-        let bins: Vec<Tensor> = (0..side)
-            .map(|i| {
-                let (start, end) = (i * len / side, ((i + 1) * len).div_ceil(side));
-                x.narrow(axis, start, end - start)?.max_keepdim(axis)
-            })
-            .collect::<Result<_>>()?;
-        Tensor::cat(&bins, axis)
-    };
-    pool_axis(pool_axis(x.clone(), 2)?, 3)
 }
 
 fn gate_channels(x: &Tensor, gate: &Tensor) -> Result<Tensor> {

@@ -1,0 +1,83 @@
+//! The bundled network, trained on generated scenes (`crate::model`, `tools/train`), as one more
+//! [`Net`]:
+//!
+//! ```text
+//! SceneStem                                   the photo at 96 px, 16 fixed named channels at 1/4
+//! se, eca, gc                                 each a module of its own, on the named channels
+//! body.conv1: Conv 3x3 16->32 (bias), ReLU, MaxPool2d(2)
+//! cbam, nonlocal, mhsa (x + mhsa(x))          each a module of its own
+//! body.conv2: Conv 3x3 32->64 (bias), ReLU, MaxPool2d(2)
+//! body.conv3: Conv 3x3 64->128 (bias), ReLU   a grid of at most 6 x 6: the stem's scaling sees to it
+//! Head: mean over positions, head.fc 128->6
+//! ```
+//!
+//! Every block's module path is its key prefix (`se`, `cbam`, ...), and so is its attention path;
+//! a block that is not built is absent (`crate::model::Model` builds the ones switched on, with
+//! their options). MHSA is a residual branch ([`Attention::residual`]: `x + mhsa(x)`, as in
+//! BoTNet; timm's `Attention2d` has none of its own), so switching it off leaves `x`.
+
+use crate::blocks::{BlockKind, BlockOptions};
+use crate::error::Result;
+use crate::model::{BODY_WIDTHS, EARLY_BLOCKS, LATE_BLOCKS, load_block, stem};
+use crate::net::layers::{Activation, Conv2d, Linear, Padding, Pool, WeightId};
+use crate::net::{Attention, AttentionLayer, Net, Node};
+use crate::scenes::CLASSES;
+use crate::weights::Weights;
+
+/// The family's name in a [`Net`].
+pub const FAMILY: &str = "scenes";
+
+/// PyTorch's `MaxPool2d(2)`.
+const MAX_POOL_2: Pool = Pool { max: true, kernel: 2, stride: 2, padding: 0, ceil_mode: false, count_include_pad: true };
+
+/// Builds the network from its state dict (`body.conv1.weight`, ..., `head.fc.bias`, each block's
+/// keys under its name), with the blocks of `blocks` and their options; the keys of other blocks
+/// are ignored. Errors: a missing or misshapen key, named with its layer; a block's weights that
+/// do not fit the channels it sees here.
+pub fn build(weights: &Weights, blocks: &[(BlockKind, BlockOptions)]) -> Result<Net> {
+    let conv = |name: &'static str, cin: usize, cout: usize| -> Result<Conv2d> {
+        let layer = weights.under(&format!("{name}."));
+        let mut r = layer.reader(name);
+        let shape = [cout, cin, 3, 3];
+        let weight = r.require("weight", &shape)?;
+        let bias = r.require("bias", &[cout])?;
+        Conv2d::new(&format!("{name}.weight"), weight, &shape, Some(bias), 1, 1, 1, Padding::Explicit(1, 1))
+    };
+    let layer = |name: &'static str, cin: usize, cout: usize, pool: bool| -> Result<Node> {
+        let mut nodes = vec![Node::Conv(conv(name, cin, cout)?), Node::Act(Activation::Relu)];
+        if pool {
+            nodes.push(Node::Pool(MAX_POOL_2));
+        }
+        Ok(Node::Module { path: name.to_string(), nodes })
+    };
+    let attention = |kinds: &[BlockKind]| -> Result<Vec<Node>> {
+        let mut nodes = Vec::new();
+        for &kind in kinds {
+            let Some((_, options)) = blocks.iter().find(|(k, _)| *k == kind) else { continue };
+            let path = kind.name();
+            let block = load_block(kind, &weights.under(&format!("{path}.")), options)?;
+            let residual = kind == BlockKind::Mhsa;
+            let attention = Attention { path: path.to_string(), kind: path, layer: AttentionLayer::Block(block), residual };
+            nodes.push(Node::Module { path: path.to_string(), nodes: vec![Node::Attention(Box::new(attention))] });
+        }
+        Ok(nodes)
+    };
+    let head_weights = weights.under("head.fc.");
+    let mut head = head_weights.reader("head.fc");
+    let features = BODY_WIDTHS[2];
+    let head = Linear {
+        id: WeightId::fresh(),
+        weight: head.require("weight", &[CLASSES.len(), features])?,
+        bias: head.require("bias", &[CLASSES.len()])?,
+        inputs: features,
+    };
+
+    let mut nodes = vec![Node::SceneStem];
+    nodes.extend(attention(&EARLY_BLOCKS)?);
+    nodes.push(layer("body.conv1", stem::CHANNELS, BODY_WIDTHS[0], true)?);
+    nodes.extend(attention(&LATE_BLOCKS)?);
+    nodes.push(layer("body.conv2", BODY_WIDTHS[0], BODY_WIDTHS[1], true)?);
+    nodes.push(layer("body.conv3", BODY_WIDTHS[1], BODY_WIDTHS[2], false)?);
+    nodes.push(Node::Head(head));
+    Ok(Net { family: FAMILY, arch: FAMILY.into(), nodes, classes: CLASSES.len() })
+}
