@@ -126,7 +126,7 @@ export const PlaygroundApi = (Base) => class extends Base {
       // The library says "weights: ..." (or the file's name); the block's name takes that word's
       // place, once. Where the library names no next step (a shape that does not fit), the page
       // adds what would fit.
-      const problem = inPageWords(String(e.message ?? e).replace(/^weights:\s*/, ''), block);
+      const problem = inPageWords(String(e.message ?? e).replace(/^(option )?weights:\s*/, ''), block);
       const channels = ['se', 'eca', 'gc'].includes(block) ? 16 : 32;
       const remedy = /\b(pass|convert|run|download|use|save|choose|give)\b/i.test(problem) ? ''
         : `${/[.!?]$/.test(problem) ? '' : '.'} Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
@@ -137,7 +137,7 @@ export const PlaygroundApi = (Base) => class extends Base {
     if (source == null) delete this._ownWeights[block];
     else this._ownWeights[block] = { bytes, prefix, name };
     note = inPageWords(note, block);
-    this._note.textContent = note ? `${BLOCK_LABEL[block]} weights: ${note}` : '';
+    this._note.textContent = note ? this._t.message(`${BLOCK_LABEL[block]} weights: ${note}`) : '';
     this._note.hidden = !note;
     this._configured = null;
     if (this._photo) await this._rerun();

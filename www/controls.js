@@ -210,7 +210,11 @@ export function syncControls(el) {
   const tokenHeads = root.querySelector('select.token-heads');
   if (tokenHeads) tokenHeads.value = String(el.tokenHeads);
   show('.sorted-box', current.controls.includes('sorted'));
-  const maps = !network || Object.values(el.result?.blocks ?? {}).some((b) => b.spatial || b.context || b.kind === 'nl');
+  // The opacity slider only where there is a map to lay over the photo: a spatial gate or context
+  // map for the spatial view, an attention map for the attention view (none with every block off).
+  const blocks = Object.values(el.result?.blocks ?? {});
+  const maps = view === 'spatial' ? blocks.some((b) => b.spatial || b.context)
+    : blocks.some((b) => b.spatial || b.context || b.attention || b.kind === 'nl');
   show('.opacity-box', current.controls.includes('opacity') && maps);
   show('.own-weights', !network);
   show('.options', !network);

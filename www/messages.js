@@ -81,6 +81,10 @@ export const MESSAGES_ZH = [
   ['no key of the weights starts with `{prefix}` (they look like `{example}`)', '权重中没有以 `{prefix}` 开头的键（它们形如 `{example}`）'],
   ['tensor `{name}` holds the wrong number of bytes', '张量 `{name}` 的字节数不对'],
   ['option {option} does not apply to block {block}', '选项 {option} 不适用于模块 {block}'],
+  ['block {name} sits on {n} channels in this network; these weights are for {c}', '模块 {name} 在这个网络里作用在 {n} 个通道上；这些权重是 {c} 个通道的'],
+  ['read from `{prefix}` ({n} other blocks of that kind in the file: loadWeights(block, file, prefix) picks one)', '从 `{prefix}` 读取（文件里还有 {n} 个同类模块：loadWeights(block, file, prefix) 可以选择其中一个）'],
+  ['read from `{prefix}` (1 other block of that kind in the file: loadWeights(block, file, prefix) picks one)', '从 `{prefix}` 读取（文件里还有 1 个同类模块：loadWeights(block, file, prefix) 可以选择它）'],
+  ['read from `{prefix}`', '从 `{prefix}` 读取'],
   ['{n} heads do not divide the {c} channels', '{n} 个头不能整除 {c} 个通道'],
   ['unknown value `{value}` (one of: {list})', '未知的值 `{value}`（可选：{list}）'],
 

@@ -95,6 +95,23 @@ impl OptionWords {
     }
 }
 
+/// Whether the page takes a prefix a block was found under without being told: a wrapper the
+/// whole dict sits under (`module.`, `model.`), or a module path that ends in the block's own name
+/// (`layer1.0.se.`, `module.layer1.0.cbam.`). Not a part of another block: CBAM's `channel.` MLP
+/// has the keys of an SE block.
+fn takes_prefix(kind: BlockKind, prefix: &str) -> bool {
+    let segments: Vec<&str> = prefix.trim_end_matches('.').split('.').collect();
+    let names: &[&str] = match kind {
+        BlockKind::Se => &["se", "ese", "squeeze_excite"],
+        BlockKind::Cbam => &["cbam"],
+        BlockKind::NonLocal => &["nl", "nonlocal", "non_local", "nonlocal_block"],
+        BlockKind::Eca => &["eca", "ceca"],
+        BlockKind::Gc => &["gc", "gca", "context_block"],
+        BlockKind::Mhsa => &["mhsa", "attn", "self_attn"],
+    };
+    segments.iter().all(|s| ["module", "model", "state_dict"].contains(s)) || segments.last().is_some_and(|last| names.contains(last))
+}
+
 fn js_error(e: impl std::fmt::Display) -> JsValue {
     js_sys::Error::new(&e.to_string()).into()
 }
@@ -229,9 +246,10 @@ impl Playground {
     /// were assumed, or `""` for timm's. Empty `bytes` go back to the trained weights. `name` is
     /// the file's name for messages (`""`: "weights").
     ///
-    /// With no `prefix`, a file that holds the block only under prefixes (a whole network's state
-    /// dict, `module.layer1.0.cbam.`) gives the first of them whose weights fit the block here,
-    /// and the line says which was taken and which others there are.
+    /// With no `prefix`, a file that holds the block only under prefixes (DataParallel's
+    /// `module.`, a whole network's `module.layer1.0.cbam.`: [`takes_prefix`]) gives the first of
+    /// them whose weights fit the block here, and the line says which was taken and how many
+    /// others there are.
     #[wasm_bindgen(js_name = loadWeights)]
     pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String, name: String) -> Result<String, JsValue> {
         let kind: BlockKind = block.parse().map_err(js_error)?;
@@ -248,7 +266,9 @@ impl Playground {
         };
         let (ported, taken) = match load(&prefix) {
             Err(first @ crate::Error::KeysUnderPrefix { .. }) if prefix.is_empty() => {
-                let found = Weights::read(&bytes, file, "").map(|w| ports::block_prefixes(kind, &w)).unwrap_or_default();
+                let found: Vec<String> = Weights::read(&bytes, file, "")
+                    .map(|w| ports::block_prefixes(kind, &w).into_iter().filter(|p| takes_prefix(kind, p)).collect())
+                    .unwrap_or_default();
                 let fitting = found.iter().find_map(|p| load(p).ok().map(|ported| (ported, p.clone())));
                 // None fits: why the first does not (its channels, say) tells more than where it is.
                 let (ported, taken) = fitting.ok_or_else(|| js_error(found.first().map_or(first, |p| load(p).err().expect("did not fit"))))?;
