@@ -93,6 +93,27 @@ pub fn write_safetensors<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Ten
     safetensors::serialize(views, None).expect("serialising in-memory f32 tensors cannot fail")
 }
 
+/// Serialises named tensors as a float16 safetensors file, each value rounded to the nearest
+/// float16 (half the bytes; read back, they widen exactly to the rounded values). The bundled
+/// network ships this way, its weights rounded before it is evaluated.
+pub fn write_safetensors_f16<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Vec<u8> {
+    let halves: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let bytes = t.data().iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+            (name.to_string(), t.shape().to_vec(), bytes)
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = halves
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view = safetensors::tensor::TensorView::new(Dtype::F16, shape.clone(), bytes).expect("two bytes per value");
+            (name.clone(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).expect("serialising in-memory f16 tensors cannot fail")
+}
+
 /// A state dict for one block.
 #[derive(Debug, Clone, Default)]
 pub struct Weights {

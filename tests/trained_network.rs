@@ -12,9 +12,12 @@ use attention_playground::{AnyBackend, BackendChoice, BlockKind, Tensor};
 const TRAINING_SIDE: usize = 96;
 
 /// How much higher, at least, CBAM's gate is on a sample photo's subject than elsewhere (the
-/// shipped weights, with CBAM the only block on: 1.25 on the astronaut; README, "The default
-/// network", says what the other configurations give).
-const SUBJECT_RATIO: f64 = 1.2;
+/// shipped weights on the rocket: see the test's output; README, "The default network").
+const SUBJECT_RATIO: f64 = 2.0;
+
+/// How far apart, at least, CBAM's highest and lowest channel gates are on a held-out scene, on
+/// average (the shipped weights: see the test's output).
+const CBAM_CHANNEL_SPREAD: f32 = 0.1;
 
 fn cpu() -> AnyBackend {
     pollster::block_on(AnyBackend::select(BackendChoice::Cpu)).unwrap()
@@ -83,7 +86,7 @@ fn cbam_s_spatial_gate_weighs_the_object_more_than_the_ground() {
         let above = ratios.iter().filter(|&&r| r > 1.0).count();
         println!("{side} px scenes: CBAM gate inside / outside the object {mean:.3} (mean of {}), above 1 in {above}", ratios.len());
         assert!(ratios.len() >= 90, "most scenes have cells inside and outside the object");
-        // The shipped weights give 3.67 at 96 px and 3.75 at 224 (the network computes at 96 px
+        // The shipped weights give 3.74 at 96 px and 3.80 at 224 (the network computes at 96 px
         // either way); issue 17 asked for at least 1.5.
         assert!(mean > 1.5, "{side} px: mean ratio {mean}");
         assert!(above * 10 >= ratios.len() * 9, "{side} px: only {above} of {} scenes above 1", ratios.len());
@@ -100,13 +103,6 @@ fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
         for stage in &result.stages {
             assert!(stage.output.y.data().iter().all(|v| v.is_finite()), "{:?}", stage.kind);
             for (name, map) in &stage.output.maps {
-                // CBAM's channel MLP ended dead in the block-dropout training (every hidden unit
-                // below zero, no bias): its gate is 0.5 for every channel (README, "The default
-                // network"). Its spatial gate carries the information.
-                if stage.kind == BlockKind::Cbam && *name == "channel" {
-                    assert!(map.data().iter().all(|&g| g == 0.5), "CBAM's channel gate came alive: update the README");
-                    continue;
-                }
                 // Relative to the map's mean: GC's context weights are a softmax over ~2000 positions.
                 let mean = map.data().iter().map(|v| v.abs()).sum::<f32>() / map.data().len() as f32;
                 let relative = spread(map.data()) / mean;
@@ -120,11 +116,34 @@ fn every_block_runs_on_the_sample_photos_and_its_maps_carry_information() {
     // channels timm's GC has a hidden width of 2, and a LayerNorm over two values always gives
     // (-1, 1) or (1, -1) before its affine map, so its gate can take only two values; its context
     // map is what varies.)
-    for kind in [BlockKind::Se, BlockKind::Eca] {
+    for kind in [BlockKind::Se, BlockKind::Eca, BlockKind::Cbam] {
         let gates: Vec<&[f32]> = runs.iter().map(|r| r.stage(kind).unwrap().output.maps["channel"].data()).collect();
         let largest = gates[0].iter().zip(gates[2]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(largest > 0.01, "{kind:?}: cat and rocket gates differ by at most {largest}");
+    }
+    for kind in [BlockKind::Se, BlockKind::Eca] {
         assert_eq!(channel_names(kind).map(|n| n.len()), Some(16));
+    }
+}
+
+/// CBAM's channel MLP is alive: its gate tells channels apart on held-out scenes with CBAM alone
+/// and with every block on. (With timm's default hidden width, 2 units for 32 channels, both units
+/// died in the block-dropout training and the gate was 0.5 for every channel on every input;
+/// `model::CBAM_RD` widens it to 8.)
+#[test]
+fn cbam_s_channel_gate_tells_channels_apart() {
+    let backend = cpu();
+    for config in [only(&[BlockKind::Cbam]), ModelConfig::all_trained()] {
+        let model = Model::trained(&config).unwrap();
+        let spreads: Vec<f32> = (0..50)
+            .map(|i| {
+                let scene = scenes::generate(scenes::HELD_OUT_SEED, i, TRAINING_SIDE);
+                spread(run(&model, &backend, &scene.image).stage(BlockKind::Cbam).unwrap().output.maps["channel"].data())
+            })
+            .collect();
+        let mean = spreads.iter().sum::<f32>() / spreads.len() as f32;
+        println!("{} blocks on: CBAM's channel gate spans {mean:.3} on average over its 32 channels", config.blocks.len());
+        assert!(mean > CBAM_CHANNEL_SPREAD, "CBAM's channel gate spans only {mean} ({} blocks on)", config.blocks.len());
     }
 }
 
@@ -142,18 +161,21 @@ fn subject_ratio(map: &Tensor, subject: [f32; 4]) -> f64 {
 
 #[test]
 fn on_the_sample_photos_cbam_s_spatial_gate_follows_the_subject() {
-    // Boxes drawn by hand around each photo's subject. The cat is left out: it fills the frame;
-    // so is the rocket: it is narrower than one cell of the 12 x 12 grid CBAM works on at the
-    // network's 96 px. With every block on the gate is only 1.02 times as high on the suit
-    // (README, "The default network"): CBAM alone is checked.
-    let subjects = [("astronaut.jpg", "the orange suit", [0.05, 0.45, 0.6, 1.0])];
-    let model = Model::trained(&only(&[BlockKind::Cbam])).unwrap();
+    // A box drawn by hand around the rocket (fractions of the photo: left, top, right, bottom),
+    // with CBAM alone and with every block on. The rocket is narrower than a cell of the 12 x 8
+    // grid CBAM works on at the network's 96 px; the gate's two brightest columns are on it. The
+    // cat fills the frame; on the astronaut the gate is high almost everywhere (1.06 times as high
+    // on the suit as elsewhere: README, "The default network").
+    let subjects = [("rocket.jpg", "the rocket", [0.45, 0.28, 0.56, 0.95])];
     let backend = cpu();
-    for (photo, subject, bounds) in subjects {
-        let result = run(&model, &backend, &sample(photo));
-        let ratio = subject_ratio(&result.stage(BlockKind::Cbam).unwrap().output.maps["spatial"], bounds);
-        println!("{photo}: CBAM gate on {subject} / elsewhere {ratio:.2}");
-        assert!(ratio > SUBJECT_RATIO, "{photo}: the gate on {subject} is only {ratio:.2} times the rest");
+    for config in [only(&[BlockKind::Cbam]), ModelConfig::all_trained()] {
+        let model = Model::trained(&config).unwrap();
+        for (photo, subject, bounds) in subjects {
+            let result = run(&model, &backend, &sample(photo));
+            let ratio = subject_ratio(&result.stage(BlockKind::Cbam).unwrap().output.maps["spatial"], bounds);
+            println!("{photo}, {} blocks on: CBAM gate on {subject} / elsewhere {ratio:.2}", config.blocks.len());
+            assert!(ratio > SUBJECT_RATIO, "{photo}: the gate on {subject} is only {ratio:.2} times the rest");
+        }
     }
 }
 

@@ -48,6 +48,11 @@ pub const LATE_BLOCKS: [BlockKind; 3] = [BlockKind::Cbam, BlockKind::NonLocal, B
 pub const BODY_WIDTHS: [usize; 3] = [32, 64, 128];
 /// The trained network's self-attention heads.
 pub const MHSA_HEADS: usize = 4;
+/// CBAM's hidden width in the trained network: timm's `CbamModule(32, rd_ratio=1/4)`. timm's
+/// default ratio, 1/16, gives 2 hidden units, and its MLP has no bias: in the block-dropout
+/// training both units ended below zero on every input, which left the channel gate at 0.5 for
+/// every channel. (The engine reads a block's hidden width from its weights.)
+pub const CBAM_RD: usize = 8;
 
 /// The channel count a block sees in this network.
 pub fn channels_at(kind: BlockKind) -> usize {

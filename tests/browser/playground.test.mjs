@@ -142,9 +142,10 @@ function assertResult(result, blocks) {
   if (se) assert.equal(se.channel.length, 16);
   if (se) assert.equal(se.channel_names[6], 'vertical edges, fine');
   if (cbam) {
-    // CBAM's channel MLP ended dead in the retraining: 0.5 for every channel (README, "The
-    // default network").
-    assert.ok(cbam.channel.every((g) => g === 0.5), 'cbam.channel: the dead MLP\'s 0.5 (update the README when it lives)');
+    // CBAM's channel MLP is alive (8 hidden units, model::CBAM_RD): its gates tell channels apart.
+    assertGates(cbam.channel, 'cbam.channel');
+    assert.equal(cbam.channel.length, 32);
+    assert.ok(spread(cbam.channel) > 0.1, `cbam.channel tells channels apart (spread ${spread(cbam.channel)})`);
     assert.ok(isMap(cbam.spatial), 'cbam.spatial is a map');
     assertGates(cbam.spatial.data, 'cbam.spatial');
   }

@@ -1,5 +1,5 @@
 //! `attention-train`: trains the playground's default network on generated scenes, reproducibly,
-//! and writes its state dict as safetensors in the names the engine loads.
+//! and writes its state dict (rounded to float16) as safetensors in the names the engine loads.
 //!
 //! ```text
 //! cargo run --release -p attention-train -- --out src/model/trained.safetensors
@@ -21,7 +21,7 @@ use std::time::Instant;
 use attention_playground::blocks::init::Seeded;
 use attention_playground::model::{Model, ModelConfig, trained_options};
 use attention_playground::scenes::{self, CLASSES};
-use attention_playground::weights::write_safetensors;
+use attention_playground::weights::write_safetensors_f16;
 use attention_playground::{AnyBackend, BackendChoice, BlockKind};
 use candle_core::{D, Result};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -175,6 +175,9 @@ fn train(args: &Args, variant: &str, train_set: &Dataset, held_out: &Dataset) ->
         );
     }
     let seconds = start.elapsed().as_secs_f64();
+    // Everything below (accuracies, gate ratios, the combinations, the file) is of the weights
+    // as they ship: rounded to float16.
+    net.round_to_f16()?;
     let accuracy = accuracy(&net, held_out, args.batch)?;
     let (engine_accuracy, cbam_ratio) = engine_check(&net, args, held_out.len()).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     let parameters = net.parameter_count();
@@ -190,15 +193,24 @@ fn engine_check(net: &Net, args: &Args, len: usize) -> attention_playground::Res
     let model = Model::load(&weights, &config)?;
     let backend = pollster::block_on(AnyBackend::select(BackendChoice::Cpu))?;
     let (mut correct, mut ratios) = (0, Vec::new());
+    // CBAM's channel gate, lowest and highest over every channel and scene: a gate that stays at
+    // 0.5 means its MLP's hidden units are all dead.
+    let mut channel_gate = (f32::INFINITY, f32::NEG_INFINITY);
     for index in 0..len {
         let scene = scenes::generate(scenes::HELD_OUT_SEED, index as u64, args.side);
         let run = pollster::block_on(model.run(&backend, &scene.image, &|| 0.0))?;
         correct += usize::from(run.prediction.top() == scene.label);
         if let Some(stage) = run.stage(BlockKind::Cbam) {
             ratios.extend(scenes::inside_outside_ratio(&stage.output.maps["spatial"], &scene.mask, args.side));
+            for &g in stage.output.maps["channel"].data() {
+                channel_gate = (channel_gate.0.min(g), channel_gate.1.max(g));
+            }
         }
     }
     let ratio = (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64);
+    if ratio.is_some() {
+        eprintln!("  CBAM's channel gate spans {:.3} to {:.3} on the held-out scenes", channel_gate.0, channel_gate.1);
+    }
     Ok((correct as f64 / len as f64, ratio))
 }
 
@@ -256,7 +268,7 @@ fn run(args: &Args) -> Result<()> {
         }
         if variant == "all" {
             let weights = net.state_dict()?;
-            let bytes = write_safetensors(weights.keys().map(|k| (k, weights.get(k).expect("listed key"))));
+            let bytes = write_safetensors_f16(weights.keys().map(|k| (k, weights.get(k).expect("listed key"))));
             std::fs::write(&args.out, &bytes)?;
             eprintln!("  wrote {} ({} bytes)", args.out.display(), bytes.len());
         }

@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 
 use attention_playground::blocks::init::{eca_kernel_size, seeded_tensor, seeded_weights};
-use attention_playground::model::{self, BODY_WIDTHS, MHSA_HEADS, stem};
+use attention_playground::model::{self, BODY_WIDTHS, CBAM_RD, MHSA_HEADS, stem};
 use attention_playground::scenes::CLASSES;
 use attention_playground::{BlockKind, Tensor as EngineTensor, Weights};
-use candle_core::{D, Device, Result, Tensor, Var};
+use candle_core::{D, DType, Device, Result, Tensor, Var};
 
 const BN_EPS: f64 = 1e-5;
 const LN_EPS: f64 = 1e-6;
@@ -60,7 +60,7 @@ impl Net {
             let template = seeded_weights(kind, model::channels_at(kind), &model::trained_options(kind), 0)
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
             for key in template.keys() {
-                let shape = template.get(key).expect("listed key").shape().to_vec();
+                let shape = trained_shape(kind, key, template.get(key).expect("listed key").shape());
                 let name = format!("{}.{key}", kind.name());
                 let value = |v: f32| Tensor::full(v, shape.clone(), &device);
                 if key.ends_with("running_mean") {
@@ -254,6 +254,16 @@ impl Net {
         x.broadcast_sub(&get("running_mean")?)?.broadcast_mul(&scale)?.broadcast_add(&get("bias")?)
     }
 
+    /// Rounds every trained tensor to the nearest float16, in place: the precision the shipped
+    /// weights are stored in (`write_safetensors_f16`), so that everything evaluated after this
+    /// is what ships.
+    pub fn round_to_f16(&self) -> Result<()> {
+        for v in self.params.values() {
+            v.set(&v.as_tensor().to_dtype(DType::F16)?.to_dtype(DType::F32)?)?;
+        }
+        Ok(())
+    }
+
     /// The state dict in the engine's names and shapes.
     pub fn state_dict(&self) -> Result<Weights> {
         let mut tensors = Vec::new();
@@ -262,6 +272,16 @@ impl Net {
             tensors.push((name.clone(), EngineTensor::new(t.dims().to_vec(), data).expect("same length")));
         }
         Ok(Weights::from_tensors(tensors))
+    }
+}
+
+/// The shape of a block's weight in the trained network: timm's default, except CBAM's MLP at
+/// [`CBAM_RD`] hidden units (`fc1` is `(rd, C, 1, 1)`, `fc2` `(C, rd, 1, 1)`).
+fn trained_shape(kind: BlockKind, key: &str, default: &[usize]) -> Vec<usize> {
+    match (kind, key) {
+        (BlockKind::Cbam, "channel.fc1.weight") => vec![CBAM_RD, default[1], 1, 1],
+        (BlockKind::Cbam, "channel.fc2.weight") => vec![default[0], CBAM_RD, 1, 1],
+        _ => default.to_vec(),
     }
 }
 
