@@ -78,6 +78,7 @@ struct Canvas {
 impl Canvas {
     /// Paints `shape` with radius `radius` at `(cx, cy)`, rotated by `angle`, in `colour` plus a
     /// linear shading of strength `shade`; returns the painted pixels.
+    #[allow(clippy::too_many_arguments)] // one shape's placement, colour and shading
     fn paint(&mut self, shape: Shape, cx: f32, cy: f32, radius: f32, angle: f32, colour: [f32; 3], shade: f32) -> Vec<usize> {
         let (sin, cos) = angle.sin_cos();
         let plane = self.side * self.side;
@@ -90,8 +91,8 @@ impl Canvas {
                 if inside(shape, u, v) {
                     let i = py as usize * self.side + px as usize;
                     let light = 1.0 + shade * v;
-                    for c in 0..3 {
-                        self.rgb[c * plane + i] = colour[c] * light;
+                    for (c, value) in colour.iter().enumerate() {
+                        self.rgb[c * plane + i] = value * light;
                     }
                     painted.push(i);
                 }

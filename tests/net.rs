@@ -69,7 +69,7 @@ fn compare(what: &str, got: &Tensor, expected: &Tensor, failures: &mut Vec<Strin
     }
     let worst =
         got.data().iter().zip(expected.data()).map(|(a, b)| (a - b).abs() - (ABS + REL * b.abs())).fold(f32::NEG_INFINITY, f32::max);
-    if !(worst <= 0.0) {
+    if worst.is_nan() || worst > 0.0 {
         failures.push(format!("{what}: off by {worst:e} beyond the tolerance"));
     }
 }

@@ -253,10 +253,10 @@ pub async fn report(
                 _ => {}
             }
         }
-        if let Some(names) = channel_names(stage.kind) {
-            if stage.output.maps.contains_key("channel") {
-                entry.push("channel_names", Value::List(names.iter().map(|n| Value::Text(n.to_string())).collect()));
-            }
+        if let Some(names) = channel_names(stage.kind)
+            && stage.output.maps.contains_key("channel")
+        {
+            entry.push("channel_names", Value::List(names.iter().map(|n| Value::Text(n.to_string())).collect()));
         }
         let row_start = clock();
         if matches!(stage.kind, BlockKind::NonLocal | BlockKind::Mhsa) {

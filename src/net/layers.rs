@@ -67,6 +67,7 @@ pub struct Conv2d {
 impl Conv2d {
     /// A convolution of `weight` `(cout, cin / groups, kh, kw)` and an optional bias. `key` names
     /// the weight in messages.
+    #[allow(clippy::too_many_arguments)] // PyTorch's Conv2d: weight, bias, groups, stride, dilation, padding
     pub fn new(
         key: &str,
         weight: Vec<f32>,

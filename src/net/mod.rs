@@ -90,6 +90,7 @@ pub struct Attention {
 
 /// How an attention block computes.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a network holds a few dozen of these; boxing buys nothing
 pub enum AttentionLayer {
     /// One of the engine's blocks (SE, ECA, CBAM, GC, Non-local), on the chosen backend.
     Block(Block),

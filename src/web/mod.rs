@@ -271,12 +271,16 @@ impl Playground {
                     .unwrap_or_default();
                 let fitting = found.iter().find_map(|p| load(p).ok().map(|ported| (ported, p.clone())));
                 // None fits: why the first does not (its channels, say) tells more than where it is.
-                let (ported, taken) = fitting.ok_or_else(|| js_error(found.first().map_or(first, |p| load(p).err().expect("did not fit"))))?;
+                let (ported, taken) =
+                    fitting.ok_or_else(|| js_error(found.first().map_or(first, |p| load(p).err().expect("did not fit"))))?;
                 let others = found.len() - 1;
                 let also = if others == 0 {
                     String::new()
                 } else {
-                    format!(" ({others} other block{} of that kind in the file: loadWeights(block, file, prefix) picks one)", if others == 1 { "" } else { "s" })
+                    format!(
+                        " ({others} other block{} of that kind in the file: loadWeights(block, file, prefix) picks one)",
+                        if others == 1 { "" } else { "s" }
+                    )
                 };
                 (ported, format!("read from `{taken}`{also}"))
             }

@@ -94,10 +94,7 @@ fn name_from_weights(dict: &StateDict, depths: &[usize], net: &Net) -> String {
         _ => return "resnet".into(),
     };
     let grouped = bottleneck && dict.shape("layer1.0.conv2.weight").is_ok_and(|s| s[1] < s[0]);
-    let prefix = match net.attention_blocks().first().map(|b| b.kind) {
-        Some(kind @ ("se" | "eca" | "gc" | "gca")) => kind,
-        _ => "",
-    };
+    let prefix = net.attention_blocks().first().map(|b| b.kind).filter(|kind| ["se", "eca", "gc", "gca"].contains(kind)).unwrap_or("");
     let stem = match (
         dict.contains("conv1.0.weight"),
         dict.shape("conv1.0.weight").map(|s| s[0]).ok(),
