@@ -224,7 +224,11 @@ impl AnyBackend {
                     instead_of_gpu: Some(format!("the only GPU adapter, {}, is a software one; --backend gpu uses it", gpu.adapter().name)),
                     ..CpuBackend::default()
                 }),
-                Err(e) => Self::Cpu(CpuBackend { instead_of_gpu: Some(e.to_string()), ..CpuBackend::default() }),
+                // The reason without the advice to choose the CPU backend or auto: auto was chosen.
+                Err(e) => Self::Cpu(CpuBackend {
+                    instead_of_gpu: Some(e.to_string().split("; choose the CPU backend").next().unwrap_or_default().to_string()),
+                    ..CpuBackend::default()
+                }),
             }),
         }
     }

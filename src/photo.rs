@@ -68,7 +68,7 @@ pub fn read_header(bytes: &[u8], file_len: usize, name: &str) -> Result<PhotoHea
     }
     if file_len > MAX_FILE_BYTES {
         return Err(Error::BadImage(format!(
-            "{name} is {} MB, over the {} MB limit; save it smaller (a JPEG of a few MB is plenty: the network sees 224 pixels)",
+            "{name} is {} MB, over the {} MB limit; save it smaller (a JPEG of a few MB is plenty: the networks work at 224 pixels at most)",
             file_len >> 20,
             MAX_FILE_BYTES >> 20
         )));
@@ -85,16 +85,16 @@ pub fn read_header(bytes: &[u8], file_len: usize, name: &str) -> Result<PhotoHea
         _ => return Err(not_an_image(name)),
     };
     let size = imagesize::blob_size(bytes).map_err(|_| {
-        Error::BadImage(format!("{name} starts as a {format} file but its size cannot be read: the file is damaged or cut short"))
+        Error::BadImage(format!("{name} starts as a {format} file but its size cannot be read: the file is damaged or cut short; choose another photo, or open and save it again"))
     })?;
     let orientation = exif_orientation(bytes);
     let (stored_w, stored_h) = (size.width, size.height);
     if stored_w == 0 || stored_h == 0 {
-        return Err(Error::BadImage(format!("{name} says it is {stored_w} x {stored_h} pixels: the file is damaged")));
+        return Err(Error::BadImage(format!("{name} says it is {stored_w} x {stored_h} pixels: the file is damaged; choose another photo, or open and save it again")));
     }
     if (stored_w as u64) * (stored_h as u64) > MAX_PIXELS {
         return Err(Error::BadImage(format!(
-            "{name} is {stored_w} x {stored_h} pixels ({} megapixels), too large: the limit is {} megapixels (16384 x 16384); scale it down first (the network sees 224 pixels)",
+            "{name} is {stored_w} x {stored_h} pixels ({} megapixels), too large: the limit is {} megapixels (16384 x 16384); scale it down first (the networks work at 224 pixels at most)",
             (stored_w as u64 * stored_h as u64) / 1_000_000,
             MAX_PIXELS / 1_000_000
         )));

@@ -2,7 +2,7 @@
 // position attends, use your own weights for a block, open your own network, export the result.
 // Every failure rejects with an Error whose message names the problem and the next step, and is
 // shown in the element.
-import { BLOCK_LABEL, BLOCKS, inPageWords } from './bundled.js';
+import { BLOCK_LABEL, BLOCKS, inPageWords, optionsText } from './bundled.js';
 import { loadImage } from './image-input.js';
 import { archChoices, modelName, pickMessage, readModel } from './model-source.js';
 import { offerArchitectures, showProgress } from './controls.js';
@@ -106,8 +106,11 @@ export const PlaygroundApi = (Base) => class extends Base {
    * ArrayBuffer or bytes; float32, float16 or bfloat16) with timm's names or those of a port the
    * engine knows (AlexHex7's or mmcv's Non-local, the official CBAM), optionally under `prefix`
    * (e.g. `layer3.0.se.`). They must fit the channels the block sees here (16 for SE/ECA/GC, 32
-   * for CBAM/Non-local/MHSA). Resolves to the line saying whose names were assumed ('' for
-   * timm's), which the element also shows. `source = null` goes back to the trained weights.
+   * for CBAM/Non-local/MHSA). Resolves to the line saying where the block was found and whose
+   * names were assumed ('' for a timm block at the top level), which the element also shows. The
+   * options that code implies (the official CBAM's max-mean order, AlexHex7's unscaled logits)
+   * become the block's options, shown in its controls. `source = null` goes back to the trained
+   * weights (and drops the options they implied).
    */
   async loadWeights(block, source, prefix = '') {
     await this.ready;
@@ -120,13 +123,14 @@ export const PlaygroundApi = (Base) => class extends Base {
     // A File's name goes into the messages (and the Python line that converts a .pth).
     const name = typeof source?.name === 'string' ? source.name : '';
     let note;
+    let implied;
     try {
-      note = await this._engine.call('loadWeights', { block, bytes: copy, prefix, name }, [copy]);
+      ({ note, options: implied } = await this._engine.call('loadWeights', { block, bytes: copy, prefix, name }, [copy]));
     } catch (e) {
       // The library says "weights: ..." (or the file's name); the block's name takes that word's
       // place, once. Where the library names no next step (a shape that does not fit), the page
       // adds what would fit.
-      const problem = inPageWords(String(e.message ?? e).replace(/^(option )?weights:\s*/, ''), block);
+      const problem = inPageWords(String(e.message ?? e).replace(/^(option )?weights:\s*/, ''), block, (key) => this._t(`option.${key}`));
       const channels = ['se', 'eca', 'gc'].includes(block) ? 16 : 32;
       const remedy = /\b(pass|convert|run|download|use|save|choose|give)\b/i.test(problem) ? ''
         : `${/[.!?]$/.test(problem) ? '' : '.'} Choose a safetensors file of one ${BLOCK_LABEL[block]} block with timm's names, for the ${channels} channels it sees here.`;
@@ -134,9 +138,16 @@ export const PlaygroundApi = (Base) => class extends Base {
       this._showError(error);
       throw error;
     }
+    // The options the weights' code implies become the block's own, so that the controls show
+    // what is computed (and the page sends them explicitly while own weights are in: _config).
+    const options = { ...this.options };
+    for (const key of this._ownWeights[block]?.implied ?? []) delete options[`${block}.${key}`];
+    for (const [key, value] of Object.entries(implied ?? {})) options[`${block}.${key}`] = value;
     if (source == null) delete this._ownWeights[block];
-    else this._ownWeights[block] = { bytes, prefix, name };
-    note = inPageWords(note, block);
+    else this._ownWeights[block] = { bytes, prefix, name, implied: Object.keys(implied ?? {}) };
+    const text = optionsText(options);
+    if (text !== (this.getAttribute('options') ?? '')) this.setAttribute('options', text);
+    note = inPageWords(note, block, (key) => this._t(`option.${key}`));
     this._note.textContent = note ? this._t.message(`${BLOCK_LABEL[block]} weights: ${note}`) : '';
     this._note.hidden = !note;
     this._configured = null;

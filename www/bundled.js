@@ -73,11 +73,21 @@ export const sampleUrl = (file) => new URL(`./samples/${file}`, import.meta.url)
 export const KIND_LABEL = { se: 'SE', eca: 'ECA', ceca: 'CECA', ese: 'EffectiveSE', cbam: 'CBAM', gc: 'GC', gca: 'GCA', nl: 'Non-local' };
 
 /** `text` (an engine's note or message) with the CLI's flags for `block`'s options in the page's
- *  words: `--scale none` becomes `nonlocal.scale=none`, what the options above the figure (and the
- *  `options` attribute) take. Flags of other options (`--prefix`) are left as they are. */
-export function inPageWords(text, block) {
-  return text.replace(/--([a-z][a-z-]*) ([a-z0-9-]+)/g, (whole, flag, value) => {
-    const key = flag.replace(/-/g, '_');
-    return OPTIONS[block]?.some((o) => o.key === key && o.values.map(String).includes(value)) ? `${block}.${key}=${value}` : whole;
-  });
+ *  words: `--scale none` becomes "logit scale: none", the control above the figure (`label(key)`
+ *  names it; without `label`, the `options` attribute's `nonlocal.scale=none`). Flags of other
+ *  options (`--prefix`) are left as they are. */
+export function inPageWords(text, block, label = null) {
+  const spec = (flag) => OPTIONS[block]?.find((o) => o.key === flag.replace(/-/g, '_'));
+  return text
+    .replace(/--([a-z][a-z-]*) ([a-z0-9-]+)/g, (whole, flag, value) => {
+      const key = flag.replace(/-/g, '_');
+      if (!spec(flag)?.values.map(String).includes(value)) return whole;
+      return label ? `${label(key)}: ${value}` : `${block}.${key}=${value}`;
+    })
+    // A switch given bare (`--subsample`): the checkbox of that name, on.
+    .replace(/--([a-z][a-z-]*)(?![a-z-]| [a-z0-9-])/g, (whole, flag) => {
+      if (typeof spec(flag)?.values[0] !== 'boolean') return whole;
+      const key = flag.replace(/-/g, '_');
+      return label ? `${label(key)}: on` : `${block}.${key}=true`;
+    });
 }

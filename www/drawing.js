@@ -70,6 +70,12 @@ function formatStep(v, step) {
   return digits > 5 ? v.toExponential(Math.max(2, Math.min(6, digits + Math.floor(Math.log10(Math.abs(v) || 1))))) : v.toFixed(digits);
 }
 
+/** `v` with `digits` decimals, without the minus of a value that rounds to zero ("-0.00"). */
+export function fixed(v, digits) {
+  const text = v.toFixed(digits);
+  return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;
+}
+
 export function format(v) {
   if (v === 0) return '0';
   const a = Math.abs(v);
@@ -297,7 +303,9 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
   ctx.drawImage(channelCanvas(after, at, scale), size.width + 24, y, size.width, size.height);
   note(ctx, t('channel.before'), 0, y + size.height + 4);
   note(ctx, t('channel.after'), size.width + 24, y + size.height + 4);
-  return { height: y + size.height + 24, bars };
+  // A channel that is 0 everywhere draws as blank paper: say so.
+  if (scale === 0) note(ctx, t('channel.zero'), 0, y + size.height + 20, INK);
+  return { height: y + size.height + (scale === 0 ? 40 : 24), bars };
 }
 
 // Past this many channels the bars are drawn as a curve and the extremes are named.

@@ -94,7 +94,7 @@ export async function gather(source) {
     const name = source.name || 'image';
     if (source.size === 0) throw new ImageInputError(`${describe(source)} is empty (0 bytes). Choose a photo (JPEG, PNG, WebP, GIF or SVG).`);
     if (source.size > MAX_FILE_BYTES) {
-      throw new ImageInputError(`${describe(source)} is ${(source.size / 2 ** 20).toFixed(0)} MB; the limit is ${MAX_FILE_BYTES / 2 ** 20} MB. Save it smaller: the network sees 224 pixels.`);
+      throw new ImageInputError(`${describe(source)} is ${(source.size / 2 ** 20).toFixed(0)} MB; the limit is ${MAX_FILE_BYTES / 2 ** 20} MB. Save it smaller: the networks work at 224 pixels at most.`);
     }
     if (source.type && !source.type.startsWith('image/')) {
       throw new ImageInputError(`${describe(source)} is not an image (${source.type}). Choose a photo (JPEG, PNG, WebP, GIF or SVG).`);

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-/// The longer side of the image the network sees. The browser scales every photo to it (aspect
+/// The longer side of the working image. The browser scales every photo to it (aspect
 /// ratio kept) before the pixels reach the engine, so a 12000 x 12000 upload costs no more than a
 /// thumbnail.
 pub const WORKING_SIDE: usize = 224;

@@ -21,7 +21,8 @@ pub enum Value {
 }
 
 impl Value {
-    fn object(fields: Vec<(&str, Value)>) -> Self {
+    /// An object of `fields`, in their order.
+    pub fn object(fields: Vec<(&str, Value)>) -> Self {
         Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }
 

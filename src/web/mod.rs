@@ -243,19 +243,34 @@ impl Playground {
     /// port [`crate::blocks::ports`] knows; optionally under a prefix such as `layer3.0.se.`) as
     /// `block`'s weights from the next [`Playground::configure`] on; checked now, against the
     /// channels the block sees in this network. Resolves to the line saying which port's names
-    /// were assumed, or `""` for timm's. Empty `bytes` go back to the trained weights. `name` is
-    /// the file's name for messages (`""`: "weights").
+    /// were assumed (`""` for timm's) and the options their code implies (`{ spatial_order:
+    /// "max-mean" }` for the official CBAM, `{ scale: "none" }` for AlexHex7's Non-local), as
+    /// `{ note, options }`, in the CLI's words: the page shows them in its controls. Empty `bytes`
+    /// go back to the trained weights. `name` is the file's name for messages (`""`: "weights").
     ///
     /// With no `prefix`, a file that holds the block only under prefixes (DataParallel's
     /// `module.`, a whole network's `module.layer1.0.cbam.`: [`takes_prefix`]) gives the first of
     /// them whose weights fit the block here, and the line says which was taken and how many
     /// others there are.
     #[wasm_bindgen(js_name = loadWeights)]
-    pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String, name: String) -> Result<String, JsValue> {
+    pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String, name: String) -> Result<JsValue, JsValue> {
         let kind: BlockKind = block.parse().map_err(js_error)?;
+        let answer = |note: String, implied: &BlockOptions| {
+            let words: Vec<(&str, Option<String>)> = vec![
+                ("spatial_order", implied.spatial_order.map(|o| o.to_string())),
+                ("pairwise", implied.pairwise.map(|o| o.to_string())),
+                ("scale", implied.scale.map(|o| o.to_string())),
+                ("padding", implied.padding.map(|o| o.to_string())),
+            ];
+            let mut options: Vec<(&str, Value)> = words.into_iter().filter_map(|(k, v)| v.map(|v| (k, Value::Text(v)))).collect();
+            if implied.subsample {
+                options.push(("subsample", Value::Bool(true)));
+            }
+            to_js(&Value::object(vec![("note", Value::Text(note)), ("options", Value::object(options))]))
+        };
         if bytes.is_empty() {
             self.state.own_weights.borrow_mut().remove(&kind);
-            return Ok(String::new());
+            return Ok(answer(String::new(), &BlockOptions::default()));
         }
         let file = if name.is_empty() { "weights" } else { name.as_str() };
         let given = trained_options(kind);
@@ -287,8 +302,9 @@ impl Playground {
             other => (other.map_err(js_error)?, String::new()),
         };
         let note = [taken, ported.note.clone().unwrap_or_default()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
+        let reply = answer(note, &ported.defaults);
         self.state.own_weights.borrow_mut().insert(kind, ported);
-        Ok(note)
+        Ok(reply)
     }
 
     /// Runs the model on `width x height` RGBA pixels (already scaled to the working size by [`to_working_size`]) and

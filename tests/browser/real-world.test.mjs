@@ -375,7 +375,12 @@ describe('messages that say what to do', () => {
         // With no prefix, the block is found under the one it sits under, and the line says so.
         underModule: await el.loadWeights('se', bytes('se_module_prefix.safetensors')),
         cbamFound: await el.loadWeights('cbam', bytes('cbam_official_resnet.safetensors')),
+        // The order the official CBAM code implies is the block's option, shown in its control.
+        cbamOptions: el.getAttribute('options'),
+        cbamControl: el.shadowRoot.querySelector('[data-option="cbam.spatial_order"]')?.value,
       };
+      await el.loadWeights('cbam', null);
+      out.ports.clearedOptions = el.getAttribute('options') ?? '';
       return out;
     }, { files, missing: `${cdn}/samples/no-such-photo.jpg` });
     for (const ok of ['float16 weights', 'bfloat16 weights', 'the prefix given']) assert.equal(messages[ok], 'resolved', `${ok} load`);
@@ -384,6 +389,9 @@ describe('messages that say what to do', () => {
     assert.match(messages['a PyTorch file by its name'].message, /torch\.load\('se_weights\.pth'/, 'the conversion line names the file');
     assert.match(messages.ports.underModule, /^read from `module\.`/);
     assert.match(messages.ports.cbamFound, /^read from `module\.layer1\.0\.cbam\.`.*official CBAM/);
+    assert.match(messages.ports.cbamOptions, /\bcbam\.spatial_order=max-mean\b/);
+    assert.equal(messages.ports.cbamControl, 'max-mean', 'the pooling-order control shows the order computed');
+    assert.doesNotMatch(messages.ports.clearedOptions, /cbam\./, 'back to the trained weights, back to their options');
     assert.match(messages.ports.alexhex7, /AlexHex7/);
     assert.match(messages.ports.cbam, /official CBAM/);
     assert.match(messages.ports.shown, /^CBAM weights: .*official CBAM/);

@@ -11,7 +11,7 @@
 //   proj.
 // Hover a bar to follow its channel through the per-channel steps, or a map to read every map's
 // value at that position.
-import { ACCENT, INK, MUTED, drawQuery, format, mapCanvas, note, paragraph, range, title } from '../drawing.js';
+import { ACCENT, INK, MUTED, drawQuery, fixed, format, mapCanvas, note, paragraph, range, title } from '../drawing.js';
 import { viridis, diverging } from '../colormap.js';
 import { say } from './say.js';
 
@@ -112,7 +112,9 @@ class Sheet {
       }
       if (query) drawQuery(ctx, x + ((query.x + 0.5) / query.grid.width) * w, this.y + ((query.y + 0.5) / query.grid.height) * h, Math.max(3, scale / 2));
       note(ctx, label, x, this.y + h + 4, INK);
-      note(ctx, `${format(lo)} … ${format(hi)}`, x, this.y + h + 19);
+      // The values' own range (a gate's colours span 0 … 1 whatever its values).
+      const own = unit ? range(map.data) : { lo, hi };
+      note(ctx, `${format(own.lo)} … ${format(own.hi)}`, x, this.y + h + 19);
       this.cells.push({ x, y: this.y, width: w, height: h, kind: 'p', id, grid: { width: map.width, height: map.height } });
       tallest = Math.max(tallest, h);
     });
@@ -134,7 +136,7 @@ class Sheet {
       ctx.fillStyle = `rgb(${r},${g},${b})`;
       ctx.fillRect(cx, cy, cell - 1, cell - 1);
       ctx.fillStyle = INK;
-      ctx.fillText(map.data[i].toFixed(2), cx + cell / 2, cy + cell / 2);
+      ctx.fillText(fixed(map.data[i], 2), cx + cell / 2, cy + cell / 2);
     }
     ctx.textAlign = 'start';
     note(ctx, label, x, this.y + map.height * cell + 4, INK);

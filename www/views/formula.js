@@ -111,7 +111,9 @@ function tile(ctx, x, y, size, photo, map, query, caption, sentence) {
   return ly + 16 - y;
 }
 
-/** body.conv1's 3x3 window around the query on its grid: 1 where the convolution reads, else 0. */
+/** body.conv1's 3x3 window around the query on its grid: 1 where the convolution reads, else 0;
+ *  `centre` is the window's middle cell (fractions of the photo), where its tile marks the query:
+ *  the stem's grid is twice as fine as Non-local's, so a Non-local cell's centre is a corner there. */
 export function convWindow(grid, query) {
   const cx = Math.min(grid.width - 1, Math.floor(query.u * grid.width));
   const cy = Math.min(grid.height - 1, Math.floor(query.v * grid.height));
@@ -122,7 +124,7 @@ export function convWindow(grid, query) {
       if (x >= 0 && y >= 0 && x < grid.width && y < grid.height) data[y * grid.width + x] = 1;
     }
   }
-  return { width: grid.width, height: grid.height, data };
+  return { width: grid.width, height: grid.height, data, centre: { u: (cx + 0.5) / grid.width, v: (cy + 0.5) / grid.height } };
 }
 
 export default {
@@ -158,7 +160,7 @@ export default {
     const heights = [
       tile(ctx, 0, y, size, photo, maps.query_key, query, t('formula.kind.qk'), t('formula.map.qk')),
       tile(ctx, size + 20, y, size, photo, maps.key, query, t('formula.kind.k'), t('formula.map.k')),
-      tile(ctx, 2 * (size + 20), y, size, photo, maps.position, query, t('formula.kind.position'), t('formula.map.position')),
+      tile(ctx, 2 * (size + 20), y, size, photo, maps.position, maps.position.centre, t('formula.kind.position'), t('formula.map.position')),
     ];
     return { height: y + Math.max(...heights) + 8, maps, query };
   },

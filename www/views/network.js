@@ -115,7 +115,7 @@ export default {
     if (!order.length) return say(ctx, t('say.network.none', { arch: network.arch }));
     const counts = {};
     for (const path of order) counts[result.blocks[path].kind] = (counts[result.blocks[path].kind] ?? 0) + 1;
-    const kinds = Object.entries(counts).map(([k, n]) => `${n} ${k === 'nl' ? 'Non-local' : k.toUpperCase()}`).join(', ');
+    const kinds = Object.entries(counts).map(([k, n]) => t('network.kind', { n, kind: k === 'nl' ? 'Non-local' : k.toUpperCase() })).join(t('network.and'));
     title(ctx, t('network.title', { arch: network.arch, kinds }), 0, 4);
     note(ctx, t('network.hint'), 0, 22);
     const stages = [];

@@ -3,7 +3,7 @@
 // head Q, K, V from learned weights, the scaled scores, their softmax (the attention weights), A V,
 // and the heads joined through the projection. Every number comes from the engine (src/tokens.rs,
 // the same MHSA kernels as the image blocks). Hover a row to see where that token attends.
-import { INK, MUTED, note, paragraph, title } from '../drawing.js';
+import { INK, MUTED, fixed, note, paragraph, title } from '../drawing.js';
 import { diverging, viridis } from '../colormap.js';
 import { say } from './say.js';
 
@@ -14,7 +14,7 @@ const GAP = 22;
 const cellFor = (columns, room) => Math.max(14, Math.min(34, Math.floor(room / columns)));
 
 function cellText(v, cell, digits) {
-  const text = v.toFixed(digits);
+  const text = fixed(v, digits);
   return cell >= 16 + 6 * digits ? text : '';
 }
 
