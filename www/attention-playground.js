@@ -749,12 +749,13 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     name.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'cpu' ? cpuWord : this._engineFailed ? this._t('badge.failed') : '…';
     name.classList.toggle('cpu', backend === 'cpu');
     const detail = this.result?.fallback ?? this._info?.detail ?? '';
-    const kernels = this._info?.kernels ? ` (${this._info.kernels} kernels)` : '';
-    // On WebGPU an opened network runs whole on the device; the bundled one runs its blocks there
-    // and its fixed stem, convolutions and classifier on the CPU kernels.
-    const layers = backend !== 'webgpu' ? '' : this.result?.network ? '; every layer and block runs on it' : `; the stem, convolutions and classifier run on the CPU${kernels}`;
-    const adapter = /^webgpu/i.test(detail) ? detail : `WebGPU adapter: ${detail}`;
-    name.parentElement.title = (backend === 'webgpu' ? adapter : `CPU path${kernels}: ${detail}`) + layers;
+    const t = this._t;
+    const kernels = this._info?.kernels ? t('badge.kernels', { kernels: this._info.kernels }) : '';
+    // On WebGPU every layer and block runs on the device but the bundled network's fixed stem.
+    const layers = backend !== 'webgpu' ? '' : t(this.result?.network ? 'badge.layers.network' : 'badge.layers.bundled');
+    const said = t.message(detail);
+    const adapter = /^webgpu/i.test(detail) ? said : t('badge.adapter', { detail: said });
+    name.parentElement.title = (backend === 'webgpu' ? adapter : t('badge.cpu', { kernels, detail: said })) + layers;
     const timings = this.shadowRoot.querySelector('.timings');
     timings.textContent = this.result ? timingLine(this.result.timings, this._t) : '';
     timings.title = this.result && !this.result.network ? this._t('timing.title') : '';

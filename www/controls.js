@@ -17,13 +17,13 @@ export function cardHtml(controls, opacity, t) {
         <div class="bar input">
           <button class="primary pick" title="${t('pick.title')}">${t('pick')}</button>
           <input class="file" type="file" accept="image/*" hidden>
-          <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${s.label}"><img alt="${s.label}" crossorigin="anonymous" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
+          <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${t(`sample.${s.file}`)}"><img alt="${t(`sample.${s.file}`)}" crossorigin="anonymous" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
           <button class="open-model" title="${t('open.title')}">${t('open')}</button>
           <input class="model-file" type="file" accept=".safetensors,.pth,.pt,.bin" hidden>
           <span class="hint">${t('hint')}</span>
         </div>
         <div class="bar network-bar">
-          <select class="arch-pick" aria-label="architecture" hidden></select>
+          <select class="arch-pick" aria-label="${t('aria.arch')}" hidden></select>
           <progress class="model-progress" max="1" hidden></progress>
           <span class="network-name muted"></span>
           <button class="bundled" hidden title="${t('bundled.title')}">${t('bundled')}</button>
@@ -33,10 +33,10 @@ export function cardHtml(controls, opacity, t) {
         ${controls !== 'none' ? `
         <div class="bar views">
           <span class="tabs" role="tablist">${VIEWS.map((v) => `<button class="tab" role="tab" data-view="${v.name}">${t(`view.${v.name}`)}</button>`).join('')}</span>
-          <select class="inspect" aria-label="block to inspect"></select>
+          <select class="inspect" aria-label="${t('aria.inspect')}"></select>
           <label class="muted sorted-box"><input type="checkbox" class="sorted" checked> ${t('sorted')}</label>
           <label class="muted opacity-box">${t('opacity')} <input type="range" class="opacity" min="0" max="1" step="0.05" value="${opacity}"></label>
-          <select class="head" aria-label="attention head"></select>
+          <select class="head" aria-label="${t('aria.head')}"></select>
           <label class="muted tokens-box">${t('tokens.input')} <input class="tokens" maxlength="12" size="10" spellcheck="false"></label>
           <label class="muted token-heads-box">${t('tokens.heads')} <select class="token-heads">${[1, 2, 3, 4].map((h) => `<option>${h}</option>`).join('')}</select></label>
           ${full ? `<span class="right"><button class="own-weights" title="${t('own.title')}">${t('own')}</button>
@@ -51,7 +51,7 @@ export function cardHtml(controls, opacity, t) {
         <div class="bar status">
           <span class="badge" title=""><b class="backend-name">…</b><span class="timings"></span></span>
           ${full ? `<span class="right">
-            <select class="backend" aria-label="backend"><option value="auto">${t('backend.auto')}</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
+            <select class="backend" aria-label="${t('aria.backend')}"><option value="auto">${t('backend.auto')}</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
             <select class="lang" aria-label="${t('language')}">${Object.entries(LANGUAGES).map(([k, v]) => `<option value="${k}">${v}</option>`).join('')}</select>
             <button class="export-png">${t('export.png')}</button><button class="export-json">${t('export.json')}</button>
           </span>` : ''}

@@ -263,6 +263,21 @@ export const STRINGS = {
     'prediction.against.title': 'the prediction with every block on, then with the switched-off blocks as the identity',
     'prediction.every': 'every {kind} block',
     'timing.reused': '{n} stages reused',
+    'timing.net.stem': 'stem',
+    'timing.net.head': 'head',
+    'aria.arch': 'architecture',
+    'badge.kernels': ' ({kernels} kernels)',
+    'badge.layers.network': '; every layer and block runs on it',
+    'badge.layers.bundled': '; every layer and block runs on it but the fixed stem, on the CPU',
+    'badge.adapter': 'WebGPU adapter: {detail}',
+    'badge.cpu': 'CPU path{kernels}: {detail}',
+    'aria.inspect': 'block to inspect',
+    'aria.head': 'attention head',
+    'aria.backend': 'backend',
+    'sample.cat.jpg': 'Cat (CC0)',
+    'sample.astronaut.jpg': 'Astronaut (public domain)',
+    'sample.rocket.jpg': 'Rocket (public domain)',
+    'class.n': 'class {n}',
     'timing.reused1': '1 stage reused',
     'timing.total': 'total',
     'timing.decode': 'decode',
@@ -524,6 +539,21 @@ export const STRINGS = {
     'prediction.against.title': '先是所有模块开启时的预测，再是关闭的模块当作恒等映射时的预测',
     'prediction.every': '所有 {kind} 模块',
     'timing.reused': '复用 {n} 个阶段',
+    'timing.net.stem': '前端',
+    'timing.net.head': '分类头',
+    'aria.arch': '架构',
+    'badge.kernels': '（{kernels} 内核）',
+    'badge.layers.network': '；每一层和每个模块都在它上面运行',
+    'badge.layers.bundled': '；除了在 CPU 上运行的固定前端，每一层和每个模块都在它上面运行',
+    'badge.adapter': 'WebGPU 适配器：{detail}',
+    'badge.cpu': 'CPU 路径{kernels}：{detail}',
+    'aria.inspect': '要查看的模块',
+    'aria.head': '注意力头',
+    'aria.backend': '后端',
+    'sample.cat.jpg': '猫（CC0）',
+    'sample.astronaut.jpg': '宇航员（公有领域）',
+    'sample.rocket.jpg': '火箭（公有领域）',
+    'class.n': '类别 {n}',
     'timing.reused1': '复用 1 个阶段',
     'timing.total': '合计',
     'timing.decode': '解码',
@@ -558,7 +588,8 @@ export function translator(lang) {
   const table = STRINGS[lang] ?? STRINGS.en;
   const t = (key, values = {}) => (table[key] ?? STRINGS.en[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
   /** A name of the bundled network (a class, a channel) in `lang`. */
-  t.named = (name) => NAMES[lang]?.[name] ?? name;
+  // The bundled network's names, and a network's unnamed classes ("class 4").
+  t.named = (name) => NAMES[lang]?.[name] ?? (/^class \d+$/.test(name) ? t('class.n', { n: name.slice(6) }) : name);
   /** A message of the engine or the page's scripts (English) in `lang` (www/messages.js). */
   t.message = (text) => (lang === 'zh' ? translateMessage(String(text)) ?? String(text) : String(text));
   return t;

@@ -11,7 +11,8 @@ export function timingLine(timings, t) {
     // An opened network: its stages (those reused from the last run are left out), then the total.
     const ran = timings.stages.filter((s) => !s.reused);
     const reused = timings.stages.length - ran.length;
-    return [...ran.map((s) => `${s.stage} ${ms(s.ms)}`), ...(reused ? [reused === 1 ? t('timing.reused1') : t('timing.reused', { n: reused })] : []), `${t('timing.total')} ${ms(timings.total_ms)}`].join(' · ');
+    const stage = (name) => (name === 'stem' || name === 'head' ? t(`timing.net.${name}`) : name);
+    return [...ran.map((s) => `${stage(s.stage)} ${ms(s.ms)}`), ...(reused ? [reused === 1 ? t('timing.reused1') : t('timing.reused', { n: reused })] : []), `${t('timing.total')} ${ms(timings.total_ms)}`].join(' · ');
   }
   // The bundled network: the decode (when the photo was new), each stage, then the total of them
   // all, so that the total is never less than its parts. Block names stay as they are (se, cbam).
