@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use attention_playground::net::checkpoint::StateDict;
-use attention_playground::net::preprocess::{Interpolation, Preprocess, class_names, top_k};
+use attention_playground::net::preprocess::{Interpolation, Preprocess, top_k};
 use attention_playground::net::report::block_counts;
 use attention_playground::net::session::Session;
 use attention_playground::net::{Net, Off, families};
@@ -105,7 +105,7 @@ fn net_on_image(args: &NetArgs, network: Net, image: &Path, off: &Off) -> Result
         .as_ref()
         .map(|p| std::fs::read_to_string(p).map_err(|e| format!("cannot read labels file {}: {e}", p.display())))
         .transpose()?;
-    let names = class_names(network.classes, labels.as_deref()).map_err(|e| e.to_string())?;
+    let names = network.class_names(labels.as_deref()).map_err(|e| e.to_string())?;
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let line = |logits: &Tensor| {
         top_k(logits.data(), args.top.max(1))

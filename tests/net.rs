@@ -748,3 +748,41 @@ fn the_bundled_network_is_a_net_and_runs_on_the_gpu_as_on_the_cpu() {
         }
     }
 }
+
+/// The bundled network's own checkpoint opens like any other (`net --model
+/// src/model/trained.safetensors`, `render --model`, the page's "Open a network…"): the builder is
+/// told by its keys, every block is there with the options it was trained with, its classes are
+/// the six shapes, and it computes what `Model` computes.
+#[test]
+fn the_bundled_checkpoint_opens_as_a_network() {
+    use attention_playground::model::{Model, ModelConfig, TRAINED_WEIGHTS};
+    use attention_playground::scenes;
+    let dict = StateDict::read(TRAINED_WEIGHTS, "trained.safetensors").unwrap();
+    let net = families::build(&dict, None).unwrap();
+    assert_eq!((net.family, net.arch.as_str()), ("scenes", "scenes"));
+    let kinds: Vec<&str> = net.attention_blocks().iter().map(|b| b.kind).collect();
+    assert_eq!(kinds, ["se", "eca", "gc", "cbam", "nonlocal", "mhsa"]);
+    assert_eq!(net.class_names(None).unwrap(), scenes::CLASSES.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+    let cpu = AnyBackend::Cpu(CpuBackend::new());
+    let photo = scenes::generate(scenes::HELD_OUT_SEED, 5, 128).image;
+    let run = pollster::block_on(net.run(&cpu, &photo, &Off::default())).unwrap();
+    // ECA's weights do not fix its channels; the record has the 16 it ran on.
+    assert_eq!(run.blocks[1].channels, 16);
+    let model = pollster::block_on(Model::trained(&ModelConfig::all_trained()).unwrap().run(&cpu, &photo, &|| 0.0)).unwrap();
+    let logits = run.logits.data();
+    let top = logits.iter().copied().fold(f32::MIN, f32::max);
+    let sum: f32 = logits.iter().map(|v| (v - top).exp()).sum();
+    for (l, p) in logits.iter().zip(&model.prediction.probabilities) {
+        assert!(((l - top).exp() / sum - p).abs() < 1e-6);
+    }
+    // The command line names the shapes and what it ran.
+    let out = Command::new(env!("CARGO_BIN_EXE_attention-playground"))
+        .args(["net", "--model", &format!("{}/src/model/trained.safetensors", env!("CARGO_MANIFEST_DIR"))])
+        .args(["--image", &format!("{}/www/samples/rocket.jpg", env!("CARGO_MANIFEST_DIR")), "--off", "cbam", "--backend", "cpu"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(scenes::CLASSES.iter().any(|c| stdout.starts_with(c)), "{stdout}");
+    assert!(stdout.contains("with cbam off: "), "{stdout}");
+}

@@ -59,6 +59,13 @@ export function maxAbs(data, from = 0, to = data.length) {
   return m;
 }
 
+/** A map's thumbnail in a `side x side` cell, its aspect ratio kept: `{ width, height }`. */
+export function thumbOf(map, side) {
+  return map.width >= map.height
+    ? { width: side, height: Math.max(1, Math.round((side * map.height) / map.width)) }
+    : { width: Math.max(1, Math.round((side * map.width) / map.height)), height: side };
+}
+
 export function fit(srcW, srcH, maxW, maxH) {
   const s = Math.min(maxW / srcW, maxH / srcH);
   return { width: Math.round(srcW * s), height: Math.round(srcH * s) };
@@ -218,12 +225,13 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
     const x = photoRect.width + 20 + (i % 2) * (thumb + 8);
     const yy = y + Math.floor(i / 2) * (thumb + 22);
     const r = range(extra.map.data);
+    const size = thumbOf(extra.map, thumb);
     ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(mapCanvas(extra.map, r.lo, r.hi), x, yy, thumb, thumb);
+    ctx.drawImage(mapCanvas(extra.map, r.lo, r.hi), x, yy, size.width, size.height);
     if (extra.selected) {
       ctx.strokeStyle = ACCENT;
       ctx.lineWidth = 2;
-      ctx.strokeRect(x - 1, yy - 1, thumb + 2, thumb + 2);
+      ctx.strokeRect(x - 1, yy - 1, size.width + 2, size.height + 2);
     }
     note(ctx, extra.label, x, yy + thumb + 3);
     regions.push({ x, y: yy, width: thumb, height: thumb + 16, index: i });

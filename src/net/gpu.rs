@@ -148,7 +148,7 @@ impl Recorder<'_, '_> {
     }
 
     fn attention(&mut self, block: &Attention, x: OnDevice) -> Result<OnDevice> {
-        let mut record = BlockRecord::new(block, self.off, (x.height, x.width));
+        let mut record = BlockRecord::new(block, self.off, (x.channels, x.height, x.width));
         let mut maps = MapReads::new();
         let y = if record.off {
             x.t.clone()

@@ -101,7 +101,8 @@ pub enum AttentionLayer {
 }
 
 impl Attention {
-    /// Input channels.
+    /// Input channels, as far as the weights fix them: 0 for ECA, whose 1-D kernel runs on any
+    /// channel count ([`BlockRecord::channels`] has the count a run saw).
     pub fn channels(&self) -> usize {
         match &self.layer {
             AttentionLayer::Block(block) => block.channels().unwrap_or(0),
@@ -154,6 +155,7 @@ impl Off {
 pub struct BlockRecord {
     pub path: String,
     pub kind: &'static str,
+    /// The channels of its input in this run.
     pub channels: usize,
     /// The `(height, width)` of its input (the first image's).
     pub grid: (usize, usize),
@@ -187,6 +189,15 @@ impl NetRun {
 }
 
 impl Net {
+    /// The names of its classes: `labels` (one per line) when given, the bundled network's shapes,
+    /// ImageNet-1k's for a 1000-way head, else `class N` ([`preprocess::class_names`]).
+    pub fn class_names(&self, labels: Option<&str>) -> Result<Vec<String>> {
+        if labels.is_none() && self.family == families::scenes::FAMILY {
+            return Ok(crate::scenes::CLASSES.iter().map(|c| c.to_string()).collect());
+        }
+        preprocess::class_names(self.classes, labels)
+    }
+
     /// The attention blocks in order of depth.
     pub fn attention_blocks(&self) -> Vec<&Attention> {
         fn walk<'a>(nodes: &'a [Node], out: &mut Vec<&'a Attention>) {
@@ -459,7 +470,7 @@ impl<'a> State<'a> {
     }
 
     async fn attention(&mut self, block: &Attention, x: Features) -> Result<Features> {
-        let mut record = BlockRecord::new(block, self.off, (x.height, x.width));
+        let mut record = BlockRecord::new(block, self.off, (x.channels, x.height, x.width));
         let capture = self.capture == Some(block.path.as_str());
         let input = capture.then(|| x.data.clone());
         let y = self.attention_output(block, x.data, x.height, x.width, &mut record).await?;
@@ -517,13 +528,14 @@ impl<'a> State<'a> {
 }
 
 impl BlockRecord {
-    /// The record of `block` on a `grid`, before it runs: off where `off` covers it, no maps yet.
-    fn new(block: &Attention, off: &Off, grid: (usize, usize)) -> Self {
+    /// The record of `block` on its input's `(channels, height, width)`, before it runs: off where
+    /// `off` covers it, no maps yet. (The channels are the input's: ECA's weights do not fix them.)
+    fn new(block: &Attention, off: &Off, (channels, height, width): (usize, usize, usize)) -> Self {
         BlockRecord {
             path: block.path.clone(),
             kind: block.kind,
-            channels: block.channels(),
-            grid,
+            channels,
+            grid: (height, width),
             off: off.covers(block),
             maps: BTreeMap::new(),
             ran_on: None,

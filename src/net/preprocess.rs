@@ -70,9 +70,13 @@ impl Preprocess {
     }
 
     /// The transform a network of `arch` is evaluated with (as `net --image` picks it): timm's
-    /// defaults; torchvision's preset for `torchvision.*`, bicubic for its EfficientNets.
+    /// defaults; torchvision's preset for `torchvision.*`, bicubic for its EfficientNets; for the
+    /// bundled `scenes` network the centre square at 224 px, RGB in [0, 1].
     pub fn for_arch(arch: &str) -> Self {
-        if arch.starts_with("torchvision.efficientnet") {
+        if arch == crate::net::families::scenes::FAMILY {
+            // The bundled network reads RGB in [0, 1] (its stem scales the photo to 96 px).
+            Self { crop_pct: 1.0, interpolation: Interpolation::Bilinear, mean: [0.0; 3], std: [1.0; 3], ..Self::default() }
+        } else if arch.starts_with("torchvision.efficientnet") {
             Self { interpolation: Interpolation::Bicubic, ..Self::torchvision() }
         } else if arch.starts_with("torchvision.") {
             Self::torchvision()

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use attention_playground::model::report::Value;
 use attention_playground::net::checkpoint::StateDict;
-use attention_playground::net::preprocess::{Preprocess, class_names, top_k};
+use attention_playground::net::preprocess::{Preprocess, top_k};
 use attention_playground::net::report::{self, block_counts, first_image, object, stage_of, top5};
 use attention_playground::net::{BlockRecord, Net, Off, families};
 use attention_playground::{AnyBackend, Tensor};
@@ -46,7 +46,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     let transform = Preprocess::for_arch(&network.arch);
     let (width, height) = (upright.width() as usize, upright.height() as usize);
     let x = transform.apply(upright.as_raw(), width, height).map_err(|e| e.to_string())?;
-    let names = class_names(network.classes, None).map_err(|e| e.to_string())?;
+    let names = network.class_names(None).map_err(|e| e.to_string())?;
 
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let run = pollster::block_on(network.run(&backend, &x, &Off::default())).map_err(|e| e.to_string())?;

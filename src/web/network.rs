@@ -13,7 +13,7 @@ use super::{Playground, js_error, now_ms, to_js};
 use crate::error::Error;
 use crate::model::report::{self as model_report, Value};
 use crate::net::checkpoint::StateDict;
-use crate::net::preprocess::{Preprocess, class_names, top_k};
+use crate::net::preprocess::{Preprocess, top_k};
 use crate::net::report::{self, object};
 use crate::net::session::Session;
 use crate::net::{Off, families};
@@ -77,7 +77,7 @@ impl Playground {
         let net = families::build(&dict, arch).map_err(|e| js_error(format!("{name}: {}", page_text(&e))))?;
         drop(dict);
         let labels = Some(labels.as_str()).filter(|l| !l.trim().is_empty());
-        let names = class_names(net.classes, labels).map_err(page_error)?;
+        let names = net.class_names(labels).map_err(page_error)?;
         let description = to_js(&report::network(&net));
         let transform = Preprocess::for_arch(&net.arch);
         self.state.network.replace(Some(Open { session: Session::new(net), names, transform }));

@@ -1,6 +1,6 @@
 // The attention view: where one query position attends: a Non-local block's attention row, or
 // each head's row of multi-head self-attention. Hover or click the photo to move the query.
-import { INK, drawOverlayView, drawQuery, legendWords, mapCanvas, note, range, title } from '../drawing.js';
+import { INK, drawOverlayView, drawQuery, legendWords, mapCanvas, note, range, thumbOf, title } from '../drawing.js';
 import { say } from './say.js';
 
 // The weight every key would get if a query attended evenly: 1 / number of keys.
@@ -25,11 +25,12 @@ function drawIndependence(ctx, width, top, measured, head, t) {
     const x = (i % side) * (thumb + 4);
     const y = y0 + Math.floor(i / side) * (thumb + 4);
     const { lo, hi } = range(map.data);
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(mapCanvas(map, lo, hi), x, y, thumb, thumb);
     // The query, on the block's grid (keys may be subsampled: the map is drawn over the same area).
     const grid = measured.grid ?? { width: map.width, height: map.height };
-    drawQuery(ctx, x + ((q.x + 0.5) / grid.width) * thumb, y + ((q.y + 0.5) / grid.height) * thumb, 3);
+    const size = thumbOf(grid, thumb);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(mapCanvas(map, lo, hi), x, y, size.width, size.height);
+    drawQuery(ctx, x + ((q.x + 0.5) / grid.width) * size.width, y + ((q.y + 0.5) / grid.height) * size.height, 3);
   });
   const textX = side * (thumb + 4) + 12;
   const bits = measured.js_bits[h];

@@ -19,13 +19,16 @@ pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
     timm's regnetx_* and regnety_*, \
     timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_* (with --arch), \
-    torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME)";
+    torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
+    and the playground's own scenes network (src/model/trained.safetensors)";
 
 /// Builds the network of `dict`, for `arch` (timm's model name) when given.
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
     let looks_like_resnet =
         dict.keys().any(|k| k.starts_with("layer1.")) && (dict.contains("conv1.weight") || dict.contains("conv1.0.weight"));
     match arch {
+        Some(scenes::FAMILY) => scenes::build_dict(dict),
+        None if scenes::looks_like(dict) => scenes::build_dict(dict),
         Some(name) if resnet::takes(name) => resnet::build(dict, name),
         Some(name) if efficientnet::takes(name) => efficientnet::build(dict, name),
         Some(name) if regnet::takes(name) => regnet::build(dict, name),

@@ -18,7 +18,8 @@
 
 use crate::blocks::{BlockKind, BlockOptions};
 use crate::error::Result;
-use crate::model::{BODY_WIDTHS, EARLY_BLOCKS, LATE_BLOCKS, load_block, stem};
+use crate::model::{BODY_WIDTHS, EARLY_BLOCKS, LATE_BLOCKS, load_block, stem, trained_options};
+use crate::net::checkpoint::StateDict;
 use crate::net::layers::{Activation, Conv2d, Linear, Padding, Pool, WeightId};
 use crate::net::{Attention, AttentionLayer, Net, Node};
 use crate::scenes::CLASSES;
@@ -26,6 +27,32 @@ use crate::weights::Weights;
 
 /// The family's name in a [`Net`].
 pub const FAMILY: &str = "scenes";
+
+/// Whether `dict` is this network's state dict (`body.conv1.weight` and `head.fc.weight`).
+pub fn looks_like(dict: &StateDict) -> bool {
+    dict.contains("body.conv1.weight") && dict.contains("head.fc.weight")
+}
+
+/// Builds the network from a checkpoint (`net --model src/model/trained.safetensors`, or the page's
+/// "Open a network…"): every block whose keys it holds, with the options it was trained with.
+/// Errors: as [`build`]; a key no layer takes.
+pub fn build_dict(dict: &StateDict) -> Result<Net> {
+    let present: Vec<(BlockKind, BlockOptions)> = BlockKind::ALL
+        .iter()
+        .filter(|kind| dict.keys().any(|k| k.starts_with(&format!("{}.", kind.name()))))
+        .map(|&kind| (kind, trained_options(kind)))
+        .collect();
+    // The layers' and the present blocks' keys; any other is left for `finish` to name.
+    let ours = |k: &str| {
+        ["body.conv1.", "body.conv2.", "body.conv3.", "head.fc."].iter().any(|p| k.starts_with(p))
+            || present.iter().any(|(kind, _)| k.starts_with(&format!("{}.", kind.name())))
+    };
+    let keys: Vec<String> = dict.keys().filter(|k| ours(k)).map(String::from).collect();
+    let weights = Weights::from_tensors(keys.iter().map(|k| dict.take(k).map(|t| (k.clone(), t))).collect::<Result<Vec<_>>>()?);
+    let net = build(&weights, &present)?;
+    dict.finish("scenes")?;
+    Ok(net)
+}
 
 /// PyTorch's `MaxPool2d(2)`.
 const MAX_POOL_2: Pool = Pool { max: true, kernel: 2, stride: 2, padding: 0, ceil_mode: false, count_include_pad: true };
