@@ -90,7 +90,9 @@ pub fn read_header(bytes: &[u8], file_len: usize, name: &str) -> Result<PhotoHea
     let orientation = exif_orientation(bytes);
     let (stored_w, stored_h) = (size.width, size.height);
     if stored_w == 0 || stored_h == 0 {
-        return Err(Error::BadImage(format!("{name} says it is {stored_w} x {stored_h} pixels: the file is damaged; choose another photo, or open and save it again")));
+        return Err(Error::BadImage(format!(
+            "{name} says it is {stored_w} x {stored_h} pixels: the file is damaged; choose another photo, or open and save it again"
+        )));
     }
     if (stored_w as u64) * (stored_h as u64) > MAX_PIXELS {
         return Err(Error::BadImage(format!(
