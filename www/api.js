@@ -2,7 +2,7 @@
 // position attends, use your own weights for a block, open your own network, export the result.
 // Every failure rejects with an Error whose message names the problem and the next step, and is
 // shown in the element.
-import { BLOCK_LABEL, BLOCKS, inPageWords, optionsText } from './bundled.js';
+import { BLOCK_LABEL, BLOCKS, OPTIONS, inPageWords, optionsText } from './bundled.js';
 import { loadImage } from './image-input.js';
 import { archChoices, modelName, pickMessage, readModel } from './model-source.js';
 import { offerArchitectures, showProgress } from './controls.js';
@@ -140,11 +140,14 @@ export const PlaygroundApi = (Base) => class extends Base {
     }
     // The options the weights' code implies become the block's own, so that the controls show
     // what is computed (and the page sends them explicitly while own weights are in: _config).
+    // Only what the controls offer: a form they lack (Non-local's Gaussian or concatenation) stays
+    // the weights' own, never overridden by the page.
+    const offered = Object.entries(implied ?? {}).filter(([key, value]) => OPTIONS[block]?.some((o) => o.key === key && o.values.includes(value)));
     const options = { ...this.options };
     for (const key of this._ownWeights[block]?.implied ?? []) delete options[`${block}.${key}`];
-    for (const [key, value] of Object.entries(implied ?? {})) options[`${block}.${key}`] = value;
+    for (const [key, value] of offered) options[`${block}.${key}`] = value;
     if (source == null) delete this._ownWeights[block];
-    else this._ownWeights[block] = { bytes, prefix, name, implied: Object.keys(implied ?? {}) };
+    else this._ownWeights[block] = { bytes, prefix, name, implied: offered.map(([key]) => key) };
     const text = optionsText(options);
     if (text !== (this.getAttribute('options') ?? '')) this.setAttribute('options', text);
     note = inPageWords(note, block, (key) => this._t(`option.${key}`));

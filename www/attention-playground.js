@@ -272,9 +272,9 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       const chosen = {};
       for (const opt of OPTIONS[name] ?? []) {
         const v = this.options[`${name}.${opt.key}`] ?? opt.values[0];
-        // Defaults stay unset, so the engine applies timm's defaults; with own weights every
-        // option is sent, so the one shown wins over what their code implies.
-        if (v !== opt.values[0] || opt.alwaysSent || this._ownWeights[name]) chosen[opt.key] = v;
+        // Defaults stay unset, so the engine applies timm's defaults (or what own weights' code
+        // implies); an option that code implies is always sent, so the value shown wins.
+        if (v !== opt.values[0] || opt.alwaysSent || this._ownWeights[name]?.implied?.includes(opt.key)) chosen[opt.key] = v;
       }
       blocks[name] = chosen;
     }

@@ -379,6 +379,12 @@ describe('messages that say what to do', () => {
         cbamOptions: el.getAttribute('options'),
         cbamControl: el.shadowRoot.querySelector('[data-option="cbam.spatial_order"]')?.value,
       };
+      // Choosing the other order in the control computes with it (the weights' own is max-mean).
+      const maxMean = Array.from(el.result.blocks.cbam.spatial.data);
+      const rerun = new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+      el.setAttribute('options', el.getAttribute('options').replace('cbam.spatial_order=max-mean', 'cbam.spatial_order=mean-max'));
+      await rerun;
+      out.ports.orderMatters = el.result.blocks.cbam.spatial.data.some((v, i) => Math.abs(v - maxMean[i]) > 1e-4);
       await el.loadWeights('cbam', null);
       out.ports.clearedOptions = el.getAttribute('options') ?? '';
       return out;
@@ -391,6 +397,7 @@ describe('messages that say what to do', () => {
     assert.match(messages.ports.cbamFound, /^read from `module\.layer1\.0\.cbam\.`.*official CBAM/);
     assert.match(messages.ports.cbamOptions, /\bcbam\.spatial_order=max-mean\b/);
     assert.equal(messages.ports.cbamControl, 'max-mean', 'the pooling-order control shows the order computed');
+    assert.ok(messages.ports.orderMatters, 'switching the pooling order back to mean-max computes with mean-max');
     assert.doesNotMatch(messages.ports.clearedOptions, /cbam\./, 'back to the trained weights, back to their options');
     assert.match(messages.ports.alexhex7, /AlexHex7/);
     assert.match(messages.ports.cbam, /official CBAM/);
