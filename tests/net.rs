@@ -761,7 +761,7 @@ fn the_bundled_checkpoint_opens_as_a_network() {
     let net = families::build(&dict, None).unwrap();
     assert_eq!((net.family, net.arch.as_str()), ("scenes", "scenes"));
     let kinds: Vec<&str> = net.attention_blocks().iter().map(|b| b.kind).collect();
-    assert_eq!(kinds, ["se", "eca", "gc", "cbam", "nonlocal", "mhsa"]);
+    assert_eq!(kinds, ["se", "eca", "gc", "cbam", "nl", "mhsa"]);
     assert_eq!(net.class_names(None).unwrap(), scenes::CLASSES.iter().map(|c| c.to_string()).collect::<Vec<_>>());
     let cpu = AnyBackend::Cpu(CpuBackend::new());
     let photo = scenes::generate(scenes::HELD_OUT_SEED, 5, 128).image;

@@ -31,7 +31,7 @@ let origin;
 const browsers = {};
 
 before(async () => {
-  server = await serve({ '/': join(ROOT, 'dist'), '/nets/': NETS, '/cases/': CASES, '/pages/': join(ROOT, 'tests/browser/pages') }, 0);
+  server = await serve({ '/': join(ROOT, 'dist'), '/nets/': NETS, '/cases/': CASES, '/pages/': join(ROOT, 'tests/browser/pages'), '/model/': join(ROOT, 'src/model') }, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
   await mkdir(SHOTS, { recursive: true });
   browsers.cpu = await launch();
@@ -239,6 +239,25 @@ describe('an opened network', () => {
     await resultAfter(page, (el) => el.setAttribute('backend', 'cpu'));
     await resultAfter(page, (el) => el.setAttribute('off', 'layer1'));
     assert.deepEqual(requests.slice(before), [], 'no request after the network loaded');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('the bundled network\'s own checkpoint opens as a network: its shapes, its blocks, a Non-local row', async () => {
+    const { page, problems } = await open('cpu', `model="${origin}/model/trained.safetensors" view="network"`);
+    const result = await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      for (;;) {
+        if (el.result?.network) break;
+        await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+      }
+      // The view asks for the Non-local row of the marked query once the run is in.
+      for (let i = 0; i < 50 && !el._state.rows?.nonlocal; i++) await new Promise((r) => setTimeout(r, 100));
+      return { json: el.exportJson(), row: Boolean(el._state.rows?.nonlocal) };
+    });
+    assert.deepEqual(result.json.network.order, ['se', 'eca', 'gc', 'cbam', 'nonlocal', 'mhsa']);
+    assert.ok(['disc', 'square', 'triangle', 'cross', 'ring', 'star'].includes(result.json.full[0].name), `a shape: ${result.json.full[0].name}`);
+    assert.ok(result.row, 'the Non-local block\'s row is drawn');
     assert.deepEqual(problems, []);
     await page.close();
   });

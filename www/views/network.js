@@ -63,6 +63,11 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t })
     }
   } else if (entry.channel) {
     drawStrip(ctx, entry.channel, x, y, TILE, TILE);
+  } else {
+    // A block with no map this view draws (self-attention): say so rather than leave it blank.
+    ctx.fillStyle = '#f3f3f7';
+    ctx.fillRect(x, y, TILE, TILE);
+    note(ctx, t('network.nomap'), x + 8, y + TILE / 2 - 6, MUTED);
   }
   // The on/off corner.
   ctx.fillStyle = entry.off ? '#fff' : ACCENT;

@@ -11,7 +11,8 @@
 //! Head: mean over positions, head.fc 128->6
 //! ```
 //!
-//! Every block's module path is its key prefix (`se`, `cbam`, ...), and so is its attention path;
+//! Every block's module path is its key prefix (`se`, `cbam`, ...), and so is its attention path
+//! (its kind too, but Non-local's, `nl` as in timm's ResNet family);
 //! a block that is not built is absent (`crate::model::Model` builds the ones switched on, with
 //! their options). MHSA is a residual branch ([`Attention::residual`]: `x + mhsa(x)`, as in
 //! BoTNet; timm's `Attention2d` has none of its own), so switching it off leaves `x`.
@@ -84,7 +85,9 @@ pub fn build(weights: &Weights, blocks: &[(BlockKind, BlockOptions)]) -> Result<
             let path = kind.name();
             let block = load_block(kind, &weights.under(&format!("{path}.")), options)?;
             let residual = kind == BlockKind::Mhsa;
-            let attention = Attention { path: path.to_string(), kind: path, layer: AttentionLayer::Block(block), residual };
+            // Non-local's kind as timm's ResNet family names it (`nl`), so the page treats it alike.
+            let kind = if kind == BlockKind::NonLocal { "nl" } else { path };
+            let attention = Attention { path: path.to_string(), kind, layer: AttentionLayer::Block(block), residual };
             nodes.push(Node::Module { path: path.to_string(), nodes: vec![Node::Attention(Box::new(attention))] });
         }
         Ok(nodes)
