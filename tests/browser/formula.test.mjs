@@ -3,29 +3,14 @@
 // the three kinds of attention weight for the query: the maps must be the engine's own (the
 // Non-local row of the query, GC's context weights) and the convolution's 3x3 window around the
 // same query.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serve } from '../../tools/serve.mjs';
-import { firstResult, launch, openPage } from './support.mjs';
+import { firstResult, openPage, servedPlayground } from './support.mjs';
 
 const SHOTS = new URL('../../test-output/browser/', import.meta.url).pathname;
 
-let server;
-let origin;
-const browsers = {};
-
-before(async () => {
-  server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  browsers.cpu = await launch();
-  browsers.webgpu = await launch({ webgpu: true });
-});
-
-after(async () => {
-  for (const b of Object.values(browsers)) await b?.close();
-  server?.close();
-});
+const site = servedPlayground({ cpu: {}, webgpu: { webgpu: true } });
 
 // What the view shows: the formula's coloured terms, the legend, and its maps against the result.
 function shown(page) {
@@ -50,7 +35,7 @@ function shown(page) {
 }
 
 test('the formula with Non-local\'s terms coloured, the table, and the engine\'s maps for the query', async () => {
-  const { page, problems } = await openPage(browsers.cpu, `${origin}/#view=formula&backend=cpu`);
+  const { page, problems } = await openPage(site.browsers.cpu, `${site.origin}/#view=formula&backend=cpu`);
   await firstResult(page);
   let s = await shown(page);
   assert.ok(s.math, 'the formula is typeset as MathML');
@@ -83,7 +68,7 @@ test('the formula with Non-local\'s terms coloured, the table, and the engine\'s
 });
 
 test('on WebGPU the view draws the same maps from that backend\'s result', async () => {
-  const { page, problems } = await openPage(browsers.webgpu, `${origin}/#view=formula&backend=webgpu`);
+  const { page, problems } = await openPage(site.browsers.webgpu, `${site.origin}/#view=formula&backend=webgpu`);
   const result = await firstResult(page);
   assert.equal(result.backend, 'webgpu');
   const s = await shown(page);

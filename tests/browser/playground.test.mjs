@@ -3,11 +3,10 @@
 // SwiftShader) and one without, where `auto` must fall back to the CPU path.
 //   node --test tests/browser/
 // Screenshots of every view go to test-output/browser/; look at them after a change to the front end.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
-import { serve } from '../../tools/serve.mjs';
-import { firstResult, launch, openPage } from './support.mjs';
+import { firstResult, openPage, servedPlayground } from './support.mjs';
 
 const SHOTS = new URL('../../test-output/browser/', import.meta.url).pathname;
 // Between the WebGPU pass and the CPU path: the blocks run in sequence, so float32 differences
@@ -15,26 +14,12 @@ const SHOTS = new URL('../../test-output/browser/', import.meta.url).pathname;
 const BACKEND_TOLERANCE = { abs: 1e-6, rel: 1e-4 };
 
 
-let server;
-let origin;
-const browsers = {};
-
-before(async () => {
-  server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  await mkdir(SHOTS, { recursive: true });
-  browsers.webgpu = await launch({ webgpu: true });
-  browsers.cpu = await launch();
-});
-
-after(async () => {
-  await Promise.all(Object.values(browsers).map((b) => b.close()));
-  server?.close();
-});
+const site = servedPlayground({ cpu: {}, webgpu: { webgpu: true } });
+before(() => mkdir(SHOTS, { recursive: true }));
 
 /** Opens `path`, collecting console errors, page errors and every http request. */
 async function open(kind, path = '/') {
-  return openPage(browsers[kind], origin + path);
+  return openPage(site.browsers[kind], site.origin + path);
 }
 
 /** Waits for the element's next `attention-result` after `action`, and returns the result as JSON. */
@@ -525,7 +510,7 @@ describe('input and output paths', () => {
   test('backend="webgpu" without WebGPU says why, and switching to auto recovers', async () => {
     const { page, problems } = await open('cpu', '/embed.html');
     await firstResult(page);
-    await page.setContent(`<!doctype html><body><script type="module" src="${origin}/attention-playground.js"></script>
+    await page.setContent(`<!doctype html><body><script type="module" src="${site.origin}/attention-playground.js"></script>
       <attention-playground backend="webgpu"></attention-playground></body>`);
     const failure = await page.evaluate(() => document.querySelector('attention-playground').ready.then(() => 'ready', (e) => e.message));
     assert.match(failure, /^GPU backend unavailable: /);
@@ -559,8 +544,8 @@ describe('the embed', () => {
     const { page, problems, requests } = await open('cpu', '/embed.html');
     await firstResult(page);
     await page.setContent(`<!doctype html><body><div style="height: 4000px">scroll down</div>
-      <script type="module" src="${origin}/attention-playground.js"></script>
-      <attention-playground id="late" blocks="gc eca" view="channel" backend="cpu" controls="none" image="${origin}/samples/rocket.jpg"></attention-playground></body>`);
+      <script type="module" src="${site.origin}/attention-playground.js"></script>
+      <attention-playground id="late" blocks="gc eca" view="channel" backend="cpu" controls="none" image="${site.origin}/samples/rocket.jpg"></attention-playground></body>`);
     await page.waitForFunction(() => customElements.get('attention-playground'));
     const started = requests.length;
     await page.waitForTimeout(500);

@@ -2,31 +2,17 @@
 // every block off; with blocks switched off it says what switching them off changed against every
 // block on ("without SE, ECA: square 61 % → disc 34 %"), from the engine's run of the same photo with
 // every block on; in English and Chinese.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve } from '../../tools/serve.mjs';
-import { firstResult, launch, openPage } from './support.mjs';
+import { firstResult, openPage, servedPlayground } from './support.mjs';
 
-let server;
-let origin;
-let browser;
-
-before(async () => {
-  server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const site = servedPlayground({ cpu: {} });
 
 const line = (page) => page.evaluate(() => document.querySelector('attention-playground').shadowRoot.querySelector('.prediction .right')?.textContent ?? '');
 const top = (p) => [...p.probabilities.keys()].sort((a, b) => p.probabilities[b] - p.probabilities[a])[0];
 
 test('with blocks off, the line compares with every block on; with none off, with every block off', async () => {
-  const { page, problems } = await openPage(browser, `${origin}/#backend=cpu&image=astronaut.jpg`);
+  const { page, problems } = await openPage(site.browsers.cpu, `${site.origin}/#backend=cpu&image=astronaut.jpg`);
   const all = await firstResult(page);
   assert.equal(all.reference, undefined, 'nothing to compare with when every block is on');
   assert.match(await line(page), /^with every block off: /);

@@ -1,7 +1,9 @@
 // What the browser test files share: Debian's Chromium launched by playwright-core, with the flags
 // a root user on a closed network needs.
 import { execFileSync } from 'node:child_process';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
+import { serve } from '../../tools/serve.mjs';
 
 export const chromiumPath = () => process.env.CHROMIUM ?? execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser']).toString().trim();
 
@@ -33,4 +35,24 @@ export function firstResult(page, selector = 'attention-playground') {
     if (!el.result) await new Promise((resolve) => el.addEventListener('attention-result', resolve, { once: true }));
     return el.exportJson();
   }, selector);
+}
+
+/**
+ * For a test file: dist/ served on a free port and one headless Chromium per entry of `kinds`
+ * (`launch`'s options, e.g. `{ cpu: {}, webgpu: { webgpu: true } }`), started before the file's
+ * tests and closed after them. Returns `{ origin, browsers }`, filled in once the tests run.
+ */
+export function servedPlayground(kinds = { cpu: {} }) {
+  const site = { origin: '', browsers: {} };
+  let server;
+  before(async () => {
+    server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
+    site.origin = `http://127.0.0.1:${server.address().port}`;
+    for (const [name, options] of Object.entries(kinds)) site.browsers[name] = await launch(options);
+  });
+  after(async () => {
+    for (const browser of Object.values(site.browsers)) await browser?.close();
+    server?.close();
+  });
+  return site;
 }

@@ -3,34 +3,19 @@
 // own inputs: softmax(X Xᵀ) from X, the attention weights as softmax(Q Kᵀ / √dₖ) from Q and K
 // (they are the engine's MHSA rows), each row summing to one; the reader's own characters and
 // head count; WebGPU against the CPU path; the refusal of a sequence too long; both languages.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serve } from '../../tools/serve.mjs';
-import { firstResult, launch, openPage } from './support.mjs';
+import { firstResult, openPage, servedPlayground } from './support.mjs';
 
 const SHOTS = new URL('../../test-output/browser/', import.meta.url).pathname;
 const TOLERANCE = 1e-5; // float32 sums of a dozen products against float64 here
 
-let server;
-let origin;
-const browsers = {};
-
-before(async () => {
-  server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  browsers.cpu = await launch();
-  browsers.webgpu = await launch({ webgpu: true });
-});
-
-after(async () => {
-  for (const b of Object.values(browsers)) await b?.close();
-  server?.close();
-});
+const site = servedPlayground({ cpu: {}, webgpu: { webgpu: true } });
 
 // Opens the playground on the tokens view and waits for the walk of its attributes.
 async function openWalk(kind, hash = '') {
-  const { page, problems } = await openPage(browsers[kind], `${origin}/#view=tokens&backend=${kind}${hash}`);
+  const { page, problems } = await openPage(site.browsers[kind], `${site.origin}/#view=tokens&backend=${kind}${hash}`);
   await firstResult(page);
   const walk = await waitWalk(page);
   return { page, problems, walk };

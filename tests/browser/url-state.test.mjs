@@ -1,27 +1,13 @@
 // The playground page keeps what it shows in its address (www/url-state.js): a link with
 // `#view=...&blocks=...` opens that figure, and changing the view or the blocks rewrites the link.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve } from '../../tools/serve.mjs';
-import { firstResult, launch, openPage } from './support.mjs';
+import { firstResult, openPage, servedPlayground } from './support.mjs';
 
-let server;
-let origin;
-let browser;
-
-before(async () => {
-  server = await serve(new URL('../../dist/', import.meta.url).pathname, 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const site = servedPlayground({ cpu: {} });
 
 test('a link opens the view and blocks it names, and the page rewrites its link as they change', async () => {
-  const { page, problems } = await openPage(browser, `${origin}/#view=channel&blocks=se+cbam&backend=cpu`);
+  const { page, problems } = await openPage(site.browsers.cpu, `${site.origin}/#view=channel&blocks=se+cbam&backend=cpu`);
   const result = await firstResult(page);
   assert.deepEqual(Object.keys(result.blocks).sort(), ['cbam', 'se'], 'the blocks of the link ran');
   const shown = await page.evaluate(() => {
@@ -45,8 +31,8 @@ test('a link opens the view and blocks it names, and the page rewrites its link 
 });
 
 test('a link opens the sample photo, the block options and the query it names; choosing them rewrites it', async () => {
-  const link = `${origin}/#view=nonlocal&blocks=nonlocal+mhsa&options=mhsa.heads%3D2+nonlocal.pairwise%3Ddot-product&image=astronaut.jpg&query=0.25%2C0.5&backend=cpu`;
-  const { page, problems } = await openPage(browser, link);
+  const link = `${site.origin}/#view=nonlocal&blocks=nonlocal+mhsa&options=mhsa.heads%3D2+nonlocal.pairwise%3Ddot-product&image=astronaut.jpg&query=0.25%2C0.5&backend=cpu`;
+  const { page, problems } = await openPage(site.browsers.cpu, link);
   const result = await firstResult(page);
   assert.equal(result.blocks.mhsa.heads, 2, 'the heads of the link');
   // The query of the link is asked for once the result is there: the row of the feature cell under
@@ -87,7 +73,7 @@ test('a link opens the sample photo, the block options and the query it names; c
 });
 
 test('an option word that names nothing is left out, said in the element, and the rest runs', async () => {
-  const { page, problems } = await openPage(browser, `${origin}/#blocks=mhsa&options=mhsa.heads%3D3+mhsa.heads%3D2&backend=cpu`);
+  const { page, problems } = await openPage(site.browsers.cpu, `${site.origin}/#blocks=mhsa&options=mhsa.heads%3D3+mhsa.heads%3D2&backend=cpu`);
   const result = await firstResult(page);
   assert.equal(result.blocks.mhsa.heads, 2, 'the valid word applies');
   const message = await page.evaluate(() => {
