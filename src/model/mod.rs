@@ -195,8 +195,10 @@ impl Model {
     /// convolution is a pass on the device, on the CPU the layers run on its kernels. `clock`
     /// gives milliseconds (`performance.now()` in the browser) for the per-stage timings.
     pub async fn run(&self, backend: &AnyBackend, image: &Tensor, clock: &dyn Fn() -> f64) -> Result<ModelRun> {
+        let off = Off::default();
+        let mut state = State::new(backend.cpu_kernels(), backend, &off);
         let start = clock();
-        let features = stem::forward(&image::to_network_side(image));
+        let features = state.node(&self.net.nodes[0], Features::from_tensor(image)).await?.to_tensor();
         let stem_ms = clock() - start;
         self.run_from_features(backend, features, stem_ms, clock).await
     }
@@ -246,9 +248,8 @@ impl Model {
         Ok(Prediction::from_logits(&x.into_data()))
     }
 
-    /// The network's nodes after its fixed stem.
+    /// The network's nodes after its fixed stem (`nodes[0]`, [`Node::SceneStem`]).
     fn after_stem(&self) -> &[Node] {
-        debug_assert!(matches!(self.net.nodes.first(), Some(Node::SceneStem)));
         &self.net.nodes[1..]
     }
 

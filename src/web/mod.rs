@@ -82,6 +82,22 @@ struct OptionWords {
 }
 
 impl OptionWords {
+    /// The options set in `options`, in these words, as a result object: the inverse of
+    /// [`OptionWords::parse`] (`heads` and `fusion` aside, which no port implies).
+    fn value_of(options: &BlockOptions) -> Value {
+        let words = [
+            ("spatial_order", options.spatial_order.map(|o| o.to_string())),
+            ("pairwise", options.pairwise.map(|o| o.to_string())),
+            ("scale", options.scale.map(|o| o.to_string())),
+            ("padding", options.padding.map(|o| o.to_string())),
+        ];
+        let mut set: Vec<(&str, Value)> = words.into_iter().filter_map(|(k, v)| v.map(|v| (k, Value::Text(v)))).collect();
+        if options.subsample {
+            set.push(("subsample", Value::Bool(true)));
+        }
+        Value::object(set)
+    }
+
     fn parse(self) -> Result<BlockOptions, Error> {
         Ok(BlockOptions {
             spatial_order: self.spatial_order.map(|s| s.parse()).transpose()?,
@@ -256,17 +272,7 @@ impl Playground {
     pub fn load_weights(&self, block: String, bytes: Vec<u8>, prefix: String, name: String) -> Result<JsValue, JsValue> {
         let kind: BlockKind = block.parse().map_err(js_error)?;
         let answer = |note: String, implied: &BlockOptions| {
-            let words: Vec<(&str, Option<String>)> = vec![
-                ("spatial_order", implied.spatial_order.map(|o| o.to_string())),
-                ("pairwise", implied.pairwise.map(|o| o.to_string())),
-                ("scale", implied.scale.map(|o| o.to_string())),
-                ("padding", implied.padding.map(|o| o.to_string())),
-            ];
-            let mut options: Vec<(&str, Value)> = words.into_iter().filter_map(|(k, v)| v.map(|v| (k, Value::Text(v)))).collect();
-            if implied.subsample {
-                options.push(("subsample", Value::Bool(true)));
-            }
-            to_js(&Value::object(vec![("note", Value::Text(note)), ("options", Value::object(options))]))
+            to_js(&Value::object(vec![("note", Value::Text(note)), ("options", OptionWords::value_of(implied))]))
         };
         if bytes.is_empty() {
             self.state.own_weights.borrow_mut().remove(&kind);
@@ -284,10 +290,22 @@ impl Playground {
                 let found: Vec<String> = Weights::read(&bytes, file, "")
                     .map(|w| ports::block_prefixes(kind, &w).into_iter().filter(|p| takes_prefix(kind, p)).collect())
                     .unwrap_or_default();
-                let fitting = found.iter().find_map(|p| load(p).ok().map(|ported| (ported, p.clone())));
-                // None fits: why the first does not (its channels, say) tells more than where it is.
-                let (ported, taken) =
-                    fitting.ok_or_else(|| js_error(found.first().map_or(first, |p| load(p).err().expect("did not fit"))))?;
+                // The first that fits; if none does, why the first does not (its channels, say)
+                // tells more than where it is.
+                let mut misfit = None;
+                let mut fitting = None;
+                for p in &found {
+                    match load(p) {
+                        Ok(ported) => {
+                            fitting = Some((ported, p.clone()));
+                            break;
+                        }
+                        Err(e) => {
+                            misfit.get_or_insert(e);
+                        }
+                    }
+                }
+                let (ported, taken) = fitting.ok_or_else(|| js_error(misfit.unwrap_or(first)))?;
                 let others = found.len() - 1;
                 let also = if others == 0 {
                     String::new()
