@@ -46,6 +46,10 @@ pub enum Error {
     #[error("{inner} (the weights were read with the names of {convention})")]
     Ported { convention: &'static str, inner: Box<Error> },
 
+    /// A checkpoint's `config.json` that cannot be applied ([`crate::net::config`]).
+    #[error("config {file}: {reason}")]
+    BadConfig { file: String, reason: String },
+
     #[error("input: missing tensor `x` (found: {found})")]
     MissingInput { found: String },
 

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use attention_playground::net::checkpoint::StateDict;
-use attention_playground::net::preprocess::{Interpolation, Preprocess, top_k};
+use attention_playground::net::config::CheckpointConfig;
+use attention_playground::net::preprocess::{CropMode, Interpolation, Preprocess, is_sigmoid_head, top_k};
 use attention_playground::net::report::block_counts;
 use attention_playground::net::session::Session;
 use attention_playground::net::{Net, Off, families};
@@ -26,6 +27,12 @@ pub struct NetArgs {
     /// `torchvision.NAME`; optional where the weights tell (the ResNet family)
     #[arg(long, value_name = "NAME")]
     arch: Option<String>,
+    /// The checkpoint's config.json as timm writes it for the Hugging Face Hub: its architecture,
+    /// class names (label_names) and evaluation transform (pretrained_cfg: input_size, crop_pct,
+    /// crop_mode, interpolation, mean, std). Default: config.json beside the checkpoint, if there
+    /// is one. --arch, --labels and the transform's options override what it says
+    #[arg(long, value_name = "CONFIG.json")]
+    config: Option<PathBuf>,
     /// Safetensors file holding `x`, float32 (N, 3, H, W), preprocessed as the network expects
     #[arg(long, value_name = "X.safetensors", required_unless_present = "image", conflicts_with = "image", requires = "output")]
     input: Option<PathBuf>,
@@ -56,6 +63,10 @@ pub struct NetArgs {
     /// With --image: bicubic (timm's default) or bilinear (torchvision's)
     #[arg(long, value_name = "MODE")]
     interpolation: Option<Interpolation>,
+    /// With --image: timm's crop mode: center (the shorter side resized, the default), squash (both
+    /// sides) or border (the longer side, padded with the mean's colour)
+    #[arg(long, value_name = "MODE")]
+    crop_mode: Option<CropMode>,
     /// With --image: the normalisation's mean, R,G,B (default ImageNet's 0.485,0.456,0.406)
     #[arg(long, value_name = "R,G,B")]
     mean: Option<String>,
@@ -76,23 +87,34 @@ pub struct NetArgs {
 pub fn net(args: &NetArgs) -> Result<String, String> {
     let file = args.model.display().to_string();
     let dict = StateDict::read_path(&args.model).map_err(|e| e.to_string())?;
-    let network = families::build(&dict, args.arch.as_deref()).map_err(|e| format!("{file}: {e}"))?;
+    let config = config(args)?;
+    let config_arch = config.as_ref().and_then(|c| c.architecture.as_deref());
+    let network = families::build_with_config(&dict, args.arch.as_deref(), config_arch).map_err(|e| format!("{file}: {e}"))?;
     let off = Off::parse(&args.off);
     off.check(&network).map_err(|e| e.to_string())?;
     match (&args.input, &args.image) {
         (Some(input), _) => net_on_input(args, &network, input, &off),
-        (None, Some(image)) => net_on_image(args, network, image, &off),
+        (None, Some(image)) => net_on_image(args, network, config.as_ref(), image, &off),
         (None, None) => Err("give --input X.safetensors (with --output) or --image PHOTO".into()),
     }
 }
 
+/// The checkpoint's config: `--config`, else `config.json` beside the checkpoint, else none.
+fn config(args: &NetArgs) -> Result<Option<CheckpointConfig>, String> {
+    let beside = args.model.parent().map(|dir| dir.join("config.json")).filter(|p| p.is_file());
+    let Some(path) = args.config.clone().or(beside) else { return Ok(None) };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    CheckpointConfig::parse(&text, &path.display().to_string()).map(Some).map_err(|e| e.to_string())
+}
+
 /// `--image`: the top classes with every block on and with `--off`'s blocks off.
-fn net_on_image(args: &NetArgs, network: Net, image: &Path, off: &Off) -> Result<String, String> {
+fn net_on_image(args: &NetArgs, network: Net, config: Option<&CheckpointConfig>, image: &Path, off: &Off) -> Result<String, String> {
     let photo = crate::render::decode::upright(image)?;
-    let mut transform = Preprocess::for_arch(&network.arch);
+    let mut transform = config.map(|c| c.transform.clone()).unwrap_or_else(|| Preprocess::for_arch(&network.arch));
     transform.input_size = args.input_size.unwrap_or(transform.input_size);
     transform.crop_pct = args.crop_pct.unwrap_or(transform.crop_pct);
     transform.interpolation = args.interpolation.unwrap_or(transform.interpolation);
+    transform.crop_mode = args.crop_mode.unwrap_or(transform.crop_mode);
     if let Some(mean) = &args.mean {
         transform.mean = three(mean, "--mean")?;
     }
@@ -105,12 +127,14 @@ fn net_on_image(args: &NetArgs, network: Net, image: &Path, off: &Off) -> Result
         .as_ref()
         .map(|p| std::fs::read_to_string(p).map_err(|e| format!("cannot read labels file {}: {e}", p.display())))
         .transpose()?;
-    let names = network.class_names(labels.as_deref()).map_err(|e| e.to_string())?;
+    let config_labels = config.and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
+    let names = network.class_names(labels.as_deref().or(config_labels.as_deref())).map_err(|e| e.to_string())?;
+    let sigmoid = is_sigmoid_head(names.len());
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let line = |logits: &Tensor| {
         top_k(logits.data(), args.top.max(1))
             .iter()
-            .map(|&(i, p)| format!("{} {:.1} %", names[i], 100.0 * p))
+            .map(|&(i, p)| if sigmoid { format!("{} P = {p:.4}", names[i]) } else { format!("{} {:.1} %", names[i], 100.0 * p) })
             .collect::<Vec<_>>()
             .join(" · ")
     };
@@ -126,9 +150,10 @@ fn net_on_image(args: &NetArgs, network: Net, image: &Path, off: &Off) -> Result
         println!("with {} off: {}", off.0.join(", "), line(&run.run.logits));
     }
     Ok(format!(
-        "attention-playground: {summary} on {} ({s} x {s}, {}, crop {}) ran on the {}",
+        "attention-playground: {summary} on {} ({s} x {s}, {}, crop {} {}) ran on the {}",
         image.display(),
         transform.interpolation,
+        transform.crop_mode,
         transform.crop_pct,
         full.run.ran_on(),
         s = transform.input_size

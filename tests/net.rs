@@ -302,7 +302,7 @@ fn the_net_command_names_the_top_classes_of_a_photo_with_and_without_blocks() {
     assert!(lines[1].starts_with("with layer4 off: "), "{stdout}");
     let names = ["disc", "square", "triangle", "cross", "ring", "star", "tabby"];
     assert!(lines.iter().all(|l| names.iter().any(|n| l.contains(n))), "the labels file names the classes: {stdout}");
-    assert!(stderr.contains("(224 x 224, bicubic, crop 0.875) ran on the cpu"), "{stderr}");
+    assert!(stderr.contains("(224 x 224, bicubic, crop center 0.875) ran on the cpu"), "{stderr}");
 
     // The same numbers as the library's transform and the --input path.
     let rgba = image::open(&photo).unwrap().to_rgba8();

@@ -15,6 +15,11 @@ use crate::weights::{Weights, read_safetensors};
 /// Prefixes a whole state dict may sit under, stripped when every key has one: a checkpoint's
 /// `{"state_dict": ...}` (flattened with a dot), DataParallel's `module.`, a script's `model.`.
 const WRAPPERS: [&str; 4] = ["state_dict.", "model_state_dict.", "module.", "model."];
+/// The entries a training checkpoint keeps the network under, in order of preference.
+const NETWORK_ENTRIES: [&str; 3] = ["state_dict.", "model_state_dict.", "model."];
+/// What a training checkpoint holds beside the network (dropped when a network entry is there).
+const TRAINING_STATE: [&str; 8] =
+    ["optimizer.", "optimizer_state_dict.", "scheduler.", "lr_scheduler.", "scaler.", "state_dict_ema.", "model_ema.", "ema."];
 /// Checkpoints over this are refused before they are read.
 pub const MAX_CHECKPOINT_BYTES: u64 = 2 << 30;
 
@@ -114,7 +119,16 @@ impl StateDict {
     }
 
     /// The tensors, with a wrapper prefix every key shares stripped (repeatedly: `module.model.`).
+    /// A training checkpoint's network entry (`{"state_dict": ..., "optimizer": ..., "epoch": ...}`,
+    /// timm's train.py also with `state_dict_ema`) is taken alone: the optimizer's state and an EMA
+    /// copy beside it are not the network's.
     pub fn from_tensors(mut tensors: BTreeMap<String, Tensor>) -> Self {
+        let training_state = |k: &str| TRAINING_STATE.iter().any(|p| k.starts_with(p));
+        if let Some(entry) = NETWORK_ENTRIES.iter().find(|e| tensors.keys().any(|k| k.starts_with(*e)))
+            && tensors.keys().all(|k| k.starts_with(entry) || training_state(k))
+        {
+            tensors.retain(|k, _| k.starts_with(entry));
+        }
         while let Some(wrapper) = WRAPPERS.iter().find(|w| !tensors.is_empty() && tensors.keys().all(|k| k.starts_with(*w))) {
             tensors = tensors.into_iter().map(|(k, t)| (k[wrapper.len()..].to_string(), t)).collect();
         }
@@ -206,7 +220,7 @@ pub fn describe(dict: &StateDict) -> &'static str {
     } else if has("stem.conv.weight") && any("s1.") {
         "a timm RegNet"
     } else if any("stages.") && any("head.") {
-        "a timm ConvNeXt or another stage-based network"
+        "a timm ConvNeXt, ByobNet (gcresnet50t, the *_ts networks) or another stage-based network"
     } else if any("layer1.") && (has("conv1.weight") || has("conv1.0.weight")) {
         "a ResNet"
     } else if dict.keys().count() <= 16 && dict.keys().all(|k| !k.contains("layer") && !k.contains("blocks") && !k.contains("features")) {

@@ -12,6 +12,7 @@
 //! back once ([`gpu`]); where the device fails, that node runs on the CPU and says why.
 
 pub mod checkpoint;
+pub mod config;
 pub mod families;
 mod gpu;
 pub mod layers;

@@ -1,8 +1,10 @@
-//! Images in, as timm evaluates them (`timm.data.create_transform` with `is_training=False`):
-//! the shorter side resized to `input_size / crop_pct` with the model's interpolation, a centre
-//! crop of `input_size`, RGB scaled to [0, 1] and normalised with the model's mean and std.
-//! Every value is overridable; the defaults are timm's `DEFAULT_CROP_PCT` and ImageNet's
-//! statistics. Class names: ImageNet-1k's for a 1000-way head (timm's `imagenet_synsets.txt`
+//! Images in, as timm evaluates them (`timm.data.create_transform` with `is_training=False`,
+//! `transforms_imagenet_eval`): resized to `floor(input_size / crop_pct)` with the model's
+//! interpolation in one of timm's three crop modes (`center`: the shorter side, then a centre
+//! crop; `squash`: both sides, then a centre crop; `border`: the longer side, then padded with the
+//! mean's colour and centre-cropped), RGB scaled to [0, 1] and normalised with the model's mean
+//! and std. A checkpoint's own `pretrained_cfg` sets them ([`crate::net::config`]); every value is
+//! overridable; the defaults are timm's `DEFAULT_CROP_PCT` and ImageNet's statistics. Class names: ImageNet-1k's for a 1000-way head (timm's `imagenet_synsets.txt`
 //! with the first lemma of each synset), a labels file when given, else `class N`.
 
 use crate::error::{Error, Result};
@@ -38,6 +40,44 @@ impl std::str::FromStr for Interpolation {
     }
 }
 
+/// How the resized photo becomes the network's square: timm's `crop_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CropMode {
+    /// The shorter side to `floor(size / crop_pct)`, the aspect ratio kept, then the centre crop.
+    #[default]
+    Center,
+    /// Both sides to `floor(size / crop_pct)` (the aspect ratio not kept), then the centre crop.
+    Squash,
+    /// The longer side to `floor(size / crop_pct)`, the aspect ratio kept, then padded with the
+    /// mean's colour (`round(255 * mean)`) to at least the square, and its centre cropped.
+    Border,
+}
+
+impl std::fmt::Display for CropMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CropMode::Center => "center",
+            CropMode::Squash => "squash",
+            CropMode::Border => "border",
+        })
+    }
+}
+
+impl std::str::FromStr for CropMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "center" => Ok(CropMode::Center),
+            "squash" => Ok(CropMode::Squash),
+            "border" => Ok(CropMode::Border),
+            other => Err(Error::BadOption {
+                option: "--crop-mode",
+                reason: format!("`{other}`: use center, squash or border (timm's crop modes)"),
+            }),
+        }
+    }
+}
+
 /// A model's evaluation transform.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preprocess {
@@ -46,6 +86,7 @@ pub struct Preprocess {
     /// The crop's share of the resized image: the shorter side is resized to `input_size / crop_pct`.
     pub crop_pct: f64,
     pub interpolation: Interpolation,
+    pub crop_mode: CropMode,
     pub mean: [f32; 3],
     pub std: [f32; 3],
 }
@@ -57,6 +98,7 @@ impl Default for Preprocess {
             input_size: 224,
             crop_pct: 0.875,
             interpolation: Interpolation::Bicubic,
+            crop_mode: CropMode::Center,
             mean: [0.485, 0.456, 0.406],
             std: [0.229, 0.224, 0.225],
         }
@@ -93,13 +135,23 @@ impl Preprocess {
                 reason: "the crop must be a share in (0, 1] of a non-empty image".into(),
             });
         }
+        if width == 0 || height == 0 {
+            return Err(Error::BadImage(format!("a {width} x {height} image has no pixels")));
+        }
         let scale_size = (self.input_size as f64 / self.crop_pct).floor() as usize;
-        // timm's Resize(scale_size) on the shorter side, the longer kept in proportion (torchvision
-        // truncates the longer side's size).
-        let (rw, rh) = if width <= height {
-            (scale_size, ((scale_size as f64 * height as f64 / width as f64) as usize).max(scale_size))
-        } else {
-            (((scale_size as f64 * width as f64 / height as f64) as usize).max(scale_size), scale_size)
+        let (w, h) = (width as f64, height as f64);
+        let (rw, rh) = match self.crop_mode {
+            // torchvision's Resize(int): the shorter side to the size, the longer in proportion
+            // (truncated).
+            CropMode::Center if width <= height => (scale_size, ((scale_size as f64 * h / w) as usize).max(scale_size)),
+            CropMode::Center => (((scale_size as f64 * w / h) as usize).max(scale_size), scale_size),
+            CropMode::Squash => (scale_size, scale_size),
+            // timm's ResizeKeepRatio(longest=1): both sides divided by the larger ratio, rounded
+            // half to even as Python's round().
+            CropMode::Border => {
+                let ratio = (w / scale_size as f64).max(h / scale_size as f64);
+                (((w / ratio).round_ties_even() as usize).max(1), ((h / ratio).round_ties_even() as usize).max(1))
+            }
         };
         let filter = match self.interpolation {
             Interpolation::Bilinear => image::imageops::FilterType::Triangle,
@@ -108,14 +160,22 @@ impl Preprocess {
         let source: image::ImageBuffer<image::Rgba<u8>, &[u8]> = image::ImageBuffer::from_raw(width as u32, height as u32, rgba)
             .ok_or_else(|| Error::BadImage(format!("{} bytes for {width} x {height} RGBA pixels", rgba.len())))?;
         let resized = image::imageops::resize(&source, rw as u32, rh as u32, filter);
-        // CenterCrop: the offset rounded as torchvision does.
+        // The square's pixel (x, y) in the resized image: timm's CenterCropOrPad pads a side that
+        // is short by `d` with `d / 2` before (floor), then crops the centre; torchvision's
+        // CenterCrop takes its offset as `int(round((size - s) / 2))`, half to even.
         let s = self.input_size;
-        let top = ((rh as f64 - s as f64) / 2.0).round().max(0.0) as usize;
-        let left = ((rw as f64 - s as f64) / 2.0).round().max(0.0) as usize;
+        let offset = |resized: usize| -> isize {
+            if resized < s { -(((s - resized) / 2) as isize) } else { ((resized - s) as f64 / 2.0).round_ties_even() as isize }
+        };
+        let (left, top) = (offset(rw), offset(rh));
+        // Outside the resized image (only `border` pads): the mean's colour, as timm fills.
+        let fill: [u8; 3] = std::array::from_fn(|c| (255.0 * f64::from(self.mean[c])).round_ties_even().clamp(0.0, 255.0) as u8);
         let mut data = vec![0.0f32; 3 * s * s];
-        for y in 0..s.min(rh) {
-            for x in 0..s.min(rw) {
-                let px = resized.get_pixel((left + x) as u32, (top + y) as u32).0;
+        for y in 0..s {
+            for x in 0..s {
+                let (sx, sy) = (left + x as isize, top + y as isize);
+                let inside = sx >= 0 && sy >= 0 && (sx as usize) < rw && (sy as usize) < rh;
+                let px = if inside { resized.get_pixel(sx as u32, sy as u32).0 } else { [fill[0], fill[1], fill[2], 255] };
                 for c in 0..3 {
                     data[(c * s + y) * s + x] = (px[c] as f32 / 255.0 - self.mean[c]) / self.std[c];
                 }
@@ -141,15 +201,34 @@ pub fn class_names(classes: usize, labels: Option<&str>) -> Result<Vec<String>> 
     if classes == 1000 {
         return Ok(IMAGENET_CLASSES.lines().map(String::from).collect());
     }
+    if is_sigmoid_head(classes) {
+        // One logit: the probability shown is the positive class's.
+        return Ok(vec!["positive".into()]);
+    }
     Ok((0..classes).map(|i| format!("class {i}")).collect())
 }
 
-/// The `k` most probable classes of `logits` (softmax), as `(index, probability)`.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+/// The head's probabilities: a softmax over two or more logits; for a head of one logit (a
+/// binary classifier, `BCEWithLogitsLoss`), the sigmoid of it, the probability of the positive
+/// class. A NaN logit gives NaN probabilities, as PyTorch does.
+pub fn probabilities(logits: &[f32]) -> Vec<f32> {
+    if let [logit] = logits {
+        return vec![(1.0 / (1.0 + (-f64::from(*logit)).exp())) as f32];
+    }
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, |a, b| if a.is_nan() || b.is_nan() { f32::NAN } else { a.max(b) });
     let exp: Vec<f64> = logits.iter().map(|&v| f64::from(v - max).exp()).collect();
     let sum: f64 = exp.iter().sum();
-    let mut ranked: Vec<(usize, f32)> = exp.iter().map(|e| (e / sum) as f32).enumerate().collect();
+    exp.iter().map(|e| (e / sum) as f32).collect()
+}
+
+/// Whether a head of `classes` outputs is read through a sigmoid (one logit) rather than a softmax.
+pub fn is_sigmoid_head(classes: usize) -> bool {
+    classes == 1
+}
+
+/// The `k` most probable classes of `logits` ([`probabilities`]), as `(index, probability)`.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut ranked: Vec<(usize, f32)> = probabilities(logits).into_iter().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     ranked.truncate(k);
     ranked

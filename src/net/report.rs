@@ -105,6 +105,7 @@ pub fn input(transform: &Preprocess) -> Value {
         ("size", Value::Number(transform.input_size as f64)),
         ("crop_pct", Value::Number(transform.crop_pct)),
         ("interpolation", Value::Text(transform.interpolation.to_string())),
+        ("crop_mode", Value::Text(transform.crop_mode.to_string())),
         ("mean", Value::Floats(transform.mean.to_vec())),
         ("std", Value::Floats(transform.std.to_vec())),
     ])

@@ -13,7 +13,8 @@ use super::{Playground, js_error, now_ms, to_js};
 use crate::error::Error;
 use crate::model::report::{self as model_report, Value};
 use crate::net::checkpoint::StateDict;
-use crate::net::preprocess::{Preprocess, top_k};
+use crate::net::config::CheckpointConfig;
+use crate::net::preprocess::{Preprocess, is_sigmoid_head, probabilities, top_k};
 use crate::net::report::{self, object};
 use crate::net::session::Session;
 use crate::net::{Off, families};
@@ -63,25 +64,52 @@ fn restore_network(state: &super::State, open: Open) {
 
 #[wasm_bindgen]
 impl Playground {
-    /// Opens the checkpoint `bytes` (safetensors in float32, float16 or bfloat16; a `.pth` and
-    /// other files are named with how to convert them) named `name` in messages, as `arch`
-    /// (timm's model name or `torchvision.NAME`; empty: read off the weights where they tell),
-    /// with `labels` (one class name per line; empty: ImageNet's for 1000 classes, else `class N`).
-    /// Returns `{ family, arch, classes, summary, blocks: [{ path, kind, stage, channels }] }`;
+    /// Opens the checkpoint `bytes` (safetensors in float32, float16 or bfloat16, or a PyTorch
+    /// `.pth` written by `torch.save`, read without running any of its code) named `name` in
+    /// messages, as `arch` (timm's model name or `torchvision.NAME`; empty: the config's, else read
+    /// off the weights where they tell), with `labels` (one class name per line; empty: the config's
+    /// `label_names`, ImageNet's for 1000 classes, else `class N`) and `config`, the text of timm's
+    /// `config.json` for it (empty: none; its `pretrained_cfg` sets the transform photos go
+    /// through, as timm's `resolve_data_config` does).
+    /// Returns `{ family, arch, classes, summary, blocks: [{ path, kind, stage, channels }], input }`;
     /// the network replaces any open one. On failure the open one stays.
     #[wasm_bindgen(js_name = openNetwork)]
-    pub fn open_network(&self, bytes: Vec<u8>, name: String, arch: String, labels: String) -> Result<JsValue, JsValue> {
+    pub fn open_network(&self, bytes: Vec<u8>, name: String, arch: String, labels: String, config: String) -> Result<JsValue, JsValue> {
+        let config = Some(config.trim())
+            .filter(|c| !c.is_empty())
+            .map(|c| CheckpointConfig::parse(c, &format!("config.json of {name}")))
+            .transpose()
+            .map_err(page_error)?;
         let dict = StateDict::read(&bytes, &name).map_err(page_error)?;
         drop(bytes);
         let arch = Some(arch.trim()).filter(|a| !a.is_empty());
-        let net = families::build(&dict, arch).map_err(|e| js_error(format!("{name}: {}", page_text(&e))))?;
+        let config_arch = config.as_ref().and_then(|c| c.architecture.as_deref());
+        let net = families::build_with_config(&dict, arch, config_arch).map_err(|e| js_error(format!("{name}: {}", page_text(&e))))?;
         drop(dict);
-        let labels = Some(labels.as_str()).filter(|l| !l.trim().is_empty());
+        let config_labels = config.as_ref().and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
+        let labels = Some(labels.as_str()).filter(|l| !l.trim().is_empty()).or(config_labels.as_deref());
         let names = net.class_names(labels).map_err(page_error)?;
-        let description = to_js(&report::network(&net));
-        let transform = Preprocess::for_arch(&net.arch);
+        let transform = config.map(|c| c.transform).unwrap_or_else(|| Preprocess::for_arch(&net.arch));
+        let mut description = report::network(&net);
+        if let Value::Object(fields) = &mut description {
+            fields.push(("input".into(), report::input(&transform)));
+        }
+        let description = to_js(&description);
         self.state.network.replace(Some(Open { session: Session::new(net), names, transform }));
         Ok(description)
+    }
+
+    /// Whether the engine runs timm's (or torchvision's `torchvision.NAME`) architecture `arch`:
+    /// the page asks before it downloads a checkpoint whose config.json names one.
+    #[wasm_bindgen(js_name = runsArchitecture)]
+    pub fn runs_architecture(arch: String) -> bool {
+        families::runs(arch.trim())
+    }
+
+    /// The architectures the engine runs, in words (for the message that refuses another).
+    #[wasm_bindgen(js_name = supportedArchitectures)]
+    pub fn supported_architectures() -> String {
+        families::SUPPORTED.to_string()
     }
 
     /// Closes the open network (the page goes back to the bundled one).
@@ -210,7 +238,7 @@ async fn run(
     let names = &open.names;
     // The change in the probability of the class predicted with every block on.
     let (top, p_full) = top_k(full.run.logits.data(), 1)[0];
-    let p_off = softmax_at(shown.run.logits.data(), top);
+    let p_off = probability_at(shown.run.logits.data(), top);
     let stages = |run: &crate::net::session::SessionRun| {
         Value::List(
             run.stages
@@ -231,6 +259,9 @@ async fn run(
     let mut fields = vec![
         ("network", network),
         ("input", report::input(&open.transform)),
+        // How the page reads the probabilities: `sigmoid` for a one-logit head (P of the positive
+        // class), else `softmax`.
+        ("head", Value::Text(if is_sigmoid_head(names.len()) { "sigmoid" } else { "softmax" }.into())),
         ("prediction", report::top5(&shown.run.logits, names)),
         ("full", report::top5(&full.run.logits, names)),
         (
@@ -255,11 +286,9 @@ async fn run(
     Ok(to_js(&object(fields)))
 }
 
-/// The softmax probability of class `i`.
-fn softmax_at(logits: &[f32], i: usize) -> f32 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
-    (f64::from(logits[i] - max).exp() / sum) as f32
+/// The probability of class `i` (a softmax, or the sigmoid of a one-logit head).
+fn probability_at(logits: &[f32], i: usize) -> f32 {
+    probabilities(logits)[i]
 }
 
 /// A whole network and one input `x` on this build's CPU kernels: what `tools/bench/nets_web.mjs`

@@ -22,6 +22,42 @@ pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext
     torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
     and the playground's own scenes network (src/model/trained.safetensors)";
 
+/// Whether the engine has a builder for timm's (or torchvision's) model name `arch`.
+pub fn runs(arch: &str) -> bool {
+    arch == scenes::FAMILY || resnet::takes(arch) || efficientnet::takes(arch) || regnet::takes(arch) || torchvision::takes(arch)
+}
+
+/// Builds the network of `dict`: as `arch` when the user names one; else as `config_arch`, the
+/// name a checkpoint's `config.json` gives ([`crate::net::config`]), where the engine runs it;
+/// else from the keys. A config's name the engine does not run is named in the refusal.
+pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config_arch: Option<&str>) -> Result<Net> {
+    match (arch, config_arch) {
+        (Some(_), _) | (None, None) => build(dict, arch),
+        // A name of a family the engine runs, on keys of another kind (timm's ByobNet
+        // `gcresnet50t` is no timm.models.resnet ResNet): the refusal says what it looks like.
+        (None, Some(name)) if runs(name) => build(dict, Some(name)).map_err(|e| {
+            let looks = describe(dict);
+            if ["a ResNet", "a timm RegNet", "a timm EfficientNet or MobileNetV3", "a torchvision MobileNet, EfficientNet or VGG"]
+                .contains(&looks)
+            {
+                e
+            } else {
+                not_run(name, looks)
+            }
+        }),
+        (None, Some(name)) => build(dict, None).map_err(|_| not_run(name, describe(dict))),
+    }
+}
+
+fn not_run(name: &str, looks: &str) -> Error {
+    Error::BadOption {
+        option: "--arch",
+        reason: format!(
+            "its config.json names the architecture {name}, which this engine does not run yet (the checkpoint looks like {looks}); supported: {SUPPORTED}"
+        ),
+    }
+}
+
 /// Builds the network of `dict`, for `arch` (timm's model name) when given.
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
     let looks_like_resnet =
