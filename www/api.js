@@ -6,6 +6,7 @@ import { BLOCK_LABEL, BLOCKS, OPTIONS, inPageWords, optionsText } from './bundle
 import { loadImage } from './image-input.js';
 import { archChoices, modelName, pickMessage, readModel } from './model-source.js';
 import { offerArchitectures, showProgress } from './controls.js';
+import { hubId, openFromHub } from './hub.js';
 
 function superseded(what = 'photo') {
   return new DOMException(`A newer ${what} was chosen before this one finished; its result was dropped.`, 'AbortError');
@@ -168,17 +169,40 @@ export const PlaygroundApi = (Base) => class extends Base {
    */
   async loadModel(source, { arch = '', labels = '', fromAttribute = false } = {}) {
     this._start();
+    this._modelAbort?.abort(); // a download still running for an earlier pick stops
+    const abort = new AbortController();
+    this._modelAbort = abort;
     const ticket = ++this._modelTicket;
     const done = this._busy();
-    const name = modelName(source);
+    const id = hubId(source);
+    const name = id ?? modelName(source);
     try {
       await this.ready;
       const picked = Boolean(arch) && source === this._pendingModel;
       if (!picked) offerArchitectures(this, null);
-      showProgress(this, 0);
-      const { bytes, blob } = await readModel(source, (loaded, total) => {
-        if (ticket === this._modelTicket) showProgress(this, total ? loaded / total : null);
-      });
+      showProgress(this, 0, false, true);
+      const progress = (loaded, total) => {
+        if (ticket === this._modelTicket) showProgress(this, total ? loaded / total : null, false, true);
+      };
+      let bytes, blob, config = '';
+      if (id) {
+        // From the Hub (or the cache): config.json first, so an architecture the engine does not
+        // run is refused before the weights are downloaded.
+        const checkArchitecture = async (cfg) => {
+          const name = cfg?.architecture;
+          if (typeof name !== 'string' || arch) return;
+          if (!(await this._engine.call('runsArchitecture', { arch: name }))) {
+            const supported = await this._engine.call('supportedArchitectures');
+            throw new Error(`${id} is a ${name}, which this engine does not run yet; it runs ${supported}.`);
+          }
+        };
+        let hubBytes;
+        ({ bytes: hubBytes, config } = await openFromHub(id, { hub: this.getAttribute('hub') || undefined, signal: abort.signal, onProgress: progress, checkArchitecture }));
+        bytes = hubBytes;
+        blob = new Blob([bytes]);
+      } else {
+        ({ bytes, blob } = await readModel(source, progress));
+      }
       let labelsText = labels;
       if (labels && /^(https?:|\.{0,2}\/)|\.txt$/i.test(labels.trim()) && !labels.includes('\n')) {
         const response = await fetch(new URL(labels, document.baseURI)).catch(() => null);
@@ -190,7 +214,7 @@ export const PlaygroundApi = (Base) => class extends Base {
       if (this._engine.needsInit) await this._initBackend();
       let description;
       try {
-        description = await this._engine.call('openNetwork', { bytes, name, arch, labels: labelsText }, [bytes]);
+        description = await this._engine.call('openNetwork', { bytes, name, arch, labels: labelsText, config }, [bytes]);
       } catch (e) {
         // A restart (memory ran out) left a fresh engine: it opens what the element had before.
         if (this._engine.needsInit) await this._initBackend().catch(() => {});
@@ -219,8 +243,11 @@ export const PlaygroundApi = (Base) => class extends Base {
         this._network = null;
         this.removeAttribute('off');
       }
-      this._network = { description, blob, name, arch: description.arch, labelsText };
-      if (!fromAttribute) this.setAttribute('view', 'network');
+      this._network = { description, blob, name, arch: description.arch, labelsText, config, source: id ? `hf:${id}` : null };
+      if (!fromAttribute) {
+        this.setAttribute('view', 'network');
+        this._reflectModel(id ? `hf:${id}` : null);
+      }
       this._syncControls();
       this._updateBadge();
       this._render();
@@ -232,9 +259,17 @@ export const PlaygroundApi = (Base) => class extends Base {
       throw error;
     } finally {
       if (ticket === this._modelTicket) showProgress(this, 0, true);
+      if (this._modelAbort === abort) this._modelAbort = null;
       this._syncControls();
       done();
     }
+  }
+
+  /** Stops the network being downloaded or read (the Cancel button); the open one stays. */
+  cancelModel() {
+    this._modelAbort?.abort();
+    this._modelTicket++;
+    showProgress(this, 0, true);
   }
 
   /** Closes an opened network: the element goes back to the bundled one. */
@@ -242,6 +277,7 @@ export const PlaygroundApi = (Base) => class extends Base {
     this._modelTicket++;
     if (!this._network) return;
     this._network = null;
+    if (this.hasAttribute('model')) this._reflectModel(null);
     this.result = null;
     this.removeAttribute('off');
     this._state.inspect = {};

@@ -17,7 +17,7 @@ import { VIEWS, viewNamed } from './views/index.js';
 const MIN_DRAW_WIDTH = 280;
 
 export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
-  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'lang', 'options', 'query', 'tokens', 'token-heads'];
+  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'hub', 'lang', 'options', 'query', 'tokens', 'token-heads'];
 
   constructor() {
     super();
@@ -137,7 +137,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       this._render();
       this._fetchDetails();
     } else if (name === 'image' && newValue) this.run(this._imageNamed(newValue)).catch(() => {});
-    else if (name === 'model' && this._started) this._loadModelAttribute();
+    else if (name === 'model' && this._started && (newValue ?? '') !== (this._modelShown ?? '')) this._loadModelAttribute();
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -185,8 +185,17 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     return this.ready;
   }
 
+  // Sets the `model` attribute to what the element shows (a Hub pick: `hf:<id>`; a file: none)
+  // without opening it again, so the page's address keeps it.
+  _reflectModel(value) {
+    this._modelShown = value ?? '';
+    if (value) this.setAttribute('model', value);
+    else this.removeAttribute('model');
+  }
+
   _loadModelAttribute() {
     const model = this.getAttribute('model');
+    this._modelShown = model ?? '';
     if (!model) return this.closeModel().catch(() => {});
     return this.loadModel(model, { arch: this.getAttribute('arch') ?? '', labels: this.getAttribute('labels') ?? '', fromAttribute: true }).catch(() => {});
   }
@@ -200,9 +209,9 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       await this._engine.call('loadWeights', { block, bytes: copy, prefix, name }, [copy]);
     }
     if (this._network) {
-      const { blob, name, arch, labelsText } = this._network;
+      const { blob, name, arch, labelsText, config } = this._network;
       const bytes = await blob.arrayBuffer();
-      await this._engine.call('openNetwork', { bytes, name, arch: arch ?? '', labels: labelsText }, [bytes]);
+      await this._engine.call('openNetwork', { bytes, name, arch: arch ?? '', labels: labelsText, config: config ?? '' }, [bytes]);
     }
     this._configured = null;
     this._engine.needsInit = false;

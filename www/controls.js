@@ -4,6 +4,7 @@
 import { BLOCKS, BLOCK_LABEL, KIND_LABEL, OPTIONS, SAMPLES, optionsText, sampleUrl } from './bundled.js';
 import { LANGUAGES } from './i18n.js';
 import { isPhotoFile } from './model-source.js';
+import { PRETRAINED, cachedNetworks, checkId, clearCache, sizeText } from './hub.js';
 import { VIEWS } from './views/index.js';
 
 const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -22,9 +23,16 @@ export function cardHtml(controls, opacity, t) {
           <input class="model-file" type="file" accept=".safetensors,.pth,.pt,.bin" hidden>
           <span class="hint">${t('hint')}</span>
         </div>
+        <div class="bar hub-panel" hidden>
+          <button class="model-from-file" title="${t('open.title')}">${t('open.file')}</button>
+          <select class="hub-pick" aria-label="${t('hub.pick')}"><option value="">${t('hub.pick')}</option>${PRETRAINED.map((p) => `<option value="${escapeHtml(p.id)}">${escapeHtml(p.id.replace(/^timm\//, ''))} · ${escapeHtml(p.family)} · ${sizeText(p.bytes)}</option>`).join('')}</select>
+          <span class="hub-field"><input class="hub-id" placeholder="timm/model.tag" spellcheck="false" aria-label="${t('hub.id')}"><button class="hub-open">${t('hub.open')}</button></span>
+          <span class="hub-cache muted"></span><button class="hub-clear" hidden>${t('hub.clear')}</button>
+        </div>
         <div class="bar network-bar">
           <select class="arch-pick" aria-label="${t('aria.arch')}" hidden></select>
           <progress class="model-progress" max="1" hidden></progress>
+          <button class="model-cancel" hidden>${t('hub.cancel')}</button>
           <span class="network-name muted"></span>
           <button class="bundled" hidden title="${t('bundled.title')}">${t('bundled')}</button>
         </div>
@@ -88,7 +96,33 @@ export function bindControls(el) {
     weightsFile.value = '';
   });
   const modelFile = $('.model-file');
-  $('.open-model').addEventListener('click', () => modelFile.click());
+  const panel = $('.hub-panel');
+  $('.open-model').addEventListener('click', () => {
+    panel.hidden = !panel.hidden;
+    $('.open-model').setAttribute('aria-expanded', String(!panel.hidden));
+    if (!panel.hidden) showCache(el);
+  });
+  $('.model-from-file').addEventListener('click', () => modelFile.click());
+  const openHub = (id) => {
+    try {
+      checkId(id);
+    } catch (e) {
+      el._showError(e);
+      return;
+    }
+    panel.hidden = true;
+    quietly(el.loadModel(`hf:${id}`).finally(() => showCache(el)));
+  };
+  $('.hub-pick').addEventListener('change', (e) => {
+    if (e.target.value) openHub(e.target.value);
+    e.target.value = '';
+  });
+  $('.hub-open').addEventListener('click', () => openHub($('.hub-id').value.trim().replace(/^hf(-hub)?:/, '')));
+  $('.hub-id').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') openHub(e.target.value.trim().replace(/^hf(-hub)?:/, ''));
+  });
+  $('.hub-clear').addEventListener('click', () => quietly(clearCache().then(() => showCache(el))));
+  $('.model-cancel').addEventListener('click', () => el.cancelModel());
   modelFile.addEventListener('change', () => {
     if (modelFile.files[0]) quietly(el.loadModel(modelFile.files[0]));
     modelFile.value = '';
@@ -272,12 +306,26 @@ function showNetworkBar(el) {
   bar.classList.toggle('active', Boolean(el._network) || busyOpening(el) || !pick.hidden);
 }
 
-/** The progress of reading a checkpoint: `fraction` in [0, 1], null while parsing, or hidden. */
-export function showProgress(el, fraction, hidden = false) {
+/** What the browser keeps of networks opened from the Hub, with their sizes, in the Hub panel. */
+export async function showCache(el) {
+  const line = el.shadowRoot.querySelector('.hub-cache');
+  if (!line) return;
+  const { networks, total } = await cachedNetworks().catch(() => ({ networks: [], total: 0 }));
+  line.textContent = networks.length
+    ? el._t('hub.cached', { n: networks.length, size: sizeText(total), names: networks.map((n) => `${n.id.replace(/^timm\//, '')} (${sizeText(n.bytes)})`).join(', ') })
+    : el._t('hub.none');
+  el.shadowRoot.querySelector('.hub-clear').hidden = !networks.length;
+}
+
+/** The progress of reading a checkpoint: `fraction` in [0, 1], null while parsing, or hidden;
+ *  `cancellable` shows the Cancel button beside it (a download or a read in progress). */
+export function showProgress(el, fraction, hidden = false, cancellable = false) {
   const bar = el.shadowRoot.querySelector('.model-progress');
   const name = el.shadowRoot.querySelector('.network-name');
   if (!bar) return;
   bar.hidden = hidden;
+  const cancel = el.shadowRoot.querySelector('.model-cancel');
+  if (cancel) cancel.hidden = hidden || !cancellable;
   if (fraction == null) bar.removeAttribute('value');
   else bar.value = fraction;
   if (!hidden && name) name.textContent = fraction == null ? el._t('building') : el._t('reading', { p: Math.round(fraction * 100) });

@@ -67,8 +67,14 @@ function pair(a, b) {
   return [pct(a), pct(b)];
 }
 
-function topList(top, title) {
-  return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(t.name)}</b> ${pct(t.probability)}</li>`).join('')}</ol>`;
+// A one-logit head (a binary classifier) reads as the sigmoid's probability of the positive class.
+function sigmoidText(p) {
+  return Number.isFinite(p) ? `P = ${p.toFixed(4)}` : `P = ${p}`;
+}
+
+function topList(top, title, head = 'softmax') {
+  const value = (p) => (head === 'sigmoid' ? sigmoidText(p) : pct(p));
+  return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(t.name)}</b> ${value(t.probability)}</li>`).join('')}</ol>`;
 }
 
 /** The bundled blocks not in `on`, by their labels, in the network's order. */
@@ -85,11 +91,11 @@ function offWords(off, t) {
  * An opened network's top-5 (HTML): with every block on, and, where blocks are off, with them off
  * beside it and the change in the first class's probability ("without layer4: tabby 62 % → 12 %").
  */
-export function networkPredictionLine({ full, prediction, change, off }, t) {
-  if (!off.length) return `<span>${t('prediction')}</span>${topList(full, t('prediction.on.title'))}`;
+export function networkPredictionLine({ full, prediction, change, off, head }, t) {
+  if (!off.length) return `<span>${t('prediction')}</span>${topList(full, t('prediction.on.title'), head)}`;
   const words = offWords(off, t);
-  const [from, to] = pair(change.full, change.off);
-  return `<div class="row"><span class="muted">${t('prediction.on')}</span>${topList(full, t('prediction.on.title'))}</div>`
-    + `<div class="row"><span class="muted">${escapeHtml(t('prediction.without', { words }))}</span>${topList(prediction, t('prediction.without.title'))}</div>`
+  const [from, to] = head === 'sigmoid' ? [sigmoidText(change.full), sigmoidText(change.off)] : pair(change.full, change.off);
+  return `<div class="row"><span class="muted">${t('prediction.on')}</span>${topList(full, t('prediction.on.title'), head)}</div>`
+    + `<div class="row"><span class="muted">${escapeHtml(t('prediction.without', { words }))}</span>${topList(prediction, t('prediction.without.title'), head)}</div>`
     + `<span class="change">${escapeHtml(t('prediction.change', { words, name: change.name, from, to }))}</span>`;
 }

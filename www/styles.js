@@ -71,6 +71,12 @@ input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: m
 /* A phone column: the hint goes (the buttons say it), so the figure starts higher. */
 @container playground (max-width: 420px) { .input .hint { display: none; } }
 .network-bar [hidden], .tab[hidden] { display: none; }
+.hub-panel { padding: 8px 10px; border-radius: 8px; background: var(--soft); }
+.hub-panel[hidden], .hub-panel [hidden] { display: none; }
+.hub-panel select { max-width: 100%; }
+.hub-field { display: inline-flex; gap: 4px; flex: 1 1 220px; min-width: 0; }
+.hub-field input { flex: 1 1 auto; min-width: 0; }
+.hub-cache { flex-basis: 100%; font-size: 12px; overflow-wrap: anywhere; }
 .top5 { display: inline-flex; flex-wrap: wrap; gap: 2px 10px; margin: 0 10px 0 0; padding: 0; list-style: none; font-size: 13px; }
 .top5 li:first-child { font-size: 14px; }
 .prediction .row { flex-basis: 100%; display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 10px; }

@@ -6,7 +6,7 @@
 // Used by index.html, not by embeds (a post's element takes its attributes from the post).
 
 // The attributes kept, in the order they are written.
-export const KEPT = ['view', 'blocks', 'options', 'image', 'query', 'tokens', 'token-heads', 'off', 'backend', 'lang', 'model', 'arch'];
+export const KEPT = ['view', 'blocks', 'options', 'image', 'query', 'tokens', 'token-heads', 'off', 'backend', 'lang', 'model', 'arch', 'hub'];
 
 /** The attributes a fragment names (unknown keys are ignored). */
 export function fromFragment(hash) {

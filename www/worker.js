@@ -158,15 +158,24 @@ const ops = {
   },
   // A network of the user's: opened from a checkpoint's bytes, run on the photo at up to 1024
   // pixels (the engine resizes and crops it as timm does), one block's features or attention.
-  async openNetwork({ bytes, name, arch, labels }) {
+  async openNetwork({ bytes, name, arch, labels, config }) {
     try {
-      return engine.openNetwork(new Uint8Array(bytes), name, arch ?? '', labels ?? '');
+      return engine.openNetwork(new Uint8Array(bytes), name, arch ?? '', labels ?? '', config ?? '');
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) {
         throw new OutOfMemory(`${name} did not fit in this tab's memory for the engine (${(bytes.byteLength / 2 ** 20).toFixed(0)} MB of weights). Close other tabs and try again, or use a smaller network; the command line (attention-playground net) has no such limit.`);
       }
       throw e;
     }
+  },
+  // Whether the engine runs a config.json's architecture, asked before its weights download.
+  async runsArchitecture({ arch }) {
+    await load();
+    return wasm.Playground.runsArchitecture(arch);
+  },
+  async supportedArchitectures() {
+    await load();
+    return wasm.Playground.supportedArchitectures();
   },
   async closeNetwork() {
     engine.closeNetwork();
@@ -213,7 +222,7 @@ class OutOfMemory extends Error {}
 self.onmessage = async ({ data: { id, op, ...args } }) => {
   try {
     if (!ops[op]) throw new Error(`unknown operation ${op}`);
-    if (op !== 'init' && op !== 'decode' && !engine) throw new Error('the engine is not started');
+    if (!['init', 'decode', 'runsArchitecture', 'supportedArchitectures'].includes(op) && !engine) throw new Error('the engine is not started');
     const value = await ops[op](args);
     self.postMessage({ id, ok: true, value }, transferables(value));
   } catch (e) {
