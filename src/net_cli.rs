@@ -101,10 +101,7 @@ pub fn net(args: &NetArgs) -> Result<String, String> {
 
 /// The checkpoint's config: `--config`, else `config.json` beside the checkpoint, else none.
 fn config(args: &NetArgs) -> Result<Option<CheckpointConfig>, String> {
-    let beside = args.model.parent().map(|dir| dir.join("config.json")).filter(|p| p.is_file());
-    let Some(path) = args.config.clone().or(beside) else { return Ok(None) };
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-    CheckpointConfig::parse(&text, &path.display().to_string()).map(Some).map_err(|e| e.to_string())
+    CheckpointConfig::for_checkpoint(&args.model, args.config.as_deref()).map_err(|e| e.to_string())
 }
 
 /// `--image`: the top classes with every block on and with `--off`'s blocks off.

@@ -4,6 +4,7 @@
 //! timm module loads as it is. Every lookup checks the shape; keys nobody asked for are an error,
 //! because a misspelled optional key (say `fc1.bais`) would otherwise be dropped without a word.
 
+pub mod pth;
 pub mod sniff;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -166,3 +166,30 @@ fn net_reads_config_json_beside_the_checkpoint_or_named() {
     ]);
     assert!(!ok && err.contains("`pretrained_cfg.interpolation` is `lanczos`"), "{err}");
 }
+
+/// The page's reader of torch.save's ZIP (from memory, `weights::pth`) against the CLI's
+/// (pytorch-reader, from a file) on every `.pth` of the fixtures: the same keys, shapes and values,
+/// bit for bit.
+#[test]
+fn the_page_s_pth_reader_gives_what_pytorch_reader_gives() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let files = [
+        root.join("hub/train_step/model.pth"),
+        root.join("hub/train_step/nested.pth"),
+        root.join("nets/seresnet50/model.pth"),
+        root.join("nets/seresnet50/model_nested.pth"),
+    ];
+    for path in files {
+        let from_memory = StateDict::read(&std::fs::read(&path).unwrap(), "memory").unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let from_file = StateDict::read_path(&path).unwrap();
+        let keys: Vec<&str> = from_file.keys().collect();
+        assert!(keys.len() > 10, "{}: {} keys", path.display(), keys.len());
+        assert_eq!(from_memory.keys().collect::<Vec<_>>(), keys, "{}", path.display());
+        for key in keys {
+            let (a, b) = (from_memory.take(key).unwrap(), from_file.take(key).unwrap());
+            assert_eq!(a.shape(), b.shape(), "{key}");
+            let same = a.data().iter().zip(b.data()).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{}: `{key}` differs", path.display());
+        }
+    }
+}

@@ -160,14 +160,18 @@ export const PlaygroundApi = (Base) => class extends Base {
   }
 
   /**
-   * Opens your own network: a timm or torchvision checkpoint (File, Blob, ArrayBuffer, bytes, or
-   * a URL, fetched once) in safetensors (float32, float16 or bfloat16). `arch`: timm's model name
-   * or `torchvision.NAME`, where the weights do not tell it (EfficientNet, MobileNetV3);
-   * `labels`: the class names, one per line (a string, or a URL of a text file); ImageNet's are
-   * used for a 1000-way head. Resolves to `{ family, arch, classes, summary, blocks }` once the
-   * photo has run on it. On failure the element keeps the network it had.
+   * Opens a network: `hf:<org>/<model>.<tag>` from the Hugging Face Hub (its config.json applied,
+   * kept in the browser), or a timm or torchvision checkpoint of your own (File, Blob,
+   * ArrayBuffer, bytes, or a URL, fetched once) in safetensors (float32, float16 or bfloat16) or
+   * a PyTorch .pth/.pt/.bin (torch.save's ZIP, read without running its code). `arch`: timm's
+   * model name or `torchvision.NAME`, where the weights do not tell it (EfficientNet,
+   * MobileNetV3); `labels`: the class names, one per line (a string, or a URL of a text file);
+   * `config`: timm's config.json for it (text or object: architecture, label_names and the
+   * pretrained_cfg its photos are transformed with). ImageNet's names are used for a 1000-way
+   * head. Resolves to `{ family, arch, classes, summary, blocks, input }` once the photo has run
+   * on it. On failure the element keeps the network it had; `cancelModel()` stops a download.
    */
-  async loadModel(source, { arch = '', labels = '', fromAttribute = false } = {}) {
+  async loadModel(source, { arch = '', labels = '', config: configText = '', fromAttribute = false } = {}) {
     this._start();
     this._modelAbort?.abort(); // a download still running for an earlier pick stops
     const abort = new AbortController();
@@ -184,7 +188,9 @@ export const PlaygroundApi = (Base) => class extends Base {
       const progress = (loaded, total) => {
         if (ticket === this._modelTicket) showProgress(this, total ? loaded / total : null, false, true);
       };
-      let bytes, blob, config = '';
+      // A checkpoint's config.json (timm's Hub format) for a file or URL: its transform, class
+      // names and architecture; a Hub id brings its own.
+      let bytes, blob, config = typeof configText === 'string' ? configText : JSON.stringify(configText);
       if (id) {
         // From the Hub (or the cache): config.json first, so an architecture the engine does not
         // run is refused before the weights are downloaded.
@@ -192,7 +198,8 @@ export const PlaygroundApi = (Base) => class extends Base {
           const name = cfg?.architecture;
           if (typeof name !== 'string' || arch) return;
           if (!(await this._engine.call('runsArchitecture', { arch: name }))) {
-            const supported = await this._engine.call('supportedArchitectures');
+            // The engine's list in the page's words (the CLI's flag named as a pick).
+            const supported = (await this._engine.call('supportedArchitectures')).replace(/\(with --arch[^)]*\)/g, '(with their architecture named)');
             throw new Error(`${id} is a ${name}, which this engine does not run yet; it runs ${supported}.`);
           }
         };

@@ -213,7 +213,7 @@ function describe({ family, arch, classes, blocks }, t) {
   for (const b of blocks) counts[b.kind] = (counts[b.kind] ?? 0) + 1;
   const kinds = Object.entries(counts).map(([k, n]) => t(n === 1 ? 'found.block' : 'found.blocks', { n, kind: KIND_LABEL[k] ?? k })).join(', ') || t('found.none');
   const name = family.endsWith(arch) ? family : `${family} ${arch}`;
-  return t(classes === 1000 ? 'found.imagenet' : 'found', { name, kinds, classes });
+  return t(classes === 1000 ? 'found.imagenet' : classes === 1 ? 'found.binary' : 'found', { name, kinds, classes });
 }
 
 /** Brings every control of `el` in step with its state. */

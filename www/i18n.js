@@ -180,6 +180,7 @@ export const STRINGS = {
     'language': 'language',
     'found': '{name}, {kinds}, {classes} classes',
     'found.imagenet': '{name}, {kinds}, 1000 ImageNet classes',
+    'found.binary': '{name}, {kinds}, one logit (a binary classifier: P of the positive class)',
     'found.block': '{n} {kind} block',
     'found.blocks': '{n} {kind} blocks',
     'found.none': 'no attention blocks',
@@ -464,6 +465,7 @@ export const STRINGS = {
     'say.tokens.wait': '正在计算…',
     'language': '语言',
     'found': '{name}，{kinds}，{classes} 个类别',
+    'found.binary': '{name}，{kinds}，单个 logit（二分类器：正类的概率 P）',
     'found.imagenet': '{name}，{kinds}，ImageNet 的 1000 个类别',
     'found.block': '{n} 个 {kind} 模块',
     'found.blocks': '{n} 个 {kind} 模块',
@@ -592,6 +594,8 @@ export const NAMES = {
     'diagonal edges \\, fine': '斜边缘 \\（细）', 'vertical edges, coarse': '竖直边缘（粗）', 'diagonal edges /, coarse': '斜边缘 /（粗）',
     'horizontal edges, coarse': '水平边缘（粗）', 'diagonal edges \\, coarse': '斜边缘 \\（粗）', 'red-green edges': '红绿边缘',
     'blue-yellow edges': '蓝黄边缘',
+    // A one-logit head's class (src/net/preprocess.rs, class_names).
+    positive: '正类',
   },
 };
 

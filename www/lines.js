@@ -72,9 +72,9 @@ function sigmoidText(p) {
   return Number.isFinite(p) ? `P = ${p.toFixed(4)}` : `P = ${p}`;
 }
 
-function topList(top, title, head = 'softmax') {
+function topList(top, title, head = 'softmax', named = (n) => n) {
   const value = (p) => (head === 'sigmoid' ? sigmoidText(p) : pct(p));
-  return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(t.name)}</b> ${value(t.probability)}</li>`).join('')}</ol>`;
+  return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(named(t.name))}</b> ${value(t.probability)}</li>`).join('')}</ol>`;
 }
 
 /** The bundled blocks not in `on`, by their labels, in the network's order. */
@@ -92,10 +92,10 @@ function offWords(off, t) {
  * beside it and the change in the first class's probability ("without layer4: tabby 62 % → 12 %").
  */
 export function networkPredictionLine({ full, prediction, change, off, head }, t) {
-  if (!off.length) return `<span>${t('prediction')}</span>${topList(full, t('prediction.on.title'), head)}`;
+  if (!off.length) return `<span>${t('prediction')}</span>${topList(full, t('prediction.on.title'), head, t.named)}`;
   const words = offWords(off, t);
   const [from, to] = head === 'sigmoid' ? [sigmoidText(change.full), sigmoidText(change.off)] : pair(change.full, change.off);
-  return `<div class="row"><span class="muted">${t('prediction.on')}</span>${topList(full, t('prediction.on.title'), head)}</div>`
-    + `<div class="row"><span class="muted">${escapeHtml(t('prediction.without', { words }))}</span>${topList(prediction, t('prediction.without.title'), head)}</div>`
+  return `<div class="row"><span class="muted">${t('prediction.on')}</span>${topList(full, t('prediction.on.title'), head, t.named)}</div>`
+    + `<div class="row"><span class="muted">${escapeHtml(t('prediction.without', { words }))}</span>${topList(prediction, t('prediction.without.title'), head, t.named)}</div>`
     + `<span class="change">${escapeHtml(t('prediction.change', { words, name: change.name, from, to }))}</span>`;
 }

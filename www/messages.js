@@ -131,6 +131,11 @@ export const MESSAGES_ZH = [
     '无法获取 {url} 处的网络：服务器没有响应，或不允许这个页面读取该文件（CORS）。请把检查点放在页面旁边，或让它的服务器发送 Access-Control-Allow-Origin: *。'],
   ['{name} is {size}; the page reads networks up to {max} (the command line, attention-playground net, reads up to 2 GB). Save the weights alone, in float16 if they are float32.',
     '{name} 有 {size}；页面最多读取 {max} 的网络（命令行 attention-playground net 最多读取 2 GB）。请只保存权重，float32 的可存为 float16。'],
+  // ---- a PyTorch checkpoint read in the page (src/weights/pth.rs) ----
+  ['a PyTorch checkpoint that cannot be read ({cause}): it is damaged or cut short; save it again with torch.save(model.state_dict(), ...)',
+    '无法读取的 PyTorch 检查点（{cause}）：文件已损坏或不完整；请用 torch.save(model.state_dict(), ...) 重新保存'],
+  ['a PyTorch checkpoint in the legacy layout of torch before 1.6, which the page does not read: save it again with a current torch.save(model.state_dict(), ...), or open it with the command line (attention-playground net), which reads it',
+    '这是 torch 1.6 之前旧格式的 PyTorch 检查点，页面不读取这种格式：请用新版的 torch.save(model.state_dict(), ...) 重新保存，或用能读取它的命令行（attention-playground net）打开'],
   // ---- a network from the Hugging Face Hub (www/hub.js, www/api.js) ----
   ['{id} could not be fetched: this browser is offline. A network opened once is kept in this browser and opens offline; open {id} again when you are online.',
     '无法获取 {id}：浏览器处于离线状态。打开过一次的网络会保存在本浏览器中，可以离线打开；请联网后再打开 {id}。'],
@@ -143,8 +148,8 @@ export const MESSAGES_ZH = [
   ['{id} has no {file} on the Hub (404): the page opens safetensors checkpoints; pick a timm repository that has one.',
     '{id} 在 Hub 上没有 {file}（404）：页面只打开 safetensors 检查点；请选择有这个文件的 timm 仓库。'],
   ['{id} could not be fetched: the Hub answered {status}. Try again later.', '无法获取 {id}：Hub 返回 {status}。请稍后再试。'],
-  ['{id}: {file} is {size}; the page reads networks up to {max} (the command line, attention-playground net, reads up to 2 GB). Pick a smaller network.',
-    '{id}：{file} 有 {size}；页面最多读取 {max} 的网络（命令行 attention-playground net 最多读取 2 GB）。请选择更小的网络。'],
+  ['{id}: {file} is {amount}; the page reads networks up to {max} (the command line, attention-playground net, reads up to 2 GB). Pick a smaller network.',
+    '{id}：{file} 有 {amount}；页面最多读取 {max} 的网络（命令行 attention-playground net 最多读取 2 GB）。请选择更小的网络。'],
   ['{id}: its config.json is not JSON; it is not a timm repository the page can open.', '{id}：它的 config.json 不是 JSON；这不是页面能打开的 timm 仓库。'],
   ['{id} is a {arch}, which this engine does not run yet; it runs {supported}.', '{id} 是 {arch}，本引擎目前还不能运行它；能运行的有：{supported}。'],
   ['"{id}" is not a Hub model id: give it as organisation/name, e.g. timm/mobilenetv3_large_100.ra_in1k', '“{id}”不是 Hub 模型名：请写成 组织/名字，例如 timm/mobilenetv3_large_100.ra_in1k'],

@@ -35,9 +35,16 @@ pub struct StateDict {
 }
 
 impl StateDict {
-    /// Reads a safetensors checkpoint; `file` names it in messages.
+    /// Reads a checkpoint held in memory: safetensors, or a PyTorch `.pth`/`.pt`/`.bin` in the ZIP
+    /// layout torch.save has written since PyTorch 1.6 ([`crate::weights::pth`], read without
+    /// running any of its code); `file` names it in messages.
     pub fn read(bytes: &[u8], file: &str) -> Result<Self> {
-        Self::from_tensors(read_safetensors(bytes, file)?).checked(file)
+        let tensors = if crate::weights::sniff::is_pytorch(bytes) {
+            crate::weights::pth::read_pth(bytes, file)?
+        } else {
+            read_safetensors(bytes, file)?
+        };
+        Self::from_tensors(tensors).checked(file)
     }
 
     /// Reads a checkpoint file: safetensors, or a PyTorch `.pth`/`.pt`/`.bin` written by

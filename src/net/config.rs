@@ -73,6 +73,20 @@ impl CheckpointConfig {
     }
 }
 
+impl CheckpointConfig {
+    /// The config of the checkpoint at `model`: the file `explicit` names, else `config.json`
+    /// beside the checkpoint (as a Hub repository or `save_for_hf` lays them out), else none.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn for_checkpoint(model: &std::path::Path, explicit: Option<&std::path::Path>) -> Result<Option<Self>> {
+        let beside = model.parent().map(|dir| dir.join("config.json")).filter(|p| p.is_file());
+        let Some(path) = explicit.map(std::path::Path::to_path_buf).or(beside) else { return Ok(None) };
+        let file = path.display().to_string();
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::BadConfig { file: file.clone(), reason: format!("cannot be read ({e})") })?;
+        Self::parse(&text, &file).map(Some)
+    }
+}
+
 /// timm's `resolve_data_config` on a `pretrained_cfg` (no overrides, `use_test_size` off).
 fn transform(cfg: &serde_json::Map<String, Value>, bad: &dyn Fn(String) -> Error) -> Result<Preprocess> {
     let mut t = Preprocess::default();

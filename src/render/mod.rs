@@ -60,6 +60,11 @@ pub struct RenderArgs {
     /// With --model: the architecture, as timm names it, or `torchvision.NAME` (as `net --arch`)
     #[arg(long, value_name = "NAME", help_heading = "Whole networks")]
     arch: Option<String>,
+    /// With --model: the checkpoint's config.json as timm writes it for the Hub (architecture,
+    /// label_names, pretrained_cfg), as `net --config` reads it; default: config.json beside the
+    /// checkpoint, if there is one
+    #[arg(long, value_name = "CONFIG.json", help_heading = "Whole networks")]
+    config: Option<PathBuf>,
     /// With --model: blocks to switch off for the second prediction in result.json: paths
     /// (`layer3.1.se`), path prefixes (`layer4`) or kinds (`se`), comma-separated
     #[arg(long, value_name = "LIST", help_heading = "Whole networks")]

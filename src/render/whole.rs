@@ -12,6 +12,7 @@ use std::path::Path;
 
 use attention_playground::model::report::Value;
 use attention_playground::net::checkpoint::StateDict;
+use attention_playground::net::config::CheckpointConfig;
 use attention_playground::net::preprocess::{Preprocess, top_k};
 use attention_playground::net::report::{self, block_counts, first_image, object, stage_of, top5};
 use attention_playground::net::{BlockRecord, Net, Off, families};
@@ -27,9 +28,13 @@ pub const BARS_UP_TO: usize = 32;
 /// is written unless everything was computed.
 pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     let file = model.display().to_string();
+    // A config.json beside the checkpoint (or --config) gives its architecture, class names and
+    // transform, as `net` reads it.
+    let config = CheckpointConfig::for_checkpoint(model, args.config.as_deref()).map_err(|e| e.to_string())?;
     let network = {
         let dict = StateDict::read_path(model).map_err(|e| e.to_string())?;
-        families::build(&dict, args.arch.as_deref()).map_err(|e| format!("{file}: {e}"))?
+        let config_arch = config.as_ref().and_then(|c| c.architecture.as_deref());
+        families::build_with_config(&dict, args.arch.as_deref(), config_arch).map_err(|e| format!("{file}: {e}"))?
     };
     let blocks = network.attention_blocks();
     if blocks.is_empty() {
@@ -43,10 +48,11 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
 
     // The photo as `net --image` reads it.
     let upright = decode::upright(&args.image)?;
-    let transform = Preprocess::for_arch(&network.arch);
+    let transform = config.as_ref().map(|c| c.transform.clone()).unwrap_or_else(|| Preprocess::for_arch(&network.arch));
     let (width, height) = (upright.width() as usize, upright.height() as usize);
     let x = transform.apply(upright.as_raw(), width, height).map_err(|e| e.to_string())?;
-    let names = network.class_names(None).map_err(|e| e.to_string())?;
+    let config_labels = config.as_ref().and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
+    let names = network.class_names(config_labels.as_deref()).map_err(|e| e.to_string())?;
 
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let run = pollster::block_on(network.run(&backend, &x, &Off::default())).map_err(|e| e.to_string())?;
