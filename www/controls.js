@@ -25,8 +25,8 @@ export function cardHtml(controls, opacity, t) {
         </div>
         <div class="bar hub-panel" hidden>
           <button class="model-from-file" title="${t('open.title')}">${t('open.file')}</button>
-          <select class="hub-pick" aria-label="${t('hub.pick')}"><option value="">${t('hub.pick')}</option>${PRETRAINED.map((p) => `<option value="${escapeHtml(p.id)}">${escapeHtml(p.id.replace(/^timm\//, ''))} · ${escapeHtml(p.family)} · ${sizeText(p.bytes)}</option>`).join('')}</select>
-          <span class="hub-field"><input class="hub-id" placeholder="timm/model.tag" spellcheck="false" aria-label="${t('hub.id')}"><button class="hub-open">${t('hub.open')}</button></span>
+          <select class="hub-pick" aria-label="${t('hub.pick')}" title="${t('hub.pick.title')}"><option value="">${t('hub.pick')}</option>${PRETRAINED.map((p) => `<option value="${escapeHtml(p.id)}">${escapeHtml(p.id.replace(/^timm\//, ''))} · ${escapeHtml(p.family)} · ${sizeText(p.bytes)}</option>`).join('')}</select>
+          <span class="hub-field"><input class="hub-id" placeholder="timm/model.tag" spellcheck="false" aria-label="${t('hub.id')}"><button class="hub-open" title="${t('hub.open.title')}">${t('hub.open')}</button></span>
           <span class="hub-cache muted"></span><button class="hub-clear" hidden>${t('hub.clear')}</button>
         </div>
         <div class="bar network-bar">

@@ -74,8 +74,10 @@ input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: m
 .hub-panel { padding: 8px 10px; border-radius: 8px; background: var(--soft); }
 .hub-panel[hidden], .hub-panel [hidden] { display: none; }
 .hub-panel select { max-width: 100%; }
-.hub-field { display: inline-flex; gap: 4px; flex: 1 1 220px; min-width: 0; }
-.hub-field input { flex: 1 1 auto; min-width: 0; }
+.hub-panel select { flex: 0 1 auto; min-width: 0; }
+.hub-field { display: inline-flex; gap: 4px; flex: 1 1 200px; min-width: 0; }
+.hub-field input { flex: 1 1 auto; min-width: 7em; }
+.hub-panel button { flex: none; white-space: nowrap; }
 .hub-cache { flex-basis: 100%; font-size: 12px; overflow-wrap: anywhere; }
 .top5 { display: inline-flex; flex-wrap: wrap; gap: 2px 10px; margin: 0 10px 0 0; padding: 0; list-style: none; font-size: 13px; }
 .top5 li:first-child { font-size: 14px; }

@@ -57,7 +57,8 @@ function assertClose(actual, expected, tol, what) {
 
 /** A page of `context` holding one element with `attributes` (the stand-in Hub as its hub). */
 async function open(context, attributes = '') {
-  const page = await context.newPage({ viewport: { width: 1100, height: 1000 } });
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1100, height: 1000 });
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
   await page.goto(`${origin}/pages/blank.html`);
@@ -275,6 +276,52 @@ describe('networks from the Hub', () => {
       assertClose(result.full_logits, expected.photo.logits, TIMM_TOLERANCE, `${file} logits`);
     }
     assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('the Hub panel fits every width, 280 to 1280 px: nothing clipped, nothing overlapping', async () => {
+    const context = await browser.newContext();
+    for (const width of [280, 390, 680, 1280]) {
+      const page = await context.newPage();
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${origin}/pages/blank.html`);
+      const problems = await page.evaluate(async ({ origin, hub }) => {
+        await import(`${origin}/attention-playground.js`);
+        document.body.insertAdjacentHTML('beforeend', `<attention-playground hub="${hub}"></attention-playground>`);
+        const el = document.querySelector('attention-playground');
+        await el.ready;
+        el.shadowRoot.querySelector('.open-model').click();
+        await new Promise((r) => setTimeout(r, 300));
+        const panel = el.shadowRoot.querySelector('.hub-panel');
+        const box = panel.getBoundingClientRect();
+        const parts = [...panel.querySelectorAll('button, select, input, .hub-cache')].filter((k) => k.getClientRects().length);
+        const out = [];
+        if (panel.hidden || box.width === 0) out.push('the panel does not show');
+        const ctx = document.createElement('canvas').getContext('2d');
+        for (const part of parts) {
+          const r = part.getBoundingClientRect();
+          if (r.left < box.left - 0.5 || r.right > box.right + 0.5) out.push(`${part.className} leaves the panel (${r.left}-${r.right} of ${box.left}-${box.right})`);
+          // The text it shows fits it: a button's or the note's own overflow; a select's chosen
+          // option and an input's placeholder measured in its font (the arrow and padding beside).
+          const style = getComputedStyle(part);
+          ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+          const shown = part.tagName === 'SELECT' ? part.options[part.selectedIndex].text : part.tagName === 'INPUT' ? part.placeholder
+            : part.tagName === 'BUTTON' ? part.textContent.trim() : null;
+          const room = { SELECT: 24, INPUT: 4, BUTTON: ['paddingLeft', 'paddingRight', 'borderLeftWidth', 'borderRightWidth'].reduce((n, k) => n + parseFloat(style[k]), 0) }[part.tagName];
+          if (shown !== null && ctx.measureText(shown).width + room > r.width + 0.5) out.push(`${part.className} clips or wraps "${shown}"`);
+          if (shown === null && part.scrollWidth > part.clientWidth + 1) out.push(`${part.className} clips its text`);
+          for (const other of parts) {
+            if (other === part) continue;
+            const o = other.getBoundingClientRect();
+            if (r.left < o.right - 0.5 && o.left < r.right - 0.5 && r.top < o.bottom - 0.5 && o.top < r.bottom - 0.5) out.push(`${part.className} overlaps ${other.className}`);
+          }
+        }
+        return out;
+      }, { origin, hub: hub.origin });
+      await page.locator('attention-playground').screenshot({ path: join(SHOTS, `hub-panel-${width}.png`) });
+      assert.deepEqual([...new Set(problems)], [], `at ${width} px`);
+      await page.close();
+    }
     await context.close();
   });
 });

@@ -24,7 +24,10 @@ const PHOTO = 'scene_rgb.png'; // a PNG: the page and `render` decode it to the 
 const NATIVE_TOLERANCE = { abs: 1e-5, rel: 1e-4 };
 // WebGPU (SwiftShader) against the CPU path: a block's float32 differences (the shader's exp in a
 // Non-local softmax, another summation order) pass through every layer after it.
-const BACKEND_TOLERANCE = { abs: 1e-4, rel: 5e-4 };
+// float32 error grows with the magnitude of what a layer sums, so a small logit beside large ones
+// carries the large ones' error too: `scale` is a share of the largest |logit| (resnet50_nl's
+// logit 6, 0.2 beside 17.3, differs by 2.3e-4 on the crop timm takes of the case photo).
+const BACKEND_TOLERANCE = { abs: 1e-4, rel: 5e-4, scale: 2e-5 };
 
 let server;
 let origin;
@@ -215,9 +218,12 @@ describe('an opened network', () => {
     for (const [name] of cases) {
       const cpu = results[`cpu ${name}`];
       const gpu = results[`webgpu ${name}`];
+      assert.equal(gpu.full_logits.length, cpu.full_logits.length, `${name}: as many logits`);
+      const largest = Math.max(...cpu.full_logits.map(Math.abs));
       gpu.full_logits.forEach((g, i) => {
         const c = cpu.full_logits[i];
-        assert.ok(Math.abs(g - c) <= BACKEND_TOLERANCE.abs + BACKEND_TOLERANCE.rel * Math.abs(c), `${name} logit ${i}: webgpu ${g} vs cpu ${c}`);
+        const { abs, rel, scale } = BACKEND_TOLERANCE;
+        assert.ok(Math.abs(g - c) <= abs + rel * Math.abs(c) + scale * largest, `${name} logit ${i}: webgpu ${g} vs cpu ${c}`);
       });
     }
   });
