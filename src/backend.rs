@@ -166,11 +166,16 @@ impl Backend for CpuBackend {
 
     fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
         let dims = block.check_shape(x)?;
-        if !block.checks_finite_itself(self.kernels) {
+        if !request.propagate_non_finite && !block.checks_finite_itself(self.kernels) {
             x.check_finite()?;
         }
         block.check_request(dims, request)?;
-        let mut out = block.forward_cpu(x, dims, request, self.kernels)?;
+        let mut out = match block.forward_cpu(x, dims, request, self.kernels) {
+            // The fast kernels stop at a non-finite input (their check rides on their first
+            // pass); the plain code, which checks nothing, carries it through as PyTorch does.
+            Err(Error::NonFinite { .. }) if request.propagate_non_finite => block.forward_cpu(x, dims, request, Kernels::Reference)?,
+            other => other?,
+        };
         out.ran_on = self.ran_on();
         Ok(out)
     }

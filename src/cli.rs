@@ -219,7 +219,7 @@ fn apply(args: &ApplyArgs) -> Result<String, String> {
     if args.trace && has_attention && query.is_none() {
         return Err(format!("option --trace: block {} traces one query pixel's steps; give it with --query X,Y", args.what.block.name()));
     }
-    let request = MapRequest { full_attention: args.save_attention, trace: args.trace, query: query.unwrap_or(0) };
+    let request = MapRequest { full_attention: args.save_attention, trace: args.trace, query: query.unwrap_or(0), ..Default::default() };
     block.check_request(dims, request).map_err(|e| e.to_string())?;
 
     let backend = select_backend(args.backend).map_err(|e| e.to_string())?;

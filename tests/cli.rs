@@ -36,12 +36,13 @@ fn case(name: &str) -> GoldenCase {
 
 /// Runs every golden case through the CLI on `backend` and compares every output with the
 /// reference; returns the stderr line of the first run.
-fn cli_reproduces_golden_cases(backend: &str, tolerance: Tolerance) -> String {
+/// Every golden case through `apply` on `backend`; returns each case's name and report (stderr).
+fn cli_reproduces_golden_cases(backend: &str, tolerance: Tolerance) -> Vec<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let (qx, qy) = golden_query();
     let query = format!("{qx},{qy}");
     let mut failures = Vec::new();
-    let mut report = String::new();
+    let mut reports = Vec::new();
     for case in golden_cases() {
         let expected = case.expected();
         let out_path = dir.path().join(format!("{}.safetensors", case.name));
@@ -54,9 +55,7 @@ fn cli_reproduces_golden_cases(backend: &str, tolerance: Tolerance) -> String {
         }
         let out = apply(&case, &case.dir.join("weights.safetensors"), &case.dir.join("input.safetensors"), &out_path, &extra);
         assert!(out.status.success(), "{}: {}", case.name, String::from_utf8_lossy(&out.stderr));
-        if report.is_empty() {
-            report = String::from_utf8_lossy(&out.stderr).into_owned();
-        }
+        reports.push((case.name.clone(), String::from_utf8_lossy(&out.stderr).into_owned()));
         let produced = read(&out_path);
         assert_eq!(produced.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{}", case.name);
         for (name, tensor) in &produced {
@@ -64,21 +63,26 @@ fn cli_reproduces_golden_cases(backend: &str, tolerance: Tolerance) -> String {
         }
     }
     assert!(failures.is_empty(), "{backend}: {}", failures.join("\n"));
-    report
+    assert!(reports.len() > 10, "{} golden cases", reports.len());
+    reports
 }
 
 #[test]
 fn apply_reproduces_every_golden_case_and_map_on_the_cpu() {
-    let report = cli_reproduces_golden_cases("cpu", CPU_TOLERANCE);
-    assert!(report.contains("ran on the cpu backend"), "{report}");
+    for (case, report) in cli_reproduces_golden_cases("cpu", CPU_TOLERANCE) {
+        assert!(report.contains("ran on the cpu backend"), "{case}: {report}");
+    }
 }
 
 /// On the test machines the GPU is Mesa's software Vulkan (installed by build.sh), so this runs
 /// every shader for real; without any adapter it fails rather than passing on the CPU.
 #[test]
 fn apply_reproduces_every_golden_case_and_map_on_the_gpu() {
-    let report = cli_reproduces_golden_cases("gpu", GPU_TOLERANCE);
-    assert!(report.contains("ran on the gpu backend ("), "{report}");
+    // Every case, not the first alone: a case whose block fell back to the CPU would pass on the
+    // CPU's numbers.
+    for (case, report) in cli_reproduces_golden_cases("gpu", GPU_TOLERANCE) {
+        assert!(report.contains("ran on the gpu backend (") && !report.contains("instead of the GPU"), "{case}: {report}");
+    }
 }
 
 /// `auto` takes a hardware GPU and otherwise the CPU (a software adapter is no faster than the

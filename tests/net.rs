@@ -67,8 +67,14 @@ fn compare(what: &str, got: &Tensor, expected: &Tensor, failures: &mut Vec<Strin
         failures.push(format!("{what}: shape {:?}, expected {:?}", got.shape(), expected.shape()));
         return;
     }
-    let worst =
-        got.data().iter().zip(expected.data()).map(|(a, b)| (a - b).abs() - (ABS + REL * b.abs())).fold(f32::NEG_INFINITY, f32::max);
+    // NaN-aware: a NaN anywhere makes `worst` NaN (f32::max would skip it, and an all-NaN output
+    // would pass).
+    let worst = got
+        .data()
+        .iter()
+        .zip(expected.data())
+        .map(|(a, b)| (a - b).abs() - (ABS + REL * b.abs()))
+        .fold(f32::NEG_INFINITY, |w, d| if w.is_nan() || d.is_nan() { f32::NAN } else { w.max(d) });
     if worst.is_nan() || worst > 0.0 {
         failures.push(format!("{what}: off by {worst:e} beyond the tolerance"));
     }

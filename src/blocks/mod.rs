@@ -58,6 +58,10 @@ pub struct MapRequest {
     pub trace: bool,
     /// The position (row-major over `H x W`) whose steps Non-local and MHSA trace.
     pub query: usize,
+    /// A NaN or infinite input is computed with as PyTorch computes it, so that it propagates
+    /// (inside a whole network: a diverged checkpoint's NaN reaches the logits), instead of
+    /// refused with [`Error::NonFinite`] (the `apply` contract for a block's own input).
+    pub propagate_non_finite: bool,
 }
 
 /// A block's output `y`, its named maps (`channel`, `spatial`, `context`, `attention`), and

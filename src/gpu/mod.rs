@@ -83,11 +83,17 @@ impl GpuBackend {
 
     /// The block's output and maps; see [`Backend::forward`](crate::backend::Backend::forward).
     pub async fn forward_async(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
-        let dims = block.check_input(x)?;
+        let dims = if request.propagate_non_finite { block.check_shape(x)? } else { block.check_input(x)? };
         block.check_request(dims, request)?;
         match self.forward_on_device(block, x, dims, request).await {
             Err(Error::GpuFailed(reason)) => {
-                let mut out = block.forward_cpu(x, dims, request, crate::simd::Kernels::best())?;
+                let mut out = match block.forward_cpu(x, dims, request, crate::simd::Kernels::best()) {
+                    // As the CPU backend does: a NaN to carry through goes by the plain code.
+                    Err(Error::NonFinite { .. }) if request.propagate_non_finite => {
+                        block.forward_cpu(x, dims, request, crate::simd::Kernels::Reference)?
+                    }
+                    other => other?,
+                };
                 out.ran_on = RanOn::cpu_instead_of_gpu(reason);
                 Ok(out)
             }

@@ -7,7 +7,7 @@ pub fn mean_per_channel(x: &[f32], positions: usize) -> Vec<f32> {
 
 /// Maximum of each channel over its positions: `(C, N)` to `(C)`.
 pub fn max_per_channel(x: &[f32], positions: usize) -> Vec<f32> {
-    x.chunks_exact(positions).map(|ch| ch.iter().copied().fold(f32::NEG_INFINITY, f32::max)).collect()
+    x.chunks_exact(positions).map(|ch| ch.iter().copied().fold(f32::NEG_INFINITY, super::activation::max_nan)).collect()
 }
 
 /// Mean and maximum over channels at every position: `(C, N)` to two `(N)` maps.
@@ -18,7 +18,7 @@ pub fn mean_and_max_over_channels(x: &[f32], positions: usize) -> (Vec<f32>, Vec
     for ch in x.chunks_exact(positions) {
         for ((s, m), &v) in sum.iter_mut().zip(max.iter_mut()).zip(ch) {
             *s += f64::from(v);
-            *m = m.max(v);
+            *m = super::activation::max_nan(*m, v);
         }
     }
     let mean = sum.iter().map(|&s| (s / channels as f64) as f32).collect();
@@ -35,7 +35,8 @@ pub fn max_pool_2x2(x: &[f32], height: usize, width: usize) -> (Vec<f32>, usize,
         for y in 0..ph {
             for xx in 0..pw {
                 let at = |dy: usize, dx: usize| ch[(2 * y + dy) * width + 2 * xx + dx];
-                out.push(at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1)));
+                let max = super::activation::max_nan;
+                out.push(max(max(at(0, 0), at(0, 1)), max(at(1, 0), at(1, 1))));
             }
         }
     }

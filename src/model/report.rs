@@ -289,7 +289,14 @@ pub async fn report(
         blocks.push(name, entry);
     }
     let baseline = model.predict_without_blocks(backend, run).await?;
-    let ran_on = run.stages.first().map_or(backend.kind(), |s| s.output.ran_on.backend);
+    // The GPU's word only where every block ran there (a block that fell back is the CPU's).
+    let ran_on = if run.stages.is_empty() {
+        backend.kind()
+    } else if run.stages.iter().all(|s| s.output.ran_on.backend == BackendKind::Gpu) {
+        BackendKind::Gpu
+    } else {
+        BackendKind::Cpu
+    };
     let mut result = Value::Object(vec![]);
     result.push("backend", Value::Text(if ran_on == BackendKind::Gpu { options.gpu_word } else { "cpu" }.to_string()));
     if let Some(reason) = run.stages.iter().find_map(|s| s.output.ran_on.fallback.clone()) {

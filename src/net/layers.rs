@@ -88,6 +88,16 @@ impl Conv2d {
                 found: Shape(shape.to_vec()),
             });
         }
+        if let Some(b) = &bias
+            && b.len() != cout
+        {
+            let key = key.strip_suffix(".weight").map_or_else(|| format!("{key} (bias)"), |k| format!("{k}.bias"));
+            return Err(Error::WrongShape { key, expected: format!("[{cout}], one per output channel"), found: Shape(vec![b.len()]) });
+        }
+        let values = [cout, per_group, kh, kw].iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if values != Some(weight.len()) {
+            return Err(Error::WrongShape { key: key.into(), expected: format!("{shape:?}'s values"), found: Shape(vec![weight.len()]) });
+        }
         Ok(Self {
             id: WeightId::fresh(),
             weight,
@@ -316,7 +326,7 @@ impl Activation {
     pub fn apply(self, v: f32) -> f32 {
         match self {
             Activation::Identity => v,
-            Activation::Relu => v.max(0.0),
+            Activation::Relu => crate::kernels::activation::relu(v),
             Activation::Relu6 => v.clamp(0.0, 6.0),
             Activation::Silu => v / (1.0 + (-v).exp()),
             Activation::HardSwish => v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
@@ -416,7 +426,7 @@ impl Pool {
                             }
                             let v = plane[iy as usize * width + ix as usize];
                             if self.max {
-                                acc = acc.max(v);
+                                acc = crate::kernels::activation::max_nan(acc, v);
                             } else {
                                 acc += v;
                             }

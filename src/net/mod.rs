@@ -503,7 +503,9 @@ impl<'a> State<'a> {
         let y = match &block.layer {
             AttentionLayer::Block(b) => {
                 let input = Tensor::new(vec![1, channels, height, width], x).expect("features of their shape");
-                let out = self.backend.forward(b, &input, MapRequest::default()).await.map_err(|e| at_block(&block.path, e))?;
+                // Inside a network a NaN propagates as in PyTorch (a diverged checkpoint).
+                let request = MapRequest { propagate_non_finite: true, ..Default::default() };
+                let out = self.backend.forward(b, &input, request).await.map_err(|e| at_block(&block.path, e))?;
                 record.maps = out.maps;
                 record.ran_on = Some(out.ran_on);
                 let mut y = out.y.into_data();

@@ -267,7 +267,8 @@ impl Session {
         check_cell(path, (fx, fy), (w, h))?;
         match &block.layer {
             super::AttentionLayer::Block(b) => {
-                let request = crate::blocks::MapRequest { trace: true, query: fy * w + fx, ..Default::default() };
+                let request =
+                    crate::blocks::MapRequest { trace: true, query: fy * w + fx, propagate_non_finite: true, ..Default::default() };
                 let out = backend.forward(b, &input, request).await?;
                 Ok(NetTrace { kind: b.kind(), block: Some(b.clone()), activations: None, out })
             }

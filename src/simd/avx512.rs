@@ -81,7 +81,7 @@ impl Simd for Avx512 {
     /// `vscalefps` scales by `2^n` over the whole float range, so only -inf needs clamping.
     #[inline(always)]
     fn exp2(self, x: __m512) -> __m512 {
-        let x = self.max(x, self.splat(-150.0));
+        let x = self.max(self.splat(-150.0), x);
         let n = self.round(x);
         let p = super::vector::exp2_fraction(self, self.sub(x, n));
         unsafe { _mm512_scalef_ps(p, n) }

@@ -9,6 +9,7 @@
 //! operations inside it would then be calls instead of instructions.
 
 use super::vector::Simd;
+use crate::kernels::activation::relu;
 
 /// Sum of a slice.
 #[inline(always)]
@@ -87,6 +88,10 @@ pub fn sum_and_max<S: Simd>(s: S, v: &[f32]) -> (f32, f32) {
         sum += x;
         largest = largest.max(x);
     }
+    // A NaN anywhere makes the sum NaN; the maximum is then NaN too, as PyTorch's amax gives it.
+    if sum.is_nan() && v.iter().any(|x| x.is_nan()) {
+        largest = f32::NAN;
+    }
     (sum, largest)
 }
 
@@ -133,8 +138,13 @@ pub fn gated_mean_and_max_over_channels<S: Simd>(s: S, x: &[f32], gate: &[f32], 
         for p in vectors..positions {
             let v = ch[p] * g;
             sum[p] += v;
-            max[p] = max[p].max(v);
+            max[p] = crate::kernels::activation::max_nan(max[p], v);
         }
+    }
+    // The vector max drops a NaN (Simd::max); a NaN anywhere makes the sum NaN, and there the
+    // maximum is taken again as PyTorch's amax takes it (NaN if any value is).
+    for p in (0..positions).filter(|&p| sum[p].is_nan()) {
+        max[p] = x.chunks_exact(positions).zip(gate).map(|(ch, &g)| ch[p] * g).fold(f32::NEG_INFINITY, crate::kernels::activation::max_nan);
     }
     let inv = 1.0 / gate.len() as f32;
     scale_in_place(s, &mut sum, inv);
@@ -237,7 +247,7 @@ impl Pointwise {
     /// The scalar definition, for the lanes left over.
     pub fn scalar(self, x: f32) -> f32 {
         match self {
-            Pointwise::Relu => x.max(0.0),
+            Pointwise::Relu => relu(x),
             Pointwise::Relu6 => x.clamp(0.0, 6.0),
             Pointwise::Silu => x / (1.0 + (-x).exp()),
             Pointwise::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
@@ -262,10 +272,11 @@ fn map_in_place<S: Simd>(s: S, v: &mut [f32], f: impl Fn(S::V) -> S::V, g: impl 
 #[inline(always)]
 pub fn pointwise_in_place<S: Simd>(s: S, v: &mut [f32], act: Pointwise) {
     let (zero, three, six) = (s.splat(0.0), s.splat(3.0), s.splat(6.0));
-    let relu6 = move |x: S::V| s.min(s.max(x, zero), six);
+    // The bound first: a NaN passes through (Simd::max), as PyTorch's ReLU and clamps pass it.
+    let relu6 = move |x: S::V| s.min(six, s.max(zero, x));
     let g = move |x: f32| act.scalar(x);
     match act {
-        Pointwise::Relu => map_in_place(s, v, |x| s.max(x, zero), g),
+        Pointwise::Relu => map_in_place(s, v, |x| s.max(zero, x), g),
         Pointwise::Relu6 => map_in_place(s, v, relu6, g),
         Pointwise::Silu => map_in_place(s, v, |x| s.mul(x, s.sigmoid(x)), g),
         Pointwise::HardSwish => map_in_place(s, v, |x| s.div(s.mul(x, relu6(s.add(x, three))), six), g),

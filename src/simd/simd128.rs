@@ -53,12 +53,13 @@ impl Simd for Simd128 {
     }
     #[inline(always)]
     fn max(self, a: v128, b: v128) -> v128 {
-        // pmax: plain comparisons, no NaN propagation work; the inputs are finite.
-        f32x4_pmax(a, b)
+        // pmax(b, a) is `b < a ? a : b`: x86's maxps, `b` where either is NaN (see Simd::max).
+        f32x4_pmax(b, a)
     }
     #[inline(always)]
     fn min(self, a: v128, b: v128) -> v128 {
-        f32x4_pmin(a, b)
+        // pmin(b, a) is `a < b ? a : b`: x86's minps.
+        f32x4_pmin(b, a)
     }
     #[inline(always)]
     fn round(self, v: v128) -> v128 {

@@ -21,7 +21,11 @@ pub trait Simd: Copy {
     fn div(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a * b + c`, fused where the instruction set has it.
     fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a > b ? a : b`: the larger, and `b` where either is NaN (x86's `maxps`; every
+    /// instruction set's implementation keeps this), so `max(c, x)` passes a NaN `x` through as
+    /// PyTorch's clamps and ReLU do.
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a < b ? a : b`: the smaller, and `b` where either is NaN (x86's `minps`).
     fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// Round to the nearest integer, ties to even.
     fn round(self, v: Self::V) -> Self::V;
@@ -39,7 +43,8 @@ pub trait Simd: Copy {
     fn exp(self, x: Self::V) -> Self::V {
         const LN2_HI: f32 = 0.693_145_75;
         const LN2_LO: f32 = 1.428_606_8e-6;
-        let x = self.min(self.max(x, self.splat(-87.3)), self.splat(88.0));
+        // Clamped with the bound first, so a NaN passes through (and gives NaN, as in PyTorch).
+        let x = self.min(self.splat(88.0), self.max(self.splat(-87.3), x));
         let n = self.round(self.mul(x, self.splat(std::f32::consts::LOG2_E)));
         let r = self.mul_add(n, self.splat(-LN2_HI), x);
         let r = self.mul_add(n, self.splat(-LN2_LO), r);
@@ -56,7 +61,7 @@ pub trait Simd: Copy {
     /// `[-126, 126]`, so far-negative ones (and -inf) give about 1e-38.
     #[inline(always)]
     fn exp2(self, x: Self::V) -> Self::V {
-        let x = self.min(self.max(x, self.splat(-126.0)), self.splat(126.0));
+        let x = self.min(self.splat(126.0), self.max(self.splat(-126.0), x));
         let n = self.round(x);
         self.mul_pow2(exp2_fraction(self, self.sub(x, n)), n)
     }
@@ -150,11 +155,11 @@ impl Simd for Portable {
     }
     #[inline(always)]
     fn max(self, a: F4, b: F4) -> F4 {
-        lanes(|i| a[i].max(b[i]))
+        lanes(|i| if a[i] > b[i] { a[i] } else { b[i] })
     }
     #[inline(always)]
     fn min(self, a: F4, b: F4) -> F4 {
-        lanes(|i| a[i].min(b[i]))
+        lanes(|i| if a[i] < b[i] { a[i] } else { b[i] })
     }
     #[inline(always)]
     fn round(self, v: F4) -> F4 {

@@ -287,6 +287,7 @@ describe('the playground page', () => {
       await page.close();
     }
     assert.equal(results.webgpu.backend, 'webgpu', `ran on WebGPU (${results.webgpu.fallback ?? ''})`);
+    assert.equal(results.webgpu.fallback, undefined, 'no block fell back to the CPU');
     assert.equal(results.cpu.backend, 'cpu');
     assertResult(results.cpu, ALL_BLOCKS);
     const { worst, largest } = compareNumbers(

@@ -168,7 +168,12 @@ pub fn case_request(case: &GoldenCase) -> (MapRequest, Option<usize>) {
     let width = case.x().shape()[3];
     let query = qy * width + qx;
     (
-        MapRequest { full_attention: expected.contains_key("attention"), trace: expected.keys().any(|k| k.starts_with("trace.")), query },
+        MapRequest {
+            full_attention: expected.contains_key("attention"),
+            trace: expected.keys().any(|k| k.starts_with("trace.")),
+            query,
+            ..Default::default()
+        },
         expected.contains_key("attention_row").then_some(query),
     )
 }

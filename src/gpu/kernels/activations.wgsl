@@ -25,13 +25,23 @@ fn erf_fit(x: f32) -> f32 {
     return select(-r, r, x >= 0.0);
 }
 
+// ReLU and ReLU6 by comparisons, which are false for a NaN: it passes through as PyTorch passes it
+// (WGSL leaves max() and clamp() of a NaN undefined).
+fn relu(v: f32) -> f32 {
+    return select(v, 0.0, v < 0.0);
+}
+
+fn relu6(v: f32) -> f32 {
+    return select(relu(v), 6.0, v > 6.0);
+}
+
 fn activate(code: u32, v: f32) -> f32 {
     switch code {
-        case 1u: { return max(v, 0.0); }
-        case 2u: { return clamp(v, 0.0, 6.0); }
+        case 1u: { return relu(v); }
+        case 2u: { return relu6(v); }
         case 3u: { return v * logistic(v); }
-        case 4u: { return v * clamp(v + 3.0, 0.0, 6.0) / 6.0; }
-        case 5u: { return clamp(v + 3.0, 0.0, 6.0) / 6.0; }
+        case 4u: { return v * relu6(v + 3.0) / 6.0; }
+        case 5u: { return relu6(v + 3.0) / 6.0; }
         case 6u: { return 0.5 * v * (1.0 + erf_fit(v * 0.70710678)); }
         case 7u: { return logistic(v); }
         default: { return v; }

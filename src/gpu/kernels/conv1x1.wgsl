@@ -55,7 +55,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_id) l
     if (o < params.outputs && p < params.positions) {
         var value = acc + bias[o];
         if (params.activation == 1u) {
-            value = max(value, 0.0);
+            value = select(value, 0.0, value < 0.0); // ReLU; a NaN passes, as in PyTorch
         }
         let at = (image * params.outputs + o) * params.positions + p;
         if (params.has_residual == 1u) {

@@ -33,6 +33,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     let inv = inverseSqrt(reduce_sum(lane) / n + params.eps);
 
     for (var i = lane; i < params.width; i += GROUP) {
-        out[base + i] = max((x[base + i] - mean) * inv * weight[i] + bias[i], 0.0);
+        let y = (x[base + i] - mean) * inv * weight[i] + bias[i];
+        out[base + i] = select(y, 0.0, y < 0.0); // ReLU; a NaN passes, as in PyTorch
     }
 }

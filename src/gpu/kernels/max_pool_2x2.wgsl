@@ -11,6 +11,13 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
+// The larger value, NaN if either is (PyTorch's max pooling; WGSL's max() of a NaN is undefined).
+fn max_nan(a: f32, b: f32) -> f32 {
+    let a_nan = (bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u;
+    let b_nan = (bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u;
+    return select(select(max(a, b), b, b_nan), a, a_nan);
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = id.x + id.y * groups.x * 256u;
@@ -24,5 +31,5 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     let col = index % out_w;
     let top = (plane * params.height + 2u * row) * params.width + 2u * col;
     let bottom = top + params.width;
-    out[index] = max(max(x[top], x[top + 1u]), max(x[bottom], x[bottom + 1u]));
+    out[index] = max_nan(max_nan(x[top], x[top + 1u]), max_nan(x[bottom], x[bottom + 1u]));
 }

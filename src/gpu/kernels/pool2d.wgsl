@@ -23,6 +23,11 @@ const LOWEST: f32 = -3.0e38;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
+// A NaN by its bits (a comparison of it with itself may be folded away).
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let index = id.x + id.y * groups.x * 256u;
@@ -55,7 +60,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
             }
             let v = x[(c * params.height + u32(iy)) * params.width + u32(ix)];
             if (params.is_max == 1u) {
-                acc = max(acc, v);
+                // NaN if any value is, as PyTorch's max pooling (WGSL's max() of a NaN is undefined).
+                acc = select(select(select(acc, v, v > acc), v, is_nan(v)), acc, is_nan(acc));
             } else {
                 acc += v;
             }

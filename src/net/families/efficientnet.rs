@@ -100,12 +100,12 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     let eps = if spec.tf { 1e-3 } else { BatchNorm::EPS };
     let pad = |k: usize| if spec.tf { Padding::TfSame } else { Padding::Explicit(k / 2, k / 2) };
     let conv_bn = |name: &str, bn: &str, groups: usize, stride: usize| -> Result<Node> {
-        let k = dict.shape(&format!("{name}.weight"))?[2];
+        let k = dict.dim(&format!("{name}.weight"), 4, 2)?;
         Ok(Node::Conv(conv_bn_eps(dict, name, bn, groups, stride, pad(k), eps)?))
     };
 
     let mut nodes = vec![conv_bn("conv_stem", "bn1", 1, 2)?, Node::Act(spec.stem_act)];
-    let mut channels = dict.shape("conv_stem.weight")?[0];
+    let mut channels = dict.dim("conv_stem.weight", 4, 0)?;
     let stages = (0..).take_while(|s| dict.keys().any(|k| k.starts_with(&format!("blocks.{s}.")))).count();
     if stages != spec.strides.len() {
         return Err(Error::BadOption {
@@ -133,20 +133,20 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 Ok(())
             };
             let out = if dict.contains(&key("conv_pwl.weight")) {
-                let mid = dict.shape(&key("conv_pw.weight"))?[0];
+                let mid = dict.dim(&key("conv_pw.weight"), 4, 0)?;
                 body.extend([conv_bn(&key("conv_pw"), &key("bn1"), 1, 1)?, act.clone()]);
                 body.extend([conv_bn(&key("conv_dw"), &key("bn2"), mid, stride)?, act]);
                 se(&mut body)?;
                 body.push(conv_bn(&key("conv_pwl"), &key("bn3"), 1, 1)?);
-                dict.shape(&key("conv_pwl.weight"))?[0]
+                dict.dim(&key("conv_pwl.weight"), 4, 0)?
             } else if dict.contains(&key("conv_dw.weight")) {
                 body.extend([conv_bn(&key("conv_dw"), &key("bn1"), channels, stride)?, act]);
                 se(&mut body)?;
                 body.push(conv_bn(&key("conv_pw"), &key("bn2"), 1, 1)?);
-                dict.shape(&key("conv_pw.weight"))?[0]
+                dict.dim(&key("conv_pw.weight"), 4, 0)?
             } else if dict.contains(&key("conv.weight")) {
                 body.extend([conv_bn(&key("conv"), &key("bn1"), 1, stride)?, act]);
-                dict.shape(&key("conv.weight"))?[0]
+                dict.dim(&key("conv.weight"), 4, 0)?
             } else {
                 let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
                 return Err(Error::BadOption { option: "model", reason: format!("`{example}`: a block this engine does not know") });
