@@ -47,7 +47,7 @@ pub enum Error {
     Ported { convention: &'static str, inner: Box<Error> },
 
     /// A checkpoint's `config.json` that cannot be applied ([`crate::net::config`]).
-    #[error("config {file}: {reason}")]
+    #[error("{file}: {reason}")]
     BadConfig { file: String, reason: String },
 
     #[error("input: missing tensor `x` (found: {found})")]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use attention_playground::net::checkpoint::StateDict;
+use attention_playground::net::checkpoint::{NonFinite, StateDict, non_finite_logits};
 use attention_playground::net::config::CheckpointConfig;
 use attention_playground::net::preprocess::{CropMode, Interpolation, Preprocess, is_sigmoid_head, top_k};
 use attention_playground::net::report::block_counts;
@@ -88,13 +88,12 @@ pub fn net(args: &NetArgs) -> Result<String, String> {
     let file = args.model.display().to_string();
     let dict = StateDict::read_path(&args.model).map_err(|e| e.to_string())?;
     let config = config(args)?;
-    let config_arch = config.as_ref().and_then(|c| c.architecture.as_deref());
-    let network = families::build_with_config(&dict, args.arch.as_deref(), config_arch).map_err(|e| format!("{file}: {e}"))?;
+    let network = families::build_with_config(&dict, args.arch.as_deref(), config.as_ref()).map_err(|e| format!("{file}: {e}"))?;
     let off = Off::parse(&args.off);
     off.check(&network).map_err(|e| e.to_string())?;
     match (&args.input, &args.image) {
-        (Some(input), _) => net_on_input(args, &network, input, &off),
-        (None, Some(image)) => net_on_image(args, network, config.as_ref(), image, &off),
+        (Some(input), _) => net_on_input(args, &network, dict.non_finite(), input, &off),
+        (None, Some(image)) => net_on_image(args, network, config.as_ref(), dict.non_finite(), image, &off),
         (None, None) => Err("give --input X.safetensors (with --output) or --image PHOTO".into()),
     }
 }
@@ -105,7 +104,14 @@ fn config(args: &NetArgs) -> Result<Option<CheckpointConfig>, String> {
 }
 
 /// `--image`: the top classes with every block on and with `--off`'s blocks off.
-fn net_on_image(args: &NetArgs, network: Net, config: Option<&CheckpointConfig>, image: &Path, off: &Off) -> Result<String, String> {
+fn net_on_image(
+    args: &NetArgs,
+    network: Net,
+    config: Option<&CheckpointConfig>,
+    non_finite: Option<&NonFinite>,
+    image: &Path,
+    off: &Off,
+) -> Result<String, String> {
     let photo = crate::render::decode::upright(image)?;
     let mut transform = config.map(|c| c.transform.clone()).unwrap_or_else(|| Preprocess::for_arch(&network.arch));
     transform.input_size = args.input_size.unwrap_or(transform.input_size);
@@ -129,9 +135,13 @@ fn net_on_image(args: &NetArgs, network: Net, config: Option<&CheckpointConfig>,
     let sigmoid = is_sigmoid_head(names.len());
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let line = |logits: &Tensor| {
+        // NaN logits (a diverged checkpoint) are said so, with where the NaN is, not ranked.
+        if let Some(said) = non_finite_logits(logits.data(), non_finite) {
+            return said;
+        }
         top_k(logits.data(), args.top.max(1))
             .iter()
-            .map(|&(i, p)| if sigmoid { format!("{} P = {p:.4}", names[i]) } else { format!("{} {:.1} %", names[i], 100.0 * p) })
+            .map(|&(i, p)| if sigmoid { format!("P({}) = {p:.4}", names[i]) } else { format!("{} {:.1} %", names[i], 100.0 * p) })
             .collect::<Vec<_>>()
             .join(" · ")
     };
@@ -168,7 +178,7 @@ fn three(text: &str, option: &str) -> Result<[f32; 3], String> {
 }
 
 /// `--input`: the logits and every map, written to `--output`.
-fn net_on_input(args: &NetArgs, network: &Net, input: &Path, off: &Off) -> Result<String, String> {
+fn net_on_input(args: &NetArgs, network: &Net, non_finite: Option<&NonFinite>, input: &Path, off: &Off) -> Result<String, String> {
     let output = args.output.as_ref().ok_or("give --output Y.safetensors with --input")?;
     let x = read_input(input)?;
     let blocks = network.attention_blocks();
@@ -194,8 +204,9 @@ fn net_on_input(args: &NetArgs, network: &Net, input: &Path, off: &Off) -> Resul
         }
     }
     write_atomically(output, &write_safetensors(named.iter().map(|(k, t)| (k.as_str(), *t))))?;
+    let said = non_finite_logits(run.logits.data(), non_finite).map(|s| format!("; {s}")).unwrap_or_default();
     Ok(format!(
-        "attention-playground: {} ({}; {}) ran on the {}{timing}",
+        "attention-playground: {} ({}; {}) ran on the {}{timing}{said}",
         network.arch,
         network.family,
         block_counts(&blocks),

@@ -75,7 +75,7 @@ fn each_hub_repository_is_evaluated_as_timm_evaluates_it() {
         assert_close(&format!("{id} mean"), &config.transform.mean, &floats(&t["mean"]), 1e-7, 0.0);
         assert_close(&format!("{id} std"), &config.transform.std, &floats(&t["std"]), 1e-7, 0.0);
         let dict = StateDict::read_path(&dir.join("model.safetensors")).unwrap();
-        let net = families::build_with_config(&dict, None, config.architecture.as_deref()).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let net = families::build_with_config(&dict, None, Some(&config)).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(Some(net.arch.as_str()), config.architecture.as_deref(), "{id}: the config's architecture");
         let x = config.transform.apply(&rgba, w, h).unwrap();
         // The input: the per-channel mean of timm's tensor (the crop and the normalisation).
@@ -149,8 +149,8 @@ fn net_reads_config_json_beside_the_checkpoint_or_named() {
     assert!(ok, "{err}");
     let logit = json(&hub().join("expected.json"))["timm/resnet18.one_logit_test"]["logits"][0].as_f64().unwrap();
     let p = 1.0 / (1.0 + (-logit).exp());
-    assert!(out.starts_with("positive P = "), "{out}");
-    let shown: f64 = out.trim().trim_start_matches("positive P = ").parse().unwrap();
+    assert!(out.starts_with("P(positive) = "), "{out}");
+    let shown: f64 = out.trim().trim_start_matches("P(positive) = ").parse().unwrap();
     assert!((shown - p).abs() < 0.01, "P = {shown} against timm's {p}");
     // A config that cannot be applied is named with its field.
     let bad = tempfile::NamedTempFile::new().unwrap();
@@ -192,4 +192,33 @@ fn the_page_s_pth_reader_gives_what_pytorch_reader_gives() {
             assert!(same, "{}: `{key}` differs", path.display());
         }
     }
+}
+
+/// A config.json that is another network's is refused by name, never applied to these weights:
+/// another architecture, another attention, another class count, an architecture the engine
+/// does not run (timm's ByobNet `gcresnet50t`), a tensor file instead of weights.
+#[test]
+fn a_config_that_does_not_fit_the_weights_is_refused_by_name() {
+    let repo = hub().join("timm/seresnet50.tiny_test");
+    let dict = || StateDict::read_path(&repo.join("model.safetensors")).unwrap();
+    let config = |text: &str| CheckpointConfig::parse(text, "config.json").unwrap();
+    let cases = [
+        (r#"{"architecture": "ecaresnet26t"}"#, "names ecaresnet26t, a network with eca blocks, but the checkpoint holds"),
+        (r#"{"architecture": "seresnet50", "num_classes": 1000}"#, "says 1000 classes, but the checkpoint's head has 7"),
+        (
+            r#"{"architecture": "vit_base_patch16_224"}"#,
+            "names the architecture vit_base_patch16_224, but the checkpoint looks like a ResNet",
+        ),
+        (r#"{"architecture": "gcresnet50t"}"#, "names the architecture gcresnet50t, but the checkpoint looks like a ResNet"),
+    ];
+    for (text, expected) in cases {
+        let err = families::build_with_config(&dict(), None, Some(&config(text))).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+    assert!(!families::runs("gcresnet50t") && !families::runs("seresnext26ts") && families::runs("seresnext26d_32x4d"));
+    // The right config opens; a tensor file with it is named for what it is.
+    assert!(families::build_with_config(&dict(), None, Some(&config(r#"{"architecture": "seresnet50", "num_classes": 7}"#))).is_ok());
+    let x = StateDict::read_path(&hub().join("train_step/input.safetensors")).unwrap();
+    let err = families::build_with_config(&x, None, Some(&config(r#"{"architecture": "seresnet50"}"#))).err().unwrap().to_string();
+    assert!(err.contains("looks like an input tensor `x`"), "{err}");
 }

@@ -182,6 +182,7 @@ export const PlaygroundApi = (Base) => class extends Base {
     const name = id ?? modelName(source);
     try {
       await this.ready;
+      this._hideError(); // a refusal of the last network is not this one's
       const picked = Boolean(arch) && source === this._pendingModel;
       if (!picked) offerArchitectures(this, null);
       showProgress(this, 0, false, true);
@@ -194,7 +195,9 @@ export const PlaygroundApi = (Base) => class extends Base {
       if (id) {
         // From the Hub (or the cache): config.json first, so an architecture the engine does not
         // run is refused before the weights are downloaded.
-        const checkArchitecture = async (cfg) => {
+        const checkArchitecture = async (cfg, text) => {
+          // The config as the engine will apply it (a transform it cannot apply is refused now).
+          await this._engine.call('checkConfig', { config: text, name: id });
           const name = cfg?.architecture;
           if (typeof name !== 'string' || arch) return;
           if (!(await this._engine.call('runsArchitecture', { arch: name }))) {

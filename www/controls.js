@@ -20,7 +20,7 @@ export function cardHtml(controls, opacity, t) {
           <input class="file" type="file" accept="image/*" hidden>
           <span class="gallery">${SAMPLES.map((s, i) => `<button data-sample="${i}" title="${t(`sample.${s.file}`)}"><img alt="${t(`sample.${s.file}`)}" crossorigin="anonymous" src="${sampleUrl(s.file)}"></button>`).join('')}</span>
           <button class="open-model" title="${t('open.title')}">${t('open')}</button>
-          <input class="model-file" type="file" accept=".safetensors,.pth,.pt,.bin" hidden>
+          <input class="model-file" type="file" accept=".safetensors,.pth,.pt,.bin,.json" multiple hidden>
           <span class="hint">${t('hint')}</span>
         </div>
         <div class="bar hub-panel" hidden>
@@ -124,7 +124,7 @@ export function bindControls(el) {
   $('.hub-clear').addEventListener('click', () => quietly(clearCache().then(() => showCache(el))));
   $('.model-cancel').addEventListener('click', () => el.cancelModel());
   modelFile.addEventListener('change', () => {
-    if (modelFile.files[0]) quietly(el.loadModel(modelFile.files[0]));
+    if (modelFile.files.length) quietly(openFiles(el, [...modelFile.files]));
     modelFile.value = '';
   });
   $('.arch-pick').addEventListener('change', (e) => {
@@ -157,10 +157,13 @@ export function bindControls(el) {
 // A dropped photo runs; a dropped checkpoint opens (told apart by type and name).
 function bindDrop(el) {
   const card = el.shadowRoot.querySelector('.card');
-  const take = (file) => {
+  const take = (files) => {
+    const file = files[0];
     if (!file) return;
-    if (isPhotoFile(file)) el.removeAttribute('image'); // the user's own photo: no address names it
-    (isPhotoFile(file) ? el.run(file) : el.loadModel(file)).catch(() => {});
+    if (isPhotoFile(file)) {
+      el.removeAttribute('image'); // the user's own photo: no address names it
+      el.run(file).catch(() => {});
+    } else openFiles(el, files).catch(() => {});
   };
   el.addEventListener('dragover', (e) => {
     e.preventDefault();
@@ -170,7 +173,7 @@ function bindDrop(el) {
   el.addEventListener('drop', (e) => {
     e.preventDefault();
     card.classList.remove('drop');
-    take(e.dataTransfer?.files?.[0]);
+    take([...(e.dataTransfer?.files ?? [])]);
   });
   // Paste anywhere on the page goes to the playground the person used last (or the only one).
   const Element = el.constructor;
@@ -208,11 +211,12 @@ function blockChips(el) {
 }
 
 /** What was found, in the element's language: "timm resnet seresnet50, 16 SE blocks, 1000 ImageNet classes". */
-function describe({ family, arch, classes, blocks }, t) {
+function describe({ family, arch, classes, blocks }, t, source = null) {
   const counts = {};
   for (const b of blocks) counts[b.kind] = (counts[b.kind] ?? 0) + 1;
   const kinds = Object.entries(counts).map(([k, n]) => t(n === 1 ? 'found.block' : 'found.blocks', { n, kind: KIND_LABEL[k] ?? k })).join(', ') || t('found.none');
-  const name = family.endsWith(arch) ? family : `${family} ${arch}`;
+  // A network from the Hub by its id (timm/seresnet50.a1_in1k), which says its tag too.
+  const name = source?.startsWith('hf:') ? source.slice(3) : family.endsWith(arch) ? family : `${family} ${arch}`;
   return t(classes === 1000 ? 'found.imagenet' : classes === 1 ? 'found.binary' : 'found', { name, kinds, classes });
 }
 
@@ -284,7 +288,7 @@ export function syncControls(el) {
     }));
   }
   const name = root.querySelector('.network-name');
-  if (name && !busyOpening(el)) name.textContent = network ? describe(el._network.description, el._t) : '';
+  if (name && !busyOpening(el)) name.textContent = network ? describe(el._network.description, el._t, el._network.source) : '';
   show('.bundled', network);
   showNetworkBar(el);
   const backend = root.querySelector('select.backend');
@@ -306,13 +310,28 @@ function showNetworkBar(el) {
   bar.classList.toggle('active', Boolean(el._network) || busyOpening(el) || !pick.hidden);
 }
 
+/** Opens a checkpoint picked or dropped with its config.json beside it (timm's Hub layout: the
+ *  config's transform, class names and architecture apply), or alone. A config.json alone is
+ *  named for what it is. */
+export async function openFiles(el, files) {
+  const isConfig = (f) => /\.json$/i.test(f.name ?? '');
+  const checkpoint = files.find((f) => !isConfig(f));
+  const config = files.find(isConfig);
+  if (!checkpoint) {
+    const e = new Error(`${config?.name ?? 'The file'} is a checkpoint's config.json, not its weights: pick it together with the checkpoint (both files at once).`);
+    el._showError(e);
+    throw e;
+  }
+  return el.loadModel(checkpoint, config ? { config: await config.text() } : {});
+}
+
 /** What the browser keeps of networks opened from the Hub, with their sizes, in the Hub panel. */
 export async function showCache(el) {
   const line = el.shadowRoot.querySelector('.hub-cache');
   if (!line) return;
   const { networks, total } = await cachedNetworks().catch(() => ({ networks: [], total: 0 }));
   line.textContent = networks.length
-    ? el._t('hub.cached', { n: networks.length, size: sizeText(total), names: networks.map((n) => `${n.id.replace(/^timm\//, '')} (${sizeText(n.bytes)})`).join(', ') })
+    ? el._t(networks.length === 1 ? 'hub.cached.one' : 'hub.cached', { n: networks.length, size: sizeText(total), names: networks.map((n) => `${n.id.replace(/^timm\//, '')} (${sizeText(n.bytes)})`).join(', ') })
     : el._t('hub.none');
   el.shadowRoot.querySelector('.hub-clear').hidden = !networks.length;
 }

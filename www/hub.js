@@ -53,7 +53,10 @@ export function fileUrl(hub, id, file) {
   return `${(hub || DEFAULT_HUB).replace(/\/+$/, '')}/${id}/resolve/main/${file}`;
 }
 
+// Sizes as the Hub shows them (decimal megabytes); the page's limit in the binary MB of
+// model-source.js's messages.
 const mb = (n) => `${(n / 2 ** 20).toFixed(n < 10 * 2 ** 20 ? 1 : 0)} MB`;
+const decimalMb = (n) => `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} MB`;
 
 async function openCache() {
   try {
@@ -123,11 +126,11 @@ export async function hubFile(id, file, { hub, signal, onProgress } = {}) {
       : `${id} could not be fetched from ${new URL(url).origin}: the Hub did not answer or did not let this page read the file (CORS). Check your connection; for a mirror, set the hub attribute to its address.`);
   }
   if (response.status === 401 || response.status === 403) {
-    throw new Error(`${id} is gated or private on the Hub (it answered ${response.status}): this page cannot sign in for you. Accept its terms and download ${file} on the Hub, then open the file with Open a network….`);
+    throw new Error(`${id} is gated or private on the Hub (it answered ${response.status}): this page cannot sign in for you. Accept its terms on the Hub, download its model.safetensors and config.json, and open both at once with Open a network… → From a file…`);
   }
   if (response.status === 404) {
     throw new Error(file === 'config.json'
-      ? `${id} is not on the Hub (404): check its name, organisation/model.tag, e.g. timm/mobilenetv3_large_100.ra_in1k.`
+      ? `${id} is not on the Hub at ${new URL(url).origin} (404): check its name, organisation/model.tag, e.g. timm/mobilenetv3_large_100.ra_in1k.`
       : `${id} has no ${file} on the Hub (404): the page opens safetensors checkpoints; pick a timm repository that has one.`);
   }
   if (!response.ok) {
@@ -154,12 +157,13 @@ export async function openFromHub(id, { hub, signal, onProgress, checkArchitectu
   } catch {
     throw new Error(`${id}: its config.json is not JSON; it is not a timm repository the page can open.`);
   }
-  await checkArchitecture?.(parsed);
+  await checkArchitecture?.(parsed, config);
   const { bytes, cached } = await hubFile(id, 'model.safetensors', { hub, signal, onProgress });
   return { bytes: bytes.buffer, config, name: id, cached };
 }
 
-/** What the cache holds: `[{ id, bytes }]`, one entry per repository, and the total. */
+/** What the cache holds: `[{ id, bytes }]`, one entry per repository whose weights are kept (a
+ *  config.json alone, from a download cancelled or refused, opens nothing offline), and the total. */
 export async function cachedNetworks() {
   const cache = await openCache();
   if (!cache) return { networks: [], total: 0 };
@@ -169,9 +173,11 @@ export async function cachedNetworks() {
     if (!m) continue;
     const response = await cache.match(request);
     const size = Number(response?.headers.get('content-length')) || 0;
-    byId.set(m[2], (byId.get(m[2]) ?? 0) + size);
+    const entry = byId.get(m[2]) ?? { bytes: 0, weights: false };
+    byId.set(m[2], { bytes: entry.bytes + size, weights: entry.weights || m[3] === 'model.safetensors' });
   }
-  const networks = [...byId].map(([id, bytes]) => ({ id, bytes })).sort((a, b) => a.id.localeCompare(b.id));
+  const shown = (id) => id.replace(/^timm\//, '');
+  const networks = [...byId].filter(([, e]) => e.weights).map(([id, e]) => ({ id, bytes: e.bytes })).sort((a, b) => shown(a.id).localeCompare(shown(b.id)));
   return { networks, total: networks.reduce((s, n) => s + n.bytes, 0) };
 }
 
@@ -186,5 +192,5 @@ export async function clearCache(id = null) {
   for (const request of (await cache?.keys()) ?? []) if (request.url.includes(`/${id}/resolve/`)) await cache.delete(request);
 }
 
-/** A size in the page's words. */
-export const sizeText = mb;
+/** A download's size in the page's words (decimal MB, as the Hub shows sizes). */
+export const sizeText = decimalMb;

@@ -73,8 +73,12 @@ function sigmoidText(p) {
 }
 
 function topList(top, title, head = 'softmax', named = (n) => n) {
-  const value = (p) => (head === 'sigmoid' ? sigmoidText(p) : pct(p));
-  return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(named(t.name))}</b> ${value(t.probability)}</li>`).join('')}</ol>`;
+  // A one-logit head says the probability of its positive class, whichever way it leans:
+  // P(positive) = 0.08, not "positive" as if it were the answer.
+  if (head === 'sigmoid') {
+    return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li>P(${escapeHtml(named(t.name))}) = <b>${sigmoidText(t.probability).replace(/^P = /, '')}</b></li>`).join('')}</ol>`;
+  }
+  return `<ol class="top5" title="${escapeHtml(title)}">${top.map((t) => `<li><b>${escapeHtml(named(t.name))}</b> ${pct(t.probability)}</li>`).join('')}</ol>`;
 }
 
 /** The bundled blocks not in `on`, by their labels, in the network's order. */
@@ -91,7 +95,9 @@ function offWords(off, t) {
  * An opened network's top-5 (HTML): with every block on, and, where blocks are off, with them off
  * beside it and the change in the first class's probability ("without layer4: tabby 62 % → 12 %").
  */
-export function networkPredictionLine({ full, prediction, change, off, head }, t) {
+export function networkPredictionLine({ full, prediction, change, off, head, non_finite: nonFinite }, t) {
+  // NaN logits (a diverged checkpoint): said, with where the NaN is, instead of a ranking of NaNs.
+  if (nonFinite) return `<span class="non-finite" role="status">${escapeHtml(t.message(nonFinite))}</span>`;
   if (!off.length) return `<span>${t('prediction')}</span>${topList(full, t('prediction.on.title'), head, t.named)}`;
   const words = offWords(off, t);
   const [from, to] = head === 'sigmoid' ? [sigmoidText(change.full), sigmoidText(change.off)] : pair(change.full, change.off);

@@ -83,5 +83,6 @@ input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: m
 .top5 li:first-child { font-size: 14px; }
 .prediction .row { flex-basis: 100%; display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 10px; }
 .prediction .row > .muted { min-width: 120px; }
+.prediction .non-finite { color: #9b1c1c; }
 .prediction .change { flex-basis: 100%; color: #44444d; font-size: 13px; }
 `;

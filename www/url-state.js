@@ -26,6 +26,9 @@ export function toFragment(el) {
  *  the fragment in step with it. */
 export function keepInAddress(el) {
   const given = { ...fromFragment(location.search.replace(/^\?/, '')), ...fromFragment(location.hash) };
+  // A link to a network without a view opens on the element's default for it (the network view),
+  // not on the page's own default view.
+  if (given.model && !given.view) el.removeAttribute('view');
   for (const [k, v] of Object.entries(given)) el.setAttribute(k, v);
   const write = () => {
     const fragment = toFragment(el);

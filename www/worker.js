@@ -162,13 +162,23 @@ const ops = {
     try {
       return engine.openNetwork(new Uint8Array(bytes), name, arch ?? '', labels ?? '', config ?? '');
     } catch (e) {
-      if (e instanceof WebAssembly.RuntimeError) {
+      // A trap: memory that ran out, or a panic (`unreachable`), a bug of the engine's. Either
+      // way the worker restarts; the message says which, and what was being done.
+      if (e instanceof WebAssembly.RuntimeError && !/unreachable/i.test(e.message)) {
         throw new OutOfMemory(`${name} did not fit in this tab's memory for the engine (${(bytes.byteLength / 2 ** 20).toFixed(0)} MB of weights). Close other tabs and try again, or use a smaller network; the command line (attention-playground net) has no such limit.`);
+      }
+      if (e instanceof WebAssembly.RuntimeError) {
+        throw new OutOfMemory(`the engine stopped on an internal error while opening ${name} (${e.message}): a bug, not your file's fault; it restarts. Please report it with the file.`);
       }
       throw e;
     }
   },
-  // Whether the engine runs a config.json's architecture, asked before its weights download.
+  // A config.json checked, and whether the engine runs its architecture, before the weights download.
+  async checkConfig({ config, name }) {
+    await load();
+    wasm.Playground.checkConfig(config, name);
+    return true;
+  },
   async runsArchitecture({ arch }) {
     await load();
     return wasm.Playground.runsArchitecture(arch);
@@ -222,7 +232,7 @@ class OutOfMemory extends Error {}
 self.onmessage = async ({ data: { id, op, ...args } }) => {
   try {
     if (!ops[op]) throw new Error(`unknown operation ${op}`);
-    if (!['init', 'decode', 'runsArchitecture', 'supportedArchitectures'].includes(op) && !engine) throw new Error('the engine is not started');
+    if (!['init', 'decode', 'checkConfig', 'runsArchitecture', 'supportedArchitectures'].includes(op) && !engine) throw new Error('the engine is not started');
     const value = await ops[op](args);
     self.postMessage({ id, ok: true, value }, transferables(value));
   } catch (e) {

@@ -32,6 +32,37 @@ pub struct StateDict {
     shapes: BTreeMap<String, Vec<usize>>,
     /// The tensors not taken yet.
     tensors: RefCell<BTreeMap<String, Tensor>>,
+    /// The first tensor (in name order) that holds a NaN or an infinity, checked at load.
+    non_finite: Option<NonFinite>,
+}
+
+/// A value of a checkpoint that is not finite: the weights of a diverged run. The engine computes
+/// with it as PyTorch does (NaN propagates to the logits), and says where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NonFinite {
+    /// The tensor's key in the state dict.
+    pub key: String,
+    /// The flat index of its first non-finite value.
+    pub index: usize,
+    /// That value: NaN, inf or -inf.
+    pub value: f32,
+}
+
+/// What to say instead of a prediction when `logits` hold a NaN or an infinity: the first such
+/// logit and, where the load found one (`source`), the checkpoint's tensor that holds it. None for
+/// finite logits.
+pub fn non_finite_logits(logits: &[f32], source: Option<&NonFinite>) -> Option<String> {
+    let bad = logits.iter().find(|v| !v.is_finite())?;
+    Some(match source {
+        Some(source) => format!("the logits hold {bad}, as PyTorch's do for these weights: {source}"),
+        None => format!("the logits hold {bad}: a layer overflowed float32 on this input"),
+    })
+}
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the checkpoint's `{}` holds {} at index {}", self.key, self.value, self.index)
+    }
 }
 
 impl StateDict {
@@ -140,7 +171,16 @@ impl StateDict {
             tensors = tensors.into_iter().map(|(k, t)| (k[wrapper.len()..].to_string(), t)).collect();
         }
         let shapes = tensors.iter().map(|(k, t)| (k.clone(), t.shape().to_vec())).collect();
-        Self { shapes, tensors: RefCell::new(tensors) }
+        let non_finite = tensors.iter().find_map(|(key, t)| {
+            let index = t.data().iter().position(|v| !v.is_finite())?;
+            Some(NonFinite { key: key.clone(), index, value: t.data()[index] })
+        });
+        Self { shapes, tensors: RefCell::new(tensors), non_finite }
+    }
+
+    /// The first tensor (in name order) holding a NaN or an infinity, if any.
+    pub fn non_finite(&self) -> Option<&NonFinite> {
+        self.non_finite.as_ref()
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -154,6 +194,18 @@ impl StateDict {
     /// The shape of `key`, taken or not.
     pub fn shape(&self, key: &str) -> Result<&[usize]> {
         self.shapes.get(key).map(Vec::as_slice).ok_or_else(|| missing(key))
+    }
+
+    /// Axis `axis` of `key`'s shape, which must have rank `rank`: a tensor of another rank (a
+    /// damaged or foreign checkpoint) is refused by name instead of indexed.
+    pub fn dim(&self, key: &str, rank: usize, axis: usize) -> Result<usize> {
+        let shape = self.shape(key)?;
+        match shape.get(axis) {
+            Some(&d) if shape.len() == rank => Ok(d),
+            _ => {
+                Err(Error::WrongShape { key: key.to_string(), expected: format!("a tensor of rank {rank}"), found: Shape(shape.to_vec()) })
+            }
+        }
     }
 
     /// `key`'s tensor, taken out (a builder takes each key once).
@@ -230,6 +282,8 @@ pub fn describe(dict: &StateDict) -> &'static str {
         "a timm ConvNeXt, ByobNet (gcresnet50t, the *_ts networks) or another stage-based network"
     } else if any("layer1.") && (has("conv1.weight") || has("conv1.0.weight")) {
         "a ResNet"
+    } else if dict.keys().eq(["x"]) {
+        "an input tensor `x` (a file for `apply` or `net --input`), not a network's weights"
     } else if dict.keys().count() <= 16 && dict.keys().all(|k| !k.contains("layer") && !k.contains("blocks") && !k.contains("features")) {
         "the weights of one attention block, not a whole network (they go to a block of the bundled network: \
             Own weights… in the page, --weights in render)"

@@ -31,7 +31,7 @@ impl CheckpointConfig {
     /// `input_size`, an interpolation other than bilinear or bicubic, a mean or std that is not
     /// three numbers): each named with the field and what the engine takes.
     pub fn parse(text: &str, file: &str) -> Result<Self> {
-        let bad = |reason: String| Error::BadConfig { file: file.to_string(), reason };
+        let bad = |reason: String| Error::BadConfig { file: file.to_string(), reason: format!("the checkpoint's config: {reason}") };
         let root: Value = serde_json::from_str(text).map_err(|e| bad(format!("is not JSON ({e})")))?;
         let Value::Object(root) = root else {
             return Err(bad("is not a JSON object such as timm's config.json".into()));
@@ -96,9 +96,7 @@ fn transform(cfg: &serde_json::Map<String, Value>, bad: &dyn Fn(String) -> Error
         match dims.as_slice() {
             [3, h, w] if h == w && *h > 0 => t.input_size = *h as usize,
             [3, h, w] if *h > 0 && *w > 0 => {
-                return Err(bad(format!(
-                    "`pretrained_cfg.input_size` is {h} x {w}: the engine evaluates square inputs only; give --input-size to choose one side"
-                )));
+                return Err(bad(format!("`pretrained_cfg.input_size` is {h} x {w}: the engine evaluates square inputs only")));
             }
             _ => return Err(bad(format!("`pretrained_cfg.input_size` is {size}, not [3, H, W] of an RGB network"))),
         }

@@ -12,7 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::{Playground, js_error, now_ms, to_js};
 use crate::error::Error;
 use crate::model::report::{self as model_report, Value};
-use crate::net::checkpoint::StateDict;
+use crate::net::checkpoint::{NonFinite, StateDict, non_finite_logits};
 use crate::net::config::CheckpointConfig;
 use crate::net::preprocess::{Preprocess, is_sigmoid_head, probabilities, top_k};
 use crate::net::report::{self, object};
@@ -24,6 +24,8 @@ pub(super) struct Open {
     session: Session,
     names: Vec<String>,
     transform: Preprocess,
+    /// The checkpoint's first NaN or infinite value, found at load.
+    non_finite: Option<NonFinite>,
 }
 
 /// The page's words for an error of the library: the CLI's options named as the element's
@@ -35,7 +37,7 @@ fn page_text(e: &Error) -> String {
             text = format!("{option}: {rest}");
         }
     }
-    for prefix in ["option --model: ", "option model: "] {
+    for prefix in ["option --model: ", "option model: ", "option --config: "] {
         if let Some(rest) = text.strip_prefix(prefix) {
             text = rest.to_string();
         }
@@ -82,9 +84,9 @@ impl Playground {
             .map_err(page_error)?;
         let dict = StateDict::read(&bytes, &name).map_err(page_error)?;
         drop(bytes);
+        let non_finite = dict.non_finite().cloned();
         let arch = Some(arch.trim()).filter(|a| !a.is_empty());
-        let config_arch = config.as_ref().and_then(|c| c.architecture.as_deref());
-        let net = families::build_with_config(&dict, arch, config_arch).map_err(|e| js_error(format!("{name}: {}", page_text(&e))))?;
+        let net = families::build_with_config(&dict, arch, config.as_ref()).map_err(|e| js_error(format!("{name}: {}", page_text(&e))))?;
         drop(dict);
         let config_labels = config.as_ref().and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
         let labels = Some(labels.as_str()).filter(|l| !l.trim().is_empty()).or(config_labels.as_deref());
@@ -95,8 +97,16 @@ impl Playground {
             fields.push(("input".into(), report::input(&transform)));
         }
         let description = to_js(&description);
-        self.state.network.replace(Some(Open { session: Session::new(net), names, transform }));
+        self.state.network.replace(Some(Open { session: Session::new(net), names, transform, non_finite }));
         Ok(description)
+    }
+
+    /// Checks `config`, the text of a checkpoint's `config.json` (timm's Hub format), as
+    /// [`Playground::open_network`] will apply it: the page asks before it downloads the weights.
+    /// Errors: the config's problem in one line, naming the field.
+    #[wasm_bindgen(js_name = checkConfig)]
+    pub fn check_config(config: String, name: String) -> Result<(), JsValue> {
+        CheckpointConfig::parse(&config, &format!("config.json of {name}")).map(drop).map_err(page_error)
     }
 
     /// Whether the engine runs timm's (or torchvision's `torchvision.NAME`) architecture `arch`:
@@ -283,6 +293,12 @@ async fn run(
         ("kernels", Value::Text(backend.cpu_kernels().name().into())),
     ];
     fields.push(("ran_on", Value::Text(shown.run.ran_on().to_string())));
+    // NaN logits (a diverged checkpoint) come with what to say instead of a prediction.
+    let said = non_finite_logits(full.run.logits.data(), open.non_finite.as_ref())
+        .or_else(|| non_finite_logits(shown.run.logits.data(), open.non_finite.as_ref()));
+    if let Some(said) = said {
+        fields.push(("non_finite", Value::Text(said)));
+    }
     Ok(to_js(&object(fields)))
 }
 

@@ -34,7 +34,13 @@ let browser;
 before(async () => {
   server = await serve({ '/': join(ROOT, 'dist'), '/pages/': join(ROOT, 'tests/browser/pages'), '/hubfix/': HUB }, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
-  hub = await startHub({ 'timm/convnext_atto.test/config.json': Buffer.from(JSON.stringify({ architecture: 'convnext_atto', num_classes: 3, pretrained_cfg: {} })) });
+  const seresnet = await readFile(join(HUB, 'timm/seresnet50.tiny_test/model.safetensors'));
+  hub = await startHub({
+    'timm/convnext_atto.test/config.json': Buffer.from(JSON.stringify({ architecture: 'convnext_atto', num_classes: 3, pretrained_cfg: {} })),
+    // A transform the engine cannot apply: refused before the weights download.
+    'timm/lanczos.test/config.json': Buffer.from(JSON.stringify({ architecture: 'seresnet50', num_classes: 7, pretrained_cfg: { interpolation: 'lanczos' } })),
+    'timm/lanczos.test/model.safetensors': seresnet,
+  });
   browser = await launch();
   await mkdir(SHOTS, { recursive: true });
 });
@@ -105,7 +111,7 @@ describe('networks from the Hub', () => {
       if (expected.logits.length === 1) {
         const p = 1 / (1 + Math.exp(-result.full_logits[0]));
         assert.equal(result.head, 'sigmoid');
-        assert.match(line, new RegExp(`P = ${p.toFixed(4)}`), `${id}: a one-logit head reads as a sigmoid: ${line}`);
+        assert.match(line, new RegExp(`P\\(positive\\) = ${p.toFixed(4)}`), `${id}: a one-logit head reads as a sigmoid: ${line}`);
         assert.doesNotMatch(line, /100 %/);
       } else {
         assert.equal(result.head, 'softmax');
@@ -171,16 +177,20 @@ describe('networks from the Hub', () => {
     const gated = await failure(page, 'hf:gated/private-net.v1');
     assert.match(gated.message, /gated\/private-net\.v1 is gated or private on the Hub \(it answered 401\).*download/);
     const missing = await failure(page, 'hf:timm/no_such_model.x');
-    assert.match(missing.message, /timm\/no_such_model\.x is not on the Hub \(404\): check its name/);
+    assert.match(missing.message, /timm\/no_such_model\.x is not on the Hub at http:\/\/127\.0\.0\.1:\d+ \(404\): check its name/);
     const unsupported = await failure(page, 'hf:timm/convnext_atto.test');
     assert.match(unsupported.message, /is a convnext_atto, which this engine does not run yet; it runs timm's ResNet family/);
     const asked = hub.requests.slice(before).map((r) => r.path);
-    assert.ok(!asked.some((p) => p.includes('convnext_atto.test/resolve/main/model.safetensors')), `weights asked for: ${asked}`);
+    for (const refused of ['convnext_atto.test', 'lanczos.test']) {
+      assert.ok(!asked.some((p) => p.includes(`${refused}/resolve/main/model.safetensors`)), `weights asked for: ${asked}`);
+    }
+    const lanczos = await failure(page, 'hf:timm/lanczos.test');
+    assert.match(lanczos.message, /^config\.json of timm\/lanczos\.test: the checkpoint's config: `pretrained_cfg\.interpolation` is `lanczos`: the engine resizes with bilinear or bicubic$/);
     const huge = await failure(page, `hf:huge/${Object.keys(EXPECTED)[0].split('/')[1]}`);
     assert.match(huge.message, /model\.safetensors is 3072 MB; the page reads networks up to 1024 MB/);
     const bad = await failure(page, 'hf:not an id');
     assert.match(bad.message, /is not a Hub model id: give it as organisation\/name/);
-    for (const f of [gated, missing, unsupported, huge, bad]) assert.equal(f.shown, f.message, 'shown in the element');
+    for (const f of [gated, missing, unsupported, lanczos, huge, bad]) assert.equal(f.shown, f.message, 'shown in the element');
     // Still working: a real one opens after them.
     const { result } = await openAndRun(page, Object.keys(EXPECTED)[0]);
     assert.ok(result.full_logits.length > 0);
@@ -188,7 +198,7 @@ describe('networks from the Hub', () => {
     const untranslated = await page.evaluate(async ({ messages, origin }) => {
       const { translateMessage } = await import(`${origin}/messages.js`);
       return messages.filter((m) => translateMessage(m) === null);
-    }, { messages: [gated, missing, unsupported, huge, bad].map((f) => f.message), origin });
+    }, { messages: [gated, missing, unsupported, lanczos, huge, bad].map((f) => f.message), origin });
     assert.deepEqual(untranslated, []);
     assert.deepEqual(problems, []);
     await context.close();
@@ -209,11 +219,16 @@ describe('networks from the Hub', () => {
       cancel.click();
       const settled = await opening;
       const keys = (await (await caches.open('attention-playground-hub-v1')).keys()).map((r) => r.url);
-      return { shown, settled, keys, bar: el.shadowRoot.querySelector('.model-progress').hidden, network: Boolean(el._network), message: el.shadowRoot.querySelector('.message').hidden };
+      // The panel lists no network for it: its config.json alone opens nothing offline.
+      el.shadowRoot.querySelector('.open-model').click();
+      await new Promise((r) => setTimeout(r, 300));
+      const kept = el.shadowRoot.querySelector('.hub-cache').textContent;
+      return { shown, settled, keys, kept, bar: el.shadowRoot.querySelector('.model-progress').hidden, network: Boolean(el._network), message: el.shadowRoot.querySelector('.message').hidden };
     }, id);
     assert.ok(outcome.shown, 'the Cancel button shows while the weights download');
     assert.equal(outcome.settled, 'AbortError');
     assert.ok(!outcome.keys.some((k) => k.includes('model.safetensors')), `kept: ${outcome.keys}`);
+    assert.doesNotMatch(outcome.kept, /slow/, `the kept list: ${outcome.kept}`);
     assert.ok(outcome.bar, 'the progress bar goes');
     assert.ok(!outcome.network);
     assert.ok(outcome.message, 'a cancel is no error');
@@ -245,6 +260,16 @@ describe('networks from the Hub', () => {
       return location.hash;
     }, id);
     assert.match(decodeURIComponent(address), new RegExp(`model=hf:${id.replace(/\./g, '\\.')}`));
+    // A link naming the network alone (the page's own default view is another) opens on the
+    // network view.
+    const bare = await context.newPage();
+    await bare.goto(`${origin}/#model=${encodeURIComponent(`hf:${id}`)}&hub=${encodeURIComponent(hub.origin)}`);
+    const bareView = await bare.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      for (let i = 0; i < 200 && !el._network; i++) await new Promise((r) => setTimeout(r, 50));
+      return el.view;
+    });
+    assert.equal(bareView, 'network');
     // The link opens it again.
     const reopened = await context.newPage();
     await reopened.goto(`${origin}/${address}`);
@@ -275,6 +300,25 @@ describe('networks from the Hub', () => {
       assert.equal(result.description.input.crop_mode, 'squash', `${file}: the config's transform`);
       assertClose(result.full_logits, expected.photo.logits, TIMM_TOLERANCE, `${file} logits`);
     }
+    // Through the page: "From a file…" with the checkpoint and its config.json picked together;
+    // a config.json alone is named for what it is.
+    await page.evaluate(() => document.querySelector('attention-playground').shadowRoot.querySelector('.open-model').click());
+    const input = page.locator('attention-playground').locator('.model-file');
+    await input.setInputFiles([join(HUB, 'train_step/model.pth'), join(HUB, 'train_step/config.json')]);
+    const picked = await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      for (let i = 0; i < 200 && el._network?.name !== 'model.pth'; i++) await new Promise((r) => setTimeout(r, 50));
+      return { name: el._network?.name, input: el._network?.description.input };
+    });
+    assert.equal(picked.name, 'model.pth');
+    assert.equal(picked.input.crop_mode, 'squash', 'the config picked beside it applies');
+    await input.setInputFiles([join(HUB, 'train_step/config.json')]);
+    const alone = await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      await new Promise((r) => setTimeout(r, 300));
+      return el.shadowRoot.querySelector('.message').textContent;
+    });
+    assert.match(alone, /config\.json is a checkpoint's config\.json, not its weights: pick it together with the checkpoint/);
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -10,6 +10,7 @@ pub mod torchvision;
 
 use super::Net;
 use super::checkpoint::{StateDict, describe};
+use super::config::CheckpointConfig;
 use super::layers::{Activation, Conv2d, Linear, Padding, WeightId};
 use super::{Attention, AttentionLayer};
 use crate::error::{Error, Result, Shape};
@@ -27,34 +28,68 @@ pub fn runs(arch: &str) -> bool {
     arch == scenes::FAMILY || resnet::takes(arch) || efficientnet::takes(arch) || regnet::takes(arch) || torchvision::takes(arch)
 }
 
-/// Builds the network of `dict`: as `arch` when the user names one; else as `config_arch`, the
-/// name a checkpoint's `config.json` gives ([`crate::net::config`]), where the engine runs it;
-/// else from the keys. A config's name the engine does not run is named in the refusal.
-pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config_arch: Option<&str>) -> Result<Net> {
-    match (arch, config_arch) {
-        (Some(_), _) | (None, None) => build(dict, arch),
-        // A name of a family the engine runs, on keys of another kind (timm's ByobNet
-        // `gcresnet50t` is no timm.models.resnet ResNet): the refusal says what it looks like.
+/// Builds the network of `dict`: as `arch` when the user names one; else as the architecture
+/// the checkpoint's `config.json` names ([`crate::net::config`]), which must be one the engine
+/// runs and must fit the weights; else from the keys. A config whose architecture, class count or
+/// attention does not fit the weights is refused by name: they are not the same network.
+pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config: Option<&CheckpointConfig>) -> Result<Net> {
+    let named = config.and_then(|c| c.architecture.as_deref());
+    let net = match (arch, named) {
+        (Some(_), _) | (None, None) => build(dict, arch)?,
         (None, Some(name)) if runs(name) => build(dict, Some(name)).map_err(|e| {
             let looks = describe(dict);
-            if ["a ResNet", "a timm RegNet", "a timm EfficientNet or MobileNetV3", "a torchvision MobileNet, EfficientNet or VGG"]
-                .contains(&looks)
-            {
-                e
-            } else {
-                not_run(name, looks)
-            }
-        }),
-        (None, Some(name)) => build(dict, None).map_err(|_| not_run(name, describe(dict))),
+            if KNOWN_FAMILIES.contains(&looks) { e } else { not_its_weights(name, looks) }
+        })?,
+        (None, Some(name)) => {
+            return Err(match build(dict, None) {
+                Ok(_) => not_its_weights(name, describe(dict)),
+                Err(_) => not_run(name, describe(dict)),
+            });
+        }
+    };
+    if let Some(config) = config {
+        let mismatch = |reason: String| Error::BadOption { option: "--config", reason };
+        if let Some(n) = config.num_classes
+            && n != net.classes
+        {
+            return Err(mismatch(format!(
+                "its config.json says {n} classes, but the checkpoint's head has {}: they are not the same network's",
+                net.classes
+            )));
+        }
+        // timm's ResNet names say their attention: a name whose blocks are not the weights' is
+        // another network's config.
+        if arch.is_none()
+            && let Some(name) = named
+            && let Some(expected) = resnet::attention_of(name)
+            && !net.attention_blocks().iter().any(|b| b.kind.contains(expected))
+        {
+            let found = crate::net::report::block_counts(&net.attention_blocks());
+            return Err(mismatch(format!(
+                "its config.json names {name}, a network with {expected} blocks, but the checkpoint holds {found}: they are not the same network's"
+            )));
+        }
     }
+    Ok(net)
 }
+
+/// What [`describe`] says of the families the engine builds.
+const KNOWN_FAMILIES: [&str; 4] =
+    ["a ResNet", "a timm RegNet", "a timm EfficientNet or MobileNetV3", "a torchvision MobileNet, EfficientNet or VGG"];
 
 fn not_run(name: &str, looks: &str) -> Error {
     Error::BadOption {
-        option: "--arch",
+        option: "--config",
         reason: format!(
             "its config.json names the architecture {name}, which this engine does not run yet (the checkpoint looks like {looks}); supported: {SUPPORTED}"
         ),
+    }
+}
+
+fn not_its_weights(name: &str, looks: &str) -> Error {
+    Error::BadOption {
+        option: "--config",
+        reason: format!("its config.json names the architecture {name}, but the checkpoint looks like {looks}: not that network's weights"),
     }
 }
 
@@ -147,8 +182,7 @@ pub(crate) fn channel_gate(
         .iter()
         .map(|name| {
             let key = format!("{path}.{name}.weight");
-            let shape = dict.shape(&key)?.to_vec();
-            let (out, inputs) = (shape[0], shape.get(1).copied().unwrap_or(0));
+            let (out, inputs) = (dict.dim(&key, 4, 0)?, dict.dim(&key, 4, 1)?);
             Ok(Linear {
                 id: WeightId::fresh(),
                 weight: dict.take_shaped(&key, &[out, inputs, 1, 1])?,

@@ -32,18 +32,32 @@ use crate::net::{Attention, AttentionLayer, Net, Node};
 /// Whether `arch` names a model of this family.
 pub fn takes(arch: &str) -> bool {
     let name = arch.strip_prefix("timm.").unwrap_or(arch);
-    ["resnet", "seresnet", "seresnext", "resnext", "ecaresnet", "cecaresnet", "gcresnet", "gcresnext", "resnetblur"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    // timm's gcresnet* and the *_ts networks (seresnet33ts, eca_resnext26ts) are ByobNets
+    // (byobnet.py), whose keys are another layout.
+    ["resnet", "seresnet", "seresnext", "resnext", "ecaresnet", "cecaresnet", "resnetblur"].iter().any(|p| name.starts_with(p))
+        && !name.ends_with("ts")
         || name.starts_with("torchvision.resnet")
         || name.starts_with("torchvision.resnext")
+}
+
+/// The attention kind a timm ResNet-family name says its blocks are (`se` for seresnet50 and
+/// seresnext26d_32x4d, `eca` for ecaresnet50d and cecaresnet50t); None where the name says none.
+pub fn attention_of(arch: &str) -> Option<&'static str> {
+    let name = arch.strip_prefix("timm.").unwrap_or(arch);
+    if name.starts_with("seresne") {
+        Some("se")
+    } else if name.starts_with("ecaresnet") || name.starts_with("cecaresnet") {
+        Some("eca")
+    } else {
+        None
+    }
 }
 
 /// Builds the network; `arch` names it in the result (and picks CECA's circular padding).
 pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     let circular_eca = arch.contains("ceca");
     let mut nodes = stem(dict)?;
-    let mut channels = dict.shape("bn1.weight")?[0];
+    let mut channels = dict.dim("bn1.weight", 1, 0)?;
     let mut depths = Vec::new();
     for stage in 1..=4 {
         let prefix = format!("layer{stage}");
@@ -116,7 +130,7 @@ fn same(k: usize) -> Padding {
 }
 
 fn kernel(dict: &StateDict, key: &str) -> Result<usize> {
-    Ok(dict.shape(key)?[2])
+    dict.dim(key, 4, 2)
 }
 
 fn stem(dict: &StateDict) -> Result<Vec<Node>> {
@@ -144,8 +158,8 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize, circular_
     let mut body = Vec::new();
     let bottleneck = dict.contains(&key("conv3.weight"));
     let out = if bottleneck {
-        let width = dict.shape(&key("conv1.weight"))?[0];
-        let per_group = dict.shape(&key("conv2.weight"))?[1];
+        let width = dict.dim(&key("conv1.weight"), 4, 0)?;
+        let per_group = dict.dim(&key("conv2.weight"), 4, 1)?;
         let groups = if per_group > 0 && width % per_group == 0 { width / per_group } else { 0 };
         body.push(Node::Conv(conv_bn(dict, &key("conv1"), &key("bn1"), 1, 1, Padding::Explicit(0, 0))?));
         body.push(Node::Act(Activation::Relu));
