@@ -46,7 +46,8 @@ pub enum Error {
     #[error("{inner} (the weights were read with the names of {convention})")]
     Ported { convention: &'static str, inner: Box<Error> },
 
-    /// A checkpoint's `config.json` that cannot be applied ([`crate::net::config`]).
+    /// A checkpoint's `config.json` that cannot be applied ([`crate::net::config`]); natively
+    /// `--config none` sets it aside.
     #[error("{file}: {reason}")]
     BadConfig { file: String, reason: String },
 

@@ -30,7 +30,8 @@ pub struct NetArgs {
     /// The checkpoint's config.json as timm writes it for the Hugging Face Hub: its architecture,
     /// class names (label_names) and evaluation transform (pretrained_cfg: input_size, crop_pct,
     /// crop_mode, interpolation, mean, std). Default: config.json beside the checkpoint, if there
-    /// is one. --arch, --labels and the transform's options override what it says
+    /// is one; `--config none` reads none. --arch, --labels and the transform's options override
+    /// what it says
     #[arg(long, value_name = "CONFIG.json")]
     config: Option<PathBuf>,
     /// Safetensors file holding `x`, float32 (N, 3, H, W), preprocessed as the network expects

@@ -222,3 +222,27 @@ fn a_config_that_does_not_fit_the_weights_is_refused_by_name() {
     let err = families::build_with_config(&x, None, Some(&config(r#"{"architecture": "seresnet50"}"#))).err().unwrap().to_string();
     assert!(err.contains("looks like an input tensor `x`"), "{err}");
 }
+
+/// A config.json beside the checkpoint that cannot be applied names itself and the way around it;
+/// `--config none` sets it aside.
+#[test]
+fn a_bad_config_beside_the_checkpoint_can_be_set_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(hub().join("timm/resnet18.one_logit_test/model.safetensors"), tmp.path().join("model.safetensors")).unwrap();
+    std::fs::write(tmp.path().join("config.json"), r#"{"architecture": "resnet18", "pretrained_cfg": {"input_size": [3, 96, 128]}}"#)
+        .unwrap();
+    let model = tmp.path().join("model.safetensors");
+    let photo = hub().join("photo.png");
+    let args = |extra: &[&str]| {
+        let mut a = vec!["net", "--model", model.to_str().unwrap(), "--image", photo.to_str().unwrap(), "--backend", "cpu"];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let (ok, _, err) = cli(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !ok && err.contains("96 x 128: the engine evaluates square inputs only (found beside the checkpoint; `--config none` reads none)"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&args(&["--config", "none"]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok && out.starts_with("P(positive) = "), "{out}{err}");
+}

@@ -78,12 +78,22 @@ impl CheckpointConfig {
     /// beside the checkpoint (as a Hub repository or `save_for_hf` lays them out), else none.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn for_checkpoint(model: &std::path::Path, explicit: Option<&std::path::Path>) -> Result<Option<Self>> {
+        // `--config none`: no config, not even the one beside the checkpoint.
+        if explicit.is_some_and(|p| p.as_os_str() == "none") {
+            return Ok(None);
+        }
         let beside = model.parent().map(|dir| dir.join("config.json")).filter(|p| p.is_file());
         let Some(path) = explicit.map(std::path::Path::to_path_buf).or(beside) else { return Ok(None) };
         let file = path.display().to_string();
         let text =
             std::fs::read_to_string(&path).map_err(|e| Error::BadConfig { file: file.clone(), reason: format!("cannot be read ({e})") })?;
-        Self::parse(&text, &file).map(Some)
+        Self::parse(&text, &file).map(Some).map_err(|e| match e {
+            // Found by itself: say how to run without it.
+            Error::BadConfig { file, reason } if explicit.is_none() => {
+                Error::BadConfig { file, reason: format!("{reason} (found beside the checkpoint; `--config none` reads none)") }
+            }
+            other => other,
+        })
     }
 }
 

@@ -62,7 +62,7 @@ pub struct RenderArgs {
     arch: Option<String>,
     /// With --model: the checkpoint's config.json as timm writes it for the Hub (architecture,
     /// label_names, pretrained_cfg), as `net --config` reads it; default: config.json beside the
-    /// checkpoint, if there is one
+    /// checkpoint, if there is one; `--config none` reads none
     #[arg(long, value_name = "CONFIG.json", help_heading = "Whole networks")]
     config: Option<PathBuf>,
     /// With --model: blocks to switch off for the second prediction in result.json: paths
