@@ -20,18 +20,11 @@ fn nets() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nets")
 }
 
+mod common;
+
 /// `(case name, arch)` of every fixture network.
 fn cases() -> Vec<(String, String)> {
-    let list: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(nets().join("cases.json")).unwrap()).unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let name = c["name"].as_str().unwrap().to_string();
-            let arch = if name.contains("ceca") { "cecaresnet50".to_string() } else { c["arch"].as_str().unwrap().to_string() };
-            (name, arch)
-        })
-        .collect()
+    common::net_cases().into_iter().map(|(c, arch)| (c["name"].as_str().unwrap().to_string(), arch)).collect()
 }
 
 fn tensor(shape: Vec<usize>, data: Vec<f32>) -> Tensor {

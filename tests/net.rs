@@ -5,6 +5,8 @@
 //! on the GPU (Mesa's lavapipe).
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,21 +34,13 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(fixtures().join("cases.json")).unwrap();
-    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let name = c["name"].as_str().unwrap().to_string();
-            // CECA has ECA's keys: the architecture's name tells them apart.
-            let arch = if name.contains("ceca") { "cecaresnet50".to_string() } else { c["arch"].as_str().unwrap().to_string() };
-            Case {
-                name,
-                arch,
-                family: c["family"].as_str().unwrap().to_string(),
-                off: c["off"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect(),
-            }
+    common::net_cases()
+        .into_iter()
+        .map(|(c, arch)| Case {
+            name: c["name"].as_str().unwrap().to_string(),
+            arch,
+            family: c["family"].as_str().unwrap().to_string(),
+            off: c["off"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect(),
         })
         .collect()
 }

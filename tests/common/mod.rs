@@ -228,3 +228,23 @@ pub fn check_cases_on_cpu(cases: &[GoldenCase], kernels: attention_playground::s
     }
     failures
 }
+
+/// The whole-network fixtures of tests/fixtures/nets/ (`cases.json`, written by
+/// tools/make_golden_nets.py): each case's entry and the architecture to build it as. CECA has
+/// ECA's keys, so the case's name tells them apart.
+pub fn net_cases() -> Vec<(serde_json::Value, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nets/cases.json");
+    let list: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let arch = if c["name"].as_str().unwrap().contains("ceca") {
+                "cecaresnet50".to_string()
+            } else {
+                c["arch"].as_str().unwrap().to_string()
+            };
+            (c.clone(), arch)
+        })
+        .collect()
+}
