@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use attention_playground::net::checkpoint::{NonFinite, StateDict, non_finite_logits};
-use attention_playground::net::config::CheckpointConfig;
+use attention_playground::net::config::{CheckpointConfig, beside_hint};
 use attention_playground::net::preprocess::{CropMode, Interpolation, Preprocess, is_sigmoid_head, top_k};
 use attention_playground::net::report::block_counts;
 use attention_playground::net::session::Session;
@@ -89,7 +89,8 @@ pub fn net(args: &NetArgs) -> Result<String, String> {
     let file = args.model.display().to_string();
     let dict = StateDict::read_path(&args.model).map_err(|e| e.to_string())?;
     let config = config(args)?;
-    let network = families::build_with_config(&dict, args.arch.as_deref(), config.as_ref()).map_err(|e| format!("{file}: {e}"))?;
+    let network = families::build_with_config(&dict, args.arch.as_deref(), config.as_ref())
+        .map_err(|e| format!("{file}: {e}{}", beside_hint(&e, args.config.as_deref())))?;
     let off = Off::parse(&args.off);
     off.check(&network).map_err(|e| e.to_string())?;
     match (&args.input, &args.image) {

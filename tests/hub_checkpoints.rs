@@ -245,4 +245,8 @@ fn a_bad_config_beside_the_checkpoint_can_be_set_aside() {
     );
     let (ok, out, err) = cli(&args(&["--config", "none"]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(ok && out.starts_with("P(positive) = "), "{out}{err}");
+    // Another network's config beside it: refused by name, with the same way around it.
+    std::fs::write(tmp.path().join("config.json"), r#"{"architecture": "ecaresnet26t"}"#).unwrap();
+    let (ok, _, err) = cli(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!ok && err.contains("names ecaresnet26t, a network with eca blocks") && err.contains("`--config none` reads none"), "{err}");
 }

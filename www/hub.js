@@ -157,8 +157,17 @@ export async function openFromHub(id, { hub, signal, onProgress, checkArchitectu
   } catch {
     throw new Error(`${id}: its config.json is not JSON; it is not a timm repository the page can open.`);
   }
-  await checkArchitecture?.(parsed, config);
-  const { bytes, cached } = await hubFile(id, 'model.safetensors', { hub, signal, onProgress });
+  let weights;
+  try {
+    await checkArchitecture?.(parsed, config);
+    weights = await hubFile(id, 'model.safetensors', { hub, signal, onProgress });
+  } catch (e) {
+    // Refused, cancelled or failed: its config.json alone is not kept either.
+    const cache = await openCache();
+    await cache?.delete(fileUrl(hub, id, 'config.json')).catch(() => {});
+    throw e;
+  }
+  const { bytes, cached } = weights;
   return { bytes: bytes.buffer, config, name: id, cached };
 }
 

@@ -164,7 +164,7 @@ export const MESSAGES_ZH = [
   ['"{id}" is not a Hub model id: give it as organisation/name, e.g. timm/mobilenetv3_large_100.ra_in1k', '“{id}”不是 Hub 模型名：请写成 组织/名字，例如 timm/mobilenetv3_large_100.ra_in1k'],
   ['Opening {id} was cancelled.', '已取消打开 {id}。'],
   // a checkpoint's config.json (src/net/config.rs, src/net/families/mod.rs)
-  ['the checkpoint\'s config: {reason}', '检查点的配置：{reason}'],
+  ['config.json of {name}: {reason}', '{name} 的 config.json：{reason}'],
   ['is not JSON ({cause})', '不是 JSON（{cause}）'],
   ['is not a JSON object such as timm\'s config.json', '不是 timm 的 config.json 那样的 JSON 对象'],
   ['`architecture` is {value}, not a timm model name', '`architecture` 是 {value}，不是 timm 的模型名'],
@@ -184,7 +184,7 @@ export const MESSAGES_ZH = [
   ['`pretrained_cfg.{key}` is {value}, not three numbers (R, G, B)', '`pretrained_cfg.{key}` 是 {value}，不是三个数（R、G、B）'],
   ['cannot be read ({cause})', '无法读取（{cause}）'],
   ['its config.json says {n} classes, but the checkpoint\'s head has {c}: they are not the same network\'s', '它的 config.json 写的是 {n} 个类别，而检查点的分类头有 {c} 个：它们不属于同一个网络'],
-  ['its config.json names {name}, a network with {kind} blocks, but the checkpoint holds {found}: they are not the same network\'s', '它的 config.json 写的是 {name}，一个带 {kind} 模块的网络，而检查点含有 {found}：它们不属于同一个网络'],
+  ['its config.json names {name}, a network with {attn} blocks, but the checkpoint holds {found}: they are not the same network\'s', '它的 config.json 写的是 {name}，一个带 {attn} 模块的网络，而检查点含有 {found}：它们不属于同一个网络'],
   ['its config.json names the architecture {name}, but the checkpoint looks like {looks}: not that network\'s weights', '它的 config.json 写的架构是 {name}，而这个检查点看起来是{looks}：不是那个网络的权重'],
   ['its config.json names the architecture {name}, which this engine does not run yet (the checkpoint looks like {looks}); supported: {supported}',
     '它的 config.json 写的架构是 {name}，本引擎目前还不能运行它（这个检查点看起来是{looks}）；支持的有：{supported}'],

@@ -31,7 +31,7 @@ impl CheckpointConfig {
     /// `input_size`, an interpolation other than bilinear or bicubic, a mean or std that is not
     /// three numbers): each named with the field and what the engine takes.
     pub fn parse(text: &str, file: &str) -> Result<Self> {
-        let bad = |reason: String| Error::BadConfig { file: file.to_string(), reason: format!("the checkpoint's config: {reason}") };
+        let bad = |reason: String| Error::BadConfig { file: file.to_string(), reason };
         let root: Value = serde_json::from_str(text).map_err(|e| bad(format!("is not JSON ({e})")))?;
         let Value::Object(root) = root else {
             return Err(bad("is not a JSON object such as timm's config.json".into()));
@@ -94,6 +94,18 @@ impl CheckpointConfig {
             }
             other => other,
         })
+    }
+}
+
+/// What to add to a refusal of a checkpoint whose config.json was found beside it (`explicit`
+/// is the `--config` given): where the config came from and how to run without it.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn beside_hint(e: &Error, explicit: Option<&std::path::Path>) -> &'static str {
+    match e {
+        Error::BadOption { option: "--config", .. } if explicit.is_none() => {
+            " (its config.json was found beside the checkpoint; `--config none` reads none)"
+        }
+        _ => "",
     }
 }
 

@@ -33,7 +33,8 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     let config = CheckpointConfig::for_checkpoint(model, args.config.as_deref()).map_err(|e| e.to_string())?;
     let network = {
         let dict = StateDict::read_path(model).map_err(|e| e.to_string())?;
-        families::build_with_config(&dict, args.arch.as_deref(), config.as_ref()).map_err(|e| format!("{file}: {e}"))?
+        families::build_with_config(&dict, args.arch.as_deref(), config.as_ref())
+            .map_err(|e| format!("{file}: {e}{}", attention_playground::net::config::beside_hint(&e, args.config.as_deref())))?
     };
     let blocks = network.attention_blocks();
     if blocks.is_empty() {

@@ -185,7 +185,7 @@ describe('networks from the Hub', () => {
       assert.ok(!asked.some((p) => p.includes(`${refused}/resolve/main/model.safetensors`)), `weights asked for: ${asked}`);
     }
     const lanczos = await failure(page, 'hf:timm/lanczos.test');
-    assert.match(lanczos.message, /^config\.json of timm\/lanczos\.test: the checkpoint's config: `pretrained_cfg\.interpolation` is `lanczos`: the engine resizes with bilinear or bicubic$/);
+    assert.match(lanczos.message, /^config\.json of timm\/lanczos\.test: `pretrained_cfg\.interpolation` is `lanczos`: the engine resizes with bilinear or bicubic$/);
     const huge = await failure(page, `hf:huge/${Object.keys(EXPECTED)[0].split('/')[1]}`);
     assert.match(huge.message, /model\.safetensors is 3072 MB; the page reads networks up to 1024 MB/);
     const bad = await failure(page, 'hf:not an id');
