@@ -96,11 +96,10 @@ import torchvision.transforms as T
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
-from timm.models import mobilenetv3 as timm_mobilenetv3_py
 from timm.models._hub import generate_readme, save_for_hf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_golden_nets import randomise  # noqa: E402  (tools/ is not a package)
+from make_golden_nets import randomise, timm_mobilenetv3  # noqa: E402  (tools/ is not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB = ROOT / "tests" / "fixtures" / "hub"
@@ -112,22 +111,10 @@ SEED = 20261207
 # Building a model, and building it again from a config.json.
 
 def small_mobilenetv3(arch, num_classes, channel_multiplier, depth_multiplier, num_features, **kwargs):
-    """timm's MobileNetV3 generator with smaller multipliers and head width, as
-    make_golden_nets.timm_mobilenetv3 builds it: _gen_mobilenet_v3 fixes num_features (1280 large,
-    1024 small) whatever the multiplier, so it is set on its way into _create_mnv3."""
-    create = timm_mobilenetv3_py._create_mnv3
-
-    def create_with_head(variant, pretrained=False, **model_kwargs):
-        model_kwargs["num_features"] = num_features
-        return create(variant, pretrained, **model_kwargs)
-
-    timm_mobilenetv3_py._create_mnv3 = create_with_head
-    try:
-        return timm_mobilenetv3_py._gen_mobilenet_v3(
-            arch, channel_multiplier=channel_multiplier, depth_multiplier=depth_multiplier,
-            pretrained=False, num_classes=num_classes, **kwargs)
-    finally:
-        timm_mobilenetv3_py._create_mnv3 = create
+    """The small MobileNetV3 of make_golden_nets.timm_mobilenetv3 (its head width set on the way
+    into _create_mnv3), with this repo's class count."""
+    model, _ = timm_mobilenetv3(arch, channel_multiplier, depth_multiplier, num_features, num_classes=num_classes, **kwargs)
+    return model
 
 
 def create_from_config(config: dict) -> nn.Module:

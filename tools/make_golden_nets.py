@@ -333,12 +333,13 @@ def timm_efficientnet(arch, channel_multiplier, depth_multiplier):
     return model, f"timm.models.efficientnet._gen_efficientnet({arch!r}, {format_kwargs(kwargs)})"
 
 
-def timm_mobilenetv3(arch, channel_multiplier, depth_multiplier, num_features):
+def timm_mobilenetv3(arch, channel_multiplier, depth_multiplier, num_features, num_classes=NUM_CLASSES, **extra):
     """timm's MobileNetV3 generator with smaller multipliers and head width: _gen_mobilenet_v3 fixes
     num_features (1280 large, 1024 small) whatever the multiplier, so it is set on its way into
-    _create_mnv3, the one thing that differs from the generator's own call."""
+    _create_mnv3, the one thing that differs from the generator's own call. `extra` goes to the
+    generator (tools/make_golden_hub.py rebuilds a config.json's model_args through it)."""
     kwargs = dict(channel_multiplier=channel_multiplier, depth_multiplier=depth_multiplier,
-                  pretrained=False, num_classes=NUM_CLASSES)
+                  pretrained=False, num_classes=num_classes, **extra)
     create = timm_mobilenetv3_py._create_mnv3
 
     def create_with_head(variant, pretrained=False, **model_kwargs):
