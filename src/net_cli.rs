@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use attention_playground::net::checkpoint::{NonFinite, StateDict, non_finite_logits};
-use attention_playground::net::config::{CheckpointConfig, beside_hint};
-use attention_playground::net::preprocess::{CropMode, Interpolation, Preprocess, is_sigmoid_head, top_k};
+use attention_playground::net::config::{CheckpointConfig, beside_hint, class_names_for, transform_for};
+use attention_playground::net::preprocess::{CropMode, Interpolation, is_sigmoid_head, top_k};
 use attention_playground::net::report::block_counts;
 use attention_playground::net::session::Session;
 use attention_playground::net::{Net, Off, families};
@@ -115,7 +115,7 @@ fn net_on_image(
     off: &Off,
 ) -> Result<String, String> {
     let photo = crate::render::decode::upright(image)?;
-    let mut transform = config.map(|c| c.transform.clone()).unwrap_or_else(|| Preprocess::for_arch(&network.arch));
+    let mut transform = transform_for(&network, config);
     transform.input_size = args.input_size.unwrap_or(transform.input_size);
     transform.crop_pct = args.crop_pct.unwrap_or(transform.crop_pct);
     transform.interpolation = args.interpolation.unwrap_or(transform.interpolation);
@@ -132,8 +132,7 @@ fn net_on_image(
         .as_ref()
         .map(|p| std::fs::read_to_string(p).map_err(|e| format!("cannot read labels file {}: {e}", p.display())))
         .transpose()?;
-    let config_labels = config.and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
-    let names = network.class_names(labels.as_deref().or(config_labels.as_deref())).map_err(|e| e.to_string())?;
+    let names = class_names_for(&network, config, labels.as_deref()).map_err(|e| e.to_string())?;
     let sigmoid = is_sigmoid_head(names.len());
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let line = |logits: &Tensor| {

@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::net::Net;
 use crate::net::preprocess::{CropMode, Interpolation, Preprocess};
 
 /// What a `config.json` says about a checkpoint.
@@ -71,9 +72,7 @@ impl CheckpointConfig {
         };
         Ok(Self { architecture, num_classes, label_names, transform })
     }
-}
 
-impl CheckpointConfig {
     /// The config of the checkpoint at `model`: the file `explicit` names, else `config.json`
     /// beside the checkpoint (as a Hub repository or `save_for_hf` lays them out), else none.
     #[cfg(not(target_arch = "wasm32"))]
@@ -95,6 +94,19 @@ impl CheckpointConfig {
             other => other,
         })
     }
+}
+
+/// The transform `net`'s photos go through: `config`'s, where there is one, else the family's
+/// default ([`Preprocess::for_arch`]).
+pub fn transform_for(net: &Net, config: Option<&CheckpointConfig>) -> Preprocess {
+    config.map_or_else(|| Preprocess::for_arch(&net.arch), |c| c.transform.clone())
+}
+
+/// `net`'s class names: `labels` (one per line) when given, else `config`'s `label_names`, else
+/// the head's defaults ([`Net::class_names`]).
+pub fn class_names_for(net: &Net, config: Option<&CheckpointConfig>, labels: Option<&str>) -> Result<Vec<String>> {
+    let from_config = config.and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
+    net.class_names(labels.or(from_config.as_deref()))
 }
 
 /// What to add to a refusal of a checkpoint whose config.json was found beside it (`explicit`

@@ -4,8 +4,9 @@
 //! crop; `squash`: both sides, then a centre crop; `border`: the longer side, then padded with the
 //! mean's colour and centre-cropped), RGB scaled to [0, 1] and normalised with the model's mean
 //! and std. A checkpoint's own `pretrained_cfg` sets them ([`crate::net::config`]); every value is
-//! overridable; the defaults are timm's `DEFAULT_CROP_PCT` and ImageNet's statistics. Class names: ImageNet-1k's for a 1000-way head (timm's `imagenet_synsets.txt`
-//! with the first lemma of each synset), a labels file when given, else `class N`.
+//! overridable; the defaults are timm's `DEFAULT_CROP_PCT` and ImageNet's statistics. Class
+//! names: ImageNet-1k's for a 1000-way head (timm's `imagenet_synsets.txt` with the first lemma of
+//! each synset), a labels file when given, else `class N`.
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

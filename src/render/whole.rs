@@ -12,7 +12,7 @@ use std::path::Path;
 
 use attention_playground::model::report::Value;
 use attention_playground::net::checkpoint::StateDict;
-use attention_playground::net::config::CheckpointConfig;
+use attention_playground::net::config::{CheckpointConfig, beside_hint, class_names_for, transform_for};
 use attention_playground::net::preprocess::{Preprocess, top_k};
 use attention_playground::net::report::{self, block_counts, first_image, object, stage_of, top5};
 use attention_playground::net::{BlockRecord, Net, Off, families};
@@ -34,7 +34,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     let network = {
         let dict = StateDict::read_path(model).map_err(|e| e.to_string())?;
         families::build_with_config(&dict, args.arch.as_deref(), config.as_ref())
-            .map_err(|e| format!("{file}: {e}{}", attention_playground::net::config::beside_hint(&e, args.config.as_deref())))?
+            .map_err(|e| format!("{file}: {e}{}", beside_hint(&e, args.config.as_deref())))?
     };
     let blocks = network.attention_blocks();
     if blocks.is_empty() {
@@ -48,11 +48,10 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
 
     // The photo as `net --image` reads it.
     let upright = decode::upright(&args.image)?;
-    let transform = config.as_ref().map(|c| c.transform.clone()).unwrap_or_else(|| Preprocess::for_arch(&network.arch));
+    let transform = transform_for(&network, config.as_ref());
     let (width, height) = (upright.width() as usize, upright.height() as usize);
     let x = transform.apply(upright.as_raw(), width, height).map_err(|e| e.to_string())?;
-    let config_labels = config.as_ref().and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
-    let names = network.class_names(config_labels.as_deref()).map_err(|e| e.to_string())?;
+    let names = class_names_for(&network, config.as_ref(), None).map_err(|e| e.to_string())?;
 
     let backend = pollster::block_on(AnyBackend::select(args.backend)).map_err(|e| e.to_string())?;
     let run = pollster::block_on(network.run(&backend, &x, &Off::default())).map_err(|e| e.to_string())?;

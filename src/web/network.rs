@@ -13,7 +13,7 @@ use super::{Playground, js_error, now_ms, to_js};
 use crate::error::Error;
 use crate::model::report::{self as model_report, Value};
 use crate::net::checkpoint::{NonFinite, StateDict, non_finite_logits};
-use crate::net::config::CheckpointConfig;
+use crate::net::config::{CheckpointConfig, class_names_for, transform_for};
 use crate::net::preprocess::{Preprocess, is_sigmoid_head, probabilities, top_k};
 use crate::net::report::{self, object};
 use crate::net::session::Session;
@@ -88,10 +88,9 @@ impl Playground {
         let arch = Some(arch.trim()).filter(|a| !a.is_empty());
         let net = families::build_with_config(&dict, arch, config.as_ref()).map_err(|e| js_error(format!("{name}: {}", page_text(&e))))?;
         drop(dict);
-        let config_labels = config.as_ref().and_then(|c| c.label_names.as_ref()).map(|names| names.join("\n"));
-        let labels = Some(labels.as_str()).filter(|l| !l.trim().is_empty()).or(config_labels.as_deref());
-        let names = net.class_names(labels).map_err(page_error)?;
-        let transform = config.map(|c| c.transform).unwrap_or_else(|| Preprocess::for_arch(&net.arch));
+        let labels = Some(labels.as_str()).filter(|l| !l.trim().is_empty());
+        let names = class_names_for(&net, config.as_ref(), labels).map_err(page_error)?;
+        let transform = transform_for(&net, config.as_ref());
         let mut description = report::network(&net);
         if let Value::Object(fields) = &mut description {
             fields.push(("input".into(), report::input(&transform)));
