@@ -206,9 +206,7 @@ export const PlaygroundApi = (Base) => class extends Base {
             throw new Error(`${id} is a ${name}, which this engine does not run yet; it runs ${supported}.`);
           }
         };
-        let hubBytes;
-        ({ bytes: hubBytes, config } = await openFromHub(id, { hub: this.getAttribute('hub') || undefined, signal: abort.signal, onProgress: progress, checkArchitecture }));
-        bytes = hubBytes;
+        ({ bytes, config } = await openFromHub(id, { hub: this.getAttribute('hub') || undefined, signal: abort.signal, onProgress: progress, checkArchitecture }));
         blob = new Blob([bytes]);
       } else {
         ({ bytes, blob } = await readModel(source, progress));

@@ -5,7 +5,7 @@
 // browser's Cache Storage under its Hub address, so a second open and a reload make no request and
 // work offline. Every failure is an Error that names the problem and what to do.
 
-import { MAX_MODEL_BYTES } from './model-source.js';
+import { MAX_MODEL_BYTES, readStream } from './model-source.js';
 
 /** The Hub the page asks by default; the element's `hub` attribute points elsewhere (a mirror). */
 export const DEFAULT_HUB = 'https://huggingface.co';
@@ -70,36 +70,18 @@ function cancelled(id) {
   return Object.assign(new Error(`Opening ${id} was cancelled.`), { name: 'AbortError', cancelled: true });
 }
 
-// Reads `response`'s body into one Uint8Array, reporting (loaded, total); refuses what is over
-// the page's limit as soon as it is known.
+// Reads `response`'s body (model-source.js's readStream), refusing what is over the page's limit
+// as soon as it is known; a read the signal aborted is a cancel.
 async function readBody(response, { id, file, signal, onProgress }) {
   const total = Number(response.headers.get('content-length')) || 0;
   const tooLarge = (n) => new Error(`${id}: ${file} is ${mb(n)}; the page reads networks up to ${mb(MAX_MODEL_BYTES)} (the command line, attention-playground net, reads up to 2 GB). Pick a smaller network.`);
   if (total > MAX_MODEL_BYTES) throw tooLarge(total);
-  const reader = response.body.getReader();
-  const chunks = [];
-  let loaded = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      loaded += value.byteLength;
-      if (loaded > MAX_MODEL_BYTES) throw tooLarge(loaded);
-      onProgress?.(loaded, total);
-    }
+    return new Uint8Array(await readStream(response.body, total, onProgress, tooLarge));
   } catch (e) {
-    reader.cancel().catch(() => {});
     if (signal?.aborted) throw cancelled(id);
     throw e;
   }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /**

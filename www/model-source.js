@@ -18,8 +18,11 @@ export function modelName(source) {
   return source?.name || 'the network';
 }
 
-// Reads a stream of `total` bytes (0 when unknown) into one ArrayBuffer, reporting progress.
-async function readStream(stream, total, onProgress, name) {
+/**
+ * Reads a stream of `total` bytes (0 when unknown) into one ArrayBuffer, reporting
+ * `onProgress(loaded, total)`; past MAX_MODEL_BYTES it stops and throws `tooLargeError(bytes)`.
+ */
+export async function readStream(stream, total, onProgress, tooLargeError) {
   const reader = stream.getReader();
   const chunks = [];
   let loaded = 0;
@@ -30,7 +33,7 @@ async function readStream(stream, total, onProgress, name) {
     loaded += value.byteLength;
     if (loaded > MAX_MODEL_BYTES) {
       reader.cancel();
-      throw tooLarge(name, loaded);
+      throw tooLargeError(loaded);
     }
     onProgress?.(loaded, total);
   }
@@ -56,7 +59,7 @@ export async function readModel(source, onProgress) {
   }
   if (source instanceof Blob) {
     if (source.size > MAX_MODEL_BYTES) throw tooLarge(name, source.size);
-    const bytes = await readStream(source.stream(), source.size, onProgress, name);
+    const bytes = await readStream(source.stream(), source.size, onProgress, (n) => tooLarge(name, n));
     return { bytes, blob: source, name };
   }
   if (typeof source === 'string' || source instanceof URL) {
@@ -72,7 +75,7 @@ export async function readModel(source, onProgress) {
     }
     const total = Number(response.headers.get('content-length')) || 0;
     if (total > MAX_MODEL_BYTES) throw tooLarge(name, total);
-    const bytes = await readStream(response.body, total, onProgress, name);
+    const bytes = await readStream(response.body, total, onProgress, (n) => tooLarge(name, n));
     return { bytes, blob: new Blob([bytes]), name };
   }
   throw new Error('loadModel() takes a File or Blob, an ArrayBuffer or typed array, or a URL of a checkpoint; pass one of those.');

@@ -15,7 +15,7 @@ use crate::gpu::kernels::gates::{Gating, apply_gates, channel_gate};
 use crate::gpu::kernels::linear::{Activation, conv1x1};
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_pool, channel_reduce};
 use crate::kernels::activation::{relu_in_place, sigmoid, sigmoid_in_place};
-use crate::kernels::conv::{conv2d_same, nan_where_padding_meets_non_finite};
+use crate::kernels::conv::conv2d_same;
 use crate::kernels::norm::BatchNorm;
 use crate::kernels::pooling::{max_per_channel, mean_and_max_over_channels, mean_per_channel};
 use crate::simd::Kernels;
@@ -125,7 +125,6 @@ impl Cbam {
         let pooled = self.order_pooled(mean, max);
         trace.keep_shaped("trace.pooled", &[2, dims.h, dims.w], &pooled);
         let mut s = conv2d_same(&pooled, &self.spatial_kernel, 2, dims.h, dims.w, self.kernel_size);
-        nan_where_padding_meets_non_finite(&mut s, &self.spatial_kernel, 2, dims.h, dims.w, self.kernel_size);
         trace.keep_shaped("trace.conv", &[dims.h, dims.w], &s);
         self.spatial_bn.apply(&mut s, dims.positions());
         trace.keep_shaped("trace.logits", &[dims.h, dims.w], &s);
@@ -151,7 +150,6 @@ impl Cbam {
         let pooled = self.order_pooled(mean, max);
         trace.keep_shaped("trace.pooled", &[2, dims.h, dims.w], &pooled);
         let mut spatial = k.conv2d_same(&pooled, &self.spatial_kernel, 2, dims.h, dims.w, self.kernel_size);
-        nan_where_padding_meets_non_finite(&mut spatial, &self.spatial_kernel, 2, dims.h, dims.w, self.kernel_size);
         let (scale, shift) = self.spatial_bn_affine();
         if trace.on() {
             trace.keep_shaped("trace.conv", &[dims.h, dims.w], &spatial);

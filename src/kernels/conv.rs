@@ -1,16 +1,26 @@
 //! Spatial (k x k) and channel-axis (1-D) convolutions.
 
-/// Where a "same" convolution that skips its zero padding differs from PyTorch's, which multiplies
-/// the padding: a NaN or infinite weight times a padded zero is NaN. Sets those outputs of `out`
-/// `(cout, H, W)` to NaN (nothing to do for a kernel of finite weights, the usual case).
-pub fn nan_where_padding_meets_non_finite(out: &mut [f32], weight: &[f32], cin: usize, height: usize, width: usize, k: usize) {
-    if weight.iter().all(|w| w.is_finite()) || k == 0 || cin == 0 {
+/// Where a "same" convolution that skips its zero padding (both of ours) differs from PyTorch's,
+/// which multiplies the padding: a NaN or infinite weight times a padded zero is NaN. Sets those
+/// outputs of `out` `(cout, H, W)` to NaN, in the rows `offset + j * step` (`rows`) that were
+/// computed; nothing to do for a kernel of finite weights, the usual case.
+#[allow(clippy::too_many_arguments)]
+pub fn nan_where_padding_meets_non_finite(
+    out: &mut [f32],
+    weight: &[f32],
+    cin: usize,
+    height: usize,
+    width: usize,
+    k: usize,
+    (step, offset): (usize, usize),
+) {
+    if weight.iter().all(|w| w.is_finite()) || k == 0 || cin == 0 || step == 0 {
         return;
     }
     let pad = (k / 2) as isize;
     let plane = height * width;
     for (o, filter) in weight.chunks_exact(cin * k * k).enumerate() {
-        for (y, x) in (0..height).flat_map(|y| (0..width).map(move |x| (y, x))) {
+        for (y, x) in (offset..height).step_by(step).flat_map(|y| (0..width).map(move |x| (y, x))) {
             let meets = filter.chunks_exact(k * k).any(|taps| {
                 taps.iter().enumerate().any(|(t, w)| {
                     let (iy, ix) = (y as isize + (t / k) as isize - pad, x as isize + (t % k) as isize - pad);
@@ -58,6 +68,7 @@ pub fn conv2d_same(x: &[f32], weight: &[f32], cin: usize, height: usize, width: 
             }
         }
     }
+    nan_where_padding_meets_non_finite(&mut out, weight, cin, height, width, k, (1, 0));
     out
 }
 

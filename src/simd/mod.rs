@@ -180,6 +180,8 @@ impl Kernels {
     ) -> Vec<f32> {
         let mut out = vec![0.0; weight.len() / (cin * k * k) * height * width];
         dispatch!(self, s => conv::conv2d_same_rows(s, x, weight, cin, height, width, k, rows, &mut out));
+        // The padding these skip is multiplied in PyTorch: a non-finite weight makes NaN there.
+        crate::kernels::conv::nan_where_padding_meets_non_finite(&mut out, weight, cin, height, width, k, rows);
         out
     }
 
