@@ -10,7 +10,8 @@
 #                      into BENCHMARKS.md
 #   ./build.sh         builds the browser playground into dist/ (wasm-pack --target web, release,
 #                      wasm-opt; the front end from www/ and index.html)
-#   ./build.sh serve   builds it and serves dist/ at http://127.0.0.1:8080
+#   ./build.sh serve   builds it and serves dist/ at http://127.0.0.1:8080 (--cors: with
+#                      Access-Control-Allow-Origin: *, as a CDN, for an embed on another origin)
 #   ./build.sh train   trains the default network and its ablation variants (tools/train), writes
 #                      src/model/trained.safetensors and prints the README's tables (~32 min)
 set -euo pipefail
@@ -198,7 +199,8 @@ report_size() {
 
 cmd_serve() {
     cmd_build
-    exec node tools/serve.mjs dist "${PORT:-8080}"
+    # `./build.sh serve --cors`: as a CDN serves it, for an embed on another origin.
+    exec node tools/serve.mjs "$@" dist "${PORT:-8080}"
 }
 
 cmd_train() {
@@ -210,7 +212,7 @@ case "${1:-build}" in
     build) cmd_build ;;
     test) cmd_test ;;
     bench) cmd_bench ;;
-    serve) cmd_serve ;;
+    serve) shift; cmd_serve "$@" ;;
     train) cmd_train ;;
     *)
         echo "usage: ./build.sh [build|serve|test|bench|train]" >&2

@@ -2,7 +2,7 @@
 // Used by `./build.sh serve` and by the browser tests (which pass port 0 and read the port back).
 // `root` is a folder, or `{ '/': folder, '/cases/': other }` (the longest matching prefix wins);
 // `headers` go with every file (the benchmark page asks for cross-origin isolation).
-//   node tools/serve.mjs [root=dist] [port=8080]
+//   node tools/serve.mjs [--cors] [root=dist] [port=8080]
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -42,9 +42,13 @@ export function serve(root, port = 8080, host = '127.0.0.1', headers = {}) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [root = 'dist', port = '8080'] = process.argv.slice(2);
-  serve(root, Number(port))
-    .then((server) => console.log(`attention-playground: serving ${root}/ at http://127.0.0.1:${server.address().port}/ (Ctrl-C stops)`))
+  // `--cors` adds Access-Control-Allow-Origin: * to every file, as a CDN must send it, so that a
+  // page on another origin (another port) can embed the element from this server.
+  const args = process.argv.slice(2);
+  const cors = args.includes('--cors');
+  const [root = 'dist', port = '8080'] = args.filter((a) => a !== '--cors');
+  serve(root, Number(port), '127.0.0.1', cors ? { 'access-control-allow-origin': '*' } : {})
+    .then((server) => console.log(`attention-playground: serving ${root}/ at http://127.0.0.1:${server.address().port}/${cors ? ' with Access-Control-Allow-Origin: * (a page on another origin can embed it)' : ''} (Ctrl-C stops)`))
     .catch((e) => {
       const taken = e.code === 'EADDRINUSE' ? ` (another program has it: PORT=${Number(port) + 1} ./build.sh serve uses another port)` : '';
       console.error(`attention-playground: cannot serve on port ${port}: ${e.message}${taken}`);

@@ -8,16 +8,19 @@ import { Engine } from './engine.js';
 import { PlaygroundApi } from './api.js';
 import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sampleUrl } from './bundled.js';
 import { bindControls, cardHtml, syncControls } from './controls.js';
+import { bindKeyboard, figureLabel } from './keyboard.js';
+import { PAPER, setPalette } from './drawing.js';
 import { languageOf, translator } from './i18n.js';
 import { networkPredictionLine, offLabels, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
 import { VIEWS, viewNamed } from './views/index.js';
 
-// Views are laid out for at least this many CSS pixels; a narrower column shows them scaled.
-const MIN_DRAW_WIDTH = 280;
+// Views lay themselves out for the column's width, down to this many CSS pixels (a 280-px phone
+// column less the page's and the card's padding); a narrower one shows them scaled.
+const MIN_DRAW_WIDTH = 200;
 
 export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
-  static observedAttributes = ['image', 'blocks', 'view', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'hub', 'lang', 'options', 'query', 'tokens', 'token-heads'];
+  static observedAttributes = ['image', 'blocks', 'view', 'views', 'theme', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'hub', 'lang', 'options', 'query', 'tokens', 'token-heads'];
 
   constructor() {
     super();
@@ -82,9 +85,26 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
 
   get view() {
     const v = this.getAttribute('view');
-    const view = viewNamed(v);
-    if (view && (!view.networkOnly || this._network)) return v;
-    return this._network ? 'network' : 'spatial';
+    if (this._offers(v)) return v;
+    const fallback = this._network ? 'network' : 'spatial';
+    return [fallback, ...VIEWS.map((view) => view.name)].find((name) => this._offers(name)) ?? fallback;
+  }
+
+  /** Whether the element offers view `name`: one the `views` attribute lists (every view when it
+   *  lists none), and the network view only while a network is open. */
+  _offers(name) {
+    const spec = viewNamed(name);
+    if (!spec || (spec.networkOnly && !this._network)) return false;
+    const listed = (this.getAttribute('views') ?? '').split(/[\s,]+/).filter(Boolean);
+    return !listed.length || listed.includes(name);
+  }
+
+  /** Whether the card is dark: the `theme` attribute, else the page's colour scheme (the card's
+   *  background, which light-dark() resolves, decides). */
+  _dark() {
+    const card = this.shadowRoot.querySelector('.card');
+    const rgb = card && getComputedStyle(card).backgroundColor.match(/\d+(\.\d+)?/g)?.map(Number);
+    return Boolean(rgb) && 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] < 128;
   }
 
   get backend() {
@@ -132,7 +152,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     }
     else if (name === 'off') {
       if (this._network) this._rerun();
-    } else if (name === 'view') {
+    } else if (name === 'view' || name === 'views' || name === 'theme') {
       this._syncControls();
       this._render();
       this._fetchDetails();
@@ -486,6 +506,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._note = $('.note');
     this._stage = $('.stage');
     bindControls(this);
+    bindKeyboard(this);
+    // In a narrow column (a phone) the blocks' options start folded, so the figure starts higher.
+    const optionsBox = $('.options-box');
+    if (optionsBox && this.clientWidth > 0 && this.clientWidth < 480) optionsBox.open = false;
     this._bindPointer();
     this._syncControls();
     this._render();
@@ -609,12 +633,16 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       return;
     }
     const tile = this._within(p, this._layout?.tiles);
-    if (!tile) return;
-    const entry = this.result.blocks[tile.path];
+    if (tile) this._openTile(tile.path);
+  }
+
+  // Opens a network's block in the view that shows it best; every other view that can show it
+  // shows it too.
+  _openTile(path) {
+    const entry = this.result.blocks[path];
     const view = entry.spatial || entry.context ? 'spatial' : entry.kind === 'nl' ? 'nonlocal' : entry.channel ? 'channel' : 'features';
-    // The block is the one every view that can show it shows.
-    for (const v of VIEWS) if (!v.networkOnly && v.fits(entry)) this._state.inspect[v.name] = tile.path;
-    this._state.selected = tile.path;
+    for (const v of VIEWS) if (!v.networkOnly && v.fits(entry)) this._state.inspect[v.name] = path;
+    this._state.selected = path;
     this.setAttribute('view', view);
   }
 
@@ -765,6 +793,11 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const said = t.message(detail);
     const adapter = /^webgpu/i.test(detail) ? said : t('badge.adapter', { detail: said });
     name.parentElement.title = (backend === 'webgpu' ? adapter : t('badge.cpu', { kernels, detail: said })) + layers;
+    // Why the CPU path runs where WebGPU was not asked for: in words on the badge, not only its tooltip.
+    const why = this.shadowRoot.querySelector('.badge .why');
+    const reason = backend !== 'cpu' || this.backend === 'cpu' ? '' : this._info?.skipped === 'software' ? t('badge.software') : /WebGPU adapter|no GPU/i.test(detail) ? t('badge.nowebgpu') : '';
+    why.textContent = reason;
+    why.hidden = !reason;
     const timings = this.shadowRoot.querySelector('.timings');
     timings.textContent = this.result ? timingLine(this.result.timings, this._t) : '';
     timings.title = this.result && !this.result.network ? this._t('timing.title') : '';
@@ -810,7 +843,8 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     scratch.height = Math.round(maxHeight * dpr);
     const ctx = scratch.getContext('2d');
     ctx.scale(dpr, dpr);
-    ctx.fillStyle = '#fff';
+    setPalette(this._dark());
+    ctx.fillStyle = PAPER;
     ctx.fillRect(0, 0, width, maxHeight);
     const view = viewNamed(this.view);
     const scene = this._scene();
@@ -829,6 +863,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._canvas.height = Math.round(height * dpr);
     this._drawn = { width, height };
     this._canvas.getContext('2d').drawImage(scratch, 0, 0);
+    this._canvas.setAttribute('aria-label', figureLabel(this));
     scratch.width = scratch.height = 0; // freed now, not at the next GC
   }
 

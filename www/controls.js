@@ -6,6 +6,7 @@ import { LANGUAGES } from './i18n.js';
 import { isPhotoFile } from './model-source.js';
 import { PRETRAINED, cachedNetworks, checkId, clearCache, sizeText } from './hub.js';
 import { VIEWS } from './views/index.js';
+import { syncTabStops } from './keyboard.js';
 
 const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
@@ -37,7 +38,7 @@ export function cardHtml(controls, opacity, t) {
           <button class="bundled" hidden title="${t('bundled.title')}">${t('bundled')}</button>
         </div>
         <div class="bar blocks"></div>
-        <div class="bar options"></div>` : ''}
+        <details class="options-box" open><summary>${t('options.summary')}</summary><div class="bar options"></div></details>` : ''}
         ${controls !== 'none' ? `
         <div class="bar views">
           <span class="tabs" role="tablist">${VIEWS.map((v) => `<button class="tab" role="tab" data-view="${v.name}">${t(`view.${v.name}`)}</button>`).join('')}</span>
@@ -57,7 +58,7 @@ export function cardHtml(controls, opacity, t) {
         <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">${t('loading')}</div></div>
         ${controls !== 'none' ? `
         <div class="bar status">
-          <span class="badge" title=""><b class="backend-name">…</b><span class="timings"></span></span>
+          <span class="badge" part="badge" title=""><b class="backend-name">…</b><span class="why muted" hidden></span><span class="timings"></span></span>
           ${full ? `<span class="right">
             <select class="backend" aria-label="${t('aria.backend')}"><option value="auto">${t('backend.auto')}</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
             <select class="lang" aria-label="${t('language')}">${Object.entries(LANGUAGES).map(([k, v]) => `<option value="${k}">${v}</option>`).join('')}</select>
@@ -227,10 +228,18 @@ export function syncControls(el) {
   const network = Boolean(el._network);
   root.querySelectorAll('.tab').forEach((t) => {
     t.setAttribute('aria-selected', String(t.dataset.view === view));
-    t.hidden = VIEWS.find((v) => v.name === t.dataset.view).networkOnly && !network;
+    t.hidden = !el._offers(t.dataset.view);
   });
+  syncTabStops(el);
   const chips = root.querySelector('.blocks');
-  if (chips) chips.innerHTML = blockChips(el);
+  const markup = chips && blockChips(el);
+  if (chips && chips._markup !== markup) {
+    // Rebuilt only when it changed, and the chip that had the focus (a toggle by Space) keeps it.
+    const focused = chips.contains(root.activeElement) ? root.activeElement.value : null;
+    chips.innerHTML = markup;
+    chips._markup = markup;
+    if (focused != null) [...chips.querySelectorAll('input')].find((i) => i.value === focused)?.focus();
+  }
   const inspect = root.querySelector('.inspect');
   if (inspect) {
     const fits = el._fitting(view);
@@ -255,7 +264,7 @@ export function syncControls(el) {
     : blocks.some((b) => b.spatial || b.context || b.attention || b.kind === 'nl');
   show('.opacity-box', current.controls.includes('opacity') && maps);
   show('.own-weights', !network);
-  show('.options', !network);
+  show('.options-box', !network);
   const head = root.querySelector('.head');
   if (head) {
     const heads = network ? 0 : el.result?.blocks?.mhsa?.heads ?? 0;

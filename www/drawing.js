@@ -5,9 +5,25 @@ import { VIRIDIS, viridis, diverging } from './colormap.js';
 
 const FONT = '13px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const SMALL = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
-export const INK = '#1d1d1f';
-export const MUTED = '#6b6b76';
-export const ACCENT = '#5b4bdb';
+// The figure's colours: a light and a dark palette (setPalette, before each drawing, follows the
+// card's colour scheme). The views import these bindings, which follow the palette set.
+const LIGHT = { INK: '#1d1d1f', MUTED: '#6b6b76', ACCENT: '#5b4bdb', PAPER: '#ffffff', LINE: '#c9c9d2', GRID: '#e3e3e8', SOFT: '#f3f3f7', TINT: '#efeefe' };
+const DARK = { INK: '#ececf1', MUTED: '#a3a3b0', ACCENT: '#8f83ff', PAPER: '#1c1c21', LINE: '#4a4a55', GRID: '#34343d', SOFT: '#2a2a31', TINT: '#312d57' };
+export let INK = LIGHT.INK;
+export let MUTED = LIGHT.MUTED;
+export let ACCENT = LIGHT.ACCENT;
+export let PAPER = LIGHT.PAPER;
+export let LINE = LIGHT.LINE;
+export let GRID = LIGHT.GRID;
+export let SOFT = LIGHT.SOFT;
+export let TINT = LIGHT.TINT;
+/** Text on a coloured cell (viridis, the diverging map): dark in either palette. */
+export const ON_COLOUR = '#1d1d1f';
+
+/** Chooses the light or the dark palette for what is drawn next. */
+export function setPalette(dark) {
+  ({ INK, MUTED, ACCENT, PAPER, LINE, GRID, SOFT, TINT } = dark ? DARK : LIGHT);
+}
 const LEGEND_WIDTH = 110;
 
 export function range(data) {
@@ -90,18 +106,35 @@ export function format(v) {
   return v.toFixed(a < 0.1 ? 4 : 3);
 }
 
-// A heading in one line; in a narrow column (a phone) what does not fit ends in an ellipsis.
-export function title(ctx, text, x, y) {
+/** `text` broken into lines no wider than `width` in the context's current font: at spaces, or
+ *  anywhere in text without them (Chinese); a word longer than the width is broken inside. */
+export function wrapLines(ctx, text, width) {
+  const lines = [];
+  let rest = String(text);
+  while (rest) {
+    let end = rest.length;
+    while (end > 1 && ctx.measureText(rest.slice(0, end)).width > width) {
+      const space = rest.lastIndexOf(' ', end - 1);
+      end = space > 0 && /\s/.test(rest.slice(0, end)) ? space : end - 1;
+    }
+    lines.push(rest.slice(0, end).trimEnd());
+    rest = rest.slice(end).trimStart();
+  }
+  return lines;
+}
+
+// The room from `x` to the drawing's right edge (the context is scaled by the device pixel ratio).
+const roomFrom = (ctx, x) => ctx.canvas.width / ctx.getTransform().a - x - 4;
+
+/** A heading, wrapped to `width` (by default the room to the drawing's right edge), 18 px a line
+ *  from `y`; returns the height used. */
+export function title(ctx, text, x, y, width = roomFrom(ctx, x)) {
   ctx.font = FONT;
   ctx.fillStyle = INK;
   ctx.textBaseline = 'top';
-  const room = ctx.canvas.width / ctx.getTransform().a - x - 4;
-  let shown = text;
-  if (ctx.measureText(shown).width > room) {
-    while (shown.length > 1 && ctx.measureText(`${shown}…`).width > room) shown = shown.slice(0, -1);
-    shown = `${shown.trimEnd()}…`;
-  }
-  ctx.fillText(shown, x, y);
+  const lines = wrapLines(ctx, text, width);
+  lines.forEach((line, i) => ctx.fillText(line, x, y + 2 + i * 18));
+  return lines.length * 18;
 }
 
 export function note(ctx, text, x, y, color = MUTED) {
@@ -111,23 +144,19 @@ export function note(ctx, text, x, y, color = MUTED) {
   ctx.fillText(text, x, y);
 }
 
-/** `text` in the small font, wrapped to `width` (at spaces, or anywhere in text without them:
- *  Chinese), 16 px a line from `y`; returns the height used. */
-export function paragraph(ctx, text, x, y, width, color = MUTED) {
+/** The height `paragraph` would use for `text` in `width`, drawing nothing. */
+export function paragraphHeight(ctx, text, width) {
+  ctx.font = SMALL;
+  return wrapLines(ctx, text, width).length * 16;
+}
+
+/** `text` in the small font, wrapped to `width` (by default the room to the drawing's right
+ *  edge), 16 px a line from `y`; returns the height used. */
+export function paragraph(ctx, text, x, y, width = roomFrom(ctx, x), color = MUTED) {
   note(ctx, '', x, y, color); // sets the font the measuring below uses
-  let rest = text;
-  let height = 0;
-  while (rest) {
-    let end = rest.length;
-    while (end > 1 && ctx.measureText(rest.slice(0, end)).width > width) {
-      const space = rest.lastIndexOf(' ', end - 1);
-      end = space > 0 && /\s/.test(rest.slice(0, end)) ? space : end - 1;
-    }
-    note(ctx, rest.slice(0, end), x, y + height, color);
-    rest = rest.slice(end).trimStart();
-    height += 16;
-  }
-  return height;
+  const lines = wrapLines(ctx, text, width);
+  lines.forEach((line, i) => note(ctx, line, x, y + 2 + i * 16, color));
+  return lines.length * 16;
 }
 
 /** The legend's words for a flat or nearly flat map, in the page's language. */
@@ -135,22 +164,24 @@ export function legendWords(t) {
   return { flat: t('legend.flat'), narrow: (p) => t('legend.narrow', { p }) };
 }
 
-// A vertical colour bar with five labelled values. A map that is the same everywhere gets one
-// label (and no colour scale to read into); one whose values differ by under 2 % of their size
-// gets a note under the bar, since the colours then stretch a tiny range over the whole scale.
-function drawLegend(ctx, x, y, height, lo, hi, label, words) {
-  note(ctx, label, x, y - 16, INK);
+// A vertical colour bar with five labelled values, its label above it, in `room` px of width;
+// returns the y under everything it drew. A map that is the same everywhere gets one label (and
+// no colour scale to read into); one whose values differ by under 2 % of their size gets a note
+// under the bar, since the colours then stretch a tiny range over the whole scale.
+function drawLegend(ctx, x, y, height, lo, hi, label, words, room = LEGEND_WIDTH) {
+  const labelHeight = paragraph(ctx, label, x, y - 4, room, INK);
+  y += labelHeight;
   const size = Math.max(Math.abs(lo), Math.abs(hi));
   if (words && hi - lo <= 1e-6 * size) {
     ctx.fillStyle = `rgb(${viridis(0.5).join(',')})`;
     ctx.fillRect(x, y, 14, height);
     note(ctx, format(hi), x + 21, y + height / 2 - 6, INK);
-    note(ctx, words.flat, x, y + height + 6);
-    return;
+    return y + height + 6 + paragraph(ctx, words.flat, x, y + height + 4, room);
   }
+  let bottom = y + height + 6;
   if (words && size > 0 && (hi - lo) / 2 < 0.02 * size) {
     const p = ((100 * (hi - lo)) / 2 / ((Math.abs(hi) + Math.abs(lo)) / 2)).toPrecision(2);
-    words.narrow(p).split('\n').forEach((line, i) => note(ctx, line, x, y + height + 6 + 14 * i));
+    for (const line of words.narrow(p).split('\n')) bottom += paragraph(ctx, line, x, bottom, room);
   }
   const barW = 14;
   for (let i = 0; i < height; i++) {
@@ -158,7 +189,7 @@ function drawLegend(ctx, x, y, height, lo, hi, label, words) {
     ctx.fillStyle = `rgb(${r},${g},${b})`;
     ctx.fillRect(x, y + i, barW, 1);
   }
-  ctx.strokeStyle = '#c9c9d2';
+  ctx.strokeStyle = LINE;
   ctx.strokeRect(x + 0.5, y + 0.5, barW, height - 1);
   for (let k = 0; k <= 4; k++) {
     const ty = y + ((height - 1) * k) / 4;
@@ -166,6 +197,7 @@ function drawLegend(ctx, x, y, height, lo, hi, label, words) {
     ctx.fillRect(x + barW, ty, 4, 1);
     note(ctx, formatStep(hi - ((hi - lo) * k) / 4, (hi - lo) / 4), x + barW + 7, ty - 6, INK);
   }
+  return bottom;
 }
 
 /** The query marker at (x, y): a ring of `radius` (white under red), with cross hairs if `hairs`. */
@@ -192,14 +224,17 @@ export function drawQuery(ctx, x, y, radius, hairs = false) {
  * the maps cover.
  */
 export function drawOverlayView(ctx, width, photo, overlay, heading, extras = [], crop = null) {
-  const top = 26;
+  const top = 8 + title(ctx, heading, 0, 4);
   // A network's maps cover the centre crop it saw (`crop`, in the photo's pixels).
   const src = crop ?? { x: 0, y: 0, width: photo.width, height: photo.height };
-  const box = fit(src.width, src.height, Math.max(160, width - LEGEND_WIDTH - 24), 420);
+  // In a narrow column (a phone) the photo takes the whole width and the legend goes under it.
+  const narrow = width < 440;
+  const box = fit(src.width, src.height, narrow ? width : Math.max(160, width - LEGEND_WIDTH - 24), 420);
   const photoRect = { x: 0, y: top, width: box.width, height: box.height };
-  title(ctx, heading, 0, 4);
   ctx.drawImage(photo, src.x, src.y, src.width, src.height, photoRect.x, photoRect.y, photoRect.width, photoRect.height);
   let { lo, hi } = overlay ? range(overlay.map.data) : { lo: 0, hi: 1 };
+  const legend = narrow ? { x: 0, y: top + box.height + 14, height: 100 } : { x: photoRect.width + 20, y: top + 4, height: Math.min(220, box.height - 30) };
+  let bottom = top + box.height;
   if (overlay) {
     lo = overlay.lo ?? lo;
     hi = overlay.hi ?? hi;
@@ -209,7 +244,7 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
     ctx.imageSmoothingQuality = 'high';
     ctx.drawImage(mapCanvas(overlay.map, lo, hi), photoRect.x, photoRect.y, photoRect.width, photoRect.height);
     ctx.restore();
-    drawLegend(ctx, photoRect.width + 20, top + 20, Math.min(220, box.height - 30), lo, hi, overlay.label, overlay.words);
+    bottom = Math.max(bottom, drawLegend(ctx, legend.x, legend.y, legend.height, lo, hi, overlay.label, overlay.words, narrow ? LEGEND_WIDTH : width - legend.x));
   }
   if (overlay?.query) {
     const grid = overlay.queryGrid;
@@ -217,13 +252,15 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
     const qy = photoRect.y + ((overlay.query.y + 0.5) / grid.height) * photoRect.height;
     drawQuery(ctx, qx, qy, 7, true);
   }
-  // Small multiples under the legend (one per self-attention head).
+  // Small multiples (one per self-attention head): under the legend, or beside it in a narrow column.
   const regions = [];
-  let y = top + Math.min(220, box.height - 30) + 40;
   const thumb = 44;
+  const x0 = narrow ? LEGEND_WIDTH + 10 : legend.x;
+  const y0 = narrow ? top + box.height + 14 : bottom + 14;
+  const perRow = Math.max(1, Math.min(narrow ? 4 : 2, Math.floor((width - x0 + 8) / (thumb + 8))));
   extras.forEach((extra, i) => {
-    const x = photoRect.width + 20 + (i % 2) * (thumb + 8);
-    const yy = y + Math.floor(i / 2) * (thumb + 22);
+    const x = x0 + (i % perRow) * (thumb + 8);
+    const yy = y0 + Math.floor(i / perRow) * (thumb + 22);
     const r = range(extra.map.data);
     const size = thumbOf(extra.map, thumb);
     ctx.imageSmoothingEnabled = true;
@@ -235,8 +272,9 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
     }
     note(ctx, extra.label, x, yy + thumb + 3);
     regions.push({ x, y: yy, width: thumb, height: thumb + 16, index: i });
+    bottom = Math.max(bottom, yy + thumb + 18);
   });
-  return { height: top + Math.max(box.height, extras.length ? y - top + Math.ceil(extras.length / 2) * (thumb + 22) : 0) + 8, photoRect, regions };
+  return { height: bottom + 8, photoRect, regions };
 }
 
 /**
@@ -246,9 +284,8 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
  * (`{ channels, width, height, data }`) may hold only the `shown` channel, or be absent.
  */
 export function drawChannelView(ctx, width, { weights, names, sorted, hover, before, after, heading, shownChannel, t }) {
-  const top = 26;
+  const top = 8 + title(ctx, heading, 0, 4);
   const chartH = 150;
-  title(ctx, heading, 0, 4);
   const order = [...weights.keys()];
   if (sorted) order.sort((a, b) => weights[b] - weights[a]);
   const { lo, hi } = range(weights);
@@ -257,7 +294,7 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
   const axisHi = lo >= 0 && hi <= 1 ? 1 : hi;
   const left = 40;
   const barW = (width - left - 4) / weights.length;
-  ctx.strokeStyle = '#e3e3e8';
+  ctx.strokeStyle = GRID;
   ctx.lineWidth = 1;
   for (let k = 0; k <= 4; k++) {
     const v = axisLo + ((axisHi - axisLo) * k) / 4;
@@ -291,12 +328,10 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
     const named = (list) => list.map((c) => `#${c} ${format(weights[c])}`).join(', ');
     caption += ` · ${t('channel.highest')}: ${named(order.slice(0, 3))} · ${t('channel.lowest')}: ${named(order.slice(-3))}`;
   }
-  note(ctx, caption, left, top + chartH + 4);
-  let y = top + chartH + 26;
+  let y = top + chartH + 4 + paragraph(ctx, caption, left, top + chartH + 2, width - left - 4) + 6;
   const channel = hover ?? shownChannel ?? order[0];
   const name = names?.[channel] ? t('channel.named', { name: t.named(names[channel]), c: channel }) : t('channel.numbered', { c: channel });
-  title(ctx, `${t('channel.weight', { name, w: format(weights[channel]) })}${hover == null ? t(sorted ? 'channel.largest' : 'channel.first') : ''}`, 0, y);
-  y += 22;
+  y += title(ctx, `${t('channel.weight', { name, w: format(weights[channel]) })}${hover == null ? t(sorted ? 'channel.largest' : 'channel.first') : ''}`, 0, y) + 4;
   if (!before || !after) {
     note(ctx, t('channel.wait'), 0, y);
     return { height: y + 24, bars };
@@ -309,11 +344,11 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(channelCanvas(before, at, scale), 0, y, size.width, size.height);
   ctx.drawImage(channelCanvas(after, at, scale), size.width + 24, y, size.width, size.height);
-  note(ctx, t('channel.before'), 0, y + size.height + 4);
-  note(ctx, t('channel.after'), size.width + 24, y + size.height + 4);
+  let under = y + size.height + 2;
+  under += Math.max(paragraph(ctx, t('channel.before'), 0, under, size.width + 16), paragraph(ctx, t('channel.after'), size.width + 24, under, width - size.width - 28));
   // A channel that is 0 everywhere draws as blank paper: say so.
-  if (scale === 0) note(ctx, t('channel.zero'), 0, y + size.height + 20, INK);
-  return { height: y + size.height + (scale === 0 ? 40 : 24), bars };
+  if (scale === 0) under += paragraph(ctx, t('channel.zero'), 0, under, width - 4, INK);
+  return { height: under + 8, bars };
 }
 
 // Past this many channels the bars are drawn as a curve and the extremes are named.
@@ -321,8 +356,7 @@ export const MANY_CHANNELS = 96;
 
 /** Every channel before and after a block, each pair on one colour scale. */
 export function drawFeaturesView(ctx, width, { before, after, heading, highlight, t }) {
-  const top = 26;
-  title(ctx, heading, 0, 4);
+  const top = 8 + title(ctx, heading, 0, 4);
   const cols = 8;
   const gap = 3;
   const half = (width - 20) / 2;
@@ -347,6 +381,5 @@ export function drawFeaturesView(ctx, width, { before, after, heading, highlight
     }
   });
   const bottom = top + 18 + rows * (cellH + gap);
-  note(ctx, t('features.note'), 0, bottom + 4);
-  return { height: bottom + 22 };
+  return { height: bottom + 4 + paragraph(ctx, t('features.note'), 0, bottom + 2, width - 4) + 6 };
 }

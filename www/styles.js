@@ -11,16 +11,34 @@ export function stylesheet() {
 }
 
 export const STYLES = `
-:host { display: block; max-width: 980px; min-width: 0; box-sizing: border-box; overflow-wrap: anywhere; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-  color: #1d1d1f; --accent: #5b4bdb; --line: #e3e3e8; --soft: #f5f5f8; }
+/* Theming: a post sets these custom properties on the element (or above it); each has a light
+   and a dark value, chosen by the page's color-scheme (a dark blog that declares
+   color-scheme: dark, or light dark under a dark system setting, gets the dark card), or by the
+   element's theme attribute (light, dark). */
+:host { display: block; max-width: 980px; min-width: 0; box-sizing: border-box; overflow-wrap: anywhere;
+  font: 14px/1.4 var(--ap-font, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif);
+  --accent: var(--ap-accent, light-dark(#5b4bdb, #8f83ff));
+  --line: var(--ap-line, light-dark(#e3e3e8, #3a3a44));
+  --soft: var(--ap-soft, light-dark(#f5f5f8, #2a2a31));
+  --paper: var(--ap-background, light-dark(#fff, #1c1c21));
+  --ink: var(--ap-color, light-dark(#1d1d1f, #ececf1));
+  --muted: var(--ap-muted, light-dark(#6b6b76, #a3a3b0));
+  --chip-on: light-dark(#efedff, #312d57);
+  color: var(--ink); }
+:host([theme="light"]) { color-scheme: light; }
+:host([theme="dark"]) { color-scheme: dark; }
 :host([hidden]) { display: none; }
 [hidden] { display: none !important; }
-.card { border: 1px solid var(--line); border-radius: 12px; background: #fff; padding: 12px 14px; min-width: 0; container: playground / inline-size; }
+.card { border: 1px solid var(--line); border-radius: var(--ap-radius, 12px); background: var(--paper); padding: 12px 14px; min-width: 0; container: playground / inline-size; }
+/* What an embed hides: hide="prediction badge timings tabs blocks options input status". */
+:host([hide~="prediction"]) .prediction, :host([hide~="badge"]) .badge, :host([hide~="timings"]) .timings,
+:host([hide~="tabs"]) .tabs, :host([hide~="blocks"]) .blocks, :host([hide~="options"]) .options-box,
+:host([hide~="input"]) .input, :host([hide~="status"]) .status { display: none !important; }
 /* Below 420 px (a phone column) the card gives its padding to the figure. */
 @media (max-width: 420px) { .card { padding: 8px; } }
 .bar { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin-bottom: 10px; }
 .bar:empty { display: none; }
-button, select, .chip, .tab { font: inherit; font-size: 13px; border: 1px solid var(--line); background: #fff; color: inherit;
+button, select, .chip, .tab { font: inherit; font-size: 13px; border: 1px solid var(--line); background: var(--paper); color: inherit;
   border-radius: 999px; padding: 4px 11px; cursor: pointer; }
 button:hover, .chip:hover, .tab:hover { border-color: #b9b6e8; }
 button:focus-visible, select:focus-visible, .chip:focus-within, .tab:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
@@ -28,20 +46,28 @@ select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
 .primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 .chip { display: inline-flex; align-items: center; gap: 5px; user-select: none; }
 .chip input { margin: 0; accent-color: var(--accent); }
-.chip.on { background: #efedff; border-color: #c9c3ff; }
+.chip.on { background: var(--chip-on); border-color: #c9c3ff; }
 .tabs { display: inline-flex; flex-wrap: wrap; max-width: 100%; gap: 4px; background: var(--soft); border-radius: 999px; padding: 3px; }
 .tab { border-color: transparent; background: transparent; }
-.tab[aria-selected="true"] { background: #fff; border-color: var(--line); box-shadow: 0 1px 2px rgba(0,0,0,.06); font-weight: 600; }
+.tab[aria-selected="true"] { background: var(--paper); border-color: var(--line); box-shadow: 0 1px 2px rgba(0,0,0,.06); font-weight: 600; }
 .gallery { display: inline-flex; flex-wrap: wrap; gap: 6px; }
 .gallery button { padding: 0; border-radius: 8px; overflow: hidden; width: 44px; height: 34px; }
 .gallery img { width: 100%; height: 100%; object-fit: cover; display: block; }
-.hint, .muted { color: #6b6b76; font-size: 12px; }
-.options { font-size: 13px; color: #44444d; }
+.hint, .muted { color: var(--muted); font-size: 12px; }
+.options { font-size: 13px; color: var(--muted); }
+.options-box { margin-bottom: 10px; }
+.options-box > summary { font-size: 13px; color: var(--muted); cursor: pointer; margin-bottom: 6px; width: fit-content; }
+.options-box > .bar { margin-bottom: 0; }
+.options label { white-space: nowrap; }
 .options label { display: inline-flex; align-items: center; gap: 4px; margin-right: 10px; }
 .options .group { display: inline-flex; flex-wrap: wrap; max-width: 100%; box-sizing: border-box; align-items: center; gap: 6px; padding: 3px 8px; background: var(--soft); border-radius: 8px; }
 .stage { position: relative; min-height: 200px; }
 .view-html { margin: 4px 0 10px; }
 .view-html math { font-size: 1.35em; }
+.view-html .formula { overflow-x: auto; }
+/* The formula in a narrow column: smaller, so that it fits without scrolling. */
+@container playground (max-width: 480px) { .view-html math { font-size: 1em; } }
+@container playground (max-width: 340px) { .view-html math { font-size: 0.78em; } }
 .view-html .terms { font-size: 13px; margin: 6px 0 4px; }
 .view-html .muted { font-size: 12px; }
 .stage canvas { display: block; width: 100%; touch-action: none; }
@@ -49,20 +75,20 @@ select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
   background: linear-gradient(90deg, transparent, var(--accent), transparent); background-size: 40% 100%;
   background-repeat: no-repeat; animation: slide 1s linear infinite; }
 @keyframes slide { from { background-position: -40% 0; } to { background-position: 140% 0; } }
-.placeholder { position: absolute; inset: 0; display: grid; place-items: center; color: #6b6b76; text-align: center; padding: 20px; }
+.placeholder { position: absolute; inset: 0; display: grid; place-items: center; color: var(--muted); text-align: center; padding: 20px; }
 .placeholder[hidden] { display: none; }
 .badge { display: inline-flex; flex-wrap: wrap; max-width: 100%; box-sizing: border-box; align-items: center; gap: 6px; font-size: 12px; padding: 3px 10px; border-radius: 999px;
-  background: var(--soft); color: #44444d; }
+  background: var(--soft); color: var(--muted); }
 .badge b { color: #fff; background: #2f855a; border-radius: 999px; padding: 1px 8px; font-weight: 600; }
 .badge b.cpu { background: #6b6b76; }
 .status { justify-content: space-between; margin: 10px 0 0; }
 .status .right { display: inline-flex; flex-wrap: wrap; gap: 6px; align-items: center; }
 .views .right, .prediction .right { margin-left: auto; }
 .prediction { gap: 4px; font-size: 14px; }
-.prediction b { color: #534ab7; }
+.prediction b { color: var(--accent); }
 .message { margin-top: 8px; padding: 8px 12px; border-radius: 8px; background: #fff4f2; color: #9b1c1c; border: 1px solid #f6cfc8; }
 .message[hidden] { display: none; }
-.note { margin-top: 8px; padding: 6px 12px; border-radius: 8px; background: var(--soft); color: #44444d; font-size: 12px; }
+.note { margin-top: 8px; padding: 6px 12px; border-radius: 8px; background: var(--soft); color: var(--muted); font-size: 12px; }
 .note[hidden] { display: none; }
 .drop { outline: 2px dashed var(--accent); outline-offset: 4px; border-radius: 12px; }
 input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: middle; }
@@ -84,5 +110,5 @@ input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: m
 .prediction .row { flex-basis: 100%; display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 10px; }
 .prediction .row > .muted { min-width: 120px; }
 .prediction .non-finite { color: #9b1c1c; }
-.prediction .change { flex-basis: 100%; color: #44444d; font-size: 13px; }
+.prediction .change { flex-basis: 100%; color: var(--muted); font-size: 13px; }
 `;

@@ -132,13 +132,33 @@ function transferables(value, out = []) {
   return out;
 }
 
+// The name of the adapter `auto` would get when it is a software (fallback) one, else null. The
+// spec's `adapter.info.isFallbackAdapter` (older browsers: `adapter.isFallbackAdapter`) says so.
+async function softwareAdapter() {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return null;
+    const info = adapter.info ?? {};
+    const fallback = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+    const swiftshader = /swiftshader|llvmpipe|lavapipe|software/i.test(`${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`);
+    if (!fallback && !swiftshader) return null;
+    return [info.description, info.architecture, info.vendor].find((w) => w) ?? 'a fallback adapter';
+  } catch {
+    return null; // the engine's own request says what is wrong
+  }
+}
+
 const ops = {
   async init({ backend }) {
     await load();
     engine?.free();
     engine = null;
-    engine = await wasm.Playground.create(backend);
-    return { backend: engine.backend, detail: engine.detail, kernels: engine.kernels, wasm: build };
+    // `auto` takes WebGPU on a hardware adapter only: a software one (SwiftShader, which Chromium
+    // offers where it has no GPU it trusts) is many times slower than the wasm CPU path.
+    const software = backend === 'auto' ? await softwareAdapter() : null;
+    engine = await wasm.Playground.create(software ? 'cpu' : backend);
+    const detail = software ? `the only WebGPU adapter, ${software}, is a software one (a fallback adapter); choose WebGPU to use it anyway` : engine.detail;
+    return { backend: engine.backend, detail, kernels: engine.kernels, wasm: build, skipped: software ? 'software' : null };
   },
   async configure({ blocks }) {
     engine.configure({ blocks });

@@ -49,6 +49,8 @@ after(async () => {
 /** A blank page holding one element with `attributes`; problems and requests are collected. */
 async function open(kind, attributes = '') {
   const { page, problems, requests } = await openPage(browsers[kind], `${origin}/pages/blank.html`);
+  // `auto` never takes SwiftShader, the software adapter of this browser: WebGPU is asked for.
+  if (kind === 'webgpu' && !/backend=/.test(attributes)) attributes += ' backend="webgpu"';
   await page.evaluate(async ({ attributes, origin }) => {
     await import(`${origin}/attention-playground.js`);
     document.body.insertAdjacentHTML('beforeend', `<attention-playground ${attributes}></attention-playground>`);

@@ -274,7 +274,7 @@ describe('the playground page', () => {
   test('WebGPU and the CPU path give the same numbers', async (t) => {
     const results = {};
     for (const kind of ['webgpu', 'cpu']) {
-      const { page, problems } = await open(kind);
+      const { page, problems } = await open(kind, `/#backend=${kind}`);
       await firstResult(page);
       await page.evaluate(() => document.querySelector('attention-playground').setAttribute('blocks', 'se eca gc cbam nonlocal mhsa'));
       await syntheticPng(page);
@@ -529,7 +529,18 @@ describe('the embed', () => {
   test('two lines in a plain page: the element sizes itself, runs, and offers the API', async () => {
     const { page, problems } = await open('webgpu', '/embed.html');
     const result = await firstResult(page);
-    assert.equal(result.backend, 'webgpu');
+    // This browser's only WebGPU adapter is SwiftShader (isFallbackAdapter): `auto` leaves it for
+    // the CPU path, and the badge says why in words.
+    assert.equal(result.backend, 'cpu', 'auto does not take a software adapter');
+    const why = await page.evaluate(() => {
+      const el = document.querySelector('attention-playground');
+      const span = el.shadowRoot.querySelector('.badge .why');
+      return { text: span.textContent, shown: !span.hidden && span.getBoundingClientRect().width > 0, title: span.parentElement.title, skipped: el._info.skipped };
+    });
+    assert.equal(why.skipped, 'software');
+    assert.ok(why.shown, 'the reason is on the badge');
+    assert.match(why.text, /software/);
+    assert.match(why.title, /only WebGPU adapter, .+, is a software one/);
     assertResult(result, ['cbam']);
     const ink = await canvasInk(page);
     assert.ok(ink.colours > 200 && ink.inked > 0.2, `drawn: ${JSON.stringify(ink)}`);

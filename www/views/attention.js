@@ -1,6 +1,6 @@
 // The attention view: where one query position attends: a Non-local block's attention row, or
 // each head's row of multi-head self-attention. Hover or click the photo to move the query.
-import { INK, drawOverlayView, drawQuery, legendWords, mapCanvas, note, range, thumbOf, title } from '../drawing.js';
+import { INK, drawOverlayView, drawQuery, legendWords, mapCanvas, paragraph, range, thumbOf, title } from '../drawing.js';
 import { say } from './say.js';
 
 // The weight every key would get if a query attended evenly: 1 / number of keys.
@@ -11,15 +11,11 @@ export function formatUniform(map) {
 // GCNet's question under the figure: the rows of a grid of queries, each on its own range with
 // its query marked, and their mean Jensen-Shannon divergence (www/../src/analysis.rs).
 function drawIndependence(ctx, width, top, measured, head, t) {
-  title(ctx, t('independence.title'), 0, top);
-  if (measured.unavailable) {
-    note(ctx, t.message(measured.unavailable), 0, top + 22);
-    return top + 44;
-  }
+  const y0 = top + title(ctx, t('independence.title'), 0, top) + 4;
+  if (measured.unavailable) return y0 + paragraph(ctx, t.message(measured.unavailable), 0, y0) + 8;
   const { side, queries, rows } = measured;
   const h = Math.min(head, measured.heads - 1);
   const thumb = Math.max(28, Math.min(56, Math.floor((width * 0.45 - (side - 1) * 4) / side)));
-  const y0 = top + 22;
   queries.forEach((q, i) => {
     const map = rows[i][h];
     const x = (i % side) * (thumb + 4);
@@ -32,15 +28,20 @@ function drawIndependence(ctx, width, top, measured, head, t) {
     ctx.drawImage(mapCanvas(map, lo, hi), x, y, size.width, size.height);
     drawQuery(ctx, x + ((q.x + 0.5) / grid.width) * size.width, y + ((q.y + 0.5) / grid.height) * size.height, 3);
   });
-  const textX = side * (thumb + 4) + 12;
+  // The number and what it means beside the grid, or under it where the column is narrow.
+  const gridBottom = y0 + side * (thumb + 4);
+  const beside = width - side * (thumb + 4) - 12 >= 240;
+  const textX = beside ? side * (thumb + 4) + 12 : 0;
+  let y = beside ? y0 : gridBottom + 8;
   const bits = measured.js_bits[h];
   ctx.font = '600 22px system-ui, sans-serif';
   ctx.fillStyle = INK;
   ctx.textBaseline = 'top';
-  ctx.fillText(t('independence.value', { bits: bits.toFixed(3) }), textX, y0);
-  const lines = [t('independence.scale'), t('independence.meaning1'), t('independence.meaning2'), t('independence.meaning3')];
-  lines.forEach((line, i) => note(ctx, line, textX, y0 + 34 + i * 15));
-  return Math.max(y0 + side * (thumb + 4), y0 + 34 + lines.length * 15) + 8;
+  ctx.fillText(t('independence.value', { bits: bits.toFixed(3) }), textX, y);
+  y += 32;
+  y += paragraph(ctx, t('independence.scale'), textX, y);
+  y += paragraph(ctx, `${t('independence.meaning1')} ${t('independence.meaning2')} ${t('independence.meaning3')}`.replace(/([\u3000-\u9fff]) (?=[\u3000-\u9fff])/g, '$1'), textX, y);
+  return Math.max(gridBottom, y) + 8;
 }
 
 // The figure's layout, grown by the independence section where it has been measured.

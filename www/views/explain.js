@@ -11,7 +11,7 @@
 //   proj.
 // Hover a bar to follow its channel through the per-channel steps, or a map to read every map's
 // value at that position.
-import { ACCENT, INK, MUTED, drawQuery, fixed, format, mapCanvas, note, paragraph, range, title } from '../drawing.js';
+import { ACCENT, INK, LINE, MUTED, ON_COLOUR, drawQuery, fixed, format, mapCanvas, note, paragraph, range, title } from '../drawing.js';
 import { viridis, diverging } from '../colormap.js';
 import { say } from './say.js';
 
@@ -28,7 +28,7 @@ function strip(ctx, x, y, width, values, { unit, hover }) {
   for (const v of values) scale = Math.max(scale, Math.abs(v));
   const zero = unit ? y + STRIP : y + STRIP / 2;
   const regions = [];
-  ctx.strokeStyle = '#c9c9d2';
+  ctx.strokeStyle = LINE;
   ctx.beginPath();
   ctx.moveTo(x, zero + 0.5);
   ctx.lineTo(x + n * bar, zero + 0.5);
@@ -65,8 +65,7 @@ class Sheet {
   }
 
   step(text) {
-    title(this.ctx, text, 0, this.y);
-    this.y += 22;
+    this.y += title(this.ctx, text, 0, this.y) + 4;
   }
 
   // A line of text, wrapped to the width (at spaces, or anywhere in text without them: Chinese).
@@ -135,7 +134,7 @@ class Sheet {
       const cy = this.y + Math.floor(i / map.width) * cell;
       ctx.fillStyle = `rgb(${r},${g},${b})`;
       ctx.fillRect(cx, cy, cell - 1, cell - 1);
-      ctx.fillStyle = INK;
+      ctx.fillStyle = ON_COLOUR;
       ctx.fillText(fixed(map.data[i], 2), cx + cell / 2, cy + cell / 2);
     }
     ctx.textAlign = 'start';
@@ -338,8 +337,9 @@ export default {
     const named = (c) => (names ? `“${t.named(names[c])}”` : t('explain.channel', { c }));
     const channels = (steps.gate ?? steps.input ?? steps.output ?? steps.transform).data.length;
     const s = new Sheet(ctx, width, t, state.traceHover, channels);
-    title(ctx, t('explain.heading', { label }), 0, 0);
-    note(ctx, t(steps.kind === 'nonlocal' || steps.kind === 'mhsa' ? 'explain.hint.query' : 'explain.hint'), 0, 20);
+    s.y = title(ctx, t('explain.heading', { label }), 0, 0);
+    s.line(t(steps.kind === 'nonlocal' || steps.kind === 'mhsa' ? 'explain.hint.query' : 'explain.hint'), MUTED);
+    s.y += 8;
     // Whose steps: the bundled network's block by name, a loaded network's by the engine's kind.
     const kind = steps.kind;
     let extra = {};

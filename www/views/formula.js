@@ -4,7 +4,7 @@
 // convolution and a deformable one in it; and, for the query, the attention weight maps of the
 // three kinds the bundled network realises: query and key content (Non-local), key content only
 // (GC's context weights), relative position only (body.conv1's 3x3 window around the query).
-import { INK, MUTED, drawQuery, mapCanvas, note, range, title } from '../drawing.js';
+import { INK, MUTED, TINT, drawQuery, mapCanvas, paragraph, paragraphHeight, range, title } from '../drawing.js';
 
 // The formula's terms and their colours.
 const TERMS = { M: '#b7791f', omega: '#2a9d8f', A: '#d1495b', Wp: '#5b4bdb', W: '#1f6fb4' };
@@ -61,7 +61,8 @@ function drawTable(ctx, width, top, chosen, t) {
   };
   let px = 12;
   let w = widths(px);
-  while (px > 9 && w.reduce((a, b) => a + b + gap, 0) > width) w = widths(--px);
+  while (px > 10 && w.reduce((a, b) => a + b + gap, 0) > width) w = widths(--px);
+  if (w.reduce((a, b) => a + b + gap, 0) > width) return drawStacked(ctx, width, top, chosen, t);
   const at = w.map((_, c) => w.slice(0, c).reduce((a, b) => a + b + gap, 0));
   const lineHeight = px + 8;
   const cell = (text, x, y, color) => {
@@ -74,7 +75,7 @@ function drawTable(ctx, width, top, chosen, t) {
   rows.forEach((cells, i) => {
     const y = top + lineHeight + i * lineHeight;
     if (ROWS[i] === chosen) {
-      ctx.fillStyle = '#efeefe';
+      ctx.fillStyle = TINT;
       ctx.fillRect(0, y - 3, width, lineHeight);
     }
     cells.forEach((text, c) => cell(text, at[c], y, c === 0 ? INK : MUTED));
@@ -82,10 +83,29 @@ function drawTable(ctx, width, top, chosen, t) {
   return top + lineHeight + ROWS.length * lineHeight + 8;
 }
 
+// The table in a narrow column: each row as a short paragraph (the block and its kind of weight,
+// then its terms), the chosen one on a tinted ground. Returns the y under it.
+function drawStacked(ctx, width, top, chosen, t) {
+  let y = top;
+  for (const row of ROWS) {
+    const terms = `M = ${row.M} · Ω_q = ${row.omega} · A_m = ${row.A} · W′_m = ${row.Wp} · W_m = ${row.W}`;
+    const name = `${rowName(row, t)}: ${t(`formula.kind.${row.kind}`)}`;
+    // Measured first, so that the tint goes under the text.
+    const height = paragraphHeight(ctx, name, width - 8) + paragraphHeight(ctx, terms, width - 8) + 6;
+    if (row === chosen) {
+      ctx.fillStyle = TINT;
+      ctx.fillRect(0, y - 3, width, height);
+    }
+    const named = paragraph(ctx, name, 0, y, width - 8, INK);
+    paragraph(ctx, terms, 0, y + named, width - 8);
+    y += height;
+  }
+  return y + 8;
+}
+
 // One map tile over the photo, the query marked; returns the tile's height.
 function tile(ctx, x, y, size, photo, map, query, caption, sentence) {
-  note(ctx, caption, x, y, INK);
-  const box = { x, y: y + 16, width: size, height: Math.round((size * photo.height) / photo.width) };
+  const box = { x, y: y + paragraph(ctx, caption, x, y - 2, size, INK) + 2, width: size, height: Math.round((size * photo.height) / photo.width) };
   ctx.drawImage(photo, box.x, box.y, box.width, box.height);
   const { lo, hi } = range(map.data);
   ctx.save();
@@ -95,20 +115,8 @@ function tile(ctx, x, y, size, photo, map, query, caption, sentence) {
   ctx.restore();
   drawQuery(ctx, box.x + query.u * box.width, box.y + query.v * box.height, 5);
   // The sentence, wrapped to the tile's width.
-  ctx.font = '11px system-ui, sans-serif';
-  const words = sentence.split(/(?<=\s)|(?=[\u4e00-\u9fff])/);
-  let line = '';
-  let ly = box.y + box.height + 6;
-  for (const w of words) {
-    if (ctx.measureText(line + w).width > size && line) {
-      note(ctx, line.trim(), x, ly);
-      ly += 14;
-      line = '';
-    }
-    line += w;
-  }
-  if (line) note(ctx, line.trim(), x, ly);
-  return ly + 16 - y;
+  const ly = box.y + box.height + 6;
+  return ly + paragraph(ctx, sentence, x, ly, size) - y;
 }
 
 /** body.conv1's 3x3 window around the query on its grid: 1 where the convolution reads, else 0;
@@ -136,14 +144,9 @@ export default {
   html: ({ block, entry, t }) => formulaHtml(rowOf(block, entry), t),
   draw(ctx, width, { result, block, entry, photo, state, network, t }) {
     const chosen = rowOf(block, entry);
-    title(ctx, t('formula.heading'), 0, 0);
-    let y = drawTable(ctx, width, 26, chosen, t);
-    title(ctx, t('formula.maps'), 0, y + 6);
-    y += 30;
-    if (network) {
-      note(ctx, t('formula.maps.network'), 0, y);
-      return { height: y + 30 };
-    }
+    let y = drawTable(ctx, width, title(ctx, t('formula.heading'), 0, 0) + 8, chosen, t);
+    y += 8 + title(ctx, t('formula.maps'), 0, y + 6) + 6;
+    if (network) return { height: y + paragraph(ctx, t('formula.maps.network'), 0, y) + 12 };
     const nonlocal = result.blocks.nonlocal;
     if (!nonlocal || !result.blocks.gc) return sayBelow(ctx, y, t('formula.maps.switch'));
     // The query: the one clicked in the attention view (Non-local's), else the block's centre.
@@ -156,17 +159,27 @@ export default {
       key: result.blocks.gc.context,
       position: convWindow(stem, query),
     };
-    const size = Math.max(140, Math.min(300, Math.floor((width - 40) / 3)));
-    const heights = [
-      tile(ctx, 0, y, size, photo, maps.query_key, query, t('formula.kind.qk'), t('formula.map.qk')),
-      tile(ctx, size + 20, y, size, photo, maps.key, query, t('formula.kind.k'), t('formula.map.k')),
-      tile(ctx, 2 * (size + 20), y, size, photo, maps.position, maps.position.centre, t('formula.kind.position'), t('formula.map.position')),
+    // Three tiles in a row where each gets 140 px, else two (the third under them).
+    const perRow = width >= 3 * 140 + 40 ? 3 : 2;
+    const size = Math.min(300, Math.floor((width - 20 * (perRow - 1)) / perRow));
+    const tiles = [
+      [maps.query_key, query, 'qk'],
+      [maps.key, query, 'k'],
+      [maps.position, maps.position.centre, 'position'],
     ];
-    return { height: y + Math.max(...heights) + 8, maps, query };
+    let rowTop = y;
+    let rowHeight = 0;
+    tiles.forEach(([map, at, kind], i) => {
+      if (i > 0 && i % perRow === 0) {
+        rowTop += rowHeight + 12;
+        rowHeight = 0;
+      }
+      rowHeight = Math.max(rowHeight, tile(ctx, (i % perRow) * (size + 20), rowTop, size, photo, map, at, t(`formula.kind.${kind}`), t(`formula.map.${kind}`)));
+    });
+    return { height: rowTop + rowHeight + 8, maps, query };
   },
 };
 
 function sayBelow(ctx, y, text) {
-  note(ctx, text, 0, y, MUTED);
-  return { height: y + 30 };
+  return { height: y + paragraph(ctx, text, 0, y) + 12 };
 }

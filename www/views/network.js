@@ -4,11 +4,12 @@
 // (Non-local), or the block's gates sorted from largest to smallest with their spread (SE, ECA,
 // EfficientNet's and MobileNetV3's squeeze-and-excitation). Click a block to open it in the other
 // views; click its corner to switch it off or on.
-import { ACCENT, INK, MUTED, drawQuery, mapCanvas, note, range, title } from '../drawing.js';
+import { ACCENT, INK, LINE, MUTED, PAPER, SOFT, drawQuery, mapCanvas, note, paragraph, range, title } from '../drawing.js';
 import { viridis } from '../colormap.js';
 import { say } from './say.js';
 
-const TILE = 92;
+const TILE = 92; // the smallest tile: wider columns give larger ones
+const MAX_TILE = 150;
 const GAP = 8;
 const LABEL = 96;
 
@@ -28,7 +29,7 @@ function spread(gates) {
 // The gates sorted from largest to smallest as columns on a 0..1 axis.
 function drawStrip(ctx, gates, x, y, w, h) {
   const sorted = Float32Array.from(gates).sort().reverse();
-  ctx.fillStyle = '#f4f4f8';
+  ctx.fillStyle = SOFT;
   ctx.fillRect(x, y, w, h);
   for (let i = 0; i < w; i++) {
     const v = sorted[Math.min(sorted.length - 1, Math.floor((i / w) * sorted.length))];
@@ -37,14 +38,14 @@ function drawStrip(ctx, gates, x, y, w, h) {
     ctx.fillStyle = `rgb(${r},${g},${b})`;
     ctx.fillRect(x + i, y + h - clamped * h, 1, clamped * h);
   }
-  ctx.strokeStyle = '#c9c9d2';
+  ctx.strokeStyle = LINE;
   ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
 }
 
-function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t }) {
+function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, size: TILE }) {
   const map = entry.spatial ?? entry.context ?? rows?.[entry.path] ?? null;
   if (entry.off) {
-    ctx.fillStyle = '#ececf1';
+    ctx.fillStyle = SOFT;
     ctx.fillRect(x, y, TILE, TILE);
     note(ctx, t('network.off'), x + TILE / 2 - 8, y + TILE / 2 - 6, MUTED);
   } else if (map || entry.kind === 'nl') {
@@ -65,12 +66,12 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t })
     drawStrip(ctx, entry.channel, x, y, TILE, TILE);
   } else {
     // A block with no map this view draws (self-attention): say so rather than leave it blank.
-    ctx.fillStyle = '#f3f3f7';
+    ctx.fillStyle = SOFT;
     ctx.fillRect(x, y, TILE, TILE);
     note(ctx, t('network.nomap'), x + 8, y + TILE / 2 - 6, MUTED);
   }
   // The on/off corner.
-  ctx.fillStyle = entry.off ? '#fff' : ACCENT;
+  ctx.fillStyle = entry.off ? PAPER : ACCENT;
   ctx.fillRect(x + TILE - 16, y + 2, 14, 14);
   ctx.strokeStyle = ACCENT;
   ctx.lineWidth = 1;
@@ -89,8 +90,11 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t })
   }
   ctx.lineWidth = 1;
   // Its path, and what the tile shows in numbers.
-  const name = entry.path.length > 15 ? `…${entry.path.slice(-14)}` : entry.path;
-  note(ctx, name, x, y + TILE + 3, INK);
+  // The path's end where the whole path is wider than the tile.
+  note(ctx, '', 0, 0);
+  let name = entry.path;
+  while (name.length > 2 && ctx.measureText(name === entry.path ? name : `…${name}`).width > TILE) name = name.slice(1);
+  note(ctx, name === entry.path ? name : `…${name}`, x, y + TILE + 3, INK);
   let line = entry.off ? t('network.switched') : '';
   if (!entry.off && entry.channel && !map) {
     const { mean, std } = spread(entry.channel);
@@ -121,8 +125,8 @@ export default {
     const counts = {};
     for (const path of order) counts[result.blocks[path].kind] = (counts[result.blocks[path].kind] ?? 0) + 1;
     const kinds = Object.entries(counts).map(([k, n]) => t('network.kind', { n, kind: k === 'nl' ? 'Non-local' : k.toUpperCase() })).join(t('network.and'));
-    title(ctx, t('network.title', { arch: network.arch, kinds }), 0, 4);
-    note(ctx, t('network.hint'), 0, 22);
+    let y = 4 + title(ctx, t('network.title', { arch: network.arch, kinds }), 0, 4);
+    y += paragraph(ctx, t('network.hint'), 0, y) + 6;
     const stages = [];
     for (const path of order) {
       const entry = result.blocks[path];
@@ -130,27 +134,38 @@ export default {
       if (last?.stage === entry.stage) last.entries.push(entry);
       else stages.push({ stage: entry.stage, entries: [entry] });
     }
-    const perRow = Math.max(1, Math.floor((width - LABEL + GAP) / (TILE + GAP)));
+    // A stage's name and size beside its tiles, or above them in a narrow column; the tiles as
+    // large as the widest stage lets them be, from TILE to MAX_TILE.
+    const narrow = width < 360;
+    const label = narrow ? 0 : LABEL;
+    const widest = Math.max(...stages.map((s) => s.entries.length));
+    const fit = Math.floor((width - label - GAP * (widest - 1)) / widest);
+    const size = Math.max(TILE, Math.min(MAX_TILE, fit));
+    const perRow = Math.max(1, Math.floor((width - label + GAP) / (size + GAP)));
     const tiles = [];
     const toggles = [];
-    let y = 42;
-    const rowH = TILE + 36;
+    const rowH = size + 36;
     for (const { stage, entries } of stages) {
       const { grid, channels } = entries[0];
-      note(ctx, stage, 0, y + 2, INK);
-      note(ctx, `${grid.width} x ${grid.height}`, 0, y + 17);
-      note(ctx, `${channels} ch`, 0, y + 30);
+      if (narrow) {
+        note(ctx, stage, 0, y, INK);
+        note(ctx, `${grid.width} x ${grid.height} · ${channels} ch`, ctx.measureText(stage).width + 10, y);
+        y += 18;
+      } else {
+        note(ctx, stage, 0, y + 2, INK);
+        note(ctx, `${grid.width} x ${grid.height}`, 0, y + 17);
+        note(ctx, `${channels} ch`, 0, y + 30);
+      }
       entries.forEach((entry, i) => {
-        const x = LABEL + (i % perRow) * (TILE + GAP);
+        const x = label + (i % perRow) * (size + GAP);
         const yy = y + Math.floor(i / perRow) * rowH;
-        drawTile(ctx, entry, x, yy, { photo, crop, rows: state.rows, opacity: state.opacity, selected: entry.path === selected, t });
-        tiles.push({ x, y: yy, width: TILE, height: TILE + 28, path: entry.path });
-        toggles.push({ x: x + TILE - 20, y: yy, width: 20, height: 20, path: entry.path });
+        drawTile(ctx, entry, x, yy, { photo, crop, rows: state.rows, opacity: state.opacity, selected: entry.path === selected, t, size });
+        tiles.push({ x, y: yy, width: size, height: size + 28, path: entry.path });
+        toggles.push({ x: x + size - 20, y: yy, width: 20, height: 20, path: entry.path });
       });
       y += Math.ceil(entries.length / perRow) * rowH + 6;
     }
-    const legend = [t('network.legend1'), t('network.legend2'), t('network.legend3')];
-    legend.forEach((line, i) => note(ctx, line, 0, y + i * 14));
-    return { height: y + 14 * legend.length + 6, tiles, toggles };
+    y += paragraph(ctx, `${t('network.legend1')} ${t('network.legend2')} ${t('network.legend3')}`.replace(/([\u3000-\u9fff]) (?=[\u3000-\u9fff])/g, '$1'), 0, y);
+    return { height: y + 8, tiles, toggles };
   },
 };

@@ -1,7 +1,6 @@
-// One line of text where a view has nothing to draw, saying what to do.
+// Where a view has nothing to draw: what to do, wrapped to the drawing's width.
+import { paragraph } from '../drawing.js';
+
 export function say(ctx, text) {
-  ctx.font = '14px system-ui, sans-serif';
-  ctx.fillStyle = '#6b6b76';
-  ctx.fillText(text, 0, 30);
-  return { height: 60 };
+  return { height: paragraph(ctx, text, 0, 20) + 40 };
 }

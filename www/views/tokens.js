@@ -3,7 +3,7 @@
 // head Q, K, V from learned weights, the scaled scores, their softmax (the attention weights), A V,
 // and the heads joined through the projection. Every number comes from the engine (src/tokens.rs,
 // the same MHSA kernels as the image blocks). Hover a row to see where that token attends.
-import { INK, MUTED, fixed, note, paragraph, title } from '../drawing.js';
+import { INK, MUTED, ON_COLOUR, fixed, note, paragraph, title } from '../drawing.js';
 import { diverging, viridis } from '../colormap.js';
 import { say } from './say.js';
 
@@ -21,12 +21,12 @@ function cellText(v, cell, digits) {
 // One matrix `{ width, height, data }` (a row per token) at (x, y): coloured cells with their
 // values where they fit, the tokens along the rows (and the columns of a token-by-token matrix),
 // the caption above. Returns its size and the rows' regions.
-function drawMatrix(ctx, x, y, matrix, { caption, tokens, cell, weights, digits, hover }) {
+function drawMatrix(ctx, x, y, matrix, { caption, tokens, cell, weights, digits, hover, room }) {
   const { width: cols, height: rows, data } = matrix;
   const square = cols === rows && tokens.length === cols;
-  note(ctx, caption, x, y, INK);
-  const captionWidth = ctx.measureText(caption).width;
-  const top = y + 16 + (square ? LABEL : 0);
+  // The caption over the matrix, wrapped where it is wider than the room left in the line.
+  const captionWidth = Math.min(captionSize(ctx, caption), Math.max(LABEL + cols * cell, room));
+  const top = y + paragraph(ctx, caption, x, y - 2, captionWidth, INK) + (square ? LABEL : 0);
   const left = x + LABEL;
   let scale = 0;
   for (const v of data) scale = Math.max(scale, Math.abs(v));
@@ -42,7 +42,7 @@ function drawMatrix(ctx, x, y, matrix, { caption, tokens, cell, weights, digits,
       ctx.fillRect(left + c * cell, top + r * cell, cell - 1, cell - 1);
       const text = cellText(v, cell, digits);
       if (text) {
-        ctx.fillStyle = (weights ? v > 0.55 : Math.abs(v) < 0.6 * (scale || 1)) ? INK : '#fff';
+        ctx.fillStyle = (weights ? v > 0.55 : Math.abs(v) < 0.6 * (scale || 1)) ? ON_COLOUR : '#fff';
         ctx.fillText(text, left + c * cell + cell / 2, top + r * cell + cell / 2);
       }
     }
@@ -54,7 +54,7 @@ function drawMatrix(ctx, x, y, matrix, { caption, tokens, cell, weights, digits,
   }
   if (square) {
     ctx.font = '12px system-ui, sans-serif';
-    tokens.forEach((tk, c) => { ctx.fillStyle = INK; ctx.fillText(tk, left + c * cell + cell / 2, y + 16 + LABEL / 2); });
+    tokens.forEach((tk, c) => { ctx.fillStyle = INK; ctx.fillText(tk, left + c * cell + cell / 2, top - LABEL / 2); });
   }
   if (hover != null && hover < rows) {
     ctx.strokeStyle = '#d33';
@@ -66,6 +66,12 @@ function drawMatrix(ctx, x, y, matrix, { caption, tokens, cell, weights, digits,
   return { width: Math.max(LABEL + cols * cell, captionWidth), height: top - y + rows * cell, regions };
 }
 
+// The width of a caption in the small font, on one line.
+function captionSize(ctx, caption) {
+  note(ctx, '', 0, 0);
+  return ctx.measureText(caption).width + 1;
+}
+
 // Matrices left to right, wrapping where the width ends; returns the height used and the regions.
 function flow(ctx, width, top, items, common) {
   let x = 0;
@@ -73,12 +79,13 @@ function flow(ctx, width, top, items, common) {
   let rowHeight = 0;
   const regions = [];
   for (const item of items) {
-    if (x > 0 && x + LABEL + item.matrix.width * item.cell > width) {
+    const need = Math.max(LABEL + item.matrix.width * item.cell, Math.min(captionSize(ctx, item.caption), width));
+    if (x > 0 && x + need > width) {
       x = 0;
       y += rowHeight + GAP;
       rowHeight = 0;
     }
-    const drawn = drawMatrix(ctx, x, y, item.matrix, { ...common, ...item });
+    const drawn = drawMatrix(ctx, x, y, item.matrix, { ...common, ...item, room: width - x });
     regions.push(...drawn.regions);
     x += drawn.width + GAP;
     rowHeight = Math.max(rowHeight, drawn.height);
@@ -101,12 +108,12 @@ export default {
     const hover = state.tokenHover != null && state.tokenHover < n ? state.tokenHover : null;
     const heads = w.heads.length;
     const dk = w.dim / heads;
-    title(ctx, t('tokens.heading', { n, d: w.dim, heads }), 0, 0);
-    let y = 20 + paragraph(ctx, t('tokens.hint'), 0, 20, width - 8) + 10;
+    let y = title(ctx, t('tokens.heading', { n, d: w.dim, heads }), 0, 0) + 2;
+    y += paragraph(ctx, t('tokens.hint'), 0, y, width - 8) + 10;
     const regions = [];
     const section = (text, items) => {
-      title(ctx, text, 0, y);
-      const done = flow(ctx, width, y + 24, items, { tokens, hover });
+      y += title(ctx, text, 0, y) + 8;
+      const done = flow(ctx, width, y, items, { tokens, hover });
       regions.push(...done.regions);
       y = done.bottom + GAP + 6;
     };

@@ -1,0 +1,153 @@
+// The element as a blog embeds it: from another origin (with and without CORS, as
+// `./build.sh serve --cors` serves it and as a misconfigured CDN does), trimmed to the views and
+// chrome a post wants (`views`, `hide`), and themed to the post (a dark page, CSS custom
+// properties, `theme`).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { serve } from '../../tools/serve.mjs';
+import { launch } from './support.mjs';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+// What the README tells a writer to paste: the element holds a line that shows until the script
+// defines it, and stays where the script never loads.
+const FALLBACK = 'Loading the attention playground… If this line stays, its script did not load.';
+
+let plain; // dist/ without CORS headers, as a host that forgot them
+let cdn; // dist/ with Access-Control-Allow-Origin: *, as `./build.sh serve --cors`
+let blog; // the post, on a third origin
+let browser;
+const originOf = (server) => `http://127.0.0.1:${server.address().port}`;
+
+before(async () => {
+  plain = await serve(join(ROOT, 'dist'), 0);
+  cdn = await serve(join(ROOT, 'dist'), 0, '127.0.0.1', { 'access-control-allow-origin': '*' });
+  blog = await serve(join(ROOT, 'tests/browser/pages'), 0);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  for (const server of [plain, cdn, blog]) server?.close();
+});
+
+/** The blank post with `html` in its body, the script from `scriptOrigin`. */
+async function post(scriptOrigin, html, { style = '' } = {}) {
+  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`${originOf(blog)}/blank.html`);
+  await page.setContent(`<!doctype html><html style="${style}"><body>
+    <script type="module" src="${scriptOrigin}/attention-playground.js"></script>${html}</body></html>`, { waitUntil: 'load' });
+  return { page, problems };
+}
+
+test('from another origin without CORS the embed shows its line in place of a 0 x 0 element; with CORS (serve --cors) it runs', async () => {
+  const blocked = await post(originOf(plain), `<attention-playground blocks="cbam">${FALLBACK}</attention-playground>`);
+  await blocked.page.waitForTimeout(1500);
+  const seen = await blocked.page.evaluate(() => {
+    const el = document.querySelector('attention-playground');
+    const box = el.getBoundingClientRect();
+    return { defined: Boolean(customElements.get('attention-playground')), width: box.width, height: box.height, text: el.innerText };
+  });
+  assert.equal(seen.defined, false, 'the browser refused the module without CORS');
+  assert.ok(seen.width > 200 && seen.height > 10, `the reader sees the line: ${JSON.stringify(seen)}`);
+  assert.match(seen.text, /did not load/);
+  await blocked.page.close();
+
+  const served = await post(originOf(cdn), `<attention-playground blocks="cbam" backend="cpu">${FALLBACK}</attention-playground>`);
+  const ran = await served.page.evaluate(async () => {
+    await customElements.whenDefined('attention-playground');
+    const el = document.querySelector('attention-playground');
+    await el.ready;
+    if (!el.result) await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+    const box = el.getBoundingClientRect();
+    return { blocks: Object.keys(el.result.blocks), height: box.height, fallbackShown: el.shadowRoot.textContent.includes('did not load') };
+  });
+  assert.deepEqual(ran.blocks, ['cbam']);
+  assert.ok(ran.height > 300, 'the figure replaces the line');
+  assert.equal(ran.fallbackShown, false);
+  assert.deepEqual(served.problems, []);
+  await served.page.close();
+});
+
+test('a module that loads but an engine that cannot (its wasm blocked) says so in the element, not in the console only', async () => {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+  await context.route('**/*.wasm', (route) => route.abort('blockedbyclient'));
+  const page = await context.newPage();
+  await page.goto(`${originOf(blog)}/blank.html`);
+  await page.setContent(`<!doctype html><body><script type="module" src="${originOf(cdn)}/attention-playground.js"></script>
+    <attention-playground>${FALLBACK}</attention-playground></body>`);
+  const shown = await page.evaluate(async () => {
+    await customElements.whenDefined('attention-playground');
+    const el = document.querySelector('attention-playground');
+    const failure = await el.ready.then(() => null, (e) => e.message);
+    const message = el.shadowRoot.querySelector('.message');
+    const box = el.getBoundingClientRect();
+    return { failure, text: message.textContent, visible: !message.hidden && message.getBoundingClientRect().height > 0, height: box.height };
+  });
+  assert.match(shown.failure ?? '', /could not be loaded/);
+  assert.ok(shown.visible, 'the message is on screen');
+  assert.match(shown.text, /Access-Control-Allow-Origin/);
+  assert.ok(shown.height > 100, `the element keeps its place: ${shown.height}`);
+  await context.close();
+});
+
+test('views= and hide= trim an embed to what the post is about', async () => {
+  const { page, problems } = await post(originOf(cdn), `<attention-playground blocks="cbam" backend="cpu" controls="minimal" views="spatial channel" hide="prediction badge"></attention-playground>`);
+  const seen = await page.evaluate(async () => {
+    await customElements.whenDefined('attention-playground');
+    const el = document.querySelector('attention-playground');
+    await el.ready;
+    if (!el.result) await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+    const visible = (sel) => [...el.shadowRoot.querySelectorAll(sel)].filter((n) => n.getBoundingClientRect().height > 0);
+    const before = { tabs: visible('.tab').map((t) => t.dataset.view), prediction: visible('.prediction').length, badge: visible('.badge').length, view: el.view };
+    el.setAttribute('view', 'formula'); // not offered: the element stays on one it offers
+    const after = el.view;
+    el.setAttribute('hide', '');
+    const shownAgain = { prediction: visible('.prediction').length, badge: visible('.badge').length };
+    return { before, after, shownAgain };
+  });
+  assert.deepEqual(seen.before.tabs, ['channel', 'spatial'], 'only the views listed, in the tab order');
+  assert.equal(seen.before.prediction, 0);
+  assert.equal(seen.before.badge, 0);
+  assert.equal(seen.before.view, 'spatial');
+  assert.equal(seen.after, 'spatial');
+  assert.equal(seen.shownAgain.prediction, 1);
+  assert.equal(seen.shownAgain.badge, 1);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('on a dark page the card and its figure are dark; theme="light" and the custom properties override', async () => {
+  const { page, problems } = await post(originOf(cdn), `
+    <attention-playground id="auto" blocks="se" view="channel" backend="cpu"></attention-playground>
+    <attention-playground id="light" theme="light" blocks="se" view="channel" backend="cpu" style="--ap-accent: rgb(200, 30, 30)"></attention-playground>`,
+  { style: 'color-scheme: dark; background: #111; color: #eee' });
+  const seen = await page.evaluate(async () => {
+    await customElements.whenDefined('attention-playground');
+    const look = async (id) => {
+      const el = document.getElementById(id);
+      el.scrollIntoView();
+      await el.ready;
+      if (!el.result) await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+      const card = el.shadowRoot.querySelector('.card');
+      const canvas = el.shadowRoot.querySelector('canvas');
+      const corner = canvas.getContext('2d').getImageData(canvas.width - 3, 3, 1, 1).data;
+      return {
+        card: getComputedStyle(card).backgroundColor, text: getComputedStyle(card).color,
+        paper: [corner[0], corner[1], corner[2]], primary: getComputedStyle(el.shadowRoot.querySelector('.primary')).backgroundColor,
+      };
+    };
+    return { auto: await look('auto'), light: await look('light') };
+  });
+  const lum = (rgb) => { const [r, g, b] = (Array.isArray(rgb) ? rgb : rgb.match(/\d+/g).map(Number)); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  assert.ok(lum(seen.auto.card) < 60, `dark card: ${seen.auto.card}`);
+  assert.ok(lum(seen.auto.text) > 180, `light text: ${seen.auto.text}`);
+  assert.ok(lum(seen.auto.paper) < 60, `the figure is drawn on dark paper: ${seen.auto.paper}`);
+  assert.ok(lum(seen.light.card) > 240, `theme="light": ${seen.light.card}`);
+  assert.ok(lum(seen.light.paper) > 240, `theme="light" figure: ${seen.light.paper}`);
+  assert.equal(seen.light.primary, 'rgb(200, 30, 30)', '--ap-accent themes the controls');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
