@@ -13,6 +13,47 @@ const server = await serve(new URL('../dist/', import.meta.url).pathname, 0);
 const url = `http://127.0.0.1:${server.address().port}/embed.html`;
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+// A toggle, as a reader feels it: from a chip switched (the `blocks` attribute) to the frame that
+// shows the new figure, against the engine's own time for the run; the difference is the page's
+// (drawing the view, the controls, the prediction line). The wasm CPU path, each view in turn,
+// SE switched off and on again 7 times after a warm-up; medians.
+//   node tools/bench-browser.mjs --toggle    (this part alone)
+{
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-background-networking'] });
+  for (const view of (process.env.VIEWS ?? 'spatial channel nonlocal features explain formula').split(' ')) {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    page.on('crash', () => console.error(`the page crashed in the ${view} view`));
+    await page.goto(`${url.replace('/embed.html', '/')}#backend=cpu&view=${view}`);
+    const f = await page.evaluate(async ({ view, runs }) => {
+      const el = document.querySelector('attention-playground');
+      await el.ready;
+      if (!el.result) await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+      el.setAttribute('view', view);
+      const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      const all = [];
+      for (let i = 0; i <= 2 * runs; i++) {
+        const next = new Promise((r) => el.addEventListener('attention-result', (e) => r(e.detail), { once: true }));
+        const t0 = performance.now();
+        el.setAttribute('blocks', i % 2 ? 'se eca gc cbam nonlocal mhsa' : 'eca gc cbam nonlocal mhsa');
+        const result = await next;
+        await frame();
+        if (i > 1) all.push({ redraw: performance.now() - t0, engine: result.timings.total_ms ?? 0 });
+      }
+      return all;
+    }, { view, runs: RUNS });
+    const redraw = median(f.map((x) => x.redraw));
+    const engine = median(f.map((x) => x.engine));
+    const own = median(f.map((x) => x.redraw - x.engine));
+    console.log(`toggle SE, ${view.padEnd(8)} view: to the redrawn frame ${redraw.toFixed(0)} ms, the engine ${engine.toFixed(0)} ms, the page ${own.toFixed(0)} ms (medians)`);
+    await page.close();
+  }
+  await browser.close();
+  if (process.argv.includes('--toggle')) {
+    server.close();
+    process.exit(0);
+  }
+}
+
 for (const [backend, flags] of [['cpu', []], ['webgpu', ['--enable-unsafe-webgpu']]]) {
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-background-networking', ...flags] });
   const page = await browser.newPage();

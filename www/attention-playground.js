@@ -10,6 +10,7 @@ import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sa
 import { bindControls, cardHtml, syncControls } from './controls.js';
 import { bindKeyboard, figureLabel } from './keyboard.js';
 import { PAPER, setPalette } from './drawing.js';
+import { embedCode, figurePng } from './embed-code.js';
 import { languageOf, translator } from './i18n.js';
 import { networkPredictionLine, offLabels, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
@@ -899,8 +900,39 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     return `attention-${(this._photo?.name ?? 'image').replace(/\.[^.]*$/, '').replace(/[^\w-]+/g, '_')}-${this.view}`;
   }
 
-  _exportPng() {
-    this._canvas.toBlob((blob) => blob && this._download(blob, `${this._baseName()}.png`), 'image/png');
+  // The figure at twice the screen's resolution (or the screen's, where that is more), with a
+  // caption saying what it shows.
+  async _exportPng() {
+    if (!this._drawn || !this.result) return;
+    const view = viewNamed(this.view);
+    const scene = this._scene();
+    const caption = `${this._t(`view.${this.view}`)}${scene.label ? ` · ${scene.label}` : ''} · ${this._photo?.name ?? ''} · attention-playground`;
+    const dark = this._dark();
+    const blob = await figurePng(this._drawn, (ctx) => {
+      setPalette(dark);
+      view.draw(ctx, this._drawn.width, scene);
+    }, caption, { scale: Math.max(2, window.devicePixelRatio || 1), paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
+    if (blob) this._download(blob, `${this._baseName()}.png`);
+  }
+
+  /** The `<script>` and `<attention-playground …>` markup of exactly what the element shows. */
+  embedCode() {
+    return embedCode(this).code;
+  }
+
+  // "Copy embed code": to the clipboard, and said in the note (with the code itself where the
+  // clipboard is not allowed, to copy by hand).
+  async _copyEmbed() {
+    const { code, photoKept } = embedCode(this);
+    let copied = true;
+    try {
+      await navigator.clipboard.writeText(code);
+    } catch {
+      copied = false;
+    }
+    this._note.textContent = `${this._t(copied ? 'embed.copied' : 'embed.manual')}${photoKept ? '' : ` ${this._t('embed.ownPhoto')}`}${copied ? '' : `\n${code}`}`;
+    this._note.hidden = false;
+    this._note.style.whiteSpace = copied ? '' : 'pre-wrap';
   }
 
   _exportJson() {

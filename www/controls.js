@@ -62,7 +62,7 @@ export function cardHtml(controls, opacity, t) {
           ${full ? `<span class="right">
             <select class="backend" aria-label="${t('aria.backend')}"><option value="auto">${t('backend.auto')}</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
             <select class="lang" aria-label="${t('language')}">${Object.entries(LANGUAGES).map(([k, v]) => `<option value="${k}">${v}</option>`).join('')}</select>
-            <button class="export-png">${t('export.png')}</button><button class="export-json">${t('export.json')}</button>
+            <button class="copy-embed" title="${t('embed.copy.title')}">${t('embed.copy')}</button><button class="export-png">${t('export.png')}</button><button class="export-json">${t('export.json')}</button>
           </span>` : ''}
         </div>` : ''}
       </div>`;
@@ -151,6 +151,7 @@ export function bindControls(el) {
   $('.backend').addEventListener('change', (e) => el.setAttribute('backend', e.target.value));
   $('.lang').addEventListener('change', (e) => el.setAttribute('lang', e.target.value));
   $('.export-png').addEventListener('click', () => el._exportPng());
+  $('.copy-embed').addEventListener('click', () => el._copyEmbed());
   $('.export-json').addEventListener('click', () => el._exportJson());
   bindDrop(el);
 }

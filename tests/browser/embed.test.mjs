@@ -151,3 +151,42 @@ test('on a dark page the card and its figure are dark; theme="light" and the cus
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('"Copy embed code" gives the markup of exactly the figure shown, which opens the same figure; Export PNG is twice the screen\'s resolution, with a caption', async () => {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 1000 }, deviceScaleFactor: 1, acceptDownloads: true });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: originOf(cdn) });
+  const page = await context.newPage();
+  await page.goto(`${originOf(cdn)}/#backend=cpu&view=channel&blocks=se+cbam&image=rocket.jpg&lang=zh`);
+  await page.waitForFunction(() => document.querySelector('attention-playground')?.result?.blocks?.cbam, null, { timeout: 60_000 });
+  await page.locator('attention-playground .copy-embed').click();
+  await page.waitForFunction(() => !document.querySelector('attention-playground').shadowRoot.querySelector('.note').hidden);
+  const code = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(code, /^<script type="module" src="http:\/\/127\.0\.0\.1:\d+\/attention-playground\.js"><\/script>\n<attention-playground /);
+  for (const attribute of ['view="channel"', 'blocks="se cbam"', 'image="rocket.jpg"', 'lang="zh"', 'backend="cpu"']) assert.ok(code.includes(attribute), `${attribute} in ${code}`);
+  assert.match(code, /如果这行字一直在/, 'the fallback line, in the figure\'s language');
+  assert.equal(await page.evaluate(() => document.querySelector('attention-playground').embedCode()), code);
+
+  // The code, pasted into a post on another origin, shows the same figure.
+  const pasted = await context.newPage();
+  await pasted.goto(`${originOf(blog)}/blank.html`);
+  await pasted.setContent(`<!doctype html><body>${code}</body>`);
+  const shown = await pasted.evaluate(async () => {
+    await customElements.whenDefined('attention-playground');
+    const el = document.querySelector('attention-playground');
+    await el.ready;
+    if (!el.result) await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+    return { view: el.view, blocks: Object.keys(el.result.blocks).sort(), image: el.exportJson().image, lang: el.language };
+  });
+  assert.deepEqual(shown, { view: 'channel', blocks: ['cbam', 'se'], image: 'rocket.jpg', lang: 'zh' });
+  await pasted.close();
+
+  const download = page.waitForEvent('download');
+  await page.locator('attention-playground .export-png').click();
+  const file = await (await download).path();
+  const png = await import('node:fs/promises').then((fs) => fs.readFile(file));
+  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  const drawn = await page.evaluate(() => document.querySelector('attention-playground')._drawn);
+  assert.equal(width, drawn.width * 2, 'twice the CSS width');
+  assert.equal(height, (drawn.height + 28) * 2, 'twice the CSS height, and a caption line');
+  await context.close();
+});

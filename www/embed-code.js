@@ -1,0 +1,66 @@
+// What a writer takes away from the element: the embed code of exactly the figure shown, and the
+// figure as a PNG at twice the screen's resolution with a caption under it.
+import { DEFAULT_BLOCKS, SAMPLES } from './bundled.js';
+
+// The line an embed shows until the script defines the element, and keeps where it never loads
+// (another origin without CORS, a blocked script): the reader sees why, not a 0 x 0 element.
+export const FALLBACK_LINE = {
+  en: 'Loading the attention playground… If this line stays, its script did not load.',
+  zh: '正在加载 attention-playground…… 如果这行字一直在，说明它的脚本没有加载成功。',
+};
+
+// The attributes that say what the element shows, in the order they are written.
+const KEPT = ['model', 'arch', 'labels', 'off', 'image', 'blocks', 'options', 'view', 'views', 'query', 'tokens', 'token-heads', 'controls', 'hide', 'theme', 'backend', 'lang', 'hub'];
+
+const escape = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+/**
+ * The `<script>` and `<attention-playground …>` that show what `el` shows now: its view, blocks,
+ * options, photo (a sample or a URL; a photo from the reader's disk cannot be linked, and
+ * `photoKept` is then false), query, network (a Hub id or URL) and language.
+ * Returns `{ code, photoKept }`.
+ */
+export function embedCode(el) {
+  const attributes = {};
+  for (const name of KEPT) {
+    const value = el.getAttribute(name);
+    if (value != null && value !== '') attributes[name] = value;
+  }
+  attributes.view = el.view;
+  if (!el._network) attributes.blocks = el.blocks.join(' ') || 'none';
+  if (attributes.blocks === DEFAULT_BLOCKS.join(' ')) delete attributes.blocks;
+  // A photo of the reader's own is not at any address: the embed starts on the first sample.
+  const photo = el.getAttribute('image');
+  const photoKept = Boolean(photo) || !el._photo || SAMPLES.some((s) => el._photo.name === s.file);
+  if (!photo && el._photo && SAMPLES.some((s) => el._photo.name === s.file)) attributes.image = el._photo.name;
+  if (el._network && !/^(hf:|https?:|\/|\.)/.test(attributes.model ?? '')) delete attributes.model;
+  const script = new URL('./attention-playground.js', import.meta.url).href;
+  const written = Object.entries(attributes).map(([k, v]) => ` ${k}="${escape(v)}"`).join('');
+  const line = FALLBACK_LINE[el.language] ?? FALLBACK_LINE.en;
+  return { code: `<script type="module" src="${escape(script)}"></script>\n<attention-playground${written}>\n  ${line}\n</attention-playground>`, photoKept };
+}
+
+/**
+ * The figure on `canvas` (drawn `drawn.width` CSS pixels wide) redrawn by `draw(ctx, scale)` at
+ * `scale` device pixels per CSS pixel, with `caption` under it; resolves to a PNG Blob.
+ */
+export async function figurePng({ width, height }, draw, caption, { scale = 2, paper = '#fff', ink = '#44444d' } = {}) {
+  const captionHeight = caption ? 28 : 0;
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round((height + captionHeight) * scale);
+  const ctx = canvas.getContext('2d');
+  ctx.scale(scale, scale);
+  ctx.fillStyle = paper;
+  ctx.fillRect(0, 0, width, height + captionHeight);
+  draw(ctx);
+  if (caption) {
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.fillStyle = ink;
+    ctx.textBaseline = 'top';
+    ctx.fillText(caption, 0, height + 8, width);
+  }
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+  canvas.width = canvas.height = 0;
+  return blob;
+}
