@@ -151,10 +151,10 @@ ensure_bench_node_modules() {
 # npm tools pinned in package-lock.json: binaryen's wasm-opt (Debian's 108 breaks wasm-bindgen's
 # externref table) and playwright-core (it drives Debian's chromium; no browser download).
 ensure_node_modules() {
-    if [ -x node_modules/.bin/wasm-opt ] && [ -d node_modules/playwright-core ]; then
+    if [ -x node_modules/.bin/wasm-opt ] && [ -d node_modules/playwright-core ] && [ -f node_modules/svgcanvas/dist/svgcanvas.esm.js ]; then
         return
     fi
-    log "installing binaryen and playwright-core from npm"
+    log "installing binaryen, playwright-core and svgcanvas from npm"
     npm ci --no-audit --no-fund --loglevel=error
 }
 
@@ -177,6 +177,10 @@ cmd_build() {
     cp index.html www/*.js www/*.html dist/
     cp -r www/views dist/
     cp -r www/samples dist/
+    # The SVG export's library (svgcanvas, MIT), loaded by the page only when asked for.
+    mkdir -p dist/vendor
+    cp node_modules/svgcanvas/dist/svgcanvas.esm.js dist/vendor/svgcanvas.js
+    cp node_modules/svgcanvas/LICENSE dist/vendor/svgcanvas.LICENSE
     cp target/web-pkg/attention_playground.js target/web-pkg/attention_playground_bg.wasm dist/pkg/
     cp target/web-pkg-scalar/attention_playground.js target/web-pkg-scalar/attention_playground_bg.wasm dist/pkg-scalar/
     # Guards the flags above: a SIMD instruction in the scalar build would fail to load exactly

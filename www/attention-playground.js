@@ -10,7 +10,8 @@ import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sa
 import { bindControls, cardHtml, syncControls } from './controls.js';
 import { bindKeyboard, figureLabel } from './keyboard.js';
 import { PAPER, setPalette } from './drawing.js';
-import { embedCode, figurePng } from './embed-code.js';
+import { bitmapCanvas, embedCode, figurePng, figureSvg } from './embed-code.js';
+import { runSweep } from './ablation.js';
 import { languageOf, translator } from './i18n.js';
 import { networkPredictionLine, offLabels, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
@@ -354,6 +355,12 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       this._hideError();
       const problem = parseOptions(this.getAttribute('options')).problem;
       if (problem && !this._network) this._showError(new Error(this._t('options.unknown', problem)));
+      // A link to an opened network's view or switches that names no network: say what is shown.
+      const orphan = !this._network && !this.getAttribute('model') && (this.getAttribute('view') === 'network' || this.off.length > 0);
+      if (orphan && !this._modelTicket) {
+        this._note.textContent = this._t('note.noNetwork');
+        this._note.hidden = false;
+      }
       this._syncControls();
       this._updateBadge();
       this._render();
@@ -432,6 +439,12 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       // Is the attention the same for every query? A 4 x 4 grid of queries, once per block and result.
       const block = this._inspected();
       const entry = block && asked.blocks[block];
+      // An opened network's Non-local block has no row until a query is asked for: the centre's.
+      if (this._network && entry && !entry.off && this._state.attention?.block !== block) {
+        const crop = this._cropOf(asked);
+        await this.attentionAt(crop.x + crop.width / 2, crop.y + crop.height / 2, block).catch((e) => asked === this.result && this._showError(e));
+        if (asked !== this.result) return;
+      }
       if (!entry || entry.off || this._state.independence?.block === block && this._state.independence.result === asked) return;
       try {
         const measured = this._network
@@ -447,6 +460,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       return;
     }
     if (!this._network) return;
+    if (this.view === 'ablation') return runSweep(this, asked);
     if (this.view === 'network') {
       // Each Non-local block's row for the centre query (or the one last clicked), for its tile.
       try {
@@ -906,13 +920,36 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     if (!this._drawn || !this.result) return;
     const view = viewNamed(this.view);
     const scene = this._scene();
-    const caption = `${this._t(`view.${this.view}`)}${scene.label ? ` · ${scene.label}` : ''} · ${this._photo?.name ?? ''} · attention-playground`;
+    const caption = this._caption(scene);
     const dark = this._dark();
     const blob = await figurePng(this._drawn, (ctx) => {
       setPalette(dark);
       view.draw(ctx, this._drawn.width, scene);
     }, caption, { scale: Math.max(2, window.devicePixelRatio || 1), paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
     if (blob) this._download(blob, `${this._baseName()}.png`);
+  }
+
+  // The figure as SVG: the view drawn again on an SVG context, the photo embedded once.
+  async _exportSvg() {
+    if (!this._drawn || !this.result) return;
+    const view = viewNamed(this.view);
+    const scene = { ...this._scene() };
+    scene.photo = bitmapCanvas(scene.photo);
+    const dark = this._dark();
+    try {
+      const blob = await figureSvg(this._drawn, (ctx) => {
+        setPalette(dark);
+        view.draw(ctx, this._drawn.width, scene);
+      }, this._caption(scene), { paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
+      this._download(blob, `${this._baseName()}.svg`);
+    } catch (e) {
+      this._showError(new Error(`The SVG export could not load its library (vendor/svgcanvas.js): ${e.message ?? e}. Export PNG works without it.`));
+    }
+  }
+
+  // What an exported figure says under it: the view, the block, the photo.
+  _caption(scene) {
+    return `${this._t(`view.${this.view}`)}${scene.label ? ` · ${scene.label}` : ''} · ${this._photo?.name ?? ''} · attention-playground`;
   }
 
   /** The `<script>` and `<attention-playground …>` markup of exactly what the element shows. */

@@ -7,6 +7,7 @@ import { isPhotoFile } from './model-source.js';
 import { PRETRAINED, cachedNetworks, checkId, clearCache, sizeText } from './hub.js';
 import { VIEWS } from './views/index.js';
 import { syncTabStops } from './keyboard.js';
+import { cancelSweep } from './ablation.js';
 
 const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
@@ -47,6 +48,7 @@ export function cardHtml(controls, opacity, t) {
           <label class="muted opacity-box">${t('opacity')} <input type="range" class="opacity" min="0" max="1" step="0.05" value="${opacity}"></label>
           <select class="head" aria-label="${t('aria.head')}"></select>
           <label class="muted tokens-box">${t('tokens.input')} <input class="tokens" maxlength="12" size="10" spellcheck="false"></label>
+          <button class="sweep-cancel" hidden>${t('sweep.cancel')}</button>
           <label class="muted token-heads-box">${t('tokens.heads')} <select class="token-heads">${[1, 2, 3, 4].map((h) => `<option>${h}</option>`).join('')}</select></label>
           ${full ? `<span class="right"><button class="own-weights" title="${t('own.title')}">${t('own')}</button>
           <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
@@ -62,7 +64,7 @@ export function cardHtml(controls, opacity, t) {
           ${full ? `<span class="right">
             <select class="backend" aria-label="${t('aria.backend')}"><option value="auto">${t('backend.auto')}</option><option value="webgpu">WebGPU</option><option value="cpu">CPU</option></select>
             <select class="lang" aria-label="${t('language')}">${Object.entries(LANGUAGES).map(([k, v]) => `<option value="${k}">${v}</option>`).join('')}</select>
-            <button class="copy-embed" title="${t('embed.copy.title')}">${t('embed.copy')}</button><button class="export-png">${t('export.png')}</button><button class="export-json">${t('export.json')}</button>
+            <button class="copy-embed" title="${t('embed.copy.title')}">${t('embed.copy')}</button><button class="export-png">${t('export.png')}</button><button class="export-svg">${t('export.svg')}</button><button class="export-json">${t('export.json')}</button>
           </span>` : ''}
         </div>` : ''}
       </div>`;
@@ -80,6 +82,7 @@ export function bindControls(el) {
   $('.head')?.addEventListener('change', (e) => { el._state.head = Number(e.target.value); el._render(); });
   $('.tokens')?.addEventListener('input', (e) => el.setAttribute('tokens', e.target.value));
   $('.token-heads')?.addEventListener('change', (e) => el.setAttribute('token-heads', e.target.value));
+  $('.sweep-cancel')?.addEventListener('click', () => cancelSweep(el));
   if (el.controls !== 'full') return;
   const file = $('.file');
   $('.pick').addEventListener('click', () => file.click());
@@ -152,6 +155,7 @@ export function bindControls(el) {
   $('.lang').addEventListener('change', (e) => el.setAttribute('lang', e.target.value));
   $('.export-png').addEventListener('click', () => el._exportPng());
   $('.copy-embed').addEventListener('click', () => el._copyEmbed());
+  $('.export-svg').addEventListener('click', () => el._exportSvg());
   $('.export-json').addEventListener('click', () => el._exportJson());
   bindDrop(el);
 }
@@ -244,7 +248,9 @@ export function syncControls(el) {
   const inspect = root.querySelector('.inspect');
   if (inspect) {
     const fits = el._fitting(view);
-    const label = (b) => (network ? b : BLOCK_LABEL[b]);
+    // A network's block by its path and kind: timm names any block's attention `se` (a Non-local
+    // one is `layer1.0.se`), so the path alone misnames it.
+    const label = (b) => (network ? `${b} · ${KIND_LABEL[el.result?.blocks?.[b]?.kind] ?? el.result?.blocks?.[b]?.kind ?? ''}` : BLOCK_LABEL[b]);
     inspect.innerHTML = fits.map((b) => `<option value="${escapeHtml(b)}">${escapeHtml(label(b))}</option>`).join('');
     inspect.value = el._inspected() ?? '';
     inspect.hidden = fits.length < 2 || view === 'network';
@@ -258,6 +264,7 @@ export function syncControls(el) {
   const tokenHeads = root.querySelector('select.token-heads');
   if (tokenHeads) tokenHeads.value = String(el.tokenHeads);
   show('.sorted-box', current.controls.includes('sorted'));
+  show('.sweep-cancel', current.controls.includes('sweep') && Boolean(el._state.sweep?.running));
   // The opacity slider only where there is a map to lay over the photo: a spatial gate or context
   // map for the spatial view, an attention map for the attention view (none with every block off).
   const blocks = Object.values(el.result?.blocks ?? {});

@@ -88,9 +88,12 @@ export function fit(srcW, srcH, maxW, maxH) {
 }
 
 // Enough digits to tell apart values `step` apart (legend ticks of a nearly flat map).
+// Decimals as `format` writes them (an exponent only below 0.001, as everywhere else in the
+// figure), with as many as the step needs (up to 7).
 function formatStep(v, step) {
   const digits = Math.max(0, Math.ceil(-Math.log10(Math.abs(step) || 1)) + 1);
-  return digits > 5 ? v.toExponential(Math.max(2, Math.min(6, digits + Math.floor(Math.log10(Math.abs(v) || 1))))) : v.toFixed(digits);
+  if (v !== 0 && Math.abs(v) < 0.001) return v.toExponential(Math.max(2, Math.min(6, digits + Math.floor(Math.log10(Math.abs(v))))));
+  return fixed(v, Math.min(7, digits));
 }
 
 /** `v` with `digits` decimals, without the minus of a value that rounds to zero ("-0.00"). */

@@ -1,5 +1,8 @@
 // What a writer takes away from the element: the embed code of exactly the figure shown, and the
-// figure as a PNG at twice the screen's resolution with a caption under it.
+// figure as a PNG at twice the screen's resolution or as SVG (text as text, lines as lines, maps
+// and the photo as embedded images), each with a caption under it. The SVG comes from the same
+// drawing code through svgcanvas (MIT, a canvas 2-D context that writes SVG), loaded only when
+// asked for.
 import { DEFAULT_BLOCKS, SAMPLES } from './bundled.js';
 
 // The line an embed shows until the script defines the element, and keeps where it never loads
@@ -63,4 +66,33 @@ export async function figurePng({ width, height }, draw, caption, { scale = 2, p
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
   canvas.width = canvas.height = 0;
   return blob;
+}
+
+/**
+ * The figure redrawn by `draw(ctx)` on svgcanvas's context (`width` x `height` CSS pixels), with
+ * `caption` under it; resolves to an SVG Blob.
+ */
+export async function figureSvg({ width, height }, draw, caption, { paper = '#fff', ink = '#44444d' } = {}) {
+  const { Context } = await import('./vendor/svgcanvas.js');
+  const captionHeight = caption ? 28 : 0;
+  const ctx = new Context({ width, height: height + captionHeight });
+  ctx.fillStyle = paper;
+  ctx.fillRect(0, 0, width, height + captionHeight);
+  draw(ctx);
+  if (caption) {
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.fillStyle = ink;
+    ctx.textBaseline = 'top';
+    ctx.fillText(caption, 0, height + 8);
+  }
+  return new Blob([ctx.getSerializedSvg(true)], { type: 'image/svg+xml' });
+}
+
+/** A canvas holding `bitmap` (svgcanvas embeds canvases and images, not ImageBitmaps). */
+export function bitmapCanvas(bitmap) {
+  const canvas = document.createElement('canvas');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  return canvas;
 }

@@ -216,6 +216,7 @@ export const MESSAGES_ZH = [
   ['GPU backend unavailable: {reason}', 'GPU 后端不可用：{reason}'],
   ['this browser offers no WebGPU adapter (WebGPU is off, unsupported, or blocked for this GPU); choose the CPU backend, or auto, which falls back to it',
     '这个浏览器没有提供 WebGPU 适配器（WebGPU 已关闭、不受支持，或这块 GPU 被屏蔽）；请选择 CPU 后端，或选择自动（它会退回到 CPU）'],
+  ['The SVG export could not load its library (vendor/svgcanvas.js): {reason}. Export PNG works without it.', 'SVG 导出无法加载它的库（vendor/svgcanvas.js）：{reason}。导出 PNG 不需要它。'],
   ['the only WebGPU adapter, {name}, is a software one (a fallback adapter); choose WebGPU to use it anyway', '唯一的 WebGPU 适配器 {name} 是软件实现的（后备适配器）；若仍要使用它，请选择 WebGPU'],
   ['this browser offers no WebGPU adapter (WebGPU is off, unsupported, or blocked for this GPU)', '这个浏览器没有提供 WebGPU 适配器（WebGPU 已关闭、不受支持，或这块 GPU 被屏蔽）'],
   ['the GPU could not run this pass: {reason}', 'GPU 无法完成这一遍计算：{reason}'],

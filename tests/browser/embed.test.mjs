@@ -188,5 +188,16 @@ test('"Copy embed code" gives the markup of exactly the figure shown, which open
   const drawn = await page.evaluate(() => document.querySelector('attention-playground')._drawn);
   assert.equal(width, drawn.width * 2, 'twice the CSS width');
   assert.equal(height, (drawn.height + 28) * 2, 'twice the CSS height, and a caption line');
+
+  // The same drawing as SVG: the view's texts as <text>, the photo and maps as images, the caption.
+  const svgDownload = page.waitForEvent('download');
+  await page.locator('attention-playground .export-svg').click();
+  const svg = await import('node:fs/promises').then(async (fs) => fs.readFile(await (await svgDownload).path(), 'utf8'));
+  assert.match(svg, /^<svg [^>]*width="\d+"/);
+  assert.match(svg, new RegExp(`width="${drawn.width}"`), 'the figure\'s CSS width');
+  assert.ok((svg.match(/<text/g) ?? []).length >= 10, 'the texts are text');
+  assert.match(svg, /<image /, 'the feature maps are embedded images');
+  assert.match(svg, /attention-playground<\/text>|attention-playground<\/tspan>/, 'the caption');
+  assert.match(svg, /通道/, 'in the figure\'s language');
   await context.close();
 });

@@ -84,6 +84,7 @@ async function settled(page) {
     if (view === 'nonlocal') return !el._inspected() || el.result.blocks[el._inspected()]?.off || el._state.independence?.result === el.result;
     if (view === 'features' && el._network) return Boolean(el._state.features);
     if (view === 'channel' && el._network) return Boolean(el._state.channelFeatures);
+    if (view === 'ablation') return Boolean(el._state.sweep?.done);
     if (view === 'network') return Object.values(el.result.blocks).filter((b) => b.kind === 'nl').every((b, i) => el._state.rows[el.result.network.order.find((p) => el.result.blocks[p] === b)]);
     return true;
   }, null, { timeout: 120_000, polling: 100 });
@@ -169,7 +170,7 @@ test('an opened network (a real-sized SE-ResNet-50\'s layout, small weights): it
   await page.waitForFunction(() => document.querySelector('attention-playground')?.result?.network, null, { timeout: 120_000 });
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 900 });
-    for (const view of ['network', 'channel', 'features', 'nonlocal', 'explain']) {
+    for (const view of ['network', 'ablation', 'channel', 'features', 'nonlocal', 'explain']) {
       await setView(page, view);
       await check(page, width, `seresnet50-${view}`, found);
     }

@@ -9,9 +9,10 @@ import spatial from './spatial.js';
 import attention from './attention.js';
 import features from './features.js';
 import network from './network.js';
+import ablation from './ablation.js';
 import tokens from './tokens.js';
 import formula from './formula.js';
 import explain from './explain.js';
 
-export const VIEWS = [network, channel, spatial, attention, features, explain, formula, tokens];
+export const VIEWS = [network, ablation, channel, spatial, attention, features, explain, formula, tokens];
 export const viewNamed = (name) => VIEWS.find((v) => v.name === name);

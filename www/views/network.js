@@ -6,6 +6,7 @@
 // views; click its corner to switch it off or on.
 import { ACCENT, INK, LINE, MUTED, PAPER, SOFT, drawQuery, mapCanvas, note, paragraph, range, title } from '../drawing.js';
 import { viridis } from '../colormap.js';
+import { KIND_LABEL } from '../bundled.js';
 import { say } from './say.js';
 
 const TILE = 92; // the smallest tile: wider columns give larger ones
@@ -95,6 +96,8 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   let name = entry.path;
   while (name.length > 2 && ctx.measureText(name === entry.path ? name : `…${name}`).width > TILE) name = name.slice(1);
   note(ctx, name === entry.path ? name : `…${name}`, x, y + TILE + 3, INK);
+  // Under the path, the block's kind (timm calls a Non-local block `…se` too) and its numbers.
+  const kind = KIND_LABEL[entry.kind] ?? entry.kind;
   let line = entry.off ? t('network.switched') : '';
   if (!entry.off && entry.channel && !map) {
     const { mean, std } = spread(entry.channel);
@@ -107,7 +110,13 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   } else if (!entry.off && entry.kind === 'nl') {
     line = t('network.wait');
   }
-  note(ctx, line, x, y + TILE + 16);
+  // The kind and the numbers where both fit; else the numbers where the path already says the
+  // kind (`…se` of an SE block), else the kind.
+  const named = entry.path.endsWith(`.${entry.kind}`) || (['se', 'ese'].includes(entry.kind) && entry.path.endsWith('.se'));
+  note(ctx, '', 0, 0);
+  const fits = (text) => ctx.measureText(text).width <= TILE;
+  const shown = [line ? `${kind} · ${line}` : kind, ...(named && line ? [line] : []), kind].find(fits) ?? kind;
+  note(ctx, shown, x, y + TILE + 16);
 }
 
 export default {

@@ -108,7 +108,7 @@ export default {
     const hover = state.tokenHover != null && state.tokenHover < n ? state.tokenHover : null;
     const heads = w.heads.length;
     const dk = w.dim / heads;
-    let y = title(ctx, t('tokens.heading', { n, d: w.dim, heads }), 0, 0) + 2;
+    let y = title(ctx, t('tokens.heading', { n, d: w.dim, heads: heads === 1 ? t('tokens.heads.one') : t('tokens.heads.many', { n: heads }) }), 0, 0) + 2;
     y += paragraph(ctx, t('tokens.hint'), 0, y, width - 8) + 10;
     const regions = [];
     const section = (text, items) => {
