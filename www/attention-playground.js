@@ -853,11 +853,15 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     const dpr = window.devicePixelRatio || 1;
     // Draw on a tall scratch canvas, then keep only the height the view used.
     const maxHeight = viewNamed(this.view).maxHeight ?? 900;
-    const scratch = document.createElement('canvas');
-    scratch.width = Math.round(width * dpr);
-    scratch.height = Math.round(maxHeight * dpr);
+    // One scratch canvas, kept: allocating a screen-sized canvas on every redraw costs more than
+    // the drawing of most views.
+    const scratch = (this._scratch ??= document.createElement('canvas'));
+    if (scratch.width !== Math.round(width * dpr) || scratch.height !== Math.round(maxHeight * dpr)) {
+      scratch.width = Math.round(width * dpr);
+      scratch.height = Math.round(maxHeight * dpr);
+    }
     const ctx = scratch.getContext('2d');
-    ctx.scale(dpr, dpr);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     setPalette(this._dark());
     ctx.fillStyle = PAPER;
     ctx.fillRect(0, 0, width, maxHeight);
@@ -879,7 +883,6 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._drawn = { width, height };
     this._canvas.getContext('2d').drawImage(scratch, 0, 0);
     this._canvas.setAttribute('aria-label', figureLabel(this));
-    scratch.width = scratch.height = 0; // freed now, not at the next GC
   }
 
   // What a view draws from: the result, the block it shows and its name, the photo (and, for a

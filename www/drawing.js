@@ -36,8 +36,20 @@ export function range(data) {
   return { lo, hi };
 }
 
+// Maps already coloured, per map object: a redraw (a hover, a resize, a toggle's other blocks)
+// colours again only the maps that changed.
+const coloured = new WeakMap();
+
 // A map as a small canvas of its own size, coloured by viridis over [lo, hi].
 export function mapCanvas(map, lo, hi, alpha = 255) {
+  const kept = coloured.get(map);
+  if (kept && kept.lo === lo && kept.hi === hi && kept.alpha === alpha && kept.length === map.data.length) return kept.canvas;
+  const canvas = colourMap(map, lo, hi, alpha);
+  coloured.set(map, { lo, hi, alpha, length: map.data.length, canvas });
+  return canvas;
+}
+
+function colourMap(map, lo, hi, alpha) {
   const canvas = document.createElement('canvas');
   canvas.width = map.width;
   canvas.height = map.height;

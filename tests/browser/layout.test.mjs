@@ -68,7 +68,10 @@ function recordCanvasText() {
   // The element draws on a scratch canvas and copies it: keep the texts of the last drawing.
   const drawImage = CanvasRenderingContext2D.prototype.drawImage;
   CanvasRenderingContext2D.prototype.drawImage = function (source, ...rest) {
-    if (source instanceof HTMLCanvasElement && source.__texts && rest.length === 2) this.canvas.__texts = source.__texts;
+    if (source instanceof HTMLCanvasElement && source.__texts && rest.length === 2) {
+      this.canvas.__texts = source.__texts;
+      source.__texts = []; // the scratch canvas is kept: its next drawing starts a new list
+    }
     return drawImage.call(this, source, ...rest);
   };
 }
