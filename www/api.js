@@ -152,8 +152,13 @@ export const PlaygroundApi = (Base) => class extends Base {
     const text = optionsText(options);
     if (text !== (this.getAttribute('options') ?? '')) this.setAttribute('options', text);
     note = inPageWords(note, block, (key) => this._t(`option.${key}`));
-    this._note.textContent = note ? this._t.message(`${BLOCK_LABEL[block]} weights: ${note}`) : '';
-    this._note.hidden = !note;
+    // The line stays with the block: shown while it is the one inspected (controls.js).
+    const said = note ? this._t.message(`${BLOCK_LABEL[block]} weights: ${note}`)
+      : source == null ? '' : this._t('own.running', { label: BLOCK_LABEL[block], name: name || this._t('own.file') });
+    if (this._ownWeights[block]) this._ownWeights[block].note = said;
+    this._note.textContent = said;
+    this._note.hidden = !said;
+    this._note.dataset.kind = 'own';
     this._configured = null;
     if (this._photo) await this._rerun();
     return note;

@@ -360,6 +360,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
       if (orphan && !this._modelTicket) {
         this._note.textContent = this._t('note.noNetwork');
         this._note.hidden = false;
+        this._note.dataset.kind = 'link';
       }
       this._syncControls();
       this._updateBadge();
@@ -522,9 +523,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._stage = $('.stage');
     bindControls(this);
     bindKeyboard(this);
-    // In a narrow column (a phone) the blocks' options start folded, so the figure starts higher.
+    // The blocks' options start folded (the figure starts higher), unless the `options` attribute
+    // (a link's) chose some.
     const optionsBox = $('.options-box');
-    if (optionsBox && this.clientWidth > 0 && this.clientWidth < 480) optionsBox.open = false;
+    if (optionsBox) optionsBox.open = Boolean(this.getAttribute('options'));
     this._bindPointer();
     this._syncControls();
     this._render();
@@ -972,6 +974,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     }
     this._note.textContent = `${this._t(copied ? 'embed.copied' : 'embed.manual')}${photoKept ? '' : ` ${this._t('embed.ownPhoto')}`}${copied ? '' : `\n${code}`}`;
     this._note.hidden = false;
+    this._note.dataset.kind = 'embed';
     this._note.style.whiteSpace = copied ? '' : 'pre-wrap';
   }
 

@@ -39,7 +39,7 @@ export function cardHtml(controls, opacity, t) {
           <button class="bundled" hidden title="${t('bundled.title')}">${t('bundled')}</button>
         </div>
         <div class="bar blocks"></div>
-        <details class="options-box" open><summary>${t('options.summary')}</summary><div class="bar options"></div></details>` : ''}
+        <details class="options-box"><summary>${t('options.summary')}</summary><div class="bar options"></div></details>` : ''}
         ${controls !== 'none' ? `
         <div class="bar views">
           <span class="tabs" role="tablist">${VIEWS.map((v) => `<button class="tab" role="tab" data-view="${v.name}">${t(`view.${v.name}`)}</button>`).join('')}</span>
@@ -50,7 +50,7 @@ export function cardHtml(controls, opacity, t) {
           <label class="muted tokens-box">${t('tokens.input')} <input class="tokens" maxlength="12" size="10" spellcheck="false"></label>
           <button class="sweep-cancel" hidden>${t('sweep.cancel')}</button>
           <label class="muted token-heads-box">${t('tokens.heads')} <select class="token-heads">${[1, 2, 3, 4].map((h) => `<option>${h}</option>`).join('')}</select></label>
-          ${full ? `<span class="right"><button class="own-weights" title="${t('own.title')}">${t('own')}</button>
+          ${full ? `<span class="right"><button class="trained-weights" hidden title="${t('own.back.title')}">${t('own.back')}</button><button class="own-weights" title="${t('own.title')}">${t('own')}</button>
           <input class="weights-file" type="file" accept=".safetensors" hidden></span>` : ''}
         </div>
         <div class="bar prediction" aria-live="polite"></div>` : ''}
@@ -93,6 +93,7 @@ export function bindControls(el) {
     }
     file.value = '';
   });
+  $('.trained-weights').addEventListener('click', () => quietly(el.loadWeights(el._inspected(), null)));
   const weightsFile = $('.weights-file');
   $('.own-weights').addEventListener('click', () => weightsFile.click());
   weightsFile.addEventListener('change', () => {
@@ -201,7 +202,9 @@ function bindDrop(el) {
 function blockChips(el) {
   const t = el._t;
   if (!el._network) {
-    return BLOCKS.map((b) => `<label class="chip${el.blocks.includes(b.name) ? ' on' : ''}" title="${escapeHtml(t(`block.${b.name}`))}"><input type="checkbox" value="${b.name}" ${el.blocks.includes(b.name) ? 'checked' : ''}>${b.label}</label>`).join('');
+    // A block running the reader's own weights says so on its chip.
+    const own = (b) => (el._ownWeights[b.name] ? ` <span class="own-mark">${t('own.mark')}</span>` : '');
+    return BLOCKS.map((b) => `<label class="chip${el.blocks.includes(b.name) ? ' on' : ''}" title="${escapeHtml(t(`block.${b.name}`))}${el._ownWeights[b.name] ? ` · ${escapeHtml(t('own.mark.title'))}` : ''}"><input type="checkbox" value="${b.name}" ${el.blocks.includes(b.name) ? 'checked' : ''}>${b.label}${own(b)}</label>`).join('');
   }
   const blocks = el._network.description.blocks;
   if (!blocks.length) return `<span class="muted">${t('chips.none')}</span>`;
@@ -272,6 +275,18 @@ export function syncControls(el) {
     : blocks.some((b) => b.spatial || b.context || b.attention || b.kind === 'nl');
   show('.opacity-box', current.controls.includes('opacity') && maps);
   show('.own-weights', !network);
+  // Own weights: the line of the block inspected (not of the last one loaded), and the way back.
+  const own = network ? null : el._ownWeights[el._inspected()];
+  const note = root.querySelector('.note');
+  if (own?.note) {
+    note.textContent = own.note;
+    note.hidden = false;
+    note.dataset.kind = 'own';
+  } else if (note?.dataset.kind === 'own') {
+    note.hidden = true;
+    note.dataset.kind = '';
+  }
+  show('.trained-weights', Boolean(own));
   show('.options-box', !network);
   const head = root.querySelector('.head');
   if (head) {
@@ -305,7 +320,8 @@ export function syncControls(el) {
     }));
   }
   const name = root.querySelector('.network-name');
-  if (name && !busyOpening(el)) name.textContent = network ? describe(el._network.description, el._t, el._network.source) : '';
+  const picking = !root.querySelector('.arch-pick')?.hidden;
+  if (name && !busyOpening(el) && !picking) name.textContent = network ? describe(el._network.description, el._t, el._network.source) : '';
   show('.bundled', network);
   showNetworkBar(el);
   const backend = root.querySelector('select.backend');
@@ -374,5 +390,8 @@ export function offerArchitectures(el, choices) {
   if (!pick) return;
   pick.hidden = !choices;
   if (choices) pick.innerHTML = `<option value="">${el._t('arch.pick')}</option>${choices.map((c) => `<option>${c}</option>`).join('')}`;
+  // Beside the list, the file it is for, not the network still open.
+  const name = el.shadowRoot.querySelector('.network-name');
+  if (name && choices) name.textContent = el._t('arch.for', { name: el._pendingModel?.name ?? el._t('own.file') });
   showNetworkBar(el);
 }

@@ -40,7 +40,16 @@ export function bindKeyboard(el) {
 
 /** Keeps the tab list's roving tab stop on the chosen tab. */
 export function syncTabStops(el) {
-  el.shadowRoot.querySelectorAll('.tab').forEach((tab) => { tab.tabIndex = tab.getAttribute('aria-selected') === 'true' ? 0 : -1; });
+  el.shadowRoot.querySelectorAll('.tab').forEach((tab) => {
+    const chosen = tab.getAttribute('aria-selected') === 'true';
+    tab.tabIndex = chosen ? 0 : -1;
+    // Where the tabs are one row that scrolls sideways (a phone), the chosen one is in sight.
+    const list = tab.parentElement;
+    if (chosen && list.scrollWidth > list.clientWidth) {
+      const left = tab.offsetLeft - list.offsetLeft;
+      if (left < list.scrollLeft || left + tab.offsetWidth > list.scrollLeft + list.clientWidth) list.scrollLeft = left - 8;
+    }
+  });
 }
 
 function onKey(el, key) {
@@ -164,7 +173,10 @@ export function figureLabel(el) {
     const names = entry.channel_names;
     const ch = (c) => (names?.[c] ? `${t.named(names[c])} (${c})` : `#${c}`);
     const list = (cs) => cs.map((c) => `${ch(c)} ${format(weights[c])}`).join(', ');
-    return t('alt.channel', { name, n: weights.length, high: list(order.slice(0, 3)), low: list(order.slice(-3).reverse()) });
+    const all = t('alt.channel', { name, n: weights.length, high: list(order.slice(0, 3)), low: list(order.slice(-3).reverse()) });
+    // The bar the arrow keys (or the pointer) are on, first: what a screen reader reads as it moves.
+    const at = el._state.hoverChannel;
+    return at != null && at < weights.length ? `${t('alt.bar', { channel: ch(at), w: format(weights[at]), rank: order.indexOf(at) + 1, n: weights.length })} ${all}` : all;
   }
   if ((view === 'spatial' || view === 'nonlocal') && entry) {
     const map = view === 'nonlocal' ? (el._state.attention?.block === block ? el._state.attention.row?.perHead?.[el._state.head] ?? el._state.attention.row : entry.attention?.[el._state.head] ?? entry.attention) : entry.spatial ?? entry.context;
@@ -175,7 +187,11 @@ export function figureLabel(el) {
       return t(view === 'nonlocal' ? 'alt.attention' : 'alt.spatial', { name, where, max: format(map.data[best]) });
     }
   }
-  if (view === 'network' && result.network) return t('alt.network', { n: result.network.order.length, arch: result.network.arch });
+  if (view === 'network' && result.network) {
+    const chosen = el._state.selected && result.blocks[el._state.selected];
+    const all = t('alt.network', { n: result.network.order.length, arch: result.network.arch });
+    return chosen ? `${t('alt.tile', { path: el._state.selected, kind: chosen.kind, state: t(chosen.off ? 'alt.off' : 'alt.on') })} ${all}` : all;
+  }
   return t('alt.view', { view: heading, name: name ?? '' });
 }
 

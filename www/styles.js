@@ -47,6 +47,7 @@ select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
 .chip { display: inline-flex; align-items: center; gap: 5px; user-select: none; }
 .chip input { margin: 0; accent-color: var(--accent); }
 .chip.on { background: var(--chip-on); border-color: #c9c3ff; }
+.own-mark { font-size: 11px; color: #fff; background: var(--accent); border-radius: 999px; padding: 0 6px; }
 .tabs { display: inline-flex; flex-wrap: wrap; max-width: 100%; gap: 4px; background: var(--soft); border-radius: 999px; padding: 3px; }
 .tab { border-color: transparent; background: transparent; }
 .tab[aria-selected="true"] { background: var(--paper); border-color: var(--line); box-shadow: 0 1px 2px rgba(0,0,0,.06); font-weight: 600; }
@@ -94,8 +95,13 @@ select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
 input[type=range] { accent-color: var(--accent); width: 110px; vertical-align: middle; }
 .network-bar progress { width: 120px; }
 .network-bar:not(.active) { display: none; }
-/* A phone column: the hint goes (the buttons say it), so the figure starts higher. */
+/* A phone column: the hint goes (the buttons say it), and the tabs are one row that scrolls
+   sideways, so the figure starts higher. */
 @container playground (max-width: 420px) { .input .hint { display: none; } }
+@container playground (max-width: 480px) {
+  .tabs { flex-wrap: nowrap; overflow-x: auto; scrollbar-width: none; }
+  .tab { flex: none; white-space: nowrap; }
+}
 .network-bar [hidden], .tab[hidden] { display: none; }
 .hub-panel { padding: 8px 10px; border-radius: 8px; background: var(--soft); }
 .hub-panel[hidden], .hub-panel [hidden] { display: none; }

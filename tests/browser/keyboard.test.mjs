@@ -74,6 +74,7 @@ test('tabs, chips and every view of the bundled network from the keyboard', asyn
     return { hover: el._state.hoverChannel, second: order[1] };
   });
   assert.equal(bars.hover, bars.second, 'two steps right: the second largest gate');
+  assert.match(await page.evaluate(() => document.querySelector('attention-playground').shadowRoot.querySelector('canvas').getAttribute('aria-label')), /: weight [\d.]+, number 2 of 16\./, 'the label reads the bar');
 
   // Attention: the arrows move the query one cell, and its row is asked for.
   await page.evaluate(() => document.querySelector('attention-playground').setAttribute('view', 'nonlocal'));
@@ -153,5 +154,36 @@ test('an opened network\'s tiles from the keyboard: arrows walk them, Space swit
   assert.equal(opened.view, 'channel', 'an SE block opens on its channel weights');
   assert.equal(opened.inspected, tiles.second);
   assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('own weights: the chip says which block runs them, the note follows the block inspected, and a button goes back', async () => {
+  const page = await site.browsers.cpu.newPage({ viewport: { width: 1100, height: 1000 } });
+  await page.goto(`${site.origin}/#backend=cpu&view=channel`);
+  await ready(page);
+  const b64 = (await import('node:fs/promises').then((fs) => fs.readFile(new URL('../fixtures/cases/se_f16.safetensors', import.meta.url)))).toString('base64');
+  const seen = await page.evaluate(async (b64) => {
+    const el = document.querySelector('attention-playground');
+    const $ = (s) => el.shadowRoot.querySelector(s);
+    el._inspect('se');
+    await el.loadWeights('se', Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+    const onSe = { note: $('.note').hidden ? '' : $('.note').textContent, back: !$('.trained-weights').hidden, mark: $('.blocks input[value="se"]').parentElement.textContent };
+    el._inspect('eca');
+    const onEca = { note: $('.note').hidden ? '' : $('.note').textContent, back: !$('.trained-weights').hidden };
+    el._inspect('se');
+    const rerun = new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+    $('.trained-weights').click();
+    await rerun;
+    const back = { own: Object.keys(el._ownWeights), note: $('.note').hidden ? '' : $('.note').textContent, button: !$('.trained-weights').hidden, mark: $('.blocks input[value="se"]').parentElement.textContent };
+    return { onSe, onEca, back };
+  }, b64);
+  assert.match(seen.onSe.note, /^SE runs your weights/);
+  assert.ok(seen.onSe.back, 'the way back is offered');
+  assert.match(seen.onSe.mark, /yours/);
+  assert.equal(seen.onEca.note, '', 'not ECA\'s note');
+  assert.equal(seen.onEca.back, false);
+  assert.deepEqual(seen.back.own, []);
+  assert.equal(seen.back.button, false);
+  assert.doesNotMatch(seen.back.mark, /yours/);
   await page.close();
 });

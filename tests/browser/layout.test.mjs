@@ -123,9 +123,16 @@ async function problemsOf(page) {
     const shown = canvas.getBoundingClientRect().width;
     if (drawn.width > shown + 1) problems.push(`the drawing is ${drawn.width} px wide, shown in ${shown.toFixed(0)} px (its text shrinks)`);
     const card = el.shadowRoot.querySelector('.card').getBoundingClientRect();
+    // A row that scrolls sideways (the tabs on a phone) may hold what is out of sight.
+    const scrolled = (node) => {
+      for (let up = node.parentElement; up && !up.classList.contains('card'); up = up.parentElement) {
+        if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) return true;
+      }
+      return false;
+    };
     for (const node of el.shadowRoot.querySelectorAll('.card *')) {
       const r = node.getBoundingClientRect();
-      if (!r.width || !r.height || node.closest('[hidden]')) continue;
+      if (!r.width || !r.height || node.closest('[hidden]') || scrolled(node)) continue;
       if (r.left < card.left - 0.5 || r.right > card.right + 0.5) problems.push(`<${node.tagName.toLowerCase()} class="${node.className}"> runs out of the card: ${r.left.toFixed(0)}..${r.right.toFixed(0)} in ${card.left.toFixed(0)}..${card.right.toFixed(0)}`);
     }
     const page = document.documentElement;
@@ -180,4 +187,21 @@ test('an opened network (a real-sized SE-ResNet-50\'s layout, small weights): it
   }
   await page.close();
   assert.deepEqual(found, [], `\n${found.join('\n')}`);
+});
+
+test('the first screen shows the figure: on a 390 x 844 phone at least 250 px of it, on a 1280 x 800 screen at least two thirds', async () => {
+  const page = await browser.newPage();
+  for (const [width, height, least] of [[390, 844, 250], [1280, 800, null]]) {
+    await page.setViewportSize({ width, height });
+    await page.goto(`${origin}/#backend=cpu`);
+    await page.waitForFunction(() => document.querySelector('attention-playground')?.result && document.querySelector('attention-playground')._layout, null, { timeout: 60_000 });
+    const box = await page.evaluate(() => {
+      const r = document.querySelector('attention-playground').shadowRoot.querySelector('canvas').getBoundingClientRect();
+      return { top: r.top, height: r.height };
+    });
+    const shown = Math.min(height, box.top + box.height) - box.top;
+    const wanted = least ?? (2 / 3) * box.height;
+    assert.ok(shown >= wanted, `${width} x ${height}: ${shown.toFixed(0)} px of the ${box.height.toFixed(0)} px figure on the first screen (from ${box.top.toFixed(0)} px), wanted ${wanted.toFixed(0)}`);
+  }
+  await page.close();
 });

@@ -196,6 +196,7 @@ describe('the playground page', () => {
     assert.ok(moved > 0.01, `switching a block off moves the prediction (by up to ${moved})`);
 
     // Options re-run the block: Non-local with subsampled keys attends over a quarter of the positions.
+    await page.evaluate(() => { document.querySelector('attention-playground').shadowRoot.querySelector('.options-box').open = true; }); // the blocks' options start folded
     const sub = await nextResult(page, () => page.locator('attention-playground [data-option="nonlocal.subsample"]').check());
     const f = sub.blocks.nonlocal.grid;
     assertAttentionRow(sub.blocks.nonlocal.attention, 'subsampled nonlocal', Math.floor(f.width / 2), Math.floor(f.height / 2));

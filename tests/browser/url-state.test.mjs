@@ -58,6 +58,7 @@ test('a link opens the sample photo, the block options and the query it names; c
   await page.waitForFunction(() => !location.hash.includes('query=0.25%2C0.5'));
   await page.locator('attention-playground [data-sample="2"]').click();
   await page.waitForFunction(() => location.hash.includes('image=rocket.jpg'));
+  await page.evaluate(() => { document.querySelector('attention-playground').shadowRoot.querySelector('.options-box').open = true; }); // the blocks' options start folded
   await page.locator('attention-playground select[data-option="mhsa.heads"]').selectOption('8');
   await page.waitForFunction(() => location.hash.includes('heads%3D8'));
   const params = await page.evaluate(() => Object.fromEntries(new URLSearchParams(location.hash.slice(1))));
