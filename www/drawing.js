@@ -64,8 +64,19 @@ function colourMap(map, lo, hi, alpha) {
   return canvas;
 }
 
+// Channels already coloured, per features object: `channel/scale` -> canvas.
+const planes = new WeakMap();
+
 // One channel of a `{ channels, width, height, data }` tensor, signed values on a diverging map.
 export function channelCanvas(features, channel, scale) {
+  let kept = planes.get(features);
+  if (!kept) planes.set(features, (kept = new Map()));
+  const key = `${channel}/${scale}`;
+  if (!kept.has(key)) kept.set(key, colourPlane(features, channel, scale));
+  return kept.get(key);
+}
+
+function colourPlane(features, channel, scale) {
   const { width, height } = features;
   const plane = features.data.subarray(channel * width * height, (channel + 1) * width * height);
   const canvas = document.createElement('canvas');

@@ -46,6 +46,19 @@ test('tabs, chips and every view of the bundled network from the keyboard', asyn
   assert.equal(await page.evaluate(() => document.querySelector('attention-playground').view), 'channel');
   const tabStops = await page.evaluate(() => [...document.querySelector('attention-playground').shadowRoot.querySelectorAll('.tab')].filter((t) => t.tabIndex === 0).length);
   assert.equal(tabStops, 1, 'one Tab stop in the tab list');
+  // Home, then Right through the list: every view of the bundled network, in the tabs' order, drawn.
+  const offered = await page.evaluate(() => [...document.querySelector('attention-playground').shadowRoot.querySelectorAll('.tab:not([hidden])')].map((t) => t.dataset.view));
+  await page.keyboard.press('Home');
+  const walked = [];
+  for (let i = 0; i < offered.length; i++) {
+    walked.push(await page.evaluate(() => {
+      const el = document.querySelector('attention-playground');
+      return el._layout?.height > 40 ? el.view : `${el.view} (not drawn)`;
+    }));
+    await page.keyboard.press('ArrowRight');
+  }
+  assert.deepEqual(walked, offered, 'the arrows reach and draw every view');
+  assert.equal(await page.evaluate(() => document.querySelector('attention-playground').view), offered[0], 'Right on the last tab wraps to the first');
 
   // A chip switched with Space keeps the focus.
   await page.evaluate(() => document.querySelector('attention-playground').shadowRoot.querySelector('.blocks input[value="eca"]').focus());

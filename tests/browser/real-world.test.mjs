@@ -154,8 +154,14 @@ describe('the embed where blog authors put it', () => {
       const overflow = await page.evaluate(() => {
         const el = document.querySelector('attention-playground');
         const host = el.getBoundingClientRect();
+        // The tabs are one row that scrolls sideways in a phone column: what is scrolled out of
+        // sight is inside its row, which stays in the column.
+        const scrolled = (n) => {
+          for (let up = n.parentElement; up; up = up.parentElement) if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) return true;
+          return false;
+        };
         const outside = [...el.shadowRoot.querySelectorAll('*')]
-          .filter((n) => n.getClientRects().length && !n.closest('[hidden]'))
+          .filter((n) => n.getClientRects().length && !n.closest('[hidden]') && !scrolled(n))
           .filter((n) => { const r = n.getBoundingClientRect(); return r.width > 0 && (r.right > host.right + 0.5 || r.left < host.left - 0.5); })
           .map((n) => `${n.tagName.toLowerCase()}.${n.className}`);
         return { page: document.documentElement.scrollWidth - innerWidth, outside };
