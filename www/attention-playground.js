@@ -447,6 +447,9 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
         if (asked !== this.result) return;
       }
       if (!entry || entry.off || this._state.independence?.block === block && this._state.independence.result === asked) return;
+      // After the frame that shows the new result: the 16 rows it asks for are not in its way.
+      await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+      if (asked !== this.result) return;
       try {
         const measured = this._network
           ? await this._engine.call('networkQueryIndependence', { path: block, side: 4 })
