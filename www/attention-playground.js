@@ -1,25 +1,24 @@
 // <attention-playground>: the whole playground as one custom element. The embed is
 //   <script type="module" src=".../attention-playground.js"></script>
 //   <attention-playground></attention-playground>
-// Attributes: image, blocks, view, backend, controls, wasm, and for a network of your own model,
-// arch, labels, off (see the README). The JS API is in api.js; the controls in controls.js; each
-// view is a module of views/.
+// Attributes: see the README (image, blocks, view, views, hide, theme, backend, controls, wasm,
+// lang, options, query, tokens, and for a network of your own model, arch, labels, off, hub).
+// This file holds the element's state and its flow (attributes → a run → the figure); the JS API
+// is api.js, the controls controls.js, the pointer pointer.js, the keyboard keyboard.js, what a
+// view fetches after a run details.js, drawing and export figure.js, each view a module of views/.
 import { Engine } from './engine.js';
 import { PlaygroundApi } from './api.js';
-import { BLOCK_LABEL, BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sampleUrl } from './bundled.js';
+import { BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sampleUrl } from './bundled.js';
 import { bindControls, cardHtml, syncControls } from './controls.js';
-import { bindKeyboard, figureLabel } from './keyboard.js';
-import { PAPER, setPalette } from './drawing.js';
-import { bitmapCanvas, embedCode, figurePng, figureSvg } from './embed-code.js';
-import { runSweep } from './ablation.js';
+import { bindKeyboard } from './keyboard.js';
+import { bindPointer } from './pointer.js';
+import { fetchDetails, fetchTrace } from './details.js';
+import { copyEmbed, exportJson, exportPng, exportSvg, renderFigure } from './figure.js';
+import { embedCode } from './embed-code.js';
 import { languageOf, translator } from './i18n.js';
 import { networkPredictionLine, offLabels, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
 import { VIEWS, viewNamed } from './views/index.js';
-
-// Views lay themselves out for the column's width, down to this many CSS pixels (a 280-px phone
-// column less the page's and the card's padding); a narrower one shows them scaled.
-const MIN_DRAW_WIDTH = 200;
 
 export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   static observedAttributes = ['image', 'blocks', 'view', 'views', 'theme', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'hub', 'lang', 'options', 'query', 'tokens', 'token-heads'];
@@ -421,94 +420,6 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this.setAttribute('off', [...new Set(words)].join(' '));
   }
 
-  // After a result, what the view needs beyond it: one channel's features (the channel view), a
-  // block's features (the features view). Each answer is drawn if the result is still current.
-  async _fetchDetails() {
-    if (!this.result) return;
-    const asked = this.result;
-    if (this.view === 'tokens') return this._fetchWalk();
-    if (this.view === 'explain') return this._fetchTrace(asked);
-    if (this.view === 'nonlocal') {
-      // The query the `query` attribute names (a link's), once per result.
-      const q = this.query;
-      if (q && this._queryAsked !== asked) {
-        this._queryAsked = asked;
-        this._queryShown = this.getAttribute('query');
-        await this.attentionAt(q.u * asked.width, q.v * asked.height, this._inspected('nonlocal')).catch((e) => asked === this.result && this._showError(e));
-        if (asked !== this.result) return;
-      }
-      // Is the attention the same for every query? A 4 x 4 grid of queries, once per block and result.
-      const block = this._inspected();
-      const entry = block && asked.blocks[block];
-      // An opened network's Non-local block has no row until a query is asked for: the centre's.
-      if (this._network && entry && !entry.off && this._state.attention?.block !== block) {
-        const crop = this._cropOf(asked);
-        await this.attentionAt(crop.x + crop.width / 2, crop.y + crop.height / 2, block).catch((e) => asked === this.result && this._showError(e));
-        if (asked !== this.result) return;
-      }
-      if (!entry || entry.off || this._state.independence?.block === block && this._state.independence.result === asked) return;
-      // After the frame that shows the new result: the 16 rows it asks for are not in its way.
-      await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-      if (asked !== this.result) return;
-      try {
-        const measured = this._network
-          ? await this._engine.call('networkQueryIndependence', { path: block, side: 4 })
-          : await this._engine.call('queryIndependence', { block, side: 4 });
-        if (asked !== this.result) return;
-        this._state.independence = { block, result: asked, ...measured };
-        this._render();
-      } catch (e) {
-        if (asked === this.result) this._state.independence = { block, result: asked, unavailable: String(e.message ?? e) };
-        this._render();
-      }
-      return;
-    }
-    if (!this._network) return;
-    if (this.view === 'ablation') return runSweep(this, asked);
-    if (this.view === 'network') {
-      // Each Non-local block's row for the centre query (or the one last clicked), for its tile.
-      try {
-        for (const path of asked.network.order) {
-          const entry = asked.blocks[path];
-          if (entry.kind !== 'nl' || entry.off || this._state.rows[path]) continue;
-          const query = { fx: Math.floor(entry.grid.width / 2), fy: Math.floor(entry.grid.height / 2) };
-          const row = await this._engine.call('networkAttentionAt', { path, ...query });
-          if (asked !== this.result) return;
-          this._state.rows[path] = { ...row, query };
-          this._render();
-        }
-      } catch (e) {
-        if (asked === this.result) this._showError(e);
-      }
-      return;
-    }
-    const path = this._inspected();
-    const entry = path && asked.blocks[path];
-    if (!entry) return;
-    try {
-      if (this.view === 'features') {
-        const key = `${path}`;
-        if (this._state.features?.key === key) return;
-        const channels = pickChannels(entry, 16);
-        const answer = await this._engine.call('networkFeatures', { path, channels });
-        if (asked !== this.result) return;
-        this._state.features = { key, ...toFeatures(answer, channels, entry) };
-        this._render();
-      } else if (this.view === 'channel' && entry.channel) {
-        const order = [...entry.channel.keys()].sort((a, b) => entry.channel[b] - entry.channel[a]);
-        const channel = this._state.hoverChannel ?? order[0];
-        const key = `${path}#${channel}`;
-        if (this._state.channelFeatures?.key === key) return;
-        const answer = await this._engine.call('networkFeatures', { path, channels: [channel] });
-        if (asked !== this.result) return;
-        this._state.channelFeatures = { key, channel, ...toFeatures(answer, [channel], entry) };
-        this._render();
-      }
-    } catch (e) {
-      if (asked === this.result) this._showError(e);
-    }
-  }
-
   // ---- DOM ----------------------------------------------------------------------------------
 
   _build() {
@@ -530,7 +441,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     // (a link's) chose some.
     const optionsBox = $('.options-box');
     if (optionsBox) optionsBox.open = Boolean(this.getAttribute('options'));
-    this._bindPointer();
+    bindPointer(this);
     this._syncControls();
     this._render();
   }
@@ -555,81 +466,6 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this.setAttribute('query', this._queryShown);
   }
 
-  _bindPointer() {
-    let pending = false;
-    let next = null;
-    const query = async (event) => {
-      const hit = this._hitPhoto(event);
-      if (!hit || this.view !== 'nonlocal' || !this.result) return;
-      next = hit;
-      if (pending) return; // the latest position is asked for once the current one answers
-      pending = true;
-      try {
-        while (next) {
-          const { x, y } = next;
-          next = null;
-          await this.attentionAt(x, y, this._inspected('nonlocal'));
-        }
-      } catch (e) {
-        this._showError(e);
-      } finally {
-        pending = false;
-      }
-    };
-    this._canvas.addEventListener('click', (event) => {
-      if (this.view === 'network') return this._clickNetwork(event);
-      if (this.view === 'explain') {
-        this._hoverTrace(event);
-        return this._clickTrace();
-      }
-      const hit = this._hitPhoto(event);
-      if (hit && this.view === 'nonlocal') this._keepQuery(hit.x, hit.y);
-      query(event);
-    });
-    this._canvas.addEventListener('pointermove', (event) => {
-      if (this.view === 'nonlocal') query(event); // hover follows the pointer; requests coalesce
-      if (this.view === 'channel') this._hoverBar(event);
-      if (this.view === 'tokens') this._hoverToken(event);
-      if (this.view === 'explain') this._hoverTrace(event);
-      if (this.view === 'nonlocal') this._hoverHead(event, false);
-      if (this.view === 'network') this._canvas.style.cursor = this._tileAt(event) ? 'pointer' : '';
-    });
-    this._canvas.addEventListener('pointerdown', (event) => {
-      if (this.view === 'nonlocal') this._hoverHead(event, true);
-    });
-    this._canvas.addEventListener('pointerleave', () => {
-      if (this._state.hoverChannel != null) {
-        this._state.hoverChannel = null;
-        this._render();
-      }
-    });
-  }
-
-  // The pointer in the drawing's coordinates: the canvas is drawn at least MIN_DRAW_WIDTH wide and
-  // scaled to its column, so at any width the pointer maps to what is drawn under it.
-  _point(event) {
-    const r = this._canvas.getBoundingClientRect();
-    const sx = (this._drawn?.width ?? r.width) / (r.width || 1);
-    const sy = (this._drawn?.height ?? r.height) / (r.height || 1);
-    return { x: (event.clientX - r.left) * sx, y: (event.clientY - r.top) * sy };
-  }
-
-  _within(p, list) {
-    return list?.find((b) => p.x >= b.x && p.x < b.x + b.width && p.y >= b.y && p.y < b.y + b.height);
-  }
-
-  // Image coordinates (of the result's width x height) under the pointer, if it is over the photo.
-  _hitPhoto(event) {
-    const rect = this._layout?.photoRect;
-    if (!rect) return null;
-    const p = this._point(event);
-    const u = (p.x - rect.x) / rect.width;
-    const v = (p.y - rect.y) / rect.height;
-    if (u < 0 || v < 0 || u >= 1 || v >= 1) return null;
-    const { x, y, width, height } = this._cropOf(this.result);
-    return { x: x + u * width, y: y + v * height };
-  }
-
   // The part of the result's `width x height` photo the maps cover: all of it, or the centre
   // crop an opened network saw (timm's eval transform: the shorter side to size / crop_pct, then
   // the centre size x size, i.e. a centred square of crop_pct of the shorter side).
@@ -637,23 +473,6 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     if (!this._network || !input) return { x: 0, y: 0, width: width * scale, height: height * scale };
     const side = Math.min(width, height) * input.crop_pct * scale;
     return { x: (width * scale - side) / 2, y: (height * scale - side) / 2, width: side, height: side };
-  }
-
-  _tileAt(event) {
-    const p = this._point(event);
-    return this._within(p, this._layout?.toggles) ?? this._within(p, this._layout?.tiles);
-  }
-
-  // In the network view a click on a block's corner switches it; elsewhere on it, opens it.
-  _clickNetwork(event) {
-    const p = this._point(event);
-    const toggle = this._within(p, this._layout?.toggles);
-    if (toggle) {
-      this._toggleOff(toggle.path, !this.result.blocks[toggle.path].off);
-      return;
-    }
-    const tile = this._within(p, this._layout?.tiles);
-    if (tile) this._openTile(tile.path);
   }
 
   // Opens a network's block in the view that shows it best; every other view that can show it
@@ -664,108 +483,6 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     for (const v of VIEWS) if (!v.networkOnly && v.fits(entry)) this._state.inspect[v.name] = path;
     this._state.selected = path;
     this.setAttribute('view', view);
-  }
-
-  _hoverBar(event) {
-    const p = this._point(event);
-    const bar = this._within(p, this._layout?.bars);
-    const channel = bar ? bar.index : null;
-    if (channel !== this._state.hoverChannel) {
-      this._state.hoverChannel = channel;
-      this._render();
-      if (channel != null) this._fetchDetails();
-    }
-  }
-
-  // The token walkthrough for the current characters and heads, once per (text, heads, backend).
-  async _fetchWalk() {
-    const key = `${this.tokens}|${this.tokenHeads}|${this.backend}`;
-    if (this._state.walk?.key === key) return;
-    this._state.walk = { key };
-    try {
-      const result = await this._engine.call('tokenWalk', { text: this.tokens, heads: this.tokenHeads });
-      if (this._state.walk.key === key) this._state.walk.result = result;
-    } catch (e) {
-      if (this._state.walk.key === key) this._state.walk.error = this._t('tokens.refused', { why: this._t.message(String(e.message ?? e)) });
-    }
-    if (this._state.walk.key === key && this.view === 'tokens') this._render();
-  }
-
-  // The inspected block's steps on the last run's input, once per result, block and (for
-  // Non-local and MHSA) query: the one clicked in this view, else the attention view's, else the
-  // run's own.
-  async _fetchTrace(asked) {
-    const block = this._inspected();
-    if (!block || !asked.blocks[block]) return;
-    const entry = asked.blocks[block];
-    const grid = entry.grid ?? { width: 1, height: 1 };
-    const chosen = [this._state.traceQuery, this._state.attention].find((q) => q?.block === block);
-    const askedCell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell ?? { x: Math.floor(grid.width / 2), y: Math.floor(grid.height / 2) };
-    // A query kept from another photo may lie outside this one's grid.
-    const cell = { x: Math.min(askedCell.x, grid.width - 1), y: Math.min(askedCell.y, grid.height - 1) };
-    const at = `${cell.x},${cell.y}`;
-    const old = this._state.trace;
-    if (old?.block === block && old.result_of === asked && old.at === at) return;
-    const trace = { block, result_of: asked, at };
-    this._state.trace = trace;
-    try {
-      trace.result = this._network
-        ? await this._engine.call('networkTrace', { path: block, fx: cell.x, fy: cell.y })
-        : await this._engine.call('trace', { block, fx: cell.x, fy: cell.y });
-    } catch (e) {
-      trace.error = String(e.message ?? e);
-    }
-    if (this._state.trace === trace && asked === this.result) this._render();
-  }
-
-  // Hover in the how-it-works view: a bar follows its channel, a map cell its position.
-  _hoverTrace(event) {
-    const p = this._point(event);
-    const region = this._within(p, this._layout?.bars);
-    let hover = null;
-    if (region?.kind === 'c') hover = { kind: 'c', index: region.index };
-    if (region?.kind === 'p') {
-      const { width, height } = region.grid;
-      const cx = Math.min(width - 1, Math.floor(((p.x - region.x) / region.width) * width));
-      const cy = Math.min(height - 1, Math.floor(((p.y - region.y) / region.height) * height));
-      hover = { kind: 'p', index: cy * width + cx, width, height };
-    }
-    const key = (h) => (h ? `${h.kind}${h.index}/${h.width}` : '');
-    if (key(hover) !== key(this._state.traceHover)) {
-      this._state.traceHover = hover;
-      this._render();
-    }
-  }
-
-  // A click on a map of Non-local's or MHSA's steps moves the query there.
-  _clickTrace() {
-    const hover = this._state.traceHover;
-    const block = this._inspected();
-    const grid = this._layout?.traceGrid;
-    if (hover?.kind !== 'p' || !grid || !this.result) return;
-    const cell = viewNamed('explain').onGrid(hover.index, hover, grid);
-    this._state.traceQuery = { block, fx: cell.x, fy: cell.y };
-    this._fetchTrace(this.result);
-  }
-
-  _hoverToken(event) {
-    const region = this._within(this._point(event), this._layout?.tokenRows);
-    const row = region ? region.index : null;
-    if (row !== this._state.tokenHover) {
-      this._state.tokenHover = row;
-      this._render();
-    }
-  }
-
-  _hoverHead(event, select) {
-    const p = this._point(event);
-    const region = this._within(p, this._layout?.regions);
-    this._canvas.style.cursor = region || this._hitPhoto(event) ? 'pointer' : '';
-    if (region && select) {
-      this._state.head = region.index;
-      this._syncControls();
-      this._render();
-    }
   }
 
   /** The blocks (bundled names, or an opened network's paths) that `view` can show. */
@@ -847,165 +564,43 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
 
   // ---- drawing ------------------------------------------------------------------------------
 
-  _render() {
-    if (!this._canvas) return;
-    const width = Math.max(MIN_DRAW_WIDTH, Math.floor(this._stage.clientWidth || 640));
-    if (!this.result || !this._photo) {
-      this._canvas.height = 0;
-      return;
-    }
-    this._placeholder.hidden = true;
-    const dpr = window.devicePixelRatio || 1;
-    // Draw on a tall scratch canvas, then keep only the height the view used.
-    const maxHeight = viewNamed(this.view).maxHeight ?? 900;
-    // One scratch canvas, kept: allocating a screen-sized canvas on every redraw costs more than
-    // the drawing of most views.
-    const scratch = (this._scratch ??= document.createElement('canvas'));
-    if (scratch.width !== Math.round(width * dpr) || scratch.height !== Math.round(maxHeight * dpr)) {
-      scratch.width = Math.round(width * dpr);
-      scratch.height = Math.round(maxHeight * dpr);
-    }
-    const ctx = scratch.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    setPalette(this._dark());
-    ctx.fillStyle = PAPER;
-    ctx.fillRect(0, 0, width, maxHeight);
-    const view = viewNamed(this.view);
-    const scene = this._scene();
-    const html = this.shadowRoot.querySelector('.view-html');
-    if (html) {
-      html.hidden = !view.html;
-      const markup = view.html?.(scene) ?? '';
-      if (html._markup !== markup) {
-        html.innerHTML = markup;
-        html._markup = markup;
-      }
-    }
-    this._layout = view.draw(ctx, width, scene);
-    const height = Math.min(maxHeight, Math.ceil(this._layout.height));
-    this._canvas.width = scratch.width;
-    this._canvas.height = Math.round(height * dpr);
-    this._drawn = { width, height };
-    this._canvas.getContext('2d').drawImage(scratch, 0, 0);
-    this._canvas.setAttribute('aria-label', figureLabel(this));
-  }
-
-  // What a view draws from: the result, the block it shows and its name, the photo (and, for a
-  // network, the centre crop of it that the network saw), the element's view state.
-  _scene() {
-    const block = this._inspected();
-    const result = this.result;
-    const entry = block && result.blocks?.[block];
-    const photo = this._photo.display;
-    const crop = this._network ? this._cropOf(result, photo.width / result.width) : null;
-    const label = this._network ? block : BLOCK_LABEL[block];
-    const features = this._state.features?.key === block ? this._state.features : null;
-    const channelFeatures = this._state.channelFeatures?.key?.startsWith(`${block}#`) ? this._state.channelFeatures : null;
-    return {
-      result, block, entry, label, photo, crop, state: this._state, selected: this._state.selected, network: Boolean(this._network), t: this._t,
-      independence: block && this._state.independence?.block === block && this._state.independence.result === result ? this._state.independence : null,
-      blockFeatures: features, channelFeatures: channelFeatures && (this._state.hoverChannel == null || channelFeatures.channel === this._state.hoverChannel) ? channelFeatures : null,
-    };
-  }
-
   // ---- export -------------------------------------------------------------------------------
 
-  _download(blob, name) {
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = name;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+
+  // ---- drawing, details, export: figure.js, details.js --------------------------------------------
+
+  _render() {
+    renderFigure(this);
   }
 
-  _baseName() {
-    return `attention-${(this._photo?.name ?? 'image').replace(/\.[^.]*$/, '').replace(/[^\w-]+/g, '_')}-${this.view}`;
+  _fetchDetails() {
+    return fetchDetails(this);
   }
 
-  // The figure at twice the screen's resolution (or the screen's, where that is more), with a
-  // caption saying what it shows.
-  async _exportPng() {
-    if (!this._drawn || !this.result) return;
-    const view = viewNamed(this.view);
-    const scene = this._scene();
-    const caption = this._caption(scene);
-    const dark = this._dark();
-    const blob = await figurePng(this._drawn, (ctx) => {
-      setPalette(dark);
-      view.draw(ctx, this._drawn.width, scene);
-    }, caption, { scale: Math.max(2, window.devicePixelRatio || 1), paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
-    if (blob) this._download(blob, `${this._baseName()}.png`);
+  _fetchTrace(asked) {
+    return fetchTrace(this, asked);
   }
 
-  // The figure as SVG: the view drawn again on an SVG context, the photo embedded once.
-  async _exportSvg() {
-    if (!this._drawn || !this.result) return;
-    const view = viewNamed(this.view);
-    const scene = { ...this._scene() };
-    scene.photo = bitmapCanvas(scene.photo);
-    const dark = this._dark();
-    try {
-      const blob = await figureSvg(this._drawn, (ctx) => {
-        setPalette(dark);
-        view.draw(ctx, this._drawn.width, scene);
-      }, this._caption(scene), { paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
-      this._download(blob, `${this._baseName()}.svg`);
-    } catch (e) {
-      this._showError(new Error(`The SVG export could not load its library (vendor/svgcanvas.js): ${e.message ?? e}. Export PNG works without it.`));
-    }
+  _exportPng() {
+    return exportPng(this);
   }
 
-  // What an exported figure says under it: the view, the block, the photo.
-  _caption(scene) {
-    return `${this._t(`view.${this.view}`)}${scene.label ? ` · ${scene.label}` : ''} · ${this._photo?.name ?? ''} · attention-playground`;
+  _exportSvg() {
+    return exportSvg(this);
+  }
+
+  _exportJson() {
+    exportJson(this);
+  }
+
+  _copyEmbed() {
+    return copyEmbed(this);
   }
 
   /** The `<script>` and `<attention-playground …>` markup of exactly what the element shows. */
   embedCode() {
     return embedCode(this).code;
   }
-
-  // "Copy embed code": to the clipboard, and said in the note (with the code itself where the
-  // clipboard is not allowed, to copy by hand).
-  async _copyEmbed() {
-    const { code, photoKept } = embedCode(this);
-    let copied = true;
-    try {
-      await navigator.clipboard.writeText(code);
-    } catch {
-      copied = false;
-    }
-    this._note.textContent = `${this._t(copied ? 'embed.copied' : 'embed.manual')}${photoKept ? '' : ` ${this._t('embed.ownPhoto')}`}${copied ? '' : `\n${code}`}`;
-    this._note.hidden = false;
-    this._note.dataset.kind = 'embed';
-    this._note.style.whiteSpace = copied ? '' : 'pre-wrap';
-  }
-
-  _exportJson() {
-    const json = this.exportJson();
-    if (json) this._download(new Blob([JSON.stringify(json, null, 1)], { type: 'application/json' }), `${this._baseName()}.json`);
-  }
-}
-
-// Which channels of a block's features to fetch for the features view: for a gate, the most and
-// the least kept; otherwise the first.
-function pickChannels(entry, count) {
-  const channels = entry.channels;
-  if (channels <= count) return [...Array(channels).keys()];
-  if (!entry.channel) return [...Array(count).keys()];
-  const order = [...entry.channel.keys()].sort((a, b) => entry.channel[b] - entry.channel[a]);
-  return [...order.slice(0, count / 2), ...order.slice(-count / 2)];
-}
-
-// The engine's per-channel planes as the features views' `{ channels, width, height, data }`.
-function toFeatures(answer, channels, entry) {
-  const pack = (planes) => {
-    const data = new Float32Array(planes.length * answer.width * answer.height);
-    planes.forEach((p, i) => data.set(p, i * p.length));
-    return { channels: planes.length, width: answer.width, height: answer.height, data };
-  };
-  const picked = channels.length === entry.channels ? null : entry.channel ? { gates: channels.length / 2 } : { last: channels.length - 1 };
-  return { before: pack(answer.before), after: pack(answer.after), indices: channels, picked };
 }
 
 if (!customElements.get('attention-playground')) customElements.define('attention-playground', AttentionPlayground);

@@ -243,6 +243,27 @@ export function drawQuery(ctx, x, y, radius, hairs = false) {
   ctx.stroke();
 }
 
+// The photo's part `src` scaled to `width x height` CSS pixels (at the context's pixel ratio),
+// kept per photo: a redraw (a toggle, a hover, a new query) draws it without resampling it again.
+const scaled = new WeakMap();
+function scaledPhoto(photo, src, width, height, ctx) {
+  const ratio = ctx.getTransform?.().a || 1;
+  // An SVG context (the export) embeds the photo itself.
+  if (!(ctx instanceof CanvasRenderingContext2D)) return photo;
+  const key = `${src.x},${src.y},${src.width},${src.height}/${width}x${height}@${ratio}`;
+  const kept = scaled.get(photo);
+  if (kept?.key === key) return kept.canvas;
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.max(1, Math.round(width * ratio));
+  canvas.height = Math.max(1, Math.round(height * ratio));
+  const c = canvas.getContext('2d');
+  c.imageSmoothingEnabled = true;
+  c.imageSmoothingQuality = 'high';
+  c.drawImage(photo, src.x, src.y, src.width, src.height, 0, 0, canvas.width, canvas.height);
+  scaled.set(photo, { key, canvas });
+  return canvas;
+}
+
 /**
  * The photo with a map laid over it (a spatial gate, a context map, an attention row).
  * `overlay`: { map, label, lo?, hi?, opacity, query?: {x, y} (map cells of the query map), queryGrid?: {width, height} }
@@ -257,7 +278,7 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
   const narrow = width < 440;
   const box = fit(src.width, src.height, narrow ? width : Math.max(160, width - LEGEND_WIDTH - 24), 420);
   const photoRect = { x: 0, y: top, width: box.width, height: box.height };
-  ctx.drawImage(photo, src.x, src.y, src.width, src.height, photoRect.x, photoRect.y, photoRect.width, photoRect.height);
+  ctx.drawImage(scaledPhoto(photo, src, photoRect.width, photoRect.height, ctx), photoRect.x, photoRect.y, photoRect.width, photoRect.height);
   let { lo, hi } = overlay ? range(overlay.map.data) : { lo: 0, hi: 1 };
   const legend = narrow ? { x: 0, y: top + box.height + 14, height: 100 } : { x: photoRect.width + 20, y: top + 4, height: Math.min(220, box.height - 30) };
   let bottom = top + box.height;
