@@ -73,7 +73,12 @@ export async function figurePng({ width, height }, draw, caption, { scale = 2, p
  * `caption` under it; resolves to an SVG Blob.
  */
 export async function figureSvg({ width, height }, draw, caption, { paper = '#fff', ink = '#44444d' } = {}) {
-  const { Context } = await import('./vendor/svgcanvas.js');
+  let Context;
+  try {
+    ({ Context } = await import('./vendor/svgcanvas.js'));
+  } catch (e) {
+    throw new Error(`The SVG export could not load its library (vendor/svgcanvas.js): ${e.message ?? e}. Export PNG works without it.`);
+  }
   const captionHeight = caption ? 28 : 0;
   const ctx = new Context({ width, height: height + captionHeight });
   ctx.fillStyle = paper;

@@ -90,12 +90,12 @@ export async function exportPng(el) {
   if (!el._drawn || !el.result) return;
   const view = viewNamed(el.view);
   const scene = sceneOf(el);
-  const caption = caption(el, scene);
+  const line = caption(el, scene);
   const dark = el._dark();
   const blob = await figurePng(el._drawn, (ctx) => {
     setPalette(dark);
     view.draw(ctx, el._drawn.width, scene);
-  }, caption, { scale: Math.max(2, window.devicePixelRatio || 1), paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
+  }, line, { scale: Math.max(2, window.devicePixelRatio || 1), paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
   if (blob) download(el, blob, `${baseName(el)}.png`);
 }
 
@@ -113,7 +113,7 @@ export async function exportSvg(el) {
     }, caption(el, scene), { paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
     download(el, blob, `${baseName(el)}.svg`);
   } catch (e) {
-    el._showError(new Error(`The SVG export could not load its library (vendor/svgcanvas.js): ${e.message ?? e}. Export PNG works without it.`));
+    el._showError(e);
   }
 }
 
