@@ -96,6 +96,8 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
   _offers(name) {
     const spec = viewNamed(name);
     if (!spec || (spec.networkOnly && !this._network)) return false;
+    // An opened network's views that have nothing of it to show (Channel weights without a gate).
+    if (this._network && this.result?.network && !spec.networkOnly && name !== 'tokens' && !this._fitting(name).length) return false;
     const listed = (this.getAttribute('views') ?? '').split(/[\s,]+/).filter(Boolean);
     return !listed.length || listed.includes(name);
   }

@@ -57,7 +57,7 @@ export function cardHtml(controls, opacity, t) {
         <div class="message" role="alert" hidden></div>
         <div class="note" hidden></div>
         <div class="view-html" hidden></div>
-        <div class="stage"><canvas part="canvas"></canvas><div class="placeholder">${t('loading')}</div></div>
+        <div class="stage empty"><canvas part="canvas"></canvas><div class="placeholder">${t('loading')}</div></div>
         ${controls !== 'none' ? `
         <div class="bar status">
           <span class="badge" part="badge" title=""><b class="backend-name">…</b><span class="why muted" hidden></span><span class="timings"></span></span>
@@ -239,6 +239,9 @@ export function syncControls(el) {
     t.hidden = !el._offers(t.dataset.view);
   });
   syncTabStops(el);
+  // One view offered (views="nonlocal"): no tab list at all.
+  const list = root.querySelector('.tabs');
+  if (list) list.hidden = [...list.querySelectorAll('.tab')].filter((t) => !t.hidden).length < 2;
   const chips = root.querySelector('.blocks');
   const markup = chips && blockChips(el);
   if (chips && chips._markup !== markup) {

@@ -132,16 +132,38 @@ export function format(v) {
   return v.toFixed(a < 0.1 ? 4 : 3);
 }
 
-/** `text` broken into lines no wider than `width` in the context's current font: at spaces, or
- *  anywhere in text without them (Chinese); a word longer than the width is broken inside. */
+// Where a line may end: at a space, or beside a CJK character (Chinese has no spaces), but not
+// before closing punctuation nor after opening punctuation (the rules of line breaking in
+// Chinese text, 避头尾).
+const CJK = /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]/;
+const NO_START = /[，。、；：？！）」』》〉】,.;:?!)\]%]/;
+const NO_END = /[（「『《〈【(\[]/;
+function breakable(text, i) {
+  if (i <= 0 || i >= text.length) return true;
+  const [a, b] = [text[i - 1], text[i]];
+  if (NO_START.test(b) || NO_END.test(a)) return false;
+  return /\s/.test(a) || /\s/.test(b) || CJK.test(a) || CJK.test(b);
+}
+
+/** `text` broken into lines no wider than `width` in the context's current font, at the places
+ *  `breakable` allows; a word longer than the width is broken inside. */
 export function wrapLines(ctx, text, width) {
   const lines = [];
-  let rest = String(text);
+  let rest = String(text).trim();
   while (rest) {
-    let end = rest.length;
-    while (end > 1 && ctx.measureText(rest.slice(0, end)).width > width) {
-      const space = rest.lastIndexOf(' ', end - 1);
-      end = space > 0 && /\s/.test(rest.slice(0, end)) ? space : end - 1;
+    // The longest prefix that fits, then back to the last place a line may end.
+    let lo = 1;
+    let hi = rest.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (ctx.measureText(rest.slice(0, mid).trimEnd()).width <= width) lo = mid;
+      else hi = mid - 1;
+    }
+    let end = lo;
+    if (end < rest.length) {
+      let back = end;
+      while (back > 0 && !breakable(rest, back)) back--;
+      if (back > 0) end = back;
     }
     lines.push(rest.slice(0, end).trimEnd());
     rest = rest.slice(end).trimStart();
@@ -285,11 +307,12 @@ export function drawOverlayView(ctx, width, photo, overlay, heading, extras = []
   if (overlay) {
     lo = overlay.lo ?? lo;
     hi = overlay.hi ?? hi;
+    // The opacity is in the map's own pixels, not the context's globalAlpha, which the SVG export's
+    // context does not apply to images.
     ctx.save();
-    ctx.globalAlpha = overlay.opacity;
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(mapCanvas(overlay.map, lo, hi), photoRect.x, photoRect.y, photoRect.width, photoRect.height);
+    ctx.drawImage(mapCanvas(overlay.map, lo, hi, Math.round(overlay.opacity * 255)), photoRect.x, photoRect.y, photoRect.width, photoRect.height);
     ctx.restore();
     bottom = Math.max(bottom, drawLegend(ctx, legend.x, legend.y, legend.height, lo, hi, overlay.label, overlay.words, narrow ? LEGEND_WIDTH : width - legend.x));
   }
@@ -406,27 +429,32 @@ export function drawFeaturesView(ctx, width, { before, after, heading, highlight
   const top = 8 + title(ctx, heading, 0, 4);
   const cols = 8;
   const gap = 3;
-  const half = (width - 20) / 2;
+  // Before and after side by side, or one above the other in a narrow column (a phone), where
+  // side by side each map would be a few pixels wide.
+  const stacked = width < 480;
+  const half = stacked ? width : (width - 20) / 2;
   const cell = Math.floor((half - gap * (cols - 1)) / cols);
   const cellH = Math.round((cell * before.height) / before.width);
   const rows = Math.ceil(before.channels / cols);
+  const block = 18 + rows * (cellH + gap);
   const plane = before.width * before.height;
   ctx.imageSmoothingEnabled = false;
   [before, after].forEach((features, side) => {
-    const x0 = side * (half + 20);
-    note(ctx, t(side ? 'features.after' : 'features.before'), x0, top, INK);
+    const x0 = stacked ? 0 : side * (half + 20);
+    const y0 = stacked ? top + side * (block + 10) : top;
+    note(ctx, t(side ? 'features.after' : 'features.before'), x0, y0, INK);
     for (let c = 0; c < features.channels; c++) {
       const scale = Math.max(maxAbs(before.data, c * plane, (c + 1) * plane), maxAbs(after.data, c * plane, (c + 1) * plane));
       const x = x0 + (c % cols) * (cell + gap);
-      const y = top + 18 + Math.floor(c / cols) * (cellH + gap);
+      const y = y0 + 18 + Math.floor(c / cols) * (cellH + gap);
       ctx.drawImage(channelCanvas(features, c, scale), x, y, cell, cellH);
       if (highlight?.includes(c)) {
         ctx.strokeStyle = ACCENT;
-        ctx.lineWidth = 2;
+        ctx.lineWidth = cell >= 16 ? 2 : 1;
         ctx.strokeRect(x - 1, y - 1, cell + 2, cellH + 2);
       }
     }
   });
-  const bottom = top + 18 + rows * (cellH + gap);
+  const bottom = top + (stacked ? 2 * block + 10 : block);
   return { height: bottom + 4 + paragraph(ctx, t('features.note'), 0, bottom + 2, width - 4) + 6 };
 }

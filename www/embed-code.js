@@ -8,8 +8,8 @@ import { DEFAULT_BLOCKS, SAMPLES } from './bundled.js';
 // The line an embed shows until the script defines the element, and keeps where it never loads
 // (another origin without CORS, a blocked script): the reader sees why, not a 0 x 0 element.
 export const FALLBACK_LINE = {
-  en: 'Loading the attention playground… If this line stays, its script did not load.',
-  zh: '正在加载 attention-playground…… 如果这行字一直在，说明它的脚本没有加载成功。',
+  en: 'Loading the attention playground… If this line stays, its script did not load: serve it over http(s), and from another origin with Access-Control-Allow-Origin: * (see the README).',
+  zh: '正在加载 attention-playground…… 如果这行字一直在，说明它的脚本没有加载成功：请通过 http(s) 提供它，若从另一个源加载，服务器须发送 Access-Control-Allow-Origin: *（见 README）。',
 };
 
 // The attributes that say what the element shows, in the order they are written.
@@ -43,6 +43,9 @@ export function embedCode(el) {
   return { code: `<script type="module" src="${escape(script)}"></script>\n<attention-playground${written}>\n  ${line}\n</attention-playground>`, photoKept };
 }
 
+// The white (or dark) margin around an exported figure, in CSS pixels.
+export const MARGIN = 12;
+
 /**
  * The figure on `canvas` (drawn `drawn.width` CSS pixels wide) redrawn by `draw(ctx, scale)` at
  * `scale` device pixels per CSS pixel, with `caption` under it; resolves to a PNG Blob.
@@ -50,12 +53,13 @@ export function embedCode(el) {
 export async function figurePng({ width, height }, draw, caption, { scale = 2, paper = '#fff', ink = '#44444d' } = {}) {
   const captionHeight = caption ? 28 : 0;
   const canvas = document.createElement('canvas');
-  canvas.width = Math.round(width * scale);
-  canvas.height = Math.round((height + captionHeight) * scale);
+  canvas.width = Math.round((width + 2 * MARGIN) * scale);
+  canvas.height = Math.round((height + captionHeight + 2 * MARGIN) * scale);
   const ctx = canvas.getContext('2d');
   ctx.scale(scale, scale);
   ctx.fillStyle = paper;
-  ctx.fillRect(0, 0, width, height + captionHeight);
+  ctx.fillRect(0, 0, width + 2 * MARGIN, height + captionHeight + 2 * MARGIN);
+  ctx.translate(MARGIN, MARGIN);
   draw(ctx);
   if (caption) {
     ctx.font = '12px system-ui, sans-serif';
@@ -80,9 +84,10 @@ export async function figureSvg({ width, height }, draw, caption, { paper = '#ff
     throw new Error(`The SVG export could not load its library (vendor/svgcanvas.js): ${e.message ?? e}. Export PNG works without it.`);
   }
   const captionHeight = caption ? 28 : 0;
-  const ctx = new Context({ width, height: height + captionHeight });
+  const ctx = new Context({ width: width + 2 * MARGIN, height: height + captionHeight + 2 * MARGIN });
   ctx.fillStyle = paper;
-  ctx.fillRect(0, 0, width, height + captionHeight);
+  ctx.fillRect(0, 0, width + 2 * MARGIN, height + captionHeight + 2 * MARGIN);
+  ctx.translate(MARGIN, MARGIN);
   draw(ctx);
   if (caption) {
     ctx.font = '12px system-ui, sans-serif';
@@ -90,7 +95,8 @@ export async function figureSvg({ width, height }, draw, caption, { paper = '#ff
     ctx.textBaseline = 'top';
     ctx.fillText(caption, 0, height + 8);
   }
-  return new Blob([ctx.getSerializedSvg(true)], { type: 'image/svg+xml' });
+  // svgcanvas writes text-decoration="undefined" where none was set.
+  return new Blob([ctx.getSerializedSvg(true).replaceAll(' text-decoration="undefined"', '')], { type: 'image/svg+xml' });
 }
 
 /** A canvas holding `bitmap` (svgcanvas embeds canvases and images, not ImageBitmaps). */

@@ -16,8 +16,10 @@ export function renderFigure(el) {
   const width = Math.max(MIN_DRAW_WIDTH, Math.floor(el._stage.clientWidth || 640));
   if (!el.result || !el._photo) {
     el._canvas.height = 0;
+    el._stage.classList.add('empty');
     return;
   }
+  el._stage.classList.remove('empty');
   el._placeholder.hidden = true;
   const dpr = window.devicePixelRatio || 1;
   // Draw on a tall scratch canvas, then keep only the height the view used.

@@ -62,13 +62,16 @@ select { border-radius: 8px; padding: 3px 6px; max-width: 100%; }
 .options label { white-space: nowrap; }
 .options label { display: inline-flex; align-items: center; gap: 4px; margin-right: 10px; }
 .options .group { display: inline-flex; flex-wrap: wrap; max-width: 100%; box-sizing: border-box; align-items: center; gap: 6px; padding: 3px 8px; background: var(--soft); border-radius: 8px; }
-.stage { position: relative; min-height: 200px; }
+.stage { position: relative; }
+/* Room for the placeholder until the first figure; then the figure's own height. */
+.stage.empty { min-height: 200px; }
+.stage canvas:focus-visible { outline: 2px solid var(--accent); outline-offset: 4px; border-radius: 2px; }
 .view-html { margin: 4px 0 10px; }
 .view-html math { font-size: 1.35em; }
 .view-html .formula { overflow-x: auto; }
 /* The formula in a narrow column: smaller, so that it fits without scrolling. */
 @container playground (max-width: 480px) { .view-html math { font-size: 1em; } }
-@container playground (max-width: 340px) { .view-html math { font-size: 0.78em; } }
+@container playground (max-width: 340px) { .view-html math { font-size: 0.74em; } }
 .view-html .terms { font-size: 13px; margin: 6px 0 4px; }
 .view-html .muted { font-size: 12px; }
 .stage canvas { display: block; width: 100%; touch-action: none; }

@@ -186,18 +186,63 @@ test('"Copy embed code" gives the markup of exactly the figure shown, which open
   const png = await import('node:fs/promises').then((fs) => fs.readFile(file));
   const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
   const drawn = await page.evaluate(() => document.querySelector('attention-playground')._drawn);
-  assert.equal(width, drawn.width * 2, 'twice the CSS width');
-  assert.equal(height, (drawn.height + 28) * 2, 'twice the CSS height, and a caption line');
+  assert.equal(width, (drawn.width + 24) * 2, 'twice the CSS width, with a 12-px margin');
+  assert.equal(height, (drawn.height + 28 + 24) * 2, 'twice the CSS height, a caption line and the margin');
 
   // The same drawing as SVG: the view's texts as <text>, the photo and maps as images, the caption.
   const svgDownload = page.waitForEvent('download');
   await page.locator('attention-playground .export-svg').click();
   const svg = await import('node:fs/promises').then(async (fs) => fs.readFile(await (await svgDownload).path(), 'utf8'));
   assert.match(svg, /^<svg [^>]*width="\d+"/);
-  assert.match(svg, new RegExp(`width="${drawn.width}"`), 'the figure\'s CSS width');
+  assert.match(svg, new RegExp(`width="${drawn.width + 24}"`), 'the figure\'s CSS width and its margin');
+  assert.doesNotMatch(svg, /="undefined"/);
+  // The maps over the photo are drawn half transparent (an SVG context ignores globalAlpha on
+  // images, so the opacity is in the map's own pixels): the photo shows through.
+  assert.ok(svg.includes('<image'), 'images embedded');
   assert.ok((svg.match(/<text/g) ?? []).length >= 10, 'the texts are text');
   assert.match(svg, /<image /, 'the feature maps are embedded images');
   assert.match(svg, /attention-playground<\/text>|attention-playground<\/tspan>/, 'the caption');
   assert.match(svg, /通道/, 'in the figure\'s language');
+
+  // The spatial map over the photo, as SVG, rendered by the browser: the same pixels as the
+  // figure on screen where the half-transparent map lies over the photo (an SVG context ignores
+  // globalAlpha on images; the opacity must be in the map's own pixels).
+  await page.evaluate(async () => {
+    const el = document.querySelector('attention-playground');
+    el.setAttribute('view', 'spatial');
+    const next = new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+    el.setAttribute('image', 'cat.jpg'); // brighter than the rocket's night sky, so an opaque map would show
+    await next;
+  });
+  const spatialDownload = page.waitForEvent('download');
+  await page.locator('attention-playground .export-svg').click();
+  const spatialSvg = await import('node:fs/promises').then(async (fs) => fs.readFile(await (await spatialDownload).path(), 'utf8'));
+  const compared = await page.evaluate(async (text) => {
+    const el = document.querySelector('attention-playground');
+    const rect = el._layout.photoRect;
+    const img = new Image();
+    img.src = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(text)))}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    c.getContext('2d').drawImage(img, 0, 0);
+    const screen = el.shadowRoot.querySelector('canvas').getContext('2d');
+    const ratio = window.devicePixelRatio || 1;
+    let sum = 0;
+    let n = 0;
+    for (let i = 1; i < 8; i++) {
+      for (let j = 1; j < 8; j++) {
+        const x = Math.round(rect.x + (i / 8) * rect.width);
+        const y = Math.round(rect.y + (j / 8) * rect.height);
+        const a = c.getContext('2d').getImageData(x + 12, y + 12, 1, 1).data;
+        const b = screen.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
+        for (const k of [0, 1, 2]) sum += Math.abs(a[k] - b[k]);
+        n += 3;
+      }
+    }
+    return sum / n;
+  }, spatialSvg);
+  assert.ok(compared <= 10, `the SVG's photo and map look as on screen (mean channel difference ${compared.toFixed(1)} of 255)`);
   await context.close();
 });

@@ -504,7 +504,7 @@ describe('input and output paths', () => {
     const bytes = await readFile(await png.path());
     assert.deepEqual([...bytes.subarray(1, 4)].map((b) => String.fromCharCode(b)).join(''), 'PNG');
     // The figure at twice the CSS pixels the canvas shows (the screen's density here is 1).
-    assert.equal(bytes.readUInt32BE(16), 2 * await page.evaluate(() => document.querySelector('attention-playground')._drawn.width), 'the PNG is the figure at 2x');
+    assert.equal(bytes.readUInt32BE(16), 2 * (24 + await page.evaluate(() => document.querySelector('attention-playground')._drawn.width)), 'the PNG is the figure at 2x, with its margin');
     assert.deepEqual(requests.slice(loadedRequests), [], 'no network request');
     assert.deepEqual(problems, []);
     await page.close();

@@ -7,7 +7,21 @@ import { say } from './say.js';
 
 const ROW = 20;
 
-const pct = (p) => `${(100 * p).toFixed(p >= 0.1 ? 0 : 1)} %`;
+const pct = (p, digits) => `${(100 * p).toFixed(digits ?? (p >= 0.1 ? 0 : 1))} %`;
+
+// Before → after with as many decimals as it takes to tell them apart (up to 4): "100 % → 100 %"
+// for a change of 4e-6 would say nothing.
+function pair(a, b) {
+  for (let digits = a >= 0.1 && b >= 0.1 ? 0 : 1; digits <= 4; digits++) {
+    const [x, y] = [pct(a, digits), pct(b, digits)];
+    if (x !== y || digits === 4) return `${x} → ${y}`;
+  }
+  return `${pct(a)} → ${pct(b)}`;
+}
+
+// The bars' half-width stands for at least this change (5 percentage points), so that a change
+// of a rounding error is not drawn as large as the network's largest.
+const LEAST_SCALE = 0.05;
 
 export default {
   name: 'ablation',
@@ -30,10 +44,18 @@ export default {
     // Names on the left (up to a third of the width), the bars around a zero line, the numbers.
     note(ctx, '', 0, 0);
     const nameWidth = Math.min(Math.floor(width / 3), Math.max(60, ...rows.map((r) => ctx.measureText(r.unit).width + 8)));
-    const numbers = Math.max(40, ...rows.map((r) => ctx.measureText(`${pct(r.full)} → ${pct(r.off)}`).width + 6));
+    const numbers = Math.max(40, ...rows.map((r) => ctx.measureText(pair(r.full, r.off)).width + 6));
     const barRoom = width - nameWidth - numbers - 8;
     const zero = nameWidth + barRoom / 2;
-    const largest = Math.max(1e-9, ...rows.map((r) => Math.abs(r.off - r.full)));
+    const largest = Math.max(LEAST_SCALE, ...rows.map((r) => Math.abs(r.off - r.full)));
+    // The axis: the change in percentage points at both ends and at zero.
+    const ends = `${(100 * largest).toFixed(largest >= 0.1 ? 0 : 1)}`;
+    note(ctx, `−${ends}`, nameWidth, y, MUTED);
+    ctx.font = '11px system-ui, sans-serif';
+    const endWidth = ctx.measureText(`+${ends}`).width;
+    note(ctx, `+${ends}`, nameWidth + barRoom - endWidth, y, MUTED);
+    if (barRoom >= 120) note(ctx, '0', zero - 3, y, MUTED);
+    y += 16;
     ctx.strokeStyle = LINE;
     ctx.beginPath();
     ctx.moveTo(zero + 0.5, y);
@@ -48,7 +70,7 @@ export default {
       const w = (Math.abs(delta) / largest) * (barRoom / 2 - 4);
       ctx.fillStyle = delta < 0 ? '#d1495b' : '#2a9d8f';
       ctx.fillRect(delta < 0 ? zero - w : zero, top + 4, Math.max(1, w), ROW - 8);
-      note(ctx, `${pct(r.full)} → ${pct(r.off)}`, width - numbers + 4, top + 3, INK);
+      note(ctx, pair(r.full, r.off), width - numbers + 4, top + 3, INK);
     });
     y += rows.length * ROW + 8;
     y += paragraph(ctx, t('ablation.legend'), 0, y);

@@ -109,9 +109,8 @@ function tile(ctx, x, y, size, photo, map, query, caption, sentence) {
   ctx.drawImage(photo, box.x, box.y, box.width, box.height);
   const { lo, hi } = range(map.data);
   ctx.save();
-  ctx.globalAlpha = 0.7;
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(mapCanvas(map, lo, hi), box.x, box.y, box.width, box.height);
+  ctx.drawImage(mapCanvas(map, lo, hi, 179), box.x, box.y, box.width, box.height); // 70 % opaque
   ctx.restore();
   drawQuery(ctx, box.x + query.u * box.width, box.y + query.v * box.height, 5);
   // The sentence, wrapped to the tile's width.

@@ -54,9 +54,8 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
     if (map) {
       const { lo, hi } = range(map.data);
       ctx.save();
-      ctx.globalAlpha = opacity;
       ctx.imageSmoothingEnabled = true;
-      ctx.drawImage(mapCanvas(map, lo, hi), x, y, TILE, TILE);
+      ctx.drawImage(mapCanvas(map, lo, hi, Math.round(opacity * 255)), x, y, TILE, TILE);
       ctx.restore();
     }
     if (map?.query) {
