@@ -5,7 +5,7 @@
 import { BLOCK_LABEL, BLOCKS, OPTIONS, inPageWords, optionsText } from './bundled.js';
 import { loadImage } from './image-input.js';
 import { archChoices, modelName, pickMessage, readModel } from './model-source.js';
-import { offerArchitectures, showProgress } from './controls.js';
+import { offerArchitectures, showProgress, updateBadge } from './controls.js';
 import { hubId, openFromHub } from './hub.js';
 
 function superseded(what = 'photo') {
@@ -262,7 +262,7 @@ export const PlaygroundApi = (Base) => class extends Base {
         this._reflectModel(id ? `hf:${id}` : null);
       }
       this._syncControls();
-      this._updateBadge();
+      updateBadge(this);
       this._render();
       if (this._photo) await this._refresh();
       return description;

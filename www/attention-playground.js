@@ -3,24 +3,25 @@
 //   <attention-playground></attention-playground>
 // Attributes: see the README (image, blocks, view, views, hide, theme, backend, controls, wasm,
 // lang, options, query, tokens, and for a network of your own model, arch, labels, off, hub).
-// This file holds the element's state and its flow (attributes → a run → the figure); the JS API
-// is api.js, the controls controls.js, the pointer pointer.js, the keyboard keyboard.js, what a
-// view fetches after a run details.js, drawing and export figure.js, each view a module of views/.
+// This file holds the element's state and its flow (attributes → a run → the figure). The rest,
+// one job a module: what the attributes say (attributes.js), which block a view shows
+// (inspection.js), the JS API (api.js), the controls (controls.js), the pointer (pointer.js),
+// the keyboard (keyboard.js), what a view fetches after a run (details.js), drawing and export
+// (figure.js), a network's switches (network-off.js), each view a module of views/.
 import { Engine } from './engine.js';
 import { PlaygroundApi } from './api.js';
-import { BLOCKS, DEFAULT_BLOCKS, OPTIONS, SAMPLES, parseOptions, sampleUrl } from './bundled.js';
-import { bindControls, cardHtml, syncControls } from './controls.js';
+import { AttributeReaders } from './attributes.js';
+import { Inspection } from './inspection.js';
+import { OPTIONS, SAMPLES, parseOptions, sampleUrl } from './bundled.js';
+import { bindControls, cardHtml, syncControls, updateBadge } from './controls.js';
 import { bindKeyboard } from './keyboard.js';
 import { bindPointer } from './pointer.js';
-import { fetchDetails, fetchTrace } from './details.js';
-import { copyEmbed, exportJson, exportPng, exportSvg, renderFigure } from './figure.js';
+import { fetchDetails } from './details.js';
+import { renderFigure } from './figure.js';
 import { embedCode } from './embed-code.js';
-import { languageOf, translator } from './i18n.js';
-import { networkPredictionLine, offLabels, predictionLine, timingLine } from './lines.js';
 import { stylesheet } from './styles.js';
-import { VIEWS, viewNamed } from './views/index.js';
 
-export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
+export class AttentionPlayground extends PlaygroundApi(Inspection(AttributeReaders(HTMLElement))) {
   static observedAttributes = ['image', 'blocks', 'view', 'views', 'theme', 'backend', 'controls', 'wasm', 'model', 'arch', 'labels', 'off', 'hub', 'lang', 'options', 'query', 'tokens', 'token-heads'];
 
   constructor() {
@@ -46,101 +47,11 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._started = false;
   }
 
-  // ---- attributes ---------------------------------------------------------------------------
-
-  get blocks() {
-    const words = (this.getAttribute('blocks') ?? DEFAULT_BLOCKS.join(' ')).split(/\s+/).filter(Boolean);
-    return BLOCKS.map((b) => b.name).filter((n) => words.includes(n));
-  }
-
-  /** The bundled blocks' options the `options` attribute sets (`nonlocal.pairwise=dot-product
-   *  mhsa.heads=2`), as `{ 'nonlocal.pairwise': 'dot-product', ... }`; words that name no option
-   *  or value are left out (and named by `optionsProblem`). */
-  get options() {
-    return parseOptions(this.getAttribute('options')).options;
-  }
-
-  /** The query the `query` attribute names, `{ u, v }` as fractions of the photo's width and
-   *  height, or null. */
-  get query() {
-    const m = /^\s*([0-9.]+)\s*,\s*([0-9.]+)\s*$/.exec(this.getAttribute('query') ?? '');
-    const [u, v] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
-    return u >= 0 && u < 1 && v >= 0 && v < 1 ? { u, v } : null;
-  }
-
-  /** The token walkthrough's characters (the `tokens` attribute), 早上好 by default. */
-  get tokens() {
-    return this.getAttribute('tokens') ?? '早上好';
-  }
-
-  /** The token walkthrough's heads, 1 to 4 (the `token-heads` attribute). */
-  get tokenHeads() {
-    const h = Number(this.getAttribute('token-heads'));
-    return [1, 2, 3, 4].includes(h) ? h : 1;
-  }
-
-  /** What is switched off in an opened network: block paths, path prefixes or kinds. */
-  get off() {
-    return (this.getAttribute('off') ?? '').split(/[\s,]+/).filter(Boolean);
-  }
-
-  get view() {
-    const v = this.getAttribute('view');
-    if (this._offers(v)) return v;
-    const fallback = this._network ? 'network' : 'spatial';
-    return [fallback, ...VIEWS.map((view) => view.name)].find((name) => this._offers(name)) ?? fallback;
-  }
-
-  /** Whether the element offers view `name`: one the `views` attribute lists (every view when it
-   *  lists none), and the network view only while a network is open. */
-  _offers(name) {
-    const spec = viewNamed(name);
-    if (!spec || (spec.networkOnly && !this._network)) return false;
-    // An opened network's views that have nothing of it to show (Channel weights without a gate).
-    if (this._network && this.result?.network && !spec.networkOnly && name !== 'tokens' && !this._fitting(name).length) return false;
-    const listed = (this.getAttribute('views') ?? '').split(/[\s,]+/).filter(Boolean);
-    return !listed.length || listed.includes(name);
-  }
-
-  /** Whether the card is dark: the `theme` attribute, else the page's colour scheme (the card's
-   *  background, which light-dark() resolves, decides). */
-  _dark() {
-    const card = this.shadowRoot.querySelector('.card');
-    const rgb = card && getComputedStyle(card).backgroundColor.match(/\d+(\.\d+)?/g)?.map(Number);
-    return Boolean(rgb) && 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] < 128;
-  }
-
-  get backend() {
-    const b = this.getAttribute('backend');
-    return ['auto', 'webgpu', 'cpu'].includes(b) ? b : 'auto';
-  }
-
-  // Which build of the wasm engine: auto (SIMD where the browser has it), simd or scalar.
-  get wasm() {
-    const w = this.getAttribute('wasm');
-    return ['simd', 'scalar'].includes(w) ? w : 'auto';
-  }
-
-  /** `en` or `zh`: the `lang` attribute, else the page's language. */
-  get language() {
-    return languageOf(this);
-  }
-
-  /** The element's words in its language (www/i18n.js). */
-  get _t() {
-    return translator(this.language);
-  }
-
-  get controls() {
-    const c = this.getAttribute('controls');
-    return ['full', 'minimal', 'none'].includes(c) ? c : 'full';
-  }
-
   attributeChangedCallback(name, oldValue, newValue) {
     if (!this._built || oldValue === newValue) return;
     if (name === 'controls' || name === 'lang') {
       this._build();
-      this._updateBadge();
+      updateBadge(this);
     }
     else if (name === 'backend') this._restartBackend();
     else if (name === 'wasm') {
@@ -197,7 +108,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
         this._engineFailed = true;
         this._showError(e);
         this._rejectReady(e);
-        this._updateBadge();
+        updateBadge(this);
         return;
       }
       // The starting photo (the `image` attribute, or the first sample), then the network the
@@ -238,7 +149,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     }
     this._configured = null;
     this._engine.needsInit = false;
-    this._updateBadge();
+    updateBadge(this);
   }
 
   async _restartBackend() {
@@ -364,7 +275,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
         this._note.dataset.kind = 'link';
       }
       this._syncControls();
-      this._updateBadge();
+      updateBadge(this);
       this._render();
       this._fetchDetails();
       this.dispatchEvent(new CustomEvent('attention-result', { detail: result, bubbles: true, composed: true }));
@@ -390,36 +301,6 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     } finally {
       done();
     }
-  }
-
-  // ---- an opened network: what is off, details on demand ------------------------------------------
-
-  /** Whether `word` (a stage, a kind or a path) is switched off by the `off` attribute. */
-  _covers(word) {
-    const blocks = this._network?.description.blocks ?? [];
-    const covered = (b) => this.off.some((w) => w === b.kind || w === b.path || b.path.startsWith(`${w}.`));
-    const under = blocks.filter((b) => b.kind === word || b.path === word || b.path.startsWith(`${word}.`));
-    return under.length > 0 && under.every(covered);
-  }
-
-  /** Switches `word` (a block path, a stage or a kind) off or on, through the `off` attribute. */
-  _toggleOff(word, off) {
-    const blocks = this._network.description.blocks;
-    const under = (w) => blocks.filter((b) => b.kind === w || b.path === w || b.path.startsWith(`${w}.`));
-    let words = this.off;
-    if (off) words = [...words.filter((w) => !under(word).every((b) => under(w).includes(b)) || w === word), word];
-    else {
-      // On again: drop the words covering it, keeping their other blocks off by path.
-      const target = new Set(under(word));
-      const next = [];
-      for (const w of words) {
-        const covered = under(w);
-        if (!covered.some((b) => target.has(b))) next.push(w);
-        else next.push(...covered.filter((b) => !target.has(b)).map((b) => b.path));
-      }
-      words = next;
-    }
-    this.setAttribute('off', [...new Set(words)].join(' '));
   }
 
   // ---- DOM ----------------------------------------------------------------------------------
@@ -468,80 +349,8 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this.setAttribute('query', this._queryShown);
   }
 
-  // The part of the result's `width x height` photo the maps cover: all of it, or the centre
-  // crop an opened network saw (timm's eval transform: the shorter side to size / crop_pct, then
-  // the centre size x size, i.e. a centred square of crop_pct of the shorter side).
-  _cropOf({ width, height, input }, scale = 1) {
-    if (!this._network || !input) return { x: 0, y: 0, width: width * scale, height: height * scale };
-    const side = Math.min(width, height) * input.crop_pct * scale;
-    return { x: (width * scale - side) / 2, y: (height * scale - side) / 2, width: side, height: side };
-  }
-
-  // Opens a network's block in the view that shows it best; every other view that can show it
-  // shows it too.
-  _openTile(path) {
-    const entry = this.result.blocks[path];
-    const view = entry.spatial || entry.context ? 'spatial' : entry.kind === 'nl' ? 'nonlocal' : entry.channel ? 'channel' : 'features';
-    for (const v of VIEWS) if (!v.networkOnly && v.fits(entry)) this._state.inspect[v.name] = path;
-    this._state.selected = path;
-    this.setAttribute('view', view);
-  }
-
-  /** The blocks (bundled names, or an opened network's paths) that `view` can show. */
-  _fitting(view = this.view) {
-    const spec = viewNamed(view);
-    if (this._network) {
-      if (!this.result?.blocks || spec.networkOnly) return [];
-      return this.result.network.order.filter((path) => spec.fits(this.result.blocks[path]));
-    }
-    return spec.bundledBlocks.filter((b) => this.blocks.includes(b));
-  }
-
-  // The block the current view shows: the person's pick if it fits, else the first that fits.
-  _inspected(view = this.view) {
-    const fits = this._fitting(view);
-    const chosen = this._state.inspect[view];
-    return fits.includes(chosen) ? chosen : fits[0];
-  }
-
-  _inspect(block) {
-    this._state.inspect[this.view] = block;
-    this._state.attention = null;
-    this._state.hoverChannel = null;
-    this._syncControls();
-    this._render();
-    this._fetchDetails();
-  }
-
   _syncControls() {
     syncControls(this);
-  }
-
-  _updateBadge() {
-    const name = this.shadowRoot.querySelector('.backend-name');
-    if (!name) return;
-    const backend = this.result?.backend ?? this._info?.backend;
-    const cpuWord = this._info?.wasm === 'scalar' ? 'CPU · wasm' : 'CPU · wasm SIMD';
-    name.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'cpu' ? cpuWord : this._engineFailed ? this._t('badge.failed') : '…';
-    name.classList.toggle('cpu', backend === 'cpu');
-    const detail = this.result?.fallback ?? this._info?.detail ?? '';
-    const t = this._t;
-    const kernels = this._info?.kernels ? t('badge.kernels', { kernels: this._info.kernels }) : '';
-    // On WebGPU every layer and block runs on the device but the bundled network's fixed stem.
-    const layers = backend !== 'webgpu' ? '' : t(this.result?.network ? 'badge.layers.network' : 'badge.layers.bundled');
-    const said = t.message(detail);
-    const adapter = /^webgpu/i.test(detail) ? said : t('badge.adapter', { detail: said });
-    name.parentElement.title = (backend === 'webgpu' ? adapter : t('badge.cpu', { kernels, detail: said })) + layers;
-    // Why the CPU path runs where WebGPU was not asked for: in words on the badge, not only its tooltip.
-    const why = this.shadowRoot.querySelector('.badge .why');
-    const reason = backend !== 'cpu' || this.backend === 'cpu' ? '' : this._info?.skipped === 'software' ? t('badge.software') : /WebGPU adapter|no GPU/i.test(detail) ? t('badge.nowebgpu') : '';
-    why.textContent = reason;
-    why.hidden = !reason;
-    const timings = this.shadowRoot.querySelector('.timings');
-    timings.textContent = this.result ? timingLine(this.result.timings, this._t) : '';
-    timings.title = this.result && !this.result.network ? this._t('timing.title') : '';
-    const prediction = this.shadowRoot.querySelector('.prediction');
-    if (prediction) prediction.innerHTML = !this.result ? '' : this.result.network ? networkPredictionLine(this.result, this._t) : predictionLine(this.result, this._t, offLabels(this.blocks));
   }
 
   _setBusy(busy) {
@@ -564,12 +373,7 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     this._message.hidden = true;
   }
 
-  // ---- drawing ------------------------------------------------------------------------------
-
-  // ---- export -------------------------------------------------------------------------------
-
-
-  // ---- drawing, details, export: figure.js, details.js --------------------------------------------
+  // ---- drawing and details: figure.js, details.js -------------------------------------------------
 
   _render() {
     renderFigure(this);
@@ -579,25 +383,10 @@ export class AttentionPlayground extends PlaygroundApi(HTMLElement) {
     return fetchDetails(this);
   }
 
-  _fetchTrace(asked) {
-    return fetchTrace(this, asked);
-  }
 
-  _exportPng() {
-    return exportPng(this);
-  }
 
-  _exportSvg() {
-    return exportSvg(this);
-  }
 
-  _exportJson() {
-    exportJson(this);
-  }
 
-  _copyEmbed() {
-    return copyEmbed(this);
-  }
 
   /** The `<script>` and `<attention-playground …>` markup of exactly what the element shows. */
   embedCode() {

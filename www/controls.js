@@ -8,6 +8,9 @@ import { PRETRAINED, cachedNetworks, checkId, clearCache, sizeText } from './hub
 import { VIEWS } from './views/index.js';
 import { syncTabStops } from './keyboard.js';
 import { cancelSweep } from './ablation.js';
+import { copyEmbed, exportJson, exportPng, exportSvg } from './figure.js';
+import { networkPredictionLine, offLabels, predictionLine, timingLine } from './lines.js';
+import { covers, toggleOff } from './network-off.js';
 
 const escapeHtml = (text) => String(text).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
@@ -144,7 +147,7 @@ export function bindControls(el) {
   $('.blocks').addEventListener('change', (e) => {
     const box = e.target.closest('input[type=checkbox]');
     if (!box) return;
-    if (el._network) el._toggleOff(box.value, !box.checked);
+    if (el._network) toggleOff(el, box.value, !box.checked);
     else {
       const on = new Set(el.blocks);
       if (box.checked) on.add(box.value);
@@ -154,10 +157,10 @@ export function bindControls(el) {
   });
   $('.backend').addEventListener('change', (e) => el.setAttribute('backend', e.target.value));
   $('.lang').addEventListener('change', (e) => el.setAttribute('lang', e.target.value));
-  $('.export-png').addEventListener('click', () => el._exportPng());
-  $('.copy-embed').addEventListener('click', () => el._copyEmbed());
-  $('.export-svg').addEventListener('click', () => el._exportSvg());
-  $('.export-json').addEventListener('click', () => el._exportJson());
+  $('.export-png').addEventListener('click', () => exportPng(el));
+  $('.copy-embed').addEventListener('click', () => copyEmbed(el));
+  $('.export-svg').addEventListener('click', () => exportSvg(el));
+  $('.export-json').addEventListener('click', () => exportJson(el));
   bindDrop(el);
 }
 
@@ -211,7 +214,7 @@ function blockChips(el) {
   const stages = [...new Set(blocks.map((b) => b.stage))];
   const kinds = [...new Set(blocks.map((b) => b.kind))];
   const chip = (word, label, title) => {
-    const on = !el._covers(word);
+    const on = !covers(el, word);
     return `<label class="chip${on ? ' on' : ''}" title="${escapeHtml(title)}"><input type="checkbox" value="${escapeHtml(word)}" ${on ? 'checked' : ''}>${escapeHtml(label)}</label>`;
   };
   const byStage = stages.map((s) => chip(s, s, t('chips.stage', { stage: s, paths: blocks.filter((b) => b.stage === s).map((b) => b.path).join(', ') })));
@@ -397,4 +400,33 @@ export function offerArchitectures(el, choices) {
   const name = el.shadowRoot.querySelector('.network-name');
   if (name && choices) name.textContent = el._t('arch.for', { name: el._pendingModel?.name ?? el._t('own.file') });
   showNetworkBar(el);
+}
+
+/** The badge (where it ran, and why the CPU path where WebGPU was not asked for), the timings
+ *  and the prediction line, after a run or a backend's start. */
+export function updateBadge(el) {
+  const name = el.shadowRoot.querySelector('.backend-name');
+  if (!name) return;
+  const backend = el.result?.backend ?? el._info?.backend;
+  const cpuWord = el._info?.wasm === 'scalar' ? 'CPU · wasm' : 'CPU · wasm SIMD';
+  name.textContent = backend === 'webgpu' ? 'WebGPU' : backend === 'cpu' ? cpuWord : el._engineFailed ? el._t('badge.failed') : '…';
+  name.classList.toggle('cpu', backend === 'cpu');
+  const detail = el.result?.fallback ?? el._info?.detail ?? '';
+  const t = el._t;
+  const kernels = el._info?.kernels ? t('badge.kernels', { kernels: el._info.kernels }) : '';
+  // On WebGPU every layer and block runs on the device but the bundled network's fixed stem.
+  const layers = backend !== 'webgpu' ? '' : t(el.result?.network ? 'badge.layers.network' : 'badge.layers.bundled');
+  const said = t.message(detail);
+  const adapter = /^webgpu/i.test(detail) ? said : t('badge.adapter', { detail: said });
+  name.parentElement.title = (backend === 'webgpu' ? adapter : t('badge.cpu', { kernels, detail: said })) + layers;
+  // Why the CPU path runs where WebGPU was not asked for: in words on the badge, not only its tooltip.
+  const why = el.shadowRoot.querySelector('.badge .why');
+  const reason = backend !== 'cpu' || el.backend === 'cpu' ? '' : el._info?.skipped === 'software' ? t('badge.software') : /WebGPU adapter|no GPU/i.test(detail) ? t('badge.nowebgpu') : '';
+  why.textContent = reason;
+  why.hidden = !reason;
+  const timings = el.shadowRoot.querySelector('.timings');
+  timings.textContent = el.result ? timingLine(el.result.timings, el._t) : '';
+  timings.title = el.result && !el.result.network ? el._t('timing.title') : '';
+  const prediction = el.shadowRoot.querySelector('.prediction');
+  if (prediction) prediction.innerHTML = !el.result ? '' : el.result.network ? networkPredictionLine(el.result, el._t) : predictionLine(el.result, el._t, offLabels(el.blocks));
 }

@@ -13,7 +13,7 @@ export async function fetchDetails(el) {
   if (el.view === 'explain') {
     // After the frame that shows the new result (the steps come a frame later).
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-    return asked === el.result ? el._fetchTrace(asked) : undefined;
+    return asked === el.result ? fetchTrace(el, asked) : undefined;
   }
   if (el.view === 'nonlocal') {
     // The query the `query` attribute names (a link's), once per result.

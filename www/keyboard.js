@@ -10,6 +10,8 @@
 // `figureLabel` is the canvas's text alternative: what the figure shows, in words.
 import { BLOCK_LABEL } from './bundled.js';
 import { format } from './drawing.js';
+import { fetchTrace } from './details.js';
+import { toggleOff } from './network-off.js';
 
 const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
@@ -115,7 +117,7 @@ function walkTrace(el, key) {
     const fx = Math.max(0, Math.min(entry.grid.width - 1, now.x + dx));
     const fy = Math.max(0, Math.min(entry.grid.height - 1, now.y + dy));
     el._state.traceQuery = { block, fx, fy };
-    el._fetchTrace(el.result);
+    fetchTrace(el, el.result);
     return true;
   }
   if (key !== 'ArrowLeft' && key !== 'ArrowRight') return false;
@@ -135,7 +137,7 @@ function walkTiles(el, key) {
   const at = tiles.findIndex((t) => t.path === el._state.selected);
   if (key === 'Enter' || key === ' ') {
     const tile = tiles[Math.max(0, at)];
-    if (key === ' ') el._toggleOff(tile.path, !el.result.blocks[tile.path].off);
+    if (key === ' ') toggleOff(el, tile.path, !el.result.blocks[tile.path].off);
     else el._openTile(tile.path);
     return true;
   }

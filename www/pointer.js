@@ -3,6 +3,8 @@
 // How it works, a head's thumbnail, a network's tile and its on/off corner). The keyboard does the
 // same through keyboard.js.
 import { viewNamed } from './views/index.js';
+import { fetchTrace } from './details.js';
+import { toggleOff } from './network-off.js';
 
 export function bindPointer(el) {
   let pending = false;
@@ -89,7 +91,7 @@ function clickNetwork(el, event) {
   const p = point(el, event);
   const toggle = within(el, p, el._layout?.toggles);
   if (toggle) {
-    el._toggleOff(toggle.path, !el.result.blocks[toggle.path].off);
+    toggleOff(el, toggle.path, !el.result.blocks[toggle.path].off);
     return;
   }
   const tile = within(el, p, el._layout?.tiles);
@@ -134,7 +136,7 @@ function clickTrace(el) {
   if (hover?.kind !== 'p' || !grid || !el.result) return;
   const cell = viewNamed('explain').onGrid(hover.index, hover, grid);
   el._state.traceQuery = { block, fx: cell.x, fy: cell.y };
-  el._fetchTrace(el.result);
+  fetchTrace(el, el.result);
 }
 
 function hoverToken(el, event) {
