@@ -7,6 +7,8 @@
 
 // The attributes kept, in the order they are written.
 export const KEPT = ['view', 'blocks', 'options', 'image', 'query', 'tokens', 'token-heads', 'off', 'backend', 'lang', 'model', 'arch', 'hub'];
+// The attributes that belong to an opened network.
+const NETWORK = ['model', 'arch', 'off', 'hub'];
 
 /** The attributes a fragment names (unknown keys are ignored). */
 export function fromFragment(hash) {
@@ -36,6 +38,9 @@ export function keepInAddress(el) {
   };
   new MutationObserver(write).observe(el, { attributes: true, attributeFilter: KEPT });
   addEventListener('hashchange', () => {
-    for (const [k, v] of Object.entries(fromFragment(location.hash))) if (el.getAttribute(k) !== v) el.setAttribute(k, v);
+    const named = fromFragment(location.hash);
+    // An address that names no network is the bundled one: the network it had is closed.
+    for (const k of NETWORK) if (!(k in named) && el.hasAttribute(k)) el.removeAttribute(k);
+    for (const [k, v] of Object.entries(named)) if (el.getAttribute(k) !== v) el.setAttribute(k, v);
   });
 }

@@ -407,3 +407,23 @@ describe('an opened network', () => {
     await page.close();
   });
 });
+
+test('the page\'s address changed to one that names no network goes back to the bundled network', async () => {
+  const { page, problems } = await openPage(browsers.cpu, `${origin}/#backend=cpu&view=network&model=${encodeURIComponent('/nets/resnet50_nl/model.safetensors')}&arch=resnet50`);
+  await page.waitForFunction(() => document.querySelector('attention-playground')?.result?.network, null, { timeout: 60_000 });
+  await page.evaluate(() => { location.hash = '#backend=cpu&view=channel'; });
+  await page.waitForFunction(() => {
+    const el = document.querySelector('attention-playground');
+    return el.result && !el.result.network && !el._network;
+  }, null, { timeout: 60_000 });
+  const shown = await page.evaluate(() => {
+    const el = document.querySelector('attention-playground');
+    return { view: el.view, model: el.getAttribute('model'), arch: el.getAttribute('arch'), code: el.embedCode() };
+  });
+  assert.equal(shown.view, 'channel');
+  assert.equal(shown.model, null);
+  assert.equal(shown.arch, null);
+  assert.doesNotMatch(shown.code, /model=/, 'the embed code names no network either');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
