@@ -4,6 +4,10 @@
 // (How it works), the ablation sweep. Each answer is drawn if its result is still the current one.
 import { runSweep } from './ablation.js';
 
+// Resolves once the next frame has been drawn: a follow-up request sent then does not hold up
+// the frame that shows a new result.
+const afterFrame = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+
 // After a result, what the view needs beyond it: one channel's features (the channel view), a
 // block's features (the features view). Each answer is drawn if the result is still current.
 export async function fetchDetails(el) {
@@ -12,7 +16,7 @@ export async function fetchDetails(el) {
   if (el.view === 'tokens') return fetchWalk(el);
   if (el.view === 'explain') {
     // After the frame that shows the new result (the steps come a frame later).
-    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    await afterFrame();
     return asked === el.result ? fetchTrace(el, asked) : undefined;
   }
   if (el.view === 'nonlocal') {
@@ -35,7 +39,7 @@ export async function fetchDetails(el) {
     }
     if (!entry || entry.off || el._state.independence?.block === block && el._state.independence.result === asked) return;
     // After the frame that shows the new result: the 16 rows it asks for are not in its way.
-    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    await afterFrame();
     if (asked !== el.result) return;
     try {
       const measured = el._network

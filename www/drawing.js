@@ -192,6 +192,21 @@ export function note(ctx, text, x, y, color = MUTED) {
   ctx.fillText(text, x, y);
 }
 
+/** The width of `text` in the small font (the one `note` and `paragraph` draw with). */
+export function smallWidth(ctx, text) {
+  ctx.font = SMALL;
+  return ctx.measureText(text).width;
+}
+
+/** `text`, or its end after an ellipsis, no wider than `width` in the small font (a block's path,
+ *  whose end says which block it is). */
+export function fitStart(ctx, text, width) {
+  if (smallWidth(ctx, text) <= width) return text;
+  let rest = text;
+  while (rest.length > 2 && smallWidth(ctx, `…${rest}`) > width) rest = rest.slice(1);
+  return `…${rest}`;
+}
+
 /** The height `paragraph` would use for `text` in `width`, drawing nothing. */
 export function paragraphHeight(ctx, text, width) {
   ctx.font = SMALL;
@@ -269,9 +284,9 @@ export function drawQuery(ctx, x, y, radius, hairs = false) {
 // kept per photo: a redraw (a toggle, a hover, a new query) draws it without resampling it again.
 const scaled = new WeakMap();
 function scaledPhoto(photo, src, width, height, ctx) {
-  const ratio = ctx.getTransform?.().a || 1;
   // An SVG context (the export) embeds the photo itself.
   if (!(ctx instanceof CanvasRenderingContext2D)) return photo;
+  const ratio = ctx.getTransform().a || 1;
   const key = `${src.x},${src.y},${src.width},${src.height}/${width}x${height}@${ratio}`;
   const kept = scaled.get(photo);
   if (kept?.key === key) return kept.canvas;

@@ -46,17 +46,10 @@ export function embedCode(el) {
 // The white (or dark) margin around an exported figure, in CSS pixels.
 export const MARGIN = 12;
 
-/**
- * The figure on `canvas` (drawn `drawn.width` CSS pixels wide) redrawn by `draw(ctx, scale)` at
- * `scale` device pixels per CSS pixel, with `caption` under it; resolves to a PNG Blob.
- */
-export async function figurePng({ width, height }, draw, caption, { scale = 2, paper = '#fff', ink = '#44444d' } = {}) {
+// The figure's page: `paper` with the margin around, the figure drawn by `draw(ctx)` inside it
+// and `caption` under it in `ink`. `ctx` is `size(width, height)` CSS pixels.
+function framed(ctx, { width, height }, draw, caption, { paper, ink }) {
   const captionHeight = caption ? 28 : 0;
-  const canvas = document.createElement('canvas');
-  canvas.width = Math.round((width + 2 * MARGIN) * scale);
-  canvas.height = Math.round((height + captionHeight + 2 * MARGIN) * scale);
-  const ctx = canvas.getContext('2d');
-  ctx.scale(scale, scale);
   ctx.fillStyle = paper;
   ctx.fillRect(0, 0, width + 2 * MARGIN, height + captionHeight + 2 * MARGIN);
   ctx.translate(MARGIN, MARGIN);
@@ -67,34 +60,42 @@ export async function figurePng({ width, height }, draw, caption, { scale = 2, p
     ctx.textBaseline = 'top';
     ctx.fillText(caption, 0, height + 8, width);
   }
+}
+
+// The page's size in CSS pixels for a figure of `width x height` with a margin and a caption.
+const pageSize = ({ width, height }, caption) => ({ width: width + 2 * MARGIN, height: height + (caption ? 28 : 0) + 2 * MARGIN });
+
+/**
+ * The figure `drawn` (`{ width, height }` CSS pixels) redrawn by `draw(ctx)` at `scale` device
+ * pixels per CSS pixel, with a margin and `caption` under it (`colours`: `{ paper, ink }`);
+ * resolves to a PNG Blob.
+ */
+export async function figurePng(drawn, draw, caption, colours, scale = 2) {
+  const page = pageSize(drawn, caption);
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(page.width * scale);
+  canvas.height = Math.round(page.height * scale);
+  const ctx = canvas.getContext('2d');
+  ctx.scale(scale, scale);
+  framed(ctx, drawn, draw, caption, colours);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
   canvas.width = canvas.height = 0;
   return blob;
 }
 
 /**
- * The figure redrawn by `draw(ctx)` on svgcanvas's context (`width` x `height` CSS pixels), with
- * `caption` under it; resolves to an SVG Blob.
+ * The same on svgcanvas's context (text as text, canvases and images embedded); resolves to an
+ * SVG Blob.
  */
-export async function figureSvg({ width, height }, draw, caption, { paper = '#fff', ink = '#44444d' } = {}) {
+export async function figureSvg(drawn, draw, caption, colours) {
   let Context;
   try {
     ({ Context } = await import('./vendor/svgcanvas.js'));
   } catch (e) {
     throw new Error(`The SVG export could not load its library (vendor/svgcanvas.js): ${e.message ?? e}. Export PNG works without it.`);
   }
-  const captionHeight = caption ? 28 : 0;
-  const ctx = new Context({ width: width + 2 * MARGIN, height: height + captionHeight + 2 * MARGIN });
-  ctx.fillStyle = paper;
-  ctx.fillRect(0, 0, width + 2 * MARGIN, height + captionHeight + 2 * MARGIN);
-  ctx.translate(MARGIN, MARGIN);
-  draw(ctx);
-  if (caption) {
-    ctx.font = '12px system-ui, sans-serif';
-    ctx.fillStyle = ink;
-    ctx.textBaseline = 'top';
-    ctx.fillText(caption, 0, height + 8);
-  }
+  const ctx = new Context(pageSize(drawn, caption));
+  framed(ctx, drawn, draw, caption, colours);
   // svgcanvas writes text-decoration="undefined" where none was set.
   return new Blob([ctx.getSerializedSvg(true).replaceAll(' text-decoration="undefined"', '')], { type: 'image/svg+xml' });
 }

@@ -1,7 +1,7 @@
 // Drawing the figure: the current view on a kept scratch canvas at the device's pixel ratio, then
 // the height it used copied to the canvas shown; what a view draws from (the scene); and what a
 // writer takes away: PNG at 2x, SVG, JSON and the embed code.
-import { PAPER, setPalette } from './drawing.js';
+import { MUTED, PAPER, setPalette } from './drawing.js';
 import { bitmapCanvas, embedCode, figurePng, figureSvg } from './embed-code.js';
 import { figureLabel } from './keyboard.js';
 import { BLOCK_LABEL } from './bundled.js';
@@ -86,34 +86,36 @@ function baseName(el) {
   return `attention-${(el._photo?.name ?? 'image').replace(/\.[^.]*$/, '').replace(/[^\w-]+/g, '_')}-${el.view}`;
 }
 
-// The figure at twice the screen's resolution (or the screen's, where that is more), with a
-// caption saying what it shows.
-export async function exportPng(el) {
-  if (!el._drawn || !el.result) return;
+// What both exports draw: the current view again on another context, in the element's palette
+// (set before its colours are read: another element on the page may have drawn last), with the
+// caption saying what it shows. `photo` replaces the scene's photo (the SVG needs a canvas).
+function redraw(el, photo = null) {
   const view = viewNamed(el.view);
   const scene = sceneOf(el);
-  const line = caption(el, scene);
+  if (photo) scene.photo = photo(scene.photo);
   const dark = el._dark();
-  const blob = await figurePng(el._drawn, (ctx) => {
+  setPalette(dark);
+  const draw = (ctx) => {
     setPalette(dark);
     view.draw(ctx, el._drawn.width, scene);
-  }, line, { scale: Math.max(2, window.devicePixelRatio || 1), paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
+  };
+  return { draw, line: caption(el, scene), colours: { paper: PAPER, ink: MUTED } };
+}
+
+// The figure at twice the screen's resolution (or the screen's, where that is more).
+export async function exportPng(el) {
+  if (!el._drawn || !el.result) return;
+  const { draw, line, colours } = redraw(el);
+  const blob = await figurePng(el._drawn, draw, line, colours, Math.max(2, window.devicePixelRatio || 1));
   if (blob) download(el, blob, `${baseName(el)}.png`);
 }
 
 // The figure as SVG: the view drawn again on an SVG context, the photo embedded once.
 export async function exportSvg(el) {
   if (!el._drawn || !el.result) return;
-  const view = viewNamed(el.view);
-  const scene = { ...sceneOf(el) };
-  scene.photo = bitmapCanvas(scene.photo);
-  const dark = el._dark();
+  const { draw, line, colours } = redraw(el, bitmapCanvas);
   try {
-    const blob = await figureSvg(el._drawn, (ctx) => {
-      setPalette(dark);
-      view.draw(ctx, el._drawn.width, scene);
-    }, caption(el, scene), { paper: PAPER, ink: dark ? '#a3a3b0' : '#44444d' });
-    download(el, blob, `${baseName(el)}.svg`);
+    download(el, await figureSvg(el._drawn, draw, line, colours), `${baseName(el)}.svg`);
   } catch (e) {
     el._showError(e);
   }

@@ -10,6 +10,7 @@
 // `figureLabel` is the canvas's text alternative: what the figure shows, in words.
 import { BLOCK_LABEL } from './bundled.js';
 import { format } from './drawing.js';
+import { traceChannels } from './views/explain.js';
 import { fetchTrace } from './details.js';
 import { toggleOff } from './network-off.js';
 
@@ -121,7 +122,7 @@ function walkTrace(el, key) {
     return true;
   }
   if (key !== 'ArrowLeft' && key !== 'ArrowRight') return false;
-  const channels = (trace.gate ?? trace.input ?? trace.output ?? trace.transform)?.data.length ?? 0;
+  const channels = traceChannels(trace);
   if (!channels) return false;
   const now = el._state.traceHover?.kind === 'c' ? el._state.traceHover.index : -1;
   const index = Math.max(0, Math.min(channels - 1, now + (key === 'ArrowRight' ? 1 : -1)));

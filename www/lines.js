@@ -54,12 +54,12 @@ export function predictionLine({ prediction, baseline, reference }, t, off = [])
 // A probability as a percentage, one way everywhere: whole from 10 %, two significant digits
 // below, and "< 0.01 %" for what would need an exponent.
 const SMALLEST = 1e-4;
-function pct(p, digits = 2) {
+export function pct(p, digits = 2) {
   if (p < SMALLEST) return '< 0.01 %';
   return `${p >= 0.1 && digits === 2 ? (p * 100).toFixed(0) : (p * 100).toPrecision(digits)} %`;
 }
 // Two probabilities with as many digits as it takes to tell them apart (up to 4).
-function pair(a, b) {
+export function pair(a, b) {
   for (let digits = 2; digits <= 4; digits++) {
     const [x, y] = [a, b].map((p) => pct(p, digits));
     if (x !== y || digits === 4) return [x, y];

@@ -2,22 +2,11 @@
 // www/ablation.js, which runs the sweep), drawn as the change in the probability of the class the
 // network predicts with every block on, largest change first: a bar to the left where switching it
 // off lowers that probability, to the right where it raises it.
-import { INK, LINE, MUTED, note, paragraph, title } from '../drawing.js';
+import { INK, LINE, MUTED, fitStart, note, paragraph, smallWidth, title } from '../drawing.js';
+import { pair, pct } from '../lines.js';
 import { say } from './say.js';
 
 const ROW = 20;
-
-const pct = (p, digits) => `${(100 * p).toFixed(digits ?? (p >= 0.1 ? 0 : 1))} %`;
-
-// Before → after with as many decimals as it takes to tell them apart (up to 4): "100 % → 100 %"
-// for a change of 4e-6 would say nothing.
-function pair(a, b) {
-  for (let digits = a >= 0.1 && b >= 0.1 ? 0 : 1; digits <= 4; digits++) {
-    const [x, y] = [pct(a, digits), pct(b, digits)];
-    if (x !== y || digits === 4) return `${x} → ${y}`;
-  }
-  return `${pct(a)} → ${pct(b)}`;
-}
 
 // The bars' half-width stands for at least this change (5 percentage points), so that a change
 // of a rounding error is not drawn as large as the network's largest.
@@ -42,17 +31,16 @@ export default {
     if (sweep.error) y += paragraph(ctx, t.message(sweep.error), 0, y, undefined, INK) + 8;
     const rows = [...sweep.rows].sort((a, b) => Math.abs(b.off - b.full) - Math.abs(a.off - a.full));
     // Names on the left (up to a third of the width), the bars around a zero line, the numbers.
-    note(ctx, '', 0, 0);
-    const nameWidth = Math.min(Math.floor(width / 3), Math.max(60, ...rows.map((r) => ctx.measureText(r.unit).width + 8)));
-    const numbers = Math.max(40, ...rows.map((r) => ctx.measureText(pair(r.full, r.off)).width + 6));
+    const change = (r) => pair(r.full, r.off).join(' → ');
+    const nameWidth = Math.min(Math.floor(width / 3), Math.max(60, ...rows.map((r) => smallWidth(ctx, r.unit) + 8)));
+    const numbers = Math.max(40, ...rows.map((r) => smallWidth(ctx, change(r)) + 6));
     const barRoom = width - nameWidth - numbers - 8;
     const zero = nameWidth + barRoom / 2;
     const largest = Math.max(LEAST_SCALE, ...rows.map((r) => Math.abs(r.off - r.full)));
     // The axis: the change in percentage points at both ends and at zero.
     const ends = `${(100 * largest).toFixed(largest >= 0.1 ? 0 : 1)}`;
     note(ctx, `−${ends}`, nameWidth, y, MUTED);
-    ctx.font = '11px system-ui, sans-serif';
-    const endWidth = ctx.measureText(`+${ends}`).width;
+    const endWidth = smallWidth(ctx, `+${ends}`);
     note(ctx, `+${ends}`, nameWidth + barRoom - endWidth, y, MUTED);
     if (barRoom >= 120) note(ctx, '0', zero - 3, y, MUTED);
     y += 16;
@@ -63,14 +51,12 @@ export default {
     ctx.stroke();
     rows.forEach((r, i) => {
       const top = y + i * ROW;
-      let name = r.unit;
-      while (name.length > 2 && ctx.measureText(name === r.unit ? name : `…${name}`).width > nameWidth - 8) name = name.slice(1);
-      note(ctx, name === r.unit ? name : `…${name}`, 0, top + 3, r.stage ? INK : MUTED);
+      note(ctx, fitStart(ctx, r.unit, nameWidth - 8), 0, top + 3, r.stage ? INK : MUTED);
       const delta = r.off - r.full;
       const w = (Math.abs(delta) / largest) * (barRoom / 2 - 4);
       ctx.fillStyle = delta < 0 ? '#d1495b' : '#2a9d8f';
       ctx.fillRect(delta < 0 ? zero - w : zero, top + 4, Math.max(1, w), ROW - 8);
-      note(ctx, pair(r.full, r.off), width - numbers + 4, top + 3, INK);
+      note(ctx, change(r), width - numbers + 4, top + 3, INK);
     });
     y += rows.length * ROW + 8;
     y += paragraph(ctx, t('ablation.legend'), 0, y);

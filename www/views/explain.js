@@ -258,6 +258,11 @@ function gc(s, steps, named) {
   }
 }
 
+/** How many channels a block's steps follow (the bars hover and the arrow keys walk). */
+export function traceChannels(steps) {
+  return (steps.gate ?? steps.input ?? steps.output ?? steps.transform)?.data.length ?? 0;
+}
+
 // Where a click on a map of `map`'s grid lands on the block's grid.
 function onGrid(cell, map, grid) {
   return {
@@ -335,7 +340,7 @@ export default {
     const steps = trace.result;
     const names = steps.channel_names;
     const named = (c) => (names ? `“${t.named(names[c])}”` : t('explain.channel', { c }));
-    const channels = (steps.gate ?? steps.input ?? steps.output ?? steps.transform).data.length;
+    const channels = traceChannels(steps);
     const s = new Sheet(ctx, width, t, state.traceHover, channels);
     s.y = title(ctx, t('explain.heading', { label }), 0, 0);
     s.line(t(steps.kind === 'nonlocal' || steps.kind === 'mhsa' ? 'explain.hint.query' : 'explain.hint'), MUTED);

@@ -4,7 +4,7 @@
 // (Non-local), or the block's gates sorted from largest to smallest with their spread (SE, ECA,
 // EfficientNet's and MobileNetV3's squeeze-and-excitation). Click a block to open it in the other
 // views; click its corner to switch it off or on.
-import { ACCENT, INK, LINE, MUTED, PAPER, SOFT, drawQuery, mapCanvas, note, paragraph, range, title } from '../drawing.js';
+import { ACCENT, INK, LINE, MUTED, PAPER, SOFT, drawQuery, fitStart, mapCanvas, note, paragraph, range, smallWidth, title } from '../drawing.js';
 import { viridis } from '../colormap.js';
 import { KIND_LABEL } from '../bundled.js';
 import { say } from './say.js';
@@ -91,10 +91,7 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   ctx.lineWidth = 1;
   // Its path, and what the tile shows in numbers.
   // The path's end where the whole path is wider than the tile.
-  note(ctx, '', 0, 0);
-  let name = entry.path;
-  while (name.length > 2 && ctx.measureText(name === entry.path ? name : `…${name}`).width > TILE) name = name.slice(1);
-  note(ctx, name === entry.path ? name : `…${name}`, x, y + TILE + 3, INK);
+  note(ctx, fitStart(ctx, entry.path, TILE), x, y + TILE + 3, INK);
   // Under the path, the block's kind (timm calls a Non-local block `…se` too) and its numbers.
   const kind = KIND_LABEL[entry.kind] ?? entry.kind;
   let line = entry.off ? t('network.switched') : '';
@@ -112,8 +109,7 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   // The kind and the numbers where both fit; else the numbers where the path already says the
   // kind (`…se` of an SE block), else the kind.
   const named = entry.path.endsWith(`.${entry.kind}`) || (['se', 'ese'].includes(entry.kind) && entry.path.endsWith('.se'));
-  note(ctx, '', 0, 0);
-  const fits = (text) => ctx.measureText(text).width <= TILE;
+  const fits = (text) => smallWidth(ctx, text) <= TILE;
   const shown = [line ? `${kind} · ${line}` : kind, ...(named && line ? [line] : []), kind].find(fits) ?? kind;
   note(ctx, shown, x, y + TILE + 16);
 }

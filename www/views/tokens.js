@@ -3,7 +3,7 @@
 // head Q, K, V from learned weights, the scaled scores, their softmax (the attention weights), A V,
 // and the heads joined through the projection. Every number comes from the engine (src/tokens.rs,
 // the same MHSA kernels as the image blocks). Hover a row to see where that token attends.
-import { INK, MUTED, ON_COLOUR, fixed, note, paragraph, title } from '../drawing.js';
+import { INK, MUTED, ON_COLOUR, fixed, paragraph, smallWidth, title } from '../drawing.js';
 import { diverging, viridis } from '../colormap.js';
 import { say } from './say.js';
 
@@ -25,7 +25,7 @@ function drawMatrix(ctx, x, y, matrix, { caption, tokens, cell, weights, digits,
   const { width: cols, height: rows, data } = matrix;
   const square = cols === rows && tokens.length === cols;
   // The caption over the matrix, wrapped where it is wider than the room left in the line.
-  const captionWidth = Math.min(captionSize(ctx, caption), Math.max(LABEL + cols * cell, room));
+  const captionWidth = Math.min(smallWidth(ctx, caption) + 1, Math.max(LABEL + cols * cell, room));
   const top = y + paragraph(ctx, caption, x, y - 2, captionWidth, INK) + (square ? LABEL : 0);
   const left = x + LABEL;
   let scale = 0;
@@ -66,12 +66,6 @@ function drawMatrix(ctx, x, y, matrix, { caption, tokens, cell, weights, digits,
   return { width: Math.max(LABEL + cols * cell, captionWidth), height: top - y + rows * cell, regions };
 }
 
-// The width of a caption in the small font, on one line.
-function captionSize(ctx, caption) {
-  note(ctx, '', 0, 0);
-  return ctx.measureText(caption).width + 1;
-}
-
 // Matrices left to right, wrapping where the width ends; returns the height used and the regions.
 function flow(ctx, width, top, items, common) {
   let x = 0;
@@ -79,7 +73,7 @@ function flow(ctx, width, top, items, common) {
   let rowHeight = 0;
   const regions = [];
   for (const item of items) {
-    const need = Math.max(LABEL + item.matrix.width * item.cell, Math.min(captionSize(ctx, item.caption), width));
+    const need = Math.max(LABEL + item.matrix.width * item.cell, Math.min(smallWidth(ctx, item.caption) + 1, width));
     if (x > 0 && x + need > width) {
       x = 0;
       y += rowHeight + GAP;
