@@ -66,6 +66,13 @@ pub enum Error {
     #[error("option {option}: {reason}")]
     BadOption { option: &'static str, reason: String },
 
+    /// A whole network's checkpoint that does not make a network this engine can run: a layer
+    /// missing or of the wrong shape, an unknown block, branches that do not fit together, a
+    /// head of the wrong size. The text is the one the command line has always given
+    /// (`option model: ...`); the page shows the reason alone.
+    #[error("option model: {reason}")]
+    Checkpoint { reason: String },
+
     #[error("query position {query} is outside the {positions} positions of x")]
     QueryOutOfRange { query: usize, positions: usize },
 

@@ -27,7 +27,8 @@
 //! ```
 //!
 //! The library has no file system or thread use, so it builds for `wasm32-unknown-unknown` as it
-//! does natively; the command-line tool lives in `src/main.rs` and `src/cli.rs`.
+//! does natively; the command-line tool lives in `src/bin/attention-playground/`, one module per
+//! subcommand.
 
 pub mod analysis;
 pub mod backend;
@@ -35,9 +36,13 @@ pub mod blocks;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod layers;
 pub mod model;
 pub mod net;
+pub mod options;
 pub mod photo;
+pub mod ran_on;
+pub mod report;
 pub mod scenes;
 pub mod simd;
 pub mod tensor;
@@ -47,11 +52,11 @@ pub mod tokens;
 pub mod web;
 pub mod weights;
 
+pub use backend::GpuBackend;
 #[cfg(not(target_arch = "wasm32"))]
 pub use backend::select_backend;
 pub use backend::{AnyBackend, AttentionRow, Backend, BackendChoice, BackendKind, CpuBackend, RanOn};
 pub use blocks::{Block, BlockKind, BlockOptions, BlockOutput, MapRequest};
 pub use error::{Error, Result};
-pub use gpu::GpuBackend;
 pub use tensor::Tensor;
 pub use weights::Weights;

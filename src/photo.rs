@@ -14,7 +14,7 @@
 //! 4. Where the longer side is over [`PRESCALE_SIDE`], a first scale to that side (the browser's
 //!    resampler in the page, [`resize`] in `render`): the decoded pixels of a huge photo never
 //!    cross into the engine.
-//! 5. [`to_working_size`]: the scale to [`crate::model::image::working_size`] with [`resize`]
+//! 5. [`to_working_size`]: the scale to [`working_size`] with [`resize`]
 //!    (the `image` crate's triangle filter), here, in both.
 
 use std::io::Cursor;
@@ -22,7 +22,22 @@ use std::io::Cursor;
 use image::{ImageBuffer, Rgba};
 
 use crate::error::{Error, Result};
-use crate::model::image::working_size;
+
+/// The longer side of the working image. The browser scales every photo to it (aspect
+/// ratio kept) before the pixels reach the engine, so a 12000 x 12000 upload costs no more than a
+/// thumbnail.
+pub const WORKING_SIDE: usize = 224;
+/// Smallest side accepted: the stem divides by 4 and the blocks need a few positions.
+pub const MIN_SIDE: usize = 8;
+
+/// The size a `width x height` photo is scaled to: longer side [`WORKING_SIDE`], aspect kept,
+/// each side at least [`MIN_SIDE`].
+pub fn working_size(width: usize, height: usize) -> (usize, usize) {
+    let longer = width.max(height).max(1) as f64;
+    let scale = WORKING_SIDE as f64 / longer;
+    let side = |v: usize| ((v as f64 * scale).round() as usize).max(MIN_SIDE);
+    (side(width), side(height))
+}
 
 /// Files above this are refused before decoding (a 12000 x 12000 JPEG is well under it).
 pub const MAX_FILE_BYTES: usize = 100 << 20;

@@ -111,15 +111,15 @@ fn every_variant_refuses_non_finite_inputs_with_their_index() {
 
 #[test]
 fn every_variant_s_pointwise_activations_equal_their_definitions() {
-    use attention_playground::simd::reduce::Pointwise;
+    use attention_playground::kernels::activation::Activation;
     // Odd lengths leave a remainder; the values reach far into both tails.
     let values: Vec<f32> = (0..1003).map(|i| (i as f32 - 501.0) * 0.173).chain([-100.0, 100.0, 0.0, -0.0, 88.0, -88.0]).collect();
     for kernels in Kernels::available() {
-        for act in [Pointwise::Relu, Pointwise::Relu6, Pointwise::Silu, Pointwise::HardSwish, Pointwise::HardSigmoid, Pointwise::Sigmoid] {
+        for act in Activation::ALL {
             let mut got = values.clone();
             kernels.pointwise_in_place(&mut got, act);
             for (&x, &y) in values.iter().zip(&got) {
-                let want = act.scalar(x);
+                let want = act.apply(x);
                 assert!((y - want).abs() <= 1e-6 + 1e-5 * want.abs(), "{kernels} {act:?}({x}) = {y}, expected {want}");
             }
         }

@@ -397,7 +397,8 @@ export function drawChannelView(ctx, width, { weights, names, sorted, hover, bef
     const v = weights[channel];
     const x = left + i * barW;
     const y1 = yOf(v);
-    const [r, g, b] = viridis((v - lo) / (hi - lo || 1));
+    // Coloured on the axis's scale too, so a gate of 0.9 has one colour on every photo.
+    const [r, g, b] = viridis((v - axisLo) / (axisHi - axisLo || 1));
     ctx.fillStyle = channel === hover ? '#e5484d' : `rgb(${r},${g},${b})`;
     ctx.fillRect(x + (barW >= 3 ? barW * 0.1 : 0), Math.min(y0, y1), Math.max(barW >= 3 ? 1 : 0.6, barW * (barW >= 3 ? 0.8 : 1)), Math.max(1, Math.abs(y1 - y0)));
     bars.push({ x, y: top, width: barW, height: chartH, index: channel });

@@ -10,9 +10,10 @@ use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::{Gating, apply_gates, channel_gate, softmax_positions};
-use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::linear::conv1x1;
 use crate::gpu::kernels::norm::layer_norm_relu;
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
+use crate::kernels::activation::Activation;
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place, softmax_in_place};
 use crate::kernels::norm::layer_norm_in_place;
 use crate::simd::Kernels;
@@ -121,12 +122,12 @@ impl Gc {
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         let (c, positions) = (dims.c, dims.positions());
-        let logits = conv1x1(g, &self.conv_attn, x, positions, Activation::None, None)?;
+        let logits = conv1x1(g, &self.conv_attn, x, positions, Activation::Identity, None)?;
         let weights = softmax_positions(g, &logits, positions)?;
         let context = channel_reduce(g, x, c, positions, ChannelReduction::WeightedSum(&weights))?;
-        let hidden = conv1x1(g, &self.fc1, &context, 1, Activation::None, None)?;
+        let hidden = conv1x1(g, &self.fc1, &context, 1, Activation::Identity, None)?;
         let normed = layer_norm_relu(g, &hidden, &self.norm_weight, &self.norm_bias, LAYER_NORM_EPS)?;
-        let t = conv1x1(g, &self.fc2, &normed, 1, Activation::None, None)?;
+        let t = conv1x1(g, &self.fc2, &normed, 1, Activation::Identity, None)?;
         let mut maps = vec![("context", vec![dims.h, dims.w], weights)];
         let y = match self.fusion {
             Fusion::Scale => {

@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows, attention_scores};
-use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::linear::conv1x1;
 use crate::gpu::kernels::slice::{at_position, slice};
+use crate::kernels::activation::Activation;
 use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
 use crate::simd::{AttentionInput, Kernels, Weighting};
@@ -170,7 +171,7 @@ impl Mhsa {
     /// Every head's queries, keys and values as views into one `qkv` tensor `(N, 3C, P)`.
     fn project_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<AttentionInputs> {
         let (c, positions) = (self.channels(), dims.positions());
-        let qkv = conv1x1(g, &self.qkv, x, positions, Activation::None, None)?;
+        let qkv = conv1x1(g, &self.qkv, x, positions, Activation::Identity, None)?;
         let part = |first| Operand { tensor: qkv.clone(), channels: 3 * c, first };
         Ok(AttentionInputs {
             q: part(0),
@@ -190,7 +191,7 @@ impl Mhsa {
         let n = dims.positions();
         let inputs = self.project_gpu(g, x, dims)?;
         let heads_out = attend(g, &inputs)?;
-        let y = conv1x1(g, &self.proj, &heads_out, n, Activation::None, None)?;
+        let y = conv1x1(g, &self.proj, &heads_out, n, Activation::Identity, None)?;
         let mut maps = Vec::new();
         if request.full_attention {
             maps.push(("attention", vec![self.heads, n, n], attention_rows(g, &inputs, 0, n)?));

@@ -10,19 +10,19 @@ pub mod gc;
 pub mod init;
 pub mod mhsa;
 pub mod nonlocal;
-pub mod options;
-pub mod params;
+pub use crate::layers::params;
+pub use crate::options;
 pub mod ports;
 pub mod se;
 
 use std::collections::BTreeMap;
 
-use crate::backend::RanOn;
 use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::{Gating, apply_gates};
 use crate::kernels::pooling::mean_per_channel;
+use crate::ran_on::RanOn;
 use crate::simd::Kernels;
 use crate::tensor::{Dims, Tensor};
 use crate::weights::Weights;

@@ -12,9 +12,10 @@ use crate::error::{Error, Result, Shape};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows, attention_scores};
-use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::linear::conv1x1;
 use crate::gpu::kernels::pooling as gpu_pooling;
 use crate::gpu::kernels::slice::at_position;
+use crate::kernels::activation::Activation;
 use crate::kernels::attention::Affinity;
 use crate::kernels::linear::transpose;
 use crate::kernels::norm::BatchNorm;
@@ -250,11 +251,11 @@ impl NonLocal {
         let (positions, rd) = (dims.positions(), self.g.outputs);
         let (theta, mut phi, dim) = match &self.theta_phi {
             Some((t, p)) => {
-                (conv1x1(g, t, x, positions, Activation::None, None)?, conv1x1(g, p, x, positions, Activation::None, None)?, rd)
+                (conv1x1(g, t, x, positions, Activation::Identity, None)?, conv1x1(g, p, x, positions, Activation::Identity, None)?, rd)
             }
             None => (x.clone(), x.clone(), dims.c),
         };
-        let mut values = conv1x1(g, &self.g, x, positions, Activation::None, None)?;
+        let mut values = conv1x1(g, &self.g, x, positions, Activation::Identity, None)?;
         if self.subsample {
             phi = gpu_pooling::max_pool_2x2(g, &phi, dims.h, dims.w)?;
             values = gpu_pooling::max_pool_2x2(g, &values, dims.h, dims.w)?;
@@ -262,8 +263,8 @@ impl NonLocal {
         let keys = self.num_keys(dims);
         let (q, k, dim, form) = match (&self.concat, self.pairwise) {
             (Some((w_theta, w_phi)), _) => {
-                let query_terms = conv1x1(g, w_theta, &theta, positions, Activation::None, None)?;
-                let key_terms = conv1x1(g, w_phi, &phi, keys, Activation::None, None)?;
+                let query_terms = conv1x1(g, w_theta, &theta, positions, Activation::Identity, None)?;
+                let key_terms = conv1x1(g, w_phi, &phi, keys, Activation::Identity, None)?;
                 (query_terms, key_terms, 1, PairwiseForm::ConcatReluMean)
             }
             (None, Pairwise::DotProduct) => (theta.clone(), phi.clone(), dim, PairwiseForm::DotMean),
@@ -289,7 +290,7 @@ impl NonLocal {
         let positions = dims.positions();
         let (inputs, theta, phi) = self.embed_gpu(g, x, dims)?;
         let attended = attend(g, &inputs)?;
-        let y = conv1x1(g, &self.z_with_norm, &attended, positions, Activation::None, Some(x))?;
+        let y = conv1x1(g, &self.z_with_norm, &attended, positions, Activation::Identity, Some(x))?;
         let mut maps = Vec::new();
         if request.full_attention {
             maps.push(("attention", vec![positions, inputs.keys], attention_rows(g, &inputs, 0, positions)?));
@@ -305,8 +306,8 @@ impl NonLocal {
                 ("trace.keys", vec![d, key_rows, key_cols], phi),
                 ("trace.logits", vec![key_rows, key_cols], attention_scores(g, &inputs, q)?),
                 ("trace.weights", vec![key_rows, key_cols], attention_rows(g, &inputs, q, 1)?),
-                ("trace.z", vec![c], conv1x1(g, &self.z, &attended_q, 1, Activation::None, None)?),
-                ("trace.normed", vec![c], conv1x1(g, &self.z_with_norm, &attended_q, 1, Activation::None, None)?),
+                ("trace.z", vec![c], conv1x1(g, &self.z, &attended_q, 1, Activation::Identity, None)?),
+                ("trace.normed", vec![c], conv1x1(g, &self.z_with_norm, &attended_q, 1, Activation::Identity, None)?),
                 ("trace.attended", vec![rd], attended_q),
                 ("trace.output", vec![c], at_position(g, &y, c, positions, q)?),
             ]);

@@ -7,8 +7,9 @@ use crate::error::Result;
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::channel_gate;
-use crate::gpu::kernels::linear::{Activation, conv1x1};
+use crate::gpu::kernels::linear::conv1x1;
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
+use crate::kernels::activation::Activation;
 use crate::kernels::activation::{relu_in_place, sigmoid_in_place};
 use crate::simd::Kernels;
 use crate::tensor::Dims;
@@ -49,7 +50,7 @@ impl Se {
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
         let means = channel_reduce(g, x, dims.c, dims.positions(), ChannelReduction::Mean)?;
         let hidden = conv1x1(g, &self.fc1, &means, 1, Activation::Relu, None)?;
-        let logits = conv1x1(g, &self.fc2, &hidden, 1, Activation::None, None)?;
+        let logits = conv1x1(g, &self.fc2, &hidden, 1, Activation::Identity, None)?;
         let gate = channel_gate(g, &logits, 1)?;
         let mut out = GpuOutput::channel_gated(g, x, gate, dims)?;
         if request.trace {

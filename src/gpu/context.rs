@@ -55,6 +55,10 @@ pub(crate) struct GpuContext {
     pub limits: wgpu::Limits,
     pub adapter: AdapterSummary,
     pipelines: RefCell<HashMap<Kernel, wgpu::ComputePipeline>>,
+    /// Per kernel, the size in bytes of its uniform (binding 0) as the WGSL lays it out: debug
+    /// builds check every dispatch's Rust parameters against it.
+    #[cfg(all(debug_assertions, not(target_arch = "wasm32")))]
+    uniform_sizes: RefCell<HashMap<Kernel, Option<u32>>>,
     free: RefCell<HashMap<(u64, wgpu::BufferUsages), Vec<wgpu::Buffer>>>,
     /// Uploaded weights by (layer, slot): the buffer and the pass that last used it.
     weights: RefCell<HashMap<(u64, u8), (wgpu::Buffer, u64)>>,
@@ -112,6 +116,8 @@ impl GpuContext {
             limits,
             adapter: AdapterSummary { name, backend: info.backend.to_string(), software: info.device_type == wgpu::DeviceType::Cpu },
             pipelines: RefCell::default(),
+            #[cfg(all(debug_assertions, not(target_arch = "wasm32")))]
+            uniform_sizes: RefCell::default(),
             free: RefCell::default(),
             weights: RefCell::default(),
             passes: std::cell::Cell::new(0),
@@ -156,6 +162,18 @@ impl GpuContext {
             .clone()
     }
 
+    /// The size of `kernel`'s uniform block (its one `var<uniform>`) as WGSL lays it out, by
+    /// naga's layouter; `None` for a shader without one.
+    #[cfg(all(debug_assertions, not(target_arch = "wasm32")))]
+    pub fn uniform_size(&self, kernel: Kernel) -> Option<u32> {
+        *self.uniform_sizes.borrow_mut().entry(kernel).or_insert_with(|| {
+            let module = naga::front::wgsl::parse_str(kernel.source()).expect("the shaders parse (a unit test checks it)");
+            let mut layouter = naga::proc::Layouter::default();
+            layouter.update(module.to_ctx()).expect("the shaders lay out");
+            module.global_variables.iter().find(|(_, var)| var.space == naga::AddressSpace::Uniform).map(|(_, var)| layouter[var.ty].size)
+        })
+    }
+
     /// A buffer of at least `bytes` with `usage`, from the pool when one is free.
     pub fn acquire(&self, bytes: u64, usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
         if bytes > self.limits.max_buffer_size {
@@ -185,7 +203,7 @@ impl GpuContext {
 
     /// The buffer holding `data`, the weights of layer `layer` in slot `slot` (weight, bias):
     /// uploaded on first use and kept for later passes. The caller guarantees that `layer` names
-    /// these values (`crate::net::layers::WeightId`). Past [`WEIGHT_CACHE_BYTES`] the weights
+    /// these values (`crate::layers::WeightId`). Past [`WEIGHT_CACHE_BYTES`] the weights
     /// used longest ago are dropped first, never those of the pass under way.
     pub fn cached_weights(&self, layer: u64, slot: u8, data: &[f32]) -> Result<wgpu::Buffer> {
         let pass = self.passes.get();

@@ -77,7 +77,7 @@ impl<'c> Graph<'c> {
     /// A device copy of `data`.
     /// A layer's weights (slot 0) or bias (slot 1), uploaded on the first pass that needs them and
     /// kept on the device for the next ([`GpuContext::cached_weights`]).
-    pub fn weights(&mut self, layer: crate::net::layers::WeightId, slot: u8, data: &[f32]) -> Result<GpuTensor> {
+    pub fn weights(&mut self, layer: crate::layers::WeightId, slot: u8, data: &[f32]) -> Result<GpuTensor> {
         let buffer = self.ctx.cached_weights(layer.0, slot, data)?;
         Ok(GpuTensor { buffer, len: data.len() })
     }
@@ -99,6 +99,17 @@ impl<'c> Graph<'c> {
                 "{} needs {groups:?} workgroups, over the device's {max} per dimension",
                 kernel.file_name()
             )));
+        }
+        // The Rust parameters must be the shader's `Params`, byte for byte: a field missing on
+        // either side would shift every field after it, and nothing else would notice.
+        #[cfg(all(debug_assertions, not(target_arch = "wasm32")))]
+        if let Some(expected) = self.ctx.uniform_size(kernel) {
+            assert_eq!(
+                std::mem::size_of::<P>(),
+                expected as usize,
+                "{}: the Rust parameters and the WGSL uniform differ in size",
+                kernel.file_name()
+            );
         }
         let uniform = self.ctx.acquire(PARAMS_BYTES, wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST)?;
         self.held.push(uniform.clone());

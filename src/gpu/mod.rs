@@ -1,31 +1,26 @@
-//! The GPU backend: every block as WGSL compute shaders through wgpu, which drives Vulkan, Metal
-//! or DX12 natively and WebGPU in the browser with the same code.
+//! The GPU device library: WGSL compute shaders through wgpu, which drives Vulkan, Metal or DX12
+//! natively and WebGPU in the browser with the same code. It knows tensors and layers, not
+//! blocks: the blocks record their passes into its graph, and `crate::backend::GpuBackend` runs
+//! them (with the CPU fallback).
 //!
 //! ```text
-//! GpuBackend ── GpuContext (device, limits, pipeline cache, buffer pool)      context.rs
+//! GpuDevice ── GpuContext (device, limits, pipeline cache, buffer pool)       context.rs
 //!     │
-//!     └─ forward: Graph ── block.record_gpu(...)  (blocks/*.rs)               graph.rs
+//!     └─ graph(): Graph ── block.record_gpu(...)  (blocks/*.rs)               graph.rs
 //!                   │         └─ kernels::*  dispatch one .wgsl shader each   kernels/
 //!                   └─ run(): one submission, one readback of what was asked
 //! ```
-//!
-//! When a pass cannot run on the device (the device was lost, a tensor is over the device's
-//! limits, a driver error), the backend runs the same pass on the CPU reference and says so in
-//! [`RanOn::fallback`]. The entry points are async because the browser can only wait for the
-//! GPU asynchronously; natively, [`GpuBackend`] also implements the blocking [`Backend`](crate::backend::Backend) trait.
 
 mod context;
 pub(crate) mod graph;
 pub(crate) mod kernels;
 
 pub use context::{AdapterSummary, PoolStats};
-/// The device limits [`GpuBackend::with_limits`] chooses from.
+/// The device limits [`GpuDevice::with_limits`] chooses from.
 pub use wgpu::Limits;
 
-use crate::backend::{AttentionRow, BackendKind, RanOn};
-use crate::blocks::{Block, BlockOutput, MapRequest};
-use crate::error::{Error, Result};
-use crate::tensor::{Dims, Tensor};
+use crate::error::Result;
+use crate::ran_on::{BackendKind, RanOn};
 use context::GpuContext;
 use graph::{GpuTensor, Graph};
 
@@ -35,13 +30,13 @@ pub(crate) struct GpuOutput {
     pub maps: Vec<(&'static str, Vec<usize>, GpuTensor)>,
 }
 
-/// Runs blocks on a GPU adapter. Create it once: it compiles pipelines and pools buffers for all
-/// later calls.
-pub struct GpuBackend {
+/// A GPU adapter and device, with its pipeline cache and buffer pool: what every pass records
+/// into ([`crate::backend::GpuBackend`] runs blocks on it, `net::gpu` a network's nodes).
+pub struct GpuDevice {
     ctx: GpuContext,
 }
 
-impl GpuBackend {
+impl GpuDevice {
     /// Opens the first adapter the system offers, with the adapter's own limits.
     pub async fn new() -> Result<Self> {
         Self::with_limits(|adapter_limits| adapter_limits).await
@@ -79,82 +74,5 @@ impl GpuBackend {
             adapter: Some(format!("{}, {}", self.ctx.adapter.name, self.ctx.adapter.backend)),
             fallback: None,
         }
-    }
-
-    /// The block's output and maps; see [`Backend::forward`](crate::backend::Backend::forward).
-    pub async fn forward_async(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
-        let dims = if request.propagate_non_finite { block.check_shape(x)? } else { block.check_input(x)? };
-        block.check_request(dims, request)?;
-        match self.forward_on_device(block, x, dims, request).await {
-            Err(Error::GpuFailed(reason)) => {
-                let mut out = match block.forward_cpu(x, dims, request, crate::simd::Kernels::best()) {
-                    // As the CPU backend does: a NaN to carry through goes by the plain code.
-                    Err(Error::NonFinite { .. }) if request.propagate_non_finite => {
-                        block.forward_cpu(x, dims, request, crate::simd::Kernels::Reference)?
-                    }
-                    other => other?,
-                };
-                out.ran_on = RanOn::cpu_instead_of_gpu(reason);
-                Ok(out)
-            }
-            other => other,
-        }
-    }
-
-    /// One query's attention weights; see [`Backend::attention_row`](crate::backend::Backend::attention_row).
-    pub async fn attention_row_async(&self, block: &Block, x: &Tensor, query: usize) -> Result<AttentionRow> {
-        let dims = block.check_input(x)?;
-        block.check_query(dims, query)?;
-        match self.attention_row_on_device(block, x, dims, query).await {
-            Err(Error::GpuFailed(reason)) => {
-                Ok(AttentionRow { row: block.attention_row_cpu(x, dims, query)?, ran_on: RanOn::cpu_instead_of_gpu(reason) })
-            }
-            other => other,
-        }
-    }
-
-    async fn forward_on_device(&self, block: &Block, x: &Tensor, dims: Dims, request: MapRequest) -> Result<BlockOutput> {
-        let mut g = Graph::new(&self.ctx);
-        let input = g.upload(x.data())?;
-        let out = block.record_gpu(&mut g, &input, dims, request)?;
-        g.read(&out.y);
-        for (_, _, map) in &out.maps {
-            g.read(map);
-        }
-        let mut data = g.run().await?.into_iter();
-        let y = Tensor::new(x.shape().to_vec(), data.next().expect("y was read")).expect("y has the shape of x");
-        let maps = out.maps.into_iter().zip(data).map(|((name, shape, _), values)| (name, batched(dims, &shape, values))).collect();
-        Ok(BlockOutput { y, maps, ran_on: self.ran_on() })
-    }
-
-    async fn attention_row_on_device(&self, block: &Block, x: &Tensor, dims: Dims, query: usize) -> Result<AttentionRow> {
-        let mut g = Graph::new(&self.ctx);
-        let input = g.upload(x.data())?;
-        let (shape, row) = block.record_attention_row_gpu(&mut g, &input, dims, query)?;
-        g.read(&row);
-        let values = g.run().await?.pop().expect("the row was read");
-        Ok(AttentionRow { row: batched(dims, &shape, values), ran_on: self.ran_on() })
-    }
-}
-
-/// `(N, ...shape)` from the data of all images.
-fn batched(dims: Dims, shape: &[usize], values: Vec<f32>) -> Tensor {
-    let mut full = vec![dims.n];
-    full.extend_from_slice(shape);
-    Tensor::new(full, values).expect("a map has its declared shape")
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl crate::backend::Backend for GpuBackend {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Gpu
-    }
-
-    fn forward(&self, block: &Block, x: &Tensor, request: MapRequest) -> Result<BlockOutput> {
-        pollster::block_on(self.forward_async(block, x, request))
-    }
-
-    fn attention_row(&self, block: &Block, x: &Tensor, query: usize) -> Result<AttentionRow> {
-        pollster::block_on(self.attention_row_async(block, x, query))
     }
 }

@@ -23,9 +23,13 @@
 //! `nonlocal.t.weight`, ...). The trained dict ships in the crate ([`TRAINED_WEIGHTS`]); any dict
 //! with the same names loads through [`Model::load`].
 
-pub mod image;
 pub mod report;
-pub mod stem;
+
+// The network's shape, its stem and its photo scaling live with its builder; they are the
+// bundled network's, so they are named here too.
+pub use crate::net::families::scenes::{
+    BODY_WIDTHS, CBAM_RD, EARLY_BLOCKS, LATE_BLOCKS, MHSA_HEADS, channel_names, channels_at, image, load_block, stem, trained_options,
+};
 
 use crate::backend::{AnyBackend, AttentionRow};
 use crate::blocks::{Block, BlockKind, BlockOptions, BlockOutput, MapRequest};
@@ -39,35 +43,6 @@ use crate::weights::Weights;
 
 /// The state dict `tools/train` wrote for the shipped network (every block present).
 pub const TRAINED_WEIGHTS: &[u8] = include_bytes!("trained.safetensors");
-
-/// Blocks on the stem's named channels, in the order they run.
-pub const EARLY_BLOCKS: [BlockKind; 3] = [BlockKind::Se, BlockKind::Eca, BlockKind::Gc];
-/// Blocks after the first convolution, in the order they run.
-pub const LATE_BLOCKS: [BlockKind; 3] = [BlockKind::Cbam, BlockKind::NonLocal, BlockKind::Mhsa];
-/// Channels after `body.conv1`, `body.conv2` and `body.conv3`.
-pub const BODY_WIDTHS: [usize; 3] = [32, 64, 128];
-/// The trained network's self-attention heads.
-pub const MHSA_HEADS: usize = 4;
-/// CBAM's hidden width in the trained network: timm's `CbamModule(32, rd_ratio=1/4)`. timm's
-/// default ratio, 1/16, gives 2 hidden units, and its MLP has no bias: in the block-dropout
-/// training both units ended below zero on every input, which left the channel gate at 0.5 for
-/// every channel. (The engine reads a block's hidden width from its weights.)
-pub const CBAM_RD: usize = 8;
-
-/// The channel count a block sees in this network.
-pub fn channels_at(kind: BlockKind) -> usize {
-    if EARLY_BLOCKS.contains(&kind) { stem::CHANNELS } else { BODY_WIDTHS[0] }
-}
-
-/// The options the network was trained with: timm's defaults, and [`MHSA_HEADS`] heads.
-pub fn trained_options(kind: BlockKind) -> BlockOptions {
-    BlockOptions { heads: (kind == BlockKind::Mhsa).then_some(MHSA_HEADS), ..Default::default() }
-}
-
-/// Names of a block's channels when they have names (the early blocks see the stem's).
-pub fn channel_names(kind: BlockKind) -> Option<&'static [&'static str]> {
-    EARLY_BLOCKS.contains(&kind).then_some(&stem::CHANNEL_NAMES[..])
-}
 
 /// The blocks to run and their options, in any order (they always run in the network's).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -293,20 +268,6 @@ fn block_of(node: &Node) -> Option<BlockKind> {
     match node {
         Node::Module { path, .. } => path.parse().ok(),
         _ => None,
-    }
-}
-
-/// Loads a block's weights for its place in this network: the block's own checks (names,
-/// shapes, options) and the channel count it sees here.
-pub fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<Block> {
-    let block = Block::load(kind, weights, options)?;
-    let expected = channels_at(kind);
-    match block.channels() {
-        Some(c) if c != expected => Err(Error::BadOption {
-            option: "weights",
-            reason: format!("block {} sits on {expected} channels in this network; these weights are for {c}", kind.name()),
-        }),
-        _ => Ok(block),
     }
 }
 

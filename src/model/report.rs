@@ -9,39 +9,8 @@ use crate::error::Result;
 use crate::scenes::CLASSES;
 use crate::tensor::Tensor;
 
-/// A JSON-like tree whose float arrays stay `f32` (they become `Float32Array`s in the browser).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Number(f64),
-    Bool(bool),
-    Text(String),
-    Floats(Vec<f32>),
-    List(Vec<Value>),
-    Object(Vec<(String, Value)>),
-}
+pub use crate::report::{Value, plane};
 
-impl Value {
-    /// An object of `fields`, in their order.
-    pub fn object(fields: Vec<(&str, Value)>) -> Self {
-        Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
-
-    /// The field `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        match self {
-            Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn push(&mut self, key: &str, value: Value) {
-        if let Value::Object(fields) = self {
-            fields.push((key.to_string(), value));
-        }
-    }
-}
-
-/// `{ width, height, data }`, the shape of every map.
 /// [`crate::analysis::QueryIndependence`] as the page reads it: the queries as `{ x, y }` cells of
 /// the block's grid, each query's rows per head as planes.
 pub fn independence_value(measured: &crate::analysis::QueryIndependence) -> Value {
@@ -159,14 +128,6 @@ pub fn walkthrough_value(w: &crate::tokens::Walkthrough) -> Value {
     ])
 }
 
-pub fn plane(width: usize, height: usize, data: &[f32]) -> Value {
-    Value::object(vec![
-        ("width", Value::Number(width as f64)),
-        ("height", Value::Number(height as f64)),
-        ("data", Value::Floats(data.to_vec())),
-    ])
-}
-
 /// `{ channels, width, height, data }` of a `(1, C, H, W)` tensor.
 pub fn feature_maps(x: &Tensor) -> Value {
     let s = x.shape();
@@ -208,7 +169,7 @@ pub fn backend_word(kind: BackendKind) -> &'static str {
 /// What a report holds besides the cheap maps.
 pub struct ReportOptions {
     /// Feature position `(x, y)` of the Non-local / MHSA query on that block's grid, per block;
-    /// the centre when absent.
+    /// when absent, [`salient_cell`]'s (where the network finds the object).
     pub queries: Vec<(BlockKind, (usize, usize))>,
     /// The features before and after every block (large: the browser draws them, files skip them).
     pub features: bool,
@@ -217,6 +178,28 @@ pub struct ReportOptions {
     /// Queries a side of the grid measured for [`crate::analysis::query_independence`] (its
     /// mean divergence per head, under `query_independence`); `None` leaves it out.
     pub independence: Option<usize>,
+}
+
+/// Where a query starts when none is asked for, `(x, y)` on the grid of `input` `(1, C, H, W)`
+/// (Non-local's or MHSA's, the grid CBAM works on too): the cell where CBAM's spatial gate is
+/// highest when CBAM ran (trained to be high on the object), else the cell of `input` with the
+/// largest mean absolute activation; the centre when neither tells cells apart (a flat input).
+pub fn salient_cell(run: &ModelRun, input: &Tensor) -> (usize, usize) {
+    let (h, w) = (input.shape()[2], input.shape()[3]);
+    let gate = run.stage(BlockKind::Cbam).and_then(|s| s.output.maps.get("spatial")).filter(|m| m.data().len() == h * w);
+    let scores: Vec<f32> = match gate {
+        Some(map) => map.data().to_vec(),
+        None => {
+            let plane = h * w;
+            let channels = input.data().len() / plane;
+            (0..plane).map(|i| (0..channels).map(|c| input.data()[c * plane + i].abs()).sum::<f32>()).collect()
+        }
+    };
+    let best = (0..scores.len()).filter(|&i| scores[i].is_finite()).max_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    match best {
+        Some(i) if scores.iter().any(|&v| v != scores[i]) => (i % w, i / w),
+        _ => (w / 2, h / 2),
+    }
 }
 
 /// The result object of `run` on a `width x height` image. Computes the attention rows asked for
@@ -261,7 +244,8 @@ pub async fn report(
         }
         let row_start = clock();
         if matches!(stage.kind, BlockKind::NonLocal | BlockKind::Mhsa) {
-            let (qx, qy) = options.queries.iter().find(|(k, _)| *k == stage.kind).map_or((fw / 2, fh / 2), |(_, q)| *q);
+            let (qx, qy) =
+                options.queries.iter().find(|(k, _)| *k == stage.kind).map_or_else(|| salient_cell(run, &stage.input), |(_, q)| *q);
             let row = model.attention_row(backend, run, stage.kind, qy * fw + qx).await?;
             entry.push("query", Value::object(vec![("x", Value::Number(qx as f64)), ("y", Value::Number(qy as f64))]));
             entry.push("attention", attention_value(stage.kind, &row.row));

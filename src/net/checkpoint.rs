@@ -213,8 +213,7 @@ impl StateDict {
         if !self.shapes.contains_key(key) {
             return Err(missing(key));
         }
-        self.tensors.borrow_mut().remove(key).ok_or_else(|| Error::BadOption {
-            option: "model",
+        self.tensors.borrow_mut().remove(key).ok_or_else(|| Error::Checkpoint {
             reason: format!("`{key}` was read twice while building the network (a bug in its family's builder)"),
         })
     }
@@ -251,8 +250,7 @@ impl StateDict {
     /// Fails on the first key no builder took: a layer the family's builder does not know.
     pub fn finish(&self, family: &str) -> Result<()> {
         match self.tensors.borrow().keys().next() {
-            Some(key) => Err(Error::BadOption {
-                option: "model",
+            Some(key) => Err(Error::Checkpoint {
                 reason: format!(
                     "the checkpoint has `{key}`, which the {family} builder does not know: a variant this engine does not run yet"
                 ),
@@ -263,7 +261,7 @@ impl StateDict {
 }
 
 fn missing(key: &str) -> Error {
-    Error::BadOption { option: "model", reason: format!("the checkpoint lacks `{key}`") }
+    Error::Checkpoint { reason: format!("the checkpoint lacks `{key}`") }
 }
 
 /// What a checkpoint looks like, by its keys: for the message that says it is not supported.

@@ -8,12 +8,12 @@
 use super::{Attention, AttentionLayer, BlockRecord, Features, Node, Off, check_conv, check_head, check_residual};
 use crate::blocks::MapRequest;
 use crate::error::Result;
-use crate::gpu::GpuBackend;
+use crate::gpu::GpuDevice;
 use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::{Gating, apply_gates};
 use crate::gpu::kernels::layers::{activate, conv2d, linear, pool2d};
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
-use crate::net::layers::Activation;
+use crate::layers::Activation;
 use crate::tensor::{Dims, Tensor};
 
 /// What [`node`] gives back: the node's output, its blocks' records (maps read back) and the
@@ -44,7 +44,7 @@ type MapReads = Vec<(&'static str, Vec<usize>, GpuTensor)>;
 
 struct Recorder<'a, 'g> {
     g: &'a mut Graph<'g>,
-    device: &'a GpuBackend,
+    device: &'a GpuDevice,
     off: &'a Off,
     capture: Option<&'a str>,
     records: Vec<(BlockRecord, MapReads)>,
@@ -55,7 +55,7 @@ struct Recorder<'a, 'g> {
 /// and output of the block at `capture`. A device failure is [`crate::Error::GpuFailed`], for the
 /// caller to run the node on the CPU instead; a network that does not fit together fails as on the
 /// CPU.
-pub(crate) async fn node(device: &GpuBackend, node: &Node, x: &Features, off: &Off, capture: Option<&str>) -> Result<NodeRun> {
+pub(crate) async fn node(device: &GpuDevice, node: &Node, x: &Features, off: &Off, capture: Option<&str>) -> Result<NodeRun> {
     let mut g = device.graph();
     let input = g.upload(&x.data)?;
     let mut recorder = Recorder { g: &mut g, device, off, capture, records: Vec::new(), captured: None };

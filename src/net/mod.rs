@@ -15,7 +15,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod families;
 mod gpu;
-pub mod layers;
+pub use crate::layers;
 pub mod preprocess;
 pub mod random;
 pub mod report;
@@ -55,8 +55,8 @@ pub enum Node {
     },
     /// Global average pooling to `(C, 1, 1)` (MobileNetV3 pools before its last convolution).
     GlobalPool,
-    /// The bundled scenes network's stem ([`crate::model::stem`]): the photo scaled to
-    /// [`crate::model::image::NETWORK_SIDE`] on its longer side, then 16 fixed, named channels at
+    /// The bundled scenes network's stem ([`families::scenes::stem`]): the photo scaled to
+    /// [`families::scenes::image::NETWORK_SIDE`] on its longer side, then 16 fixed, named channels at
     /// a quarter of that. It has no weights and runs on the CPU on every backend.
     SceneStem,
     /// Global average pooling, then the linear classifier: the logits.
@@ -287,8 +287,7 @@ impl Net {
             }
             layers = layers.or(state.layers.take());
             if out.data.len() != self.classes {
-                return Err(Error::BadOption {
-                    option: "model",
+                return Err(Error::Checkpoint {
                     reason: format!("the network ends in {} values, not {} logits", out.data.len(), self.classes),
                 });
             }
@@ -381,7 +380,7 @@ impl<'a> State<'a> {
             self.note_layers(self.backend.layers_ran_on());
             return self.node_cpu(node, x).await;
         };
-        match gpu::node(device, node, &x, self.off, self.capture).await {
+        match gpu::node(device.device(), node, &x, self.off, self.capture).await {
             Ok(run) => {
                 self.records.extend(run.records);
                 if run.captured.is_some() {
@@ -459,7 +458,7 @@ impl<'a> State<'a> {
             Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
             Node::SceneStem => {
                 let image = Tensor::new(vec![1, x.channels, x.height, x.width], x.data).expect("features of their shape");
-                Features::from_tensor(&crate::model::stem::forward(&crate::model::image::to_network_side(&image)))
+                Features::from_tensor(&families::scenes::stem::forward(&families::scenes::image::to_network_side(&image)))
             }
             Node::Head(linear) => {
                 let pooled = global_average(&x.data, x.height * x.width);
@@ -550,10 +549,7 @@ impl BlockRecord {
 /// shapes disagree in a way the builder did not see).
 fn check_conv(conv: &Conv2d, channels: usize) -> Result<()> {
     if conv.cin != channels {
-        return Err(Error::BadOption {
-            option: "model",
-            reason: format!("a convolution takes {} channels but receives {channels}", conv.cin),
-        });
+        return Err(Error::Checkpoint { reason: format!("a convolution takes {} channels but receives {channels}", conv.cin) });
     }
     Ok(())
 }
@@ -591,8 +587,7 @@ pub(crate) fn gate_values(
 /// Refuses a channel gate whose first layer does not take the features' width.
 fn check_gate(block: &Attention, channels: usize) -> Result<()> {
     match &block.layer {
-        AttentionLayer::Gate { layers, .. } if layers.first().is_some_and(|l| l.inputs != channels) => Err(Error::BadOption {
-            option: "model",
+        AttentionLayer::Gate { layers, .. } if layers.first().is_some_and(|l| l.inputs != channels) => Err(Error::Checkpoint {
             reason: format!("{}: the gate takes {} channels but receives {channels}", block.path, layers[0].inputs),
         }),
         _ => Ok(()),
@@ -601,17 +596,14 @@ fn check_gate(block: &Attention, channels: usize) -> Result<()> {
 
 fn check_residual(skip: usize, body: usize) -> Result<()> {
     if skip != body {
-        return Err(Error::BadOption { option: "model", reason: "a residual block's two branches differ in shape".into() });
+        return Err(Error::Checkpoint { reason: "a residual block's two branches differ in shape".into() });
     }
     Ok(())
 }
 
 fn check_head(linear: &Linear, features: usize) -> Result<()> {
     if features != linear.inputs {
-        return Err(Error::BadOption {
-            option: "model",
-            reason: format!("the classifier takes {} features but receives {features}", linear.inputs),
-        });
+        return Err(Error::Checkpoint { reason: format!("the classifier takes {} features but receives {features}", linear.inputs) });
     }
     Ok(())
 }
@@ -620,6 +612,7 @@ fn check_head(linear: &Linear, features: usize) -> Result<()> {
 fn at_block(path: &str, e: Error) -> Error {
     match e {
         Error::BadOption { option, reason } => Error::BadOption { option, reason: format!("{path}: {reason}") },
+        Error::Checkpoint { reason } => Error::Checkpoint { reason: format!("{path}: {reason}") },
         other => other,
     }
 }

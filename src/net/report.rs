@@ -5,7 +5,7 @@
 
 use super::preprocess::{Preprocess, top_k};
 use super::{Attention, BlockRecord, Net};
-use crate::model::report::{Value, plane};
+use crate::report::{Value, plane};
 use crate::tensor::Tensor;
 
 /// `16 se blocks`, `3 eca blocks, 1 nl block`, or `no attention blocks`.

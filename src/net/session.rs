@@ -158,8 +158,7 @@ impl Session {
         }
         let out = inputs.last().expect("the network's output");
         if out.data.len() != self.net.classes {
-            return Err(Error::BadOption {
-                option: "model",
+            return Err(Error::Checkpoint {
                 reason: format!("the network ends in {} values, not {} logits", out.data.len(), self.net.classes),
             });
         }

@@ -186,7 +186,7 @@ impl Kernels {
     }
 
     /// `v = act(v)` for a pointwise activation.
-    pub fn pointwise_in_place(self, v: &mut [f32], act: reduce::Pointwise) {
+    pub fn pointwise_in_place(self, v: &mut [f32], act: crate::kernels::activation::Activation) {
         dispatch!(self, s => reduce::pointwise_in_place(s, v, act));
     }
 

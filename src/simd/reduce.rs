@@ -9,7 +9,7 @@
 //! operations inside it would then be calls instead of instructions.
 
 use super::vector::Simd;
-use crate::kernels::activation::relu;
+use crate::kernels::activation::Activation;
 
 /// Sum of a slice.
 #[inline(always)]
@@ -229,34 +229,6 @@ pub fn affine_sigmoid_in_place<S: Simd>(s: S, v: &mut [f32], scale: f32, shift: 
     }
 }
 
-/// The pointwise activations of whole networks (`net::layers::Activation`), vectorised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pointwise {
-    Relu,
-    Relu6,
-    /// `x * sigmoid(x)`.
-    Silu,
-    /// `x * relu6(x + 3) / 6`.
-    HardSwish,
-    /// `relu6(x + 3) / 6`.
-    HardSigmoid,
-    Sigmoid,
-}
-
-impl Pointwise {
-    /// The scalar definition, for the lanes left over.
-    pub fn scalar(self, x: f32) -> f32 {
-        match self {
-            Pointwise::Relu => relu(x),
-            Pointwise::Relu6 => x.clamp(0.0, 6.0),
-            Pointwise::Silu => x / (1.0 + (-x).exp()),
-            Pointwise::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
-            Pointwise::HardSigmoid => (x + 3.0).clamp(0.0, 6.0) / 6.0,
-            Pointwise::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        }
-    }
-}
-
 /// `v = f(v)` lane by lane, `g` for the remainder.
 #[inline(always)]
 fn map_in_place<S: Simd>(s: S, v: &mut [f32], f: impl Fn(S::V) -> S::V, g: impl Fn(f32) -> f32) {
@@ -268,19 +240,21 @@ fn map_in_place<S: Simd>(s: S, v: &mut [f32], f: impl Fn(S::V) -> S::V, g: impl 
     chunks.into_remainder().iter_mut().for_each(|x| *x = g(*x));
 }
 
-/// `v = act(v)`.
+/// `v = act(v)`, vectorised (GELU's error function lane by lane, as defined).
 #[inline(always)]
-pub fn pointwise_in_place<S: Simd>(s: S, v: &mut [f32], act: Pointwise) {
+pub fn pointwise_in_place<S: Simd>(s: S, v: &mut [f32], act: Activation) {
     let (zero, three, six) = (s.splat(0.0), s.splat(3.0), s.splat(6.0));
     // The bound first: a NaN passes through (Simd::max), as PyTorch's ReLU and clamps pass it.
     let relu6 = move |x: S::V| s.min(six, s.max(zero, x));
-    let g = move |x: f32| act.scalar(x);
+    let g = move |x: f32| act.apply(x);
     match act {
-        Pointwise::Relu => map_in_place(s, v, |x| s.max(zero, x), g),
-        Pointwise::Relu6 => map_in_place(s, v, relu6, g),
-        Pointwise::Silu => map_in_place(s, v, |x| s.mul(x, s.sigmoid(x)), g),
-        Pointwise::HardSwish => map_in_place(s, v, |x| s.div(s.mul(x, relu6(s.add(x, three))), six), g),
-        Pointwise::HardSigmoid => map_in_place(s, v, |x| s.div(relu6(s.add(x, three)), six), g),
-        Pointwise::Sigmoid => map_in_place(s, v, |x| s.sigmoid(x), g),
+        Activation::Identity => {}
+        Activation::Gelu => act.apply_in_place(v),
+        Activation::Relu => map_in_place(s, v, |x| s.max(zero, x), g),
+        Activation::Relu6 => map_in_place(s, v, relu6, g),
+        Activation::Silu => map_in_place(s, v, |x| s.mul(x, s.sigmoid(x)), g),
+        Activation::HardSwish => map_in_place(s, v, |x| s.div(s.mul(x, relu6(s.add(x, three))), six), g),
+        Activation::HardSigmoid => map_in_place(s, v, |x| s.div(relu6(s.add(x, three)), six), g),
+        Activation::Sigmoid => map_in_place(s, v, |x| s.sigmoid(x), g),
     }
 }

@@ -31,13 +31,16 @@ pub(super) struct Open {
 /// The page's words for an error of the library: the CLI's options named as the element's
 /// attributes (`off`, `arch`, `labels`).
 fn page_text(e: &Error) -> String {
-    let mut text = e.to_string();
+    let mut text = match e {
+        Error::Checkpoint { reason } => reason.clone(),
+        other => other.to_string(),
+    };
     for option in ["off", "arch", "labels"] {
         if let Some(rest) = text.strip_prefix(&format!("option --{option}: ")) {
             text = format!("{option}: {rest}");
         }
     }
-    for prefix in ["option --model: ", "option model: ", "option --config: "] {
+    for prefix in ["option --model: ", "option --config: "] {
         if let Some(rest) = text.strip_prefix(prefix) {
             text = rest.to_string();
         }

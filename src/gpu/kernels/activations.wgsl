@@ -1,5 +1,5 @@
 // The activation functions of whole networks, by code, as PyTorch defines them (the GPU side of
-// `crate::net::layers::Activation`; `layers.rs` gives the codes):
+// `crate::layers::Activation`; `layers.rs` gives the codes):
 //   0 identity, 1 relu, 2 relu6, 3 silu (x * sigmoid(x)), 4 hardswish (x * relu6(x + 3) / 6),
 //   5 hardsigmoid (relu6(x + 3) / 6), 6 gelu (exact: x * Phi(x)), 7 sigmoid.
 // A fragment: the shaders that use it are joined after it.

@@ -1,5 +1,5 @@
 // A k x k convolution of one image with stride, padding, dilation and groups, its bias (a folded
-// BatchNorm) and activation fused: the GPU side of `crate::net::layers::Conv2d`.
+// BatchNorm) and activation fused: the GPU side of `crate::layers::Conv2d`.
 //   out[g * Cog + o, oy, ox] = act(bias + sum_{c, ky, kx} weight[g * Cog + o, c, ky, kx]
 //                                   * x[g * Cig + c, oy * stride + ky * dilation - pad_y, ...])
 // As a matrix product per group ("implicit im2col"): rows are the group's output channels, columns

@@ -1,5 +1,5 @@
 //! `conv2d.wgsl`, `conv2d_direct.wgsl`, `pool2d.wgsl`, `activate.wgsl`: the layers of whole
-//! networks on the GPU, the GPU side of `crate::net::layers` (which stays the reference).
+//! networks on the GPU, the GPU side of `crate::layers` (which stays the reference).
 //! Tensors are one image, channel-major `(C, H, W)`.
 
 use bytemuck::{Pod, Zeroable};
@@ -8,21 +8,7 @@ use super::linear::{self, Dense};
 use super::{Kernel, u32_of};
 use crate::error::Result;
 use crate::gpu::graph::{GpuTensor, Graph};
-use crate::net::layers::{Activation, Conv2d, Linear, Pool};
-
-/// An activation's code in `activations.wgsl`.
-fn code(act: Activation) -> u32 {
-    match act {
-        Activation::Identity => 0,
-        Activation::Relu => 1,
-        Activation::Relu6 => 2,
-        Activation::Silu => 3,
-        Activation::HardSwish => 4,
-        Activation::HardSigmoid => 5,
-        Activation::Gelu => 6,
-        Activation::Sigmoid => 7,
-    }
-}
+use crate::layers::{Activation, Conv2d, Linear, Pool};
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -76,7 +62,7 @@ pub(crate) fn conv2d(
         dilation: u32_of(conv.dilation),
         pad_y: u32_of(pad_y),
         pad_x: u32_of(pad_x),
-        activation: code(act),
+        activation: act.code(),
     };
     let tensors = [&weight, &bias, x, &out];
     if out_per_group >= TILED_FROM {
@@ -140,7 +126,7 @@ struct ActivateParams {
 /// `act(x)`, or `act(x + addend)` (a residual join); `addend` has the length of `x`.
 pub(crate) fn activate(g: &mut Graph, x: &GpuTensor, addend: Option<&GpuTensor>, act: Activation) -> Result<GpuTensor> {
     let out = g.output(x.len)?;
-    let params = ActivateParams { count: u32_of(x.len), activation: code(act), has_addend: addend.is_some() as u32 };
+    let params = ActivateParams { count: u32_of(x.len), activation: act.code(), has_addend: addend.is_some() as u32 };
     // Without an addend the binding still needs a buffer; the shader does not read it.
     g.dispatch_elementwise(Kernel::Activate, &params, &[x, addend.unwrap_or(x), &out], x.len)?;
     Ok(out)
@@ -150,5 +136,5 @@ pub(crate) fn activate(g: &mut Graph, x: &GpuTensor, addend: Option<&GpuTensor>,
 pub(crate) fn linear(g: &mut Graph, layer: &Linear, v: &GpuTensor) -> Result<GpuTensor> {
     let dense =
         Dense { weight: &layer.weight, bias: Some(&layer.bias), inputs: layer.inputs, outputs: layer.bias.len(), kept: Some(layer.id) };
-    linear::product(g, dense, v, 1, linear::Activation::None, None)
+    linear::product(g, dense, v, 1, Activation::Identity, None)
 }

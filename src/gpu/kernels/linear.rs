@@ -3,17 +3,12 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{Kernel, u32_of};
-use crate::blocks::params::Conv1x1;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::graph::{GpuTensor, Graph};
+use crate::kernels::activation::Activation;
+use crate::layers::params::Conv1x1;
 
 const TILE: usize = 16;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Activation {
-    None,
-    Relu,
-}
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -47,7 +42,7 @@ pub(crate) struct Dense<'w> {
     pub inputs: usize,
     pub outputs: usize,
     /// A network layer's weights, kept on the device between passes under this id.
-    pub kept: Option<crate::net::layers::WeightId>,
+    pub kept: Option<crate::layers::WeightId>,
 }
 
 /// [`conv1x1`] of a weight given as slices (a network's linear layers: positions = 1).
@@ -77,7 +72,10 @@ pub(crate) fn product(
         outputs: u32_of(layer.outputs),
         inputs: u32_of(layer.inputs),
         positions: u32_of(positions),
-        activation: (activation == Activation::Relu) as u32,
+        activation: match activation {
+            Activation::Identity | Activation::Relu => activation.code(),
+            other => return Err(Error::GpuFailed(format!("the 1x1 kernel applies no {} (identity and ReLU only)", other.name()))),
+        },
         has_residual: residual.is_some() as u32,
     };
     // Without a residual the binding still needs a buffer; the shader does not read it.

@@ -1,6 +1,6 @@
 // Max or average pooling over k x k windows with stride and padding (PyTorch's MaxPool2d and
 // AvgPool2d, ceil_mode and count_include_pad included): the GPU side of
-// `crate::net::layers::Pool`. One thread per output of (C, Ho, Wo); the output size comes from
+// `crate::layers::Pool`. One thread per output of (C, Ho, Wo); the output size comes from
 // the CPU side.
 
 struct Params {

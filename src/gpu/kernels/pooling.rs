@@ -4,9 +4,9 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{Kernel, u32_of};
-use crate::blocks::SpatialOrder;
 use crate::error::Result;
 use crate::gpu::graph::{GpuTensor, Graph};
+use crate::options::SpatialOrder;
 
 /// What [`channel_reduce`] computes per (image, channel).
 #[derive(Debug, Clone, Copy)]

@@ -21,8 +21,8 @@
 use super::{channel_gate, conv, conv_bn_eps};
 use crate::error::{Error, Result};
 use crate::kernels::norm::BatchNorm;
+use crate::layers::{Activation, Padding};
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Padding};
 use crate::net::{Net, Node};
 
 /// What the weights cannot tell about an architecture.
@@ -149,7 +149,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 dict.dim(&key("conv.weight"), 4, 0)?
             } else {
                 let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
-                return Err(Error::BadOption { option: "model", reason: format!("`{example}`: a block this engine does not know") });
+                return Err(Error::Checkpoint { reason: format!("`{example}`: a block this engine does not know") });
             };
             // A conv-BN-act block has no residual in these architectures.
             let residual = stride == 1 && out == channels && !dict.contains(&key("conv.weight"));

@@ -20,8 +20,8 @@
 use super::conv_bn;
 use crate::blocks::{Block, BlockKind, BlockOptions};
 use crate::error::{Error, Result};
+use crate::layers::{Activation, Padding};
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Padding};
 use crate::net::{Attention, AttentionLayer, Net, Node};
 
 /// Whether `arch` names a model of this family. `regnety_040_sgn` (GroupNorm and SiLU) and the
@@ -40,10 +40,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
         let prefix = format!("s{stage}");
         let blocks = (1..).take_while(|b| dict.keys().any(|k| k.starts_with(&format!("{prefix}.b{b}.")))).count();
         if blocks == 0 {
-            return Err(Error::BadOption {
-                option: "model",
-                reason: format!("the checkpoint has no `{prefix}.b1.*`: not a four-stage RegNet"),
-            });
+            return Err(Error::Checkpoint { reason: format!("the checkpoint has no `{prefix}.b1.*`: not a four-stage RegNet") });
         }
         for b in 1..=blocks {
             let stride = if b == 1 { 2 } else { 1 };
@@ -56,8 +53,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     let fc = super::linear(dict, "head.fc")?;
     let classes = fc.bias.len();
     if fc.inputs != channels {
-        return Err(Error::BadOption {
-            option: "model",
+        return Err(Error::Checkpoint {
             reason: format!("`head.fc.weight` takes {} features; the last stage gives {channels}", fc.inputs),
         });
     }
@@ -90,7 +86,7 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize) -> Result
         vec![Node::Conv(conv_bn(dict, &key("downsample.conv"), &key("downsample.bn"), 1, stride, Padding::Explicit(0, 0))?)]
     } else {
         if channels != out || stride != 1 {
-            return Err(Error::BadOption { option: "model", reason: format!("`{path}` changes the shape but has no `downsample`") });
+            return Err(Error::Checkpoint { reason: format!("`{path}` changes the shape but has no `downsample`") });
         }
         Vec::new()
     };
@@ -101,11 +97,11 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize) -> Result
 fn squeeze_excite(dict: &StateDict, path: &str) -> Result<Attention> {
     if !dict.contains(&format!("{path}.fc1.weight")) {
         let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
-        return Err(Error::BadOption { option: "model", reason: format!("`{example}`: an attention layer this engine does not know") });
+        return Err(Error::Checkpoint { reason: format!("`{example}`: an attention layer this engine does not know") });
     }
     let weights = dict.take_under(&format!("{path}."));
     let block = Block::load(BlockKind::Se, &weights, &BlockOptions::default()).map_err(|e| match e {
-        Error::MissingKey { key, .. } => Error::BadOption { option: "model", reason: format!("{path}: missing `{path}.{key}`") },
+        Error::MissingKey { key, .. } => Error::Checkpoint { reason: format!("{path}: missing `{path}.{key}`") },
         other => other,
     })?;
     Ok(Attention { path: path.to_string(), kind: "se", layer: AttentionLayer::Block(block), residual: false })

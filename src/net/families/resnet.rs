@@ -25,8 +25,8 @@
 use super::conv_bn;
 use crate::blocks::{Block, BlockKind, BlockOptions, EcaPadding, Fusion};
 use crate::error::{Error, Result};
+use crate::layers::{Activation, Padding, Pool};
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Padding, Pool};
 use crate::net::{Attention, AttentionLayer, Net, Node};
 
 /// Whether `arch` names a model of this family.
@@ -63,10 +63,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
         let prefix = format!("layer{stage}");
         let blocks = (0..).take_while(|j| dict.keys().any(|k| k.starts_with(&format!("{prefix}.{j}.")))).count();
         if blocks == 0 {
-            return Err(Error::BadOption {
-                option: "model",
-                reason: format!("the checkpoint has no `{prefix}.0.*`: not a four-stage ResNet"),
-            });
+            return Err(Error::Checkpoint { reason: format!("the checkpoint has no `{prefix}.0.*`: not a four-stage ResNet") });
         }
         depths.push(blocks);
         for j in 0..blocks {
@@ -80,10 +77,7 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     let fc = super::linear(dict, "fc")?;
     let classes = fc.bias.len();
     if fc.inputs != channels {
-        return Err(Error::BadOption {
-            option: "model",
-            reason: format!("`fc.weight` takes {} features; the last stage gives {channels}", fc.inputs),
-        });
+        return Err(Error::Checkpoint { reason: format!("`fc.weight` takes {} features; the last stage gives {channels}", fc.inputs) });
     }
     nodes.push(Node::Head(fc));
     dict.finish("ResNet")?;
@@ -191,7 +185,7 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize, circular_
         nodes
     } else {
         if channels != out || stride != 1 {
-            return Err(Error::BadOption { option: "model", reason: format!("`{path}` changes the shape but has no `downsample`") });
+            return Err(Error::Checkpoint { reason: format!("`{path}` changes the shape but has no `downsample`") });
         }
         Vec::new()
     };
@@ -219,11 +213,11 @@ fn attention(dict: &StateDict, path: &str, circular_eca: bool) -> Result<Attenti
         ("nl", BlockKind::NonLocal, BlockOptions::default())
     } else {
         let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
-        return Err(Error::BadOption { option: "model", reason: format!("`{example}`: an attention layer this engine does not know") });
+        return Err(Error::Checkpoint { reason: format!("`{example}`: an attention layer this engine does not know") });
     };
     let weights = dict.take_under(&format!("{path}."));
     let block = Block::load(block_kind, &weights, &options).map_err(|e| match e {
-        Error::MissingKey { key, .. } => Error::BadOption { option: "model", reason: format!("{path}: missing `{path}.{key}`") },
+        Error::MissingKey { key, .. } => Error::Checkpoint { reason: format!("{path}: missing `{path}.{key}`") },
         other => other,
     })?;
     Ok(Attention { path: path.to_string(), kind, layer: AttentionLayer::Block(block), residual: false })

@@ -26,8 +26,8 @@
 use super::conv_bn_eps;
 use crate::error::{Error, Result};
 use crate::kernels::norm::BatchNorm;
+use crate::layers::{Activation, Conv2d, Padding};
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Conv2d, Padding};
 use crate::net::{Net, Node};
 
 use Activation::{HardSigmoid, HardSwish, Relu, Sigmoid, Silu};

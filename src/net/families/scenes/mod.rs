@@ -17,14 +17,59 @@
 //! their options). MHSA is a residual branch ([`Attention::residual`]: `x + mhsa(x)`, as in
 //! BoTNet; timm's `Attention2d` has none of its own), so switching it off leaves `x`.
 
-use crate::blocks::{BlockKind, BlockOptions};
-use crate::error::Result;
-use crate::model::{BODY_WIDTHS, EARLY_BLOCKS, LATE_BLOCKS, load_block, stem, trained_options};
+use crate::blocks::{Block, BlockKind, BlockOptions};
+use crate::error::{Error, Result};
+use crate::layers::{Activation, Conv2d, Linear, Padding, Pool, WeightId};
 use crate::net::checkpoint::StateDict;
-use crate::net::layers::{Activation, Conv2d, Linear, Padding, Pool, WeightId};
 use crate::net::{Attention, AttentionLayer, Net, Node};
 use crate::scenes::CLASSES;
 use crate::weights::Weights;
+
+pub mod image;
+pub mod stem;
+
+/// Blocks on the stem's named channels, in the order they run.
+pub const EARLY_BLOCKS: [BlockKind; 3] = [BlockKind::Se, BlockKind::Eca, BlockKind::Gc];
+/// Blocks after the first convolution, in the order they run.
+pub const LATE_BLOCKS: [BlockKind; 3] = [BlockKind::Cbam, BlockKind::NonLocal, BlockKind::Mhsa];
+/// Channels after `body.conv1`, `body.conv2` and `body.conv3`.
+pub const BODY_WIDTHS: [usize; 3] = [32, 64, 128];
+/// The trained network's self-attention heads.
+pub const MHSA_HEADS: usize = 4;
+/// CBAM's hidden width in the trained network: timm's `CbamModule(32, rd_ratio=1/4)`. timm's
+/// default ratio, 1/16, gives 2 hidden units, and its MLP has no bias: in the block-dropout
+/// training both units ended below zero on every input, which left the channel gate at 0.5 for
+/// every channel. (The engine reads a block's hidden width from its weights.)
+pub const CBAM_RD: usize = 8;
+
+/// The channel count a block sees in this network.
+pub fn channels_at(kind: BlockKind) -> usize {
+    if EARLY_BLOCKS.contains(&kind) { stem::CHANNELS } else { BODY_WIDTHS[0] }
+}
+
+/// The options the network was trained with: timm's defaults, and [`MHSA_HEADS`] heads.
+pub fn trained_options(kind: BlockKind) -> BlockOptions {
+    BlockOptions { heads: (kind == BlockKind::Mhsa).then_some(MHSA_HEADS), ..Default::default() }
+}
+
+/// Names of a block's channels when they have names (the early blocks see the stem's).
+pub fn channel_names(kind: BlockKind) -> Option<&'static [&'static str]> {
+    EARLY_BLOCKS.contains(&kind).then_some(&stem::CHANNEL_NAMES[..])
+}
+
+/// Loads a block's weights for its place in this network: the block's own checks (names,
+/// shapes, options) and the channel count it sees here.
+pub fn load_block(kind: BlockKind, weights: &Weights, options: &BlockOptions) -> Result<Block> {
+    let block = Block::load(kind, weights, options)?;
+    let expected = channels_at(kind);
+    match block.channels() {
+        Some(c) if c != expected => Err(Error::BadOption {
+            option: "weights",
+            reason: format!("block {} sits on {expected} channels in this network; these weights are for {c}", kind.name()),
+        }),
+        _ => Ok(block),
+    }
+}
 
 /// The family's name in a [`Net`].
 pub const FAMILY: &str = "scenes";

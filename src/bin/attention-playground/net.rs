@@ -14,7 +14,7 @@ use attention_playground::weights::write_safetensors;
 use attention_playground::{AnyBackend, BackendChoice, Tensor};
 use clap::Args;
 
-use crate::cli::{read_input, write_atomically};
+use crate::io::{read_input, write_atomically};
 
 #[derive(Args)]
 pub struct NetArgs {

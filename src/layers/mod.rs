@@ -5,6 +5,8 @@
 //!
 //! Tensors are one image, channel-major `(C, H, W)`, as PyTorch lays out NCHW.
 
+pub mod params;
+
 use crate::error::{Error, Result, Shape};
 use crate::kernels::norm::BatchNorm;
 use crate::simd::{Dense, Kernels};
@@ -291,93 +293,17 @@ impl Conv2d {
     }
 }
 
-/// The activation functions of the families, as PyTorch defines them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    Identity,
-    Relu,
-    Relu6,
-    /// `x * sigmoid(x)` (PyTorch `SiLU`, timm's `swish`).
-    Silu,
-    /// `x * relu6(x + 3) / 6` (PyTorch `Hardswish`).
-    HardSwish,
-    /// `relu6(x + 3) / 6` (PyTorch `Hardsigmoid`).
-    HardSigmoid,
-    /// `x * Φ(x)` with the exact normal CDF (PyTorch `GELU()`, approximate='none').
-    Gelu,
-    Sigmoid,
-}
+pub use crate::kernels::activation::Activation;
 
 impl Activation {
-    /// The name a reader knows it by: `ReLU`, `SiLU`, `hard-sigmoid`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Identity => "identity",
-            Activation::Relu => "ReLU",
-            Activation::Relu6 => "ReLU6",
-            Activation::Silu => "SiLU",
-            Activation::HardSwish => "hard-swish",
-            Activation::HardSigmoid => "hard-sigmoid",
-            Activation::Gelu => "GELU",
-            Activation::Sigmoid => "sigmoid",
-        }
-    }
-
-    pub fn apply(self, v: f32) -> f32 {
-        match self {
-            Activation::Identity => v,
-            Activation::Relu => crate::kernels::activation::relu(v),
-            Activation::Relu6 => v.clamp(0.0, 6.0),
-            Activation::Silu => v / (1.0 + (-v).exp()),
-            Activation::HardSwish => v * (v + 3.0).clamp(0.0, 6.0) / 6.0,
-            Activation::HardSigmoid => (v + 3.0).clamp(0.0, 6.0) / 6.0,
-            Activation::Gelu => 0.5 * v * (1.0 + erf(v / std::f32::consts::SQRT_2)),
-            Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-        }
-    }
-
-    pub fn apply_in_place(self, values: &mut [f32]) {
-        if self != Activation::Identity {
-            values.iter_mut().for_each(|v| *v = self.apply(*v));
-        }
-    }
-
     /// [`Activation::apply_in_place`] on `kernels`: vectorised on the fast kernels (their exp
     /// for SiLU and the sigmoid), as written here on the reference kernels and for GELU.
     pub fn apply_on(self, values: &mut [f32], kernels: Kernels) {
-        use crate::simd::reduce::Pointwise;
-        let pointwise = match self {
-            Activation::Relu => Pointwise::Relu,
-            Activation::Relu6 => Pointwise::Relu6,
-            Activation::Silu => Pointwise::Silu,
-            Activation::HardSwish => Pointwise::HardSwish,
-            Activation::HardSigmoid => Pointwise::HardSigmoid,
-            Activation::Sigmoid => Pointwise::Sigmoid,
-            Activation::Identity => return,
-            Activation::Gelu => return self.apply_in_place(values),
-        };
         match kernels {
             Kernels::Reference => self.apply_in_place(values),
-            fast => fast.pointwise_in_place(values, pointwise),
+            fast => fast.pointwise_in_place(values, self),
         }
     }
-}
-
-/// The error function, to float32 precision (Abramowitz and Stegun 7.1.26 is too coarse for
-/// GELU's exactness; this is the complementary-error-function series of Numerical Recipes'
-/// `erfc` Chebyshev fit, relative error below 1.2e-7, evaluated in f64).
-fn erf(x: f32) -> f32 {
-    let z = f64::from(x).abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    let r = 1.0 - erfc;
-    (if x >= 0.0 { r } else { -r }) as f32
 }
 
 /// Max or average pooling over `k x k` windows (PyTorch `MaxPool2d`, `AvgPool2d`).
@@ -462,9 +388,10 @@ impl Linear {
     }
 }
 
-/// The mean of every channel of `(C, positions)`.
+/// The mean of every channel of `(C, positions)` (PyTorch `AdaptiveAvgPool2d(1)`): the blocks'
+/// squeeze, [`crate::kernels::pooling::mean_per_channel`], summed in f64.
 pub fn global_average(x: &[f32], positions: usize) -> Vec<f32> {
-    x.chunks_exact(positions).map(|p| p.iter().sum::<f32>() / positions as f32).collect()
+    crate::kernels::pooling::mean_per_channel(x, positions)
 }
 
 #[cfg(test)]

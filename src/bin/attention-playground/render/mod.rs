@@ -40,7 +40,8 @@ pub struct RenderArgs {
     /// The folder to write the figures and result.json into (created if missing)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The Non-local / MHSA query: pixel column X and row Y of the photo (default: its centre)
+    /// The Non-local / MHSA query: pixel column X and row Y of the photo (default: the cell where
+    /// CBAM's spatial gate is highest, on the object)
     #[arg(long, value_name = "X,Y")]
     query: Option<String>,
     /// auto (a hardware GPU if present, else the CPU), cpu, or gpu

@@ -2,13 +2,10 @@
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+// The working size is the photo contract's (`crate::photo`); named here too, where the bundled
+// network's input is made.
+pub use crate::photo::{MIN_SIDE, WORKING_SIDE, working_size};
 
-/// The longer side of the working image. The browser scales every photo to it (aspect
-/// ratio kept) before the pixels reach the engine, so a 12000 x 12000 upload costs no more than a
-/// thumbnail.
-pub const WORKING_SIDE: usize = 224;
-/// Smallest side accepted: the stem divides by 4 and the blocks need a few positions.
-pub const MIN_SIDE: usize = 8;
 /// The longer side of the image the bundled network computes on: the size of the scenes it was
 /// trained on. A photo (224 px at the working size) is scaled to it first ([`to_network_side`]):
 /// the network reads shapes at the scale it learned them (at 224 px the same weights name only
@@ -42,15 +39,6 @@ pub fn to_network_side(x: &Tensor) -> Tensor {
         }
     }
     Tensor::new(vec![1, 3, nh, nw], planar).expect("length from shape")
-}
-
-/// The size a `width x height` photo is scaled to: longer side [`WORKING_SIDE`], aspect kept,
-/// each side at least [`MIN_SIDE`].
-pub fn working_size(width: usize, height: usize) -> (usize, usize) {
-    let longer = width.max(height).max(1) as f64;
-    let scale = WORKING_SIDE as f64 / longer;
-    let side = |v: usize| ((v as f64 * scale).round() as usize).max(MIN_SIDE);
-    (side(width), side(height))
 }
 
 /// Turns `width x height` RGBA bytes (row-major, as canvas `ImageData` holds them) into a
