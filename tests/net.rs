@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use attention_playground::net::checkpoint::StateDict;
+use attention_playground::net::checkpoint::{self, StateDict};
 use attention_playground::net::{Off, families};
 use attention_playground::simd::Kernels;
 use attention_playground::weights::read_safetensors;
@@ -778,4 +778,38 @@ fn the_bundled_checkpoint_opens_as_a_network() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(scenes::CLASSES.iter().any(|c| stdout.starts_with(c)), "{stdout}");
     assert!(stdout.contains("with cbam off: "), "{stdout}");
+}
+
+/// timm networks the engine does not run are refused with the family their keys show, and the
+/// ones it runs by their keys alone open (PP-LCNet): the keys of real-sized timm networks
+/// (tests/fixtures/nets/family_keys.json, keys only, written by tools/make_golden_nets.py).
+#[test]
+fn a_refusal_names_the_family_the_keys_show() {
+    let text = std::fs::read_to_string(fixtures().join("family_keys.json")).unwrap();
+    let families_keys: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let families_keys = families_keys.as_object().unwrap();
+    assert!(families_keys.len() >= 14, "{} networks", families_keys.len());
+    let mut failures = Vec::new();
+    for (arch, entry) in families_keys {
+        let looks = entry["looks"].as_str().unwrap();
+        let keys = entry["keys"].as_array().unwrap();
+        let tensors = keys.iter().map(|k| (k.as_str().unwrap().to_string(), Tensor::new(vec![1], vec![0.0]).unwrap())).collect();
+        let dict = StateDict::from_tensors(tensors);
+        let said = checkpoint::describe(&dict);
+        let named = match looks {
+            "LCNet" | "EfficientNet" => said == "a timm EfficientNet or MobileNetV3",
+            family => said.contains(&format!("a timm {family} ")),
+        };
+        if !named {
+            failures.push(format!("{arch}: described as `{said}`, expected {looks}"));
+        }
+        // A refusal says the same (the key-only tensors cannot build a network that runs).
+        if let Err(e) = families::build(&dict, None) {
+            let message = e.to_string();
+            if looks != "LCNet" && looks != "EfficientNet" && !message.contains(said) {
+                failures.push(format!("{arch}: the refusal `{message}` does not say `{said}`"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

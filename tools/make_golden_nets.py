@@ -9,6 +9,8 @@ Run by hand, never by CI, in the golden venv (torch, timm and torchvision pinned
 
     python3 -m venv .venv-golden && .venv-golden/bin/pip install -r tools/requirements.txt
     .venv-golden/bin/python tools/make_golden_nets.py
+    .venv-golden/bin/python tools/make_golden_nets.py --only lcnet_100 mnasnet_100 [--family-keys]
+        (writes the named cases and keeps the others; --family-keys rewrites family_keys.json)
 
 Every case is a folder tests/fixtures/nets/<case>/ with
   model.safetensors     the model's state_dict() under the library's own names: float32 tensors
@@ -46,6 +48,7 @@ freshly built model (load_state_dict, strict) and checked against what was store
 
 import copy
 import json
+import sys
 import math
 import shutil
 import zlib
@@ -355,6 +358,35 @@ def timm_mobilenetv3(arch, channel_multiplier, depth_multiplier, num_features, n
                    f"with num_features={num_features} passed to _create_mnv3")
 
 
+def timm_lcnet(arch, channel_multiplier, num_features):
+    """timm's PP-LCNet generator (mobilenetv3.py _gen_lcnet) with a smaller multiplier and head:
+    it fixes num_features at 1280, so that is set on its way into _create_mnv3 as for MobileNetV3.
+    It has no depth multiplier: its 13 blocks are all kept."""
+    kwargs = dict(channel_multiplier=channel_multiplier, pretrained=False, num_classes=NUM_CLASSES)
+    create = timm_mobilenetv3_py._create_mnv3
+
+    def create_with_head(variant, pretrained=False, **model_kwargs):
+        model_kwargs["num_features"] = num_features
+        return create(variant, pretrained, **model_kwargs)
+
+    timm_mobilenetv3_py._create_mnv3 = create_with_head
+    try:
+        model = timm_mobilenetv3_py._gen_lcnet(arch, **kwargs)
+    finally:
+        timm_mobilenetv3_py._create_mnv3 = create
+    return model, (f"timm.models.mobilenetv3._gen_lcnet({arch!r}, {format_kwargs(kwargs)}) "
+                   f"with num_features={num_features} passed to _create_mnv3")
+
+
+def timm_mnasnet(generator, arch, channel_multiplier, num_features):
+    """timm's MNASNet generators (efficientnet.py _gen_mnasnet_a1 for semnasnet_*, _gen_mnasnet_b1
+    for mnasnet_*) with a smaller multiplier and head width (num_features goes to EfficientNet)."""
+    kwargs = dict(channel_multiplier=channel_multiplier, num_features=num_features, pretrained=False,
+                  num_classes=NUM_CLASSES)
+    model = getattr(timm_efficientnet_py, generator)(arch, **kwargs)
+    return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
+
+
 def timm_regnet(arch, **cfg):
     """A timm RegNet entrypoint; extra kwargs overlay its RegNetCfg (w0, wa, wm, depth, ...)."""
     kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, **cfg)
@@ -449,6 +481,14 @@ CASES = [
      lambda: timm_mobilenetv3("mobilenetv3_large_100", 0.125, 0.5, 64), MOBILE_SIZE, {}),
     ("mobilenetv3_small_100", "mobilenetv3_small_100", "timm.mobilenetv3",
      lambda: timm_mobilenetv3("mobilenetv3_small_100", 0.125, 0.5, 64), MOBILE_SIZE, {}),
+    # --- the other networks of those generators: PP-LCNet (dsa blocks, no skips; its SE only in
+    # the last stage), SE-MNASNet and MNASNet (ReLU, EfficientNet's head)
+    ("lcnet_100", "lcnet_100", "timm.mobilenetv3",
+     lambda: timm_lcnet("lcnet_100", 0.25, 64), MOBILE_SIZE, {}),
+    ("semnasnet_100", "semnasnet_100", "timm.efficientnet",
+     lambda: timm_mnasnet("_gen_mnasnet_a1", "semnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
+    ("mnasnet_100", "mnasnet_100", "timm.efficientnet",
+     lambda: timm_mnasnet("_gen_mnasnet_b1", "mnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
     # --- timm RegNetY (timm/models/regnet.py)
     ("regnety_002", "regnety_002", "timm.regnet",
      lambda: timm_regnet("regnety_002", w0=16, wa=16, wm=1.5, depth=5, group_size=8, stem_width=16),
@@ -642,14 +682,50 @@ def write_real_sized_shapes():
     (NETS / "real_sized_shapes.json").write_text(json.dumps(shapes, separators=(",", ":")))
 
 
+# timm networks the engine does not run (or runs only by name): their state-dict keys, for
+# tests/net.rs to check that a refusal names what the checkpoint is (issue 30).
+FAMILY_KEYS = {
+    "skresnet18": "SKNet", "resnest14d": "ResNeSt", "bat_resnext26ts": "BAT", "botnet26t_256": "BoTNet",
+    "halonet26t": "HaloNet", "lambda_resnet26t": "LambdaNet", "gcresnext26ts": "ByobNet",
+    "eca_halonext26ts": "HaloNet", "haloregnetz_b": "HaloNet", "ghostnet_100": "GhostNet",
+    "rexnet_100": "ReXNet", "mixnet_s": "MixNet", "convnext_atto": "ConvNeXt",
+    "lcnet_100": "LCNet", "semnasnet_100": "EfficientNet", "mnasnet_100": "EfficientNet",
+}
+
+
+def write_family_keys():
+    """{arch: {"looks": the family the refusal must name, "keys": the state dict's keys}} of each
+    network in FAMILY_KEYS at its real size (keys only: no weights are stored)."""
+    out = {}
+    for arch, looks in FAMILY_KEYS.items():
+        keys = [k for k in timm.create_model(arch).state_dict() if "num_batches" not in k]
+        out[arch] = {"looks": looks, "keys": keys}
+    (NETS / "family_keys.json").write_text(json.dumps(out, separators=(",", ":")))
+
+
 def main():
-    if NETS.exists():
-        shutil.rmtree(NETS)
-    NETS.mkdir(parents=True)
+    """Writes every case afresh; `--only NAME ...` writes those cases alone and keeps the others'
+    files and entries as they are (cases.json stays in CASES' order)."""
+    only = [a for a in sys.argv[sys.argv.index("--only") + 1:] if not a.startswith("--")] if "--only" in sys.argv else None
     torch.set_num_threads(2)
-    entries = [write_case(*case) for case in CASES]
+    if only is None:
+        if NETS.exists():
+            shutil.rmtree(NETS)
+        NETS.mkdir(parents=True)
+        entries = [write_case(*case) for case in CASES]
+        write_real_sized_shapes()
+        write_family_keys()
+    else:
+        unknown = set(only) - {case[0] for case in CASES}
+        assert not unknown, f"no case named {sorted(unknown)}"
+        kept = {e["name"]: e for e in json.loads((NETS / "cases.json").read_text())}
+        for name in only:
+            if (NETS / name).exists():
+                shutil.rmtree(NETS / name)
+        entries = [write_case(*case) if case[0] in only else kept[case[0]] for case in CASES]
+        if "--family-keys" in sys.argv:
+            write_family_keys()
     (NETS / "cases.json").write_text(json.dumps(entries, indent=1) + "\n")
-    write_real_sized_shapes()
     total = sum(f.stat().st_size for f in NETS.rglob("*") if f.is_file())
     print(f"wrote {len(entries)} cases to {NETS}: {total / 1e6:.2f} MB "
           f"(torch {torch.__version__}, timm {timm.__version__}, torchvision {torchvision.__version__})")

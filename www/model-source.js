@@ -92,8 +92,10 @@ export function isPhotoFile(file) {
 const EFFICIENTNETS = ['efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2', 'efficientnet_b3', 'efficientnet_b4',
   'tf_efficientnet_b0', 'tf_efficientnet_b1', 'tf_efficientnet_b2', 'tf_efficientnet_b3'];
 const MOBILENETS = ['mobilenetv3_large_100', 'mobilenetv3_small_100'];
+// MNASNet's strides are EfficientNet's; its ReLU is what the weights cannot tell (PP-LCNet's keys tell it).
+const MNASNETS = ['mnasnet_100', 'semnasnet_100', 'mnasnet_small'];
 export const ARCH_CHOICES = {
-  timm: [...EFFICIENTNETS, ...MOBILENETS],
+  timm: [...EFFICIENTNETS, ...MOBILENETS, ...MNASNETS],
   'torchvision EfficientNet': Array.from({ length: 8 }, (_, i) => `torchvision.efficientnet_b${i}`),
   'torchvision MobileNetV3': ['torchvision.mobilenet_v3_large', 'torchvision.mobilenet_v3_small'],
 };

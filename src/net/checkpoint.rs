@@ -268,16 +268,37 @@ fn missing(key: &str) -> Error {
 pub fn describe(dict: &StateDict) -> &'static str {
     let has = |k: &str| dict.contains(k);
     let any = |p: &str| dict.keys().any(|k| k.starts_with(p));
+    let part = |p: &str| dict.keys().any(|k| k.contains(p));
     if any("blocks.") && (has("patch_embed.proj.weight") || has("cls_token")) {
         "a Vision Transformer (timm vit_* / deit_*)"
+    } else if part(".ghost1.primary_conv.") {
+        "a timm GhostNet (ghostnet_*)"
+    } else if has("conv_stem.weight") && part(".conv_dw.0.weight") {
+        "a timm MixNet (mixnet_*, mixed depthwise kernels)"
     } else if has("conv_stem.weight") && any("blocks.") {
         "a timm EfficientNet or MobileNetV3"
+    } else if has("stem.conv.weight") && any("features.") && any("head.fc.") {
+        "a timm ReXNet (rexnet_*)"
+    } else if part(".paths.0.") && part(".attn.fc_reduce.") {
+        "a timm SKNet (skresnet*, Selective Kernel)"
+    } else if part(".fc1.") && part(".bn0.") && any("layer1.") {
+        "a timm ResNeSt (resnest*, Split Attention)"
+    } else if part(".self_attn.kv.") && part(".pos_embed.height_rel") {
+        "a timm HaloNet (halonet*, eca_halonext*, haloregnetz_*: halo attention)"
+    } else if part(".self_attn.qkv.") && part(".pos_embed.height_rel") {
+        "a timm BoTNet (botnet*: bottleneck self-attention)"
+    } else if part(".self_attn.norm_q.") {
+        "a timm LambdaNet (lambda_resnet*: lambda layers)"
+    } else if part(".attn.ba.") {
+        "a timm BAT network (bat_resnext*: bilinear attention transform)"
+    } else if any("stages.") && part(".blocks.") && part(".conv_dw.") && any("stem.0.") {
+        "a timm ConvNeXt (convnext_*)"
     } else if any("features.") && any("classifier.") {
         "a torchvision MobileNet, EfficientNet or VGG"
     } else if has("stem.conv.weight") && any("s1.") {
         "a timm RegNet"
     } else if any("stages.") && any("head.") {
-        "a timm ConvNeXt, ByobNet (gcresnet50t, the *_ts networks) or another stage-based network"
+        "a timm ByobNet (gcresnet50t, the *_ts networks) or another stage-based network"
     } else if any("layer1.") && (has("conv1.weight") || has("conv1.0.weight")) {
         "a ResNet"
     } else if dict.keys().eq(["x"]) {

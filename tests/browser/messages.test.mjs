@@ -61,6 +61,20 @@ test('every template of the table translates a message made from it', () => {
   assert.equal(translateMessage('weights.safetensors: something new happened'), null, 'a known prefix does not make an unknown message translated');
 });
 
+test('every family the engine can say a checkpoint looks like (src/net/checkpoint.rs describe) is in the table', async () => {
+  const source = await readFile(join(ROOT, 'src/net/checkpoint.rs'), 'utf8');
+  const start = source.indexOf('pub fn describe(');
+  assert.ok(start > 0, 'describe() in src/net/checkpoint.rs');
+  const body = source.slice(start, source.indexOf('\n}\n', start)).replace(/\\\n\s*/g, '');
+  const said = [...body.matchAll(/^\s*"((?:[^"\\]|\\.)+)"\s*$/gm)].map((m) => m[1]);
+  assert.ok(said.length >= 15, `${said.length} descriptions found`);
+  const untranslated = said.filter((text) => {
+    const zh = translateMessage(text);
+    return zh === null || ENGLISH.test(prose(zh).replace(/timm|ResNet|\w*Net\w*|ConvNeXt|ByobNet|BAT|Selective Kernel|Split Attention/g, ' '));
+  });
+  assert.deepEqual(untranslated, [], 'descriptions with no Chinese template');
+});
+
 test('with lang="zh" the messages a user meets are Chinese, the API keeps the English, and the element keeps working', async () => {
   const { page, problems } = await openPage(browsers.cpu, `${origin}/#backend=cpu&lang=zh`);
   await page.evaluate(async () => { await document.querySelector('attention-playground').ready; });

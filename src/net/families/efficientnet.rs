@@ -1,5 +1,6 @@
-//! timm's EfficientNet and MobileNetV3 (`timm/models/efficientnet.py`, `mobilenetv3.py`, their
-//! blocks in `_efficientnet_blocks.py`), from their state-dict names. Widths, depths and kernel
+//! timm's EfficientNet, MobileNetV3 and the networks their generators also build (MNASNet,
+//! SE-MNASNet, PP-LCNet; `timm/models/efficientnet.py`, `mobilenetv3.py`, their blocks in
+//! `_efficientnet_blocks.py`), from their state-dict names. Widths, depths and kernel
 //! sizes are read off the weights; the strides and activations of each stage are the
 //! architecture's and cannot be, so `--arch` names it (the tables below).
 //!
@@ -7,15 +8,19 @@
 //! - stem: `conv_stem` 3x3 stride 2, `bn1` and the stem's activation;
 //! - stages `blocks.S`, the stride in each stage's first block; per block, by its keys:
 //!   - depthwise-separable (`conv_dw`, `conv_pw`): `conv_dw` k x k, `bn1` + act, SE, `conv_pw`
-//!     1x1, `bn2` (no activation);
+//!     1x1, `bn2` (no activation; LCNet's `dsa` blocks: `bn2` + act, and never a residual);
 //!   - inverted residual (`conv_pw`, `conv_dw`, `conv_pwl`): `conv_pw` 1x1, `bn1` + act,
 //!     `conv_dw` k x k, `bn2` + act, SE, `conv_pwl` 1x1, `bn3`;
 //!   - conv-BN-act (`conv`): `conv`, `bn1` + act;
 //!   - a residual where the stride is 1 and the widths match (drop-path is the identity in eval);
 //! - SE (`SqueezeExcite`): `x * gate(conv_expand(act(conv_reduce(mean(x)))))`, both 1x1 with bias;
-//!   EfficientNet: the block's SiLU and sigmoid; MobileNetV3: ReLU and hard-sigmoid;
-//! - head: EfficientNet `conv_head` 1x1, `bn2` + act, global pool, `classifier`; MobileNetV3
-//!   global pool, `conv_head` 1x1 with bias (no BatchNorm), hard-swish, `classifier`;
+//!   EfficientNet and MNASNet: the block's activation and sigmoid; MobileNetV3 and LCNet: ReLU and
+//!   hard-sigmoid;
+//! - head: EfficientNet and MNASNet `conv_head` 1x1, `bn2` + act, global pool, `classifier`;
+//!   MobileNetV3 and LCNet global pool, `conv_head` 1x1 with bias (no BatchNorm), the network's
+//!   activation (hard-swish), `classifier`;
+//! - activations: EfficientNet SiLU; MNASNet (`mnasnet_*`, `semnasnet_*`) ReLU; MobileNetV3 ReLU
+//!   in its first stages and hard-swish after; LCNet hard-swish;
 //! - padding `k / 2`; the `tf_` ports pad as TensorFlow's "SAME" and their BatchNorm's eps is 1e-3.
 
 use super::{channel_gate, conv, conv_bn_eps};
@@ -35,8 +40,15 @@ struct Spec {
     stem_act: Activation,
     se_act: Option<Activation>,
     se_gate: Activation,
-    /// MobileNetV3's head: pool first, then `conv_head` with bias and hard-swish.
+    /// MobileNetV3's head: pool first, then `conv_head` with bias and the stem's activation.
     pooled_head: bool,
+    /// Depthwise-separable blocks are timm's `dsa` (LCNet): an activation after `conv_pw` too,
+    /// and no residual.
+    dsa: bool,
+    /// The blocks `(stage, index)` the architecture marks `noskip`: no residual even where the
+    /// stride is 1 and the widths match (MNASNet's first block, whose widths match at small
+    /// channel multipliers).
+    noskip: &'static [(usize, usize)],
     tf: bool,
 }
 
@@ -50,8 +62,17 @@ const EFFICIENTNET: Spec = Spec {
     se_act: None,
     se_gate: Sigmoid,
     pooled_head: false,
+    dsa: false,
+    noskip: &[],
     tf: false,
 };
+/// `_gen_mnasnet_small` (`mnasnet_small`): seven stages with EfficientNet's strides, ReLU
+/// throughout.
+const MNASNET_SMALL: Spec = Spec { family: "timm efficientnet", acts: &[Relu; 7], stem_act: Relu, ..EFFICIENTNET };
+/// `_gen_mnasnet_a1` (`semnasnet_*`): its first block `noskip`.
+const MNASNET_A1: Spec = Spec { noskip: &[(0, 0)], ..MNASNET_SMALL };
+/// `_gen_mnasnet_b1` (`mnasnet_050..140`): its first and last blocks `noskip`.
+const MNASNET_B1: Spec = Spec { noskip: &[(0, 0), (6, 0)], ..MNASNET_SMALL };
 const MOBILENETV3_LARGE: Spec = Spec {
     family: "timm mobilenetv3",
     strides: &[1, 2, 2, 2, 1, 2, 1],
@@ -60,6 +81,8 @@ const MOBILENETV3_LARGE: Spec = Spec {
     se_act: Some(Relu),
     se_gate: HardSigmoid,
     pooled_head: true,
+    dsa: false,
+    noskip: &[],
     tf: false,
 };
 const MOBILENETV3_SMALL: Spec = Spec {
@@ -68,6 +91,9 @@ const MOBILENETV3_SMALL: Spec = Spec {
     acts: &[Relu, Relu, HardSwish, HardSwish, HardSwish, HardSwish],
     ..MOBILENETV3_LARGE
 };
+/// `_gen_lcnet` (`lcnet_035..150`, PP-LCNet): six stages of `dsa` blocks, hard-swish throughout,
+/// MobileNetV3's SE and head.
+const LCNET: Spec = Spec { strides: &[1, 2, 2, 2, 1, 2], acts: &[HardSwish; 6], dsa: true, ..MOBILENETV3_LARGE };
 
 /// The spec of a timm model name, `None` where this family does not know it.
 fn spec(arch: &str) -> Option<Spec> {
@@ -82,10 +108,30 @@ fn spec(arch: &str) -> Option<Spec> {
         MOBILENETV3_LARGE
     } else if base.starts_with("mobilenetv3_small") {
         MOBILENETV3_SMALL
+    } else if base.starts_with("mnasnet_small") {
+        MNASNET_SMALL
+    } else if base.starts_with("mnasnet_") {
+        MNASNET_B1
+    } else if base.starts_with("semnasnet_") {
+        MNASNET_A1
+    } else if base.starts_with("lcnet") {
+        LCNET
     } else {
         return None;
     };
     Some(Spec { tf, ..spec })
+}
+
+/// Whether the weights are a PP-LCNet's, the one network here whose keys tell it: six stages of
+/// depthwise-separable blocks only (no `conv_pwl`) and MobileNetV3's head (`conv_head` with a
+/// bias, no `bn2`).
+pub fn looks_like_lcnet(dict: &StateDict) -> bool {
+    let stages = (0..).take_while(|s| dict.keys().any(|k| k.starts_with(&format!("blocks.{s}.")))).count();
+    dict.contains("conv_stem.weight")
+        && dict.contains("conv_head.bias")
+        && !dict.contains("bn2.weight")
+        && stages == LCNET.strides.len()
+        && !dict.keys().any(|k| k.starts_with("blocks.") && (k.contains(".conv_pwl.") || k.contains(".conv.")))
 }
 
 /// Whether `arch` names a model this builder knows.
@@ -95,8 +141,10 @@ pub fn takes(arch: &str) -> bool {
 
 /// Builds the network for `arch`.
 pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
-    let spec = spec(arch)
-        .ok_or_else(|| Error::BadOption { option: "--arch", reason: format!("{arch} is not an EfficientNet or MobileNetV3 this knows") })?;
+    let spec = spec(arch).ok_or_else(|| Error::BadOption {
+        option: "--arch",
+        reason: format!("{arch} is not an EfficientNet, MobileNetV3, MNASNet or LCNet this knows"),
+    })?;
     let eps = if spec.tf { 1e-3 } else { BatchNorm::EPS };
     let pad = |k: usize| if spec.tf { Padding::TfSame } else { Padding::Explicit(k / 2, k / 2) };
     let conv_bn = |name: &str, bn: &str, groups: usize, stride: usize| -> Result<Node> {
@@ -143,6 +191,9 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 body.extend([conv_bn(&key("conv_dw"), &key("bn1"), channels, stride)?, act]);
                 se(&mut body)?;
                 body.push(conv_bn(&key("conv_pw"), &key("bn2"), 1, 1)?);
+                if spec.dsa {
+                    body.push(Node::Act(spec.acts[s]));
+                }
                 dict.dim(&key("conv_pw.weight"), 4, 0)?
             } else if dict.contains(&key("conv.weight")) {
                 body.extend([conv_bn(&key("conv"), &key("bn1"), 1, stride)?, act]);
@@ -151,15 +202,18 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
                 return Err(Error::Checkpoint { reason: format!("`{example}`: a block this engine does not know") });
             };
-            // A conv-BN-act block has no residual in these architectures.
-            let residual = stride == 1 && out == channels && !dict.contains(&key("conv.weight"));
+            // A conv-BN-act block has no residual in these architectures, nor has a `dsa` block.
+            let no_skip = dict.contains(&key("conv.weight"))
+                || (spec.dsa && !dict.contains(&key("conv_pwl.weight")))
+                || spec.noskip.contains(&(s, b));
+            let residual = stride == 1 && out == channels && !no_skip;
             let body = if residual { vec![Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity }] } else { body };
             nodes.push(Node::Module { path, nodes: body });
             channels = out;
         }
     }
     if spec.pooled_head {
-        nodes.extend([Node::GlobalPool, Node::Conv(conv(dict, "conv_head", 1, 1, Padding::Explicit(0, 0))?), Node::Act(HardSwish)]);
+        nodes.extend([Node::GlobalPool, Node::Conv(conv(dict, "conv_head", 1, 1, Padding::Explicit(0, 0))?), Node::Act(spec.stem_act)]);
     } else {
         nodes.extend([conv_bn("conv_head", "bn2", 1, 1)?, Node::Act(spec.stem_act)]);
     }

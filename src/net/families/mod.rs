@@ -19,7 +19,7 @@ use crate::error::{Error, Result, Shape};
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
     timm's regnetx_* and regnety_*, \
-    timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_* (with --arch), \
+    timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_* (with --arch), lcnet_*, \
     torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
     and the playground's own scenes network (src/model/trained.safetensors)";
 
@@ -95,8 +95,9 @@ fn not_its_weights(name: &str, looks: &str) -> Error {
 
 /// Builds the network of `dict`, for `arch` (timm's model name) when given.
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
-    let looks_like_resnet =
-        dict.keys().any(|k| k.starts_with("layer1.")) && (dict.contains("conv1.weight") || dict.contains("conv1.0.weight"));
+    // A ResNet's keys, unless they are a ResNet-shaped family this engine does not run (SKNet,
+    // ResNeSt), which is refused by its name rather than by the first layer the builder misses.
+    let looks_like_resnet = describe(dict) == "a ResNet";
     match arch {
         Some(scenes::FAMILY) => scenes::build_dict(dict),
         None if scenes::looks_like(dict) => scenes::build_dict(dict),
@@ -125,10 +126,11 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
                 .into(),
             })
         }
-        None if dict.contains("conv_stem.weight") => Err(Error::BadOption {
+        None if efficientnet::looks_like_lcnet(dict) => efficientnet::build(dict, "lcnet"),
+        None if describe(dict) == "a timm EfficientNet or MobileNetV3" => Err(Error::BadOption {
             option: "--arch",
             reason: "the checkpoint is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell: \
-                name it, e.g. --arch efficientnet_b0, tf_efficientnet_b0, mobilenetv3_large_100 or mobilenetv3_small_100"
+                name it, e.g. --arch efficientnet_b0, tf_efficientnet_b0, mobilenetv3_large_100, mobilenetv3_small_100, mnasnet_100 or semnasnet_100"
                 .into(),
         }),
         None => Err(Error::BadOption {
