@@ -325,6 +325,13 @@ def timm_resnet(arch, attn_layer=None, **small):
     return model, f"timm.create_model({arch!r}, {format_kwargs(kwargs)})"
 
 
+def timm_create(arch, **small):
+    """A timm entrypoint with smaller constructor arguments (the model class's own)."""
+    kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, **small)
+    model = timm.create_model(arch, **kwargs)
+    return model, f"timm.create_model({arch!r}, {format_kwargs(kwargs)})"
+
+
 def timm_efficientnet(arch, channel_multiplier, depth_multiplier):
     """timm's EfficientNet generator, as the entrypoint calls it (tf_ variants: BatchNorm eps 1e-3
     and TF 'same' padding), with smaller channel / depth multipliers."""
@@ -489,6 +496,10 @@ CASES = [
      lambda: timm_mnasnet("_gen_mnasnet_a1", "semnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
     ("mnasnet_100", "mnasnet_100", "timm.efficientnet",
      lambda: timm_mnasnet("_gen_mnasnet_b1", "mnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
+    # --- timm ReXNet (timm/models/rexnet.py): SE with a BatchNorm, ReLU6 after it, the input added
+    # to the first channels of a block that widens; full depth (the strides are depth 1's)
+    ("rexnet_100", "rexnet_100", "timm.rexnet",
+     lambda: timm_create("rexnet_100", width_mult=0.25, final_chs=40), MOBILE_SIZE, {}),
     # --- timm RegNetY (timm/models/regnet.py)
     ("regnety_002", "regnety_002", "timm.regnet",
      lambda: timm_regnet("regnety_002", w0=16, wa=16, wm=1.5, depth=5, group_size=8, stem_width=16),

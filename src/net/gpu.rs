@@ -122,10 +122,12 @@ impl Recorder<'_, '_> {
                 let (t, (height, width)) = pool2d(self.g, pool, &x.t, x.channels, (x.height, x.width))?;
                 OnDevice { t, height, width, ..x }
             }
-            Node::Residual { body, shortcut, act } => {
-                let skip = if shortcut.is_empty() { x.t.clone() } else { self.nodes(shortcut, x.clone())?.t };
+            Node::Residual { body, shortcut, act, partial } => {
+                let skip = if shortcut.is_empty() { x.clone() } else { self.nodes(shortcut, x.clone())? };
                 let y = self.nodes(body, x)?;
-                check_residual(skip.len, y.t.len)?;
+                check_residual((skip.channels, skip.height, skip.width), (y.channels, y.height, y.width), *partial)?;
+                // (1, C, H, W) is channel-major: a shortcut of fewer channels adds to a prefix.
+                let skip = skip.t;
                 OnDevice { t: activate(self.g, &y.t, Some(&skip), *act)?, ..y }
             }
             Node::Attention(block) => self.attention(block, x)?,

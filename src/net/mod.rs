@@ -37,11 +37,14 @@ pub enum Node {
     Conv(Conv2d),
     Act(Activation),
     Pool(Pool),
-    /// `act(body(x) + shortcut(x))`; an empty shortcut is the identity.
+    /// `act(body(x) + shortcut(x))`; an empty shortcut is the identity. Where `partial`, the
+    /// shortcut may have fewer channels than the body's output and is added to its first ones
+    /// (ReXNet's `cat([y[:, :C_in] + x, y[:, C_in:]])`); otherwise the shapes must be equal.
     Residual {
         body: Vec<Node>,
         shortcut: Vec<Node>,
         act: Activation,
+        partial: bool,
     },
     /// An attention block, switchable.
     Attention(Box<Attention>),
@@ -442,14 +445,16 @@ impl<'a> State<'a> {
                 let (data, height, width) = pool.forward(&x.data, x.channels, x.height, x.width);
                 Features { data, height, width, ..x }
             }
-            Node::Residual { body, shortcut, act } => {
-                let skip =
-                    if shortcut.is_empty() { None } else { Some(self.nodes_cpu(shortcut, Features { data: x.data.clone(), ..x }).await?) };
-                let input = if skip.is_none() { Some(x.data.clone()) } else { None };
+            Node::Residual { body, shortcut, act, partial } => {
+                let skip = if shortcut.is_empty() {
+                    Features { data: x.data.clone(), ..x }
+                } else {
+                    self.nodes_cpu(shortcut, Features { data: x.data.clone(), ..x }).await?
+                };
                 let mut y = self.nodes_cpu(body, x).await?;
-                let skip_data = skip.as_ref().map(|s| &s.data[..]).or(input.as_deref()).expect("one of the two");
-                check_residual(skip_data.len(), y.data.len())?;
-                y.data.iter_mut().zip(skip_data).for_each(|(v, s)| *v += s);
+                check_residual((skip.channels, skip.height, skip.width), (y.channels, y.height, y.width), *partial)?;
+                // (1, C, H, W) is channel-major: the first channels are a prefix of the data.
+                y.data.iter_mut().zip(&skip.data).for_each(|(v, s)| *v += s);
                 act.apply_on(&mut y.data, self.kernels);
                 y
             }
@@ -594,8 +599,11 @@ fn check_gate(block: &Attention, channels: usize) -> Result<()> {
     }
 }
 
-fn check_residual(skip: usize, body: usize) -> Result<()> {
-    if skip != body {
+/// The shapes `(C, H, W)` of a residual's shortcut and body fit: equal, or where `partial` the
+/// shortcut's channels a part of the body's.
+fn check_residual(skip: (usize, usize, usize), body: (usize, usize, usize), partial: bool) -> Result<()> {
+    let fits = if partial { skip.0 <= body.0 && (skip.1, skip.2) == (body.1, body.2) } else { skip == body };
+    if !fits {
         return Err(Error::Checkpoint { reason: "a residual block's two branches differ in shape".into() });
     }
     Ok(())

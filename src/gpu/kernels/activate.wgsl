@@ -1,10 +1,12 @@
-// out[i] = act(x[i]), or act(x[i] + addend[i]): a network's activation layers and the join of a
-// residual block's two branches (`act(body(x) + shortcut(x))`). The codes are activations.wgsl's.
+// out[i] = act(x[i] + addend[i]) for i < addend_count, act(x[i]) after: a network's activation
+// layers (addend_count 0) and the join of a residual block's two branches
+// (`act(body(x) + shortcut(x))`; a shortcut of fewer channels, ReXNet's, covers a prefix of the
+// channel-major data). The codes are activations.wgsl's.
 
 struct Params {
     count: u32,
     activation: u32,
-    has_addend: u32,
+    addend_count: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -19,7 +21,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
         return;
     }
     var v = x[index];
-    if (params.has_addend == 1u) {
+    if (index < params.addend_count) {
         v += addend[index];
     }
     out[index] = activate(params.activation, v);

@@ -120,13 +120,18 @@ pub(crate) fn pool2d(
 struct ActivateParams {
     count: u32,
     activation: u32,
-    has_addend: u32,
+    addend_count: u32,
 }
 
-/// `act(x)`, or `act(x + addend)` (a residual join); `addend` has the length of `x`.
+/// `act(x)`, or `act(x + addend)` (a residual join) where `addend` covers the first
+/// `addend.len` values of `x` (all of them, or ReXNet's first channels); the rest is `act(x)`.
 pub(crate) fn activate(g: &mut Graph, x: &GpuTensor, addend: Option<&GpuTensor>, act: Activation) -> Result<GpuTensor> {
+    let addend_count = addend.map_or(0, |a| a.len);
+    if addend_count > x.len {
+        return Err(crate::Error::GpuFailed(format!("an addend of {addend_count} values for {} values", x.len)));
+    }
     let out = g.output(x.len)?;
-    let params = ActivateParams { count: u32_of(x.len), activation: act.code(), has_addend: addend.is_some() as u32 };
+    let params = ActivateParams { count: u32_of(x.len), activation: act.code(), addend_count: u32_of(addend_count) };
     // Without an addend the binding still needs a buffer; the shader does not read it.
     g.dispatch_elementwise(Kernel::Activate, &params, &[x, addend.unwrap_or(x), &out], x.len)?;
     Ok(out)

@@ -207,7 +207,11 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 || (spec.dsa && !dict.contains(&key("conv_pwl.weight")))
                 || spec.noskip.contains(&(s, b));
             let residual = stride == 1 && out == channels && !no_skip;
-            let body = if residual { vec![Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity }] } else { body };
+            let body = if residual {
+                vec![Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity, partial: false }]
+            } else {
+                body
+            };
             nodes.push(Node::Module { path, nodes: body });
             channels = out;
         }

@@ -90,7 +90,7 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize) -> Result
         }
         Vec::new()
     };
-    Ok((Node::Residual { body, shortcut, act: Activation::Relu }, out))
+    Ok((Node::Residual { body, shortcut, act: Activation::Relu, partial: false }, out))
 }
 
 /// timm's `SEModule` at `path` (`fc1`, ReLU, `fc2`, sigmoid): the engine's SE block.

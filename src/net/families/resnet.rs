@@ -189,7 +189,7 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize, circular_
         }
         Vec::new()
     };
-    Ok((Node::Residual { body, shortcut, act: Activation::Relu }, out))
+    Ok((Node::Residual { body, shortcut, act: Activation::Relu, partial: false }, out))
 }
 
 /// The attention layer in a block's `se` slot.

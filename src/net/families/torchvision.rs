@@ -224,7 +224,7 @@ fn inverted_residual(
     let out = project.cout;
     body.push(Node::Conv(project));
     if stride == 1 && channels == out {
-        Ok((vec![Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity }], out))
+        Ok((vec![Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity, partial: false }], out))
     } else {
         Ok((body, out))
     }
