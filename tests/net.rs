@@ -48,8 +48,16 @@ fn cases() -> Vec<Case> {
 /// The families the engine builds so far.
 fn supported(case: &Case) -> bool {
     case.family.ends_with(".resnet")
-        || ["timm.efficientnet", "timm.mobilenetv3", "timm.regnet", "timm.rexnet", "torchvision.mobilenetv3", "torchvision.efficientnet"]
-            .contains(&case.family.as_str())
+        || [
+            "timm.efficientnet",
+            "timm.mobilenetv3",
+            "timm.regnet",
+            "timm.rexnet",
+            "timm.ghostnet",
+            "torchvision.mobilenetv3",
+            "torchvision.efficientnet",
+        ]
+        .contains(&case.family.as_str())
 }
 
 fn read(path: &Path) -> BTreeMap<String, Tensor> {
@@ -573,6 +581,17 @@ fn every_layer_on_the_gpu_equals_the_cpu_reference() {
             },
         ],
     ));
+    cases.push((
+        "ghost module cut to an odd width (GhostNet)".into(),
+        vec![
+            widen(6),
+            Node::Ghost {
+                primary: vec![conv(6, 4, 1, 1, 1, 1, Padding::Explicit(0, 0), 7), Node::Act(Activation::Relu)],
+                cheap: vec![conv(4, 4, 3, 1, 1, 4, Padding::Explicit(1, 1), 8), Node::Act(Activation::Relu)],
+                channels: 7,
+            },
+        ],
+    ));
     cases.push(("global pool".into(), vec![widen(7), Node::GlobalPool]));
 
     let gpu = AnyBackend::Gpu(Box::new(pollster::block_on(GpuBackend::new()).expect("a GPU adapter (lavapipe)")));
@@ -815,7 +834,7 @@ fn a_refusal_names_the_family_the_keys_show() {
         let dict = StateDict::from_tensors(tensors);
         let said = checkpoint::describe(&dict);
         // The families the engine runs: LCNet and ReXNet from their keys, MNASNet by name.
-        let runs = ["LCNet", "EfficientNet", "ReXNet"].contains(&looks);
+        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet"].contains(&looks);
         let named = match looks {
             "LCNet" | "EfficientNet" => said == "a timm EfficientNet or MobileNetV3",
             family => said.contains(&format!("a timm {family} ")),

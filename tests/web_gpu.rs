@@ -186,6 +186,7 @@ async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path()
         net_case!("mobilenetv3_small_100", "mobilenetv3_small_100"),
         net_case!("lcnet_100", "lcnet_100"),
         net_case!("rexnet_100", "rexnet_100"),
+        net_case!("ghostnet_100", "ghostnet_100"),
     ];
     let tolerance = common::Tolerance { abs: 1e-4, rel: 1e-4 };
     let gpu = AnyBackend::Gpu(Box::new(webgpu().await));

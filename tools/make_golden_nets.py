@@ -332,6 +332,17 @@ def timm_create(arch, **small):
     return model, f"timm.create_model({arch!r}, {format_kwargs(kwargs)})"
 
 
+def timm_ghostnet(width, head):
+    """timm's GhostNet v1 generator at a smaller width; its head (conv_head 1280 wide whatever the
+    width) is replaced by one `head` wide, of the same kinds (1x1 with bias, then the classifier)."""
+    from timm.models import ghostnet as timm_ghostnet_py
+    model = timm_ghostnet_py._create_ghostnet("ghostnet_100", width=width, pretrained=False, num_classes=NUM_CLASSES)
+    model.conv_head = nn.Conv2d(model.conv_head.in_channels, head, 1, 1, 0, bias=True)
+    model.classifier = nn.Linear(head, NUM_CLASSES)
+    return model, (f"timm.models.ghostnet._create_ghostnet('ghostnet_100', width={width}, num_classes={NUM_CLASSES}) "
+                   f"with conv_head and classifier {head} wide")
+
+
 def timm_efficientnet(arch, channel_multiplier, depth_multiplier):
     """timm's EfficientNet generator, as the entrypoint calls it (tf_ variants: BatchNorm eps 1e-3
     and TF 'same' padding), with smaller channel / depth multipliers."""
@@ -500,6 +511,10 @@ CASES = [
     # to the first channels of a block that widens; full depth (the strides are depth 1's)
     ("rexnet_100", "rexnet_100", "timm.rexnet",
      lambda: timm_create("rexnet_100", width_mult=0.25, final_chs=40), MOBILE_SIZE, {}),
+    # --- timm GhostNet v1 (timm/models/ghostnet.py): ghost modules (a primary 1x1 and cheap depthwise
+    # features joined), SE with hard-sigmoid, depthwise shortcuts
+    ("ghostnet_100", "ghostnet_100", "timm.ghostnet",
+     lambda: timm_ghostnet(0.125, 64), MOBILE_SIZE, {}),
     # --- timm RegNetY (timm/models/regnet.py)
     ("regnety_002", "regnety_002", "timm.regnet",
      lambda: timm_regnet("regnety_002", w0=16, wa=16, wm=1.5, depth=5, group_size=8, stem_width=16),

@@ -5,7 +5,7 @@
 //! back together. The CPU path in [`super::State`] is the reference it is tested against
 //! (`tests/net.rs` on lavapipe, `tests/web_gpu.rs` in Chromium).
 
-use super::{Attention, AttentionLayer, BlockRecord, Features, Node, Off, check_conv, check_head, check_residual};
+use super::{Attention, AttentionLayer, BlockRecord, Features, Node, Off, check_conv, check_ghost, check_head, check_residual};
 use crate::blocks::MapRequest;
 use crate::error::Result;
 use crate::gpu::GpuDevice;
@@ -13,6 +13,7 @@ use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::{Gating, apply_gates};
 use crate::gpu::kernels::layers::{activate, conv2d, linear, pool2d};
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
+use crate::gpu::kernels::slice::concat;
 use crate::layers::Activation;
 use crate::tensor::{Dims, Tensor};
 
@@ -129,6 +130,13 @@ impl Recorder<'_, '_> {
                 // (1, C, H, W) is channel-major: a shortcut of fewer channels adds to a prefix.
                 let skip = skip.t;
                 OnDevice { t: activate(self.g, &y.t, Some(&skip), *act)?, ..y }
+            }
+            Node::Ghost { primary, cheap, channels } => {
+                let p = self.nodes(primary, x)?;
+                let q = self.nodes(cheap, p.clone())?;
+                check_ghost((p.channels, p.height, p.width), (q.channels, q.height, q.width), *channels)?;
+                let t = concat(self.g, &p.t, &q.t, channels * p.height * p.width)?;
+                OnDevice { t, channels: *channels, ..p }
             }
             Node::Attention(block) => self.attention(block, x)?,
             Node::Module { nodes, .. } => self.nodes(nodes, x)?,

@@ -46,6 +46,14 @@ pub enum Node {
         act: Activation,
         partial: bool,
     },
+    /// GhostNet's ghost module (Han et al. 2020): `cat([p, cheap(p)])[:, :channels]` with
+    /// `p = primary(x)`, the features of a primary convolution joined by cheap depthwise ones
+    /// made from them (timm's `GhostModule`: `primary_conv`, `cheap_operation`).
+    Ghost {
+        primary: Vec<Node>,
+        cheap: Vec<Node>,
+        channels: usize,
+    },
     /// An attention block, switchable.
     Attention(Box<Attention>),
     /// One module of the reference library by its path (`layer3.1`, `blocks.2.0`,
@@ -458,6 +466,16 @@ impl<'a> State<'a> {
                 act.apply_on(&mut y.data, self.kernels);
                 y
             }
+            Node::Ghost { primary, cheap, channels } => {
+                let p = self.nodes_cpu(primary, x).await?;
+                let q = self.nodes_cpu(cheap, Features { data: p.data.clone(), ..p }).await?;
+                check_ghost((p.channels, p.height, p.width), (q.channels, q.height, q.width), *channels)?;
+                // (1, C, H, W) is channel-major: joining along the channels appends the data.
+                let mut data = p.data;
+                data.extend_from_slice(&q.data);
+                data.truncate(channels * p.height * p.width);
+                Features { data, channels: *channels, height: p.height, width: p.width }
+            }
             Node::Attention(block) => self.attention(block, x).await?,
             Node::Module { nodes, .. } => self.nodes_cpu(nodes, x).await?,
             Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
@@ -605,6 +623,19 @@ fn check_residual(skip: (usize, usize, usize), body: (usize, usize, usize), part
     let fits = if partial { skip.0 <= body.0 && (skip.1, skip.2) == (body.1, body.2) } else { skip == body };
     if !fits {
         return Err(Error::Checkpoint { reason: "a residual block's two branches differ in shape".into() });
+    }
+    Ok(())
+}
+
+/// A ghost module's two parts `(C, H, W)` join: the same size, and `channels` within them.
+fn check_ghost(primary: (usize, usize, usize), cheap: (usize, usize, usize), channels: usize) -> Result<()> {
+    if (primary.1, primary.2) != (cheap.1, cheap.2) || channels < primary.0 || channels > primary.0 + cheap.0 {
+        return Err(Error::Checkpoint {
+            reason: format!(
+                "a ghost module joins {} and {} channels of {} x {} and {} x {} into {channels}",
+                primary.0, cheap.0, primary.1, primary.2, cheap.1, cheap.2
+            ),
+        });
     }
     Ok(())
 }

@@ -187,7 +187,11 @@ describe('an opened network', () => {
   });
 
   test('every family opens through the API, draws its blocks, and WebGPU gives the CPU path numbers', async () => {
-    const cases = [['efficientnet_b0', 'efficientnet_b0'], ['resnet50d_cbam', ''], ['resnet50_gc', ''], ['torchvision_mobilenet_v3_small', 'torchvision.mobilenet_v3_small'], ['resnet50_nl', '']];
+    const cases = [['efficientnet_b0', 'efficientnet_b0'], ['resnet50d_cbam', ''], ['resnet50_gc', ''], ['torchvision_mobilenet_v3_small', 'torchvision.mobilenet_v3_small'],
+      // Told by their keys: PP-LCNet, ReXNet (a shortcut into the first channels), GhostNet (ghost modules).
+      ['lcnet_100', ''], ['rexnet_100', ''], ['ghostnet_100', ''],
+      // Last: the Non-local row below is asked of it.
+      ['resnet50_nl', '']];
     const results = {};
     for (const kind of ['cpu', 'webgpu']) {
       const { page, problems } = await open(kind, 'controls="full"');

@@ -33,6 +33,7 @@ pub(crate) enum Kernel {
     Pool2d,
     Activate,
     Slice,
+    Concat,
 }
 
 /// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "a.wgsl", "b.wgsl"` for a shader that
@@ -77,6 +78,7 @@ shaders! {
     Pool2d => "pool2d.wgsl",
     Activate => "activate.wgsl" after "activations.wgsl",
     Slice => "slice.wgsl",
+    Concat => "concat.wgsl",
 }
 
 /// A `u32` for a shader parameter; sizes above 4 G elements never reach a shader because the

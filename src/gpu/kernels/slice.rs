@@ -1,5 +1,6 @@
-//! `slice.wgsl`: a block of channels and positions copied out of a channel-major tensor, for the
-//! steps a block traces (the twin of indexing a `(C, N)` slice on the CPU).
+//! Copies between channel-major tensors: `slice.wgsl`, a block of channels and positions copied
+//! out, for the steps a block traces (the twin of indexing a `(C, N)` slice on the CPU); and
+//! `concat.wgsl`, two tensors joined along the channels (GhostNet's ghost modules).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -48,4 +49,23 @@ pub(crate) fn slice(
 /// The vector of every channel at one position: `(N, total)`.
 pub(crate) fn at_position(g: &mut Graph, x: &GpuTensor, total: usize, positions: usize, position: usize) -> Result<GpuTensor> {
     slice(g, x, total, positions, 0..total, position..position + 1)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ConcatParams {
+    count: u32,
+    a_count: u32,
+}
+
+/// `cat([a, b])` of two channel-major tensors along the channels, cut to its first `count`
+/// values (`count <= a.len + b.len`).
+pub(crate) fn concat(g: &mut Graph, a: &GpuTensor, b: &GpuTensor, count: usize) -> Result<GpuTensor> {
+    if count > a.len + b.len || count < a.len {
+        return Err(crate::Error::GpuFailed(format!("a join of {} and {} values cut to {count}", a.len, b.len)));
+    }
+    let out = g.output(count)?;
+    let params = ConcatParams { count: u32_of(count), a_count: u32_of(a.len) };
+    g.dispatch_elementwise(Kernel::Concat, &params, &[a, b, &out], count)?;
+    Ok(out)
 }

@@ -3,6 +3,7 @@
 //! (the ResNet and RegNet families), from the keys.
 
 pub mod efficientnet;
+pub mod ghostnet;
 pub mod regnet;
 pub mod resnet;
 pub mod rexnet;
@@ -19,7 +20,7 @@ use crate::error::{Error, Result, Shape};
 /// The architectures supported, for messages.
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
-    timm's regnetx_* and regnety_*, timm's rexnet_* and rexnetr_*, \
+    timm's regnetx_* and regnety_*, timm's rexnet_* and rexnetr_*, timm's ghostnet_* (v1), \
     timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_* (with --arch), lcnet_*, \
     torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
     and the playground's own scenes network (src/model/trained.safetensors)";
@@ -31,6 +32,7 @@ pub fn runs(arch: &str) -> bool {
         || efficientnet::takes(arch)
         || regnet::takes(arch)
         || rexnet::takes(arch)
+        || ghostnet::takes(arch)
         || torchvision::takes(arch)
 }
 
@@ -80,11 +82,12 @@ pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config: Option<&C
 }
 
 /// What [`describe`] says of the families the engine builds.
-const KNOWN_FAMILIES: [&str; 5] = [
+const KNOWN_FAMILIES: [&str; 6] = [
     "a ResNet",
     "a timm RegNet",
     "a timm EfficientNet or MobileNetV3",
     "a timm ReXNet (rexnet_*)",
+    "a timm GhostNet (ghostnet_*)",
     "a torchvision MobileNet, EfficientNet or VGG",
 ];
 
@@ -116,6 +119,7 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         Some(name) if efficientnet::takes(name) => efficientnet::build(dict, name),
         Some(name) if regnet::takes(name) => regnet::build(dict, name),
         Some(name) if rexnet::takes(name) => rexnet::build(dict, name),
+        Some(name) if ghostnet::takes(name) => ghostnet::build(dict, name),
         Some(name) if torchvision::takes(name) => torchvision::build(dict, name),
         Some(name) if name.starts_with("torchvision.") && looks_like_resnet => resnet::build(dict, name),
         Some(name) => Err(Error::BadOption {
@@ -140,6 +144,7 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         }
         None if efficientnet::looks_like_lcnet(dict) => efficientnet::build(dict, "lcnet"),
         None if rexnet::looks_like(dict) => rexnet::build(dict, "rexnet"),
+        None if ghostnet::looks_like(dict) => ghostnet::build(dict, "ghostnet"),
         None if describe(dict) == "a timm EfficientNet or MobileNetV3" => Err(Error::BadOption {
             option: "--arch",
             reason: "the checkpoint is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell: \
