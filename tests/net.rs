@@ -265,7 +265,7 @@ fn the_net_command_writes_logits_and_maps_and_refuses_in_one_line() {
         ),
         (
             vec!["--model".into(), path(&fixtures().join("efficientnet_b0/model.safetensors"))],
-            "is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell: name it",
+            "is a timm EfficientNet, MobileNetV3, MNASNet or MixNet, whose strides and activations the weights do not tell: name it",
         ),
         (
             vec!["--model".into(), path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cases/se_weights.pth"))],
@@ -592,6 +592,19 @@ fn every_layer_on_the_gpu_equals_the_cpu_reference() {
             },
         ],
     ));
+    cases.push((
+        "mixed depthwise convolution of unequal groups, stride 2 (MixNet)".into(),
+        vec![
+            widen(7),
+            Node::Split {
+                parts: vec![
+                    (3, vec![conv(3, 3, 3, 2, 1, 3, Padding::Explicit(1, 1), 9)]),
+                    (2, vec![conv(2, 2, 5, 2, 1, 2, Padding::Explicit(2, 2), 10)]),
+                    (2, vec![conv(2, 2, 7, 2, 1, 2, Padding::Explicit(3, 3), 11)]),
+                ],
+            },
+        ],
+    ));
     cases.push(("global pool".into(), vec![widen(7), Node::GlobalPool]));
 
     let gpu = AnyBackend::Gpu(Box::new(pollster::block_on(GpuBackend::new()).expect("a GPU adapter (lavapipe)")));
@@ -834,7 +847,7 @@ fn a_refusal_names_the_family_the_keys_show() {
         let dict = StateDict::from_tensors(tensors);
         let said = checkpoint::describe(&dict);
         // The families the engine runs: LCNet and ReXNet from their keys, MNASNet by name.
-        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet"].contains(&looks);
+        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet", "MixNet"].contains(&looks);
         let named = match looks {
             "LCNet" | "EfficientNet" => said == "a timm EfficientNet or MobileNetV3",
             family => said.contains(&format!("a timm {family} ")),

@@ -187,6 +187,7 @@ async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path()
         net_case!("lcnet_100", "lcnet_100"),
         net_case!("rexnet_100", "rexnet_100"),
         net_case!("ghostnet_100", "ghostnet_100"),
+        net_case!("mixnet_s", "mixnet_s"),
     ];
     let tolerance = common::Tolerance { abs: 1e-4, rel: 1e-4 };
     let gpu = AnyBackend::Gpu(Box::new(webgpu().await));

@@ -405,6 +405,14 @@ def timm_mnasnet(generator, arch, channel_multiplier, num_features):
     return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
 
 
+def timm_mixnet(generator, arch, channel_multiplier):
+    """timm's MixNet generators (efficientnet.py _gen_mixnet_s / _gen_mixnet_m) with a smaller
+    multiplier (they fix num_features themselves)."""
+    kwargs = dict(channel_multiplier=channel_multiplier, pretrained=False, num_classes=NUM_CLASSES)
+    model = getattr(timm_efficientnet_py, generator)(arch, **kwargs)
+    return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
+
+
 def timm_regnet(arch, **cfg):
     """A timm RegNet entrypoint; extra kwargs overlay its RegNetCfg (w0, wa, wm, depth, ...)."""
     kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, **cfg)
@@ -505,6 +513,9 @@ CASES = [
      lambda: timm_lcnet("lcnet_100", 0.25, 64), MOBILE_SIZE, {}),
     ("semnasnet_100", "semnasnet_100", "timm.efficientnet",
      lambda: timm_mnasnet("_gen_mnasnet_a1", "semnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
+    # MixNet-S: mixed depthwise kernels (3/5/7/9/11) and grouped 1x1s of two groups (MixedConv2d)
+    ("mixnet_s", "mixnet_s", "timm.efficientnet",
+     lambda: timm_mixnet("_gen_mixnet_s", "mixnet_s", 0.25), MOBILE_SIZE, {}),
     ("mnasnet_100", "mnasnet_100", "timm.efficientnet",
      lambda: timm_mnasnet("_gen_mnasnet_b1", "mnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
     # --- timm ReXNet (timm/models/rexnet.py): SE with a BatchNorm, ReLU6 after it, the input added

@@ -94,8 +94,10 @@ const EFFICIENTNETS = ['efficientnet_b0', 'efficientnet_b1', 'efficientnet_b2', 
 const MOBILENETS = ['mobilenetv3_large_100', 'mobilenetv3_small_100'];
 // MNASNet's strides are EfficientNet's; its ReLU is what the weights cannot tell (PP-LCNet's keys tell it).
 const MNASNETS = ['mnasnet_100', 'semnasnet_100', 'mnasnet_small'];
+// MixNet's strides are in no key either (tf_ ports: TensorFlow's padding and BatchNorm eps).
+const MIXNETS = ['mixnet_s', 'mixnet_m', 'mixnet_l', 'tf_mixnet_s', 'tf_mixnet_m', 'tf_mixnet_l'];
 export const ARCH_CHOICES = {
-  timm: [...EFFICIENTNETS, ...MOBILENETS, ...MNASNETS],
+  timm: [...EFFICIENTNETS, ...MOBILENETS, ...MNASNETS, ...MIXNETS],
   'torchvision EfficientNet': Array.from({ length: 8 }, (_, i) => `torchvision.efficientnet_b${i}`),
   'torchvision MobileNetV3': ['torchvision.mobilenet_v3_large', 'torchvision.mobilenet_v3_small'],
 };

@@ -5,7 +5,10 @@
 //! back together. The CPU path in [`super::State`] is the reference it is tested against
 //! (`tests/net.rs` on lavapipe, `tests/web_gpu.rs` in Chromium).
 
-use super::{Attention, AttentionLayer, BlockRecord, Features, Node, Off, check_conv, check_ghost, check_head, check_residual};
+use super::{
+    Attention, AttentionLayer, BlockRecord, Features, Node, Off, check_conv, check_ghost, check_head, check_residual, check_split,
+    check_split_output,
+};
 use crate::blocks::MapRequest;
 use crate::error::Result;
 use crate::gpu::GpuDevice;
@@ -13,7 +16,7 @@ use crate::gpu::graph::{GpuTensor, Graph};
 use crate::gpu::kernels::gates::{Gating, apply_gates};
 use crate::gpu::kernels::layers::{activate, conv2d, linear, pool2d};
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
-use crate::gpu::kernels::slice::concat;
+use crate::gpu::kernels::slice::{concat, slice};
 use crate::layers::Activation;
 use crate::tensor::{Dims, Tensor};
 
@@ -137,6 +140,24 @@ impl Recorder<'_, '_> {
                 check_ghost((p.channels, p.height, p.width), (q.channels, q.height, q.width), *channels)?;
                 let t = concat(self.g, &p.t, &q.t, channels * p.height * p.width)?;
                 OnDevice { t, channels: *channels, ..p }
+            }
+            Node::Split { parts } => {
+                check_split(parts, x.channels)?;
+                let positions = x.height * x.width;
+                let mut joined: Option<OnDevice> = None;
+                let mut size = None;
+                let mut first = 0;
+                for (count, nodes) in parts {
+                    let t = slice(self.g, &x.t, x.channels, positions, first..first + count, 0..positions)?;
+                    first += count;
+                    let y = self.nodes(nodes, OnDevice { t, channels: *count, ..x.clone() })?;
+                    check_split_output(&mut size, (y.height, y.width))?;
+                    joined = Some(match joined {
+                        None => y,
+                        Some(a) => OnDevice { t: concat(self.g, &a.t, &y.t, a.t.len + y.t.len)?, channels: a.channels + y.channels, ..y },
+                    });
+                }
+                joined.expect("check_split refuses an empty split")
             }
             Node::Attention(block) => self.attention(block, x)?,
             Node::Module { nodes, .. } => self.nodes(nodes, x)?,

@@ -54,6 +54,12 @@ pub enum Node {
         cheap: Vec<Node>,
         channels: usize,
     },
+    /// The input's channels split into consecutive groups of the given sizes, each group through
+    /// its own nodes, the outputs joined along the channels (timm's `MixedConv2d` in MixNet:
+    /// depthwise kernels of several sizes, or grouped 1x1s of unequal groups).
+    Split {
+        parts: Vec<(usize, Vec<Node>)>,
+    },
     /// An attention block, switchable.
     Attention(Box<Attention>),
     /// One module of the reference library by its path (`layer3.1`, `blocks.2.0`,
@@ -476,6 +482,23 @@ impl<'a> State<'a> {
                 data.truncate(channels * p.height * p.width);
                 Features { data, channels: *channels, height: p.height, width: p.width }
             }
+            Node::Split { parts } => {
+                check_split(parts, x.channels)?;
+                let plane = x.height * x.width;
+                let (mut data, mut channels, mut size) = (Vec::new(), 0, None);
+                let mut first = 0;
+                for (count, nodes) in parts {
+                    // (1, C, H, W) is channel-major: a group of channels is a run of the data.
+                    let part = Features { data: x.data[first * plane..(first + count) * plane].to_vec(), channels: *count, ..x };
+                    first += count;
+                    let y = self.nodes_cpu(nodes, part).await?;
+                    check_split_output(&mut size, (y.height, y.width))?;
+                    data.extend_from_slice(&y.data);
+                    channels += y.channels;
+                }
+                let (height, width) = size.unwrap_or((x.height, x.width));
+                Features { data, channels, height, width }
+            }
             Node::Attention(block) => self.attention(block, x).await?,
             Node::Module { nodes, .. } => self.nodes_cpu(nodes, x).await?,
             Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
@@ -625,6 +648,28 @@ fn check_residual(skip: (usize, usize, usize), body: (usize, usize, usize), part
         return Err(Error::Checkpoint { reason: "a residual block's two branches differ in shape".into() });
     }
     Ok(())
+}
+
+/// A split's groups cover the input's `channels` exactly.
+fn check_split(parts: &[(usize, Vec<Node>)], channels: usize) -> Result<()> {
+    let total: usize = parts.iter().map(|(c, _)| c).sum();
+    if total != channels || parts.is_empty() {
+        return Err(Error::Checkpoint { reason: format!("a mixed convolution's groups take {total} channels; it is given {channels}") });
+    }
+    Ok(())
+}
+
+/// Every group of a split gives the same `(H, W)` (the first sets it).
+fn check_split_output(size: &mut Option<(usize, usize)>, got: (usize, usize)) -> Result<()> {
+    match size {
+        Some(s) if *s != got => {
+            Err(Error::Checkpoint { reason: format!("a mixed convolution's groups give {} x {} and {} x {}", s.0, s.1, got.0, got.1) })
+        }
+        _ => {
+            *size = Some(got);
+            Ok(())
+        }
+    }
 }
 
 /// A ghost module's two parts `(C, H, W)` join: the same size, and `channels` within them.

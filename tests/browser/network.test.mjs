@@ -190,6 +190,8 @@ describe('an opened network', () => {
     const cases = [['efficientnet_b0', 'efficientnet_b0'], ['resnet50d_cbam', ''], ['resnet50_gc', ''], ['torchvision_mobilenet_v3_small', 'torchvision.mobilenet_v3_small'],
       // Told by their keys: PP-LCNet, ReXNet (a shortcut into the first channels), GhostNet (ghost modules).
       ['lcnet_100', ''], ['rexnet_100', ''], ['ghostnet_100', ''],
+      // Named: MixNet (mixed kernels: a split, convolutions, a join).
+      ['mixnet_s', 'mixnet_s'],
       // Last: the Non-local row below is asked of it.
       ['resnet50_nl', '']];
     const results = {};

@@ -19,7 +19,10 @@
 //! - head: EfficientNet and MNASNet `conv_head` 1x1, `bn2` + act, global pool, `classifier`;
 //!   MobileNetV3 and LCNet global pool, `conv_head` 1x1 with bias (no BatchNorm), the network's
 //!   activation (hard-swish), `classifier`;
-//! - activations: EfficientNet SiLU; MNASNet (`mnasnet_*`, `semnasnet_*`) ReLU; MobileNetV3 ReLU
+//! - MixNet's mixed convolutions (`MixedConv2d`: `conv_dw.0`, `conv_dw.1`, ... and likewise
+//!   `conv_pw`, `conv_pwl`): the input channels split into equal groups (the first takes the
+//!   remainder), one convolution each (its own kernel size, "same" padding by it), outputs joined;
+//! - activations: EfficientNet SiLU; MixNet ReLU in its first two stages, swish after; MNASNet (`mnasnet_*`, `semnasnet_*`) ReLU; MobileNetV3 ReLU
 //!   in its first stages and hard-swish after; LCNet hard-swish;
 //! - padding `k / 2`; the `tf_` ports pad as TensorFlow's "SAME" and their BatchNorm's eps is 1e-3.
 
@@ -65,6 +68,15 @@ const EFFICIENTNET: Spec = Spec {
     dsa: false,
     noskip: &[],
     tf: false,
+};
+/// `_gen_mixnet_s` and `_gen_mixnet_m` (`mixnet_s/m/l/xl`, `tf_mixnet_*`): six stages, ReLU in
+/// the first two and swish after (the blocks' `nsw`), mixed kernels (`MixedConv2d`).
+const MIXNET: Spec = Spec {
+    family: "timm efficientnet",
+    strides: &[1, 2, 2, 2, 1, 2],
+    acts: &[Relu, Relu, Silu, Silu, Silu, Silu],
+    stem_act: Relu,
+    ..EFFICIENTNET
 };
 /// `_gen_mnasnet_small` (`mnasnet_small`): seven stages with EfficientNet's strides, ReLU
 /// throughout.
@@ -114,6 +126,8 @@ fn spec(arch: &str) -> Option<Spec> {
         MNASNET_B1
     } else if base.starts_with("semnasnet_") {
         MNASNET_A1
+    } else if base.starts_with("mixnet_") {
+        MIXNET
     } else if base.starts_with("lcnet") {
         LCNET
     } else {
@@ -143,16 +157,22 @@ pub fn takes(arch: &str) -> bool {
 pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     let spec = spec(arch).ok_or_else(|| Error::BadOption {
         option: "--arch",
-        reason: format!("{arch} is not an EfficientNet, MobileNetV3, MNASNet or LCNet this knows"),
+        reason: format!("{arch} is not an EfficientNet, MobileNetV3, MNASNet, MixNet or LCNet this knows"),
     })?;
     let eps = if spec.tf { 1e-3 } else { BatchNorm::EPS };
     let pad = |k: usize| if spec.tf { Padding::TfSame } else { Padding::Explicit(k / 2, k / 2) };
-    let conv_bn = |name: &str, bn: &str, groups: usize, stride: usize| -> Result<Node> {
+    // A convolution taking `cin` channels (depthwise: groups `cin`) with its BatchNorm folded in,
+    // or MixNet's mixed one (`{name}.0.weight`, `{name}.1.weight`, ...).
+    let conv_bn = |name: &str, bn: &str, cin: usize, depthwise: bool, stride: usize| -> Result<Node> {
+        if !dict.contains(&format!("{name}.weight")) && dict.contains(&format!("{name}.0.weight")) {
+            return mixed_conv_bn(dict, name, bn, cin, depthwise, stride, &pad, eps);
+        }
         let k = dict.dim(&format!("{name}.weight"), 4, 2)?;
-        Ok(Node::Conv(conv_bn_eps(dict, name, bn, groups, stride, pad(k), eps)?))
+        Ok(Node::Conv(conv_bn_eps(dict, name, bn, if depthwise { cin } else { 1 }, stride, pad(k), eps)?))
     };
+    let has = |name: &str| dict.contains(&format!("{name}.weight")) || dict.contains(&format!("{name}.0.weight"));
 
-    let mut nodes = vec![conv_bn("conv_stem", "bn1", 1, 2)?, Node::Act(spec.stem_act)];
+    let mut nodes = vec![conv_bn("conv_stem", "bn1", 3, false, 2)?, Node::Act(spec.stem_act)];
     let mut channels = dict.dim("conv_stem.weight", 4, 0)?;
     let stages = (0..).take_while(|s| dict.keys().any(|k| k.starts_with(&format!("blocks.{s}.")))).count();
     if stages != spec.strides.len() {
@@ -180,32 +200,30 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
                 }
                 Ok(())
             };
-            let out = if dict.contains(&key("conv_pwl.weight")) {
-                let mid = dict.dim(&key("conv_pw.weight"), 4, 0)?;
-                body.extend([conv_bn(&key("conv_pw"), &key("bn1"), 1, 1)?, act.clone()]);
-                body.extend([conv_bn(&key("conv_dw"), &key("bn2"), mid, stride)?, act]);
+            let out = if has(&key("conv_pwl")) {
+                let mid = out_channels(dict, &key("conv_pw"))?;
+                body.extend([conv_bn(&key("conv_pw"), &key("bn1"), channels, false, 1)?, act.clone()]);
+                body.extend([conv_bn(&key("conv_dw"), &key("bn2"), mid, true, stride)?, act]);
                 se(&mut body)?;
-                body.push(conv_bn(&key("conv_pwl"), &key("bn3"), 1, 1)?);
-                dict.dim(&key("conv_pwl.weight"), 4, 0)?
-            } else if dict.contains(&key("conv_dw.weight")) {
-                body.extend([conv_bn(&key("conv_dw"), &key("bn1"), channels, stride)?, act]);
+                body.push(conv_bn(&key("conv_pwl"), &key("bn3"), mid, false, 1)?);
+                out_channels(dict, &key("conv_pwl"))?
+            } else if has(&key("conv_dw")) {
+                body.extend([conv_bn(&key("conv_dw"), &key("bn1"), channels, true, stride)?, act]);
                 se(&mut body)?;
-                body.push(conv_bn(&key("conv_pw"), &key("bn2"), 1, 1)?);
+                body.push(conv_bn(&key("conv_pw"), &key("bn2"), channels, false, 1)?);
                 if spec.dsa {
                     body.push(Node::Act(spec.acts[s]));
                 }
-                dict.dim(&key("conv_pw.weight"), 4, 0)?
+                out_channels(dict, &key("conv_pw"))?
             } else if dict.contains(&key("conv.weight")) {
-                body.extend([conv_bn(&key("conv"), &key("bn1"), 1, stride)?, act]);
+                body.extend([conv_bn(&key("conv"), &key("bn1"), channels, false, stride)?, act]);
                 dict.dim(&key("conv.weight"), 4, 0)?
             } else {
                 let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
                 return Err(Error::Checkpoint { reason: format!("`{example}`: a block this engine does not know") });
             };
             // A conv-BN-act block has no residual in these architectures, nor has a `dsa` block.
-            let no_skip = dict.contains(&key("conv.weight"))
-                || (spec.dsa && !dict.contains(&key("conv_pwl.weight")))
-                || spec.noskip.contains(&(s, b));
+            let no_skip = dict.contains(&key("conv.weight")) || (spec.dsa && !has(&key("conv_pwl"))) || spec.noskip.contains(&(s, b));
             let residual = stride == 1 && out == channels && !no_skip;
             let body = if residual {
                 vec![Node::Residual { body, shortcut: Vec::new(), act: Activation::Identity, partial: false }]
@@ -219,11 +237,62 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
     if spec.pooled_head {
         nodes.extend([Node::GlobalPool, Node::Conv(conv(dict, "conv_head", 1, 1, Padding::Explicit(0, 0))?), Node::Act(spec.stem_act)]);
     } else {
-        nodes.extend([conv_bn("conv_head", "bn2", 1, 1)?, Node::Act(spec.stem_act)]);
+        nodes.extend([conv_bn("conv_head", "bn2", channels, false, 1)?, Node::Act(spec.stem_act)]);
     }
     let classifier = super::linear(dict, "classifier")?;
     let classes = classifier.bias.len();
     nodes.push(Node::Head(classifier));
     dict.finish(spec.family)?;
     Ok(Net { family: spec.family, arch: arch.to_string(), nodes, classes })
+}
+
+/// The output channels of the convolution `name`, plain or mixed (the sum of its groups').
+fn out_channels(dict: &StateDict, name: &str) -> Result<usize> {
+    if dict.contains(&format!("{name}.weight")) || !dict.contains(&format!("{name}.0.weight")) {
+        return dict.dim(&format!("{name}.weight"), 4, 0);
+    }
+    (0..).map_while(|i| dict.contains(&format!("{name}.{i}.weight")).then(|| dict.dim(&format!("{name}.{i}.weight"), 4, 0))).sum()
+}
+
+/// timm's `MixedConv2d` at `name` (`{name}.0.weight`, `{name}.1.weight`, ...) and the BatchNorm
+/// `bn` after it: the `cin` input channels split as timm's `_split_channels` splits them (equal
+/// groups, the first taking the remainder), each group through its own convolution (depthwise:
+/// groups the group's channels; padding by its own kernel), the BatchNorm's channels folded into
+/// the group that gives them.
+#[allow(clippy::too_many_arguments)]
+fn mixed_conv_bn(
+    dict: &StateDict,
+    name: &str,
+    bn: &str,
+    cin: usize,
+    depthwise: bool,
+    stride: usize,
+    pad: &dyn Fn(usize) -> Padding,
+    eps: f32,
+) -> Result<Node> {
+    let groups = (0..).take_while(|i| dict.contains(&format!("{name}.{i}.weight"))).count();
+    let mut splits = vec![cin / groups; groups];
+    splits[0] += cin - splits.iter().sum::<usize>();
+    let mut convs = Vec::with_capacity(groups);
+    for (i, &c) in splits.iter().enumerate() {
+        let key = format!("{name}.{i}");
+        let k = dict.dim(&format!("{key}.weight"), 4, 2)?;
+        convs.push(conv(dict, &key, if depthwise { c } else { 1 }, stride, pad(k))?);
+    }
+    let total: usize = convs.iter().map(|c| c.cout).sum();
+    let norm = dict.batchnorm(bn, total)?;
+    let mut first = 0;
+    let mut parts = Vec::with_capacity(groups);
+    for (c, layer) in splits.into_iter().zip(convs) {
+        let range = first..first + layer.cout;
+        first = range.end;
+        let part = BatchNorm {
+            weight: norm.weight[range.clone()].to_vec(),
+            bias: norm.bias[range.clone()].to_vec(),
+            running_mean: norm.running_mean[range.clone()].to_vec(),
+            running_var: norm.running_var[range].to_vec(),
+        };
+        parts.push((c, vec![Node::Conv(layer.fold_with_eps(&part, eps))]));
+    }
+    Ok(Node::Split { parts })
 }

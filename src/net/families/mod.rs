@@ -21,7 +21,7 @@ use crate::error::{Error, Result, Shape};
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
     timm's regnetx_* and regnety_*, timm's rexnet_* and rexnetr_*, timm's ghostnet_* (v1), \
-    timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_* (with --arch), lcnet_*, \
+    timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_*, mixnet_*, tf_mixnet_* (with --arch), lcnet_*, \
     torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
     and the playground's own scenes network (src/model/trained.safetensors)";
 
@@ -82,12 +82,16 @@ pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config: Option<&C
 }
 
 /// What [`describe`] says of the families the engine builds.
-const KNOWN_FAMILIES: [&str; 6] = [
+/// What [`describe`] says of a MixNet (built by the EfficientNet builder, named with `--arch`).
+const MIXNET: &str = "a timm MixNet (mixnet_*, mixed depthwise kernels)";
+
+const KNOWN_FAMILIES: [&str; 7] = [
     "a ResNet",
     "a timm RegNet",
     "a timm EfficientNet or MobileNetV3",
     "a timm ReXNet (rexnet_*)",
     "a timm GhostNet (ghostnet_*)",
+    MIXNET,
     "a torchvision MobileNet, EfficientNet or VGG",
 ];
 
@@ -145,10 +149,10 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         None if efficientnet::looks_like_lcnet(dict) => efficientnet::build(dict, "lcnet"),
         None if rexnet::looks_like(dict) => rexnet::build(dict, "rexnet"),
         None if ghostnet::looks_like(dict) => ghostnet::build(dict, "ghostnet"),
-        None if describe(dict) == "a timm EfficientNet or MobileNetV3" => Err(Error::BadOption {
+        None if matches!(describe(dict), "a timm EfficientNet or MobileNetV3" | MIXNET) => Err(Error::BadOption {
             option: "--arch",
-            reason: "the checkpoint is a timm EfficientNet or MobileNetV3, whose strides and activations the weights do not tell: \
-                name it, e.g. --arch efficientnet_b0, tf_efficientnet_b0, mobilenetv3_large_100, mobilenetv3_small_100, mnasnet_100 or semnasnet_100"
+            reason: "the checkpoint is a timm EfficientNet, MobileNetV3, MNASNet or MixNet, whose strides and activations the weights do not tell: \
+                name it, e.g. --arch efficientnet_b0, tf_efficientnet_b0, mobilenetv3_large_100, mobilenetv3_small_100, mnasnet_100, semnasnet_100, mixnet_s or mixnet_m"
                 .into(),
         }),
         None => Err(Error::BadOption {
