@@ -354,61 +354,45 @@ def timm_efficientnet(arch, channel_multiplier, depth_multiplier):
     return model, f"timm.models.efficientnet._gen_efficientnet({arch!r}, {format_kwargs(kwargs)})"
 
 
+def mnv3_with_head(generator, arch, num_features, kwargs):
+    """timm's mobilenetv3.py `generator` called as its entrypoint calls it, with `num_features`
+    set on its way into _create_mnv3: the generators fix the head's width (1280, 1024) whatever
+    the multiplier, and that is the one thing that differs from the generator's own call."""
+    create = timm_mobilenetv3_py._create_mnv3
+
+    def create_with_head(variant, pretrained=False, **model_kwargs):
+        model_kwargs["num_features"] = num_features
+        return create(variant, pretrained, **model_kwargs)
+
+    timm_mobilenetv3_py._create_mnv3 = create_with_head
+    try:
+        model = getattr(timm_mobilenetv3_py, generator)(arch, **kwargs)
+    finally:
+        timm_mobilenetv3_py._create_mnv3 = create
+    return model, (f"timm.models.mobilenetv3.{generator}({arch!r}, {format_kwargs(kwargs)}) "
+                   f"with num_features={num_features} passed to _create_mnv3")
+
+
 def timm_mobilenetv3(arch, channel_multiplier, depth_multiplier, num_features, num_classes=NUM_CLASSES, **extra):
-    """timm's MobileNetV3 generator with smaller multipliers and head width: _gen_mobilenet_v3 fixes
-    num_features (1280 large, 1024 small) whatever the multiplier, so it is set on its way into
-    _create_mnv3, the one thing that differs from the generator's own call. `extra` goes to the
+    """timm's MobileNetV3 generator with smaller multipliers and head width. `extra` goes to the
     generator (tools/make_golden_hub.py rebuilds a config.json's model_args through it)."""
     kwargs = dict(channel_multiplier=channel_multiplier, depth_multiplier=depth_multiplier,
                   pretrained=False, num_classes=num_classes, **extra)
-    create = timm_mobilenetv3_py._create_mnv3
-
-    def create_with_head(variant, pretrained=False, **model_kwargs):
-        model_kwargs["num_features"] = num_features
-        return create(variant, pretrained, **model_kwargs)
-
-    timm_mobilenetv3_py._create_mnv3 = create_with_head
-    try:
-        model = timm_mobilenetv3_py._gen_mobilenet_v3(arch, **kwargs)
-    finally:
-        timm_mobilenetv3_py._create_mnv3 = create
-    return model, (f"timm.models.mobilenetv3._gen_mobilenet_v3({arch!r}, {format_kwargs(kwargs)}) "
-                   f"with num_features={num_features} passed to _create_mnv3")
+    return mnv3_with_head("_gen_mobilenet_v3", arch, num_features, kwargs)
 
 
 def timm_lcnet(arch, channel_multiplier, num_features):
-    """timm's PP-LCNet generator (mobilenetv3.py _gen_lcnet) with a smaller multiplier and head:
-    it fixes num_features at 1280, so that is set on its way into _create_mnv3 as for MobileNetV3.
-    It has no depth multiplier: its 13 blocks are all kept."""
+    """timm's PP-LCNet generator (mobilenetv3.py _gen_lcnet) with a smaller multiplier and head. It
+    has no depth multiplier: its 13 blocks are all kept."""
     kwargs = dict(channel_multiplier=channel_multiplier, pretrained=False, num_classes=NUM_CLASSES)
-    create = timm_mobilenetv3_py._create_mnv3
-
-    def create_with_head(variant, pretrained=False, **model_kwargs):
-        model_kwargs["num_features"] = num_features
-        return create(variant, pretrained, **model_kwargs)
-
-    timm_mobilenetv3_py._create_mnv3 = create_with_head
-    try:
-        model = timm_mobilenetv3_py._gen_lcnet(arch, **kwargs)
-    finally:
-        timm_mobilenetv3_py._create_mnv3 = create
-    return model, (f"timm.models.mobilenetv3._gen_lcnet({arch!r}, {format_kwargs(kwargs)}) "
-                   f"with num_features={num_features} passed to _create_mnv3")
+    return mnv3_with_head("_gen_lcnet", arch, num_features, kwargs)
 
 
-def timm_mnasnet(generator, arch, channel_multiplier, num_features):
-    """timm's MNASNet generators (efficientnet.py _gen_mnasnet_a1 for semnasnet_*, _gen_mnasnet_b1
-    for mnasnet_*) with a smaller multiplier and head width (num_features goes to EfficientNet)."""
-    kwargs = dict(channel_multiplier=channel_multiplier, num_features=num_features, pretrained=False,
-                  num_classes=NUM_CLASSES)
-    model = getattr(timm_efficientnet_py, generator)(arch, **kwargs)
-    return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
-
-
-def timm_mixnet(generator, arch, channel_multiplier):
-    """timm's MixNet generators (efficientnet.py _gen_mixnet_s / _gen_mixnet_m) with a smaller
-    multiplier (they fix num_features themselves)."""
-    kwargs = dict(channel_multiplier=channel_multiplier, pretrained=False, num_classes=NUM_CLASSES)
+def timm_effnet_generator(generator, arch, channel_multiplier, **extra):
+    """One of timm's efficientnet.py generators (_gen_mnasnet_a1 for semnasnet_*, _gen_mnasnet_b1
+    for mnasnet_*, _gen_mixnet_s, ...) with a smaller multiplier; `extra` goes to EfficientNet
+    (num_features, where the generator does not fix it itself)."""
+    kwargs = dict(channel_multiplier=channel_multiplier, **extra, pretrained=False, num_classes=NUM_CLASSES)
     model = getattr(timm_efficientnet_py, generator)(arch, **kwargs)
     return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
 
@@ -512,12 +496,12 @@ CASES = [
     ("lcnet_100", "lcnet_100", "timm.mobilenetv3",
      lambda: timm_lcnet("lcnet_100", 0.25, 64), MOBILE_SIZE, {}),
     ("semnasnet_100", "semnasnet_100", "timm.efficientnet",
-     lambda: timm_mnasnet("_gen_mnasnet_a1", "semnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
+     lambda: timm_effnet_generator("_gen_mnasnet_a1", "semnasnet_100", 0.125, num_features=64), MOBILE_SIZE, {}),
     # MixNet-S: mixed depthwise kernels (3/5/7/9/11) and grouped 1x1s of two groups (MixedConv2d)
     ("mixnet_s", "mixnet_s", "timm.efficientnet",
-     lambda: timm_mixnet("_gen_mixnet_s", "mixnet_s", 0.25), MOBILE_SIZE, {}),
+     lambda: timm_effnet_generator("_gen_mixnet_s", "mixnet_s", 0.25), MOBILE_SIZE, {}),
     ("mnasnet_100", "mnasnet_100", "timm.efficientnet",
-     lambda: timm_mnasnet("_gen_mnasnet_b1", "mnasnet_100", 0.125, 64), MOBILE_SIZE, {}),
+     lambda: timm_effnet_generator("_gen_mnasnet_b1", "mnasnet_100", 0.125, num_features=64), MOBILE_SIZE, {}),
     # --- timm ReXNet (timm/models/rexnet.py): SE with a BatchNorm, ReLU6 after it, the input added
     # to the first channels of a block that widens; full depth (the strides are depth 1's)
     ("rexnet_100", "rexnet_100", "timm.rexnet",
