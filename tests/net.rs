@@ -64,22 +64,9 @@ fn read(path: &Path) -> BTreeMap<String, Tensor> {
     read_safetensors(&std::fs::read(path).unwrap(), &path.display().to_string()).unwrap()
 }
 
+/// [`common::mismatch`] (NaN-aware, shapes checked) under `ABS + REL * |expected|`, collected.
 fn compare(what: &str, got: &Tensor, expected: &Tensor, failures: &mut Vec<String>) {
-    if got.shape() != expected.shape() {
-        failures.push(format!("{what}: shape {:?}, expected {:?}", got.shape(), expected.shape()));
-        return;
-    }
-    // NaN-aware: a NaN anywhere makes `worst` NaN (f32::max would skip it, and an all-NaN output
-    // would pass).
-    let worst = got
-        .data()
-        .iter()
-        .zip(expected.data())
-        .map(|(a, b)| (a - b).abs() - (ABS + REL * b.abs()))
-        .fold(f32::NEG_INFINITY, |w, d| if w.is_nan() || d.is_nan() { f32::NAN } else { w.max(d) });
-    if worst.is_nan() || worst > 0.0 {
-        failures.push(format!("{what}: off by {worst:e} beyond the tolerance"));
-    }
+    failures.extend(common::mismatch(what, got, expected, common::Tolerance { abs: ABS, rel: REL }));
 }
 
 /// Runs every supported case on `backend` with the layers on `kernels`; checks logits, every map
