@@ -189,6 +189,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn working_size_keeps_the_aspect_ratio() {
+        assert_eq!(working_size(512, 512), (224, 224));
+        assert_eq!(working_size(12000, 6000), (224, 112));
+        assert_eq!(working_size(300, 10), (224, 8));
+        assert_eq!(working_size(32, 48), (149, 224));
+    }
+
+    #[test]
     fn white_is_where_nothing_was() {
         let mut px = vec![0, 0, 0, 0, 200, 100, 0, 255, 0, 0, 0, 128];
         composite_on_white(&mut px);

@@ -38,6 +38,11 @@ struct OnDevice {
 }
 
 impl OnDevice {
+    /// `(C, H, W)`.
+    fn chw(&self) -> (usize, usize, usize) {
+        (self.channels, self.height, self.width)
+    }
+
     fn dims(&self) -> Dims {
         Dims { n: 1, c: self.channels, h: self.height, w: self.width }
     }
@@ -129,7 +134,7 @@ impl Recorder<'_, '_> {
             Node::Residual { body, shortcut, act, partial } => {
                 let skip = if shortcut.is_empty() { x.clone() } else { self.nodes(shortcut, x.clone())? };
                 let y = self.nodes(body, x)?;
-                check_residual((skip.channels, skip.height, skip.width), (y.channels, y.height, y.width), *partial)?;
+                check_residual(skip.chw(), y.chw(), *partial)?;
                 // (1, C, H, W) is channel-major: a shortcut of fewer channels adds to a prefix.
                 let skip = skip.t;
                 OnDevice { t: activate(self.g, &y.t, Some(&skip), *act)?, ..y }
@@ -137,7 +142,7 @@ impl Recorder<'_, '_> {
             Node::Ghost { primary, cheap, channels } => {
                 let p = self.nodes(primary, x)?;
                 let q = self.nodes(cheap, p.clone())?;
-                check_ghost((p.channels, p.height, p.width), (q.channels, q.height, q.width), *channels)?;
+                check_ghost(p.chw(), q.chw(), *channels)?;
                 let t = concat(self.g, &p.t, &q.t, channels * p.height * p.width)?;
                 OnDevice { t, channels: *channels, ..p }
             }
@@ -157,7 +162,10 @@ impl Recorder<'_, '_> {
                         Some(a) => OnDevice { t: concat(self.g, &a.t, &y.t, a.t.len + y.t.len)?, channels: a.channels + y.channels, ..y },
                     });
                 }
-                joined.expect("check_split refuses an empty split")
+                // `check_split` refused a split of no groups.
+                joined.ok_or_else(|| crate::Error::Checkpoint {
+                    reason: format!("a mixed convolution's groups take 0 channels; it is given {}", x.channels),
+                })?
             }
             Node::Attention(block) => self.attention(block, x)?,
             Node::Module { nodes, .. } => self.nodes(nodes, x)?,

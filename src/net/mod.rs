@@ -342,6 +342,11 @@ pub(crate) struct Features {
 }
 
 impl Features {
+    /// `(C, H, W)`.
+    fn chw(&self) -> (usize, usize, usize) {
+        (self.channels, self.height, self.width)
+    }
+
     /// The first image of `(N, C, H, W)`.
     pub(crate) fn from_tensor(t: &Tensor) -> Self {
         let s = t.shape();
@@ -466,7 +471,7 @@ impl<'a> State<'a> {
                     self.nodes_cpu(shortcut, Features { data: x.data.clone(), ..x }).await?
                 };
                 let mut y = self.nodes_cpu(body, x).await?;
-                check_residual((skip.channels, skip.height, skip.width), (y.channels, y.height, y.width), *partial)?;
+                check_residual(skip.chw(), y.chw(), *partial)?;
                 // (1, C, H, W) is channel-major: the first channels are a prefix of the data.
                 y.data.iter_mut().zip(&skip.data).for_each(|(v, s)| *v += s);
                 act.apply_on(&mut y.data, self.kernels);
@@ -475,7 +480,7 @@ impl<'a> State<'a> {
             Node::Ghost { primary, cheap, channels } => {
                 let p = self.nodes_cpu(primary, x).await?;
                 let q = self.nodes_cpu(cheap, Features { data: p.data.clone(), ..p }).await?;
-                check_ghost((p.channels, p.height, p.width), (q.channels, q.height, q.width), *channels)?;
+                check_ghost(p.chw(), q.chw(), *channels)?;
                 // (1, C, H, W) is channel-major: joining along the channels appends the data.
                 let mut data = p.data;
                 data.extend_from_slice(&q.data);

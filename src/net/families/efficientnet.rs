@@ -1,5 +1,5 @@
 //! timm's EfficientNet, MobileNetV3 and the networks their generators also build (MNASNet,
-//! SE-MNASNet, PP-LCNet; `timm/models/efficientnet.py`, `mobilenetv3.py`, their blocks in
+//! SE-MNASNet, MixNet, PP-LCNet; `timm/models/efficientnet.py`, `mobilenetv3.py`, their blocks in
 //! `_efficientnet_blocks.py`), from their state-dict names. Widths, depths and kernel
 //! sizes are read off the weights; the strides and activations of each stage are the
 //! architecture's and cannot be, so `--arch` names it (the tables below).
@@ -22,8 +22,9 @@
 //! - MixNet's mixed convolutions (`MixedConv2d`: `conv_dw.0`, `conv_dw.1`, ... and likewise
 //!   `conv_pw`, `conv_pwl`): the input channels split into equal groups (the first takes the
 //!   remainder), one convolution each (its own kernel size, "same" padding by it), outputs joined;
-//! - activations: EfficientNet SiLU; MixNet ReLU in its first two stages, swish after; MNASNet (`mnasnet_*`, `semnasnet_*`) ReLU; MobileNetV3 ReLU
-//!   in its first stages and hard-swish after; LCNet hard-swish;
+//! - activations: EfficientNet SiLU; MixNet ReLU in its first two stages, swish after; MNASNet
+//!   (`mnasnet_*`, `semnasnet_*`) ReLU; MobileNetV3 ReLU in its first stages and hard-swish after;
+//!   LCNet hard-swish;
 //! - padding `k / 2`; the `tf_` ports pad as TensorFlow's "SAME" and their BatchNorm's eps is 1e-3.
 
 use super::{channel_gate, conv, conv_bn_eps};

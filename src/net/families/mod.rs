@@ -81,10 +81,10 @@ pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config: Option<&C
     Ok(net)
 }
 
-/// What [`describe`] says of the families the engine builds.
 /// What [`describe`] says of a MixNet (built by the EfficientNet builder, named with `--arch`).
 const MIXNET: &str = "a timm MixNet (mixnet_*, mixed depthwise kernels)";
 
+/// What [`describe`] says of the families the engine builds.
 const KNOWN_FAMILIES: [&str; 7] = [
     "a ResNet",
     "a timm RegNet",

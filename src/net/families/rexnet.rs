@@ -16,13 +16,13 @@
 //!   `bn(fc1(.))`);
 //! - `features.16`: `conv` 1x1 + `bn` + SiLU; head: global average pool, `head.fc`.
 
-use super::conv_bn;
+use super::{conv, conv_bn};
 use crate::blocks::{Block, BlockKind, BlockOptions};
 use crate::error::{Error, Result};
-use crate::kernels::norm::BatchNorm;
 use crate::layers::{Activation, Padding};
 use crate::net::checkpoint::StateDict;
 use crate::net::{Attention, AttentionLayer, Net, Node};
+use crate::tensor::Tensor;
 use crate::weights::Weights;
 
 /// The blocks whose depthwise convolution has stride 2 (`_block_cfg`'s strides 1, 2, 2, 2, 1, 2
@@ -102,27 +102,19 @@ fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize) -> R
 }
 
 /// timm's `SEModule` with a BatchNorm after `fc1` at `path`, as the engine's SE block: the
-/// BatchNorm `bn` folded into `fc1` (`w * s`, `(b - mean) * s + beta`, `s = gamma / sqrt(var + eps)`).
+/// BatchNorm `bn` folded into `fc1` as into any convolution ([`crate::layers::Conv2d::fold`]).
 fn se_with_norm(dict: &StateDict, path: &str) -> Result<Attention> {
     let key = |name: &str| format!("{path}.{name}");
-    let rd = dict.dim(&key("fc1.weight"), 4, 0)?;
-    let mut weight = dict.take(&key("fc1.weight"))?;
-    let mut bias = dict.take(&key("fc1.bias"))?;
-    if bias.shape() != [rd] {
-        return Err(Error::WrongShape {
-            key: key("fc1.bias"),
-            expected: format!("[{rd}]"),
-            found: crate::error::Shape(bias.shape().to_vec()),
-        });
-    }
-    let norm: BatchNorm = dict.batchnorm(&key("bn"), rd)?;
-    let per_row = weight.data().len() / rd.max(1);
-    for r in 0..rd {
-        let (scale, shift) = norm.scale_and_shift(r);
-        weight.data_mut()[r * per_row..(r + 1) * per_row].iter_mut().for_each(|w| *w *= scale);
-        bias.data_mut()[r] = bias.data()[r] * scale + shift;
-    }
-    let mut tensors = vec![("fc1.weight".to_string(), weight), ("fc1.bias".to_string(), bias)];
+    let fc1 = conv(dict, &key("fc1"), 1, 1, Padding::Explicit(0, 0))?;
+    let norm = dict.batchnorm(&key("bn"), fc1.cout)?;
+    let fc1 = fc1.fold(&norm);
+    let tensor = |shape: Vec<usize>, data: Vec<f32>| {
+        Tensor::new(shape, data).ok_or_else(|| Error::Checkpoint { reason: format!("{path}.fc1: a weight of the wrong length") })
+    };
+    let mut tensors = vec![
+        ("fc1.weight".to_string(), tensor(vec![fc1.cout, fc1.cin, fc1.kernel.0, fc1.kernel.1], fc1.weight)?),
+        ("fc1.bias".to_string(), tensor(vec![fc1.cout], fc1.bias)?),
+    ];
     for name in ["fc2.weight", "fc2.bias"] {
         tensors.push((name.to_string(), dict.take(&key(name))?));
     }

@@ -68,14 +68,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn working_size_keeps_the_aspect_ratio() {
-        assert_eq!(working_size(512, 512), (224, 224));
-        assert_eq!(working_size(12000, 6000), (224, 112));
-        assert_eq!(working_size(300, 10), (224, 8));
-        assert_eq!(working_size(32, 48), (149, 224));
-    }
-
-    #[test]
     fn the_network_sees_the_photo_at_its_training_size() {
         let flat = |h: usize, w: usize| Tensor::new(vec![1, 3, h, w], vec![0.25; 3 * h * w]).unwrap();
         assert_eq!(to_network_side(&flat(149, 224)).shape(), &[1, 3, 64, 96]);
