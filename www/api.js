@@ -84,6 +84,10 @@ export const PlaygroundApi = (Base) => class extends Base {
     const fx = Math.min(features.width - 1, Math.floor(u * features.width));
     const fy = Math.min(features.height - 1, Math.floor(v * features.height));
     const asked = this.result;
+    // The query asked last, before its answer comes: the keyboard steps on from it, and only its
+    // answer is drawn (two quick presses do not lose one, nor does an older answer win).
+    const question = { block, fx, fy, result: asked };
+    this._state.asked = question;
     let answer;
     if (network) {
       answer = await this._engine.call('networkAttentionAt', { path: block, fx, fy });
@@ -95,7 +99,7 @@ export const PlaygroundApi = (Base) => class extends Base {
     }
     // A new result since the question: the answer belongs to the old one, so it is not drawn.
     if (asked === this.result) {
-      this._state.attention = { block, fx, fy, row: answer };
+      if (this._state.asked === question) this._state.attention = { block, fx, fy, row: answer };
       if (network) this._state.rows[block] = { ...answer, query: { fx, fy } };
       this._render();
     }

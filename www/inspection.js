@@ -43,6 +43,7 @@ export const Inspection = (Base) => class extends Base {
   _inspect(block) {
     this._state.inspect[this.view] = block;
     this._state.attention = null;
+    this._state.asked = null;
     this._state.hoverChannel = null;
     this._syncControls();
     this._render();

@@ -78,7 +78,9 @@ function moveQuery(el, [dx, dy]) {
   const block = el._inspected('nonlocal');
   const entry = block && el.result.blocks[block];
   if (!entry?.grid || entry.off) return false;
-  const chosen = el._state.attention?.block === block ? el._state.attention : null;
+  // The cell asked last (its answer may still be on its way), else the one drawn.
+  const asked = el._state.asked;
+  const chosen = asked?.block === block && asked.result === el.result ? asked : el._state.attention?.block === block ? el._state.attention : null;
   const cell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell ?? { x: Math.floor(entry.grid.width / 2), y: Math.floor(entry.grid.height / 2) };
   const fx = Math.max(0, Math.min(entry.grid.width - 1, cell.x + dx));
   const fy = Math.max(0, Math.min(entry.grid.height - 1, cell.y + dy));
