@@ -29,7 +29,6 @@ fn fixtures() -> PathBuf {
 struct Case {
     name: String,
     arch: String,
-    family: String,
     off: Vec<String>,
 }
 
@@ -39,25 +38,9 @@ fn cases() -> Vec<Case> {
         .map(|(c, arch)| Case {
             name: c["name"].as_str().unwrap().to_string(),
             arch,
-            family: c["family"].as_str().unwrap().to_string(),
             off: c["off"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect(),
         })
         .collect()
-}
-
-/// The families the engine builds so far.
-fn supported(case: &Case) -> bool {
-    case.family.ends_with(".resnet")
-        || [
-            "timm.efficientnet",
-            "timm.mobilenetv3",
-            "timm.regnet",
-            "timm.rexnet",
-            "timm.ghostnet",
-            "torchvision.mobilenetv3",
-            "torchvision.efficientnet",
-        ]
-        .contains(&case.family.as_str())
 }
 
 fn read(path: &Path) -> BTreeMap<String, Tensor> {
@@ -69,14 +52,14 @@ fn compare(what: &str, got: &Tensor, expected: &Tensor, failures: &mut Vec<Strin
     failures.extend(common::mismatch(what, got, expected, common::Tolerance { abs: ABS, rel: REL }));
 }
 
-/// Runs every supported case on `backend` with the layers on `kernels`; checks logits, every map
+/// Runs every case on `backend` with the layers on `kernels`; checks logits, every map
 /// of the fixture (the full Non-local matrices aside: the engine never builds them) and the
 /// logits with the case's blocks off. Returns where the layers and the attention blocks ran.
 fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<RanOn> {
     let mut failures = Vec::new();
     let mut ran = Vec::new();
     let mut checked = 0;
-    for case in cases().iter().filter(|c| supported(c)) {
+    for case in cases().iter() {
         let dir = fixtures().join(&case.name);
         let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
         let net = families::build(&dict, Some(&case.arch)).unwrap_or_else(|e| panic!("{}: {e}", case.name));
@@ -115,7 +98,7 @@ fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<RanOn> {
         }
         checked += 1;
     }
-    assert!(checked >= 20, "every case of a supported family was checked ({checked})");
+    assert!(checked == cases().len() && checked >= 30, "every case was checked ({checked})");
     assert!(failures.is_empty(), "[{kernels}] {} mismatches:\n{}", failures.len(), failures.join("\n"));
     ran
 }
@@ -379,7 +362,7 @@ fn a_session_reruns_only_from_the_first_toggled_block_and_gives_the_numbers_of_a
     let kernels = backend.cpu_kernels();
     let clock = || 0.0;
     let mut toggled = 0;
-    for case in cases().iter().filter(|c| supported(c)) {
+    for case in cases().iter() {
         let dir = fixtures().join(&case.name);
         let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
         let net = families::build(&dict, Some(&case.arch)).unwrap();
@@ -629,7 +612,7 @@ fn every_block_of_every_network_traces_steps_that_end_in_the_reference_maps() {
     let backend = AnyBackend::Cpu(CpuBackend::new());
     let kernels = backend.cpu_kernels();
     let (mut traced, mut gates, mut failures) = (0, 0, Vec::new());
-    for case in cases().into_iter().filter(supported) {
+    for case in cases() {
         let dir = fixtures().join(&case.name);
         let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
         let net = families::build(&dict, Some(&case.arch)).unwrap();
@@ -639,7 +622,7 @@ fn every_block_of_every_network_traces_steps_that_end_in_the_reference_maps() {
         pollster::block_on(session.run(&backend, kernels, &x, &Off::default(), &|| 0.0)).unwrap();
         for block in session.net.attention_blocks() {
             let t = pollster::block_on(session.trace(&backend, kernels, &block.path, (0, 0))).unwrap();
-            for (map, name) in [("channel", "channel"), ("spatial", "spatial"), ("context", "context")] {
+            for (map, name) in [("channel", "channel"), ("spatial", "spatial"), ("context", "context"), ("branch", "branch")] {
                 if let Some(want) = expected.get(&format!("{}.{name}", block.path)) {
                     compare(&format!("{} {} trace {map}", case.name, block.path), &t.out.maps[map], &first_image(want), &mut failures);
                 }
@@ -833,8 +816,8 @@ fn a_refusal_names_the_family_the_keys_show() {
         let tensors = keys.iter().map(|k| (k.as_str().unwrap().to_string(), Tensor::new(vec![1], vec![0.0]).unwrap())).collect();
         let dict = StateDict::from_tensors(tensors);
         let said = checkpoint::describe(&dict);
-        // The families the engine runs: LCNet and ReXNet from their keys, MNASNet by name.
-        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet", "MixNet"].contains(&looks);
+        // The families the engine runs: LCNet, ReXNet, SKNet and ResNeSt from their keys, MNASNet by name.
+        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet", "MixNet", "SKNet", "ResNeSt"].contains(&looks);
         let named = match looks {
             "LCNet" | "EfficientNet" => said == "a timm EfficientNet or MobileNetV3",
             family => said.contains(&format!("a timm {family} ")),

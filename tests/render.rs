@@ -375,9 +375,9 @@ fn check_figures(dir: &Path, blocks: &[(String, Vec<String>)], stages: &[&str]) 
         for name in figures {
             assert!(name.starts_with(&format!("{}-", path.replace('.', "-"))), "{name} is named by {path}");
             let kind = name.rsplit('-').next().unwrap();
-            assert!(["channels", "spatial", "context"].contains(&kind), "{name}");
+            assert!(["channels", "spatial", "context", "branches"].contains(&kind), "{name}");
             let ((w, h), texts) = read_svg(&dir.join(format!("{name}.svg")));
-            let png = assert_png(&dir.join(format!("{name}.png")), if kind == "channels" { 20 } else { 1000 });
+            let png = assert_png(&dir.join(format!("{name}.png")), if ["channels", "branches"].contains(&kind) { 20 } else { 1000 });
             assert_eq!(png.dimensions(), (2 * w, 2 * h), "{name}: the PNG is the SVG at 2x");
             assert!(texts[0].starts_with(&format!("{path} · ")), "{name}: title `{}`", texts[0]);
         }
@@ -435,6 +435,38 @@ fn a_whole_network_gives_each_block_its_figures_an_overview_and_its_maps() {
     let (_, texts) = read_svg(&out.join("layer3-0-se-channels.svg"));
     assert!(texts.iter().any(|t| t == "highest") && texts.iter().any(|t| t == "lowest"), "{texts:?}");
     assert_eq!(texts.iter().filter(|t| t.starts_with("channel ") && !t.starts_with("channel rank")).count(), 10, "{texts:?}");
+}
+
+/// SKNet (told by its keys): each Selective Kernel block's figure is its branch shares, a row per
+/// branch, and result.json holds the shares `(R, C)` within 1e-5 of the library's run.
+#[test]
+fn a_selective_kernel_network_draws_each_block_s_branch_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("figures");
+    let model = net_fixture("skresnet18");
+    let (code, stderr) = render(&["--model", &model, "--image", &sample("cat.jpg"), "--out", out.to_str().unwrap(), "--backend", "cpu"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("4 sk blocks"), "{stderr}");
+    let blocks = check_result(&out, &model, None, &sample("cat.jpg"), &[]);
+    assert_eq!(blocks.len(), 4);
+    for (path, figures) in &blocks {
+        assert_eq!(figures, &[format!("{}-branches", path.replace('.', "-"))], "SK: its branch shares");
+    }
+    check_figures(&out, &blocks, &["layer1", "layer2", "layer3", "layer4"]);
+    let (_, texts) = read_svg(&out.join("layer1-0-conv1-branches.svg"));
+    assert!(
+        texts.iter().any(|t| t.starts_with("branch 1 (dilation 1) · mean "))
+            && texts.iter().any(|t| t.starts_with("branch 2 (dilation 2)")),
+        "{texts:?}"
+    );
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("result.json")).unwrap()).unwrap();
+    let shares = &result["network"]["blocks"][0]["branch"];
+    assert_eq!(shares["height"], 2);
+    let (c, data) = (shares["width"].as_u64().unwrap() as usize, shares["data"].as_array().unwrap());
+    for i in 0..c {
+        let sum = data[i].as_f64().unwrap() + data[c + i].as_f64().unwrap();
+        assert!((sum - 1.0).abs() < 1e-5, "channel {i}'s shares sum to {sum}");
+    }
 }
 
 #[test]

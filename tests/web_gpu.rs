@@ -188,6 +188,8 @@ async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path()
         net_case!("rexnet_100", "rexnet_100"),
         net_case!("ghostnet_100", "ghostnet_100"),
         net_case!("mixnet_s", "mixnet_s"),
+        net_case!("skresnext50_32x4d", "skresnext50_32x4d"),
+        net_case!("resnest50d_4s2x40d", "resnest50d_4s2x40d"),
     ];
     let tolerance = common::Tolerance { abs: 1e-4, rel: 1e-4 };
     let gpu = AnyBackend::Gpu(Box::new(webgpu().await));

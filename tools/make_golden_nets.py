@@ -65,6 +65,8 @@ from timm.layers.cbam import CbamModule
 from timm.layers.eca import CecaModule, EcaModule
 from timm.layers.global_context import GlobalContext
 from timm.layers.non_local_attn import NonLocalAttn
+from timm.layers.selective_kernel import SelectiveKernel
+from timm.layers.split_attn import SplitAttn
 from timm.layers.squeeze_excite import EffectiveSEModule, SEModule
 from timm.models import _efficientnet_blocks
 from timm.models import efficientnet as timm_efficientnet_py
@@ -103,7 +105,16 @@ def attention_kind(module: nn.Module):
         return "gc" if module.mlp_scale is not None else "gca"
     if isinstance(module, NonLocalAttn):
         return "nl"
+    if isinstance(module, SelectiveKernel):
+        return "sk"
+    if isinstance(module, SplitAttn):
+        return "splat"
     return None
+
+
+def branch_count(module: nn.Module) -> int:
+    """R, the branches a Selective Kernel or Split Attention weighs."""
+    return module.num_paths if isinstance(module, SelectiveKernel) else module.radix
 
 
 def gate_name(module: nn.Module) -> str:
@@ -113,6 +124,8 @@ def gate_name(module: nn.Module) -> str:
         gate = module.channel.gate
     if isinstance(module, GlobalContext) and module.mlp_scale is None:
         gate = None  # gca: the context is added (mlp_add), there is no gate
+    if isinstance(module, (SelectiveKernel, SplitAttn)):
+        return "softmax" if branch_count(module) > 1 else "sigmoid"
     if gate is None:
         return "none"
     return {"Sigmoid": "sigmoid", "Hardsigmoid": "hard_sigmoid"}[type(gate).__name__]
@@ -152,6 +165,15 @@ class MapRecorder:
                 self._on(m.conv_attn, partial(self._context, path + ".context"))
             if kind == "nl":
                 self._on(m, partial(self._nonlocal, path + ".attention"))
+            # A branch attention's map: the weight (N, R, C) each channel gives each branch, as
+            # SelectiveKernelAttn returns it (N, R, C, 1, 1) and as SplitAttn multiplies by it
+            # (RadixSoftmax's (N, R * C) in radix-major order). Its grid is its branches'.
+            if kind == "sk":
+                self._on(m.attn, partial(self._branch, path + ".branch", branch_count(m)))
+                self._on(m.attn, partial(self._grid, path), pre=True)
+            if kind == "splat":
+                self._on(m.rsoftmax, partial(self._branch, path + ".branch", branch_count(m)))
+                self._on(m.conv, partial(self._grid_of_output, path))
 
     def _on(self, module, fn, pre=False):
         if pre:
@@ -165,6 +187,15 @@ class MapRecorder:
 
     def _channel(self, name, _module, _inputs, output):
         self.maps[name] = output.detach().reshape(output.shape[0], -1).clone()  # (N, C)
+
+    def _branch(self, name, branches, _module, _inputs, output):
+        self.maps[name] = output.detach().reshape(output.shape[0], branches, -1).clone()  # (N, R, C)
+
+    def _grid(self, path, _module, inputs):
+        self.grid[path] = list(inputs[0].shape[-2:])
+
+    def _grid_of_output(self, path, _module, _inputs, output):
+        self.grid[path] = list(output.shape[-2:])
 
     def _spatial(self, name, _module, _inputs, output):
         self.maps[name] = output.detach()[:, 0].clone()  # (N, 1, H, W) -> (N, H, W)
@@ -213,6 +244,9 @@ def logit_sources(m: nn.Module):
         return sources
     if kind == "nl":  # t^T p * scale, linear in t
         return [(m, "nl", [m.t], "std")]
+    if kind in ("sk", "splat"):  # the logits of the softmax across branches (or of the sigmoid)
+        last = m.attn.fc_select if kind == "sk" else m.fc2
+        return [(last, "out", [last], "std" if branch_count(m) > 1 else "rms")]
     raise ValueError(kind)
 
 
@@ -482,6 +516,20 @@ CASES = [
     ("resnet50_nl", "resnet50", "timm.resnet",
      lambda: timm_resnet("resnet50", "nl", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32)),
      RESNET_SIZE, {"attn_layer": "nl"}),
+    # --- timm SKNet (sknet.py): Selective Kernel paths (3x3 dilated 1 and 2) over split inputs in
+    # BasicBlocks, and over the whole input in groups in Bottlenecks (skresnext50_32x4d)
+    ("skresnet18", "skresnet18", "timm.sknet",
+     lambda: timm_create("skresnet18", layers=(1, 1, 1, 1), channels=(8, 16, 32, 64)), RESNET_SIZE, {}),
+    ("skresnext50_32x4d", "skresnext50_32x4d", "timm.sknet",
+     lambda: timm_create("skresnext50_32x4d", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32),
+                         cardinality=4, base_width=64), RESNET_SIZE, {}),
+    # --- timm ResNeSt (resnest.py): Split Attention of radix 2 (the 3x3's stride taken by an average
+    # pool after it), and of radix 4 in 2 groups with the pool before it (resnest50d_4s2x40d)
+    ("resnest14d", "resnest14d", "timm.resnest",
+     lambda: timm_create("resnest14d", channels=(4, 8, 16, 32), stem_width=8), RESNET_SIZE, {}),
+    ("resnest50d_4s2x40d", "resnest50d_4s2x40d", "timm.resnest",
+     lambda: timm_create("resnest50d_4s2x40d", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32),
+                         stem_width=8, base_width=64), RESNET_SIZE, {}),
     # --- timm EfficientNet / MobileNetV3 (timm/models/efficientnet.py, mobilenetv3.py)
     ("efficientnet_b0", "efficientnet_b0", "timm.efficientnet",
      lambda: timm_efficientnet("efficientnet_b0", 0.125, 0.5), MOBILE_SIZE, {}),
@@ -530,13 +578,38 @@ F16_ABOVE_BYTES = 1_000_000
 
 # ----------------------------------------------------------------------------------------------
 
+class UniformBranches(nn.Module):
+    """A branch attention switched off: every branch weighed 1 / R, in the shape the layer's own
+    attention gives (SelectiveKernelAttn's (N, R, C, 1, 1), RadixSoftmax's (N, R * C))."""
+
+    def __init__(self, branches, shape_of):
+        super().__init__()
+        self.branches = branches
+        self.shape_of = shape_of
+
+    def forward(self, x):
+        return torch.full(self.shape_of(x), 1.0 / self.branches, dtype=x.dtype)
+
+
+def switch_off(model, path):
+    """The block at `path` off: nn.Identity() for an add-on block; for a Selective Kernel or a
+    Split Attention (they replace a convolution) its attention weighs the branches uniformly."""
+    module = model.get_submodule(path)
+    if isinstance(module, SelectiveKernel):
+        module.attn = UniformBranches(module.num_paths, lambda x: (x.shape[0], x.shape[1], x.shape[2], 1, 1))
+    elif isinstance(module, SplitAttn):
+        module.rsoftmax = UniformBranches(module.radix, lambda x: (x.shape[0], x.shape[1]))
+    else:
+        parent, _, leaf = path.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, leaf, nn.Identity())
+
+
 def run(model, x, blocks, off=()):
-    """Logits and maps in float64; `off` blocks replaced by nn.Identity() (then no maps)."""
+    """Logits and maps in float64; `off` blocks switched off (then no maps; `switch_off`)."""
     if off:
         model = copy.deepcopy(model)
         for path in off:
-            parent, _, leaf = path.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, leaf, nn.Identity())
+            switch_off(model, path)
         with torch.no_grad():
             return model(x), None
     recorder = MapRecorder(blocks)
@@ -559,7 +632,7 @@ def check_maps(name, maps):
     """Fails when a map is trivial: gates all ~0.5 or all saturated, uniform softmaxes."""
     for key, v in maps.items():
         v = v.double()
-        if key.endswith(".channel") or key.endswith(".spatial"):
+        if key.endswith(".channel") or key.endswith(".spatial") or key.endswith(".branch"):
             inside = ((v > 0.02) & (v < 0.98)).double().mean().item()
             spread = v.std().item()
             ok = inside > 0.5 and spread > 0.05
@@ -656,7 +729,7 @@ def verify(entry, build):
 
 def map_order(order):
     rank = {p: i for i, p in enumerate(order)}
-    kinds = ["channel", "spatial", "context", "attention"]
+    kinds = ["channel", "spatial", "context", "attention", "branch"]
     return lambda k: (rank[k.rsplit(".", 1)[0]], kinds.index(k.rsplit(".", 1)[1]))
 
 
@@ -670,6 +743,8 @@ def block_channels(module, rec, path):
         CbamModule: lambda m: m.channel.fc1.in_channels,
         GlobalContext: lambda m: m.conv_attn.in_channels,
         NonLocalAttn: lambda m: m.t.in_channels,
+        SelectiveKernel: lambda m: m.num_paths * m.out_channels,  # its attention's input, the branches
+        SplitAttn: lambda m: m.conv.out_channels,
     }.get(type(module), lambda m: rec.maps[path + ".channel"].shape[1])(module)
 
 

@@ -50,10 +50,11 @@ export const AttributeReaders = (Base) => class extends Base {
   }
 
   /** Whether the element offers view `name`: one the `views` attribute lists (every view when it
-   *  lists none), and the network view only while a network is open. */
+   *  lists none), and the network view (and views of blocks the bundled network lacks) only while
+   *  a network is open. */
   _offers(name) {
     const spec = viewNamed(name);
-    if (!spec || (spec.networkOnly && !this._network)) return false;
+    if (!spec || ((spec.networkOnly || spec.bundled === false) && !this._network)) return false;
     // An opened network's views that have nothing of it to show (Channel weights without a gate).
     if (this._network && this.result?.network && !spec.networkOnly && name !== 'tokens' && !this._fitting(name).length) return false;
     const listed = (this.getAttribute('views') ?? '').split(/[\s,]+/).filter(Boolean);

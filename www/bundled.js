@@ -70,7 +70,7 @@ export const SAMPLES = [
 export const sampleUrl = (file) => new URL(`./samples/${file}`, import.meta.url).href;
 
 // The kinds of block an opened network may have, as the page names them.
-export const KIND_LABEL = { se: 'SE', eca: 'ECA', ceca: 'CECA', ese: 'EffectiveSE', cbam: 'CBAM', gc: 'GC', gca: 'GCA', nl: 'Non-local' };
+export const KIND_LABEL = { se: 'SE', eca: 'ECA', ceca: 'CECA', ese: 'EffectiveSE', cbam: 'CBAM', gc: 'GC', gca: 'GCA', nl: 'Non-local', sk: 'Selective Kernel', splat: 'Split Attention' };
 
 /** `text` (an engine's note or message) with the CLI's flags for `block`'s options in the page's
  *  words: `--scale none` becomes "logit scale: none", the control above the figure (`label(key)`

@@ -161,7 +161,7 @@ impl Model {
     pub fn block(&self, kind: BlockKind) -> Option<&Block> {
         self.net.attention_blocks().into_iter().find(|a| a.path == kind.name()).and_then(|a| match &a.layer {
             AttentionLayer::Block(block) => Some(block),
-            AttentionLayer::Gate { .. } => None,
+            AttentionLayer::Gate { .. } | AttentionLayer::Branches(_) => None,
         })
     }
 

@@ -45,13 +45,13 @@ pub fn independence_value(measured: &crate::analysis::QueryIndependence) -> Valu
 /// `order`; then `channel_names?`, `at?` (the traced query `{ x, y }` on the block's grid, for
 /// Non-local and MHSA) and `ran_on`.
 pub fn trace_value(block: &Block, out: &crate::blocks::BlockOutput, query: Option<(usize, usize)>) -> Value {
-    steps_value(block.kind(), Some(block), out, query, channel_names(block.kind()))
+    steps_value(block.kind().name(), Some(block), out, query, channel_names(block.kind()))
 }
 
 /// [`trace_value`] of any block's steps: `kind` says whose steps they are, `block` (where there is
 /// one) adds CBAM's kernel, `names` the channels' names; with a `kind` field added.
 pub fn steps_value(
-    kind: BlockKind,
+    kind: &str,
     block: Option<&Block>,
     out: &crate::blocks::BlockOutput,
     query: Option<(usize, usize)>,
@@ -73,6 +73,7 @@ pub fn steps_value(
                 "channel" => "gate",
                 "spatial" => "spatial",
                 "context" => "context_weights",
+                "branch" => "branch",
                 other => other.strip_prefix("trace.")?,
             };
             Some((field, image(t)))
@@ -91,7 +92,7 @@ pub fn steps_value(
     if let Some((x, y)) = query {
         fields.push(("at", Value::object(vec![("x", Value::Number(x as f64)), ("y", Value::Number(y as f64))])));
     }
-    fields.push(("kind", Value::Text(kind.name().to_string())));
+    fields.push(("kind", Value::Text(kind.to_string())));
     fields.push(("ran_on", Value::Text(out.ran_on.to_string())));
     Value::object(fields)
 }

@@ -13,7 +13,7 @@ use crate::blocks::MapRequest;
 use crate::error::Result;
 use crate::gpu::GpuDevice;
 use crate::gpu::graph::{GpuTensor, Graph};
-use crate::gpu::kernels::gates::{Gating, apply_gates};
+use crate::gpu::kernels::gates::{BranchWeights, Gating, apply_gates, select_branches};
 use crate::gpu::kernels::layers::{activate, conv2d, linear, pool2d};
 use crate::gpu::kernels::pooling::{ChannelReduction, channel_reduce};
 use crate::gpu::kernels::slice::{concat, slice};
@@ -93,8 +93,14 @@ pub(crate) async fn node(device: &GpuDevice, node: &Node, x: &Features, off: &Of
         })
         .collect();
     let captured = captured.map(|(input, _)| {
-        let shape = vec![1, input.channels, input.height, input.width];
-        (Tensor::new(shape.clone(), next()).expect("features of their shape"), Tensor::new(shape, next()).expect("features of their shape"))
+        let input_data = next();
+        let output_data = next();
+        // A branch attention's output has fewer channels than its input.
+        let channels = output_data.len() / (input.height * input.width).max(1);
+        (
+            Tensor::new(vec![1, input.channels, input.height, input.width], input_data).expect("features of their shape"),
+            Tensor::new(vec![1, channels, input.height, input.width], output_data).expect("features of their shape"),
+        )
     });
     Ok(NodeRun { out: features, records, captured })
 }
@@ -167,6 +173,19 @@ impl Recorder<'_, '_> {
                     reason: format!("a mixed convolution's groups take 0 channels; it is given {}", x.channels),
                 })?
             }
+            Node::Fork { paths } => {
+                let mut joined: Option<OnDevice> = None;
+                let mut size = None;
+                for nodes in paths {
+                    let y = self.nodes(nodes, x.clone())?;
+                    check_split_output(&mut size, (y.height, y.width))?;
+                    joined = Some(match joined {
+                        None => y,
+                        Some(a) => OnDevice { t: concat(self.g, &a.t, &y.t, a.t.len + y.t.len)?, channels: a.channels + y.channels, ..y },
+                    });
+                }
+                joined.unwrap_or(x)
+            }
             Node::Attention(block) => self.attention(block, x)?,
             Node::Module { nodes, .. } => self.nodes(nodes, x)?,
             Node::GlobalPool => {
@@ -189,8 +208,16 @@ impl Recorder<'_, '_> {
     fn attention(&mut self, block: &Attention, x: OnDevice) -> Result<OnDevice> {
         let mut record = BlockRecord::new(block, self.off, (x.channels, x.height, x.width));
         let mut maps = MapReads::new();
+        let positions = x.height * x.width;
         let y = if record.off {
-            x.t.clone()
+            match &block.layer {
+                // Off, the branches are averaged: the network keeps its shape.
+                AttentionLayer::Branches(b) => {
+                    b.check(x.channels).map_err(|e| super::at_block(&block.path, e))?;
+                    select_branches(self.g, &x.t, b.branches, b.channels, positions, BranchWeights::Uniform)?.0
+                }
+                _ => x.t.clone(),
+            }
         } else {
             record.ran_on = Some(self.device.ran_on());
             match &block.layer {
@@ -212,12 +239,26 @@ impl Recorder<'_, '_> {
                     maps.push(("channel", vec![v.len], v.clone()));
                     apply_gates(self.g, &x.t, x.channels, positions, Gating::Channel(&v))?
                 }
+                AttentionLayer::Branches(b) => {
+                    b.check(x.channels).map_err(|e| super::at_block(&block.path, e))?;
+                    // The squeeze: each branch's channel means, summed over the branches inside
+                    // the reduction (its weights repeated once per branch).
+                    let means = channel_reduce(self.g, &x.t, x.channels, positions, ChannelReduction::Mean)?;
+                    let reduced = linear(self.g, &b.reduce_over_branches, &means)?;
+                    let hidden = activate(self.g, &reduced, None, b.act)?;
+                    let logits = linear(self.g, &b.select, &hidden)?;
+                    let weighing = if b.softmax { BranchWeights::Softmax(&logits) } else { BranchWeights::Sigmoid(&logits) };
+                    let (y, weights) = select_branches(self.g, &x.t, b.branches, b.channels, positions, weighing)?;
+                    maps.push(("branch", vec![b.branches, b.channels], weights));
+                    y
+                }
             }
         };
+        let channels = y.len / positions.max(1);
         if self.capture == Some(block.path.as_str()) {
             self.captured = Some((x.clone(), y.clone()));
         }
         self.records.push((record, maps));
-        Ok(OnDevice { t: y, ..x })
+        Ok(OnDevice { t: y, channels, ..x })
     }
 }

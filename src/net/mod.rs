@@ -11,6 +11,7 @@
 //! module, the head) is recorded into one pass of WGSL dispatches, layers and blocks alike, and read
 //! back once ([`gpu`]); where the device fails, that node runs on the CPU and says why.
 
+pub mod branch_attention;
 pub mod checkpoint;
 pub mod config;
 pub mod families;
@@ -59,6 +60,11 @@ pub enum Node {
     /// depthwise kernels of several sizes, or grouped 1x1s of unequal groups).
     Split {
         parts: Vec<(usize, Vec<Node>)>,
+    },
+    /// The whole input through each path, the outputs joined along the channels (SKNet's
+    /// `SelectiveKernel` with `split_input=False`: every kernel sees every channel).
+    Fork {
+        paths: Vec<Vec<Node>>,
     },
     /// An attention block, switchable.
     Attention(Box<Attention>),
@@ -116,6 +122,10 @@ pub enum AttentionLayer {
     /// timm's `EffectiveSEModule` (one layer, hard-sigmoid), `SqueezeExcite` of EfficientNet and
     /// MobileNetV3 (`conv_reduce`, act, `conv_expand`, gate), torchvision's `SqueezeExcitation`.
     Gate { layers: Vec<Linear>, act: Activation, gate: Activation },
+    /// A softmax across branches per channel, the branches then summed with those weights:
+    /// SKNet's `SelectiveKernelAttn` (`sk`), ResNeSt's `SplitAttn` (`splat`). Its input is the
+    /// branches joined along the channels, `(R * C, H, W)`; its output `(C, H, W)`.
+    Branches(branch_attention::BranchAttention),
 }
 
 impl Attention {
@@ -125,6 +135,7 @@ impl Attention {
         match &self.layer {
             AttentionLayer::Block(block) => block.channels().unwrap_or(0),
             AttentionLayer::Gate { layers, .. } => layers[0].inputs,
+            AttentionLayer::Branches(b) => b.branches * b.channels,
         }
     }
 }
@@ -179,7 +190,9 @@ pub struct BlockRecord {
     pub grid: (usize, usize),
     /// Switched off in this run (its maps are then absent).
     pub off: bool,
-    /// `channel (N, C)`, `spatial (N, H, W)`, `context (N, H, W)`, as the block gives them.
+    /// `channel (N, C)`, `spatial (N, H, W)`, `context (N, H, W)`, as the block gives them;
+    /// `branch (N, R, C)` for a branch attention (SK, ResNeSt): the weight each channel gives
+    /// each branch.
     pub maps: BTreeMap<&'static str, Tensor>,
     /// Where it ran (the first image's pass); `None` when it was off.
     pub ran_on: Option<RanOn>,
@@ -504,6 +517,17 @@ impl<'a> State<'a> {
                 let (height, width) = size.unwrap_or((x.height, x.width));
                 Features { data, channels, height, width }
             }
+            Node::Fork { paths } => {
+                let (mut data, mut channels, mut size) = (Vec::new(), 0, None);
+                for nodes in paths {
+                    let y = self.nodes_cpu(nodes, Features { data: x.data.clone(), ..x }).await?;
+                    check_split_output(&mut size, (y.height, y.width))?;
+                    data.extend_from_slice(&y.data);
+                    channels += y.channels;
+                }
+                let (height, width) = size.unwrap_or((x.height, x.width));
+                Features { data, channels, height, width }
+            }
             Node::Attention(block) => self.attention(block, x).await?,
             Node::Module { nodes, .. } => self.nodes_cpu(nodes, x).await?,
             Node::GlobalPool => Features { data: global_average(&x.data, x.height * x.width), height: 1, width: 1, ..x },
@@ -525,15 +549,16 @@ impl<'a> State<'a> {
         let capture = self.capture == Some(block.path.as_str());
         let input = capture.then(|| x.data.clone());
         let y = self.attention_output(block, x.data, x.height, x.width, &mut record).await?;
+        // A branch attention joins its branches: fewer channels out than in.
+        let channels = y.len() / (x.height * x.width).max(1);
         if let Some(input) = input {
-            let shape = vec![1, x.channels, x.height, x.width];
             self.captured = Some((
-                Tensor::new(shape.clone(), input).expect("features of their shape"),
-                Tensor::new(shape, y.clone()).expect("features of their shape"),
+                Tensor::new(vec![1, x.channels, x.height, x.width], input).expect("features of their shape"),
+                Tensor::new(vec![1, channels, x.height, x.width], y.clone()).expect("features of their shape"),
             ));
         }
         self.records.push(record);
-        Ok(Features { data: y, ..x })
+        Ok(Features { data: y, channels, ..x })
     }
 
     /// The block's output for `x` (itself when the block is off), its maps into `record`.
@@ -545,11 +570,18 @@ impl<'a> State<'a> {
         width: usize,
         record: &mut BlockRecord,
     ) -> Result<Vec<f32>> {
-        if record.off {
-            return Ok(x);
-        }
         let channels = x.len() / (height * width);
         let positions = height * width;
+        if record.off {
+            return Ok(match &block.layer {
+                // Off, the branches are averaged: the network keeps its shape.
+                AttentionLayer::Branches(b) => {
+                    b.check(channels).map_err(|e| at_block(&block.path, e))?;
+                    b.forward(&x, positions, true).0
+                }
+                _ => x,
+            });
+        }
         let y = match &block.layer {
             AttentionLayer::Block(b) => {
                 let input = Tensor::new(vec![1, channels, height, width], x).expect("features of their shape");
@@ -574,6 +606,16 @@ impl<'a> State<'a> {
                 record.maps.insert("channel", Tensor::new(vec![1, v.len()], v).expect("a gate per channel"));
                 record.ran_on = Some(self.backend.layers_ran_on());
                 data
+            }
+            AttentionLayer::Branches(b) => {
+                b.check(channels).map_err(|e| at_block(&block.path, e))?;
+                let (y, steps) = b.forward(&x, positions, false);
+                record.maps.insert(
+                    "branch",
+                    Tensor::new(vec![1, b.branches, b.channels], steps.weights).expect("a weight per branch and channel"),
+                );
+                record.ran_on = Some(self.backend.layers_ran_on());
+                y
             }
         };
         Ok(y)

@@ -74,8 +74,9 @@ pub fn first_image(t: &Tensor) -> &[f32] {
 }
 
 /// One block: `{ path, kind, stage, channels, grid: { width, height }, off, ran_on, channel?,
-/// spatial?, context? }`: the gates as one float per channel, the maps as `{ width, height, data }`
-/// of the first image.
+/// spatial?, context?, branch? }`: the gates as one float per channel, the maps as `{ width,
+/// height, data }` of the first image (a branch attention's `branch`: `height` branches by `width`
+/// channels, each column summing to 1).
 pub fn block(record: &BlockRecord) -> Value {
     let (h, w) = record.grid;
     let mut fields = vec![
@@ -90,7 +91,8 @@ pub fn block(record: &BlockRecord) -> Value {
     if let Some(gates) = record.maps.get("channel") {
         fields.push(("channel", Value::Floats(first_image(gates).to_vec())));
     }
-    for key in ["spatial", "context"] {
+    // `branch (N, R, C)`: one row per branch, one column per channel.
+    for key in ["spatial", "context", "branch"] {
         if let Some(map) = record.maps.get(key) {
             let s = map.shape();
             fields.push((key, plane(s[2], s[1], first_image(map))));

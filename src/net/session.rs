@@ -40,8 +40,9 @@ pub struct SessionRun {
 /// A block's steps in a network: [`Session::trace`].
 #[derive(Debug, Clone)]
 pub struct NetTrace {
-    /// Whose steps these are: the engine block's kind, SE's for a channel gate.
-    pub kind: BlockKind,
+    /// Whose steps these are, as the page names them: the engine block's kind (`se`, `cbam`,
+    /// `nl`, ...), `se` for a channel gate, `sk` or `splat` for a branch attention.
+    pub kind: &'static str,
     /// The engine block, where the network's block is one (CBAM's kernel is read off it).
     pub block: Option<crate::blocks::Block>,
     /// A channel gate's activation between its layers, and its gate.
@@ -269,7 +270,7 @@ impl Session {
                 let request =
                     crate::blocks::MapRequest { trace: true, query: fy * w + fx, propagate_non_finite: true, ..Default::default() };
                 let out = backend.forward(b, &input, request).await?;
-                Ok(NetTrace { kind: b.kind(), block: Some(b.clone()), activations: None, out })
+                Ok(NetTrace { kind: b.kind().name(), block: Some(b.clone()), activations: None, out })
             }
             super::AttentionLayer::Gate { layers, act, gate } => {
                 super::check_gate(block, c)?;
@@ -280,7 +281,26 @@ impl Session {
                 let maps = steps.into_iter().map(|(name, v)| (name, Tensor::new(vec![1, v.len()], v).expect("a vector"))).collect();
                 let y = Tensor::new(input.shape().to_vec(), y).expect("y has the shape of the input");
                 let out = crate::blocks::BlockOutput { y, maps, ran_on: RanOn::cpu() };
-                Ok(NetTrace { kind: BlockKind::Se, block: None, activations: Some((*act, *gate)), out })
+                Ok(NetTrace { kind: BlockKind::Se.name(), block: None, activations: Some((*act, *gate)), out })
+            }
+            super::AttentionLayer::Branches(b) => {
+                b.check(c).map_err(|e| super::at_block(path, e))?;
+                let positions = h * w;
+                let (y, steps) = b.forward(input.data(), positions, false);
+                let (r, ch) = (b.branches, b.channels);
+                let vector = |v: Vec<f32>| Tensor::new(vec![1, v.len()], v).expect("a vector");
+                let per_branch = |v: Vec<f32>| Tensor::new(vec![1, r, ch], v).expect("a value per branch and channel");
+                let maps = [
+                    ("trace.squeeze", vector(steps.squeeze)),
+                    ("trace.hidden", vector(steps.hidden)),
+                    ("trace.logits", per_branch(steps.logits)),
+                    ("branch", per_branch(steps.weights)),
+                ]
+                .into_iter()
+                .collect();
+                let y = Tensor::new(vec![1, ch, h, w], y).expect("y of its shape");
+                let out = crate::blocks::BlockOutput { y, maps, ran_on: RanOn::cpu() };
+                Ok(NetTrace { kind: block.kind, block: None, activations: None, out })
             }
         }
     }

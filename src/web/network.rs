@@ -203,7 +203,11 @@ impl Playground {
             let result = open.session.trace(&state.backend, state.backend.cpu_kernels(), &path, (fx, fy)).await;
             restore_network(&state, open);
             let traced = result.map_err(page_error)?;
-            let query = matches!(traced.kind, crate::blocks::BlockKind::NonLocal | crate::blocks::BlockKind::Mhsa).then_some((fx, fy));
+            let query = traced
+                .block
+                .as_ref()
+                .is_some_and(|b| matches!(b.kind(), crate::blocks::BlockKind::NonLocal | crate::blocks::BlockKind::Mhsa))
+                .then_some((fx, fy));
             let mut value = model_report::steps_value(traced.kind, traced.block.as_ref(), &traced.out, query, None);
             if let (Some((act, gate)), Value::Object(fields)) = (traced.activations, &mut value) {
                 fields.push(("act".into(), Value::Text(act.name().into())));

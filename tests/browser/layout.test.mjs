@@ -189,6 +189,26 @@ test('an opened network (a real-sized SE-ResNet-50\'s layout, small weights): it
   assert.deepEqual(found, [], `\n${found.join('\n')}`);
 });
 
+test('a branch-attention network (SKNet, ResNeSt): its network, branches and how-it-works views at every width, in English and Chinese', async () => {
+  const found = [];
+  for (const [name, lang] of [['skresnet18', 'en'], ['resnest14d', 'zh']]) {
+    const page = await browser.newPage();
+    await page.addInitScript(recordCanvasText);
+    await page.setViewportSize({ width: WIDTHS[0], height: 900 });
+    await page.goto(`${origin}/#backend=cpu&lang=${lang}&view=network&model=${encodeURIComponent(`/nets/${name}/model.safetensors`)}`);
+    await page.waitForFunction(() => document.querySelector('attention-playground')?.result?.network, null, { timeout: 120_000 });
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: 900 });
+      for (const view of ['network', 'branches', 'explain']) {
+        await setView(page, view);
+        await check(page, width, `${name}-${view}${lang === 'zh' ? '-zh' : ''}`, found);
+      }
+    }
+    await page.close();
+  }
+  assert.deepEqual(found, [], `\n${found.join('\n')}`);
+});
+
 test('the first screen shows the figure: on a 390 x 844 phone at least 250 px of it, on a 1280 x 800 screen at least two thirds', async () => {
   const page = await browser.newPage();
   for (const [width, height, least] of [[390, 844, 250], [1280, 800, null]]) {

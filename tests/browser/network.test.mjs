@@ -192,6 +192,8 @@ describe('an opened network', () => {
       ['lcnet_100', ''], ['rexnet_100', ''], ['ghostnet_100', ''],
       // Named: MixNet (mixed kernels: a split, convolutions, a join).
       ['mixnet_s', 'mixnet_s'],
+      // Told by their keys: SKNet (dilated paths, a softmax across them), ResNeSt (radix groups).
+      ['skresnet18', ''], ['resnest14d', ''],
       // Last: the Non-local row below is asked of it.
       ['resnet50_nl', '']];
     const results = {};
@@ -212,6 +214,19 @@ describe('an opened network', () => {
           await page.waitForFunction((n) => Object.keys(document.querySelector('attention-playground')._state.rows).length === n, result.network.order.length);
         }
         if (kind === 'cpu') await page.locator('attention-playground').screenshot({ path: join(SHOTS, `network-${name}.png`) });
+        if (name === 'skresnet18' || name === 'resnest14d') {
+          // A branch attention's shares: every channel's sum to 1, in the result and the view.
+          const first = result.blocks[result.network.order[0]].branch;
+          assert.equal(first.height, 2, `${name}: two branches`);
+          for (let c = 0; c < first.width; c++) {
+            const sum = first.data[c] + first.data[first.width + c];
+            assert.ok(Math.abs(sum - 1) < 1e-5, `${name}: channel ${c}'s shares sum to ${sum}`);
+          }
+          await page.evaluate(() => document.querySelector('attention-playground').setAttribute('view', 'branches'));
+          await page.waitForFunction(() => document.querySelector('attention-playground')._layout?.bars?.length > 0);
+          if (kind === 'cpu') await page.locator('attention-playground').screenshot({ path: join(SHOTS, `branches-${name}.png`) });
+          await page.evaluate(() => document.querySelector('attention-playground').setAttribute('view', 'network'));
+        }
       }
       // A Non-local block's attention row for a point of the photo.
       const row = await page.evaluate(async () => {

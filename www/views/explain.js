@@ -195,6 +195,29 @@ function columns(step) {
   return [a, b];
 }
 
+// A branch attention (Selective Kernel, Split Attention): `squeeze (C)`, `hidden (rd)`, `logits
+// (R, C)` and `branch (R, C)`, the shares.
+function branches(s, steps, kind) {
+  const { t } = s;
+  const [r, c] = steps.branch.shape;
+  const rows = (step) => Array.from({ length: r }, (_, i) => step.data.subarray(i * c, (i + 1) * c));
+  const labels = Array.from({ length: r }, (_, i) => (kind === 'sk' ? t('branches.dilated', { r: i + 1, d: i + 1 }) : t('branches.group', { r: i + 1 })));
+  s.step(t('explain.branches.squeeze', { n: 1, c, r }));
+  s.bars([steps.squeeze.data]);
+  s.step(t('explain.branches.hidden', { n: 2, c, rd: steps.hidden.data.length }));
+  s.bars([steps.hidden.data]);
+  s.step(t('explain.branches.logits', { n: 3, rd: steps.hidden.data.length, r, c }));
+  s.bars(rows(steps.logits), { labels });
+  s.step(t(r > 1 ? 'explain.branches.softmax' : 'explain.branches.sigmoid', { n: 4 }));
+  s.bars(rows(steps.branch), { unit: true, labels });
+  s.step(t('explain.branches.sum', { n: 5 }));
+  if (s.hover?.kind === 'c' && s.hover.index < c) {
+    const i = s.hover.index;
+    const shares = labels.map((label, b) => `${label} ${steps.branch.data[b * c + i].toFixed(3)}`).join(' · ');
+    s.line(`${t('explain.channel', { c: i })}: ${shares}`);
+  }
+}
+
 function cbam(s, steps, named) {
   const { t } = s;
   const c = steps.gate.data.length;
@@ -260,7 +283,7 @@ function gc(s, steps, named) {
 
 /** How many channels a block's steps follow (the bars hover and the arrow keys walk). */
 export function traceChannels(steps) {
-  return (steps.gate ?? steps.input ?? steps.output ?? steps.transform)?.data.length ?? 0;
+  return (steps.gate ?? steps.input ?? steps.output ?? steps.transform ?? steps.squeeze)?.data.length ?? 0;
 }
 
 // Where a click on a map of `map`'s grid lands on the block's grid.
@@ -353,6 +376,7 @@ export default {
     else if (kind === 'gc') gc(s, steps, named);
     else if (kind === 'nonlocal') extra = nonlocal(s, steps, entry.grid);
     else if (kind === 'mhsa') extra = mhsa(s, steps, entry.grid);
+    else if (kind === 'sk' || kind === 'splat') branches(s, steps, kind);
     s.line(t(`explain.formula.${kind}`), MUTED);
     s.line(t('explain.ran', { where: t.message(steps.ran_on) }), MUTED);
     return s.done({ traceGrid: extra.grid });

@@ -1,8 +1,9 @@
 // The network view: every attention block of an opened network in order of depth, a row per
 // stage, each as a small multiple on the current photo: the spatial gate or context weights over
 // the part of the photo the network saw (CBAM, GC), the attention of the selected query
-// (Non-local), or the block's gates sorted from largest to smallest with their spread (SE, ECA,
-// EfficientNet's and MobileNetV3's squeeze-and-excitation). Click a block to open it in the other
+// (Non-local), the block's gates sorted from largest to smallest with their spread (SE, ECA,
+// EfficientNet's and MobileNetV3's squeeze-and-excitation), or a branch attention's shares, a row
+// per branch (Selective Kernel, Split Attention). Click a block to open it in the other
 // views; click its corner to switch it off or on.
 import { ACCENT, INK, LINE, MUTED, PAPER, SOFT, drawQuery, fitStart, mapCanvas, note, paragraph, range, smallWidth, title } from '../drawing.js';
 import { viridis } from '../colormap.js';
@@ -62,6 +63,16 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
       // The query whose row this is, on the block's grid.
       drawQuery(ctx, x + ((map.query.fx + 0.5) / entry.grid.width) * TILE, y + ((map.query.fy + 0.5) / entry.grid.height) * TILE, 4);
     }
+  } else if (entry.branch) {
+    // A branch attention: one row per branch, one column per channel, each column summing to 1.
+    const { width: channels, height: branches, data } = entry.branch;
+    for (let r = 0; r < branches; r++) {
+      for (let c = 0; c < channels; c++) {
+        const [red, green, blue] = viridis(Math.max(0, Math.min(1, data[r * channels + c])));
+        ctx.fillStyle = `rgb(${red},${green},${blue})`;
+        ctx.fillRect(x + (c / channels) * TILE, y + (r / branches) * TILE, TILE / channels + 0.5, TILE / branches);
+      }
+    }
   } else if (entry.channel) {
     drawStrip(ctx, entry.channel, x, y, TILE, TILE);
   } else {
@@ -95,7 +106,13 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   // Under the path, the block's kind (timm calls a Non-local block `…se` too) and its numbers.
   const kind = KIND_LABEL[entry.kind] ?? entry.kind;
   let line = entry.off ? t('network.switched') : '';
-  if (!entry.off && entry.channel && !map) {
+  if (!entry.off && entry.branch) {
+    // Each branch's mean share, first branch first.
+    const { width: channels, height: branches, data } = entry.branch;
+    const shares = [];
+    for (let r = 0; r < branches; r++) shares.push(short(data.slice(r * channels, (r + 1) * channels).reduce((a, b) => a + b, 0) / channels));
+    line = shares.join(' / ');
+  } else if (!entry.off && entry.channel && !map) {
     const { mean, std } = spread(entry.channel);
     line = `${short(mean)} ± ${short(std)}`;
   } else if (!entry.off && map?.query) {
@@ -128,7 +145,7 @@ export default {
     if (!order.length) return say(ctx, t('say.network.none', { arch: network.arch }));
     const counts = {};
     for (const path of order) counts[result.blocks[path].kind] = (counts[result.blocks[path].kind] ?? 0) + 1;
-    const kinds = Object.entries(counts).map(([k, n]) => t('network.kind', { n, kind: k === 'nl' ? 'Non-local' : k.toUpperCase() })).join(t('network.and'));
+    const kinds = Object.entries(counts).map(([k, n]) => t('network.kind', { n, kind: ({ nl: 'Non-local', splat: 'Split Attention' })[k] ?? k.toUpperCase() })).join(t('network.and'));
     let y = 4 + title(ctx, t('network.title', { arch: network.arch, kinds }), 0, 4);
     y += paragraph(ctx, t('network.hint'), 0, y) + 6;
     const stages = [];

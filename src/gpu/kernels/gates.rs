@@ -1,6 +1,7 @@
-//! `channel_gate.wgsl`, `apply_gates.wgsl`, `softmax_positions.wgsl`: turning logits into gates
-//! and gates into a block's output (the GPU side of `crate::kernels::activation` and of
-//! `blocks::scale_channels` / `scale_positions`).
+//! `channel_gate.wgsl`, `apply_gates.wgsl`, `softmax_positions.wgsl`, `select_branches.wgsl`:
+//! turning logits into gates and gates into a block's output (the GPU side of
+//! `crate::kernels::activation`, of `blocks::scale_channels` / `scale_positions` and of
+//! `net::branch_attention`).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -69,4 +70,46 @@ pub(crate) fn softmax_positions(g: &mut Graph, logits: &GpuTensor, positions: us
     let out = g.output(logits.len)?;
     g.dispatch(Kernel::SoftmaxPositions, &SoftmaxParams { positions: u32_of(positions) }, &[logits, &out], [u32_of(images), 1, 1])?;
     Ok(out)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct SelectParams {
+    channels: u32,
+    positions: u32,
+    branches: u32,
+    mode: u32,
+}
+
+/// How [`select_branches`] weighs the branches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BranchWeights<'t> {
+    /// Softmax across the branches of the logits `(R * C)`, branch-major.
+    Softmax(&'t GpuTensor),
+    /// `sigmoid(logits)` (one branch).
+    Sigmoid(&'t GpuTensor),
+    /// `1 / R` each (the block switched off).
+    Uniform,
+}
+
+/// A branch attention's output `(C, positions)` from its branches `x` `(R * C, positions)`, and
+/// the weights `(R * C)` (the twin of `net::branch_attention::BranchAttention::forward`).
+pub(crate) fn select_branches(
+    g: &mut Graph,
+    x: &GpuTensor,
+    branches: usize,
+    channels: usize,
+    positions: usize,
+    weighing: BranchWeights,
+) -> Result<(GpuTensor, GpuTensor)> {
+    let (mode, logits) = match weighing {
+        BranchWeights::Softmax(l) => (0, l),
+        BranchWeights::Sigmoid(l) => (1, l),
+        BranchWeights::Uniform => (2, x),
+    };
+    let y = g.output(channels * positions)?;
+    let weights = g.output(branches * channels)?;
+    let params = SelectParams { channels: u32_of(channels), positions: u32_of(positions), branches: u32_of(branches), mode };
+    g.dispatch_elementwise(Kernel::SelectBranches, &params, &[x, logits, &y, &weights], y.len)?;
+    Ok((y, weights))
 }

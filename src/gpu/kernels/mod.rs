@@ -34,6 +34,7 @@ pub(crate) enum Kernel {
     Activate,
     Slice,
     Concat,
+    SelectBranches,
 }
 
 /// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "a.wgsl", "b.wgsl"` for a shader that
@@ -79,6 +80,7 @@ shaders! {
     Activate => "activate.wgsl" after "activations.wgsl",
     Slice => "slice.wgsl",
     Concat => "concat.wgsl",
+    SelectBranches => "select_branches.wgsl",
 }
 
 /// A `u32` for a shader parameter; sizes above 4 G elements never reach a shader because the

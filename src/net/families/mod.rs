@@ -5,9 +5,11 @@
 pub mod efficientnet;
 pub mod ghostnet;
 pub mod regnet;
+pub mod resnest;
 pub mod resnet;
 pub mod rexnet;
 pub mod scenes;
+pub mod sknet;
 pub mod torchvision;
 
 use super::Net;
@@ -20,6 +22,7 @@ use crate::error::{Error, Result, Shape};
 /// The architectures supported, for messages.
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
+    timm's skresnet*/skresnext* (Selective Kernel) and resnest* (Split Attention), \
     timm's regnetx_* and regnety_*, timm's rexnet_* and rexnetr_*, timm's ghostnet_* (v1), \
     timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_*, mixnet_*, tf_mixnet_* (with --arch), lcnet_*, \
     torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
@@ -84,9 +87,15 @@ pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config: Option<&C
 /// What [`describe`] says of a MixNet (built by the EfficientNet builder, named with `--arch`).
 const MIXNET: &str = "a timm MixNet (mixnet_*, mixed depthwise kernels)";
 
+/// What [`describe`] says of SKNet and ResNeSt (built by the ResNet builder).
+const SKNET: &str = "a timm SKNet (skresnet*, Selective Kernel)";
+const RESNEST: &str = "a timm ResNeSt (resnest*, Split Attention)";
+
 /// What [`describe`] says of the families the engine builds.
-const KNOWN_FAMILIES: [&str; 7] = [
+const KNOWN_FAMILIES: [&str; 9] = [
     "a ResNet",
+    SKNET,
+    RESNEST,
     "a timm RegNet",
     "a timm EfficientNet or MobileNetV3",
     "a timm ReXNet (rexnet_*)",
@@ -113,9 +122,8 @@ fn not_its_weights(name: &str, looks: &str) -> Error {
 
 /// Builds the network of `dict`, for `arch` (timm's model name) when given.
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
-    // A ResNet's keys, unless they are a ResNet-shaped family this engine does not run (SKNet,
-    // ResNeSt), which is refused by its name rather than by the first layer the builder misses.
-    let looks_like_resnet = describe(dict) == "a ResNet";
+    // A ResNet's keys, SKNet's and ResNeSt's among them (timm builds both with its ResNet).
+    let looks_like_resnet = matches!(describe(dict), "a ResNet" | SKNET | RESNEST);
     match arch {
         Some(scenes::FAMILY) => scenes::build_dict(dict),
         None if scenes::looks_like(dict) => scenes::build_dict(dict),

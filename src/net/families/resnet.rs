@@ -34,7 +34,9 @@ pub fn takes(arch: &str) -> bool {
     let name = arch.strip_prefix("timm.").unwrap_or(arch);
     // timm's gcresnet* and the *_ts networks (seresnet33ts, eca_resnext26ts) are ByobNets
     // (byobnet.py), whose keys are another layout.
-    ["resnet", "seresnet", "seresnext", "resnext", "ecaresnet", "cecaresnet", "resnetblur"].iter().any(|p| name.starts_with(p))
+    ["resnet", "seresnet", "seresnext", "resnext", "ecaresnet", "cecaresnet", "resnetblur", "skresnet", "skresnext", "resnest"]
+        .iter()
+        .any(|p| name.starts_with(p))
         && !name.ends_with("ts")
         || name.starts_with("torchvision.resnet")
         || name.starts_with("torchvision.resnext")
@@ -91,6 +93,27 @@ pub fn build(dict: &StateDict, arch: &str) -> Result<Net> {
 /// (`seresnet50`, `ecaresnet101`), `resnext` where the 3x3 convolutions are grouped, `d`/`t`
 /// for the deep and tiered stems; `resnet` where the depths are no standard ones.
 fn name_from_weights(dict: &StateDict, depths: &[usize], net: &Net) -> String {
+    let kinds: Vec<&str> = net.attention_blocks().iter().map(|b| b.kind).collect();
+    if kinds.contains(&"splat") {
+        // ResNeSt counts its depth as 3 x blocks + 2; the -d stem is 32 wide, the -e stem 64.
+        let depth = 3 * depths.iter().sum::<usize>() + 2;
+        let stem = if dict.shape("conv1.0.weight").is_ok_and(|s| s[0] >= 64) { "e" } else { "d" };
+        return format!("resnest{depth}{stem}");
+    }
+    if kinds.contains(&"sk") {
+        let bottleneck = dict.contains("layer1.0.conv3.conv.weight");
+        let depth = match (bottleneck, depths) {
+            (false, [2, 2, 2, 2]) => "18",
+            (false, [3, 4, 6, 3]) => "34",
+            (true, [3, 4, 6, 3]) => "50",
+            _ => return "skresnet".into(),
+        };
+        let grouped = dict.shape("layer1.0.conv2.paths.0.conv.weight").ok().zip(dict.shape("layer1.0.conv1.conv.weight").ok());
+        return match grouped {
+            Some((p, c1)) if p[1] * 2 != c1[0] && p[1] < c1[0] => format!("skresnext{depth}_{}x{}d", c1[0] / p[1], p[1]),
+            _ => format!("skresnet{depth}{}", if dict.contains("conv1.0.weight") { "d" } else { "" }),
+        };
+    }
     let bottleneck = dict.contains("layer1.0.conv3.weight");
     let depth = match (bottleneck, depths) {
         (false, [2, 2, 2, 2]) => "18",
@@ -151,7 +174,15 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize, circular_
     let key = |name: &str| format!("{path}.{name}");
     let mut body = Vec::new();
     let bottleneck = dict.contains(&key("conv3.weight"));
-    let out = if bottleneck {
+    let out = if super::sknet::holds(dict, path) {
+        let (nodes, out) = super::sknet::body(dict, path, channels, stride)?;
+        body = nodes;
+        out
+    } else if super::resnest::holds(dict, path) {
+        let (nodes, out) = super::resnest::body(dict, path, stride)?;
+        body = nodes;
+        out
+    } else if bottleneck {
         let width = dict.dim(&key("conv1.weight"), 4, 0)?;
         let per_group = dict.dim(&key("conv2.weight"), 4, 1)?;
         let groups = if per_group > 0 && width % per_group == 0 { width / per_group } else { 0 };

@@ -117,6 +117,8 @@ pub struct Cell {
     pub gates: Option<Vec<f32>>,
     /// Spatial or context maps, drawn over the photo.
     pub maps: Vec<Map>,
+    /// A branch attention's shares, `height` branches by `width` channels, on a 0..1 scale.
+    pub shares: Option<Map>,
 }
 
 /// A row of [`Painter::overview`]: the blocks of one stage (`layer1`, `blocks.3`).
@@ -407,6 +409,48 @@ impl Painter {
         svg.finish(width, bottom + 24.0 + PAD, title)
     }
 
+    /// A branch attention's shares (Selective Kernel, Split Attention): one row per branch named
+    /// in `rows`, one column per channel, coloured on a fixed 0..1 scale (a column sums to 1 under
+    /// a softmax), each row's mean beside it, and the scale under the rows.
+    pub fn branch_shares(&self, title: &str, rows: &[String], map: &Map) -> String {
+        const ROW: f64 = 26.0;
+        const GAP: f64 = 6.0;
+        const SPAN: f64 = 420.0;
+        let (branches, channels) = (map.height, map.width.max(1));
+        let mean = |r: usize| map.data[r * channels..(r + 1) * channels].iter().map(|&v| v as f64).sum::<f64>() / channels as f64;
+        let labels: Vec<String> = (0..branches)
+            .map(|r| format!("{} · mean {}", rows.get(r).cloned().unwrap_or_default(), format_value(mean(r) as f32)))
+            .collect();
+        let labels_width = labels.iter().map(|l| self.width(l, Font::Label)).fold(0.0, f64::max);
+        let note = format!("{channels} channels in order (0 on the left); colour: the share a channel gives the branch, 0 to 1");
+        let mut svg = Svg::default();
+        svg.text(PAD, PAD + 14.0, title, Font::Title, Anchor::Start);
+        svg.text(PAD, PAD + 34.0, &note, Font::Note, Anchor::Start);
+        let top = PAD + 50.0;
+        let left = (PAD + labels_width + 12.0).ceil();
+        let cell = SPAN / channels as f64;
+        for (r, label) in labels.iter().enumerate() {
+            let y = top + r as f64 * (ROW + GAP);
+            svg.text(left - 8.0, y + ROW / 2.0 + 4.0, label, Font::Label, Anchor::End);
+            for c in 0..channels {
+                let v = map.data[r * channels + c];
+                svg.rect(left + c as f64 * cell, y, cell + 0.05, ROW, &hex(viridis(v.clamp(0.0, 1.0))));
+            }
+        }
+        let scale_y = top + branches as f64 * (ROW + GAP) + 4.0;
+        const STEPS: usize = 40;
+        for i in 0..STEPS {
+            let t = i as f32 / (STEPS - 1) as f32;
+            svg.rect(left + i as f64 * SPAN / STEPS as f64, scale_y, SPAN / STEPS as f64 + 0.05, 10.0, &hex(viridis(t)));
+        }
+        for k in 0..=4 {
+            let v = k as f32 / 4.0;
+            svg.text(left + v as f64 * SPAN, scale_y + 26.0, &format_step(v, 0.25), Font::Tick, Anchor::Middle);
+        }
+        let width = (left + SPAN + PAD).max(PAD + self.width(title, Font::Title) + PAD).max(PAD + self.width(&note, Font::Note) + PAD);
+        svg.finish(width, scale_y + 34.0 + PAD, title)
+    }
+
     /// Many channel gates at once (a real network's 256 to 2048): sorted, highest first, as an area
     /// whose every column is one channel coloured by its value (the bar chart's bars, touching),
     /// the mean dashed; beside it, on the same value axis, how many channels fall in each band;
@@ -687,7 +731,20 @@ impl Painter {
                         );
                         vx += thumb_w + GAP;
                     }
-                    if cell.gates.is_none() && cell.maps.is_empty() {
+                    if let Some(shares) = cell.shares.as_ref().filter(|_| cell.gates.is_none() && cell.maps.is_empty()) {
+                        // A row per branch, a column per channel.
+                        let (rows, columns) = (shares.height.max(1), shares.width.max(1));
+                        let (w, h) = (60.0 / columns as f64, VIS_H / rows as f64);
+                        for (i, &v) in shares.data.iter().enumerate() {
+                            svg.rect(
+                                vx + (i % columns) as f64 * w,
+                                vis_y + (i / columns) as f64 * h,
+                                w + 0.05,
+                                h,
+                                &hex(viridis(v.clamp(0.0, 1.0))),
+                            );
+                        }
+                    } else if cell.gates.is_none() && cell.maps.is_empty() {
                         svg.rect(vx, vis_y, 60.0, VIS_H, "#f4f4f7");
                         svg.text(vx + 30.0, vis_y + VIS_H / 2.0 + 4.0, "no map", Font::Small, Anchor::Middle);
                     }

@@ -174,6 +174,13 @@ fn block_figures_of(painter: &draw::Painter, photo: &draw::Photo, record: &Block
             out.push((format!("{stem}-{key}"), painter.overlay(photo, &map, &title, legend)));
         }
     }
+    if let Some(map) = record.maps.get("branch").map(map_of) {
+        let title = format!("{} · {kind}: {} channels shared out over {} branches", record.path, map.width, map.height);
+        let rows: Vec<String> = (1..=map.height)
+            .map(|r| if record.kind == "sk" { format!("branch {r} (dilation {r})") } else { format!("radix group {r}") })
+            .collect();
+        out.push((format!("{stem}-branches"), painter.branch_shares(&title, &rows, &map)));
+    }
     out
 }
 
@@ -195,6 +202,15 @@ fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
         let detail = match (&gates, maps.first()) {
             (Some(g), _) => format!("mean {}", short_value(g.iter().map(|&v| v as f64).sum::<f64>() / g.len().max(1) as f64)),
             (None, Some(m)) => format!("map {} x {}", m.width, m.height),
+            (None, None) if record.maps.contains_key("branch") => {
+                let shares = first_image(&record.maps["branch"]);
+                let r = record.maps["branch"].shape()[1].max(1);
+                let per = shares.len() / r;
+                let means: Vec<String> = (0..r)
+                    .map(|b| short_value(shares[b * per..(b + 1) * per].iter().map(|&v| v as f64).sum::<f64>() / per.max(1) as f64))
+                    .collect();
+                format!("shares {}", means.join(" / "))
+            }
             (None, None) if record.kind == "nl" => "N x N maps: not drawn".into(),
             (None, None) => String::new(),
         };
@@ -204,6 +220,7 @@ fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
             detail,
             gates,
             maps,
+            shares: record.maps.get("branch").map(map_of),
         };
         let grid = format!("{h} x {w}");
         match stages.last_mut() {
@@ -227,6 +244,7 @@ fn short_value(v: f64) -> String {
 fn kind_label(kind: &str) -> String {
     match kind {
         "nl" => "Non-local".into(),
+        "splat" => "Split Attention".into(),
         other => other.to_uppercase(),
     }
 }
