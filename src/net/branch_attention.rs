@@ -156,7 +156,8 @@ impl BranchAttention {
 }
 
 /// A dense `(out, in)` layer from a 1x1 convolution of `groups` groups, weight
-/// `(out, in / groups)`: block-diagonal, zeros between the groups.
+/// `(out, in / groups)`: block-diagonal, zeros between the groups (with one group, the weight as
+/// it is).
 pub fn dense_from_grouped(weight: &[f32], bias: Vec<f32>, inputs: usize, groups: usize) -> Result<Linear> {
     let out = bias.len();
     if groups == 0 || !inputs.is_multiple_of(groups) || !out.is_multiple_of(groups) || weight.len() * groups != out * inputs {

@@ -152,39 +152,32 @@ impl Recorder<'_, '_> {
                 let t = concat(self.g, &p.t, &q.t, channels * p.height * p.width)?;
                 OnDevice { t, channels: *channels, ..p }
             }
-            Node::Split { parts } => {
-                check_split(parts, x.channels)?;
+            Node::Split { .. } | Node::Fork { .. } => {
+                if let Node::Split { parts } = node {
+                    check_split(parts, x.channels)?;
+                }
                 let positions = x.height * x.width;
                 let mut joined: Option<OnDevice> = None;
                 let mut size = None;
-                let mut first = 0;
-                for (count, nodes) in parts {
-                    let t = slice(self.g, &x.t, x.channels, positions, first..first + count, 0..positions)?;
-                    first += count;
-                    let y = self.nodes(nodes, OnDevice { t, channels: *count, ..x.clone() })?;
+                for (range, nodes) in node.paths() {
+                    let input = match range {
+                        Some(r) => {
+                            let t = slice(self.g, &x.t, x.channels, positions, r.clone(), 0..positions)?;
+                            OnDevice { t, channels: r.len(), ..x.clone() }
+                        }
+                        None => x.clone(),
+                    };
+                    let y = self.nodes(nodes, input)?;
                     check_split_output(&mut size, (y.height, y.width))?;
                     joined = Some(match joined {
                         None => y,
                         Some(a) => OnDevice { t: concat(self.g, &a.t, &y.t, a.t.len + y.t.len)?, channels: a.channels + y.channels, ..y },
                     });
                 }
-                // `check_split` refused a split of no groups.
+                // `check_split` refused a split of no groups; a fork always has paths.
                 joined.ok_or_else(|| crate::Error::Checkpoint {
                     reason: format!("a mixed convolution's groups take 0 channels; it is given {}", x.channels),
                 })?
-            }
-            Node::Fork { paths } => {
-                let mut joined: Option<OnDevice> = None;
-                let mut size = None;
-                for nodes in paths {
-                    let y = self.nodes(nodes, x.clone())?;
-                    check_split_output(&mut size, (y.height, y.width))?;
-                    joined = Some(match joined {
-                        None => y,
-                        Some(a) => OnDevice { t: concat(self.g, &a.t, &y.t, a.t.len + y.t.len)?, channels: a.channels + y.channels, ..y },
-                    });
-                }
-                joined.unwrap_or(x)
             }
             Node::Attention(block) => self.attention(block, x)?,
             Node::Module { nodes, .. } => self.nodes(nodes, x)?,

@@ -87,6 +87,25 @@ pub enum Node {
 }
 
 impl Node {
+    /// A split's or a fork's paths, each with the input channels it takes (`None`: all of them)
+    /// and its nodes; empty for any other node.
+    fn paths(&self) -> Vec<(Option<std::ops::Range<usize>>, &[Node])> {
+        match self {
+            Node::Split { parts } => {
+                let mut first = 0;
+                parts
+                    .iter()
+                    .map(|(count, nodes)| {
+                        first += count;
+                        (Some(first - count..first), nodes.as_slice())
+                    })
+                    .collect()
+            }
+            Node::Fork { paths } => paths.iter().map(|nodes| (None, nodes.as_slice())).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// How many attention blocks this node holds.
     pub fn attention_count(&self) -> usize {
         match self {
@@ -500,27 +519,19 @@ impl<'a> State<'a> {
                 data.truncate(channels * p.height * p.width);
                 Features { data, channels: *channels, height: p.height, width: p.width }
             }
-            Node::Split { parts } => {
-                check_split(parts, x.channels)?;
+            Node::Split { .. } | Node::Fork { .. } => {
+                if let Node::Split { parts } = node {
+                    check_split(parts, x.channels)?;
+                }
                 let plane = x.height * x.width;
                 let (mut data, mut channels, mut size) = (Vec::new(), 0, None);
-                let mut first = 0;
-                for (count, nodes) in parts {
+                for (range, nodes) in node.paths() {
                     // (1, C, H, W) is channel-major: a group of channels is a run of the data.
-                    let part = Features { data: x.data[first * plane..(first + count) * plane].to_vec(), channels: *count, ..x };
-                    first += count;
-                    let y = self.nodes_cpu(nodes, part).await?;
-                    check_split_output(&mut size, (y.height, y.width))?;
-                    data.extend_from_slice(&y.data);
-                    channels += y.channels;
-                }
-                let (height, width) = size.unwrap_or((x.height, x.width));
-                Features { data, channels, height, width }
-            }
-            Node::Fork { paths } => {
-                let (mut data, mut channels, mut size) = (Vec::new(), 0, None);
-                for nodes in paths {
-                    let y = self.nodes_cpu(nodes, Features { data: x.data.clone(), ..x }).await?;
+                    let input = match range {
+                        Some(r) => Features { data: x.data[r.start * plane..r.end * plane].to_vec(), channels: r.len(), ..x },
+                        None => Features { data: x.data.clone(), ..x },
+                    };
+                    let y = self.nodes_cpu(nodes, input).await?;
                     check_split_output(&mut size, (y.height, y.width))?;
                     data.extend_from_slice(&y.data);
                     channels += y.channels;

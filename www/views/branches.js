@@ -10,8 +10,8 @@ import { say } from './say.js';
 const ROW = 28;
 const GAP = 6;
 
-// Each branch's mean share over the channels.
-function means(map) {
+/** Each branch's mean share over the channels of a `branch` map `{ width: C, height: R, data }`. */
+export function branchMeans(map) {
   const out = [];
   for (let r = 0; r < map.height; r++) {
     let sum = 0;
@@ -19,6 +19,12 @@ function means(map) {
     out.push(sum / map.width);
   }
   return out;
+}
+
+/** Branch `r` (from 0) of a block of `kind` in words: SK's paths by their dilation (timm's default
+ *  kernel sizes 3, 5, ... as 3 x 3 of dilation 1, 2, ...), Split Attention's radix groups. */
+export function branchName(t, kind, r) {
+  return kind === 'sk' ? t('branches.dilated', { r: r + 1, d: r + 1 }) : t('branches.group', { r: r + 1 });
 }
 
 export default {
@@ -39,8 +45,8 @@ export default {
     // The channels in order, or by the first branch's share (then the rows read as a trade-off).
     const order = [...Array(channels).keys()];
     if (state.sorted) order.sort((a, b) => map.data[b] - map.data[a]);
-    const average = means(map);
-    const names = average.map((_, r) => (entry.kind === 'sk' ? t('branches.dilated', { r: r + 1, d: r + 1 }) : t('branches.group', { r: r + 1 })));
+    const average = branchMeans(map);
+    const names = average.map((_, r) => branchName(t, entry.kind, r));
     const shares = average.map((m) => t('branches.mean', { m: format(m) }));
     // Row labels beside the rows where they fit in a third of the width, else above each row.
     const labelW = Math.ceil(Math.max(...names.map((n) => smallWidth(ctx, n)), ...shares.map((s) => smallWidth(ctx, s)))) + 10;

@@ -14,6 +14,7 @@
 import { ACCENT, INK, LINE, MUTED, ON_COLOUR, drawQuery, fixed, format, mapCanvas, note, paragraph, range, title } from '../drawing.js';
 import { viridis, diverging } from '../colormap.js';
 import { say } from './say.js';
+import { branchName } from './branches.js';
 
 const STRIP = 56; // bar height
 const GAP = 30;
@@ -201,7 +202,7 @@ function branches(s, steps, kind) {
   const { t } = s;
   const [r, c] = steps.branch.shape;
   const rows = (step) => Array.from({ length: r }, (_, i) => step.data.subarray(i * c, (i + 1) * c));
-  const labels = Array.from({ length: r }, (_, i) => (kind === 'sk' ? t('branches.dilated', { r: i + 1, d: i + 1 }) : t('branches.group', { r: i + 1 })));
+  const labels = Array.from({ length: r }, (_, i) => branchName(t, kind, i));
   s.step(t('explain.branches.squeeze', { n: 1, c, r }));
   s.bars([steps.squeeze.data]);
   s.step(t('explain.branches.hidden', { n: 2, c, rd: steps.hidden.data.length }));

@@ -9,6 +9,7 @@ import { ACCENT, INK, LINE, MUTED, PAPER, SOFT, drawQuery, fitStart, mapCanvas, 
 import { viridis } from '../colormap.js';
 import { KIND_LABEL } from '../bundled.js';
 import { say } from './say.js';
+import { branchMeans } from './branches.js';
 
 const TILE = 92; // the smallest tile: wider columns give larger ones
 const MAX_TILE = 150;
@@ -108,10 +109,7 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   let line = entry.off ? t('network.switched') : '';
   if (!entry.off && entry.branch) {
     // Each branch's mean share, first branch first.
-    const { width: channels, height: branches, data } = entry.branch;
-    const shares = [];
-    for (let r = 0; r < branches; r++) shares.push(short(data.slice(r * channels, (r + 1) * channels).reduce((a, b) => a + b, 0) / channels));
-    line = shares.join(' / ');
+    line = branchMeans(entry.branch).map(short).join(' / ');
   } else if (!entry.off && entry.channel && !map) {
     const { mean, std } = spread(entry.channel);
     line = `${short(mean)} ± ${short(std)}`;

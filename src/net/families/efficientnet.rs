@@ -108,6 +108,18 @@ const MOBILENETV3_SMALL: Spec = Spec {
 /// MobileNetV3's SE and head.
 const LCNET: Spec = Spec { strides: &[1, 2, 2, 2, 1, 2], acts: &[HardSwish; 6], dsa: true, ..MOBILENETV3_LARGE };
 
+/// timm's model-name prefixes and their specs.
+const BY_PREFIX: [(&str, Spec); 8] = [
+    ("efficientnet_b", EFFICIENTNET),
+    ("mobilenetv3_large", MOBILENETV3_LARGE),
+    ("mobilenetv3_small", MOBILENETV3_SMALL),
+    ("mnasnet_small", MNASNET_SMALL),
+    ("mnasnet_", MNASNET_B1),
+    ("semnasnet_", MNASNET_A1),
+    ("mixnet_", MIXNET),
+    ("lcnet", LCNET),
+];
+
 /// The spec of a timm model name, `None` where this family does not know it.
 fn spec(arch: &str) -> Option<Spec> {
     let name = arch.strip_prefix("timm.").unwrap_or(arch);
@@ -115,26 +127,9 @@ fn spec(arch: &str) -> Option<Spec> {
         Some(rest) => (true, rest),
         None => (false, name),
     };
-    let spec = if base.starts_with("efficientnet_b") {
-        EFFICIENTNET
-    } else if base.starts_with("mobilenetv3_large") {
-        MOBILENETV3_LARGE
-    } else if base.starts_with("mobilenetv3_small") {
-        MOBILENETV3_SMALL
-    } else if base.starts_with("mnasnet_small") {
-        MNASNET_SMALL
-    } else if base.starts_with("mnasnet_") {
-        MNASNET_B1
-    } else if base.starts_with("semnasnet_") {
-        MNASNET_A1
-    } else if base.starts_with("mixnet_") {
-        MIXNET
-    } else if base.starts_with("lcnet") {
-        LCNET
-    } else {
-        return None;
-    };
-    Some(Spec { tf, ..spec })
+    // The first prefix that fits (`mnasnet_small` before `mnasnet_`).
+    let (_, spec) = BY_PREFIX.iter().find(|(prefix, _)| base.starts_with(prefix))?;
+    Some(Spec { tf, ..*spec })
 }
 
 /// Whether the weights are a PP-LCNet's, the one network here whose keys tell it: six stages of

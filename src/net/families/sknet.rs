@@ -22,8 +22,8 @@
 
 use super::conv_bn;
 use crate::error::{Error, Result};
-use crate::layers::{Activation, Linear, Padding, WeightId};
-use crate::net::branch_attention::BranchAttention;
+use crate::layers::{Activation, Padding};
+use crate::net::branch_attention::{BranchAttention, dense_from_grouped};
 use crate::net::checkpoint::StateDict;
 use crate::net::{Attention, AttentionLayer, Node};
 
@@ -86,14 +86,15 @@ fn selective_kernel(dict: &StateDict, path: &str, channels: usize, stride: usize
     }
     let out = dict.dim(&weight(0), 4, 0)?;
     let attn = format!("{path}.attn");
-    let reduce = conv_bn(dict, &format!("{attn}.fc_reduce"), &format!("{attn}.bn"), 1, 1, Padding::Explicit(0, 0))?;
-    let reduce = Linear { id: WeightId::fresh(), inputs: reduce.cin, weight: reduce.weight, bias: reduce.bias };
-    let select = super::conv(dict, &format!("{attn}.fc_select"), 1, 1, Padding::Explicit(0, 0))?;
-    let select = Linear { id: WeightId::fresh(), inputs: select.cin, weight: select.weight, bias: select.bias };
-    let layer = BranchAttention::new(count, reduce, Activation::Relu, select, true, 0).map_err(|e| match e {
+    let at = |e: Error| match e {
         Error::Checkpoint { reason } => Error::Checkpoint { reason: format!("{attn}: {reason}") },
         other => other,
-    })?;
+    };
+    let reduce = conv_bn(dict, &format!("{attn}.fc_reduce"), &format!("{attn}.bn"), 1, 1, Padding::Explicit(0, 0))?;
+    let reduce = dense_from_grouped(&reduce.weight, reduce.bias, reduce.cin, 1).map_err(at)?;
+    let select = super::conv(dict, &format!("{attn}.fc_select"), 1, 1, Padding::Explicit(0, 0))?;
+    let select = dense_from_grouped(&select.weight, select.bias, select.cin, 1).map_err(at)?;
+    let layer = BranchAttention::new(count, reduce, Activation::Relu, select, true, 0).map_err(at)?;
     let joined = if split { Node::Split { parts: paths.into_iter().map(|p| (input, p)).collect() } } else { Node::Fork { paths } };
     let block = Attention { path: path.to_string(), kind: "sk", layer: AttentionLayer::Branches(layer), residual: false };
     Ok((vec![joined, Node::Attention(Box::new(block))], out))

@@ -72,6 +72,14 @@ pub struct Map {
 }
 
 impl Map {
+    /// The mean of each row (a `branch` map's: each branch's mean share over the channels).
+    pub fn row_means(&self) -> Vec<f32> {
+        self.data
+            .chunks_exact(self.width.max(1))
+            .map(|row| (row.iter().map(|&v| v as f64).sum::<f64>() / row.len() as f64) as f32)
+            .collect()
+    }
+
     pub fn from_value(v: &Value) -> Option<Self> {
         match (v.get("width"), v.get("height"), v.get("data")) {
             (Some(Value::Number(w)), Some(Value::Number(h)), Some(Value::Floats(d)))
@@ -417,9 +425,11 @@ impl Painter {
         const GAP: f64 = 6.0;
         const SPAN: f64 = 420.0;
         let (branches, channels) = (map.height, map.width.max(1));
-        let mean = |r: usize| map.data[r * channels..(r + 1) * channels].iter().map(|&v| v as f64).sum::<f64>() / channels as f64;
-        let labels: Vec<String> = (0..branches)
-            .map(|r| format!("{} · mean {}", rows.get(r).cloned().unwrap_or_default(), format_value(mean(r) as f32)))
+        let labels: Vec<String> = map
+            .row_means()
+            .iter()
+            .enumerate()
+            .map(|(r, &mean)| format!("{} · mean {}", rows.get(r).cloned().unwrap_or_default(), format_value(mean)))
             .collect();
         let labels_width = labels.iter().map(|l| self.width(l, Font::Label)).fold(0.0, f64::max);
         let note = format!("{channels} channels in order (0 on the left); colour: the share a channel gives the branch, 0 to 1");

@@ -203,13 +203,8 @@ fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
             (Some(g), _) => format!("mean {}", short_value(g.iter().map(|&v| v as f64).sum::<f64>() / g.len().max(1) as f64)),
             (None, Some(m)) => format!("map {} x {}", m.width, m.height),
             (None, None) if record.maps.contains_key("branch") => {
-                let shares = first_image(&record.maps["branch"]);
-                let r = record.maps["branch"].shape()[1].max(1);
-                let per = shares.len() / r;
-                let means: Vec<String> = (0..r)
-                    .map(|b| short_value(shares[b * per..(b + 1) * per].iter().map(|&v| v as f64).sum::<f64>() / per.max(1) as f64))
-                    .collect();
-                format!("shares {}", means.join(" / "))
+                let means = map_of(&record.maps["branch"]).row_means();
+                format!("shares {}", means.iter().map(|&m| short_value(m as f64)).collect::<Vec<_>>().join(" / "))
             }
             (None, None) if record.kind == "nl" => "N x N maps: not drawn".into(),
             (None, None) => String::new(),
