@@ -465,7 +465,8 @@ fn noise(len: usize, seed: u32) -> Vec<f32> {
 #[test]
 fn every_layer_on_the_gpu_equals_the_cpu_reference() {
     use attention_playground::layers::{Activation, Conv2d, Padding, Pool};
-    use attention_playground::net::{Net, Node};
+    use attention_playground::net::branch_attention::BranchAttention;
+    use attention_playground::net::{Attention, AttentionLayer, Net, Node};
     let conv = |cin: usize, cout: usize, k: usize, stride, dilation, groups: usize, padding, seed| {
         let shape = [cout, cin / groups, k, k];
         let conv =
@@ -575,6 +576,48 @@ fn every_layer_on_the_gpu_equals_the_cpu_reference() {
             },
         ],
     ));
+    cases.push((
+        "fork: every path on the whole input, dilations 1 and 2 (SKNet without split input)".into(),
+        vec![
+            widen(6),
+            Node::Fork {
+                paths: vec![
+                    vec![conv(6, 4, 3, 1, 1, 2, Padding::Explicit(1, 1), 12), Node::Act(Activation::Relu)],
+                    vec![conv(6, 4, 3, 1, 2, 2, Padding::Explicit(2, 2), 13), Node::Act(Activation::Relu)],
+                ],
+            },
+        ],
+    ));
+    // A branch attention after strided paths over split inputs (SKNet), and a one-branch one whose
+    // gate is a sigmoid (ResNeSt's radix 1), each also switched off (every branch weighed 1/R).
+    let linear = |out: usize, inputs: usize, seed: u32| attention_playground::layers::Linear {
+        id: attention_playground::layers::WeightId::fresh(),
+        weight: noise(out * inputs, seed).iter().map(|w| 2.0 * w).collect(),
+        bias: noise(out, seed + 1),
+        inputs,
+    };
+    let branches = |r: usize, c: usize, softmax: bool, seed: u32| {
+        let layer = BranchAttention::new(r, linear(5, c, seed), Activation::Relu, linear(r * c, 5, seed + 2), softmax, 0).unwrap();
+        Node::Attention(Box::new(Attention { path: "b".into(), kind: "sk", layer: AttentionLayer::Branches(layer), residual: false }))
+    };
+    let sk = vec![
+        widen(8),
+        Node::Split {
+            parts: vec![
+                (4, vec![conv(4, 6, 3, 2, 1, 1, Padding::Explicit(1, 1), 14), Node::Act(Activation::Relu)]),
+                (4, vec![conv(4, 6, 3, 2, 2, 1, Padding::Explicit(2, 2), 15), Node::Act(Activation::Relu)]),
+            ],
+        },
+        branches(2, 6, true, 16),
+    ];
+    let one_branch = vec![widen(6), branches(1, 6, false, 20)];
+    for (name, nodes) in
+        [("branch attention over two paths (SKNet)", sk), ("branch attention of one branch, a sigmoid (ResNeSt)", one_branch)]
+    {
+        cases.push((name.into(), nodes.clone()));
+        // Off, inside one module: the paths and the averaging as one GPU pass.
+        cases.push((format!("{name}, switched off"), vec![Node::Module { path: "off".into(), nodes }]));
+    }
     cases.push(("global pool".into(), vec![widen(7), Node::GlobalPool]));
 
     let gpu = AnyBackend::Gpu(Box::new(pollster::block_on(GpuBackend::new()).expect("a GPU adapter (lavapipe)")));
@@ -584,19 +627,27 @@ fn every_layer_on_the_gpu_equals_the_cpu_reference() {
     let mut failures = Vec::new();
     for (name, nodes) in cases {
         let mut net = Net { family: "test", arch: name.clone(), nodes, classes: 0 };
+        let off = if name.ends_with("switched off") { Off(vec!["b".into()]) } else { Off::default() };
         // The network's output is the layer's: its length is the class count the run checks.
-        let probe = pollster::block_on(net.run(&cpu, &x, &Off::default()));
+        let probe = pollster::block_on(net.run(&cpu, &x, &off));
         let Err(e) = probe else { panic!("{name}: the class count 0 was not checked") };
         net.classes =
             e.to_string().split("ends in ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).expect("the length");
-        let want = pollster::block_on(net.run(&cpu, &x, &Off::default())).unwrap();
-        let got = pollster::block_on(net.run(&gpu, &x, &Off::default())).unwrap();
+        let want = pollster::block_on(net.run(&cpu, &x, &off)).unwrap();
+        let got = pollster::block_on(net.run(&gpu, &x, &off)).unwrap();
         assert!(got.layers.backend == BackendKind::Gpu && got.layers.fallback.is_none(), "{name}: ran on {}", got.layers);
-        let worst =
-            got.logits.data().iter().zip(want.logits.data()).map(|(a, b)| (a - b).abs() - (1e-5 + 1e-4 * b.abs())).fold(f32::MIN, f32::max);
-        if worst > 0.0 {
-            failures.push(format!("{name}: off by {worst:e} beyond 1e-5 + 1e-4 |x|"));
+        for (g, w) in got.blocks.iter().zip(&want.blocks) {
+            assert!(
+                g.off || g.ran_on.as_ref().is_some_and(|r| r.backend == BackendKind::Gpu && r.fallback.is_none()),
+                "{name}: block on {:?}",
+                g.ran_on
+            );
+            assert_eq!(g.maps.keys().collect::<Vec<_>>(), w.maps.keys().collect::<Vec<_>>(), "{name}: the same maps");
+            for (map, t) in &g.maps {
+                failures.extend(common::mismatch(&format!("{name} {map}"), t, &w.maps[map], common::Tolerance { abs: 1e-5, rel: 1e-4 }));
+            }
         }
+        failures.extend(common::mismatch(&name, &got.logits, &want.logits, common::Tolerance { abs: 1e-5, rel: 1e-4 }));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -125,7 +125,8 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   // kind (`…se` of an SE block), else the kind.
   const named = entry.path.endsWith(`.${entry.kind}`) || (['se', 'ese'].includes(entry.kind) && entry.path.endsWith('.se'));
   const fits = (text) => smallWidth(ctx, text) <= TILE;
-  const shown = [line ? `${kind} · ${line}` : kind, ...(named && line ? [line] : []), kind].find(fits) ?? kind;
+  // A branch attention's shares say more than its kind, which the view's title says.
+  const shown = [line ? `${kind} · ${line}` : kind, ...((named || entry.branch) && line ? [line] : []), kind].find(fits) ?? kind;
   note(ctx, shown, x, y + TILE + 16);
 }
 
@@ -185,6 +186,7 @@ export default {
       y += Math.ceil(entries.length / perRow) * rowH + 6;
     }
     y += paragraph(ctx, `${t('network.legend1')} ${t('network.legend2')} ${t('network.legend3')}`.replace(/([\u3000-\u9fff]) (?=[\u3000-\u9fff])/g, '$1'), 0, y);
+    if (order.some((path) => result.blocks[path].branch)) y += 4 + paragraph(ctx, t('network.legend.branch'), 0, y + 4);
     return { height: y + 8, tiles, toggles };
   },
 };
