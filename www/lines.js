@@ -103,5 +103,5 @@ export function networkPredictionLine({ full, prediction, change, off, head, non
   const [from, to] = head === 'sigmoid' ? [sigmoidText(change.full), sigmoidText(change.off)] : pair(change.full, change.off);
   return `<div class="row"><span class="muted">${t('prediction.on')}</span>${topList(full, t('prediction.on.title'), head, t.named)}</div>`
     + `<div class="row"><span class="muted">${escapeHtml(t('prediction.without', { words }))}</span>${topList(prediction, t('prediction.without.title'), head, t.named)}</div>`
-    + `<span class="change">${escapeHtml(t('prediction.change', { words, name: change.name, from, to }))}</span>`;
+    + `<span class="change">${escapeHtml(t('prediction.change', { words, name: t.named(change.name), from, to }))}</span>`;
 }

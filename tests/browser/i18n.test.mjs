@@ -34,7 +34,11 @@ test('both languages have every key, and every key the code uses is there', asyn
 let server;
 let browser;
 before(async () => {
-  server = await serve({ '/': new URL('../../dist/', import.meta.url).pathname, '/pages/': new URL('./pages/', import.meta.url).pathname }, 0);
+  server = await serve({
+    '/': new URL('../../dist/', import.meta.url).pathname,
+    '/pages/': new URL('./pages/', import.meta.url).pathname,
+    '/nets/': new URL('../fixtures/nets/', import.meta.url).pathname,
+  }, 0);
   browser = await launch();
 });
 after(async () => {
@@ -90,6 +94,28 @@ test('with lang="zh" the controls and every view speak Chinese, and the switch t
   assert.ok(seen.views.every(Boolean), 'every view draws');
   assert.deepEqual(seen.after, ['Channel weights', 'Spatial map', 'Attention', 'Features', 'How it works', 'One formula', 'Self-attention on tokens']);
   assert.equal(seen.lang, 'en');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('with lang="zh" an opened network\'s prediction line names its classes in Chinese, in the change it sums up too', async () => {
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`${origin}/pages/blank.html`);
+  const line = await page.evaluate(async (origin) => {
+    await import(`${origin}/attention-playground.js`);
+    document.body.insertAdjacentHTML('beforeend', `<attention-playground lang="zh" view="network" model="${origin}/nets/skresnet18/model.safetensors"></attention-playground>`);
+    const el = document.querySelector('attention-playground');
+    await el.ready;
+    while (!el.result?.network) await new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+    const next = new Promise((r) => el.addEventListener('attention-result', r, { once: true }));
+    el.setAttribute('off', 'layer1.0.conv1');
+    await next;
+    return el.shadowRoot.querySelector('.prediction .change')?.textContent;
+  }, origin);
+  assert.match(line ?? '', /^去掉 layer1\.0\.conv1：类别 \d+ /, line);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -125,8 +125,12 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
   // kind (`…se` of an SE block), else the kind.
   const named = entry.path.endsWith(`.${entry.kind}`) || (['se', 'ese'].includes(entry.kind) && entry.path.endsWith('.se'));
   const fits = (text) => smallWidth(ctx, text) <= TILE;
-  // A branch attention's shares say more than its kind, which the view's title says.
-  const shown = [line ? `${kind} · ${line}` : kind, ...((named || entry.branch) && line ? [line] : []), kind].find(fits) ?? kind;
+  // A branch attention's shares (or its being off) say more than its kind, which the view's title
+  // says in short.
+  const branches = ['sk', 'splat'].includes(entry.kind);
+  const abbrev = { sk: 'SK', splat: 'Splat' }[entry.kind];
+  const candidates = [line ? `${kind} · ${line}` : kind, ...(branches && line ? [`${abbrev} · ${line}`] : []), ...((named || branches) && line ? [line] : []), kind];
+  const shown = candidates.find(fits) ?? kind;
   note(ctx, shown, x, y + TILE + 16);
 }
 
@@ -166,7 +170,9 @@ export default {
     const toggles = [];
     const rowH = size + 36;
     for (const { stage, entries } of stages) {
-      const { grid, channels } = entries[0];
+      const { grid, branch } = entries[0];
+      // A branch attention's input is its branches side by side: say R x C.
+      const channels = branch ? `${branch.height} x ${branch.width}` : entries[0].channels;
       if (narrow) {
         note(ctx, stage, 0, y, INK);
         note(ctx, `${grid.width} x ${grid.height} · ${channels} ch`, ctx.measureText(stage).width + 10, y);

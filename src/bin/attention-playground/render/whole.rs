@@ -211,7 +211,11 @@ fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
         };
         let cell = draw::Cell {
             path: record.path.clone(),
-            caption: format!("{} · {} ch", kind_label(record.kind), record.channels),
+            // A branch attention's input is its branches side by side: R x C.
+            caption: match record.maps.get("branch").map(|t| t.shape()) {
+                Some(&[_, r, c]) => format!("{} · {r} x {c} ch", kind_label(record.kind)),
+                _ => format!("{} · {} ch", kind_label(record.kind), record.channels),
+            },
             detail,
             gates,
             maps,
