@@ -198,6 +198,58 @@ fn regnet_builds_from_its_keys_and_the_torchvision_mobile_nets_ask_for_their_arc
     assert!(err.contains("11 inverted residual blocks; the checkpoint has 0"), "{err}");
 }
 
+/// A ByobNet's weights do not hold its activation or whether its stem pools: its name is read
+/// from them only where one network of timm's has their stem, depths, groups, attention and final
+/// 1x1; any other is refused with the names to pick from.
+#[test]
+fn a_byobnet_is_named_from_its_weights_where_only_one_network_fits_them() {
+    let dict = |depths: [usize; 4], grouped: bool, attn: &str, final_conv: bool| {
+        let mut tensors = BTreeMap::new();
+        let mut put = |key: String, shape: Vec<usize>| {
+            let n = shape.iter().product();
+            tensors.insert(key, Tensor::new(shape, vec![0.0; n]).unwrap());
+        };
+        for i in 1..=3 {
+            put(format!("stem.conv{i}.conv.weight"), vec![8, 3, 3, 3]);
+        }
+        for (s, &d) in depths.iter().enumerate() {
+            for j in 0..d {
+                put(format!("stages.{s}.{j}.conv1_1x1.conv.weight"), vec![8, 8, 1, 1]);
+                put(format!("stages.{s}.{j}.conv2_kxk.conv.weight"), vec![8, if grouped { 4 } else { 8 }, 3, 3]);
+                if !attn.is_empty() {
+                    put(format!("stages.{s}.{j}.attn.{attn}"), vec![8]);
+                }
+            }
+        }
+        if final_conv {
+            put("final_conv.conv.weight".into(), vec![16, 8, 1, 1]);
+        }
+        put("head.fc.weight".into(), vec![7, 8]);
+        StateDict::from_tensors(tensors)
+    };
+    let gca = "mlp_add.fc1.weight";
+    for (depths, grouped, attn, final_conv, name) in [
+        ([2, 2, 2, 2], true, gca, false, Some("gcresnext26ts")),
+        ([2, 2, 2, 2], true, "conv.weight", false, Some("eca_resnext26ts")),
+        ([2, 2, 2, 2], true, "fc1.weight", false, Some("seresnext26ts")),
+        ([2, 2, 2, 2], true, "", false, Some("resnext26ts")),
+        ([2, 3, 3, 2], false, "fc1.weight", true, Some("seresnet33ts")),
+        ([2, 3, 3, 2], false, "", false, Some("resnet32ts")),
+        ([3, 4, 6, 3], false, gca, false, Some("gcresnet50t")),
+        ([3, 4, 6, 3], true, gca, false, Some("gcresnext50ts")),
+        // No network of timm's has these: a plain 26-layer ResNet, other depths.
+        ([2, 2, 2, 2], false, "", false, None),
+        ([1, 1, 2, 1], true, gca, false, None),
+    ] {
+        let d = dict(depths, grouped, attn, final_conv);
+        assert_eq!(families::byobnet::name_from_weights(&d).as_deref(), name, "{depths:?} grouped {grouped} attn {attn:?}");
+    }
+    // The golden case (depths 1, 1, 2, 1) is refused without its name, with the names to pick.
+    let model = std::fs::read(fixtures().join("gcresnext26ts").join("model.safetensors")).unwrap();
+    let err = families::build(&StateDict::read(&model, "model").unwrap(), None).unwrap_err().to_string();
+    assert!(err.contains("timm ByobNet") && err.contains("--arch resnext26ts, gcresnext26ts"), "{err}");
+}
+
 fn net(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_attention-playground")).arg("net").args(args).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -867,8 +919,9 @@ fn a_refusal_names_the_family_the_keys_show() {
         let tensors = keys.iter().map(|k| (k.as_str().unwrap().to_string(), Tensor::new(vec![1], vec![0.0]).unwrap())).collect();
         let dict = StateDict::from_tensors(tensors);
         let said = checkpoint::describe(&dict);
-        // The families the engine runs: LCNet, ReXNet, SKNet and ResNeSt from their keys, MNASNet by name.
-        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet", "MixNet", "SKNet", "ResNeSt"].contains(&looks);
+        // The families the engine runs: LCNet, ReXNet, SKNet, ResNeSt and ByobNet from their keys,
+        // MNASNet by name.
+        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet", "MixNet", "SKNet", "ResNeSt", "ByobNet"].contains(&looks);
         let named = match looks {
             "LCNet" | "EfficientNet" => said == "a timm EfficientNet or MobileNetV3",
             family => said.contains(&format!("a timm {family} ")),

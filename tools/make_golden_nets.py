@@ -431,6 +431,19 @@ def timm_effnet_generator(generator, arch, channel_multiplier, **extra):
     return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
 
 
+def timm_byobnet(arch, widths, group_size, depths=(1, 1, 1, 1), **cfg):
+    """A timm ByobNet entrypoint (byobnet.py) with its bottleneck stages overlaid by narrower and
+    shallower ones (ByobNet lays keyword arguments over its ByoModelCfg)."""
+    from timm.models.byobnet import ByoBlockCfg
+    blocks = tuple(ByoBlockCfg(type="bottle", d=d, c=c, s=1 if i == 0 else 2, gs=group_size, br=0.25)
+                   for i, (d, c) in enumerate(zip(depths, widths)))
+    kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, blocks=blocks, **cfg)
+    model = timm.create_model(arch, **kwargs)
+    shown = dict(pretrained=False, num_classes=NUM_CLASSES, **cfg)
+    return model, (f"timm.create_model({arch!r}, {format_kwargs(shown)}, blocks=<bottle stages: "
+                   f"depths {depths}, widths {widths}, group size {group_size}, strides 1, 2, 2, 2, br 0.25>)")
+
+
 def timm_regnet(arch, **cfg):
     """A timm RegNet entrypoint; extra kwargs overlay its RegNetCfg (w0, wa, wm, depth, ...)."""
     kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, **cfg)
@@ -530,6 +543,16 @@ CASES = [
     ("resnest50d_4s2x40d", "resnest50d_4s2x40d", "timm.resnest",
      lambda: timm_create("resnest50d_4s2x40d", layers=(1, 1, 1, 1), channels=(4, 8, 16, 32),
                          stem_width=8, base_width=64), RESNET_SIZE, {}),
+    # --- timm ByobNet (byobnet.py): tiered stems, SiLU, the attention between the 3x3 and the last
+    # 1x1; with a max-pooled stem and groups (gcresnext26ts, eca_resnext26ts), and a strided stem
+    # with a final 1x1 (seresnet33ts)
+    ("gcresnext26ts", "gcresnext26ts", "timm.byobnet",
+     lambda: timm_byobnet("gcresnext26ts", (32, 64, 64, 128), 4, (1, 1, 2, 1), stem_chs=16), RESNET_SIZE, {}),
+    ("eca_resnext26ts", "eca_resnext26ts", "timm.byobnet",
+     lambda: timm_byobnet("eca_resnext26ts", (32, 32, 64, 64), 8, stem_chs=16), RESNET_SIZE, {}),
+    ("seresnet33ts", "seresnet33ts", "timm.byobnet",
+     lambda: timm_byobnet("seresnet33ts", (32, 32, 64, 64), 0, (1, 2, 1, 1), stem_chs=16, num_features=48),
+     RESNET_SIZE, {}),
     # --- timm EfficientNet / MobileNetV3 (timm/models/efficientnet.py, mobilenetv3.py)
     ("efficientnet_b0", "efficientnet_b0", "timm.efficientnet",
      lambda: timm_efficientnet("efficientnet_b0", 0.125, 0.5), MOBILE_SIZE, {}),

@@ -96,7 +96,11 @@ const MOBILENETS = ['mobilenetv3_large_100', 'mobilenetv3_small_100'];
 const MNASNETS = ['mnasnet_100', 'semnasnet_100', 'mnasnet_small'];
 // MixNet's strides are in no key either (tf_ ports: TensorFlow's padding and BatchNorm eps).
 const MIXNETS = ['mixnet_s', 'mixnet_m', 'mixnet_l', 'tf_mixnet_s', 'tf_mixnet_m', 'tf_mixnet_l'];
+// timm's ByobNet ResNets: the activation and the stem's pooling are in the name only.
+const BYOBNETS = ['resnext26ts', 'gcresnext26ts', 'seresnext26ts', 'eca_resnext26ts', 'gcresnext50ts', 'resnet32ts',
+  'resnet33ts', 'gcresnet33ts', 'seresnet33ts', 'eca_resnet33ts', 'gcresnet50t'];
 export const ARCH_CHOICES = {
+  'timm ByobNet': BYOBNETS,
   timm: [...EFFICIENTNETS, ...MOBILENETS, ...MNASNETS, ...MIXNETS],
   'torchvision EfficientNet': Array.from({ length: 8 }, (_, i) => `torchvision.efficientnet_b${i}`),
   'torchvision MobileNetV3': ['torchvision.mobilenet_v3_large', 'torchvision.mobilenet_v3_small'],
@@ -107,6 +111,7 @@ export function archChoices(text) {
   if (!/name it/.test(text)) return null;
   if (/torchvision EfficientNet/.test(text)) return ARCH_CHOICES['torchvision EfficientNet'];
   if (/torchvision MobileNetV3/.test(text)) return ARCH_CHOICES['torchvision MobileNetV3'];
+  if (/timm ByobNet/.test(text)) return ARCH_CHOICES['timm ByobNet'];
   return ARCH_CHOICES.timm;
 }
 

@@ -194,6 +194,8 @@ describe('an opened network', () => {
       ['mixnet_s', 'mixnet_s'],
       // Told by their keys: SKNet (dilated paths, a softmax across them), ResNeSt (radix groups).
       ['skresnet18', ''], ['resnest14d', ''],
+      // Named (its depths are no network of timm's): a ByobNet, a GC block between its 3x3 and last 1x1.
+      ['gcresnext26ts', 'gcresnext26ts'],
       // Last: the Non-local row below is asked of it.
       ['resnet50_nl', '']];
     const results = {};
@@ -371,6 +373,7 @@ describe('an opened network', () => {
       'an HTML page': [new TextEncoder().encode('<!doctype html><title>404</title>'), /web page|HTML/i],
       'one SE block': [await readFile(join(ROOT, 'tests/fixtures/se_timm/weights.safetensors')).catch(() => null), /supported|looks like/i],
       'a text file': [new TextEncoder().encode('notes on the run\nlr 3e-4, 90 epochs\n'), /a text file, not weights/],
+      'a ByobNet without its arch': [await readFile(join(NETS, 'gcresnext26ts', 'model.safetensors')), /timm ByobNet, .*Pick it from the list/],
       'an EfficientNet without its arch': [await readFile(join(NETS, 'efficientnet_b0', 'model.safetensors')), /Pick it from the list/],
     };
     for (const [what, [bytes, pattern]] of Object.entries(bad)) {
@@ -382,7 +385,8 @@ describe('an opened network', () => {
           await el.loadModel(new File([data], 'weights.safetensors'));
           return { ok: true };
         } catch (e) {
-          return { error: e.message, shown: el.shadowRoot.querySelector('.message').textContent, arch: el.result?.network?.arch, archPick: !el.shadowRoot.querySelector('.arch-pick').hidden };
+          const pick = el.shadowRoot.querySelector('.arch-pick');
+          return { error: e.message, shown: el.shadowRoot.querySelector('.message').textContent, arch: el.result?.network?.arch, archPick: !pick.hidden, choices: [...pick.options].map((o) => o.value) };
         }
       }, Buffer.from(bytes).toString('base64'));
       assert.ok(outcome.error, `${what}: refused`);
@@ -390,7 +394,10 @@ describe('an opened network', () => {
       assert.equal(outcome.shown, outcome.error, `${what}: shown in the element`);
       assert.doesNotMatch(outcome.error, /JsValue|panicked|RuntimeError|undefined|\[object/, `${what}: no internals`);
       assert.equal(outcome.arch, 'resnet', `${what}: the network that was open stays`);
-      if (what.includes('EfficientNet')) assert.ok(outcome.archPick, 'a list to pick the architecture from');
+      if (what.includes('without its arch')) assert.ok(outcome.archPick, `${what}: a list to pick the architecture from`);
+      // The list offers the family the message names.
+      if (what.includes('ByobNet')) assert.ok(outcome.choices.includes('gcresnext26ts') && !outcome.choices.includes('efficientnet_b0'), `${what}: ${outcome.choices}`);
+      if (what.includes('EfficientNet')) assert.ok(outcome.choices.includes('efficientnet_b0') && !outcome.choices.includes('gcresnext26ts'), `${what}: ${outcome.choices}`);
     }
     // A pick that does not fit the weights says so, and the list stays for another pick.
     const wrong = await page.evaluate(async () => {

@@ -2,6 +2,7 @@
 //! names into a [`Net`]. [`build`] picks the builder from `--arch` or, where the weights tell
 //! (the ResNet and RegNet families), from the keys.
 
+pub mod byobnet;
 pub mod efficientnet;
 pub mod ghostnet;
 pub mod regnet;
@@ -23,6 +24,7 @@ use crate::error::{Error, Result, Shape};
 pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext*, ecaresnet*, ...; BasicBlock and Bottleneck, \
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
     timm's skresnet*/skresnext* (Selective Kernel) and resnest* (Split Attention), \
+    timm's ByobNet resnext26ts, gcresnext26ts, seresnext26ts, eca_resnext26ts, resnet32ts, resnet33ts, gcresnet33ts, seresnet33ts, eca_resnet33ts, gcresnet50t and gcresnext50ts, \
     timm's regnetx_* and regnety_*, timm's rexnet_* and rexnetr_*, timm's ghostnet_* (v1), \
     timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_*, mixnet_*, tf_mixnet_* (with --arch), lcnet_*, \
     torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
@@ -34,6 +36,7 @@ pub fn runs(arch: &str) -> bool {
         || resnet::takes(arch)
         || efficientnet::takes(arch)
         || regnet::takes(arch)
+        || byobnet::takes(arch)
         || rexnet::takes(arch)
         || ghostnet::takes(arch)
         || torchvision::takes(arch)
@@ -91,9 +94,13 @@ const MIXNET: &str = "a timm MixNet (mixnet_*, mixed depthwise kernels)";
 const SKNET: &str = "a timm SKNet (skresnet*, Selective Kernel)";
 const RESNEST: &str = "a timm ResNeSt (resnest*, Split Attention)";
 
+/// What [`describe`] says of a ByobNet.
+const BYOBNET: &str = "a timm ByobNet (gcresnet50t, the *_ts networks) or another stage-based network";
+
 /// What [`describe`] says of the families the engine builds.
-const KNOWN_FAMILIES: [&str; 9] = [
+const KNOWN_FAMILIES: [&str; 10] = [
     "a ResNet",
+    BYOBNET,
     SKNET,
     RESNEST,
     "a timm RegNet",
@@ -130,6 +137,7 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         Some(name) if resnet::takes(name) => resnet::build(dict, name),
         Some(name) if efficientnet::takes(name) => efficientnet::build(dict, name),
         Some(name) if regnet::takes(name) => regnet::build(dict, name),
+        Some(name) if byobnet::takes(name) => byobnet::build(dict, Some(name)),
         Some(name) if rexnet::takes(name) => rexnet::build(dict, name),
         Some(name) if ghostnet::takes(name) => ghostnet::build(dict, name),
         Some(name) if torchvision::takes(name) => torchvision::build(dict, name),
@@ -154,6 +162,7 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
                 .into(),
             })
         }
+        None if describe(dict) == BYOBNET && byobnet::looks_like(dict) => byobnet::build(dict, None),
         None if efficientnet::looks_like_lcnet(dict) => efficientnet::build(dict, "lcnet"),
         None if rexnet::looks_like(dict) => rexnet::build(dict, "rexnet"),
         None if ghostnet::looks_like(dict) => ghostnet::build(dict, "ghostnet"),

@@ -223,8 +223,9 @@ fn block(dict: &StateDict, path: &str, channels: usize, stride: usize, circular_
     Ok((Node::Residual { body, shortcut, act: Activation::Relu, partial: false }, out))
 }
 
-/// The attention layer in a block's `se` slot.
-fn attention(dict: &StateDict, path: &str, circular_eca: bool) -> Result<Attention> {
+/// The attention layer in a block's `se` slot (ByobNet's `attn` and `attn_last` hold the same
+/// modules).
+pub(super) fn attention(dict: &StateDict, path: &str, circular_eca: bool) -> Result<Attention> {
     let has = |name: &str| dict.contains(&format!("{path}.{name}"));
     let (kind, block_kind, options) = if has("fc1.weight") {
         ("se", BlockKind::Se, BlockOptions::default())

@@ -1,0 +1,231 @@
+//! timm's ByobNet (`timm/models/byobnet.py`, "bring your own blocks"): the `*_ts` ResNets with a
+//! tiered stem and SiLU (resnext26ts, gcresnext26ts, seresnext26ts, eca_resnext26ts, the
+//! resnet33ts series, gcresnext50ts) and gcresnet50t, from their state-dict names.
+//!
+//! The structure (facts of timm 1.0's `ByobNet` with these models' `ByoModelCfg`):
+//! - every convolution is a `ConvNormAct`: `{name}.conv` (no bias), `{name}.bn`, then the
+//!   model's activation (`act_layer`) unless the block says `apply_act=False`; padding timm's
+//!   static `((stride - 1) + (k - 1)) / 2`;
+//! - stem (`create_byob_stem`): a stack `stem.conv1`, `stem.conv2`, ... (the tiered stem's three
+//!   are `3c/8`, `c/2` and `c` wide), the first with stride 2; then `MaxPool2d(3, 2, 1)` where the
+//!   model has `stem_pool='maxpool'`, or else the last convolution strided too; or one 3x3
+//!   `stem.conv` / `stem.bn` with stride 2;
+//! - stages `stages.{i}.{j}`, the stride (the model's, not the weights') in each stage's first block;
+//! - `BottleneckBlock`: `conv1_1x1`, `conv2_kxk` (the stride, groups `mid / group_size`),
+//!   `attn` (on `mid` channels, before `conv3_1x1`; any of the ResNet family's attention layers,
+//!   [`super::resnet::attention`]), `conv3_1x1` without activation, `attn_last` (after it, where
+//!   the model sets `attn_last`), + shortcut, the activation;
+//! - shortcut (`downsample='conv1x1'`): `shortcut.conv` 1x1 with the stride and `shortcut.bn`, no
+//!   activation, where the block changes the shape; else the identity;
+//! - `final_conv` (a 1x1 `ConvNormAct`) where the model has `num_features` (the 33ts series);
+//! - head: global average pool, `head.fc`.
+//!
+//! The activation, the stem's pool and the stage strides are not in the weights: they come from
+//! timm's name ([`LAYOUTS`]), given by `--arch`, the checkpoint's config.json, or read from the
+//! weights where only one of these networks has their depths, widths and attention.
+
+use super::conv_bn;
+use crate::error::{Error, Result};
+use crate::layers::{Activation, Padding, Pool};
+use crate::net::checkpoint::StateDict;
+use crate::net::{Net, Node};
+
+/// What a ByobNet's name says and its weights do not: `(name, stem_pool, act)`. Every one has
+/// stage strides 1, 2, 2, 2.
+pub const LAYOUTS: [(&str, bool, Activation); 11] = [
+    ("resnext26ts", true, Activation::Silu),
+    ("gcresnext26ts", true, Activation::Silu),
+    ("seresnext26ts", true, Activation::Silu),
+    ("eca_resnext26ts", true, Activation::Silu),
+    ("gcresnext50ts", true, Activation::Silu),
+    ("resnet32ts", false, Activation::Silu),
+    ("resnet33ts", false, Activation::Silu),
+    ("gcresnet33ts", false, Activation::Silu),
+    ("seresnet33ts", false, Activation::Silu),
+    ("eca_resnet33ts", false, Activation::Silu),
+    ("gcresnet50t", false, Activation::Relu),
+];
+
+const STRIDES: [usize; 4] = [1, 2, 2, 2];
+
+fn layout(arch: &str) -> Option<(bool, Activation)> {
+    let name = arch.strip_prefix("timm.").unwrap_or(arch);
+    // A Hub name's pretrained tag (`gcresnext26ts.ch_in1k`) is not part of the architecture.
+    let name = name.split('.').next().unwrap_or(name);
+    LAYOUTS.iter().find(|(n, ..)| *n == name).map(|&(_, pool, act)| (pool, act))
+}
+
+/// Whether `arch` names a ByobNet this builder runs.
+pub fn takes(arch: &str) -> bool {
+    layout(arch).is_some()
+}
+
+/// Whether the keys are a ByobNet's: a `stem.conv1.conv` stack or a `stem.conv` with
+/// `stages.0.0.conv1_1x1` bottleneck blocks.
+pub fn looks_like(dict: &StateDict) -> bool {
+    (dict.contains("stem.conv1.conv.weight") || dict.contains("stem.conv.weight"))
+        && dict.contains("stages.0.0.conv1_1x1.conv.weight")
+        && dict.contains("head.fc.weight")
+}
+
+/// Builds the network of timm's model `arch`, or, without one, of the name its weights tell
+/// ([`name_from_weights`]); a layout they leave open is refused with the names to pick from.
+pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
+    let arch = match arch {
+        Some(a) => a.to_string(),
+        None => name_from_weights(dict).ok_or_else(|| Error::BadOption {
+            option: "--arch",
+            reason: format!(
+                "the checkpoint is a timm ByobNet, whose activation and stem pooling the weights do not tell: name it, as --arch {}",
+                LAYOUTS.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        })?,
+    };
+    let Some((stem_pool, act)) = layout(&arch) else {
+        return Err(Error::BadOption { option: "--arch", reason: format!("{arch} is not a ByobNet this engine runs") });
+    };
+    let mut nodes = stem(dict, stem_pool, act)?;
+    let mut channels = stem_channels(dict)?;
+    for (stage, &first_stride) in STRIDES.iter().enumerate() {
+        let blocks = (0..).take_while(|j| dict.keys().any(|k| k.starts_with(&format!("stages.{stage}.{j}.")))).count();
+        if blocks == 0 {
+            return Err(Error::Checkpoint { reason: format!("the checkpoint has no `stages.{stage}.0.*`: not a four-stage ByobNet") });
+        }
+        for j in 0..blocks {
+            let path = format!("stages.{stage}.{j}");
+            let stride = if j == 0 { first_stride } else { 1 };
+            let (node, out) = bottleneck(dict, &path, channels, stride, act)?;
+            nodes.push(Node::Module { path, nodes: vec![node] });
+            channels = out;
+        }
+    }
+    if dict.contains("final_conv.conv.weight") {
+        let conv = conv_bn(dict, "final_conv.conv", "final_conv.bn", 1, 1, Padding::Explicit(0, 0))?;
+        channels = conv.cout;
+        nodes.push(Node::Module { path: "final_conv".into(), nodes: vec![Node::Conv(conv), Node::Act(act)] });
+    }
+    let fc = super::linear(dict, "head.fc")?;
+    let classes = fc.bias.len();
+    if fc.inputs != channels {
+        return Err(Error::Checkpoint { reason: format!("`head.fc.weight` takes {} features; the network gives {channels}", fc.inputs) });
+    }
+    nodes.push(Node::Head(fc));
+    dict.finish("ByobNet")?;
+    Ok(Net { family: "timm byobnet", arch, nodes, classes })
+}
+
+/// The stem's convolutions (the stack's, or the single `stem.conv`'s), its activations and pool.
+fn stem(dict: &StateDict, pool: bool, act: Activation) -> Result<Vec<Node>> {
+    if dict.contains("stem.conv.weight") {
+        return Ok(vec![Node::Conv(conv_bn(dict, "stem.conv", "stem.bn", 1, 2, same(dict, "stem.conv.weight")?)?), Node::Act(act)]);
+    }
+    let count = (1..).take_while(|i| dict.contains(&format!("stem.conv{i}.conv.weight"))).count();
+    let mut nodes = Vec::new();
+    for i in 1..=count {
+        // Stride 2 first; the last one too where no pool follows (the stem's stride is 4).
+        let stride = if i == 1 || (i == count && !pool) { 2 } else { 1 };
+        let name = format!("stem.conv{i}");
+        let padding = same(dict, &format!("{name}.conv.weight"))?;
+        nodes.push(Node::Conv(conv_bn(dict, &format!("{name}.conv"), &format!("{name}.bn"), 1, stride, padding)?));
+        nodes.push(Node::Act(act));
+    }
+    if pool {
+        nodes.push(Node::Pool(Pool { max: true, kernel: 3, stride: 2, padding: 1, ceil_mode: false, count_include_pad: true }));
+    }
+    Ok(nodes)
+}
+
+fn stem_channels(dict: &StateDict) -> Result<usize> {
+    if dict.contains("stem.conv.weight") {
+        return dict.dim("stem.conv.weight", 4, 0);
+    }
+    let count = (1..).take_while(|i| dict.contains(&format!("stem.conv{i}.conv.weight"))).count();
+    dict.dim(&format!("stem.conv{count}.conv.weight"), 4, 0)
+}
+
+/// timm's static padding for a stride-1-or-2 odd kernel: `k / 2` on each side.
+fn same(dict: &StateDict, key: &str) -> Result<Padding> {
+    let k = dict.dim(key, 4, 2)?;
+    Ok(Padding::Explicit(k / 2, k / 2))
+}
+
+/// timm's `BottleneckBlock` at `path` taking `channels`; returns it and its output channels.
+fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize, act: Activation) -> Result<(Node, usize)> {
+    let key = |name: &str| format!("{path}.{name}");
+    if !dict.contains(&key("conv1_1x1.conv.weight")) {
+        let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
+        return Err(Error::Checkpoint {
+            reason: format!("`{example}`: a ByobNet block other than a bottleneck (conv1_1x1, conv2_kxk, conv3_1x1), which this engine does not run yet"),
+        });
+    }
+    let conv1 = conv_bn(dict, &key("conv1_1x1.conv"), &key("conv1_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
+    let mid = conv1.cout;
+    let per_group = dict.dim(&key("conv2_kxk.conv.weight"), 4, 1)?;
+    let groups = if per_group > 0 && mid % per_group == 0 { mid / per_group } else { 0 };
+    let padding = same(dict, &key("conv2_kxk.conv.weight"))?;
+    let mut body = vec![
+        Node::Conv(conv1),
+        Node::Act(act),
+        Node::Conv(conv_bn(dict, &key("conv2_kxk.conv"), &key("conv2_kxk.bn"), groups, stride, padding)?),
+        Node::Act(act),
+    ];
+    if dict.keys().any(|k| k.starts_with(&key("attn."))) {
+        body.push(Node::Attention(Box::new(super::resnet::attention(dict, &key("attn"), false)?)));
+    }
+    let conv3 = conv_bn(dict, &key("conv3_1x1.conv"), &key("conv3_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
+    let out = conv3.cout;
+    body.push(Node::Conv(conv3));
+    if dict.keys().any(|k| k.starts_with(&key("attn_last."))) {
+        body.push(Node::Attention(Box::new(super::resnet::attention(dict, &key("attn_last"), false)?)));
+    }
+    let shortcut = if dict.contains(&key("shortcut.conv.weight")) {
+        vec![Node::Conv(conv_bn(dict, &key("shortcut.conv"), &key("shortcut.bn"), 1, stride, Padding::Explicit(0, 0))?)]
+    } else if dict.keys().any(|k| k.starts_with(&key("shortcut."))) {
+        let example = dict.keys().find(|k| k.starts_with(&key("shortcut."))).unwrap_or_default().to_string();
+        return Err(Error::Checkpoint {
+            reason: format!("`{example}`: a ByobNet shortcut other than conv1x1 (downsample='avg'), which this engine does not run yet"),
+        });
+    } else {
+        if channels != out || stride != 1 {
+            return Err(Error::Checkpoint { reason: format!("`{path}` changes the shape but has no `shortcut`") });
+        }
+        Vec::new()
+    };
+    Ok((Node::Residual { body, shortcut, act, partial: false }, out))
+}
+
+/// timm's name for the ByobNet these weights are, where only one of [`LAYOUTS`] has their
+/// stem, stage depths, groups and attention; None where the weights leave it open.
+pub fn name_from_weights(dict: &StateDict) -> Option<String> {
+    if !dict.contains("stem.conv3.conv.weight") || dict.contains("stem.conv4.conv.weight") {
+        return None;
+    }
+    let depths: Vec<usize> = (0..4)
+        .map(|s| (0..).take_while(|j| dict.contains(&format!("stages.{s}.{j}.conv1_1x1.conv.weight"))).count())
+        .collect();
+    let grouped = dict.shape("stages.0.0.conv2_kxk.conv.weight").is_ok_and(|s| s.len() == 4 && s[1] < s[0]);
+    let has = |k: &str| dict.contains(&format!("stages.0.0.attn.{k}"));
+    let prefix = if has("mlp_add.fc1.weight") {
+        "gc"
+    } else if has("fc1.weight") {
+        "se"
+    } else if has("conv.weight") {
+        "eca_"
+    } else if dict.keys().any(|k| k.starts_with("stages.0.0.attn.")) {
+        return None;
+    } else {
+        ""
+    };
+    let base = if grouped { "resnext" } else { "resnet" };
+    let final_conv = dict.contains("final_conv.conv.weight");
+    let depth = match (depths.as_slice(), final_conv) {
+        ([2, 2, 2, 2], false) => "26ts",
+        ([2, 3, 3, 2], true) => "33ts",
+        ([2, 3, 3, 2], false) => "32ts",
+        ([3, 4, 6, 3], false) if grouped => "50ts",
+        ([3, 4, 6, 3], false) => "50t",
+        _ => return None,
+    };
+    let name = format!("{prefix}{base}{depth}");
+    takes(&name).then_some(name)
+}
