@@ -76,9 +76,10 @@ fn check_cases(backend: &AnyBackend, kernels: Kernels) -> Vec<RanOn> {
             }
             maps += 1;
         }
-        // Non-local's only map is its N x N matrix, which the engine does not build (its rows are
-        // checked per block in tests/golden.rs); every other kind has maps here.
-        let with_maps = run.blocks.iter().any(|b| b.kind != "nl");
+        // Non-local's and BoTNet's only map is their N x N matrix, which the engine does not
+        // build in a run (Non-local's rows are checked per block in tests/golden.rs, BoTNet's in
+        // botnet_s_attention_rows_are_timm_s below); every other kind has maps here.
+        let with_maps = run.blocks.iter().any(|b| b.kind != "nl" && b.kind != "bot");
         assert_eq!(maps > 0, with_maps, "{}: every network with gates or maps has them checked", case.name);
         ran.push(run.layers.clone());
         ran.extend(run.blocks.iter().filter_map(|b| b.ran_on.clone()));
@@ -196,6 +197,52 @@ fn regnet_builds_from_its_keys_and_the_torchvision_mobile_nets_ask_for_their_arc
     assert!(err.contains("15 inverted residual blocks; the checkpoint has 11"), "{err}");
     let err = families::build(&load("torchvision_efficientnet_b0"), Some("torchvision.mobilenet_v3_small")).unwrap_err().to_string();
     assert!(err.contains("11 inverted residual blocks; the checkpoint has 0"), "{err}");
+}
+
+/// BoTNet's self-attention rows (relative position logits added to the content logits, a
+/// softmax per head) equal timm's for queries across the grid, on the CPU's plain and fast
+/// kernels and on the GPU; the session gives them for a clicked cell.
+#[test]
+fn botnet_s_attention_rows_are_timm_s() {
+    use attention_playground::net::session::Session;
+    let gpu = pollster::block_on(GpuBackend::new()).expect("a GPU adapter");
+    let backends = [AnyBackend::Cpu(CpuBackend::new()), AnyBackend::Gpu(Box::new(gpu))];
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c.name.contains("botnet") || c.name.contains("botnext")) {
+        let dir = fixtures().join(&case.name);
+        let dict = StateDict::read(&std::fs::read(dir.join("model.safetensors")).unwrap(), "model").unwrap();
+        let net = families::build(&dict, Some(&case.arch)).unwrap();
+        let expected = read(&dir.join("expected.safetensors"));
+        let x = first_image(&read(&dir.join("input.safetensors"))["x"]);
+        let bots: Vec<String> = net.attention_blocks().iter().filter(|b| b.kind == "bot").map(|b| b.path.clone()).collect();
+        assert!(!bots.is_empty(), "{}: BoTNet blocks", case.name);
+        // The input size its position embeddings fix, read off the network: the fixture's.
+        assert_eq!(net.fixed_input_size(), Some(x.shape()[2]), "{}", case.name);
+        let mut session = Session::new(net);
+        for backend in &backends {
+            for kernels in [Kernels::Reference, Kernels::best()] {
+                pollster::block_on(session.run(backend, kernels, &x, &Off::default(), &|| 0.0)).unwrap();
+                for path in &bots {
+                    let want = &expected[&format!("{path}.attention")]; // (N, heads, HW, HW)
+                    let (heads, n) = (want.shape()[1], want.shape()[2]);
+                    let (input, _) = pollster::block_on(session.features(backend, kernels, path)).unwrap();
+                    let w = input.shape()[3];
+                    for q in [0, n / 2 + 1, n - 1] {
+                        let row = pollster::block_on(session.attention_row(backend, kernels, path, (q % w, q / w))).unwrap();
+                        assert_eq!(row.row.shape(), &[1, heads, n / w, w], "{} {path}", case.name);
+                        let want_row: Vec<f32> =
+                            (0..heads).flat_map(|h| want.data()[(h * n + q) * n..(h * n + q + 1) * n].to_vec()).collect();
+                        let want_row = Tensor::new(vec![1, heads, n / w, w], want_row).unwrap();
+                        compare(&format!("{} {path} query {q} [{kernels} on {:?}]", case.name, backend.kind()), &row.row, &want_row, &mut failures);
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 2 * 2 * 2 * 3, "{checked} rows checked");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// A ByobNet's weights do not hold its activation or whether its stem pools: its name is read
@@ -919,9 +966,9 @@ fn a_refusal_names_the_family_the_keys_show() {
         let tensors = keys.iter().map(|k| (k.as_str().unwrap().to_string(), Tensor::new(vec![1], vec![0.0]).unwrap())).collect();
         let dict = StateDict::from_tensors(tensors);
         let said = checkpoint::describe(&dict);
-        // The families the engine runs: LCNet, ReXNet, SKNet, ResNeSt and ByobNet from their keys,
-        // MNASNet by name.
-        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet", "MixNet", "SKNet", "ResNeSt", "ByobNet"].contains(&looks);
+        // The families the engine runs: LCNet, ReXNet, SKNet, ResNeSt, ByobNet and BoTNet from
+        // their keys, MNASNet by name.
+        let runs = ["LCNet", "EfficientNet", "ReXNet", "GhostNet", "MixNet", "SKNet", "ResNeSt", "ByobNet", "BoTNet"].contains(&looks);
         let named = match looks {
             "LCNet" | "EfficientNet" => said == "a timm EfficientNet or MobileNetV3",
             family => said.contains(&format!("a timm {family} ")),

@@ -191,6 +191,7 @@ async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path()
         net_case!("skresnext50_32x4d", "skresnext50_32x4d"),
         net_case!("resnest50d_4s2x40d", "resnest50d_4s2x40d"),
         net_case!("gcresnext26ts", "gcresnext26ts"),
+        net_case!("eca_botnext26ts_256", "eca_botnext26ts_256"),
     ];
     let tolerance = common::Tolerance { abs: 1e-4, rel: 1e-4 };
     let gpu = AnyBackend::Gpu(Box::new(webgpu().await));

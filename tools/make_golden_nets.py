@@ -53,6 +53,7 @@ import math
 import shutil
 import zlib
 from functools import partial
+from types import SimpleNamespace
 from pathlib import Path
 
 import timm
@@ -61,6 +62,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 from safetensors.torch import load_file, save_file
+from timm.layers.bottleneck_attn import BottleneckAttn
 from timm.layers.cbam import CbamModule
 from timm.layers.eca import CecaModule, EcaModule
 from timm.layers.global_context import GlobalContext
@@ -84,6 +86,8 @@ RESNET_SIZE = (41, 37)
 # at the stride-2 layers, so TF "same" padding is asymmetric (one more at the bottom / right) at
 # the even ones.
 MOBILE_SIZE = (44, 37)
+# BoTNet: its position embeddings fix the grid, so sizes whose stride-16 grid is exact.
+BOTNET_SIZE = (64, 64)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -109,6 +113,8 @@ def attention_kind(module: nn.Module):
         return "sk"
     if isinstance(module, SplitAttn):
         return "splat"
+    if isinstance(module, BottleneckAttn):
+        return "bot"
     return None
 
 
@@ -126,6 +132,8 @@ def gate_name(module: nn.Module) -> str:
         gate = None  # gca: the context is added (mlp_add), there is no gate
     if isinstance(module, (SelectiveKernel, SplitAttn)):
         return "softmax" if branch_count(module) > 1 else "sigmoid"
+    if isinstance(module, BottleneckAttn):
+        return "softmax"
     if gate is None:
         return "none"
     return {"Sigmoid": "sigmoid", "Hardsigmoid": "hard_sigmoid"}[type(gate).__name__]
@@ -165,6 +173,8 @@ class MapRecorder:
                 self._on(m.conv_attn, partial(self._context, path + ".context"))
             if kind == "nl":
                 self._on(m, partial(self._nonlocal, path + ".attention"))
+            if kind == "bot":
+                self._on(m, partial(self._bottleneck, path + ".attention"))
             # A branch attention's map: the weight (N, R, C) each channel gives each branch, as
             # SelectiveKernelAttn returns it (N, R, C, 1, 1) and as SplitAttn multiplies by it
             # (RadixSoftmax's (N, R * C) in radix-major order). Its grid is its branches'.
@@ -209,6 +219,10 @@ class MapRecorder:
         # NonLocalAttn.forward: F.softmax(torch.bmm(t, p) * self.scale, dim=2)
         self.maps[name] = F.softmax(nonlocal_logits(m, inputs[0].detach()), dim=2)  # (N, HW, HW)
 
+    def _bottleneck(self, name, m, inputs, _output):
+        # BottleneckAttn.forward: softmax((q @ k) * scale + pos_embed(q)), per head
+        self.maps[name] = bottleneck_weights(m, inputs[0].detach())  # (N, heads, HW, HW)
+
     def remove(self):
         for h in self.handles:
             h.remove()
@@ -247,7 +261,35 @@ def logit_sources(m: nn.Module):
     if kind in ("sk", "splat"):  # the logits of the softmax across branches (or of the sigmoid)
         last = m.attn.fc_select if kind == "sk" else m.fc2
         return [(last, "out", [last], "std" if branch_count(m) > 1 else "rms")]
+    if kind == "bot":  # q.k scale + q.rel: linear in the queries, qkv's first dim_out_qk rows
+        queries = SimpleNamespace(weight=m.qkv.weight.data[:m.dim_out_qk], bias=None)
+        return [(m, "bot", [queries], "std")]
     raise ValueError(kind)
+
+
+def bottleneck_qkv(m, x):
+    """BottleneckAttn's q (B * heads, HW, dim_qk), k (B * heads, dim_qk, HW), v (B * heads, HW,
+    dim_v), as its forward splits them."""
+    b = x.shape[0]
+    q, k, v = torch.split(m.qkv(x), [m.dim_out_qk, m.dim_out_qk, m.dim_out_v], dim=1)
+    q = q.reshape(b * m.num_heads, m.dim_head_qk, -1).transpose(-1, -2)
+    k = k.reshape(b * m.num_heads, m.dim_head_qk, -1)
+    v = v.reshape(b * m.num_heads, m.dim_head_v, -1).transpose(-1, -2)
+    return q, k, v
+
+
+def bottleneck_logits(m, x):
+    """BottleneckAttn's logits (N * heads, HW, HW) before the softmax, with its own pos_embed."""
+    q, k, _ = bottleneck_qkv(m, x)
+    if m.scale_pos_embed:
+        return (q @ k + m.pos_embed(q)) * m.scale
+    return (q @ k) * m.scale + m.pos_embed(q)
+
+
+def bottleneck_weights(m, x):
+    """BottleneckAttn's attention weights (N, heads, HW, HW)."""
+    attn = bottleneck_logits(m, x)
+    return attn.softmax(dim=-1).reshape(x.shape[0], m.num_heads, attn.shape[-2], attn.shape[-1])
 
 
 def nonlocal_logits(m, x):
@@ -270,7 +312,8 @@ def scale_attention_logits(model: nn.Module, x_calibration: torch.Tensor):
 
         def hook(mod, inputs, output):
             z = {"in": lambda: inputs[0], "out": lambda: output,
-                 "nl": lambda: nonlocal_logits(mod, inputs[0])}[where]()
+                 "nl": lambda: nonlocal_logits(mod, inputs[0]),
+                 "bot": lambda: bottleneck_logits(mod, inputs[0])}[where]()
             seen.append(z)
 
         handle = module.register_forward_hook(hook)
@@ -431,17 +474,19 @@ def timm_effnet_generator(generator, arch, channel_multiplier, **extra):
     return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
 
 
-def timm_byobnet(arch, widths, group_size, depths=(1, 1, 1, 1), **cfg):
-    """A timm ByobNet entrypoint (byobnet.py) with its bottleneck stages overlaid by narrower and
-    shallower ones (ByobNet lays keyword arguments over its ByoModelCfg)."""
+def timm_byobnet(arch, widths, group_size, depths=(1, 1, 1, 1), types=None, **cfg):
+    """A timm ByobNet entrypoint (byobnet.py, byoanet.py) with its stages overlaid by narrower and
+    shallower ones (ByobNet lays keyword arguments over its ByoModelCfg); `types` gives each
+    stage's block types (default: bottlenecks)."""
     from timm.models.byobnet import ByoBlockCfg
-    blocks = tuple(ByoBlockCfg(type="bottle", d=d, c=c, s=1 if i == 0 else 2, gs=group_size, br=0.25)
-                   for i, (d, c) in enumerate(zip(depths, widths)))
+    types = types or [("bottle",) * d for d in depths]
+    blocks = tuple(tuple(ByoBlockCfg(type=t, d=1, c=c, s=1 if i == 0 else 2, gs=group_size, br=0.25) for t in ts)
+                   for i, (ts, c) in enumerate(zip(types, widths)))
     kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, blocks=blocks, **cfg)
     model = timm.create_model(arch, **kwargs)
     shown = dict(pretrained=False, num_classes=NUM_CLASSES, **cfg)
-    return model, (f"timm.create_model({arch!r}, {format_kwargs(shown)}, blocks=<bottle stages: "
-                   f"depths {depths}, widths {widths}, group size {group_size}, strides 1, 2, 2, 2, br 0.25>)")
+    return model, (f"timm.create_model({arch!r}, {format_kwargs(shown)}, blocks=<stages of {types}: "
+                   f"widths {widths}, group size {group_size}, strides 1, 2, 2, 2, br 0.25>)")
 
 
 def timm_regnet(arch, **cfg):
@@ -553,6 +598,17 @@ CASES = [
     ("seresnet33ts", "seresnet33ts", "timm.byobnet",
      lambda: timm_byobnet("seresnet33ts", (32, 32, 64, 64), 0, (1, 2, 1, 1), stem_chs=16, num_features=48),
      RESNET_SIZE, {}),
+    # --- timm BoTNet (byoanet.py): BottleneckAttn self-attention blocks (4 heads, relative position
+    # logits, an average pool after the stride-2 one) in the last two stages; its position
+    # embedding fixes the input size (64 x 64: stage 3 sees 4 x 4, even for the pool)
+    ("botnet26t_256", "botnet26t_256", "timm.byoanet",
+     lambda: timm_byobnet("botnet26t_256", (32, 32, 64, 64), 0,
+                          types=[("bottle",), ("bottle",), ("bottle", "self_attn"), ("self_attn",)],
+                          stem_chs=16, img_size=BOTNET_SIZE), BOTNET_SIZE, {}),
+    ("eca_botnext26ts_256", "eca_botnext26ts_256", "timm.byoanet",
+     lambda: timm_byobnet("eca_botnext26ts_256", (32, 32, 64, 64), 8,
+                          types=[("bottle",), ("bottle",), ("bottle", "self_attn"), ("self_attn",)],
+                          stem_chs=16, img_size=BOTNET_SIZE, self_attn_kwargs=dict(dim_head=8)), BOTNET_SIZE, {}),
     # --- timm EfficientNet / MobileNetV3 (timm/models/efficientnet.py, mobilenetv3.py)
     ("efficientnet_b0", "efficientnet_b0", "timm.efficientnet",
      lambda: timm_efficientnet("efficientnet_b0", 0.125, 0.5), MOBILE_SIZE, {}),
@@ -614,11 +670,30 @@ class UniformBranches(nn.Module):
         return torch.full(self.shape_of(x), 1.0 / self.branches, dtype=x.dtype)
 
 
+class UniformAttention(nn.Module):
+    """BoTNet's BottleneckAttn switched off: every position weighs every position 1 / HW, so each
+    gets the mean of the values over the grid; then the block's own pool."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        _, _, v = bottleneck_qkv(self.m, x)  # (B * heads, HW, dim_v)
+        out = v.mean(dim=1, keepdim=True).expand(-1, h * w, -1)
+        return self.m.pool(out.transpose(-1, -2).reshape(b, self.m.dim_out_v, h, w))
+
+
 def switch_off(model, path):
     """The block at `path` off: nn.Identity() for an add-on block; for a Selective Kernel or a
-    Split Attention (they replace a convolution) its attention weighs the branches uniformly."""
+    Split Attention (they replace a convolution) its attention weighs the branches uniformly, and
+    BoTNet's self-attention every position alike."""
     module = model.get_submodule(path)
-    if isinstance(module, SelectiveKernel):
+    if isinstance(module, BottleneckAttn):
+        parent, _, leaf = path.rpartition(".")
+        setattr(model.get_submodule(parent), leaf, UniformAttention(module))
+    elif isinstance(module, SelectiveKernel):
         module.attn = UniformBranches(module.num_paths, lambda x: (x.shape[0], x.shape[1], x.shape[2], 1, 1))
     elif isinstance(module, SplitAttn):
         module.rsoftmax = UniformBranches(module.radix, lambda x: (x.shape[0], x.shape[1]))
@@ -768,6 +843,7 @@ def block_channels(module, rec, path):
         NonLocalAttn: lambda m: m.t.in_channels,
         SelectiveKernel: lambda m: m.num_paths * m.out_channels,  # its attention's input, the branches
         SplitAttn: lambda m: m.conv.out_channels,
+        BottleneckAttn: lambda m: m.qkv.in_channels,
     }.get(type(module), lambda m: rec.maps[path + ".channel"].shape[1])(module)
 
 

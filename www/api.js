@@ -2,7 +2,7 @@
 // position attends, use your own weights for a block, open your own network, export the result.
 // Every failure rejects with an Error whose message names the problem and the next step, and is
 // shown in the element.
-import { BLOCK_LABEL, BLOCKS, OPTIONS, inPageWords, optionsText } from './bundled.js';
+import { BLOCK_LABEL, BLOCKS, OPTIONS, ROW_KINDS, headsOf, inPageWords, optionsText } from './bundled.js';
 import { loadImage } from './image-input.js';
 import { archChoices, modelName, pickMessage, readModel } from './model-source.js';
 import { offerArchitectures, showProgress, updateBadge } from './controls.js';
@@ -60,18 +60,19 @@ export const PlaygroundApi = (Base) => class extends Base {
 
   /**
    * The attention row of the query at image coordinates (x, y) of the last result (its
-   * `width x height`): `{ width, height, data }` for Non-local; for `block = 'mhsa'` also
-   * `heads`, with the heads' rows one after another in `data`. With a network open, `block` is a
-   * Non-local block's path and (x, y) must lie in the centre crop the network saw.
+   * `width x height`): `{ width, height, data }` for Non-local; for `block = 'mhsa'` and a
+   * network's BoTNet self-attention also `heads` and `perHead`, with the heads' rows one after
+   * another in `data`. With a network open, `block` is a Non-local or BoTNet block's path and
+   * (x, y) must lie in the centre crop the network saw.
    */
   async attentionAt(x, y, block) {
     await this.ready;
     if (!this.result) throw new Error('Run an image first: attentionAt() reads the last result.');
     const network = Boolean(this.result.network);
-    block ??= network ? this.result.network.order.find((p) => this.result.blocks[p].kind === 'nl') : this.result.blocks.nonlocal ? 'nonlocal' : 'mhsa';
+    block ??= network ? this.result.network.order.find((p) => ROW_KINDS.includes(this.result.blocks[p].kind)) : this.result.blocks.nonlocal ? 'nonlocal' : 'mhsa';
     const entry = block && this.result.blocks[block];
-    if (!entry || (network && entry.kind !== 'nl')) {
-      throw new Error(network ? `${block ?? 'This network'} has no Non-local block to ask; pick one of its Non-local blocks.`
+    if (!entry || (network && !ROW_KINDS.includes(entry.kind))) {
+      throw new Error(network ? `${block ?? 'This network'} has no Non-local or self-attention block to ask; pick one of those blocks.`
         : `Block ${block} is not switched on; switch it on to see its attention.`);
     }
     const { width, height } = this.result;
@@ -91,6 +92,7 @@ export const PlaygroundApi = (Base) => class extends Base {
     let answer;
     if (network) {
       answer = await this._engine.call('networkAttentionAt', { path: block, fx, fy });
+      if (answer.heads) answer = { ...answer, perHead: headsOf(answer) };
     } else {
       const row = await this._engine.call('attentionAt', { block, fx, fy });
       answer = Array.isArray(row)

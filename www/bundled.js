@@ -70,7 +70,18 @@ export const SAMPLES = [
 export const sampleUrl = (file) => new URL(`./samples/${file}`, import.meta.url).href;
 
 // The kinds of block an opened network may have, as the page names them.
-export const KIND_LABEL = { se: 'SE', eca: 'ECA', ceca: 'CECA', ese: 'EffectiveSE', cbam: 'CBAM', gc: 'GC', gca: 'GCA', nl: 'Non-local', sk: 'Selective Kernel', splat: 'Split Attention' };
+export const KIND_LABEL = { se: 'SE', eca: 'ECA', ceca: 'CECA', ese: 'EffectiveSE', cbam: 'CBAM', gc: 'GC', gca: 'GCA', nl: 'Non-local', sk: 'Selective Kernel', splat: 'Split Attention', bot: 'BoT' };
+
+/** A network's block kinds whose attention rows the engine gives (Non-local, BoTNet's
+ *  self-attention, which has heads). */
+export const ROW_KINDS = ['nl', 'bot'];
+
+/** The heads of a row `{ width, height, heads, data }` (the heads' rows one after another) as
+ *  one plane each. */
+export function headsOf(row) {
+  const size = row.width * row.height;
+  return Array.from({ length: row.heads }, (_, h) => ({ width: row.width, height: row.height, data: row.data.subarray(h * size, (h + 1) * size) }));
+}
 
 /** `text` (an engine's note or message) with the CLI's flags for `block`'s options in the page's
  *  words: `--scale none` becomes "logit scale: none", the control above the figure (`label(key)`

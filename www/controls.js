@@ -1,7 +1,7 @@
 // The element's controls: the card's markup, the listeners that turn clicks into attributes and
 // API calls, and keeping the controls in step with the element's state. The element owns the
 // state; nothing here computes.
-import { BLOCKS, BLOCK_LABEL, KIND_LABEL, OPTIONS, SAMPLES, optionsText, sampleUrl } from './bundled.js';
+import { BLOCKS, BLOCK_LABEL, KIND_LABEL, OPTIONS, ROW_KINDS, SAMPLES, optionsText, sampleUrl } from './bundled.js';
 import { LANGUAGES } from './i18n.js';
 import { isPhotoFile } from './model-source.js';
 import { PRETRAINED, cachedNetworks, checkId, clearCache, sizeText } from './hub.js';
@@ -278,7 +278,7 @@ export function syncControls(el) {
   // map for the spatial view, an attention map for the attention view (none with every block off).
   const blocks = Object.values(el.result?.blocks ?? {});
   const maps = view === 'spatial' ? blocks.some((b) => b.spatial || b.context)
-    : blocks.some((b) => b.spatial || b.context || b.attention || b.kind === 'nl');
+    : blocks.some((b) => b.spatial || b.context || b.attention || ROW_KINDS.includes(b.kind));
   show('.opacity-box', current.controls.includes('opacity') && maps);
   show('.own-weights', !network);
   // Own weights: the line of the block inspected (not of the last one loaded), and the way back.
@@ -296,8 +296,11 @@ export function syncControls(el) {
   show('.options-box', !network);
   const head = root.querySelector('.head');
   if (head) {
-    const heads = network ? 0 : el.result?.blocks?.mhsa?.heads ?? 0;
-    const onMhsa = view === 'nonlocal' && el._inspected() === 'mhsa' && heads > 0;
+    // The bundled network's MHSA, or an opened network's BoTNet block once a query was asked.
+    const inspected = el._inspected();
+    const asked = el._state.attention && el._state.attention.block === inspected ? el._state.attention.row : null;
+    const heads = network ? asked?.heads ?? 0 : el.result?.blocks?.mhsa?.heads ?? 0;
+    const onMhsa = view === 'nonlocal' && (network || inspected === 'mhsa') && heads > 0;
     head.hidden = !onMhsa;
     if (onMhsa) {
       el._state.head = Math.min(el._state.head, heads - 1);

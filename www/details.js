@@ -3,6 +3,7 @@
 // independence, a network's Non-local rows for its tiles, the token walkthrough, a block's steps
 // (How it works), the ablation sweep. Each answer is drawn if its result is still the current one.
 import { runSweep } from './ablation.js';
+import { ROW_KINDS, headsOf } from './bundled.js';
 
 // Resolves once the next frame has been drawn: a follow-up request sent then does not hold up
 // the frame that shows a new result.
@@ -61,11 +62,11 @@ export async function fetchDetails(el) {
     try {
       for (const path of asked.network.order) {
         const entry = asked.blocks[path];
-        if (entry.kind !== 'nl' || entry.off || el._state.rows[path]) continue;
+        if (!ROW_KINDS.includes(entry.kind) || entry.off || el._state.rows[path]) continue;
         const query = { fx: Math.floor(entry.grid.width / 2), fy: Math.floor(entry.grid.height / 2) };
         const row = await el._engine.call('networkAttentionAt', { path, ...query });
         if (asked !== el.result) return;
-        el._state.rows[path] = { ...row, query };
+        el._state.rows[path] = { ...row, ...(row.heads ? { perHead: headsOf(row) } : {}), query };
         el._render();
       }
     } catch (e) {

@@ -14,8 +14,8 @@ export const CACHE_NAME = 'attention-playground-hub-v1';
 
 /**
  * Pretrained timm checkpoints the engine runs, checked against timm 1.0.31's pretrained tags
- * (`timm.list_pretrained()`; each a timm ResNet, SKNet, ResNeSt, ByobNet, EfficientNet, MobileNetV3
- * or RegNet, whose
+ * (`timm.list_pretrained()`; each a timm ResNet, SKNet, ResNeSt, ByobNet, BoTNet, EfficientNet,
+ * MobileNetV3 or RegNet, whose
  * real-sized state dict the engine opens): `bytes` is the size of the repository's
  * model.safetensors (float32, what a pick downloads), computed from timm's own state dict.
  */
@@ -29,7 +29,9 @@ export const PRETRAINED = [
   { id: 'timm/eca_resnext26ts.ch_in1k', bytes: 41_332_192, family: 'ECA-ResNeXt (ByobNet)' },
   { id: 'timm/gcresnext26ts.ch_in1k', bytes: 42_052_368, family: 'GC-ResNeXt (ByobNet)' },
   { id: 'timm/resnest14d.gluon_in1k', bytes: 42_547_904, family: 'ResNeSt (Split Attention)' },
+  { id: 'timm/eca_botnext26ts_256.c1_in1k', bytes: 42_513_764, family: 'BoTNet (self-attention)' },
   { id: 'timm/skresnet18.ra_in1k', bytes: 47_906_792, family: 'SKNet (Selective Kernel)' },
+  { id: 'timm/botnet26t_256.c1_in1k', bytes: 50_094_816, family: 'BoTNet (self-attention)' },
   { id: 'timm/ecaresnet26t.ra2_in1k', bytes: 64_186_328, family: 'ECA-ResNet' },
   { id: 'timm/seresnext26d_32x4d.bt_in1k', bytes: 67_409_744, family: 'SE-ResNeXt' },
   { id: 'timm/ecaresnet50d.miil_in1k', bytes: 102_544_848, family: 'ECA-ResNet' },

@@ -2,6 +2,7 @@
 // network's block opened from its tile, and the part of the photo an opened network saw. A mixin
 // of the element, as attributes.js and api.js are.
 import { VIEWS, viewNamed } from './views/index.js';
+import { ROW_KINDS } from './bundled.js';
 
 export const Inspection = (Base) => class extends Base {
   // The part of the result's `width x height` photo the maps cover: all of it, or the centre
@@ -17,7 +18,7 @@ export const Inspection = (Base) => class extends Base {
   // shows it too.
   _openTile(path) {
     const entry = this.result.blocks[path];
-    const view = entry.spatial || entry.context ? 'spatial' : entry.kind === 'nl' ? 'nonlocal' : entry.channel ? 'channel' : 'features';
+    const view = entry.spatial || entry.context ? 'spatial' : ROW_KINDS.includes(entry.kind) ? 'nonlocal' : entry.channel ? 'channel' : 'features';
     for (const v of VIEWS) if (!v.networkOnly && v.fits(entry)) this._state.inspect[v.name] = path;
     this._state.selected = path;
     this.setAttribute('view', view);

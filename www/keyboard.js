@@ -114,7 +114,7 @@ function walkTrace(el, key) {
   if (!trace) return false;
   const block = el._inspected();
   const entry = el.result.blocks[block];
-  if ((trace.kind === 'nonlocal' || trace.kind === 'mhsa') && ARROWS[key] && entry?.grid) {
+  if (['nonlocal', 'mhsa', 'bot'].includes(trace.kind) && ARROWS[key] && entry?.grid) {
     const [dx, dy] = ARROWS[key];
     const now = el._state.traceQuery?.block === block ? { x: el._state.traceQuery.fx, y: el._state.traceQuery.fy } : trace.at;
     const fx = Math.max(0, Math.min(entry.grid.width - 1, now.x + dx));

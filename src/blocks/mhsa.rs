@@ -1,6 +1,18 @@
-//! Multi-head self-attention over positions, as timm's `Attention2d` (`head_first=False`):
-//! `qkv = conv1x1(x)` read as `(3, heads, C/heads, N)`, per head `softmax(q k^T / sqrt(C/heads)) v`,
-//! heads concatenated, then `proj`. No residual inside the block.
+//! Multi-head self-attention over positions, in two of timm's forms:
+//! - `Attention2d` (`head_first=False`, the bundled network's `mhsa`): `qkv = conv1x1(x)` read as
+//!   `(3, heads, C/heads, N)`, per head `softmax(q k^T / sqrt(C/heads)) v`, heads concatenated,
+//!   then `proj`;
+//! - BoTNet's `BottleneckAttn` (`timm/layers/bottleneck_attn.py`; Srinivas et al. 2021,
+//!   "Bottleneck Transformers for Visual Recognition"): `qkv` (no bias) read as queries and keys
+//!   of `heads x dim_qk` and values of `heads x dim_v`; no `proj`; each logit gets a relative
+//!   position term, `q_i . k_j / sqrt(dim_qk) + q_i . r^W[x_j - x_i] + q_i . r^H[y_j - y_i]` (with
+//!   `scale_pos_embed` the whole sum is scaled), from `pos_embed.width_rel` `(2W - 1, dim_qk)` and
+//!   `pos_embed.height_rel` `(2H - 1, dim_qk)`, which fix the grid to `H x W`.
+//!
+//! No residual inside the block. The relative terms enter every path as extra dimensions of the
+//! queries and keys ([`RelPos`]): query `i` gets its `W + H` position logits, key `j` a one-hot of
+//! its column and of its row, so one dot product gives content plus position and the fused
+//! attention kernels (SIMD, WGSL) run unchanged.
 
 use super::options::BlockOptions;
 use super::params::{Bias, Conv1x1};
@@ -8,7 +20,9 @@ use super::{ImageOutput, MapRequest};
 use crate::error::{Error, Result};
 use crate::gpu::GpuOutput;
 use crate::gpu::graph::{GpuTensor, Graph};
-use crate::gpu::kernels::attention::{AttentionInputs, Operand, PairwiseForm, attend, attention_rows, attention_scores};
+use crate::gpu::kernels::attention::{
+    AttentionInputs, Operand, PairwiseForm, RelativeTerms, attend, attention_rows, attention_scores, relative_queries_keys,
+};
 use crate::gpu::kernels::linear::conv1x1;
 use crate::gpu::kernels::slice::{at_position, slice};
 use crate::kernels::activation::Activation;
@@ -21,45 +35,156 @@ use crate::weights::WeightReader;
 #[derive(Debug, Clone)]
 pub struct Mhsa {
     qkv: Conv1x1,
-    proj: Conv1x1,
+    /// `Attention2d`'s output projection; BoTNet's `BottleneckAttn` has none.
+    proj: Option<Conv1x1>,
     heads: usize,
+    /// Width of one head's queries and keys, and of its values.
+    dim_qk: usize,
+    dim_v: usize,
+    rel_pos: Option<RelPos>,
+}
+
+/// BoTNet's relative position embedding (timm's `PosEmbedRel`) for an `H x W` grid.
+#[derive(Debug, Clone)]
+pub struct RelPos {
+    pub height: usize,
+    pub width: usize,
+    /// `(2H - 1, dim_qk)`: row `dy + H - 1` for a key `dy` rows below the query.
+    pub height_rel: Vec<f32>,
+    /// `(2W - 1, dim_qk)`: row `dx + W - 1` for a key `dx` columns right of the query.
+    pub width_rel: Vec<f32>,
+    /// timm's `scale_pos_embed`: `(q.k + rel) * scale` instead of `q.k * scale + rel`.
+    pub scaled: bool,
+}
+
+impl RelPos {
+    /// Query `i`'s extra dimensions: `q . r^W[x' - x_i + W - 1]` for every column `x'`, then
+    /// `q . r^H[y' - y_i + H - 1]` for every row `y'`, each times `scale`.
+    fn query_terms(&self, q: &[f32], i: usize, scale: f32) -> impl Iterator<Item = f32> + '_ {
+        let (h, w, d) = (self.height, self.width, q.len());
+        let (yi, xi) = (i / w, i % w);
+        let dot = move |table: &'_ [f32], r: usize| table[r * d..(r + 1) * d].iter().zip(q).map(|(a, b)| a * b).sum::<f32>() * scale;
+        let columns = (0..w).map(move |x| dot(&self.width_rel, x + w - 1 - xi));
+        let rows = (0..h).map(move |y| dot(&self.height_rel, y + h - 1 - yi));
+        columns.chain(rows).collect::<Vec<_>>().into_iter()
+    }
+
+    /// Key `j`'s extra dimensions: one-hot of its column, then of its row.
+    fn key_terms(&self, j: usize) -> impl Iterator<Item = f32> {
+        let (h, w) = (self.height, self.width);
+        let (yj, xj) = (j / w, j % w);
+        (0..w).map(move |x| (x == xj) as u8 as f32).chain((0..h).map(move |y| (y == yj) as u8 as f32))
+    }
+}
+
+/// One head's queries and keys as its scores take them, position-major, and their width: the
+/// projections themselves, or with a [`RelPos`] the projections with its extra dimensions.
+struct ScoreOperands {
+    queries: Vec<f32>,
+    keys: Vec<f32>,
+    dim: usize,
+    scale: f32,
 }
 
 impl Mhsa {
-    /// Keys `qkv.{weight (3C, C, 1, 1), bias}`, `proj.{weight (C, C, 1, 1), bias}`; `--heads` is
-    /// required and must divide C.
+    /// timm's `Attention2d`: keys `qkv.{weight (3C, C, 1, 1), bias}`, `proj.{weight (C, C, 1, 1),
+    /// bias}`; `--heads` is required and must divide C.
     pub fn load(r: &mut WeightReader, options: &BlockOptions) -> Result<Self> {
         let (_, c) = r.conv1x1_dims("qkv.weight")?;
         let heads = checked_heads(options.heads, c)?;
-        Ok(Self { qkv: Conv1x1::load(r, "qkv", 3 * c, c, Bias::Required)?, proj: Conv1x1::load(r, "proj", c, c, Bias::Required)?, heads })
+        let (qkv, proj) = (Conv1x1::load(r, "qkv", 3 * c, c, Bias::Required)?, Conv1x1::load(r, "proj", c, c, Bias::Required)?);
+        Ok(Self { qkv, proj: Some(proj), heads, dim_qk: c / heads, dim_v: c / heads, rel_pos: None })
+    }
+
+    /// BoTNet's `BottleneckAttn` on `C` channels: `qkv` `(heads * (2 dim_qk + dim_v), C)` where
+    /// `heads * dim_v = C`, and its relative position embedding. Refuses sizes that do not fit.
+    pub fn bottleneck(qkv: Conv1x1, heads: usize, dim_qk: usize, rel_pos: RelPos) -> Result<Self> {
+        let c = qkv.inputs;
+        let bad = |reason: String| Err(Error::Checkpoint { reason });
+        if heads == 0 || !c.is_multiple_of(heads) || qkv.outputs != 2 * heads * dim_qk + c {
+            return bad(format!("BottleneckAttn: qkv gives {} channels, not 2 x {heads} heads x {dim_qk} + {c}", qkv.outputs));
+        }
+        let (h, w) = (rel_pos.height, rel_pos.width);
+        if rel_pos.height_rel.len() != (2 * h - 1) * dim_qk || rel_pos.width_rel.len() != (2 * w - 1) * dim_qk {
+            return bad(format!("BottleneckAttn: the position embedding is not ({} or {}, {dim_qk})", 2 * h - 1, 2 * w - 1));
+        }
+        Ok(Self { qkv, proj: None, heads, dim_qk, dim_v: c / heads, rel_pos: Some(rel_pos) })
     }
 
     pub fn channels(&self) -> usize {
-        self.proj.outputs
+        self.qkv.inputs
     }
 
     pub fn heads(&self) -> usize {
         self.heads
     }
 
-    fn head_dim(&self) -> usize {
-        self.channels() / self.heads
+    /// The `(H, W)` grid a relative position embedding fixes, if the block has one.
+    pub fn grid(&self) -> Option<(usize, usize)> {
+        self.rel_pos.as_ref().map(|r| (r.height, r.width))
     }
 
-    /// `1 / sqrt(C / heads)` on the logits.
+    /// Refuses an input whose grid is not the one the position embedding was made for.
+    pub(crate) fn check_grid(&self, dims: Dims) -> Result<()> {
+        match self.grid() {
+            Some((h, w)) if (dims.h, dims.w) != (h, w) => Err(Error::BadOption {
+                option: "--input-size",
+                reason: format!(
+                    "the relative position embedding (BoTNet) is made for a {h} x {w} grid, and this input gives it {} x {}: run the network at the input size it was trained at (256 x 256 for the _256 networks)",
+                    dims.h, dims.w
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// `1 / sqrt(dim_qk)` on the logits.
     fn scale(&self) -> f32 {
-        (self.head_dim() as f32).powf(-0.5)
+        (self.dim_qk as f32).powf(-0.5)
     }
 
-    /// Queries, keys and values of every head, position-major `(N, C/heads)` each.
+    /// Where head `h`'s queries, keys and values start among `qkv`'s output channels.
+    fn first_channels(&self, h: usize) -> [usize; 3] {
+        let qk = self.heads * self.dim_qk;
+        [h * self.dim_qk, qk + h * self.dim_qk, 2 * qk + h * self.dim_v]
+    }
+
+    /// The width of the scores' operands: `dim_qk`, plus `W + H` with a position embedding.
+    fn score_dim(&self) -> usize {
+        self.dim_qk + self.rel_pos.as_ref().map_or(0, |r| r.width + r.height)
+    }
+
+    /// Queries, keys and values of every head, position-major `(N, dim)` each.
     pub(crate) fn project(&self, img: &[f32], n: usize) -> Vec<[Vec<f32>; 3]> {
         let qkv = self.qkv.apply(img, n);
-        let (c, dh) = (self.channels(), self.head_dim());
-        let part = |which: usize, head: usize| {
-            let start = (which * c + head * dh) * n;
-            transpose(&qkv[start..start + dh * n], dh, n)
+        (0..self.heads)
+            .map(|h| {
+                let [q, k, v] = self.first_channels(h);
+                let part = |start: usize, dim: usize| transpose(&qkv[start * n..(start + dim) * n], dim, n);
+                [part(q, self.dim_qk), part(k, self.dim_qk), part(v, self.dim_v)]
+            })
+            .collect()
+    }
+
+    /// One head's score operands from its projections `[q, k, _]` (see [`ScoreOperands`]).
+    fn score_operands(&self, qkv: &[Vec<f32>; 3]) -> ScoreOperands {
+        let Some(rel) = &self.rel_pos else {
+            return ScoreOperands { queries: qkv[0].clone(), keys: qkv[1].clone(), dim: self.dim_qk, scale: self.scale() };
         };
-        (0..self.heads).map(|h| [part(0, h), part(1, h), part(2, h)]).collect()
+        let (d, n, s) = (self.dim_qk, qkv[0].len() / self.dim_qk, self.scale());
+        let dim = self.score_dim();
+        // Unscaled position terms: the content part carries the scale, the whole dot product none.
+        let (content, position) = if rel.scaled { (s, s) } else { (s, 1.0) };
+        let mut queries = Vec::with_capacity(n * dim);
+        let mut keys = Vec::with_capacity(n * dim);
+        for i in 0..n {
+            let q = &qkv[0][i * d..(i + 1) * d];
+            queries.extend(q.iter().map(|v| v * content));
+            queries.extend(rel.query_terms(q, i, position));
+            keys.extend_from_slice(&qkv[1][i * d..(i + 1) * d]);
+            keys.extend(rel.key_terms(i));
+        }
+        ScoreOperands { queries, keys, dim, scale: 1.0 }
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
@@ -71,38 +196,51 @@ impl Mhsa {
     }
 
     /// The steps at position `query` ([`MapRequest::trace`]), from the plain code: per head the
-    /// query vector, the keys and values, the scaled scores and their softmax, the weighted sum
-    /// of the values; then `proj` of the heads side by side.
+    /// query vector, the keys and values, the scores (`content`, `q.k / sqrt(dim_qk)`, apart
+    /// where a position embedding adds to it) and their softmax, the weighted sum of the values;
+    /// then `proj` of the heads side by side (the heads side by side where there is none).
     fn trace_at(&self, img: &[f32], dims: Dims, query: usize) -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
-        let (n, c, dh, heads) = (dims.positions(), self.channels(), self.head_dim(), self.heads);
+        let (n, heads, (dq, dv)) = (dims.positions(), self.heads, (self.dim_qk, self.dim_v));
         let projected = self.project(img, n);
-        let (mut q, mut keys, mut values, mut scores, mut weights, mut mixed) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut q, mut keys, mut values, mut scores, mut content, mut weights, mut mixed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for qkv in &projected {
-            let affinity = self.head_affinity(qkv);
+            let operands = self.score_operands(qkv);
+            let affinity = operands.affinity();
             let row = affinity.row(query);
-            q.extend_from_slice(&qkv[0][query * dh..(query + 1) * dh]);
-            keys.extend(transpose(&qkv[1], n, dh));
-            values.extend(transpose(&qkv[2], n, dh));
+            q.extend_from_slice(&qkv[0][query * dq..(query + 1) * dq]);
+            keys.extend(transpose(&qkv[1], n, dq));
+            values.extend(transpose(&qkv[2], n, dv));
             scores.extend(affinity.logits(query));
-            let mut sum = vec![0.0f32; dh];
-            for (w, v) in row.iter().zip(qkv[2].chunks_exact(dh)) {
+            let plain = Affinity::Softmax { queries: &qkv[0], keys: &qkv[1], dim: dq, scale: self.scale() };
+            content.extend(plain.logits(query));
+            let mut sum = vec![0.0f32; dv];
+            for (w, v) in row.iter().zip(qkv[2].chunks_exact(dv)) {
                 sum.iter_mut().zip(v).for_each(|(a, &v)| *a += w * v);
             }
             mixed.extend(sum);
             weights.extend(row);
         }
-        let output = self.proj.apply(&mixed, 1);
+        let output = match &self.proj {
+            Some(proj) => proj.apply(&mixed, 1),
+            None => mixed.clone(),
+        };
         let (h, w) = (dims.h, dims.w);
-        vec![
-            ("trace.query", vec![heads, dh], q),
-            ("trace.keys", vec![heads, dh, h, w], keys),
-            ("trace.values", vec![heads, dh, h, w], values),
+        let mut steps = vec![
+            ("trace.query", vec![heads, dq], q),
+            ("trace.keys", vec![heads, dq, h, w], keys),
+            ("trace.values", vec![heads, dv, h, w], values),
             ("trace.scores", vec![heads, h, w], scores),
+        ];
+        if self.rel_pos.is_some() {
+            steps.push(("trace.content", vec![heads, h, w], content));
+        }
+        steps.extend([
             ("trace.weights", vec![heads, h, w], weights),
-            ("trace.mixed", vec![heads, dh], mixed),
-            ("trace.output", vec![c], output),
-        ]
+            ("trace.mixed", vec![heads, dv], mixed),
+            ("trace.output", vec![output.len()], output),
+        ]);
+        steps
     }
 
     fn forward_untraced(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
@@ -115,37 +253,60 @@ impl Mhsa {
     }
 
     /// One `qkv` product; per head, queries, keys and values straight from it (channel-major,
-    /// the layout the fused attention takes) and its output straight into `proj`'s input.
+    /// the layout the fused attention takes; a position embedding's extra dimensions added) and
+    /// its output straight into `proj`'s input.
     fn forward_fast(&self, img: &[f32], dims: Dims, k: Kernels) -> ImageOutput {
         let n = dims.positions();
-        let (c, dh) = (self.channels(), self.head_dim());
         let qkv = k.conv1x1(self.qkv.dense(), img, n, None);
-        let part = |which: usize, head: usize| &qkv[(which * c + head * dh) * n..(which * c + (head + 1) * dh) * n];
-        let mut concat = vec![0.0f32; c * n];
+        let mut concat = vec![0.0f32; self.heads * self.dim_v * n];
         for h in 0..self.heads {
-            let input = AttentionInput {
-                queries: part(0, h),
-                keys: part(1, h),
-                values: part(2, h),
-                dim: dh,
-                value_dim: dh,
-                weighting: Weighting::Softmax { scale: self.scale() },
-            };
-            k.attend(&input, &mut concat[h * dh * n..(h + 1) * dh * n]);
+            let [fq, fk, fv] = self.first_channels(h);
+            let part = |start: usize, dim: usize| &qkv[start * n..(start + dim) * n];
+            let values = part(fv, self.dim_v);
+            let out = &mut concat[h * self.dim_v * n..(h + 1) * self.dim_v * n];
+            if self.rel_pos.is_some() {
+                let projected = [transpose(part(fq, self.dim_qk), self.dim_qk, n), transpose(part(fk, self.dim_qk), self.dim_qk, n), Vec::new()];
+                let o = self.score_operands(&projected);
+                let (queries, keys) = (transpose(&o.queries, n, o.dim), transpose(&o.keys, n, o.dim));
+                let input = AttentionInput {
+                    queries: &queries,
+                    keys: &keys,
+                    values,
+                    dim: o.dim,
+                    value_dim: self.dim_v,
+                    weighting: Weighting::Softmax { scale: o.scale },
+                };
+                k.attend(&input, out);
+            } else {
+                let input = AttentionInput {
+                    queries: part(fq, self.dim_qk),
+                    keys: part(fk, self.dim_qk),
+                    values,
+                    dim: self.dim_qk,
+                    value_dim: self.dim_v,
+                    weighting: Weighting::Softmax { scale: self.scale() },
+                };
+                k.attend(&input, out);
+            }
         }
-        ImageOutput { y: k.conv1x1(self.proj.dense(), &concat, n, None), maps: Vec::new() }
+        let y = match &self.proj {
+            Some(proj) => k.conv1x1(proj.dense(), &concat, n, None),
+            None => concat,
+        };
+        ImageOutput { y, maps: Vec::new() }
     }
 
     fn forward_reference(&self, img: &[f32], dims: Dims, request: MapRequest) -> ImageOutput {
         let n = dims.positions();
-        let dh = self.head_dim();
+        let dv = self.dim_v;
         let heads = self.project(img, n);
-        let mut concat = vec![0.0f32; self.channels() * n];
+        let mut concat = vec![0.0f32; self.heads * dv * n];
         let mut attention = Vec::new();
         for (h, qkv) in heads.iter().enumerate() {
-            let affinity = self.head_affinity(qkv);
-            let out = transpose(&affinity.attend(&qkv[2], dh), n, dh);
-            concat[h * dh * n..(h + 1) * dh * n].copy_from_slice(&out);
+            let operands = self.score_operands(qkv);
+            let affinity = operands.affinity();
+            let out = transpose(&affinity.attend(&qkv[2], dv), n, dv);
+            concat[h * dv * n..(h + 1) * dv * n].copy_from_slice(&out);
             if request.full_attention {
                 attention.extend(affinity.matrix());
             }
@@ -154,62 +315,145 @@ impl Mhsa {
         if request.full_attention {
             maps.push(("attention", vec![self.heads, n, n], attention));
         }
-        ImageOutput { y: self.proj.apply(&concat, n), maps }
+        let y = match &self.proj {
+            Some(proj) => proj.apply(&concat, n),
+            None => concat,
+        };
+        ImageOutput { y, maps }
+    }
+
+    /// Switched off inside a network where the block replaces a convolution (BoTNet): every
+    /// position attends to every position alike, so each gets the mean of the values over the
+    /// grid (then `proj`, where there is one). The plain code; `(C, N)` in and out.
+    pub(crate) fn uniform(&self, img: &[f32], n: usize) -> Vec<f32> {
+        let qkv = self.qkv.apply(img, n);
+        let mut concat = Vec::with_capacity(self.heads * self.dim_v * n);
+        for h in 0..self.heads {
+            let first = self.first_channels(h)[2];
+            for plane in qkv[first * n..(first + self.dim_v) * n].chunks_exact(n) {
+                let mean = plane.iter().sum::<f32>() / n as f32;
+                concat.extend(std::iter::repeat_n(mean, n));
+            }
+        }
+        match &self.proj {
+            Some(proj) => proj.apply(&concat, n),
+            None => concat,
+        }
     }
 
     /// Where query `query` attends in every head: `(heads, H, W)`.
     pub(crate) fn attention_row(&self, img: &[f32], dims: Dims, query: usize) -> (Vec<usize>, Vec<f32>) {
-        let rows = self.project(img, dims.positions()).iter().flat_map(|qkv| self.head_affinity(qkv).row(query)).collect();
+        let rows = self.project(img, dims.positions()).iter().flat_map(|qkv| self.score_operands(qkv).affinity().row(query)).collect();
         (vec![self.heads, dims.h, dims.w], rows)
     }
 
-    /// `softmax_j(q_i . k_j / sqrt(dh))` for one head's `[q, k, v]`.
-    fn head_affinity<'a>(&self, qkv: &'a [Vec<f32>; 3]) -> Affinity<'a> {
-        Affinity::Softmax { queries: &qkv[0], keys: &qkv[1], dim: self.head_dim(), scale: self.scale() }
-    }
-
-    /// Every head's queries, keys and values as views into one `qkv` tensor `(N, 3C, P)`.
-    fn project_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<AttentionInputs> {
-        let (c, positions) = (self.channels(), dims.positions());
+    /// Every head's queries, keys and values as views into one `qkv` tensor `(N, channels, P)`,
+    /// or, with a position embedding, the queries and keys with its extra dimensions
+    /// (`relative_position.wgsl`; all zero where `uniform`: every weight then `1 / P`).
+    fn project_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, uniform: bool) -> Result<AttentionInputs> {
+        let positions = dims.positions();
         let qkv = conv1x1(g, &self.qkv, x, positions, Activation::Identity, None)?;
-        let part = |first| Operand { tensor: qkv.clone(), channels: 3 * c, first };
-        Ok(AttentionInputs {
+        let channels = self.qkv.outputs;
+        let part = |first| Operand { tensor: qkv.clone(), channels, first };
+        let [_, first_k, first_v] = self.first_channels(0);
+        let plain = AttentionInputs {
             q: part(0),
-            k: part(c),
-            v: part(2 * c),
+            k: part(first_k),
+            v: part(first_v),
             queries: positions,
             keys: positions,
-            dim: self.head_dim(),
-            value_dim: self.head_dim(),
+            dim: self.dim_qk,
+            value_dim: self.dim_v,
             heads: self.heads,
             images: dims.n,
             form: PairwiseForm::Softmax { scale: self.scale() },
+        };
+        let Some(rel) = &self.rel_pos else {
+            return Ok(plain);
+        };
+        let scaled = if rel.scaled { self.scale() } else { 1.0 };
+        let terms = RelativeTerms {
+            heads: self.heads,
+            dim: self.dim_qk,
+            height: rel.height,
+            width: rel.width,
+            qkv_channels: channels,
+            first_key: first_k,
+            content_scale: self.scale(),
+            position_scale: scaled,
+            uniform,
+        };
+        let (q, k) = relative_queries_keys(g, &qkv, &rel.height_rel, &rel.width_rel, &terms, dims.n)?;
+        let dim = self.score_dim();
+        Ok(AttentionInputs {
+            q: Operand::whole(q, self.heads * dim),
+            k: Operand::whole(k, self.heads * dim),
+            dim,
+            form: PairwiseForm::Softmax { scale: 1.0 },
+            ..plain
         })
     }
 
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
+        self.check_grid(dims)?;
         let n = dims.positions();
-        let inputs = self.project_gpu(g, x, dims)?;
+        let inputs = self.project_gpu(g, x, dims, false)?;
         let heads_out = attend(g, &inputs)?;
-        let y = conv1x1(g, &self.proj, &heads_out, n, Activation::Identity, None)?;
+        let c = self.heads * self.dim_v;
+        let y = match &self.proj {
+            Some(proj) => conv1x1(g, proj, &heads_out, n, Activation::Identity, None)?,
+            None => heads_out.clone(),
+        };
         let mut maps = Vec::new();
         if request.full_attention {
             maps.push(("attention", vec![self.heads, n, n], attention_rows(g, &inputs, 0, n)?));
         }
         if request.trace {
-            let (q, c, dh, heads, (h, w)) = (request.query, self.channels(), self.head_dim(), self.heads, (dims.h, dims.w));
-            let qkv = &inputs.q.tensor;
+            let (q, heads, (dq, dv), (h, w)) = (request.query, self.heads, (self.dim_qk, self.dim_v), (dims.h, dims.w));
+            let (qkv, channels) = (&inputs.v.tensor, self.qkv.outputs);
+            let [_, first_k, first_v] = self.first_channels(0);
             maps.extend([
-                ("trace.query", vec![heads, dh], slice(g, qkv, 3 * c, n, 0..c, q..q + 1)?),
-                ("trace.keys", vec![heads, dh, h, w], slice(g, qkv, 3 * c, n, c..2 * c, 0..n)?),
-                ("trace.values", vec![heads, dh, h, w], slice(g, qkv, 3 * c, n, 2 * c..3 * c, 0..n)?),
+                ("trace.query", vec![heads, dq], slice(g, qkv, channels, n, 0..first_k, q..q + 1)?),
+                ("trace.keys", vec![heads, dq, h, w], slice(g, qkv, channels, n, first_k..first_v, 0..n)?),
+                ("trace.values", vec![heads, dv, h, w], slice(g, qkv, channels, n, first_v..channels, 0..n)?),
                 ("trace.scores", vec![heads, h, w], attention_scores(g, &inputs, q)?),
+            ]);
+            if self.rel_pos.is_some() {
+                let part = |first| Operand { tensor: qkv.clone(), channels, first };
+                let plain = AttentionInputs {
+                    q: part(0),
+                    k: part(first_k),
+                    dim: dq,
+                    form: PairwiseForm::Softmax { scale: self.scale() },
+                    v: part(first_v),
+                    ..inputs
+                };
+                maps.push(("trace.content", vec![heads, h, w], attention_scores(g, &plain, q)?));
+            }
+            maps.extend([
                 ("trace.weights", vec![heads, h, w], attention_rows(g, &inputs, q, 1)?),
-                ("trace.mixed", vec![heads, dh], at_position(g, &heads_out, c, n, q)?),
-                ("trace.output", vec![c], at_position(g, &y, c, n, q)?),
+                ("trace.mixed", vec![heads, dv], at_position(g, &heads_out, c, n, q)?),
+                ("trace.output", vec![self.channels()], at_position(g, &y, self.channels(), n, q)?),
             ]);
         }
         Ok(GpuOutput { y, maps })
+    }
+
+    /// [`Mhsa::uniform`] on the device: the attention of all-zero scores, whose weights are all
+    /// `1 / P`.
+    pub(crate) fn record_uniform_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims) -> Result<GpuTensor> {
+        self.check_grid(dims)?;
+        let n = dims.positions();
+        let mut inputs = self.project_gpu(g, x, dims, true)?;
+        if self.rel_pos.is_none() {
+            // Zero scores: the queries scaled by nothing.
+            inputs.form = PairwiseForm::Softmax { scale: 0.0 };
+        }
+        let heads_out = attend(g, &inputs)?;
+        match &self.proj {
+            Some(proj) => conv1x1(g, proj, &heads_out, n, Activation::Identity, None),
+            None => Ok(heads_out),
+        }
     }
 
     pub(crate) fn record_attention_row_gpu(
@@ -219,8 +463,15 @@ impl Mhsa {
         dims: Dims,
         query: usize,
     ) -> Result<(Vec<usize>, GpuTensor)> {
-        let inputs = self.project_gpu(g, x, dims)?;
+        self.check_grid(dims)?;
+        let inputs = self.project_gpu(g, x, dims, false)?;
         Ok((vec![self.heads, dims.h, dims.w], attention_rows(g, &inputs, query, 1)?))
+    }
+}
+
+impl ScoreOperands {
+    fn affinity(&self) -> Affinity<'_> {
+        Affinity::Softmax { queries: &self.queries, keys: &self.keys, dim: self.dim, scale: self.scale }
     }
 }
 

@@ -54,7 +54,9 @@ pub struct MapRequest {
     ///   BatchNorm, `output (C)` with the residual.
     /// - MHSA, at [`MapRequest::query`]: `query (heads, dh)`, `keys (heads, dh, H, W)`,
     ///   `values (heads, dh, H, W)`, `scores (heads, H, W)` `q.k / sqrt(dh)`, `weights (heads, H, W)`
-    ///   their softmax, `mixed (heads, dh)` the weighted sum of v, `output (C)` after `proj`.
+    ///   their softmax, `mixed (heads, dh)` the weighted sum of v, `output (C)` after `proj`. BoTNet's
+    ///   adds `content (heads, H, W)`, `q.k / sqrt(dh)` alone: its `scores` hold the relative
+    ///   position term too; its `output` is the heads side by side (no `proj`).
     pub trace: bool,
     /// The position (row-major over `H x W`) whose steps Non-local and MHSA trace.
     pub query: usize,
@@ -255,6 +257,9 @@ impl Block {
         }
         if let Block::NonLocal(b) = self {
             b.check_size(dims, &shape)?;
+        }
+        if let Block::Mhsa(b) = self {
+            b.check_grid(dims)?;
         }
         Ok(())
     }

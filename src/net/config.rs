@@ -97,9 +97,16 @@ impl CheckpointConfig {
 }
 
 /// The transform `net`'s photos go through: `config`'s, where there is one, else the family's
-/// default ([`Preprocess::for_arch`]).
+/// default ([`Preprocess::for_arch`]) at the size a fixed grid needs ([`Net::fixed_input_size`]).
 pub fn transform_for(net: &Net, config: Option<&CheckpointConfig>) -> Preprocess {
-    config.map_or_else(|| Preprocess::for_arch(&net.arch), |c| c.transform.clone())
+    config.map_or_else(
+        || {
+            // A network whose self-attention fixes its grid (BoTNet) gets the size that gives it.
+            let t = Preprocess::for_arch(&net.arch);
+            Preprocess { input_size: net.fixed_input_size().unwrap_or(t.input_size), ..t }
+        },
+        |c| c.transform.clone(),
+    )
 }
 
 /// `net`'s class names: `labels` (one per line) when given, else `config`'s `label_names`, else

@@ -9,7 +9,7 @@ use super::{
     Attention, AttentionLayer, BlockRecord, Features, Node, Off, check_conv, check_ghost, check_head, check_residual, check_split,
     check_split_output,
 };
-use crate::blocks::MapRequest;
+use crate::blocks::{Block, MapRequest};
 use crate::error::Result;
 use crate::gpu::GpuDevice;
 use crate::gpu::graph::{GpuTensor, Graph};
@@ -208,6 +208,10 @@ impl Recorder<'_, '_> {
                 AttentionLayer::Branches(b) => {
                     b.check(x.channels).map_err(|e| super::at_block(&block.path, e))?;
                     select_branches(self.g, &x.t, b.branches, b.channels, positions, BranchWeights::Uniform)?.0
+                }
+                // Off, BoTNet's self-attention weighs every position alike.
+                AttentionLayer::Block(Block::Mhsa(m)) if block.replaces_convolution() => {
+                    m.record_uniform_gpu(self.g, &x.t, x.dims()).map_err(|e| super::at_block(&block.path, e))?
                 }
                 _ => x.t.clone(),
             }

@@ -148,6 +148,17 @@ pub enum AttentionLayer {
 }
 
 impl Attention {
+    /// Whether the block takes a convolution's place (SKNet, ResNeSt, BoTNet's self-attention)
+    /// rather than following one: switched off, it then keeps its computation with uniform
+    /// weights (every branch `1 / R`, every position `1 / P`) instead of being the identity.
+    pub fn replaces_convolution(&self) -> bool {
+        match &self.layer {
+            AttentionLayer::Branches(_) => true,
+            AttentionLayer::Block(Block::Mhsa(m)) => m.grid().is_some(),
+            _ => false,
+        }
+    }
+
     /// Input channels, as far as the weights fix them: 0 for ECA, whose 1-D kernel runs on any
     /// channel count ([`BlockRecord::channels`] has the count a run saw).
     pub fn channels(&self) -> usize {
@@ -266,6 +277,42 @@ impl Net {
         let mut out = Vec::new();
         walk(&self.nodes, &mut out);
         out
+    }
+
+    /// The side of the square input a network must get where a block fixes its grid (BoTNet's
+    /// relative position embedding): the largest side up to 2048 px that gives the first such
+    /// block its grid (the grid times the stride before it: 256 for BoTNet's 16 x 16 at stride 16,
+    /// as timm's `img_size`); `None` for a network that takes any size, or where no side fits.
+    pub fn fixed_input_size(&self) -> Option<usize> {
+        // The size after `nodes`, or the grid the first fixed-grid block sees (Err).
+        fn walk(nodes: &[Node], (h, w): (usize, usize)) -> std::result::Result<(usize, usize), (usize, usize)> {
+            let mut size = (h, w);
+            for node in nodes {
+                size = match node {
+                    Node::Conv(conv) => conv.output_size(size.0, size.1),
+                    Node::Pool(pool) => (pool.out_size(size.0), pool.out_size(size.1)),
+                    Node::Residual { body, .. } => walk(body, size)?,
+                    Node::Module { nodes, .. } => walk(nodes, size)?,
+                    Node::Ghost { primary, .. } => walk(primary, size)?,
+                    Node::Split { .. } | Node::Fork { .. } => match node.paths().first() {
+                        Some((_, nodes)) => walk(nodes, size)?,
+                        None => size,
+                    },
+                    Node::Attention(a) => match &a.layer {
+                        AttentionLayer::Block(Block::Mhsa(m)) if m.grid().is_some() => return Err(size),
+                        _ => size,
+                    },
+                    Node::Act(_) => size,
+                    Node::GlobalPool | Node::SceneStem | Node::Head(_) => return Ok((1, 1)),
+                };
+            }
+            Ok(size)
+        }
+        let grid = self.attention_blocks().iter().find_map(|a| match &a.layer {
+            AttentionLayer::Block(Block::Mhsa(m)) => m.grid(),
+            _ => None,
+        })?;
+        (8..=2048).rev().find(|&side| walk(&self.nodes, (side, side)) == Err(grid))
     }
 
     /// The attention block at `path`, to change it (a user's own weights for one block).
@@ -589,6 +636,11 @@ impl<'a> State<'a> {
                 AttentionLayer::Branches(b) => {
                     b.check(channels).map_err(|e| at_block(&block.path, e))?;
                     b.forward(&x, positions, true).0
+                }
+                // Off, BoTNet's self-attention weighs every position alike.
+                AttentionLayer::Block(Block::Mhsa(m)) if block.replaces_convolution() => {
+                    m.check_grid(crate::tensor::Dims { n: 1, c: channels, h: height, w: width }).map_err(|e| at_block(&block.path, e))?;
+                    m.uniform(&x, positions)
                 }
                 _ => x,
             });

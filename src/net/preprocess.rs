@@ -123,6 +123,11 @@ impl Preprocess {
             Self { interpolation: Interpolation::Bicubic, ..Self::torchvision() }
         } else if arch.starts_with("torchvision.") {
             Self::torchvision()
+        } else if arch.ends_with("_256") {
+            // timm's BoTNets: a fixed 256 x 256 input (their position embeddings), crop 0.95
+            // (sebotnet33ts_256's pretrained_cfg 0.94).
+            let crop_pct = if arch.starts_with("sebotnet33ts") { 0.94 } else { 0.95 };
+            Self { input_size: 256, crop_pct, ..Self::default() }
         } else {
             Self::default()
         }

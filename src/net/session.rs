@@ -270,7 +270,10 @@ impl Session {
                 let request =
                     crate::blocks::MapRequest { trace: true, query: fy * w + fx, propagate_non_finite: true, ..Default::default() };
                 let out = backend.forward(b, &input, request).await?;
-                Ok(NetTrace { kind: b.kind().name(), block: Some(b.clone()), activations: None, out })
+                // A block in a convolution's place (BoTNet's self-attention) by the network's
+                // name for it; the others by the engine's (`nonlocal`, `mhsa`).
+                let kind = if block.replaces_convolution() { block.kind } else { b.kind().name() };
+                Ok(NetTrace { kind, block: Some(b.clone()), activations: None, out })
             }
             super::AttentionLayer::Gate { layers, act, gate } => {
                 super::check_gate(block, c)?;

@@ -35,7 +35,7 @@ fn page_text(e: &Error) -> String {
         Error::Checkpoint { reason } => reason.clone(),
         other => other.to_string(),
     };
-    for option in ["off", "arch", "labels"] {
+    for option in ["off", "arch", "labels", "input-size"] {
         if let Some(rest) = text.strip_prefix(&format!("option --{option}: ")) {
             text = format!("{option}: {rest}");
         }
@@ -217,8 +217,9 @@ impl Playground {
         })
     }
 
-    /// The attention row of feature position (`fx`, `fy`) of the Non-local block at `path`, in
-    /// the last run: `{ width, height, data }` over the positions it attends to.
+    /// The attention row of feature position (`fx`, `fy`) of the Non-local or BoTNet block at
+    /// `path`, in the last run: `{ width, height, data }` over the positions it attends to; a
+    /// BoTNet block's also `heads`, its heads' rows one after another in `data`.
     #[wasm_bindgen(js_name = networkAttentionAt)]
     pub fn network_attention_at(&self, path: String, fx: usize, fy: usize) -> Promise {
         let state = self.state.clone();
@@ -227,8 +228,16 @@ impl Playground {
             let result = open.session.attention_row(&state.backend, state.backend.cpu_kernels(), &path, (fx, fy)).await;
             restore_network(&state, open);
             let row = result.map_err(page_error)?.row;
-            let s = row.shape();
-            Ok(to_js(&model_report::plane(s[2], s[1], report::first_image(&row))))
+            Ok(to_js(&match *row.shape() {
+                [_, heads, h, w] => Value::object(vec![
+                    ("width", Value::Number(w as f64)),
+                    ("height", Value::Number(h as f64)),
+                    ("heads", Value::Number(heads as f64)),
+                    ("data", Value::Floats(report::first_image(&row).to_vec())),
+                ]),
+                [_, h, w] => model_report::plane(w, h, report::first_image(&row)),
+                _ => return Err(js_error("an attention row of an unexpected shape")),
+            }))
         })
     }
 }

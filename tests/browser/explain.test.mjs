@@ -276,7 +276,7 @@ async function networkTraced(page, path, at = null) {
 
 const hardSigmoid = (v) => Math.min(Math.max(v + 3, 0), 6) / 6;
 
-test('a loaded network\'s blocks step by step: MobileNetV3\'s gates (ReLU, hard-sigmoid), CBAM in a ResNet-D, Non-local in a ResNet-50, on both backends', async () => {
+test('a loaded network\'s blocks step by step: MobileNetV3\'s gates (ReLU, hard-sigmoid), CBAM in a ResNet-D, Non-local in a ResNet-50, BoTNet\'s self-attention, on both backends', async () => {
   for (const kind of ['cpu', 'webgpu']) {
     const mobile = await openPage(browsers[kind], `${origin}/#view=explain&backend=${kind}&model=${encodeURIComponent('/nets/mobilenetv3_small_100/model.safetensors')}&arch=mobilenetv3_small_100`);
     const gate = await networkTraced(mobile.page, 'blocks.2.0.se');
@@ -312,6 +312,33 @@ test('a loaded network\'s blocks step by step: MobileNetV3\'s gates (ReLU, hard-
     near(data(traced, 'output'), data(traced, 'input').map((v, i) => v + data(traced, 'normed')[i]), 'output = x + BatchNorm(W_z y)');
     assert.deepEqual(nl.problems, []);
     await nl.page.close();
+
+    // BoTNet's self-attention: per head, the scores are the content scores plus a position term,
+    // and their softmax is the engine's row for the query.
+    const bot = await openPage(browsers[kind], `${origin}/#view=explain&backend=${kind}&model=${encodeURIComponent('/nets/botnet26t_256/model.safetensors')}&arch=botnet26t_256`);
+    const path = 'stages.2.1.self_attn';
+    const botTraced = await networkTraced(bot.page, path, at);
+    assert.equal(botTraced.error, undefined);
+    assert.equal(botTraced.steps.kind, 'bot');
+    assert.match(botTraced.steps.ran_on, kind === 'webgpu' ? /^gpu backend/ : /^cpu backend/);
+    const [heads] = botTraced.steps.scores.shape;
+    const size = data(botTraced, 'scores').length / heads;
+    const botRow = await bot.page.evaluate(async ({ path, at }) => {
+      const row = await document.querySelector('attention-playground')._engine.call('networkAttentionAt', { path, fx: at.x, fy: at.y });
+      return { heads: row.heads, data: Array.from(row.data) };
+    }, { path, at });
+    assert.equal(botRow.heads, heads);
+    let position = 0;
+    for (let h = 0; h < heads; h++) {
+      const part = (step) => data(botTraced, step).slice(h * size, (h + 1) * size);
+      near(part('weights'), softmax(part('scores')), `head ${h}: weights = softmax(scores)`);
+      near(part('weights'), botRow.data.slice(h * size, (h + 1) * size), `head ${h}: weights = the engine's row`);
+      position = Math.max(position, ...part('scores').map((v, i) => Math.abs(v - part('content')[i])));
+    }
+    assert.ok(position > 0.05, `the relative-position term is part of the scores (${position})`);
+    if (kind === 'cpu') await bot.page.locator('attention-playground').screenshot({ path: join(SHOTS, 'explain-network-botnet.png') });
+    assert.deepEqual(bot.problems, []);
+    await bot.page.close();
   }
 });
 

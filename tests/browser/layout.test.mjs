@@ -209,6 +209,30 @@ test('a branch-attention network (SKNet, ResNeSt): its network, branches and how
   assert.deepEqual(found, [], `\n${found.join('\n')}`);
 });
 
+test('a BoTNet (self-attention with relative positions): its network, attention (a query asked, four heads) and how-it-works views at every width, in English and Chinese', async () => {
+  const found = [];
+  for (const lang of ['en', 'zh']) {
+    const page = await browser.newPage();
+    await page.addInitScript(recordCanvasText);
+    await page.setViewportSize({ width: WIDTHS[0], height: 900 });
+    await page.goto(`${origin}/#backend=cpu&lang=${lang}&view=network&arch=botnet26t_256&model=${encodeURIComponent('/nets/botnet26t_256/model.safetensors')}`);
+    await page.waitForFunction(() => document.querySelector('attention-playground')?.result?.network, null, { timeout: 120_000 });
+    await page.evaluate(async () => {
+      const el = document.querySelector('attention-playground');
+      await el.attentionAt(el.result.width / 2, el.result.height / 2, 'stages.2.1.self_attn');
+    });
+    for (const width of WIDTHS) {
+      await page.setViewportSize({ width, height: 900 });
+      for (const view of ['network', 'nonlocal', 'explain']) {
+        await setView(page, view);
+        await check(page, width, `botnet26t_256-${view}${lang === 'zh' ? '-zh' : ''}`, found);
+      }
+    }
+    await page.close();
+  }
+  assert.deepEqual(found, [], `\n${found.join('\n')}`);
+});
+
 test('the first screen shows the figure: on a 390 x 844 phone at least 250 px of it, on a 1280 x 800 screen at least two thirds', async () => {
   const page = await browser.newPage();
   for (const [width, height, least] of [[390, 844, 250], [1280, 800, null]]) {

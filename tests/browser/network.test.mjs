@@ -196,6 +196,8 @@ describe('an opened network', () => {
       ['skresnet18', ''], ['resnest14d', ''],
       // Named (its depths are no network of timm's): a ByobNet, a GC block between its 3x3 and last 1x1.
       ['gcresnext26ts', 'gcresnext26ts'],
+      // BoTNet: self-attention in a convolution's place, its input size fixed by its position embeddings.
+      ['botnet26t_256', 'botnet26t_256'],
       // Last: the Non-local row below is asked of it.
       ['resnet50_nl', '']];
     const results = {};
@@ -216,6 +218,26 @@ describe('an opened network', () => {
           await page.waitForFunction((n) => Object.keys(document.querySelector('attention-playground')._state.rows).length === n, result.network.order.length);
         }
         if (kind === 'cpu') await page.locator('attention-playground').screenshot({ path: join(SHOTS, `network-${name}.png`) });
+        if (name === 'botnet26t_256') {
+          // Each self-attention tile gets its block's row for the centre query, per head; each
+          // head's row sums to 1, and the attention view shows the heads for a clicked point.
+          const bots = result.network.order.filter((p) => result.blocks[p].kind === 'bot');
+          assert.equal(bots.length, 2);
+          await page.waitForFunction((paths) => paths.every((p) => document.querySelector('attention-playground')._state.rows[p]), bots);
+          const rows = await page.evaluate(async (path) => {
+            const el = document.querySelector('attention-playground');
+            const tile = el._state.rows[path];
+            const asked = await el.attentionAt(el.result.width / 2, el.result.height / 2, path);
+            el.setAttribute('view', 'nonlocal');
+            el._inspect(path);
+            const sums = (row) => row.perHead.map((h) => Array.from(h.data).reduce((a, b) => a + b, 0));
+            return { tile: sums(tile), asked: sums(asked), heads: asked.heads };
+          }, bots[0]);
+          assert.equal(rows.heads, 4);
+          for (const s of [...rows.tile, ...rows.asked]) assert.ok(Math.abs(s - 1) < 1e-4, `${name}: a head's row sums to ${s}`);
+          if (kind === 'cpu') await page.locator('attention-playground').screenshot({ path: join(SHOTS, `attention-${name}.png`) });
+          await page.evaluate(() => document.querySelector('attention-playground').setAttribute('view', 'network'));
+        }
         if (name === 'skresnet18' || name === 'resnest14d') {
           // A branch attention's shares: every channel's sum to 1, in the result and the view.
           const first = result.blocks[result.network.order[0]].branch;

@@ -2,6 +2,7 @@
 // each head's row of multi-head self-attention. Hover or click the photo to move the query.
 import { INK, drawOverlayView, drawQuery, legendWords, mapCanvas, paragraph, range, thumbOf, title } from '../drawing.js';
 import { say } from './say.js';
+import { ROW_KINDS } from '../bundled.js';
 
 // The weight every key would get if a query attended evenly: 1 / number of keys.
 export function formatUniform(map) {
@@ -53,20 +54,25 @@ function withIndependence(ctx, width, layout, independence, head, t) {
 export default {
   name: 'nonlocal',
   bundledBlocks: ['nonlocal', 'mhsa'],
-  fits: (entry) => entry.kind === 'nl',
+  fits: (entry) => ROW_KINDS.includes(entry.kind),
   controls: ['opacity', 'head'],
   queries: true,
+  // Four heads' thumbnails and the independence grid under the photo on a phone.
+  maxHeight: 1600,
   draw(ctx, width, { entry, block, label, photo, crop, state, network, t, independence }) {
     if (!entry) return say(ctx, t(network ? 'say.attention.network' : 'say.attention'));
     const chosen = state.attention?.block === block ? state.attention : null;
     const { grid } = entry;
     const cell = chosen ? { x: chosen.fx, y: chosen.fy } : entry.queryCell;
-    if (block === 'mhsa') {
-      const perHead = chosen ? chosen.row.perHead : entry.attention;
+    // Heads: the bundled network's MHSA, an opened network's BoTNet self-attention (once asked).
+    const perHead = block === 'mhsa' ? (chosen ? chosen.row.perHead : entry.attention) : entry.kind === 'bot' ? chosen?.row.perHead : null;
+    if (perHead) {
       const head = Math.min(state.head, perHead.length - 1);
       const extras = perHead.map((map, i) => ({ map, label: t('attention.headn', { i: i + 1 }), selected: i === head }));
+      const caption = block === 'mhsa' ? t('attention.mhsa', { h: head + 1, n: perHead.length, u: formatUniform(perHead[head]) })
+        : t('attention.bot', { label, h: head + 1, n: perHead.length, u: formatUniform(perHead[head]) });
       const layout = drawOverlayView(ctx, width, photo, { map: perHead[head], label: t('legend.attention'), opacity: state.opacity, words: legendWords(t), query: cell, queryGrid: grid },
-        t('attention.mhsa', { h: head + 1, n: perHead.length, u: formatUniform(perHead[head]) }), extras);
+        caption, extras, block === 'mhsa' ? undefined : crop);
       return withIndependence(ctx, width, layout, independence, head, t);
     }
     const map = chosen ? chosen.row : entry.attention;

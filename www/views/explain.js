@@ -11,7 +11,7 @@
 //   proj.
 // Hover a bar to follow its channel through the per-channel steps, or a map to read every map's
 // value at that position.
-import { ACCENT, INK, LINE, MUTED, ON_COLOUR, drawQuery, fixed, format, mapCanvas, note, paragraph, range, title } from '../drawing.js';
+import { ACCENT, INK, LINE, MUTED, ON_COLOUR, drawQuery, fixed, format, mapCanvas, note, paragraph, range, smallWidth, title } from '../drawing.js';
 import { viridis, diverging } from '../colormap.js';
 import { say } from './say.js';
 import { branchName } from './branches.js';
@@ -91,13 +91,21 @@ class Sheet {
   // the hover readout.
   maps(list) {
     const { ctx } = this;
-    const column = Math.floor(this.width / Math.max(list.length, 3));
+    // As many maps a row as their captions leave room for (four heads wrap on a phone).
+    const captions = list.map(({ map }) => range(map.data)).map(({ lo, hi }) => `${format(lo)} … ${format(hi)}`);
+    const widest = Math.max(...captions.map((c) => smallWidth(ctx, c)), ...list.map(({ label }) => smallWidth(ctx, label))) + 10;
+    const perRow = Math.max(1, Math.min(list.length, Math.floor(this.width / widest)));
+    const column = Math.floor(this.width / (perRow < list.length ? perRow : Math.max(list.length, 3)));
     let tallest = 0;
     list.forEach(({ map, label, short, query, unit, id }, i) => {
+      if (i > 0 && i % perRow === 0) {
+        this.y += tallest + 44;
+        tallest = 0;
+      }
       const scale = Math.max(1, Math.floor(Math.min(MAP, column - 16) / Math.max(map.width, map.height)));
       const w = map.width * scale;
       const h = map.height * scale;
-      const x = i * column;
+      const x = (i % perRow) * column;
       const { lo, hi } = unit ? { lo: 0, hi: 1 } : range(map.data);
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(mapCanvas(map, lo, hi), x, this.y, w, h);
@@ -328,24 +336,40 @@ function nonlocal(s, steps, grid) {
   return { grid, keys };
 }
 
+// Multi-head self-attention at the query: the bundled network's MHSA, or BoTNet's (`bot`: no
+// proj; its scores the content q·k / √d plus a relative-position term, shown apart).
 function mhsa(s, steps, grid) {
   const { t } = s;
   const q = { ...steps.at, grid };
   const [heads, dh] = steps.query.shape;
+  const dv = steps.mixed.shape[1];
   const plane0 = steps.scores.shape.slice(-2);
   const size = plane0[0] * plane0[1];
   s.line(t('explain.query.hint', { x: q.x, y: q.y }), MUTED);
   const perHead = (step, len) => Array.from({ length: heads }, (_, h) => step.data.subarray(h * len, (h + 1) * len));
   const labels = Array.from({ length: heads }, (_, h) => t('attention.headn', { i: h + 1 }));
-  s.step(t('explain.mhsa.query', { n: 1, heads, dh, c: heads * dh }));
+  const maps = (step, short) => Array.from({ length: heads }, (_, h) => ({ map: plane(step, h * size), label: labels[h], short: `${labels[h]} ${short}`, query: q }));
+  const bot = steps.kind === 'bot';
+  let n = 1;
+  s.step(t(bot ? 'explain.bot.query' : 'explain.mhsa.query', { n: n++, heads, dh, dv, c: heads * dh }));
   s.bars(perHead(steps.query, dh), { labels });
-  s.step(t('explain.mhsa.scores', { n: 2, dh }));
-  s.maps(Array.from({ length: heads }, (_, h) => ({ map: plane(steps.scores, h * size), label: labels[h], short: `${labels[h]} ${t('explain.short.score')}`, query: q })));
-  s.step(t('explain.mhsa.weights', { n: 3 }));
-  s.maps(Array.from({ length: heads }, (_, h) => ({ map: plane(steps.weights, h * size), label: labels[h], short: `${labels[h]} ${t('explain.short.weight')}`, query: q })));
-  s.step(t('explain.mhsa.mixed', { n: 4, dh }));
-  s.bars(perHead(steps.mixed, dh), { labels });
-  s.step(t('explain.mhsa.proj', { n: 5, c: heads * dh }));
+  if (bot && steps.content) {
+    // The position term: the scores less their content part.
+    const position = { shape: steps.scores.shape, data: steps.scores.data.map((v, i) => v - steps.content.data[i]) };
+    s.step(t('explain.bot.content', { n: n++, dh }));
+    s.maps(maps(steps.content, t('explain.short.score')));
+    s.step(t('explain.bot.position', { n: n++ }));
+    s.maps(maps(position, t('explain.short.position')));
+    s.step(t('explain.bot.scores', { n: n++ }));
+  } else {
+    s.step(t('explain.mhsa.scores', { n: n++, dh }));
+  }
+  s.maps(maps(steps.scores, t('explain.short.score')));
+  s.step(t('explain.mhsa.weights', { n: n++ }));
+  s.maps(maps(steps.weights, t('explain.short.weight')));
+  s.step(t('explain.mhsa.mixed', { n: n++, dh: dv }));
+  s.bars(perHead(steps.mixed, dv), { labels });
+  s.step(t(bot ? 'explain.bot.output' : 'explain.mhsa.proj', { n: n++, c: heads * dh, cv: heads * dv }));
   s.bars([steps.output.data]);
   return { grid };
 }
@@ -356,7 +380,8 @@ export default {
   // On a loaded network every attention block can be followed.
   fits: (entry) => Boolean(entry),
   controls: [],
-  maxHeight: 1500,
+  // BoTNet's four heads, five steps of maps, wrap to two a row on a phone.
+  maxHeight: 2800,
   draw(ctx, width, { block, label, entry, state, network, t }) {
     if (!block) return say(ctx, t(network ? 'say.explain.network' : 'say.explain'));
     const trace = state.trace?.block === block ? state.trace : null;
@@ -367,7 +392,7 @@ export default {
     const channels = traceChannels(steps);
     const s = new Sheet(ctx, width, t, state.traceHover, channels);
     s.y = title(ctx, t('explain.heading', { label }), 0, 0);
-    s.line(t(steps.kind === 'nonlocal' || steps.kind === 'mhsa' ? 'explain.hint.query' : 'explain.hint'), MUTED);
+    s.line(t(['nonlocal', 'mhsa', 'bot'].includes(steps.kind) ? 'explain.hint.query' : 'explain.hint'), MUTED);
     s.y += 8;
     // Whose steps: the bundled network's block by name, a loaded network's by the engine's kind.
     const kind = steps.kind;
@@ -376,7 +401,7 @@ export default {
     else if (kind === 'cbam') cbam(s, steps, named);
     else if (kind === 'gc') gc(s, steps, named);
     else if (kind === 'nonlocal') extra = nonlocal(s, steps, entry.grid);
-    else if (kind === 'mhsa') extra = mhsa(s, steps, entry.grid);
+    else if (kind === 'mhsa' || kind === 'bot') extra = mhsa(s, steps, entry.grid);
     else if (kind === 'sk' || kind === 'splat') branches(s, steps, kind);
     s.line(t(`explain.formula.${kind}`), MUTED);
     s.line(t('explain.ran', { where: t.message(steps.ran_on) }), MUTED);

@@ -7,7 +7,7 @@
 // views; click its corner to switch it off or on.
 import { ACCENT, INK, LINE, MUTED, PAPER, SOFT, drawQuery, fitStart, mapCanvas, note, paragraph, range, smallWidth, title } from '../drawing.js';
 import { viridis } from '../colormap.js';
-import { KIND_LABEL } from '../bundled.js';
+import { KIND_LABEL, ROW_KINDS } from '../bundled.js';
 import { say } from './say.js';
 import { branchMeans } from './branches.js';
 
@@ -45,13 +45,21 @@ function drawStrip(ctx, gates, x, y, w, h) {
   ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
 }
 
+// The mean of a row's heads (BoTNet's self-attention), the row itself where it has one.
+function headMean(row) {
+  if (!row?.perHead || row.perHead.length < 2) return row;
+  const data = new Float32Array(row.width * row.height);
+  for (const head of row.perHead) head.data.forEach((v, i) => { data[i] += v / row.perHead.length; });
+  return { ...row, data };
+}
+
 function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, size: TILE }) {
-  const map = entry.spatial ?? entry.context ?? rows?.[entry.path] ?? null;
+  const map = entry.spatial ?? entry.context ?? headMean(rows?.[entry.path]) ?? null;
   if (entry.off) {
     ctx.fillStyle = SOFT;
     ctx.fillRect(x, y, TILE, TILE);
     note(ctx, t('network.off'), x + TILE / 2 - 8, y + TILE / 2 - 6, MUTED);
-  } else if (map || entry.kind === 'nl') {
+  } else if (map || ROW_KINDS.includes(entry.kind)) {
     ctx.drawImage(photo, crop.x, crop.y, crop.width, crop.height, x, y, TILE, TILE);
     if (map) {
       const { lo, hi } = range(map.data);
@@ -114,11 +122,11 @@ function drawTile(ctx, entry, x, y, { photo, crop, rows, opacity, selected, t, s
     const { mean, std } = spread(entry.channel);
     line = `${short(mean)} ± ${short(std)}`;
   } else if (!entry.off && map?.query) {
-    line = t('network.row');
+    line = t(map.heads > 1 ? 'network.row.heads' : 'network.row', { n: map.heads });
   } else if (!entry.off && map) {
     const { lo, hi } = range(map.data);
     line = `${short(lo)} … ${short(hi)}`;
-  } else if (!entry.off && entry.kind === 'nl') {
+  } else if (!entry.off && ROW_KINDS.includes(entry.kind)) {
     line = t('network.wait');
   }
   // The kind and the numbers where both fit; else the numbers where the path already says the
@@ -148,7 +156,7 @@ export default {
     if (!order.length) return say(ctx, t('say.network.none', { arch: network.arch }));
     const counts = {};
     for (const path of order) counts[result.blocks[path].kind] = (counts[result.blocks[path].kind] ?? 0) + 1;
-    const kinds = Object.entries(counts).map(([k, n]) => t('network.kind', { n, kind: ({ nl: 'Non-local', splat: 'Split Attention' })[k] ?? k.toUpperCase() })).join(t('network.and'));
+    const kinds = Object.entries(counts).map(([k, n]) => t('network.kind', { n, kind: ({ nl: 'Non-local', splat: 'Split Attention', bot: 'BoT' })[k] ?? k.toUpperCase() })).join(t('network.and'));
     let y = 4 + title(ctx, t('network.title', { arch: network.arch, kinds }), 0, 4);
     y += paragraph(ctx, t('network.hint'), 0, y) + 6;
     const stages = [];

@@ -184,3 +184,71 @@ fn rows_of(g: &mut Graph, a: &AttentionInputs, first_query: usize, rows: usize, 
     g.dispatch(Kernel::AttentionRows, &params, &[&a.q.tensor, &a.k.tensor, &out], [u32_of(rows), 1, u32_of(a.images * a.heads)])?;
     Ok(out)
 }
+
+/// What `relative_position.wgsl` needs to know of a BoTNet attention (the twin of
+/// `blocks::mhsa::RelPos`'s query and key terms).
+pub(crate) struct RelativeTerms {
+    pub heads: usize,
+    /// Width of one head's queries and keys.
+    pub dim: usize,
+    pub height: usize,
+    pub width: usize,
+    /// Channels per image of `qkv`, and where its keys start.
+    pub qkv_channels: usize,
+    pub first_key: usize,
+    /// On `q . k`, and on the position logits.
+    pub content_scale: f32,
+    pub position_scale: f32,
+    /// All zeros out: every attention weight `1 / P` (the block switched off).
+    pub uniform: bool,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RelativeParams {
+    positions: u32,
+    height: u32,
+    width: u32,
+    dim: u32,
+    heads: u32,
+    qkv_channels: u32,
+    first_key: u32,
+    uniform: u32,
+    content_scale: f32,
+    position_scale: f32,
+    count: u32,
+    _pad: u32,
+}
+
+/// Every head's queries and keys with their position dimensions, `(images, heads * (dim + W + H),
+/// P)` each, from `qkv` `(images, qkv_channels, P)` and the tables `height_rel` `(2H - 1, dim)` and
+/// `width_rel` `(2W - 1, dim)`.
+pub(crate) fn relative_queries_keys(
+    g: &mut Graph,
+    qkv: &GpuTensor,
+    height_rel: &[f32],
+    width_rel: &[f32],
+    t: &RelativeTerms,
+    images: usize,
+) -> Result<(GpuTensor, GpuTensor)> {
+    let positions = t.height * t.width;
+    let count = images * t.heads * (t.dim + t.width + t.height) * positions;
+    let tables = g.upload(&[height_rel, width_rel].concat())?;
+    let (q, k) = (g.output(count)?, g.output(count)?);
+    let params = RelativeParams {
+        positions: u32_of(positions),
+        height: u32_of(t.height),
+        width: u32_of(t.width),
+        dim: u32_of(t.dim),
+        heads: u32_of(t.heads),
+        qkv_channels: u32_of(t.qkv_channels),
+        first_key: u32_of(t.first_key),
+        uniform: t.uniform as u32,
+        content_scale: t.content_scale,
+        position_scale: t.position_scale,
+        count: u32_of(count),
+        _pad: 0,
+    };
+    g.dispatch_elementwise(Kernel::RelativePosition, &params, &[qkv, &tables, &q, &k], count)?;
+    Ok((q, k))
+}

@@ -35,6 +35,7 @@ pub(crate) enum Kernel {
     Slice,
     Concat,
     SelectBranches,
+    RelativePosition,
 }
 
 /// `Kernel => "file.wgsl"`, or `Kernel => "file.wgsl" after "a.wgsl", "b.wgsl"` for a shader that
@@ -81,6 +82,7 @@ shaders! {
     Slice => "slice.wgsl",
     Concat => "concat.wgsl",
     SelectBranches => "select_branches.wgsl",
+    RelativePosition => "relative_position.wgsl",
 }
 
 /// A `u32` for a shader parameter; sizes above 4 G elements never reach a shader because the

@@ -1,6 +1,8 @@
-//! timm's ByobNet (`timm/models/byobnet.py`, "bring your own blocks"): the `*_ts` ResNets with a
-//! tiered stem and SiLU (resnext26ts, gcresnext26ts, seresnext26ts, eca_resnext26ts, the
-//! resnet33ts series, gcresnext50ts) and gcresnet50t, from their state-dict names.
+//! timm's ByobNet (`timm/models/byobnet.py`, "bring your own blocks") and the ByoaNets of
+//! `byoanet.py` built with it: the `*_ts` ResNets with a tiered stem and SiLU (resnext26ts,
+//! gcresnext26ts, seresnext26ts, eca_resnext26ts, the resnet33ts series, gcresnext50ts),
+//! gcresnet50t, and BoTNet's (botnet26t_256, sebotnet33ts_256, botnet50ts_256,
+//! eca_botnext26ts_256), from their state-dict names.
 //!
 //! The structure (facts of timm 1.0's `ByobNet` with these models' `ByoModelCfg`):
 //! - every convolution is a `ConvNormAct`: `{name}.conv` (no bias), `{name}.bn`, then the
@@ -15,6 +17,11 @@
 //!   `attn` (on `mid` channels, before `conv3_1x1`; any of the ResNet family's attention layers,
 //!   [`super::resnet::attention`]), `conv3_1x1` without activation, `attn_last` (after it, where
 //!   the model sets `attn_last`), + shortcut, the activation;
+//! - `SelfAttnBlock`: `conv1_1x1`, `self_attn` (BoTNet's `BottleneckAttn`,
+//!   [`crate::blocks::mhsa`]: 4 heads by default, read off `qkv` and the position embedding;
+//!   the stride an `AvgPool2d(2, 2)` after it), `post_attn` (a BatchNorm and the activation:
+//!   the BatchNorm a depthwise 1x1 convolution here), `conv3_1x1` without activation,
+//!   + shortcut, the activation;
 //! - shortcut (`downsample='conv1x1'`): `shortcut.conv` 1x1 with the stride and `shortcut.bn`, no
 //!   activation, where the block changes the shape; else the identity;
 //! - `final_conv` (a 1x1 `ConvNormAct`) where the model has `num_features` (the 33ts series);
@@ -22,17 +29,22 @@
 //!
 //! The activation, the stem's pool and the stage strides are not in the weights: they come from
 //! timm's name ([`LAYOUTS`]), given by `--arch`, the checkpoint's config.json, or read from the
-//! weights where only one of these networks has their depths, widths and attention.
+//! weights where only one of these networks has their depths, widths and attention. BoTNet's
+//! position embedding fixes each self-attention's grid, so its input size: 256 x 256 for the
+//! `_256` networks.
 
 use super::conv_bn;
+use crate::blocks::Block;
+use crate::blocks::mhsa::{Mhsa, RelPos};
 use crate::error::{Error, Result};
-use crate::layers::{Activation, Padding, Pool};
+use crate::layers::{Activation, Conv2d, Padding, Pool};
+use crate::layers::params::Conv1x1;
 use crate::net::checkpoint::StateDict;
-use crate::net::{Net, Node};
+use crate::net::{Attention, AttentionLayer, Net, Node};
 
 /// What a ByobNet's name says and its weights do not: `(name, stem_pool, act)`. Every one has
 /// stage strides 1, 2, 2, 2.
-pub const LAYOUTS: [(&str, bool, Activation); 11] = [
+pub const LAYOUTS: [(&str, bool, Activation); 15] = [
     ("resnext26ts", true, Activation::Silu),
     ("gcresnext26ts", true, Activation::Silu),
     ("seresnext26ts", true, Activation::Silu),
@@ -44,6 +56,11 @@ pub const LAYOUTS: [(&str, bool, Activation); 11] = [
     ("seresnet33ts", false, Activation::Silu),
     ("eca_resnet33ts", false, Activation::Silu),
     ("gcresnet50t", false, Activation::Relu),
+    // BoTNet (byoanet.py), with BottleneckAttn self-attention blocks.
+    ("botnet26t_256", true, Activation::Relu),
+    ("eca_botnext26ts_256", true, Activation::Silu),
+    ("sebotnet33ts_256", false, Activation::Silu),
+    ("botnet50ts_256", true, Activation::Silu),
 ];
 
 const STRIDES: [usize; 4] = [1, 2, 2, 2];
@@ -94,7 +111,11 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         for j in 0..blocks {
             let path = format!("stages.{stage}.{j}");
             let stride = if j == 0 { first_stride } else { 1 };
-            let (node, out) = bottleneck(dict, &path, channels, stride, act)?;
+            let (node, out) = if dict.contains(&format!("{path}.self_attn.qkv.weight")) {
+                self_attention(dict, &path, channels, stride, act)?
+            } else {
+                bottleneck(dict, &path, channels, stride, act)?
+            };
             nodes.push(Node::Module { path, nodes: vec![node] });
             channels = out;
         }
@@ -152,12 +173,7 @@ fn same(dict: &StateDict, key: &str) -> Result<Padding> {
 /// timm's `BottleneckBlock` at `path` taking `channels`; returns it and its output channels.
 fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize, act: Activation) -> Result<(Node, usize)> {
     let key = |name: &str| format!("{path}.{name}");
-    if !dict.contains(&key("conv1_1x1.conv.weight")) {
-        let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
-        return Err(Error::Checkpoint {
-            reason: format!("`{example}`: a ByobNet block other than a bottleneck (conv1_1x1, conv2_kxk, conv3_1x1), which this engine does not run yet"),
-        });
-    }
+    check_block(dict, path)?;
     let conv1 = conv_bn(dict, &key("conv1_1x1.conv"), &key("conv1_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
     let mid = conv1.cout;
     let per_group = dict.dim(&key("conv2_kxk.conv.weight"), 4, 1)?;
@@ -178,7 +194,90 @@ fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize, act:
     if dict.keys().any(|k| k.starts_with(&key("attn_last."))) {
         body.push(Node::Attention(Box::new(super::resnet::attention(dict, &key("attn_last"), false)?)));
     }
-    let shortcut = if dict.contains(&key("shortcut.conv.weight")) {
+    let shortcut = shortcut(dict, path, channels, out, stride)?;
+    Ok((Node::Residual { body, shortcut, act, partial: false }, out))
+}
+
+/// Refuses a block that is not one of those this builder knows, by one of its keys.
+fn check_block(dict: &StateDict, path: &str) -> Result<()> {
+    if dict.contains(&format!("{path}.conv1_1x1.conv.weight")) {
+        return Ok(());
+    }
+    let example = dict.keys().find(|k| k.starts_with(&format!("{path}."))).unwrap_or_default().to_string();
+    Err(Error::Checkpoint {
+        reason: format!(
+            "`{example}`: a ByobNet block other than a bottleneck (conv1_1x1, conv2_kxk, conv3_1x1) or a BoTNet self-attention block, which this engine does not run yet"
+        ),
+    })
+}
+
+/// timm's `SelfAttnBlock` with BoTNet's `BottleneckAttn` at `path` taking `channels`; returns it
+/// and its output channels.
+fn self_attention(dict: &StateDict, path: &str, channels: usize, stride: usize, act: Activation) -> Result<(Node, usize)> {
+    let key = |name: &str| format!("{path}.{name}");
+    check_block(dict, path)?;
+    if dict.keys().any(|k| k.starts_with(&key("conv2_kxk."))) {
+        return Err(Error::Checkpoint {
+            reason: format!("`{path}.conv2_kxk`: a self-attention block with a k x k convolution before it (extra_conv), which this engine does not run yet"),
+        });
+    }
+    let conv1 = conv_bn(dict, &key("conv1_1x1.conv"), &key("conv1_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
+    let mid = conv1.cout;
+    let mut body = vec![Node::Conv(conv1), Node::Act(act)];
+    body.push(Node::Attention(Box::new(bottleneck_attention(dict, &key("self_attn"), mid)?)));
+    if stride == 2 {
+        body.push(Node::Pool(Pool { max: false, kernel: 2, stride: 2, padding: 0, ceil_mode: false, count_include_pad: true }));
+    }
+    // post_attn: BatchNormAct2d, its BatchNorm a depthwise 1x1 convolution of ones, folded.
+    let norm = dict.batchnorm(&key("post_attn"), mid)?;
+    let identity = Conv2d::new(&key("post_attn.weight"), vec![1.0; mid], &[mid, 1, 1, 1], None, mid, 1, 1, Padding::Explicit(0, 0))?;
+    body.push(Node::Conv(identity.fold(&norm)));
+    body.push(Node::Act(act));
+    let conv3 = conv_bn(dict, &key("conv3_1x1.conv"), &key("conv3_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
+    let out = conv3.cout;
+    body.push(Node::Conv(conv3));
+    let shortcut = shortcut(dict, path, channels, out, stride)?;
+    Ok((Node::Residual { body, shortcut, act, partial: false }, out))
+}
+
+/// BoTNet's `BottleneckAttn` at `path` on `channels`: `qkv` `(heads * (2 dim_qk + dim_v),
+/// channels, 1, 1)` without bias (timm's default), `pos_embed.height_rel` `(2H - 1, dim_qk)`
+/// and `pos_embed.width_rel` `(2W - 1, dim_qk)`; the heads are what is left of `qkv`'s outputs
+/// after the values, over `2 dim_qk`.
+fn bottleneck_attention(dict: &StateDict, path: &str, channels: usize) -> Result<Attention> {
+    let key = |name: &str| format!("{path}.{name}");
+    let outputs = dict.dim(&key("qkv.weight"), 4, 0)?;
+    let dim_qk = dict.dim(&key("pos_embed.height_rel"), 2, 1)?;
+    let (rows_h, rows_w) = (dict.dim(&key("pos_embed.height_rel"), 2, 0)?, dict.dim(&key("pos_embed.width_rel"), 2, 0)?);
+    if dict.contains(&key("qkv.bias")) {
+        return Err(Error::Checkpoint { reason: format!("`{path}.qkv.bias`: a BottleneckAttn with qkv_bias, which this engine does not run yet") });
+    }
+    let heads = outputs.checked_sub(channels).filter(|r| dim_qk > 0 && r % (2 * dim_qk) == 0).map(|r| r / (2 * dim_qk)).unwrap_or(0);
+    if heads == 0 || rows_h % 2 == 0 || rows_w % 2 == 0 {
+        return Err(Error::Checkpoint {
+            reason: format!("`{path}`: qkv gives {outputs} channels on {channels} and the position embedding is {rows_h} and {rows_w} by {dim_qk}: not a BottleneckAttn"),
+        });
+    }
+    let qkv = Conv1x1 { weight: dict.take_shaped(&key("qkv.weight"), &[outputs, channels, 1, 1])?, bias: None, inputs: channels, outputs };
+    let rel_pos = RelPos {
+        height: rows_h.div_ceil(2),
+        width: rows_w.div_ceil(2),
+        height_rel: dict.take_shaped(&key("pos_embed.height_rel"), &[rows_h, dim_qk])?,
+        width_rel: dict.take_shaped(&key("pos_embed.width_rel"), &[rows_w, dim_qk])?,
+        scaled: false,
+    };
+    let block = Mhsa::bottleneck(qkv, heads, dim_qk, rel_pos).map_err(|e| match e {
+        Error::Checkpoint { reason } => Error::Checkpoint { reason: format!("{path}: {reason}") },
+        other => other,
+    })?;
+    Ok(Attention { path: path.to_string(), kind: "bot", layer: AttentionLayer::Block(Block::Mhsa(block)), residual: false })
+}
+
+/// A block's shortcut: `shortcut.conv` and `shortcut.bn` (timm's `conv1x1` downsampling), or
+/// the identity where the block keeps the shape.
+fn shortcut(dict: &StateDict, path: &str, channels: usize, out: usize, stride: usize) -> Result<Vec<Node>> {
+    let key = |name: &str| format!("{path}.{name}");
+    Ok(if dict.contains(&key("shortcut.conv.weight")) {
         vec![Node::Conv(conv_bn(dict, &key("shortcut.conv"), &key("shortcut.bn"), 1, stride, Padding::Explicit(0, 0))?)]
     } else if dict.keys().any(|k| k.starts_with(&key("shortcut."))) {
         let example = dict.keys().find(|k| k.starts_with(&key("shortcut."))).unwrap_or_default().to_string();
@@ -190,8 +289,7 @@ fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize, act:
             return Err(Error::Checkpoint { reason: format!("`{path}` changes the shape but has no `shortcut`") });
         }
         Vec::new()
-    };
-    Ok((Node::Residual { body, shortcut, act, partial: false }, out))
+    })
 }
 
 /// timm's name for the ByobNet these weights are, where only one of [`LAYOUTS`] has their
@@ -216,8 +314,19 @@ pub fn name_from_weights(dict: &StateDict) -> Option<String> {
     } else {
         ""
     };
-    let base = if grouped { "resnext" } else { "resnet" };
     let final_conv = dict.contains("final_conv.conv.weight");
+    if dict.keys().any(|k| k.ends_with(".self_attn.pos_embed.height_rel")) {
+        // BoTNet: botnet26t_256 (ReLU, no attention), eca_botnext26ts_256, sebotnet33ts_256.
+        let name = match (depths.as_slice(), prefix, grouped, final_conv) {
+            ([2, 2, 2, 2], "", false, false) => "botnet26t_256",
+            ([2, 2, 2, 2], "eca_", true, false) => "eca_botnext26ts_256",
+            ([2, 3, 3, 2], "se", false, true) => "sebotnet33ts_256",
+            ([3, 4, 6, 3], "", false, false) => "botnet50ts_256",
+            _ => return None,
+        };
+        return Some(name.to_string());
+    }
+    let base = if grouped { "resnext" } else { "resnet" };
     let depth = match (depths.as_slice(), final_conv) {
         ([2, 2, 2, 2], false) => "26ts",
         ([2, 3, 3, 2], true) => "33ts",

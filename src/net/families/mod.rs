@@ -25,6 +25,7 @@ pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
     timm's skresnet*/skresnext* (Selective Kernel) and resnest* (Split Attention), \
     timm's ByobNet resnext26ts, gcresnext26ts, seresnext26ts, eca_resnext26ts, resnet32ts, resnet33ts, gcresnet33ts, seresnet33ts, eca_resnet33ts, gcresnet50t and gcresnext50ts, \
+    timm's BoTNet botnet26t_256, eca_botnext26ts_256, sebotnet33ts_256 and botnet50ts_256 (bottleneck self-attention), \
     timm's regnetx_* and regnety_*, timm's rexnet_* and rexnetr_*, timm's ghostnet_* (v1), \
     timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_*, mixnet_*, tf_mixnet_* (with --arch), lcnet_*, \
     torchvision's resnet18/50, mobilenet_v3_large, mobilenet_v3_small, efficientnet_b0..b7 (with --arch torchvision.NAME), \
@@ -94,13 +95,15 @@ const MIXNET: &str = "a timm MixNet (mixnet_*, mixed depthwise kernels)";
 const SKNET: &str = "a timm SKNet (skresnet*, Selective Kernel)";
 const RESNEST: &str = "a timm ResNeSt (resnest*, Split Attention)";
 
-/// What [`describe`] says of a ByobNet.
+/// What [`describe`] says of a ByobNet, and of BoTNet (a ByobNet with self-attention blocks).
 const BYOBNET: &str = "a timm ByobNet (gcresnet50t, the *_ts networks) or another stage-based network";
+const BOTNET: &str = "a timm BoTNet (botnet*: bottleneck self-attention)";
 
 /// What [`describe`] says of the families the engine builds.
-const KNOWN_FAMILIES: [&str; 10] = [
+const KNOWN_FAMILIES: [&str; 11] = [
     "a ResNet",
     BYOBNET,
+    BOTNET,
     SKNET,
     RESNEST,
     "a timm RegNet",
@@ -162,7 +165,7 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
                 .into(),
             })
         }
-        None if describe(dict) == BYOBNET && byobnet::looks_like(dict) => byobnet::build(dict, None),
+        None if [BYOBNET, BOTNET].contains(&describe(dict)) && byobnet::looks_like(dict) => byobnet::build(dict, None),
         None if efficientnet::looks_like_lcnet(dict) => efficientnet::build(dict, "lcnet"),
         None if rexnet::looks_like(dict) => rexnet::build(dict, "rexnet"),
         None if ghostnet::looks_like(dict) => ghostnet::build(dict, "ghostnet"),

@@ -98,9 +98,9 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
             s = transform.input_size
         ));
     }
-    if run.blocks.iter().any(|b| b.kind == "nl") {
+    if run.blocks.iter().any(|b| b.kind == "nl" || b.kind == "bot") {
         notes.push(
-            "Non-local blocks: their map is N x N (where each position attends), not drawn here; the bundled network's render draws one position's."
+            "Non-local and BoTNet self-attention blocks: their map is N x N (where each position attends, per head), not drawn here; the bundled network's render and the page draw one position's."
                 .into(),
         );
     }
@@ -206,7 +206,7 @@ fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
                 let means = map_of(&record.maps["branch"]).row_means();
                 format!("shares {}", means.iter().map(|&m| short_value(m as f64)).collect::<Vec<_>>().join(" / "))
             }
-            (None, None) if record.kind == "nl" => "N x N maps: not drawn".into(),
+            (None, None) if record.kind == "nl" || record.kind == "bot" => "N x N maps: not drawn".into(),
             (None, None) => String::new(),
         };
         let cell = draw::Cell {
@@ -244,6 +244,7 @@ fn kind_label(kind: &str) -> String {
     match kind {
         "nl" => "Non-local".into(),
         "splat" => "Split Attention".into(),
+        "bot" => "BoT".into(),
         other => other.to_uppercase(),
     }
 }
