@@ -196,7 +196,8 @@ fn the_page_s_pth_reader_gives_what_pytorch_reader_gives() {
 
 /// A config.json that is another network's is refused by name, never applied to these weights:
 /// another architecture, another attention, another class count, an architecture the engine
-/// does not run (timm's ByobNet `gcresnet50t`), a tensor file instead of weights.
+/// does not run (a ViT), one it runs from other keys (timm's ByobNet `gcresnet50t`), a tensor
+/// file instead of weights.
 #[test]
 fn a_config_that_does_not_fit_the_weights_is_refused_by_name() {
     let repo = hub().join("timm/seresnet50.tiny_test");
@@ -215,7 +216,8 @@ fn a_config_that_does_not_fit_the_weights_is_refused_by_name() {
         let err = families::build_with_config(&dict(), None, Some(&config(text))).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains(expected), "{text}: {err}");
     }
-    assert!(!families::runs("gcresnet50t") && !families::runs("seresnext26ts") && families::runs("seresnext26d_32x4d"));
+    assert!(families::runs("gcresnet50t") && families::runs("seresnext26ts") && families::runs("seresnext26d_32x4d"));
+    assert!(!families::runs("halonet26t") && !families::runs("vit_base_patch16_224"));
     // The right config opens; a tensor file with it is named for what it is.
     assert!(families::build_with_config(&dict(), None, Some(&config(r#"{"architecture": "seresnet50", "num_classes": 7}"#))).is_ok());
     let x = StateDict::read_path(&hub().join("train_step/input.safetensors")).unwrap();

@@ -234,7 +234,12 @@ fn botnet_s_attention_rows_are_timm_s() {
                         let want_row: Vec<f32> =
                             (0..heads).flat_map(|h| want.data()[(h * n + q) * n..(h * n + q + 1) * n].to_vec()).collect();
                         let want_row = Tensor::new(vec![1, heads, n / w, w], want_row).unwrap();
-                        compare(&format!("{} {path} query {q} [{kernels} on {:?}]", case.name, backend.kind()), &row.row, &want_row, &mut failures);
+                        compare(
+                            &format!("{} {path} query {q} [{kernels} on {:?}]", case.name, backend.kind()),
+                            &row.row,
+                            &want_row,
+                            &mut failures,
+                        );
                         checked += 1;
                     }
                 }

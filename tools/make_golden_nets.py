@@ -474,19 +474,19 @@ def timm_effnet_generator(generator, arch, channel_multiplier, **extra):
     return model, f"timm.models.efficientnet.{generator}({arch!r}, {format_kwargs(kwargs)})"
 
 
-def timm_byobnet(arch, widths, group_size, depths=(1, 1, 1, 1), types=None, **cfg):
+def timm_byobnet(arch, widths, group_size, depths=(1, 1, 1, 1), types=None, br=0.25, strides=(1, 2, 2, 2), **cfg):
     """A timm ByobNet entrypoint (byobnet.py, byoanet.py) with its stages overlaid by narrower and
     shallower ones (ByobNet lays keyword arguments over its ByoModelCfg); `types` gives each
     stage's block types (default: bottlenecks)."""
     from timm.models.byobnet import ByoBlockCfg
     types = types or [("bottle",) * d for d in depths]
-    blocks = tuple(tuple(ByoBlockCfg(type=t, d=1, c=c, s=1 if i == 0 else 2, gs=group_size, br=0.25) for t in ts)
-                   for i, (ts, c) in enumerate(zip(types, widths)))
+    blocks = tuple(tuple(ByoBlockCfg(type=t, d=1, c=c, s=s, gs=group_size, br=br) for t in ts)
+                   for ts, c, s in zip(types, widths, strides))
     kwargs = dict(pretrained=False, num_classes=NUM_CLASSES, blocks=blocks, **cfg)
     model = timm.create_model(arch, **kwargs)
     shown = dict(pretrained=False, num_classes=NUM_CLASSES, **cfg)
     return model, (f"timm.create_model({arch!r}, {format_kwargs(shown)}, blocks=<stages of {types}: "
-                   f"widths {widths}, group size {group_size}, strides 1, 2, 2, 2, br 0.25>)")
+                   f"widths {widths}, group size {group_size}, strides {strides}, br {br}>)")
 
 
 def timm_regnet(arch, **cfg):
@@ -597,6 +597,15 @@ CASES = [
      lambda: timm_byobnet("eca_resnext26ts", (32, 32, 64, 64), 8, stem_chs=16), RESNET_SIZE, {}),
     ("seresnet33ts", "seresnet33ts", "timm.byobnet",
      lambda: timm_byobnet("seresnet33ts", (32, 32, 64, 64), 0, (1, 2, 1, 1), stem_chs=16, num_features=48),
+     RESNET_SIZE, {}),
+    # RegNetZ: bottleneck widths from the block's input (bottle_in), no activation after the sum
+    # (linear_out), no shortcut where a block changes the shape, SE; a single 3x3 stem and every
+    # stage strided (regnetz_b16), a tiered stem and a first stage at stride 1 (regnetz_d8)
+    ("regnetz_b16", "regnetz_b16", "timm.byobnet",
+     lambda: timm_byobnet("regnetz_b16", (16, 24, 32, 48), 8, (1, 2, 1, 1), br=3, strides=(2, 2, 2, 2),
+                          stem_chs=16, num_features=64), RESNET_SIZE, {}),
+    ("regnetz_d8", "regnetz_d8", "timm.byobnet",
+     lambda: timm_byobnet("regnetz_d8", (16, 24, 32, 48), 8, (2, 1, 1, 1), br=4, stem_chs=16, num_features=64),
      RESNET_SIZE, {}),
     # --- timm BoTNet (byoanet.py): BottleneckAttn self-attention blocks (4 heads, relative position
     # logits, an average pool after the stride-2 one) in the last two stages; its position

@@ -14,8 +14,8 @@ export const CACHE_NAME = 'attention-playground-hub-v1';
 
 /**
  * Pretrained timm checkpoints the engine runs, checked against timm 1.0.31's pretrained tags
- * (`timm.list_pretrained()`; each a timm ResNet, SKNet, ResNeSt, ByobNet, BoTNet, EfficientNet,
- * MobileNetV3 or RegNet, whose
+ * (`timm.list_pretrained()`; each a timm ResNet, SKNet, ResNeSt, ByobNet, BoTNet, RegNetZ,
+ * EfficientNet, MobileNetV3 or RegNet, whose
  * real-sized state dict the engine opens): `bytes` is the size of the repository's
  * model.safetensors (float32, what a pick downloads), computed from timm's own state dict.
  */
@@ -26,6 +26,7 @@ export const PRETRAINED = [
   { id: 'timm/tf_efficientnet_b0.ns_jft_in1k', bytes: 21_350_632, family: 'EfficientNet (SE)' },
   { id: 'timm/regnety_008.pycls_in1k', bytes: 25_198_832, family: 'RegNetY (SE)' },
   { id: 'timm/regnety_016.tv2_in1k', bytes: 45_069_776, family: 'RegNetY (SE)' },
+  { id: 'timm/regnetz_b16.ra3_in1k', bytes: 39_103_960, family: 'RegNetZ (SE)' },
   { id: 'timm/eca_resnext26ts.ch_in1k', bytes: 41_332_192, family: 'ECA-ResNeXt (ByobNet)' },
   { id: 'timm/gcresnext26ts.ch_in1k', bytes: 42_052_368, family: 'GC-ResNeXt (ByobNet)' },
   { id: 'timm/resnest14d.gluon_in1k', bytes: 42_547_904, family: 'ResNeSt (Split Attention)' },

@@ -96,9 +96,10 @@ const MOBILENETS = ['mobilenetv3_large_100', 'mobilenetv3_small_100'];
 const MNASNETS = ['mnasnet_100', 'semnasnet_100', 'mnasnet_small'];
 // MixNet's strides are in no key either (tf_ ports: TensorFlow's padding and BatchNorm eps).
 const MIXNETS = ['mixnet_s', 'mixnet_m', 'mixnet_l', 'tf_mixnet_s', 'tf_mixnet_m', 'tf_mixnet_l'];
-// timm's ByobNet ResNets: the activation and the stem's pooling are in the name only.
+// timm's ByobNets (ResNets, BoTNets, RegNetZs): the activation, the stem's pooling and the strides are in the name only.
 const BYOBNETS = ['resnext26ts', 'gcresnext26ts', 'seresnext26ts', 'eca_resnext26ts', 'gcresnext50ts', 'resnet32ts',
-  'resnet33ts', 'gcresnet33ts', 'seresnet33ts', 'eca_resnet33ts', 'gcresnet50t'];
+  'resnet33ts', 'gcresnet33ts', 'seresnet33ts', 'eca_resnet33ts', 'gcresnet50t', 'botnet26t_256', 'eca_botnext26ts_256',
+  'sebotnet33ts_256', 'botnet50ts_256', 'regnetz_b16', 'regnetz_c16', 'regnetz_d8', 'regnetz_d32', 'regnetz_e8'];
 export const ARCH_CHOICES = {
   'timm ByobNet': BYOBNETS,
   timm: [...EFFICIENTNETS, ...MOBILENETS, ...MNASNETS, ...MIXNETS],

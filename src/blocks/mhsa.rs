@@ -265,7 +265,8 @@ impl Mhsa {
             let values = part(fv, self.dim_v);
             let out = &mut concat[h * self.dim_v * n..(h + 1) * self.dim_v * n];
             if self.rel_pos.is_some() {
-                let projected = [transpose(part(fq, self.dim_qk), self.dim_qk, n), transpose(part(fk, self.dim_qk), self.dim_qk, n), Vec::new()];
+                let projected =
+                    [transpose(part(fq, self.dim_qk), self.dim_qk, n), transpose(part(fk, self.dim_qk), self.dim_qk, n), Vec::new()];
                 let o = self.score_operands(&projected);
                 let (queries, keys) = (transpose(&o.queries, n, o.dim), transpose(&o.keys, n, o.dim));
                 let input = AttentionInput {

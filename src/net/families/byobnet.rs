@@ -1,8 +1,9 @@
 //! timm's ByobNet (`timm/models/byobnet.py`, "bring your own blocks") and the ByoaNets of
 //! `byoanet.py` built with it: the `*_ts` ResNets with a tiered stem and SiLU (resnext26ts,
 //! gcresnext26ts, seresnext26ts, eca_resnext26ts, the resnet33ts series, gcresnext50ts),
-//! gcresnet50t, and BoTNet's (botnet26t_256, sebotnet33ts_256, botnet50ts_256,
-//! eca_botnext26ts_256), from their state-dict names.
+//! gcresnet50t, RegNetZ (regnetz_b16, c16, d8, d32, e8: SE, `bottle_in`, `linear_out`, no
+//! shortcut where a block changes the shape) and BoTNet's (botnet26t_256, sebotnet33ts_256,
+//! botnet50ts_256, eca_botnext26ts_256), from their state-dict names.
 //!
 //! The structure (facts of timm 1.0's `ByobNet` with these models' `ByoModelCfg`):
 //! - every convolution is a `ConvNormAct`: `{name}.conv` (no bias), `{name}.bn`, then the
@@ -13,21 +14,23 @@
 //!   model has `stem_pool='maxpool'`, or else the last convolution strided too; or one 3x3
 //!   `stem.conv` / `stem.bn` with stride 2;
 //! - stages `stages.{i}.{j}`, the stride (the model's, not the weights') in each stage's first block;
-//! - `BottleneckBlock`: `conv1_1x1`, `conv2_kxk` (the stride, groups `mid / group_size`),
+//! - `BottleneckBlock`: `conv1_1x1` (to `mid`, from the output's width or, with `bottle_in`,
+//!   the input's: the weights say), `conv2_kxk` (the stride, groups `mid / group_size`),
 //!   `attn` (on `mid` channels, before `conv3_1x1`; any of the ResNet family's attention layers,
 //!   [`super::resnet::attention`]), `conv3_1x1` without activation, `attn_last` (after it, where
-//!   the model sets `attn_last`), + shortcut, the activation;
+//!   the model sets `attn_last`), + shortcut, the activation (none with `linear_out`);
 //! - `SelfAttnBlock`: `conv1_1x1`, `self_attn` (BoTNet's `BottleneckAttn`,
 //!   [`crate::blocks::mhsa`]: 4 heads by default, read off `qkv` and the position embedding;
 //!   the stride an `AvgPool2d(2, 2)` after it), `post_attn` (a BatchNorm and the activation:
 //!   the BatchNorm a depthwise 1x1 convolution here), `conv3_1x1` without activation,
 //!   + shortcut, the activation;
 //! - shortcut (`downsample='conv1x1'`): `shortcut.conv` 1x1 with the stride and `shortcut.bn`, no
-//!   activation, where the block changes the shape; else the identity;
+//!   activation, where the block changes the shape (with `downsample=''`, RegNetZ's, no
+//!   shortcut and no sum there); else the identity;
 //! - `final_conv` (a 1x1 `ConvNormAct`) where the model has `num_features` (the 33ts series);
 //! - head: global average pool, `head.fc`.
 //!
-//! The activation, the stem's pool and the stage strides are not in the weights: they come from
+//! The activation, the stem's pool, `linear_out` and the stage strides are not in the weights: they come from
 //! timm's name ([`LAYOUTS`]), given by `--arch`, the checkpoint's config.json, or read from the
 //! weights where only one of these networks has their depths, widths and attention. BoTNet's
 //! position embedding fixes each self-attention's grid, so its input size: 256 x 256 for the
@@ -37,39 +40,64 @@ use super::conv_bn;
 use crate::blocks::Block;
 use crate::blocks::mhsa::{Mhsa, RelPos};
 use crate::error::{Error, Result};
-use crate::layers::{Activation, Conv2d, Padding, Pool};
 use crate::layers::params::Conv1x1;
+use crate::layers::{Activation, Conv2d, Padding, Pool};
 use crate::net::checkpoint::StateDict;
 use crate::net::{Attention, AttentionLayer, Net, Node};
 
-/// What a ByobNet's name says and its weights do not: `(name, stem_pool, act)`. Every one has
-/// stage strides 1, 2, 2, 2.
-pub const LAYOUTS: [(&str, bool, Activation); 15] = [
-    ("resnext26ts", true, Activation::Silu),
-    ("gcresnext26ts", true, Activation::Silu),
-    ("seresnext26ts", true, Activation::Silu),
-    ("eca_resnext26ts", true, Activation::Silu),
-    ("gcresnext50ts", true, Activation::Silu),
-    ("resnet32ts", false, Activation::Silu),
-    ("resnet33ts", false, Activation::Silu),
-    ("gcresnet33ts", false, Activation::Silu),
-    ("seresnet33ts", false, Activation::Silu),
-    ("eca_resnet33ts", false, Activation::Silu),
-    ("gcresnet50t", false, Activation::Relu),
+/// What a ByobNet's name says and its weights do not.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub name: &'static str,
+    /// `stem_pool='maxpool'`: a 3x3 max pool after the stem (else its last convolution strides).
+    stem_pool: bool,
+    act: Activation,
+    /// Each stage's stride, in its first block.
+    strides: [usize; 4],
+    /// `linear_out`: no activation after a block's sum (RegNetZ).
+    linear_out: bool,
+}
+
+const fn ts(name: &'static str, stem_pool: bool, act: Activation) -> Layout {
+    Layout { name, stem_pool, act, strides: [1, 2, 2, 2], linear_out: false }
+}
+
+/// RegNetZ (`bottle_in`, `linear_out`, no shortcut where a block changes the shape, SE): after a
+/// single 3x3 stem every stage strides (b16, c16), after the tiered stem the first does not.
+const fn regnetz(name: &'static str, strides: [usize; 4]) -> Layout {
+    Layout { name, stem_pool: false, act: Activation::Silu, strides, linear_out: true }
+}
+
+/// timm's ByobNets this builder runs.
+pub const LAYOUTS: [Layout; 20] = [
+    ts("resnext26ts", true, Activation::Silu),
+    ts("gcresnext26ts", true, Activation::Silu),
+    ts("seresnext26ts", true, Activation::Silu),
+    ts("eca_resnext26ts", true, Activation::Silu),
+    ts("gcresnext50ts", true, Activation::Silu),
+    ts("resnet32ts", false, Activation::Silu),
+    ts("resnet33ts", false, Activation::Silu),
+    ts("gcresnet33ts", false, Activation::Silu),
+    ts("seresnet33ts", false, Activation::Silu),
+    ts("eca_resnet33ts", false, Activation::Silu),
+    ts("gcresnet50t", false, Activation::Relu),
     // BoTNet (byoanet.py), with BottleneckAttn self-attention blocks.
-    ("botnet26t_256", true, Activation::Relu),
-    ("eca_botnext26ts_256", true, Activation::Silu),
-    ("sebotnet33ts_256", false, Activation::Silu),
-    ("botnet50ts_256", true, Activation::Silu),
+    ts("botnet26t_256", true, Activation::Relu),
+    ts("eca_botnext26ts_256", true, Activation::Silu),
+    ts("sebotnet33ts_256", false, Activation::Silu),
+    ts("botnet50ts_256", true, Activation::Silu),
+    regnetz("regnetz_b16", [2, 2, 2, 2]),
+    regnetz("regnetz_c16", [2, 2, 2, 2]),
+    regnetz("regnetz_d8", [1, 2, 2, 2]),
+    regnetz("regnetz_d32", [1, 2, 2, 2]),
+    regnetz("regnetz_e8", [1, 2, 2, 2]),
 ];
 
-const STRIDES: [usize; 4] = [1, 2, 2, 2];
-
-fn layout(arch: &str) -> Option<(bool, Activation)> {
+fn layout(arch: &str) -> Option<Layout> {
     let name = arch.strip_prefix("timm.").unwrap_or(arch);
     // A Hub name's pretrained tag (`gcresnext26ts.ch_in1k`) is not part of the architecture.
     let name = name.split('.').next().unwrap_or(name);
-    LAYOUTS.iter().find(|(n, ..)| *n == name).map(|&(_, pool, act)| (pool, act))
+    LAYOUTS.iter().find(|l| l.name == name).copied()
 }
 
 /// Whether `arch` names a ByobNet this builder runs.
@@ -94,16 +122,17 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
             option: "--arch",
             reason: format!(
                 "the checkpoint is a timm ByobNet, whose activation and stem pooling the weights do not tell: name it, as --arch {}",
-                LAYOUTS.iter().map(|(n, ..)| *n).collect::<Vec<_>>().join(", ")
+                LAYOUTS.iter().map(|l| l.name).collect::<Vec<_>>().join(", ")
             ),
         })?,
     };
-    let Some((stem_pool, act)) = layout(&arch) else {
+    let Some(layout) = layout(&arch) else {
         return Err(Error::BadOption { option: "--arch", reason: format!("{arch} is not a ByobNet this engine runs") });
     };
-    let mut nodes = stem(dict, stem_pool, act)?;
+    let act = layout.act;
+    let mut nodes = stem(dict, layout.stem_pool, act)?;
     let mut channels = stem_channels(dict)?;
-    for (stage, &first_stride) in STRIDES.iter().enumerate() {
+    for (stage, &first_stride) in layout.strides.iter().enumerate() {
         let blocks = (0..).take_while(|j| dict.keys().any(|k| k.starts_with(&format!("stages.{stage}.{j}.")))).count();
         if blocks == 0 {
             return Err(Error::Checkpoint { reason: format!("the checkpoint has no `stages.{stage}.0.*`: not a four-stage ByobNet") });
@@ -114,7 +143,7 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
             let (node, out) = if dict.contains(&format!("{path}.self_attn.qkv.weight")) {
                 self_attention(dict, &path, channels, stride, act)?
             } else {
-                bottleneck(dict, &path, channels, stride, act)?
+                bottleneck(dict, &path, channels, stride, act, layout.linear_out)?
             };
             nodes.push(Node::Module { path, nodes: vec![node] });
             channels = out;
@@ -160,8 +189,12 @@ fn stem_channels(dict: &StateDict) -> Result<usize> {
     if dict.contains("stem.conv.weight") {
         return dict.dim("stem.conv.weight", 4, 0);
     }
-    let count = (1..).take_while(|i| dict.contains(&format!("stem.conv{i}.conv.weight"))).count();
-    dict.dim(&format!("stem.conv{count}.conv.weight"), 4, 0)
+    match (1..).take_while(|i| dict.contains(&format!("stem.conv{i}.conv.weight"))).count() {
+        0 => Err(Error::Checkpoint {
+            reason: "the checkpoint has no `stem.conv1.conv.weight` or `stem.conv.weight`: not a ByobNet's stem".into(),
+        }),
+        count => dict.dim(&format!("stem.conv{count}.conv.weight"), 4, 0),
+    }
 }
 
 /// timm's static padding for a stride-1-or-2 odd kernel: `k / 2` on each side.
@@ -171,7 +204,7 @@ fn same(dict: &StateDict, key: &str) -> Result<Padding> {
 }
 
 /// timm's `BottleneckBlock` at `path` taking `channels`; returns it and its output channels.
-fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize, act: Activation) -> Result<(Node, usize)> {
+fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize, act: Activation, linear_out: bool) -> Result<(Node, usize)> {
     let key = |name: &str| format!("{path}.{name}");
     check_block(dict, path)?;
     let conv1 = conv_bn(dict, &key("conv1_1x1.conv"), &key("conv1_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
@@ -194,8 +227,12 @@ fn bottleneck(dict: &StateDict, path: &str, channels: usize, stride: usize, act:
     if dict.keys().any(|k| k.starts_with(&key("attn_last."))) {
         body.push(Node::Attention(Box::new(super::resnet::attention(dict, &key("attn_last"), false)?)));
     }
-    let shortcut = shortcut(dict, path, channels, out, stride)?;
-    Ok((Node::Residual { body, shortcut, act, partial: false }, out))
+    let after = if linear_out { Activation::Identity } else { act };
+    Ok(match shortcut(dict, path, channels, out, stride, linear_out)? {
+        Some(shortcut) => (Node::Residual { body, shortcut, act: after, partial: false }, out),
+        // RegNetZ's `downsample=''`: a block that changes the shape has no shortcut at all.
+        None => (Node::Module { path: path.to_string(), nodes: body }, out),
+    })
 }
 
 /// Refuses a block that is not one of those this builder knows, by one of its keys.
@@ -218,7 +255,9 @@ fn self_attention(dict: &StateDict, path: &str, channels: usize, stride: usize, 
     check_block(dict, path)?;
     if dict.keys().any(|k| k.starts_with(&key("conv2_kxk."))) {
         return Err(Error::Checkpoint {
-            reason: format!("`{path}.conv2_kxk`: a self-attention block with a k x k convolution before it (extra_conv), which this engine does not run yet"),
+            reason: format!(
+                "`{path}.conv2_kxk`: a self-attention block with a k x k convolution before it (extra_conv), which this engine does not run yet"
+            ),
         });
     }
     let conv1 = conv_bn(dict, &key("conv1_1x1.conv"), &key("conv1_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
@@ -236,7 +275,7 @@ fn self_attention(dict: &StateDict, path: &str, channels: usize, stride: usize, 
     let conv3 = conv_bn(dict, &key("conv3_1x1.conv"), &key("conv3_1x1.bn"), 1, 1, Padding::Explicit(0, 0))?;
     let out = conv3.cout;
     body.push(Node::Conv(conv3));
-    let shortcut = shortcut(dict, path, channels, out, stride)?;
+    let shortcut = shortcut(dict, path, channels, out, stride, false)?.unwrap_or_default();
     Ok((Node::Residual { body, shortcut, act, partial: false }, out))
 }
 
@@ -250,12 +289,16 @@ fn bottleneck_attention(dict: &StateDict, path: &str, channels: usize) -> Result
     let dim_qk = dict.dim(&key("pos_embed.height_rel"), 2, 1)?;
     let (rows_h, rows_w) = (dict.dim(&key("pos_embed.height_rel"), 2, 0)?, dict.dim(&key("pos_embed.width_rel"), 2, 0)?);
     if dict.contains(&key("qkv.bias")) {
-        return Err(Error::Checkpoint { reason: format!("`{path}.qkv.bias`: a BottleneckAttn with qkv_bias, which this engine does not run yet") });
+        return Err(Error::Checkpoint {
+            reason: format!("`{path}.qkv.bias`: a BottleneckAttn with qkv_bias, which this engine does not run yet"),
+        });
     }
     let heads = outputs.checked_sub(channels).filter(|r| dim_qk > 0 && r % (2 * dim_qk) == 0).map(|r| r / (2 * dim_qk)).unwrap_or(0);
     if heads == 0 || rows_h % 2 == 0 || rows_w % 2 == 0 {
         return Err(Error::Checkpoint {
-            reason: format!("`{path}`: qkv gives {outputs} channels on {channels} and the position embedding is {rows_h} and {rows_w} by {dim_qk}: not a BottleneckAttn"),
+            reason: format!(
+                "`{path}`: qkv gives {outputs} channels on {channels} and the position embedding is {rows_h} and {rows_w} by {dim_qk}: not a BottleneckAttn"
+            ),
         });
     }
     let qkv = Conv1x1 { weight: dict.take_shaped(&key("qkv.weight"), &[outputs, channels, 1, 1])?, bias: None, inputs: channels, outputs };
@@ -274,10 +317,18 @@ fn bottleneck_attention(dict: &StateDict, path: &str, channels: usize) -> Result
 }
 
 /// A block's shortcut: `shortcut.conv` and `shortcut.bn` (timm's `conv1x1` downsampling), or
-/// the identity where the block keeps the shape.
-fn shortcut(dict: &StateDict, path: &str, channels: usize, out: usize, stride: usize) -> Result<Vec<Node>> {
+/// the identity (empty) where the block keeps the shape; `None` where it changes the shape in a
+/// network without downsampling shortcuts (`none_where_reshaped`, RegNetZ's `downsample=''`).
+fn shortcut(
+    dict: &StateDict,
+    path: &str,
+    channels: usize,
+    out: usize,
+    stride: usize,
+    none_where_reshaped: bool,
+) -> Result<Option<Vec<Node>>> {
     let key = |name: &str| format!("{path}.{name}");
-    Ok(if dict.contains(&key("shortcut.conv.weight")) {
+    Ok(Some(if dict.contains(&key("shortcut.conv.weight")) {
         vec![Node::Conv(conv_bn(dict, &key("shortcut.conv"), &key("shortcut.bn"), 1, stride, Padding::Explicit(0, 0))?)]
     } else if dict.keys().any(|k| k.starts_with(&key("shortcut."))) {
         let example = dict.keys().find(|k| k.starts_with(&key("shortcut."))).unwrap_or_default().to_string();
@@ -286,21 +337,26 @@ fn shortcut(dict: &StateDict, path: &str, channels: usize, out: usize, stride: u
         });
     } else {
         if channels != out || stride != 1 {
+            if none_where_reshaped {
+                return Ok(None);
+            }
             return Err(Error::Checkpoint { reason: format!("`{path}` changes the shape but has no `shortcut`") });
         }
         Vec::new()
-    })
+    }))
 }
 
 /// timm's name for the ByobNet these weights are, where only one of [`LAYOUTS`] has their
 /// stem, stage depths, groups and attention; None where the weights leave it open.
 pub fn name_from_weights(dict: &StateDict) -> Option<String> {
+    let depths: Vec<usize> =
+        (0..4).map(|s| (0..).take_while(|j| dict.contains(&format!("stages.{s}.{j}.conv1_1x1.conv.weight"))).count()).collect();
+    if let Some(name) = regnetz_from_weights(dict, &depths) {
+        return Some(name.to_string());
+    }
     if !dict.contains("stem.conv3.conv.weight") || dict.contains("stem.conv4.conv.weight") {
         return None;
     }
-    let depths: Vec<usize> = (0..4)
-        .map(|s| (0..).take_while(|j| dict.contains(&format!("stages.{s}.{j}.conv1_1x1.conv.weight"))).count())
-        .collect();
     let grouped = dict.shape("stages.0.0.conv2_kxk.conv.weight").is_ok_and(|s| s.len() == 4 && s[1] < s[0]);
     let has = |k: &str| dict.contains(&format!("stages.0.0.attn.{k}"));
     let prefix = if has("mlp_add.fc1.weight") {
@@ -337,4 +393,25 @@ pub fn name_from_weights(dict: &StateDict) -> Option<String> {
     };
     let name = format!("{prefix}{base}{depth}");
     takes(&name).then_some(name)
+}
+
+/// RegNetZ, told by its SE blocks, its final 1x1 and its first block without a shortcut: b16 and
+/// c16 (one 3x3 stem conv, bottleneck ratio 3 and 4), d8 and d32 (tiered stem, groups of 8 and 32
+/// channels) and e8 (depths 3, 8, 16, 3).
+fn regnetz_from_weights(dict: &StateDict, depths: &[usize]) -> Option<&'static str> {
+    let se = dict.contains("stages.0.0.attn.fc1.weight");
+    if !se || !dict.contains("final_conv.conv.weight") || dict.keys().any(|k| k.starts_with("stages.0.0.shortcut.")) {
+        return None;
+    }
+    let (inputs, mid) =
+        (dict.dim("stages.0.0.conv1_1x1.conv.weight", 4, 1).ok()?, dict.dim("stages.0.0.conv1_1x1.conv.weight", 4, 0).ok()?);
+    let per_group = dict.dim("stages.0.0.conv2_kxk.conv.weight", 4, 1).ok()?;
+    match (dict.contains("stem.conv.weight"), depths) {
+        (true, [2, 6, 12, 2]) if mid == 3 * inputs => Some("regnetz_b16"),
+        (true, [2, 6, 12, 2]) if mid == 4 * inputs => Some("regnetz_c16"),
+        (false, [3, 6, 12, 3]) if per_group == 8 => Some("regnetz_d8"),
+        (false, [3, 6, 12, 3]) if per_group == 32 => Some("regnetz_d32"),
+        (false, [3, 8, 16, 3]) => Some("regnetz_e8"),
+        _ => None,
+    }
 }

@@ -25,6 +25,7 @@ pub const SUPPORTED: &str = "timm's ResNet family (resnet*, seresnet*, seresnext
     deep and tiered stems, average-pool downsampling, ResNeXt groups, se/eca/ceca/ese/cbam/gc/gca/nl attention), \
     timm's skresnet*/skresnext* (Selective Kernel) and resnest* (Split Attention), \
     timm's ByobNet resnext26ts, gcresnext26ts, seresnext26ts, eca_resnext26ts, resnet32ts, resnet33ts, gcresnet33ts, seresnet33ts, eca_resnet33ts, gcresnet50t and gcresnext50ts, \
+    timm's RegNetZ regnetz_b16, regnetz_c16, regnetz_d8, regnetz_d32 and regnetz_e8, \
     timm's BoTNet botnet26t_256, eca_botnext26ts_256, sebotnet33ts_256 and botnet50ts_256 (bottleneck self-attention), \
     timm's regnetx_* and regnety_*, timm's rexnet_* and rexnetr_*, timm's ghostnet_* (v1), \
     timm's efficientnet_b*, tf_efficientnet_b*, mobilenetv3_large_*, mobilenetv3_small_*, mnasnet_*, semnasnet_*, mixnet_*, tf_mixnet_* (with --arch), lcnet_*, \
@@ -52,8 +53,10 @@ pub fn build_with_config(dict: &StateDict, arch: Option<&str>, config: Option<&C
     let net = match (arch, named) {
         (Some(_), _) | (None, None) => build(dict, arch)?,
         (None, Some(name)) if runs(name) => build(dict, Some(name)).map_err(|e| {
+            // Weights the engine builds from their keys, or of a family it does not know, are
+            // another network's; a known family's that fail are named by the builder.
             let looks = describe(dict);
-            if KNOWN_FAMILIES.contains(&looks) { e } else { not_its_weights(name, looks) }
+            if KNOWN_FAMILIES.contains(&looks) && build(dict, None).is_err() { e } else { not_its_weights(name, looks) }
         })?,
         (None, Some(name)) => {
             return Err(match build(dict, None) {
