@@ -469,6 +469,36 @@ fn a_selective_kernel_network_draws_each_block_s_branch_shares() {
     }
 }
 
+/// A BoTNet's self-attention blocks each get a figure of where the centre position of their grid
+/// attends, one panel per head, at the input size their position embeddings fix (the fixture's
+/// 64 px, read off the network); result.json names it.
+#[test]
+fn a_botnet_draws_where_each_block_s_centre_query_attends_per_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("figures");
+    let model = net_fixture("botnet26t_256");
+    let args =
+        ["--model", &model, "--arch", "botnet26t_256", "--image", &sample("cat.jpg"), "--out", out.to_str().unwrap(), "--backend", "cpu"];
+    let (code, stderr) = render(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("2 bot blocks"), "{stderr}");
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["input"]["size"], 64, "the size its position embeddings fix");
+    let blocks = result["network"]["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2);
+    for block in blocks {
+        let path = block["path"].as_str().unwrap();
+        let figure = format!("{}-attention", path.replace('.', "-"));
+        assert_eq!(block["figures"], serde_json::json!([figure]), "{path}");
+        let (_, texts) = read_svg(&out.join(format!("{figure}.svg")));
+        for head in 1..=4 {
+            assert!(texts.iter().any(|t| t == &format!("head {head} of 4")), "{path}: {texts:?}");
+        }
+        assert!(texts.iter().any(|t| t.contains("where the centre position attends, in each of its 4 heads")), "{texts:?}");
+        assert!(out.join(format!("{figure}.png")).exists());
+    }
+}
+
 #[test]
 fn a_mobile_net_renders_with_its_arch() {
     let dir = tempfile::tempdir().unwrap();

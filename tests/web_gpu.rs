@@ -226,7 +226,29 @@ async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path()
                 (backend.kind(), None),
                 "{name}: the layers ran on the backend"
             );
-            assert!(run.blocks.iter().all(|b| !b.maps.is_empty()), "{name}: every block gave its maps");
+            // Self-attention's only map is its N x N matrix, never built in a run: its rows are
+            // asked of a session, per head, and held to timm's.
+            assert!(run.blocks.iter().all(|b| b.kind == "bot" || !b.maps.is_empty()), "{name}: every block gave its maps");
+            let bots: Vec<String> = run.blocks.iter().filter(|b| b.kind == "bot").map(|b| b.path.clone()).collect();
+            if !bots.is_empty() {
+                let image = x.data()[..x.data().len() / x.shape()[0]].to_vec();
+                let mut shape = x.shape().to_vec();
+                shape[0] = 1;
+                let first = attention_playground::Tensor::new(shape, image).unwrap();
+                let kernels = backend.cpu_kernels();
+                let mut session = attention_playground::net::session::Session::new(net.clone());
+                session.run(backend, kernels, &first, &Off::default(), &|| 0.0).await.unwrap();
+                for path in &bots {
+                    let want = &expected[&format!("{path}.attention")]; // (N, heads, HW, HW)
+                    let (heads, n) = (want.shape()[1], want.shape()[2]);
+                    let grid = run.blocks.iter().find(|b| &b.path == path).unwrap().grid;
+                    let q = n / 2 + 1;
+                    let row = session.attention_row(backend, kernels, path, (q % grid.1, q / grid.1)).await.unwrap().row;
+                    let want_row: Vec<f32> = (0..heads).flat_map(|h| want.data()[(h * n + q) * n..(h * n + q + 1) * n].to_vec()).collect();
+                    let want_row = attention_playground::Tensor::new(row.shape().to_vec(), want_row).unwrap();
+                    failures.extend(mismatch(&format!("{:?} {name} {path} row {q}", backend.kind()), &row, &want_row, tolerance));
+                }
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -15,7 +15,8 @@ use attention_playground::net::checkpoint::StateDict;
 use attention_playground::net::config::{CheckpointConfig, beside_hint, class_names_for, transform_for};
 use attention_playground::net::preprocess::{Preprocess, top_k};
 use attention_playground::net::report::{self, block_counts, first_image, object, stage_of, top5};
-use attention_playground::net::{BlockRecord, Net, Off, families};
+use attention_playground::net::session::Session;
+use attention_playground::net::{BlockRecord, Net, NetRun, Off, families};
 use attention_playground::{AnyBackend, Tensor};
 use image::RgbImage;
 
@@ -57,6 +58,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     let run = pollster::block_on(network.run(&backend, &x, &Off::default())).map_err(|e| e.to_string())?;
     let without =
         if off.0.is_empty() { None } else { Some(pollster::block_on(network.run(&backend, &x, &off)).map_err(|e| e.to_string())?) };
+    let rows = centre_rows(&network, &backend, &x, &run).map_err(|e| e.to_string())?;
 
     // The crop the network saw, and a sharper copy of the same crop for the figures.
     let seen = unnormalise(&x, &transform);
@@ -70,7 +72,7 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
     let mut block_figures: Vec<Vec<String>> = Vec::new();
     for record in &run.blocks {
         let mut names = Vec::new();
-        for (name, svg) in block_figures_of(&painter, &photo, record) {
+        for (name, svg) in block_figures_of(&painter, &photo, record, rows.get(&record.path)) {
             names.push(name.clone());
             figures.push((name, svg));
         }
@@ -98,9 +100,9 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
             s = transform.input_size
         ));
     }
-    if run.blocks.iter().any(|b| b.kind == "nl" || b.kind == "bot") {
+    if !rows.is_empty() {
         notes.push(
-            "Non-local and BoTNet self-attention blocks: their map is N x N (where each position attends, per head), not drawn here; the bundled network's render and the page draw one position's."
+            "Non-local and BoTNet self-attention blocks: where the centre position of each one's grid attends (per head), in its <path>-attention figure; the page answers any position."
                 .into(),
         );
     }
@@ -153,7 +155,35 @@ pub fn render(args: &RenderArgs, model: &Path) -> Result<String, String> {
 }
 
 /// The figures of one block, by file name without the extension.
-fn block_figures_of(painter: &draw::Painter, photo: &draw::Photo, record: &BlockRecord) -> Vec<(String, String)> {
+/// Where the centre cell of each Non-local and BoTNet block's grid attends, per block path: the
+/// row `(1, Hk, Wk)` or `(1, heads, H, W)` and the cell, from a session's re-run of the module
+/// that holds the block (every block on).
+type Rows = std::collections::BTreeMap<String, (Tensor, (usize, usize))>;
+
+fn centre_rows(network: &Net, backend: &AnyBackend, x: &Tensor, run: &NetRun) -> attention_playground::Result<Rows> {
+    let asked: Vec<&BlockRecord> = run.blocks.iter().filter(|b| ["nl", "bot"].contains(&b.kind) && !b.off).collect();
+    let mut rows = Rows::new();
+    if asked.is_empty() {
+        return Ok(rows);
+    }
+    let kernels = backend.cpu_kernels();
+    let mut session = Session::new(network.clone());
+    pollster::block_on(session.run(backend, kernels, x, &Off::default(), &|| 0.0))?;
+    for record in asked {
+        let (h, w) = record.grid;
+        let cell = (w / 2, h / 2);
+        let row = pollster::block_on(session.attention_row(backend, kernels, &record.path, cell))?.row;
+        rows.insert(record.path.clone(), (row, cell));
+    }
+    Ok(rows)
+}
+
+fn block_figures_of(
+    painter: &draw::Painter,
+    photo: &draw::Photo,
+    record: &BlockRecord,
+    row: Option<&(Tensor, (usize, usize))>,
+) -> Vec<(String, String)> {
     let stem = record.path.replace('.', "-");
     let kind = kind_label(record.kind);
     let mut out = Vec::new();
@@ -181,6 +211,28 @@ fn block_figures_of(painter: &draw::Painter, photo: &draw::Photo, record: &Block
             .collect();
         out.push((format!("{stem}-branches"), painter.branch_shares(&title, &rows, &map)));
     }
+    if let Some((row, (fx, fy))) = row {
+        // One map per head (a Non-local row is one head's).
+        let maps: Vec<draw::Map> = match *row.shape() {
+            [_, heads, h, w] => {
+                (0..heads).map(|i| draw::Map { width: w, height: h, data: row.data()[i * h * w..(i + 1) * h * w].to_vec() }).collect()
+            }
+            _ => vec![map_of(row)],
+        };
+        let (h, w) = record.grid;
+        let title = match maps.len() {
+            1 => format!("{} · {kind}: where the centre position attends", record.path),
+            heads => format!("{} · {kind}: where the centre position attends, in each of its {heads} heads", record.path),
+        };
+        let cells = maps[0].width * maps[0].height;
+        let position = if record.kind == "bot" { "; content and relative position together" } else { "" };
+        let note = format!(
+            "the query: cell ({fx}, {fy}) of the {w} x {h} grid; uniform attention would be 1/{cells} = {:.2e}{position}",
+            1.0 / cells as f64
+        );
+        let query = draw::Query { x: *fx as f64, y: *fy as f64, width: w as f64, height: h as f64 };
+        out.push((format!("{stem}-attention"), painter.attention(photo, &maps, &title, &note, query)));
+    }
     out
 }
 
@@ -206,7 +258,7 @@ fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
                 let means = map_of(&record.maps["branch"]).row_means();
                 format!("shares {}", means.iter().map(|&m| short_value(m as f64)).collect::<Vec<_>>().join(" / "))
             }
-            (None, None) if record.kind == "nl" || record.kind == "bot" => "N x N maps: not drawn".into(),
+            (None, None) if record.kind == "nl" || record.kind == "bot" => "centre query's row: its -attention figure".into(),
             (None, None) => String::new(),
         };
         let cell = draw::Cell {
