@@ -21,6 +21,7 @@
 
 use crate::error::{Error, Result};
 use crate::layers::{Activation, Linear, WeightId};
+use crate::simd::Kernels;
 
 /// The weights of one branch-attention layer.
 #[derive(Debug, Clone)]
@@ -120,10 +121,37 @@ impl BranchAttention {
         (y, steps)
     }
 
+    /// [`BranchAttention::forward`] on the chosen CPU kernels: the plain code for the reference;
+    /// on the SIMD kernels the two passes over the branches, the squeeze's channel means and the
+    /// weighing, vectorised (the few hundred values between them stay plain).
+    pub fn forward_on(&self, kernels: Kernels, x: &[f32], positions: usize, uniform: bool) -> (Vec<f32>, BranchSteps) {
+        if kernels == Kernels::Reference {
+            return self.forward(x, positions, uniform);
+        }
+        let (r, c) = (self.branches, self.channels);
+        let (weights, steps) = if uniform {
+            (vec![1.0 / r as f32; r * c], BranchSteps::default())
+        } else {
+            let steps = self.steps_from_means(&kernels.channel_means(x, positions));
+            (steps.weights.clone(), steps)
+        };
+        let weighed = kernels.apply_gates(x, &weights, None, positions);
+        let mut branches = weighed.chunks_exact(c * positions);
+        let mut y = branches.next().map(<[f32]>::to_vec).unwrap_or_default();
+        for branch in branches {
+            y.iter_mut().zip(branch).for_each(|(o, v)| *o += v);
+        }
+        (y, steps)
+    }
+
     /// The squeeze, the hidden units, the logits and the weights for the branches `x`.
     pub fn steps(&self, x: &[f32], positions: usize) -> BranchSteps {
+        self.steps_from_means(&crate::layers::global_average(x, positions))
+    }
+
+    /// [`BranchAttention::steps`] from the `R * C` channel means of the branches.
+    fn steps_from_means(&self, means: &[f32]) -> BranchSteps {
         let (r, c) = (self.branches, self.channels);
-        let means = crate::layers::global_average(x, positions);
         let squeeze: Vec<f32> = (0..c).map(|ch| (0..r).map(|b| means[b * c + ch]).sum()).collect();
         let mut hidden = self.reduce.forward(&squeeze);
         self.act.apply_in_place(&mut hidden);

@@ -635,7 +635,7 @@ impl<'a> State<'a> {
                 // Off, the branches are averaged: the network keeps its shape.
                 AttentionLayer::Branches(b) => {
                     b.check(channels).map_err(|e| at_block(&block.path, e))?;
-                    b.forward(&x, positions, true).0
+                    b.forward_on(self.kernels, &x, positions, true).0
                 }
                 // Off, BoTNet's self-attention weighs every position alike.
                 AttentionLayer::Block(Block::Mhsa(m)) if block.replaces_convolution() => {
@@ -672,7 +672,7 @@ impl<'a> State<'a> {
             }
             AttentionLayer::Branches(b) => {
                 b.check(channels).map_err(|e| at_block(&block.path, e))?;
-                let (y, steps) = b.forward(&x, positions, false);
+                let (y, steps) = b.forward_on(self.kernels, &x, positions, false);
                 record.maps.insert(
                     "branch",
                     Tensor::new(vec![1, b.branches, b.channels], steps.weights).expect("a weight per branch and channel"),
