@@ -296,6 +296,15 @@ fn a_byobnet_is_named_from_its_weights_where_only_one_network_fits_them() {
         let d = dict(depths, grouped, attn, final_conv);
         assert_eq!(families::byobnet::name_from_weights(&d).as_deref(), name, "{depths:?} grouped {grouped} attn {attn:?}");
     }
+    // A name the weights contradict is refused, naming the network they are.
+    let err = families::build(&dict([2, 2, 2, 2], true, gca, false), Some("eca_resnext26ts")).unwrap_err().to_string();
+    assert!(err.contains("eca_resnext26ts does not fit these weights; they are timm's gcresnext26ts"), "{err}");
+    let botnet = std::fs::read(fixtures().join("botnet26t_256").join("model.safetensors")).unwrap();
+    let err = families::build(&StateDict::read(&botnet, "model").unwrap(), Some("regnetz_b16")).unwrap_err().to_string();
+    assert!(err.contains("regnetz_b16 does not fit these weights; they hold BoTNet self-attention blocks"), "{err}");
+    // Without a name, a BoTNet's weights are offered the BoTNets only.
+    let err = families::build(&StateDict::read(&botnet, "model").unwrap(), None).unwrap_err().to_string();
+    assert!(err.contains("--arch botnet26t_256, eca_botnext26ts_256") && !err.contains("regnetz"), "{err}");
     // The golden case (depths 1, 1, 2, 1) is refused without its name, with the names to pick.
     let model = std::fs::read(fixtures().join("gcresnext26ts").join("model.safetensors")).unwrap();
     let err = families::build(&StateDict::read(&model, "model").unwrap(), None).unwrap_err().to_string();

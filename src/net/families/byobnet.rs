@@ -93,6 +93,11 @@ pub const LAYOUTS: [Layout; 20] = [
     regnetz("regnetz_e8", [1, 2, 2, 2]),
 ];
 
+/// Whether `name` is one of the BoTNets (self-attention blocks).
+fn is_botnet(name: &str) -> bool {
+    name.contains("botne")
+}
+
 fn layout(arch: &str) -> Option<Layout> {
     let name = arch.strip_prefix("timm.").unwrap_or(arch);
     // A Hub name's pretrained tag (`gcresnext26ts.ch_in1k`) is not part of the architecture.
@@ -116,19 +121,31 @@ pub fn looks_like(dict: &StateDict) -> bool {
 /// Builds the network of timm's model `arch`, or, without one, of the name its weights tell
 /// ([`name_from_weights`]); a layout they leave open is refused with the names to pick from.
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
+    // Self-attention blocks (BoTNet) or none: the names to offer are of the same kind.
+    let attends = dict.keys().any(|k| k.ends_with(".self_attn.pos_embed.height_rel"));
     let arch = match arch {
         Some(a) => a.to_string(),
         None => name_from_weights(dict).ok_or_else(|| Error::BadOption {
             option: "--arch",
             reason: format!(
                 "the checkpoint is a timm ByobNet, whose activation and stem pooling the weights do not tell: name it, as --arch {}",
-                LAYOUTS.iter().map(|l| l.name).collect::<Vec<_>>().join(", ")
+                LAYOUTS.iter().filter(|l| is_botnet(l.name) == attends).map(|l| l.name).collect::<Vec<_>>().join(", ")
             ),
         })?,
     };
     let Some(layout) = layout(&arch) else {
         return Err(Error::BadOption { option: "--arch", reason: format!("{arch} is not a ByobNet this engine runs") });
     };
+    // A name the weights contradict is another network's: refused, not run with its settings.
+    let told = name_from_weights(dict);
+    if told.as_deref().is_some_and(|t| t != layout.name) || is_botnet(layout.name) != attends {
+        let fits = match told {
+            Some(t) => format!("they are timm's {t}: name {t} instead, or none"),
+            None if attends => "they hold BoTNet self-attention blocks: name a BoTNet".into(),
+            None => "they hold no self-attention blocks: name a ByobNet without them".into(),
+        };
+        return Err(Error::BadOption { option: "--arch", reason: format!("{arch} does not fit these weights; {fits}") });
+    }
     let act = layout.act;
     let mut nodes = stem(dict, layout.stem_pool, act)?;
     let mut channels = stem_channels(dict)?;
@@ -161,7 +178,9 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
     }
     nodes.push(Node::Head(fc));
     dict.finish("ByobNet")?;
-    Ok(Net { family: "timm byobnet", arch, nodes, classes })
+    // byoanet.py's networks (BoTNet) are ByobNets built with self-attention blocks.
+    let family = if attends { "timm byoanet" } else { "timm byobnet" };
+    Ok(Net { family, arch, nodes, classes })
 }
 
 /// The stem's convolutions (the stack's, or the single `stem.conv`'s), its activations and pool.

@@ -258,7 +258,9 @@ fn stages(records: &[BlockRecord]) -> Vec<draw::Stage> {
                 let means = map_of(&record.maps["branch"]).row_means();
                 format!("shares {}", means.iter().map(|&m| short_value(m as f64)).collect::<Vec<_>>().join(" / "))
             }
-            (None, None) if record.kind == "nl" || record.kind == "bot" => "centre query's row: its -attention figure".into(),
+            (None, None) if record.kind == "nl" || record.kind == "bot" => {
+                format!("centre's row: {}-attention", record.path.replace('.', "-"))
+            }
             (None, None) => String::new(),
         };
         let cell = draw::Cell {
