@@ -231,9 +231,9 @@ fn botnet_s_attention_rows_are_timm_s() {
                     for q in [0, n / 2 + 1, n - 1] {
                         let row = pollster::block_on(session.attention_row(backend, kernels, path, (q % w, q / w))).unwrap();
                         assert_eq!(row.row.shape(), &[1, heads, n / w, w], "{} {path}", case.name);
-                        let want_row: Vec<f32> =
-                            (0..heads).flat_map(|h| want.data()[(h * n + q) * n..(h * n + q + 1) * n].to_vec()).collect();
-                        let want_row = Tensor::new(vec![1, heads, n / w, w], want_row).unwrap();
+                        // On the GPU backend the row is the device's, not a fallback's.
+                        assert_eq!((row.ran_on.backend, row.ran_on.fallback.as_deref()), (backend.kind(), None), "{} {path}", case.name);
+                        let want_row = common::head_rows(want, q, w);
                         compare(
                             &format!("{} {path} query {q} [{kernels} on {:?}]", case.name, backend.kind()),
                             &row.row,

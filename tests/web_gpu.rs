@@ -240,12 +240,16 @@ async fn whole_networks_match_their_references_on_webgpu_and_the_wasm_cpu_path()
                 session.run(backend, kernels, &first, &Off::default(), &|| 0.0).await.unwrap();
                 for path in &bots {
                     let want = &expected[&format!("{path}.attention")]; // (N, heads, HW, HW)
-                    let (heads, n) = (want.shape()[1], want.shape()[2]);
                     let grid = run.blocks.iter().find(|b| &b.path == path).unwrap().grid;
-                    let q = n / 2 + 1;
-                    let row = session.attention_row(backend, kernels, path, (q % grid.1, q / grid.1)).await.unwrap().row;
-                    let want_row: Vec<f32> = (0..heads).flat_map(|h| want.data()[(h * n + q) * n..(h * n + q + 1) * n].to_vec()).collect();
-                    let want_row = attention_playground::Tensor::new(row.shape().to_vec(), want_row).unwrap();
+                    let q = want.shape()[2] / 2 + 1;
+                    let asked = session.attention_row(backend, kernels, path, (q % grid.1, q / grid.1)).await.unwrap();
+                    assert_eq!(
+                        (asked.ran_on.backend, asked.ran_on.fallback.as_deref()),
+                        (backend.kind(), None),
+                        "{name} {path}: the row's backend"
+                    );
+                    let row = asked.row;
+                    let want_row = common::head_rows(want, q, grid.1);
                     failures.extend(mismatch(&format!("{:?} {name} {path} row {q}", backend.kind()), &row, &want_row, tolerance));
                 }
             }

@@ -14,6 +14,8 @@
 //! its column and of its row, so one dot product gives content plus position and the fused
 //! attention kernels (SIMD, WGSL) run unchanged.
 
+use std::borrow::Cow;
+
 use super::options::BlockOptions;
 use super::params::{Bias, Conv1x1};
 use super::{ImageOutput, MapRequest};
@@ -60,13 +62,13 @@ pub struct RelPos {
 impl RelPos {
     /// Query `i`'s extra dimensions: `q . r^W[x' - x_i + W - 1]` for every column `x'`, then
     /// `q . r^H[y' - y_i + H - 1]` for every row `y'`, each times `scale`.
-    fn query_terms(&self, q: &[f32], i: usize, scale: f32) -> impl Iterator<Item = f32> + '_ {
+    fn query_terms<'a>(&'a self, q: &'a [f32], i: usize, scale: f32) -> impl Iterator<Item = f32> + 'a {
         let (h, w, d) = (self.height, self.width, q.len());
         let (yi, xi) = (i / w, i % w);
-        let dot = move |table: &'_ [f32], r: usize| table[r * d..(r + 1) * d].iter().zip(q).map(|(a, b)| a * b).sum::<f32>() * scale;
+        let dot = move |table: &[f32], r: usize| table[r * d..(r + 1) * d].iter().zip(q).map(|(a, b)| a * b).sum::<f32>() * scale;
         let columns = (0..w).map(move |x| dot(&self.width_rel, x + w - 1 - xi));
         let rows = (0..h).map(move |y| dot(&self.height_rel, y + h - 1 - yi));
-        columns.chain(rows).collect::<Vec<_>>().into_iter()
+        columns.chain(rows)
     }
 
     /// Key `j`'s extra dimensions: one-hot of its column, then of its row.
@@ -78,10 +80,11 @@ impl RelPos {
 }
 
 /// One head's queries and keys as its scores take them, position-major, and their width: the
-/// projections themselves, or with a [`RelPos`] the projections with its extra dimensions.
-struct ScoreOperands {
-    queries: Vec<f32>,
-    keys: Vec<f32>,
+/// projections themselves (borrowed), or with a [`RelPos`] the projections with its extra
+/// dimensions.
+struct ScoreOperands<'a> {
+    queries: Cow<'a, [f32]>,
+    keys: Cow<'a, [f32]>,
     dim: usize,
     scale: f32,
 }
@@ -167,9 +170,9 @@ impl Mhsa {
     }
 
     /// One head's score operands from its projections `[q, k, _]` (see [`ScoreOperands`]).
-    fn score_operands(&self, qkv: &[Vec<f32>; 3]) -> ScoreOperands {
+    fn score_operands<'a>(&self, qkv: &'a [Vec<f32>; 3]) -> ScoreOperands<'a> {
         let Some(rel) = &self.rel_pos else {
-            return ScoreOperands { queries: qkv[0].clone(), keys: qkv[1].clone(), dim: self.dim_qk, scale: self.scale() };
+            return ScoreOperands { queries: Cow::Borrowed(&qkv[0]), keys: Cow::Borrowed(&qkv[1]), dim: self.dim_qk, scale: self.scale() };
         };
         let (d, n, s) = (self.dim_qk, qkv[0].len() / self.dim_qk, self.scale());
         let dim = self.score_dim();
@@ -184,7 +187,7 @@ impl Mhsa {
             keys.extend_from_slice(&qkv[1][i * d..(i + 1) * d]);
             keys.extend(rel.key_terms(i));
         }
-        ScoreOperands { queries, keys, dim, scale: 1.0 }
+        ScoreOperands { queries: Cow::Owned(queries), keys: Cow::Owned(keys), dim, scale: 1.0 }
     }
 
     pub(crate) fn forward_image(&self, img: &[f32], dims: Dims, request: MapRequest, kernels: Kernels) -> ImageOutput {
@@ -325,8 +328,10 @@ impl Mhsa {
 
     /// Switched off inside a network where the block replaces a convolution (BoTNet): every
     /// position attends to every position alike, so each gets the mean of the values over the
-    /// grid (then `proj`, where there is one). The plain code; `(C, N)` in and out.
-    pub(crate) fn uniform(&self, img: &[f32], n: usize) -> Vec<f32> {
+    /// grid (then `proj`, where there is one). The plain code; one image `(C, H, W)` in and out.
+    pub(crate) fn uniform(&self, img: &[f32], dims: Dims) -> Result<Vec<f32>> {
+        self.check_grid(dims)?;
+        let n = dims.positions();
         let qkv = self.qkv.apply(img, n);
         let mut concat = Vec::with_capacity(self.heads * self.dim_v * n);
         for h in 0..self.heads {
@@ -336,10 +341,10 @@ impl Mhsa {
                 concat.extend(std::iter::repeat_n(mean, n));
             }
         }
-        match &self.proj {
+        Ok(match &self.proj {
             Some(proj) => proj.apply(&concat, n),
             None => concat,
-        }
+        })
     }
 
     /// Where query `query` attends in every head: `(heads, H, W)`.
@@ -352,23 +357,10 @@ impl Mhsa {
     /// or, with a position embedding, the queries and keys with its extra dimensions
     /// (`relative_position.wgsl`; all zero where `uniform`: every weight then `1 / P`).
     fn project_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, uniform: bool) -> Result<AttentionInputs> {
-        let positions = dims.positions();
-        let qkv = conv1x1(g, &self.qkv, x, positions, Activation::Identity, None)?;
+        let qkv = conv1x1(g, &self.qkv, x, dims.positions(), Activation::Identity, None)?;
+        let plain = self.plain_inputs(&qkv, dims);
         let channels = self.qkv.outputs;
-        let part = |first| Operand { tensor: qkv.clone(), channels, first };
-        let [_, first_k, first_v] = self.first_channels(0);
-        let plain = AttentionInputs {
-            q: part(0),
-            k: part(first_k),
-            v: part(first_v),
-            queries: positions,
-            keys: positions,
-            dim: self.dim_qk,
-            value_dim: self.dim_v,
-            heads: self.heads,
-            images: dims.n,
-            form: PairwiseForm::Softmax { scale: self.scale() },
-        };
+        let first_k = self.first_channels(0)[1];
         let Some(rel) = &self.rel_pos else {
             return Ok(plain);
         };
@@ -395,8 +387,27 @@ impl Mhsa {
         })
     }
 
+    /// Every head's queries, keys and values as views into the `qkv` tensor `(N, channels, P)`,
+    /// scored by content alone: `q.k / sqrt(dim_qk)`.
+    fn plain_inputs(&self, qkv: &GpuTensor, dims: Dims) -> AttentionInputs {
+        let channels = self.qkv.outputs;
+        let part = |first| Operand { tensor: qkv.clone(), channels, first };
+        let [first_q, first_k, first_v] = self.first_channels(0);
+        AttentionInputs {
+            q: part(first_q),
+            k: part(first_k),
+            v: part(first_v),
+            queries: dims.positions(),
+            keys: dims.positions(),
+            dim: self.dim_qk,
+            value_dim: self.dim_v,
+            heads: self.heads,
+            images: dims.n,
+            form: PairwiseForm::Softmax { scale: self.scale() },
+        }
+    }
+
     pub(crate) fn record_gpu(&self, g: &mut Graph, x: &GpuTensor, dims: Dims, request: MapRequest) -> Result<GpuOutput> {
-        self.check_grid(dims)?;
         let n = dims.positions();
         let inputs = self.project_gpu(g, x, dims, false)?;
         let heads_out = attend(g, &inputs)?;
@@ -420,15 +431,7 @@ impl Mhsa {
                 ("trace.scores", vec![heads, h, w], attention_scores(g, &inputs, q)?),
             ]);
             if self.rel_pos.is_some() {
-                let part = |first| Operand { tensor: qkv.clone(), channels, first };
-                let plain = AttentionInputs {
-                    q: part(0),
-                    k: part(first_k),
-                    dim: dq,
-                    form: PairwiseForm::Softmax { scale: self.scale() },
-                    v: part(first_v),
-                    ..inputs
-                };
+                let plain = self.plain_inputs(qkv, dims);
                 maps.push(("trace.content", vec![heads, h, w], attention_scores(g, &plain, q)?));
             }
             maps.extend([
@@ -464,13 +467,12 @@ impl Mhsa {
         dims: Dims,
         query: usize,
     ) -> Result<(Vec<usize>, GpuTensor)> {
-        self.check_grid(dims)?;
         let inputs = self.project_gpu(g, x, dims, false)?;
         Ok((vec![self.heads, dims.h, dims.w], attention_rows(g, &inputs, query, 1)?))
     }
 }
 
-impl ScoreOperands {
+impl ScoreOperands<'_> {
     fn affinity(&self) -> Affinity<'_> {
         Affinity::Softmax { queries: &self.queries, keys: &self.keys, dim: self.dim, scale: self.scale }
     }

@@ -152,10 +152,14 @@ impl Attention {
     /// rather than following one: switched off, it then keeps its computation with uniform
     /// weights (every branch `1 / R`, every position `1 / P`) instead of being the identity.
     pub fn replaces_convolution(&self) -> bool {
+        matches!(self.layer, AttentionLayer::Branches(_)) || self.fixed_grid().is_some()
+    }
+
+    /// The `(H, W)` grid the block's weights fix (BoTNet's relative position embedding).
+    pub fn fixed_grid(&self) -> Option<(usize, usize)> {
         match &self.layer {
-            AttentionLayer::Branches(_) => true,
-            AttentionLayer::Block(Block::Mhsa(m)) => m.grid().is_some(),
-            _ => false,
+            AttentionLayer::Block(Block::Mhsa(m)) => m.grid(),
+            _ => None,
         }
     }
 
@@ -298,20 +302,15 @@ impl Net {
                         Some((_, nodes)) => walk(nodes, size)?,
                         None => size,
                     },
-                    Node::Attention(a) => match &a.layer {
-                        AttentionLayer::Block(Block::Mhsa(m)) if m.grid().is_some() => return Err(size),
-                        _ => size,
-                    },
+                    Node::Attention(a) if a.fixed_grid().is_some() => return Err(size),
+                    Node::Attention(_) => size,
                     Node::Act(_) => size,
                     Node::GlobalPool | Node::SceneStem | Node::Head(_) => return Ok((1, 1)),
                 };
             }
             Ok(size)
         }
-        let grid = self.attention_blocks().iter().find_map(|a| match &a.layer {
-            AttentionLayer::Block(Block::Mhsa(m)) => m.grid(),
-            _ => None,
-        })?;
+        let grid = self.attention_blocks().iter().find_map(|a| a.fixed_grid())?;
         (8..=2048).rev().find(|&side| walk(&self.nodes, (side, side)) == Err(grid))
     }
 
@@ -639,8 +638,7 @@ impl<'a> State<'a> {
                 }
                 // Off, BoTNet's self-attention weighs every position alike.
                 AttentionLayer::Block(Block::Mhsa(m)) if block.replaces_convolution() => {
-                    m.check_grid(crate::tensor::Dims { n: 1, c: channels, h: height, w: width }).map_err(|e| at_block(&block.path, e))?;
-                    m.uniform(&x, positions)
+                    m.uniform(&x, crate::tensor::Dims { n: 1, c: channels, h: height, w: width }).map_err(|e| at_block(&block.path, e))?
                 }
                 _ => x,
             });

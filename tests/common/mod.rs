@@ -180,6 +180,14 @@ pub fn case_request(case: &GoldenCase) -> (MapRequest, Option<usize>) {
 
 /// Compares two tensors under the stated tolerance; returns a description of the worst
 /// mismatch, or `None` when they agree.
+/// Query `q`'s row of every head from a full attention map `(N, heads, P, P)` (the first image),
+/// shaped `(1, heads, h, w)` for a grid `w` wide: the golden BoTNet rows a session's must equal.
+pub fn head_rows(full: &Tensor, q: usize, w: usize) -> Tensor {
+    let (heads, n) = (full.shape()[1], full.shape()[2]);
+    let data: Vec<f32> = (0..heads).flat_map(|h| full.data()[(h * n + q) * n..(h * n + q + 1) * n].to_vec()).collect();
+    Tensor::new(vec![1, heads, n / w, w], data).expect("heads x P values")
+}
+
 pub fn mismatch(what: &str, actual: &Tensor, expected: &Tensor, tolerance: Tolerance) -> Option<String> {
     if actual.shape() != expected.shape() {
         return Some(format!("{what}: shape {:?}, expected {:?}", actual.shape(), expected.shape()));

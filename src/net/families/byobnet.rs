@@ -123,9 +123,10 @@ pub fn looks_like(dict: &StateDict) -> bool {
 pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
     // Self-attention blocks (BoTNet) or none: the names to offer are of the same kind.
     let attends = dict.keys().any(|k| k.ends_with(".self_attn.pos_embed.height_rel"));
+    let told = name_from_weights(dict);
     let arch = match arch {
         Some(a) => a.to_string(),
-        None => name_from_weights(dict).ok_or_else(|| Error::BadOption {
+        None => told.clone().ok_or_else(|| Error::BadOption {
             option: "--arch",
             reason: format!(
                 "the checkpoint is a timm ByobNet, whose activation and stem pooling the weights do not tell: name it, as --arch {}",
@@ -137,7 +138,6 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         return Err(Error::BadOption { option: "--arch", reason: format!("{arch} is not a ByobNet this engine runs") });
     };
     // A name the weights contradict is another network's: refused, not run with its settings.
-    let told = name_from_weights(dict);
     if told.as_deref().is_some_and(|t| t != layout.name) || is_botnet(layout.name) != attends {
         let fits = match told {
             Some(t) => format!("they are timm's {t}: name {t} instead, or none"),
@@ -147,8 +147,7 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
         return Err(Error::BadOption { option: "--arch", reason: format!("{arch} does not fit these weights; {fits}") });
     }
     let act = layout.act;
-    let mut nodes = stem(dict, layout.stem_pool, act)?;
-    let mut channels = stem_channels(dict)?;
+    let (mut nodes, mut channels) = stem(dict, layout.stem_pool, act)?;
     for (stage, &first_stride) in layout.strides.iter().enumerate() {
         let blocks = (0..).take_while(|j| dict.keys().any(|k| k.starts_with(&format!("stages.{stage}.{j}.")))).count();
         if blocks == 0 {
@@ -183,37 +182,36 @@ pub fn build(dict: &StateDict, arch: Option<&str>) -> Result<Net> {
     Ok(Net { family, arch, nodes, classes })
 }
 
-/// The stem's convolutions (the stack's, or the single `stem.conv`'s), its activations and pool.
-fn stem(dict: &StateDict, pool: bool, act: Activation) -> Result<Vec<Node>> {
+/// The stem's convolutions (the stack's, or the single `stem.conv`'s), its activations and pool;
+/// and its output channels.
+fn stem(dict: &StateDict, pool: bool, act: Activation) -> Result<(Vec<Node>, usize)> {
     if dict.contains("stem.conv.weight") {
-        return Ok(vec![Node::Conv(conv_bn(dict, "stem.conv", "stem.bn", 1, 2, same(dict, "stem.conv.weight")?)?), Node::Act(act)]);
+        let conv = conv_bn(dict, "stem.conv", "stem.bn", 1, 2, same(dict, "stem.conv.weight")?)?;
+        let channels = conv.cout;
+        return Ok((vec![Node::Conv(conv), Node::Act(act)], channels));
     }
     let count = (1..).take_while(|i| dict.contains(&format!("stem.conv{i}.conv.weight"))).count();
+    if count == 0 {
+        return Err(Error::Checkpoint {
+            reason: "the checkpoint has no `stem.conv1.conv.weight` or `stem.conv.weight`: not a ByobNet's stem".into(),
+        });
+    }
     let mut nodes = Vec::new();
+    let mut channels = 0;
     for i in 1..=count {
         // Stride 2 first; the last one too where no pool follows (the stem's stride is 4).
         let stride = if i == 1 || (i == count && !pool) { 2 } else { 1 };
         let name = format!("stem.conv{i}");
         let padding = same(dict, &format!("{name}.conv.weight"))?;
-        nodes.push(Node::Conv(conv_bn(dict, &format!("{name}.conv"), &format!("{name}.bn"), 1, stride, padding)?));
+        let conv = conv_bn(dict, &format!("{name}.conv"), &format!("{name}.bn"), 1, stride, padding)?;
+        channels = conv.cout;
+        nodes.push(Node::Conv(conv));
         nodes.push(Node::Act(act));
     }
     if pool {
         nodes.push(Node::Pool(Pool { max: true, kernel: 3, stride: 2, padding: 1, ceil_mode: false, count_include_pad: true }));
     }
-    Ok(nodes)
-}
-
-fn stem_channels(dict: &StateDict) -> Result<usize> {
-    if dict.contains("stem.conv.weight") {
-        return dict.dim("stem.conv.weight", 4, 0);
-    }
-    match (1..).take_while(|i| dict.contains(&format!("stem.conv{i}.conv.weight"))).count() {
-        0 => Err(Error::Checkpoint {
-            reason: "the checkpoint has no `stem.conv1.conv.weight` or `stem.conv.weight`: not a ByobNet's stem".into(),
-        }),
-        count => dict.dim(&format!("stem.conv{count}.conv.weight"), 4, 0),
-    }
+    Ok((nodes, channels))
 }
 
 /// timm's static padding for a stride-1-or-2 odd kernel: `k / 2` on each side.
